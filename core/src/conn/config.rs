@@ -1,0 +1,116 @@
+//! Connection configuration: what we advertise and every resource limit, secure
+//! by default.
+
+use std::time::Duration;
+
+/// Which end of the connection this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sends the preface, opens odd-numbered streams.
+    Client,
+    /// Receives the preface, answers requests.
+    Server,
+}
+
+/// Connection settings and limits. `Config::default()` is secure by default;
+/// every field can be changed.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// SETTINGS_HEADER_TABLE_SIZE we advertise (HPACK table the peer may use).
+    pub header_table_size: u32,
+    /// Upper bound for the HPACK table our encoder uses, whatever the peer allows.
+    pub max_encoder_table_size: u32,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce on peer-opened streams.
+    pub max_concurrent_streams: u32,
+    /// SETTINGS_INITIAL_WINDOW_SIZE we advertise (per-stream receive window).
+    pub initial_stream_window: u32,
+    /// Our connection receive window (announced with a WINDOW_UPDATE after the preface).
+    pub initial_connection_window: u32,
+    /// SETTINGS_MAX_FRAME_SIZE we advertise (largest frame we accept).
+    pub max_frame_size: u32,
+    /// SETTINGS_MAX_HEADER_LIST_SIZE we advertise and enforce while decoding.
+    pub max_header_list_size: u32,
+    /// Grow receive windows from bandwidth-delay-product samples (as gRPC-Go).
+    pub bdp_window_growth: bool,
+    /// Upper bound for BDP-grown windows.
+    pub max_bdp_window: u32,
+    /// How long the peer has to acknowledge our SETTINGS before SETTINGS_TIMEOUT.
+    pub settings_ack_timeout: Duration,
+    /// Maximum CONTINUATION frames in one header block (CONTINUATION flood).
+    pub max_continuation_frames: usize,
+    /// Streams the peer may reset (or that we reset for its errors) per
+    /// [`Config::reset_window`] before ENHANCE_YOUR_CALM (Rapid Reset, CVE-2023-44487).
+    pub max_resets_per_window: u32,
+    /// The window over which resets are counted.
+    pub reset_window: Duration,
+    /// Control frames we may owe the peer (PING and SETTINGS ACKs, RST_STREAMs)
+    /// while it does not read, before ENHANCE_YOUR_CALM (ping/settings floods).
+    pub max_pending_control_frames: usize,
+    /// Empty DATA frames without END_STREAM tolerated per [`Config::reset_window`]
+    /// (CVE-2019-9518).
+    pub max_empty_data_frames: u32,
+    /// Streams the peer opened beyond our MAX_CONCURRENT_STREAMS per window
+    /// (each is refused) before ENHANCE_YOUR_CALM.
+    pub max_refused_streams_per_window: u32,
+    /// Bytes queued for sending on one stream before `send_data` reports the
+    /// buffer full (a single chunk is always accepted when the buffer is empty).
+    pub max_send_buffer_per_stream: usize,
+    /// Bytes queued for sending on the whole connection, same rule.
+    pub max_send_buffer_per_connection: usize,
+    /// Locally opened streams that may wait for a MAX_CONCURRENT_STREAMS slot.
+    pub max_pending_open_streams: usize,
+    /// Locally reset streams remembered so the peer's late frames are ignored.
+    pub reset_stream_memory: usize,
+    /// Most bytes one `poll_transmit` call appends (it can be called again).
+    pub max_transmit_size: usize,
+    /// Send a PING after this long without receiving anything (keepalive).
+    pub keepalive_interval: Option<Duration>,
+    /// Close the connection when a keepalive PING is not answered in this time.
+    pub keepalive_timeout: Duration,
+    /// Send keepalive pings even with no open streams.
+    pub keepalive_while_idle: bool,
+    /// Close gracefully after this long without open streams.
+    pub idle_timeout: Option<Duration>,
+    /// Start a graceful shutdown after the connection is this old (gRPC-Go MaxConnectionAge).
+    pub max_connection_age: Option<Duration>,
+    /// How long in-flight streams may run after a graceful shutdown starts.
+    pub shutdown_grace: Duration,
+    /// First stream id we open (default 1 for clients, 2 for servers); a high
+    /// value reaches §5.1.1 stream-id exhaustion quickly in tests.
+    pub first_local_stream_id: Option<u32>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            header_table_size: 4096,
+            max_encoder_table_size: 16 * 1024,
+            max_concurrent_streams: 256,
+            initial_stream_window: 1 << 20,
+            initial_connection_window: 2 << 20,
+            max_frame_size: 1 << 14,
+            max_header_list_size: 16 << 10,
+            bdp_window_growth: true,
+            max_bdp_window: 16 << 20,
+            settings_ack_timeout: Duration::from_secs(10),
+            max_continuation_frames: 32,
+            max_resets_per_window: 1000,
+            reset_window: Duration::from_secs(10),
+            max_pending_control_frames: 1000,
+            max_empty_data_frames: 100,
+            max_refused_streams_per_window: 1000,
+            max_send_buffer_per_stream: 1 << 20,
+            max_send_buffer_per_connection: 16 << 20,
+            max_pending_open_streams: 1024,
+            reset_stream_memory: 256,
+            max_transmit_size: 256 << 10,
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(20),
+            keepalive_while_idle: false,
+            idle_timeout: None,
+            max_connection_age: None,
+            shutdown_grace: Duration::from_secs(30),
+            first_local_stream_id: None,
+        }
+    }
+}

@@ -1,0 +1,1027 @@
+//! The HTTP/2 connection (RFC 9113) for both roles, as a Sans-IO state machine.
+//!
+//! Four kinds of method, as in quinn-proto:
+//! * input: [`Connection::handle_input`], [`Connection::handle_timeout`],
+//!   [`Connection::handle_eof`];
+//! * output: [`Connection::poll_transmit`], [`Connection::poll_timeout`],
+//!   [`Connection::poll_event`];
+//! * commands: [`Connection::open_stream`], [`Connection::send_headers`],
+//!   [`Connection::send_data`], [`Connection::reset_stream`],
+//!   [`Connection::read`], [`Connection::ping`], [`Connection::shutdown`],
+//!   [`Connection::go_away`];
+//! * getters: [`Connection::stats`], [`Connection::is_closed`], ...
+//!
+//! The owner loop: feed bytes in, then drain `poll_event` and `poll_transmit`,
+//! write what was produced, and arm one timer at `poll_timeout`.
+
+mod config;
+mod error;
+mod event;
+mod limits;
+mod recv;
+mod send;
+mod settings;
+mod timers;
+mod transmit;
+
+pub use config::{Config, Role};
+pub use error::{ConnectionError, ConnectionErrorKind, Limit, OpenError, StreamError};
+pub use event::{Event, HeadersKind, Initiator, LocalResetCause};
+pub use transmit::{ChunkedBuf, TransmitBuf};
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error_code::ErrorCode;
+use crate::flow::{BdpEstimator, RecvWindow, SendWindow};
+use crate::frame::{Frame, FrameDecoder, GoAway, Ping, StreamId};
+use crate::headers::Headers;
+use crate::hpack;
+use crate::stream::{Closed, Input, Outcome, Outgoing, State, Store, Stream};
+use limits::RateCounter;
+use settings::{LocalSettings, PeerSettings};
+
+/// The client connection preface (RFC 9113 §3.4).
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The default window of RFC 9113 §6.9.2 before any SETTINGS.
+const DEFAULT_WINDOW: u32 = 65_535;
+
+/// Ping payloads the connection uses for itself.
+mod ping_payload {
+    pub const KEEPALIVE: [u8; 8] = *b"weir-kal";
+    pub const SHUTDOWN: [u8; 8] = *b"weir-gfs";
+    pub use crate::flow::BDP_PING_PAYLOAD as BDP;
+}
+
+/// The result of [`Connection::read`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// Data; `fin` is true when it was the last (the peer ended the stream).
+    Data {
+        /// The octets, zero-copy from the received frame.
+        data: Bytes,
+        /// Nothing follows.
+        fin: bool,
+    },
+    /// Nothing buffered yet; an [`Event::Data`] will follow.
+    Pending,
+    /// The peer ended the stream and everything was read.
+    Finished,
+}
+
+/// Counters for diagnostics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames received.
+    pub frames_received: u64,
+    /// Frames sent.
+    pub frames_sent: u64,
+    /// DATA payload octets received.
+    pub data_received: u64,
+    /// DATA payload octets sent.
+    pub data_sent: u64,
+    /// Streams opened by either side.
+    pub streams_opened: u64,
+    /// WINDOW_UPDATE frames sent.
+    pub window_updates_sent: u64,
+    /// Streams live in the store now.
+    pub live_streams: usize,
+    /// Control frames queued for sending now.
+    pub pending_control_frames: usize,
+    /// Octets received but not yet read by the owner, all streams.
+    pub recv_buffered: usize,
+    /// Octets queued for sending, all streams.
+    pub send_buffered: usize,
+    /// Events waiting in `poll_event`.
+    pub pending_events: usize,
+    /// Smoothed round-trip time, when measured.
+    pub rtt: Option<Duration>,
+}
+
+/// Lifecycle of the connection as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Running (possibly draining after GOAWAY).
+    Open,
+    /// A GOAWAY for an error or final close is queued; closes once written.
+    Closing,
+    /// Finished.
+    Closed,
+}
+
+/// A header block being assembled from HEADERS + CONTINUATION frames.
+#[derive(Debug)]
+struct PendingBlock {
+    stream: StreamId,
+    end_stream: bool,
+    self_dependent: bool,
+    fragments: BytesMut,
+    frames: usize,
+}
+
+/// Graceful shutdown progress (two-phase GOAWAY, as gRPC-Go and h2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shutdown {
+    /// First GOAWAY (last id 2^31-1) and a PING sent; waiting for the ACK.
+    AwaitingPing { started: Instant },
+    /// Final GOAWAY sent; waiting for streams to finish until the deadline.
+    Draining { deadline: Instant },
+}
+
+/// An HTTP/2 connection: one role, driven only through its methods.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    created_at: Instant,
+    // input side
+    recv_buf: BytesMut,
+    preface_left: usize,
+    frames: FrameDecoder,
+    hpack_dec: hpack::Decoder,
+    block: Option<PendingBlock>,
+    got_peer_settings: bool,
+    last_recv_at: Instant,
+    // output side
+    hpack_enc: hpack::Encoder,
+    preface_sent: bool,
+    control: VecDeque<Frame>,
+    block_buf: Vec<u8>,
+    frame_buf: Vec<u8>,
+    // settings
+    local: LocalSettings,
+    peer: PeerSettings,
+    // streams
+    streams: Store,
+    next_local_id: u32,
+    last_peer_id: StreamId,
+    active_local: usize,
+    active_peer: usize,
+    pending_open: VecDeque<StreamId>,
+    schedule: VecDeque<StreamId>,
+    conn_blocked: Vec<StreamId>,
+    window_update_due: Vec<StreamId>,
+    conn_writable_waiters: Vec<StreamId>,
+    // flow control
+    send_window: SendWindow,
+    recv_window: RecvWindow,
+    send_buffered: usize,
+    recv_buffered: usize,
+    bdp: Option<BdpEstimator>,
+    // ping, goaway, shutdown
+    user_pings: VecDeque<([u8; 8], Instant)>,
+    keepalive_sent: Option<Instant>,
+    goaway_sent: Option<StreamId>,
+    goaway_recv: Option<StreamId>,
+    shutdown: Option<Shutdown>,
+    idle_since: Option<Instant>,
+    // limits
+    resets: RateCounter,
+    empty_data: RateCounter,
+    refused: RateCounter,
+    // output to the owner
+    events: VecDeque<Event>,
+    error: Option<ConnectionError>,
+    stats: Stats,
+}
+
+impl Connection {
+    /// A new connection for `role`. A client queues the preface and SETTINGS; a
+    /// server queues its SETTINGS and waits for the client preface.
+    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        let first_local = config.first_local_stream_id.unwrap_or(match role {
+            Role::Client => 1,
+            Role::Server => 2,
+        });
+        let bdp = config
+            .bdp_window_growth
+            .then(|| BdpEstimator::new(config.initial_stream_window, config.max_bdp_window));
+        let mut hpack_enc = hpack::Encoder::new();
+        hpack_enc.set_max_table_size(
+            (hpack::DEFAULT_TABLE_SIZE).min(config.max_encoder_table_size as usize),
+        );
+        Connection {
+            role,
+            phase: Phase::Open,
+            created_at: now,
+            recv_buf: BytesMut::new(),
+            preface_left: if role == Role::Server {
+                PREFACE.len()
+            } else {
+                0
+            },
+            // Until our SETTINGS are acknowledged the peer may only assume the
+            // RFC defaults, but accepting our larger advertised size early is safe.
+            frames: FrameDecoder::new(config.max_frame_size),
+            hpack_dec: hpack::Decoder::new(hpack::DEFAULT_TABLE_SIZE),
+            block: None,
+            got_peer_settings: false,
+            last_recv_at: now,
+            hpack_enc,
+            preface_sent: false,
+            control: VecDeque::new(),
+            block_buf: Vec::new(),
+            frame_buf: Vec::new(),
+            local: LocalSettings::new(&config),
+            peer: PeerSettings::default(),
+            streams: Store::new(config.reset_stream_memory),
+            next_local_id: first_local,
+            last_peer_id: StreamId::ZERO,
+            active_local: 0,
+            active_peer: 0,
+            pending_open: VecDeque::new(),
+            schedule: VecDeque::new(),
+            conn_blocked: Vec::new(),
+            window_update_due: Vec::new(),
+            conn_writable_waiters: Vec::new(),
+            send_window: SendWindow::new(DEFAULT_WINDOW),
+            recv_window: {
+                let mut w = RecvWindow::new(DEFAULT_WINDOW);
+                w.grow_target(config.initial_connection_window);
+                w
+            },
+            send_buffered: 0,
+            recv_buffered: 0,
+            bdp,
+            user_pings: VecDeque::new(),
+            keepalive_sent: None,
+            goaway_sent: None,
+            goaway_recv: None,
+            shutdown: None,
+            idle_since: Some(now),
+            resets: RateCounter::new(config.max_resets_per_window, config.reset_window),
+            empty_data: RateCounter::new(config.max_empty_data_frames, config.reset_window),
+            refused: RateCounter::new(config.max_refused_streams_per_window, config.reset_window),
+            events: VecDeque::new(),
+            error: None,
+            stats: Stats::default(),
+            config,
+        }
+    }
+
+    // ----- getters -------------------------------------------------------------
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// True while the connection accepts input and commands (false once an
+    /// error or close is pending, even before the final GOAWAY is written).
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// True once the connection is finished (after `Event::Closed`).
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The error that closed (or is closing) the connection.
+    pub fn error(&self) -> Option<&ConnectionError> {
+        self.error.as_ref()
+    }
+
+    /// True once the peer's SETTINGS arrived.
+    pub fn is_established(&self) -> bool {
+        self.got_peer_settings
+    }
+
+    /// True when new streams can be opened now (client; not going away, ids
+    /// left, under the peer's concurrency limit).
+    pub fn can_open(&self) -> bool {
+        self.role == Role::Client
+            && self.phase == Phase::Open
+            && self.goaway_sent.is_none()
+            && self.goaway_recv.is_none()
+            && self.shutdown.is_none()
+            && self.next_local_id <= StreamId::MAX.0
+            && self.active_local + self.pending_open.len()
+                < self.peer.max_concurrent_streams as usize
+    }
+
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS.
+    pub fn peer_max_concurrent_streams(&self) -> u32 {
+        self.peer.max_concurrent_streams
+    }
+
+    /// Streams we opened that are open or half-closed.
+    pub fn active_local_streams(&self) -> usize {
+        self.active_local
+    }
+
+    /// Streams the peer opened that are open or half-closed.
+    pub fn active_peer_streams(&self) -> usize {
+        self.active_peer
+    }
+
+    /// Highest stream id the peer opened.
+    pub fn last_peer_stream_id(&self) -> StreamId {
+        self.last_peer_id
+    }
+
+    /// Our connection send window (credit the peer gave us).
+    pub fn connection_send_window(&self) -> u32 {
+        self.send_window.available()
+    }
+
+    /// Our connection receive window (what the peer may still send).
+    pub fn connection_recv_window(&self) -> i64 {
+        self.recv_window.window()
+    }
+
+    /// The send window of one stream.
+    pub fn stream_send_window(&self, id: StreamId) -> Option<i64> {
+        self.streams.get(id).map(|s| s.send_window.raw())
+    }
+
+    /// The receive window of one stream.
+    pub fn stream_recv_window(&self, id: StreamId) -> Option<i64> {
+        self.streams.get(id).map(|s| s.recv_window.window())
+    }
+
+    /// The state of a stream, if it has a record.
+    pub fn stream_state(&self, id: StreamId) -> Option<State> {
+        self.streams.get(id).map(|s| s.state)
+    }
+
+    /// True when `send_data` on the stream would be accepted now.
+    pub fn is_writable(&self, id: StreamId) -> bool {
+        self.streams.get(id).is_some_and(|s| {
+            s.reset_code.is_none()
+                && !s.end_queued
+                && s.send_buffered < self.config.max_send_buffer_per_stream
+                && self.send_buffered < self.config.max_send_buffer_per_connection
+        })
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            live_streams: self.streams.len(),
+            pending_control_frames: self.control.len(),
+            recv_buffered: self.recv_buffered,
+            send_buffered: self.send_buffered,
+            pending_events: self.events.len(),
+            rtt: self.bdp.as_ref().and_then(BdpEstimator::rtt),
+            ..self.stats
+        }
+    }
+
+    /// The peer's settings as applied.
+    pub fn peer_settings(&self) -> &PeerSettings {
+        &self.peer
+    }
+
+    // ----- input ---------------------------------------------------------------
+
+    /// Feeds bytes received from the transport (copied into the input buffer).
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        self.recv_buf.extend_from_slice(data);
+        self.process_input(now);
+    }
+
+    /// The input buffer, for owners that read from the socket straight into
+    /// it (no copy); call [`Connection::process_input`] afterwards.
+    pub fn input_buffer(&mut self) -> &mut BytesMut {
+        &mut self.recv_buf
+    }
+
+    /// Processes what is in the input buffer.
+    pub fn process_input(&mut self, now: Instant) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        self.last_recv_at = now;
+        self.keepalive_sent = None;
+        if self.preface_left > 0 && !self.read_preface() {
+            return;
+        }
+        while self.phase == Phase::Open {
+            match self.frames.decode(&mut self.recv_buf) {
+                Ok(None) => break,
+                Ok(Some(frame)) => {
+                    self.stats.frames_received += 1;
+                    self.on_frame(now, frame);
+                }
+                Err(e) => match e.scope {
+                    crate::frame::Scope::Connection => {
+                        let kind = ConnectionErrorKind::Frame(e.kind);
+                        self.fail(ConnectionError::local(e.code(), kind));
+                    }
+                    crate::frame::Scope::Stream(id) => {
+                        self.stream_error(now, id, e.code(), LocalResetCause::Protocol);
+                    }
+                },
+            }
+        }
+        // Nothing from a peer that broke the connection is kept around.
+        if self.phase != Phase::Open {
+            self.recv_buf = BytesMut::new();
+        }
+    }
+
+    /// Checks the client preface (server role); false while incomplete or wrong.
+    fn read_preface(&mut self) -> bool {
+        let offset = PREFACE.len() - self.preface_left;
+        let n = self.preface_left.min(self.recv_buf.len());
+        if self.recv_buf[..n] != PREFACE[offset..offset + n] {
+            self.fail(ConnectionError::protocol(ConnectionErrorKind::Preface));
+            return false;
+        }
+        let _ = self.recv_buf.split_to(n);
+        self.preface_left -= n;
+        self.preface_left == 0
+    }
+
+    /// The transport reached end of file.
+    pub fn handle_eof(&mut self, now: Instant) {
+        let _ = now;
+        if self.phase == Phase::Closed {
+            return;
+        }
+        let clean = self.streams.iter().all(|s| s.state.is_closed())
+            && self.pending_open.is_empty()
+            && (self.goaway_recv.is_some()
+                || self.goaway_sent.is_some()
+                || self.phase == Phase::Closing);
+        if self.error.is_none() && !clean {
+            self.error = Some(ConnectionError {
+                code: ErrorCode::NO_ERROR,
+                initiator: Initiator::Remote,
+                kind: ConnectionErrorKind::Eof,
+            });
+        }
+        self.control.clear();
+        self.close_now();
+    }
+
+    // ----- output --------------------------------------------------------------
+
+    /// Next event, if any. Drain after every input, timeout and command.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----- commands ------------------------------------------------------------
+
+    /// Opens a stream with a request header section (client). The id is assigned
+    /// now; HEADERS go out in id order once the peer's concurrency limit allows.
+    pub fn open_stream(
+        &mut self,
+        headers: Headers,
+        end_stream: bool,
+    ) -> Result<StreamId, OpenError> {
+        if self.role != Role::Client {
+            return Err(OpenError::NotClient);
+        }
+        if self.phase != Phase::Open {
+            return Err(OpenError::Closed);
+        }
+        if self.goaway_sent.is_some() || self.goaway_recv.is_some() || self.shutdown.is_some() {
+            return Err(OpenError::GoingAway);
+        }
+        if self.next_local_id > StreamId::MAX.0 {
+            return Err(OpenError::StreamIdsExhausted);
+        }
+        let waiting = self.pending_open.len();
+        if self.active_local + waiting >= self.peer.max_concurrent_streams as usize
+            && waiting >= self.config.max_pending_open_streams
+        {
+            return Err(OpenError::ConcurrencyLimit);
+        }
+        let id = StreamId(self.next_local_id);
+        self.next_local_id = self.next_local_id.saturating_add(2);
+        let mut stream = Stream::new(
+            id,
+            self.local.initial_window(),
+            self.peer.initial_window_size,
+        );
+        stream.is_head_request = headers.pseudo.method.as_deref() == Some(b"HEAD");
+        stream.visible = true;
+        stream.headers_queued = true;
+        stream.end_queued = end_stream;
+        stream.send_queue.push_back(Outgoing::Headers {
+            headers: Box::new(headers),
+            end_stream,
+        });
+        self.streams.insert(stream);
+        self.pending_open.push_back(id);
+        self.idle_since = None;
+        Ok(id)
+    }
+
+    /// Queues a header section: a response (server), or trailers (either side)
+    /// when `end_stream` is set.
+    pub fn send_headers(
+        &mut self,
+        id: StreamId,
+        headers: Headers,
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        let s = self.sendable_stream(id)?;
+        s.headers_queued = true;
+        s.end_queued = end_stream;
+        s.send_queue.push_back(Outgoing::Headers {
+            headers: Box::new(headers),
+            end_stream,
+        });
+        self.schedule_stream(id);
+        Ok(())
+    }
+
+    /// Queues data (zero-copy). Accepted while the stream's and connection's
+    /// send buffers are under their limits (a chunk may overshoot once);
+    /// otherwise `BufferFull`, and `Event::Writable` follows when there is room.
+    pub fn send_data(
+        &mut self,
+        id: StreamId,
+        data: Bytes,
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        self.send_chunks(id, std::slice::from_ref(&data), end_stream)
+    }
+
+    /// Queues several chunks as one unit (all or nothing): consecutive chunks
+    /// are gathered into the same DATA frames without copying.
+    pub fn send_chunks(
+        &mut self,
+        id: StreamId,
+        chunks: &[Bytes],
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        let per_stream = self.config.max_send_buffer_per_stream;
+        let conn_full = self.send_buffered >= self.config.max_send_buffer_per_connection;
+        let empty = chunks.iter().all(Bytes::is_empty);
+        let s = self.sendable_stream(id)?;
+        if !s.headers_queued {
+            return Err(StreamError::HeadersFirst);
+        }
+        // A bare END_STREAM is always accepted: it adds nothing to the buffers.
+        if !empty && (s.send_buffered >= per_stream || conn_full) {
+            s.want_writable = true;
+            if conn_full {
+                self.conn_writable_waiters.push(id);
+            }
+            return Err(StreamError::BufferFull);
+        }
+        let mut total = 0;
+        for data in chunks.iter().filter(|c| !c.is_empty()) {
+            total += data.len();
+            s.send_queue.push_back(Outgoing::Data {
+                data: data.clone(),
+                end_stream: false,
+            });
+        }
+        if end_stream {
+            match s.send_queue.back_mut() {
+                Some(Outgoing::Data { end_stream, .. }) => *end_stream = true,
+                _ => s.send_queue.push_back(Outgoing::Data {
+                    data: Bytes::new(),
+                    end_stream: true,
+                }),
+            }
+        }
+        s.send_buffered += total;
+        s.end_queued = end_stream;
+        self.send_buffered += total;
+        self.schedule_stream(id);
+        Ok(())
+    }
+
+    fn sendable_stream(&mut self, id: StreamId) -> Result<&mut Stream, StreamError> {
+        if self.phase == Phase::Closed {
+            return Err(StreamError::ConnectionClosed);
+        }
+        let s = self
+            .streams
+            .get_mut(id)
+            .ok_or(StreamError::UnknownStream(id))?;
+        if let Some(code) = s.reset_code {
+            return Err(StreamError::Reset(code));
+        }
+        if let State::Closed(Closed::RemoteReset) = s.state {
+            return Err(StreamError::Reset(ErrorCode::CANCEL));
+        }
+        if s.end_queued || matches!(s.state, State::HalfClosedLocal | State::Closed(_)) {
+            return Err(StreamError::SendClosed);
+        }
+        Ok(s)
+    }
+
+    /// Resets a stream (RST_STREAM with `code`); queued and unread data is dropped.
+    pub fn reset_stream(&mut self, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
+        let s = self.streams.get(id).ok_or(StreamError::UnknownStream(id))?;
+        if s.state == State::Idle {
+            // Never sent: the peer has not seen it, so just forget it.
+            self.pending_open.retain(|p| *p != id);
+            if let Some(mut s) = self.streams.remove(id) {
+                self.send_buffered -= s.clear_send_queue();
+            }
+            return Ok(());
+        }
+        if s.state.is_closed() {
+            return Ok(());
+        }
+        self.reset_locally(id, code, LocalResetCause::Application);
+        Ok(())
+    }
+
+    /// Asks for RST_STREAM(`code`) right after our END_STREAM is written, if the
+    /// peer is still sending then: a response that is complete before the
+    /// request is lets the peer stop (RFC 9113 §8.1, gRPC "Early Server Closure").
+    pub fn reset_when_sent(&mut self, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
+        let s = self
+            .streams
+            .get_mut(id)
+            .ok_or(StreamError::UnknownStream(id))?;
+        s.reset_after_end = Some(code);
+        Ok(())
+    }
+
+    /// Called after we sent END_STREAM on `id`.
+    pub(super) fn after_end_sent(&mut self, id: StreamId) {
+        let pending = self.streams.get(id).and_then(|s| {
+            s.reset_after_end
+                .filter(|_| s.state == State::HalfClosedLocal)
+        });
+        if let Some(code) = pending
+            && matches!(self.transition(id, Input::SendReset), Outcome::Next(_))
+        {
+            if let Some(s) = self.streams.get_mut(id) {
+                s.reset_code = Some(code);
+                let unread = s.clear_recv_queue();
+                self.recv_buffered -= unread;
+                self.recv_window.release(unread as u32);
+            }
+            self.control
+                .push_back(Frame::RstStream(crate::frame::RstStream {
+                    stream_id: id,
+                    error_code: code,
+                }));
+        }
+    }
+
+    /// Octets received on a stream and not yet read.
+    pub fn recv_buffered(&self, id: StreamId) -> usize {
+        self.streams.get(id).map_or(0, |s| s.recv_buffered)
+    }
+
+    /// Reads received data (zero-copy, up to `max` octets); reading is what
+    /// returns flow-control credit to the peer.
+    pub fn read(&mut self, id: StreamId, max: usize) -> Result<Read, StreamError> {
+        let s = self
+            .streams
+            .get_mut(id)
+            .ok_or(StreamError::UnknownStream(id))?;
+        s.data_event_armed = true;
+        let Some(front) = s.recv_queue.front_mut() else {
+            return match s.state {
+                State::Closed(Closed::RemoteReset) | State::Closed(Closed::LocalReset) => Err(
+                    StreamError::Reset(s.reset_code.unwrap_or(ErrorCode::CANCEL)),
+                ),
+                st if st.can_recv() || st == State::Idle => Ok(Read::Pending),
+                _ => Ok(Read::Finished),
+            };
+        };
+        let data = if front.len() <= max {
+            s.recv_queue.pop_front().unwrap_or_default()
+        } else {
+            front.split_to(max)
+        };
+        let n = data.len();
+        s.recv_buffered -= n;
+        let fin = s.recv_queue.is_empty() && !s.state.can_recv() && !s.state.is_closed_by_reset();
+        s.recv_window.release(n as u32);
+        if s.recv_window.take_update_peek() {
+            self.window_update_due.push(id);
+        }
+        self.recv_buffered -= n;
+        self.recv_window.release(n as u32);
+        self.maybe_remove(id);
+        Ok(Read::Data { data, fin })
+    }
+
+    /// Sends a PING with `payload`; its ACK is reported as `Event::Pong` with the RTT.
+    pub fn ping(&mut self, now: Instant, payload: [u8; 8]) {
+        if self.user_pings.len() >= 16 {
+            self.user_pings.pop_front();
+        }
+        self.user_pings.push_back((payload, now));
+        self.control.push_back(Frame::Ping(Ping {
+            ack: false,
+            payload,
+        }));
+    }
+
+    /// Starts a graceful shutdown: no new streams; in-flight ones may finish
+    /// within `Config::shutdown_grace`. A server sends GOAWAY(2^31-1) and a
+    /// PING, then the final GOAWAY with the real last stream id once the PING
+    /// is answered (so streams in flight are not lost).
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.phase != Phase::Open || self.shutdown.is_some() {
+            return;
+        }
+        self.pending_open_fail(now);
+        match self.role {
+            Role::Server => {
+                self.queue_goaway(StreamId::MAX, ErrorCode::NO_ERROR, Bytes::new());
+                self.control.push_back(Frame::Ping(Ping {
+                    ack: false,
+                    payload: ping_payload::SHUTDOWN,
+                }));
+                self.shutdown = Some(Shutdown::AwaitingPing { started: now });
+            }
+            Role::Client => {
+                self.queue_goaway(self.last_peer_id, ErrorCode::NO_ERROR, Bytes::new());
+                self.shutdown = Some(Shutdown::Draining {
+                    deadline: now + self.config.shutdown_grace,
+                });
+            }
+        }
+        self.check_drained();
+    }
+
+    /// Closes the connection now with GOAWAY(`code`, `debug`).
+    pub fn go_away(&mut self, code: ErrorCode, debug: Bytes) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        let err = ConnectionError::local(code, ConnectionErrorKind::Application);
+        self.fail_with_debug(err, debug);
+    }
+
+    /// Changes our advertised stream window (SETTINGS_INITIAL_WINDOW_SIZE); it
+    /// applies to open streams once the peer acknowledges it.
+    pub fn set_initial_window_size(&mut self, now: Instant, size: u32) {
+        let size = size.min(crate::frame::MAX_WINDOW_SIZE);
+        let settings = crate::frame::Settings {
+            initial_window_size: Some(size),
+            ..Default::default()
+        };
+        self.send_settings(now, settings);
+    }
+
+    /// Changes our advertised SETTINGS_MAX_CONCURRENT_STREAMS.
+    pub fn set_max_concurrent_streams(&mut self, now: Instant, n: u32) {
+        self.config.max_concurrent_streams = n;
+        let settings = crate::frame::Settings {
+            max_concurrent_streams: Some(n),
+            ..Default::default()
+        };
+        self.send_settings(now, settings);
+    }
+
+    fn send_settings(&mut self, now: Instant, settings: crate::frame::Settings) {
+        self.local.push_pending(settings, now);
+        if let Some(max) = settings.max_frame_size
+            && max > self.frames.max_frame_size()
+        {
+            self.frames.set_max_frame_size(max);
+        }
+        self.control
+            .push_back(Frame::Settings(crate::frame::SettingsFrame {
+                ack: false,
+                settings,
+            }));
+    }
+
+    // ----- internal helpers shared by recv and send ------------------------------
+
+    fn push_event(&mut self, e: Event) {
+        self.events.push_back(e);
+    }
+
+    /// Queues a control frame owed to the peer; fails the connection when too
+    /// many are owed (the peer is not reading: PING/SETTINGS floods).
+    fn queue_control_answer(&mut self, frame: Frame) {
+        if self.control.len() >= self.config.max_pending_control_frames {
+            self.fail(ConnectionError::limit(Limit::PendingControlFrames));
+            return;
+        }
+        self.control.push_back(frame);
+    }
+
+    fn queue_goaway(&mut self, last: StreamId, code: ErrorCode, debug: Bytes) {
+        let last = match self.goaway_sent {
+            // "Endpoints MUST NOT increase the value they send in the last stream identifier" (§6.8)
+            Some(prev) if prev < last => prev,
+            _ => last,
+        };
+        self.goaway_sent = Some(last);
+        self.control.push_back(Frame::GoAway(GoAway {
+            last_stream_id: last,
+            error_code: code,
+            debug_data: debug,
+        }));
+    }
+
+    /// A connection error: queue GOAWAY and close once it is written.
+    fn fail(&mut self, err: ConnectionError) {
+        self.fail_with_debug(err, Bytes::new());
+    }
+
+    fn fail_with_debug(&mut self, err: ConnectionError, debug: Bytes) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        self.error = Some(err);
+        // What we owed the peer no longer matters; the GOAWAY goes first.
+        self.control.clear();
+        self.queue_goaway(self.last_peer_id, err.code, debug);
+        self.phase = Phase::Closing;
+        self.block = None;
+    }
+
+    /// Finishes the connection: every stream gets a final event.
+    fn close_now(&mut self) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.phase = Phase::Closed;
+        self.recv_buf = BytesMut::new();
+        let error = self.error;
+        self.push_event(Event::Closed { error });
+    }
+
+    /// Applies a §5.1 input to a live stream, keeping the active counters right.
+    fn transition(&mut self, id: StreamId, input: Input) -> Outcome {
+        let local = self.is_local(id);
+        let Some(s) = self.streams.get_mut(id) else {
+            return Outcome::Ignore;
+        };
+        let before = s.state;
+        let out = before.transition(input);
+        if let Outcome::Next(next) = out {
+            s.state = next;
+            match (before.is_active(), next.is_active(), local) {
+                (false, true, true) => self.active_local += 1,
+                (false, true, false) => self.active_peer += 1,
+                (true, false, true) => self.active_local -= 1,
+                (true, false, false) => self.active_peer -= 1,
+                _ => {}
+            }
+            if before == State::Idle {
+                self.stats.streams_opened += 1;
+            }
+            if next.is_closed() && !before.is_closed() && self.active_local + self.active_peer == 0
+            {
+                self.idle_since = None; // recomputed below
+            }
+        }
+        if self.active_local + self.active_peer == 0 && self.pending_open.is_empty() {
+            if self.idle_since.is_none() {
+                self.idle_since = Some(self.last_recv_at);
+            }
+        } else {
+            self.idle_since = None;
+        }
+        out
+    }
+
+    /// True when `id` is a stream this endpoint initiates.
+    fn is_local(&self, id: StreamId) -> bool {
+        match self.role {
+            Role::Client => id.is_client_initiated(),
+            Role::Server => id.is_server_initiated(),
+        }
+    }
+
+    /// Drops a finished stream's record.
+    fn maybe_remove(&mut self, id: StreamId) {
+        let done = self.streams.get(id).is_some_and(Stream::is_done);
+        if done {
+            self.streams.remove(id);
+            self.push_event(Event::StreamClosed { stream: id });
+            self.check_drained();
+        }
+    }
+
+    /// Resets a live stream on our initiative.
+    fn reset_locally(&mut self, id: StreamId, code: ErrorCode, cause: LocalResetCause) {
+        if !matches!(self.transition(id, Input::SendReset), Outcome::Next(_)) {
+            return;
+        }
+        if let Some(s) = self.streams.get_mut(id) {
+            s.reset_code = Some(code);
+            let sent = s.clear_send_queue();
+            let unread = s.clear_recv_queue();
+            self.send_buffered -= sent;
+            self.recv_buffered -= unread;
+            self.recv_window.release(unread as u32);
+        }
+        self.control
+            .push_back(Frame::RstStream(crate::frame::RstStream {
+                stream_id: id,
+                error_code: code,
+            }));
+        self.push_event(Event::Reset {
+            stream: id,
+            code,
+            initiator: Initiator::Local,
+            cause: Some(cause),
+        });
+        self.maybe_remove(id);
+    }
+
+    /// A stream error caused by the peer (§5.4.2): reset, and count it toward
+    /// the reset limit.
+    fn stream_error(
+        &mut self,
+        now: Instant,
+        id: StreamId,
+        code: ErrorCode,
+        cause: LocalResetCause,
+    ) {
+        if self.resets.record(now) {
+            self.fail(ConnectionError::limit(Limit::Resets));
+            return;
+        }
+        match self.streams.get(id) {
+            Some(s) if !s.state.is_closed() && s.state != State::Idle => {
+                self.reset_locally(id, code, cause)
+            }
+            Some(_) => {}
+            None if self.is_idle_id(id) => {
+                // "RST_STREAM frames MUST NOT be sent for a stream in the idle state":
+                // a stream-scoped violation on an idle stream breaks the connection.
+                self.fail(ConnectionError::protocol(ConnectionErrorKind::StreamId));
+            }
+            None => self.queue_control_answer(Frame::RstStream(crate::frame::RstStream {
+                stream_id: id,
+                error_code: code,
+            })),
+        }
+    }
+
+    /// True when no stream with this id was ever opened by its initiator.
+    fn is_idle_id(&self, id: StreamId) -> bool {
+        if self.is_local(id) {
+            id.0 >= self.next_local_id
+                || self.streams.get(id).is_some_and(|s| s.state == State::Idle)
+        } else {
+            id > self.last_peer_id
+        }
+    }
+
+    /// Fails streams still waiting to open (GOAWAY or shutdown).
+    fn pending_open_fail(&mut self, _now: Instant) {
+        while let Some(id) = self.pending_open.pop_front() {
+            if let Some(mut s) = self.streams.remove(id) {
+                self.send_buffered -= s.clear_send_queue();
+            }
+            self.push_event(Event::Reset {
+                stream: id,
+                code: ErrorCode::REFUSED_STREAM,
+                initiator: Initiator::Local,
+                cause: Some(LocalResetCause::Refused),
+            });
+        }
+    }
+
+    /// Closes the connection once a shutdown or GOAWAY has drained every stream.
+    fn check_drained(&mut self) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        let draining = matches!(self.shutdown, Some(Shutdown::Draining { .. }))
+            || self.goaway_recv.is_some()
+            || (self.role == Role::Client && self.next_local_id > StreamId::MAX.0);
+        if draining && self.streams.len() == 0 && self.pending_open.is_empty() {
+            if self.goaway_sent.is_none() {
+                self.queue_goaway(self.last_peer_id, ErrorCode::NO_ERROR, Bytes::new());
+            }
+            self.phase = Phase::Closing;
+        }
+    }
+}
+
+impl State {
+    /// True when closed by RST_STREAM either way.
+    fn is_closed_by_reset(self) -> bool {
+        matches!(
+            self,
+            State::Closed(Closed::LocalReset | Closed::RemoteReset)
+        )
+    }
+}
+
+impl RecvWindow {
+    /// True when a WINDOW_UPDATE would be due now (without claiming it).
+    fn take_update_peek(&self) -> bool {
+        let mut copy = *self;
+        copy.take_update().is_some()
+    }
+}

@@ -1,0 +1,168 @@
+//! Where `poll_transmit` writes: any buffer that can take slices, and a chunked
+//! buffer that keeps large DATA payloads by reference for vectored writes.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// A caller-owned output buffer for [`super::Connection::poll_transmit`].
+pub trait TransmitBuf {
+    /// Appends bytes that are copied (frame headers, control frames).
+    fn put_slice(&mut self, src: &[u8]);
+    /// Appends a DATA payload owned elsewhere. The default copies it; a
+    /// chunked buffer keeps a reference instead.
+    fn put_bytes(&mut self, src: Bytes) {
+        self.put_slice(&src);
+    }
+    /// Bytes held.
+    fn len(&self) -> usize;
+    /// True when empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl TransmitBuf for Vec<u8> {
+    fn put_slice(&mut self, src: &[u8]) {
+        self.extend_from_slice(src);
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
+impl TransmitBuf for BytesMut {
+    fn put_slice(&mut self, src: &[u8]) {
+        self.extend_from_slice(src);
+    }
+
+    fn len(&self) -> usize {
+        BytesMut::len(self)
+    }
+}
+
+/// Output as a list of chunks: small writes are gathered into one buffer, DATA
+/// payloads of at least [`ChunkedBuf::ZERO_COPY_MIN`] octets are kept as the
+/// caller's `Bytes`, so a vectored write sends them without a copy.
+#[derive(Debug, Default)]
+pub struct ChunkedBuf {
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    len: usize,
+}
+
+impl ChunkedBuf {
+    /// Payloads this large or larger are not copied.
+    pub const ZERO_COPY_MIN: usize = 1024;
+
+    /// An empty buffer.
+    pub fn new() -> Self {
+        ChunkedBuf::default()
+    }
+
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+    }
+
+    /// Fills `dst` with slices of the pending bytes, in order; returns how many.
+    pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let tail = (!self.tail.is_empty()).then_some(&self.tail[..]);
+        let all = self.chunks.iter().map(|c| &c[..]).chain(tail);
+        let mut n = 0;
+        for (slot, chunk) in dst.iter_mut().zip(all) {
+            *slot = IoSlice::new(chunk);
+            n += 1;
+        }
+        n
+    }
+
+    /// Drops the first `n` bytes (after a write of that many).
+    pub fn advance(&mut self, mut n: usize) {
+        self.len -= n.min(self.len);
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(front) if front.len() <= n => {
+                    n -= front.len();
+                    self.chunks.pop_front();
+                }
+                Some(front) => {
+                    front.advance(n);
+                    return;
+                }
+                None => {
+                    let k = n.min(self.tail.len());
+                    self.tail.advance(k);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Number of chunks (for tests and write sizing).
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len() + usize::from(!self.tail.is_empty())
+    }
+
+    /// Copies everything into one contiguous buffer (tests, fallbacks).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len);
+        for c in &self.chunks {
+            v.extend_from_slice(c);
+        }
+        v.extend_from_slice(&self.tail);
+        v
+    }
+}
+
+impl TransmitBuf for ChunkedBuf {
+    fn put_slice(&mut self, src: &[u8]) {
+        self.tail.extend_from_slice(src);
+        self.len += src.len();
+    }
+
+    fn put_bytes(&mut self, src: Bytes) {
+        if src.len() < Self::ZERO_COPY_MIN {
+            return self.put_slice(&src);
+        }
+        self.seal_tail();
+        self.len += src.len();
+        self.chunks.push_back(src);
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_buf_keeps_large_payloads_by_reference() {
+        let mut b = ChunkedBuf::new();
+        b.put_slice(b"head");
+        let payload = Bytes::from(vec![7u8; 4096]);
+        let ptr = payload.as_ptr();
+        b.put_bytes(payload);
+        b.put_slice(b"tail");
+        b.put_bytes(Bytes::from_static(b"small"));
+        assert_eq!(b.len(), 4 + 4096 + 4 + 5);
+        assert_eq!(b.chunk_count(), 3);
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = b.io_slices(&mut slices);
+        assert_eq!(n, 3);
+        assert_eq!(slices[1].as_ptr(), ptr, "payload not copied");
+        let flat = b.to_vec();
+        assert_eq!(&flat[..4], b"head");
+        assert_eq!(&flat[flat.len() - 9..], b"tailsmall");
+        b.advance(4 + 100);
+        assert_eq!(b.len(), 3996 + 9);
+        b.advance(3996 + 2);
+        assert_eq!(b.to_vec(), b"ilsmall");
+    }
+}

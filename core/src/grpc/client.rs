@@ -1,0 +1,662 @@
+//! The client side of gRPC: request headers, messages, half-close,
+//! cancellation, response headers, trailers and deadlines.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::compression::{Compression, Compressors};
+use super::inbound::{Inbound, Pumped, RecvMessage};
+use super::metadata::Metadata;
+use super::status::{Code, Status};
+use super::timeout::format_timeout;
+use super::{
+    CONTENT_TYPE, CallId, Deadlines, codec, frame_message, is_grpc_content_type, parse_status,
+    send_framed,
+};
+use crate::conn::{
+    self, Connection, ConnectionError, Event, HeadersKind, OpenError, Role, TransmitBuf,
+};
+use crate::error_code::ErrorCode;
+use crate::frame::StreamId;
+use crate::headers::Headers;
+use crate::hpack::HeaderField;
+
+/// Client configuration.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// HTTP/2 settings and limits.
+    pub h2: conn::Config,
+    /// Largest response message accepted (after decompression).
+    pub max_recv_message_size: usize,
+    /// Largest request message sent.
+    pub max_send_message_size: usize,
+    /// Supported compression algorithms (advertised in `grpc-accept-encoding`).
+    pub compressors: Compressors,
+    /// `user-agent` sent with every call.
+    pub user_agent: Bytes,
+    /// `:scheme` (`http` or `https`).
+    pub scheme: Bytes,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            h2: conn::Config::default(),
+            max_recv_message_size: codec::DEFAULT_MAX_RECV_MESSAGE,
+            max_send_message_size: usize::MAX,
+            compressors: Compressors::builtin(),
+            user_agent: Bytes::from_static(
+                concat!("grpc-rust-weir/", env!("CARGO_PKG_VERSION")).as_bytes(),
+            ),
+            scheme: Bytes::from_static(b"http"),
+        }
+    }
+}
+
+/// A call to start.
+#[derive(Clone, Debug, Default)]
+pub struct CallRequest {
+    /// `/package.Service/Method`.
+    pub path: Bytes,
+    /// `:authority` (host\[:port\]).
+    pub authority: Bytes,
+    /// Custom metadata.
+    pub metadata: Metadata,
+    /// Deadline relative to the start (sent as `grpc-timeout`).
+    pub timeout: Option<Duration>,
+    /// Compress request messages with this algorithm (`grpc-encoding`).
+    pub compression: Option<&'static str>,
+}
+
+impl CallRequest {
+    /// A call to `path` at `authority`.
+    pub fn new(path: impl Into<Bytes>, authority: impl Into<Bytes>) -> Self {
+        CallRequest {
+            path: path.into(),
+            authority: authority.into(),
+            ..CallRequest::default()
+        }
+    }
+}
+
+/// What happened, from the client's point of view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// The response header section arrived.
+    Headers {
+        /// The call.
+        call: CallId,
+        /// Custom metadata.
+        metadata: Metadata,
+    },
+    /// A message can be read with [`Client::recv_message`] (reported once until
+    /// `recv_message` is called again).
+    Message {
+        /// The call.
+        call: CallId,
+    },
+    /// The call is over. Messages received before it can still be read.
+    Finished {
+        /// The call.
+        call: CallId,
+        /// The final status.
+        status: Status,
+        /// Trailing metadata.
+        trailers: Metadata,
+    },
+    /// More request data can be queued.
+    Writable {
+        /// The call.
+        call: CallId,
+    },
+    /// The server sent GOAWAY: calls above `last_call` were not processed.
+    GoAway {
+        /// Its error code.
+        code: ErrorCode,
+        /// Highest stream the server processed.
+        last_stream_id: StreamId,
+    },
+    /// The connection is finished.
+    Closed {
+        /// The error that ended it, if any.
+        error: Option<ConnectionError>,
+    },
+}
+
+#[derive(Debug)]
+struct ClientCall {
+    inbound: Inbound,
+    send_compression: Option<Arc<dyn Compression>>,
+    deadline: Option<Instant>,
+    /// The final status is known; only buffered messages remain to be read.
+    finished: bool,
+    half_closed: bool,
+}
+
+/// A gRPC client connection (Sans-IO).
+#[derive(Debug)]
+pub struct Client {
+    h2: Connection,
+    config: ClientConfig,
+    calls: HashMap<StreamId, ClientCall>,
+    deadlines: Deadlines,
+    events: VecDeque<ClientEvent>,
+}
+
+impl Client {
+    /// A client connection, created when the transport connected.
+    pub fn new(config: ClientConfig, now: Instant) -> Self {
+        Client {
+            h2: Connection::new(Role::Client, config.h2.clone(), now),
+            config,
+            calls: HashMap::new(),
+            deadlines: Deadlines::default(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The HTTP/2 connection underneath.
+    pub fn h2(&self) -> &Connection {
+        &self.h2
+    }
+
+    /// Mutable access to the HTTP/2 connection.
+    pub fn h2_mut(&mut self) -> &mut Connection {
+        &mut self.h2
+    }
+
+    /// Calls not yet finished (or with unread messages).
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True when a new call can start now.
+    pub fn can_start_call(&self) -> bool {
+        self.h2.can_open()
+    }
+
+    // ----- input / output -------------------------------------------------------
+
+    /// Feeds received bytes.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        self.h2.handle_input(now, data);
+        self.process_events();
+    }
+
+    /// The HTTP/2 input buffer for zero-copy reads; then call `process_input`.
+    pub fn input_buffer(&mut self) -> &mut bytes::BytesMut {
+        self.h2.input_buffer()
+    }
+
+    /// Processes what was read into `input_buffer`.
+    pub fn process_input(&mut self, now: Instant) {
+        self.h2.process_input(now);
+        self.process_events();
+    }
+
+    /// The transport closed.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.h2.handle_eof(now);
+        self.process_events();
+    }
+
+    /// Runs expired timers: HTTP/2 ones and call deadlines.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.h2.handle_timeout(now);
+        for call in self.deadlines.expired(now) {
+            if self.calls.get(&call.0).is_some_and(|c| !c.finished) {
+                // PROTOCOL-HTTP2: "The RPC's deadline expiring is considered a client
+                // cancellation": RST_STREAM(CANCEL), DEADLINE_EXCEEDED locally.
+                let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
+                self.finish_call(
+                    call,
+                    Status::new(Code::DeadlineExceeded, "deadline exceeded"),
+                    Metadata::new(),
+                );
+            }
+        }
+        self.process_events();
+    }
+
+    /// Appends bytes to send.
+    pub fn poll_transmit<B: TransmitBuf>(&mut self, now: Instant, buf: &mut B) -> usize {
+        let n = self.h2.poll_transmit(now, buf);
+        self.process_events();
+        n
+    }
+
+    /// The earliest deadline of the connection or any call.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.h2.poll_timeout(), self.deadlines.next()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// True once the connection is finished.
+    pub fn is_closed(&self) -> bool {
+        self.h2.is_closed()
+    }
+
+    /// Stops starting calls; the connection closes when the last one ends.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.h2.shutdown(now);
+    }
+
+    // ----- commands -------------------------------------------------------------
+
+    /// Starts a call: queues the request headers.
+    pub fn start_call(&mut self, now: Instant, req: CallRequest) -> Result<CallId, Status> {
+        let send_compression = match req.compression {
+            None | Some("identity") => None,
+            Some(name) => Some(
+                self.config
+                    .compressors
+                    .get(name.as_bytes())
+                    .cloned()
+                    .ok_or_else(|| {
+                        Status::new(Code::Internal, format!("compressor {name} not installed"))
+                    })?,
+            ),
+        };
+        let mut h = Headers::request(
+            Bytes::from_static(b"POST"),
+            self.config.scheme.clone(),
+            req.authority,
+            req.path,
+        );
+        let f = &mut h.fields;
+        // PROTOCOL-HTTP2: "implementations should send Timeout immediately after
+        // the reserved headers".
+        if let Some(t) = req.timeout {
+            f.push(HeaderField::new(
+                Bytes::from_static(b"grpc-timeout"),
+                format_timeout(t),
+            ));
+        }
+        f.push(HeaderField::new(
+            Bytes::from_static(b"content-type"),
+            Bytes::from_static(CONTENT_TYPE),
+        ));
+        f.push(HeaderField::new(
+            Bytes::from_static(b"te"),
+            Bytes::from_static(b"trailers"),
+        ));
+        if let Some(algo) = &send_compression {
+            f.push(HeaderField::new(
+                Bytes::from_static(b"grpc-encoding"),
+                Bytes::from_static(algo.name().as_bytes()),
+            ));
+        }
+        f.push(HeaderField::new(
+            Bytes::from_static(b"grpc-accept-encoding"),
+            Bytes::copy_from_slice(self.config.compressors.accept_encoding()),
+        ));
+        f.push(HeaderField::new(
+            Bytes::from_static(b"user-agent"),
+            self.config.user_agent.clone(),
+        ));
+        req.metadata.to_fields(f);
+        let id = self.h2.open_stream(h, false).map_err(open_status)?;
+        let call = CallId(id);
+        let deadline = req.timeout.map(|t| now + t);
+        if let Some(d) = deadline {
+            self.deadlines.insert(d, call);
+        }
+        // Response decompression is set from the response's grpc-encoding.
+        let inbound = Inbound::new(self.config.max_recv_message_size, None);
+        self.calls.insert(
+            id,
+            ClientCall {
+                inbound,
+                send_compression,
+                deadline,
+                finished: false,
+                half_closed: false,
+            },
+        );
+        Ok(call)
+    }
+
+    /// Queues a request message (compressed when the call has an encoding).
+    pub fn send_message(&mut self, call: CallId, msg: Bytes) -> Result<(), Status> {
+        self.send(call, msg, false)
+    }
+
+    /// Queues the last request message and half-closes in one step.
+    pub fn send_last_message(&mut self, call: CallId, msg: Bytes) -> Result<(), Status> {
+        self.send(call, msg, true)
+    }
+
+    fn send(&mut self, call: CallId, msg: Bytes, end: bool) -> Result<(), Status> {
+        let c = self
+            .calls
+            .get_mut(&call.0)
+            .filter(|c| !c.finished && !c.half_closed)
+            .ok_or_else(gone)?;
+        let framed = frame_message(
+            msg,
+            c.send_compression.as_deref(),
+            self.config.max_send_message_size,
+        )?;
+        c.half_closed = end;
+        send_framed(&mut self.h2, call.0, framed, end).map_err(stream_status)
+    }
+
+    /// Ends the request stream (no more messages).
+    pub fn half_close(&mut self, call: CallId) -> Result<(), Status> {
+        let c = self
+            .calls
+            .get_mut(&call.0)
+            .filter(|c| !c.finished)
+            .ok_or_else(gone)?;
+        if c.half_closed {
+            return Ok(());
+        }
+        c.half_closed = true;
+        self.h2
+            .send_data(call.0, Bytes::new(), true)
+            .map_err(stream_status)
+    }
+
+    /// True when a message can be queued without waiting for `Writable`.
+    pub fn is_writable(&self, call: CallId) -> bool {
+        self.h2.is_writable(call.0)
+    }
+
+    /// Cancels a call: RST_STREAM(CANCEL); a `Finished` event with CANCELLED follows.
+    pub fn cancel(&mut self, call: CallId) {
+        if self.calls.get(&call.0).is_some_and(|c| !c.finished) {
+            let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
+            self.finish_call(
+                call,
+                Status::new(Code::Cancelled, "call cancelled"),
+                Metadata::new(),
+            );
+        }
+    }
+
+    /// The next response message of a call.
+    pub fn recv_message(&mut self, call: CallId) -> Result<RecvMessage, Status> {
+        let Some(c) = self.calls.get_mut(&call.0) else {
+            return Ok(RecvMessage::End);
+        };
+        c.inbound.armed = true;
+        let out = match c.inbound.pump(&mut self.h2, call.0) {
+            Ok(Pumped::Ready) => c
+                .inbound
+                .take()
+                .map(|m| m.map_or(RecvMessage::Pending, RecvMessage::Message)),
+            Ok(Pumped::Waiting) if c.finished => Ok(RecvMessage::End),
+            Ok(Pumped::Waiting) => Ok(RecvMessage::Pending),
+            Ok(Pumped::Ended) => Ok(RecvMessage::End),
+            Err(e) => Err(e),
+        };
+        match &out {
+            Ok(_) => self.forget_if_done(call),
+            Err(status) => {
+                // A broken response stream fails the call (and the stream).
+                let status = status.clone();
+                if self.calls.get(&call.0).is_some_and(|c| !c.finished) {
+                    let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
+                    self.finish_call(call, status, Metadata::new());
+                }
+                self.calls.remove(&call.0);
+            }
+        }
+        out
+    }
+
+    /// Drops a finished call's record once every message was read.
+    fn forget_if_done(&mut self, call: CallId) {
+        let drained = self
+            .calls
+            .get(&call.0)
+            .is_some_and(|c| c.finished && c.inbound.is_drained())
+            && self.h2.recv_buffered(call.0) == 0;
+        if drained {
+            self.calls.remove(&call.0);
+        }
+    }
+
+    // ----- HTTP/2 events → calls ------------------------------------------------
+
+    fn process_events(&mut self) {
+        while let Some(e) = self.h2.poll_event() {
+            match e {
+                Event::Headers {
+                    stream,
+                    kind: HeadersKind::Response,
+                    headers,
+                    end_stream,
+                } => self.on_response(stream, headers, end_stream),
+                Event::Headers {
+                    stream,
+                    kind: HeadersKind::Trailers,
+                    headers,
+                    ..
+                } => self.on_trailers(stream, headers),
+                Event::Headers { .. } => {}
+                Event::Data { stream, .. } => self.on_data(stream),
+                Event::Reset {
+                    stream,
+                    code,
+                    initiator,
+                    ..
+                } => {
+                    let status = match (code, initiator) {
+                        (ErrorCode::REFUSED_STREAM, _) => Status::new(
+                            Code::Unavailable,
+                            "stream refused: the call was not processed",
+                        ),
+                        (c, conn::Initiator::Remote) => Status::new(
+                            Code::from_h2_reset(c),
+                            format!("stream reset by server: {c}"),
+                        ),
+                        (c, conn::Initiator::Local) => {
+                            Status::new(Code::Internal, format!("stream reset: {c}"))
+                        }
+                    };
+                    self.finish_call(CallId(stream), status, Metadata::new());
+                }
+                Event::Writable { stream } => {
+                    if self.calls.contains_key(&stream) {
+                        self.events.push_back(ClientEvent::Writable {
+                            call: CallId(stream),
+                        });
+                    }
+                }
+                Event::GoAway {
+                    code,
+                    last_stream_id,
+                    ..
+                } => self.events.push_back(ClientEvent::GoAway {
+                    code,
+                    last_stream_id,
+                }),
+                Event::Closed { error } => {
+                    let ids: Vec<StreamId> = self.calls.keys().copied().collect();
+                    let msg = match &error {
+                        Some(e) => format!("connection closed: {e}"),
+                        None => "connection closed".to_string(),
+                    };
+                    for id in ids {
+                        self.finish_call(
+                            CallId(id),
+                            Status::new(Code::Unavailable, msg.clone()),
+                            Metadata::new(),
+                        );
+                    }
+                    self.events.push_back(ClientEvent::Closed { error });
+                }
+                Event::Connected | Event::StreamClosed { .. } | Event::Pong { .. } => {}
+            }
+        }
+    }
+
+    fn on_response(&mut self, id: StreamId, h: Headers, end_stream: bool) {
+        let call = CallId(id);
+        if !self.calls.contains_key(&id) {
+            return;
+        }
+        let http = h.pseudo.status.unwrap_or(0);
+        // PROTOCOL-HTTP2: implementations "must synthesize a Status" for broken
+        // deployments (non-200, non-gRPC content-type, missing status).
+        if http != 200 {
+            let grpc = if end_stream {
+                h.get(b"grpc-status").and_then(|v| Code::parse_header(v))
+            } else {
+                None
+            };
+            let status = match grpc {
+                Some(_) => parse_status(&h),
+                None => Status::new(
+                    Code::from_http_status(http),
+                    format!("unexpected HTTP status code {http}"),
+                ),
+            };
+            return self.fail_stream(call, status);
+        }
+        let ct = h.get(b"content-type").map(|v| &v[..]).unwrap_or_default();
+        let trailers_only = end_stream && h.get(b"grpc-status").is_some();
+        if !(is_grpc_content_type(ct) || trailers_only) {
+            let msg = format!("unexpected content-type {:?}", String::from_utf8_lossy(ct));
+            return self.fail_stream(call, Status::new(Code::Unknown, msg));
+        }
+        if end_stream {
+            // Trailers-only.
+            return self.on_trailers(id, h);
+        }
+        let encoding = match h.get(b"grpc-encoding").map(|v| &v[..]) {
+            None | Some(b"identity") => None,
+            Some(name) => match self.config.compressors.get(name) {
+                Some(a) => Some(a.clone()),
+                None => {
+                    let msg = format!(
+                        "response compressed with unsupported {:?}",
+                        String::from_utf8_lossy(name)
+                    );
+                    return self.fail_stream(call, Status::new(Code::Internal, msg));
+                }
+            },
+        };
+        let metadata = match Metadata::from_fields(&h.fields) {
+            Ok(m) => m,
+            Err(e) => {
+                return self.fail_stream(
+                    call,
+                    Status::new(Code::Internal, format!("malformed metadata: {e}")),
+                );
+            }
+        };
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.inbound = Inbound::new(self.config.max_recv_message_size, encoding);
+        }
+        self.events
+            .push_back(ClientEvent::Headers { call, metadata });
+    }
+
+    fn on_trailers(&mut self, id: StreamId, h: Headers) {
+        let call = CallId(id);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        c.inbound.set_peer_ended();
+        let mut status = super::parse_status(&h);
+        // Everything before the trailers is final: a partial message is an error.
+        if let Err(e) = c.inbound.pump(&mut self.h2, id).map(|_| ()) {
+            status = e;
+        }
+        let trailers = Metadata::from_fields(&h.fields).unwrap_or_default();
+        // "when a client receives Trailers before the client's END_STREAM, then the
+        // client should send RST_STREAM with NO_ERROR".
+        if !c.half_closed {
+            let _ = self.h2.reset_stream(id, ErrorCode::NO_ERROR);
+        }
+        self.finish_call(call, status, trailers);
+    }
+
+    fn on_data(&mut self, id: StreamId) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            while let Ok(conn::Read::Data { .. }) = self.h2.read(id, usize::MAX) {}
+            return;
+        };
+        if c.finished {
+            return;
+        }
+        match c.inbound.pump(&mut self.h2, id) {
+            Ok(Pumped::Ready) if c.inbound.armed => {
+                c.inbound.armed = false;
+                self.events
+                    .push_back(ClientEvent::Message { call: CallId(id) });
+            }
+            Ok(_) => {}
+            Err(status) => {
+                let _ = self.h2.reset_stream(id, ErrorCode::CANCEL);
+                self.finish_call(CallId(id), status, Metadata::new());
+            }
+        }
+    }
+
+    fn fail_stream(&mut self, call: CallId, status: Status) {
+        let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
+        self.finish_call(call, status, Metadata::new());
+    }
+
+    /// Records the final status once and reports it.
+    fn finish_call(&mut self, call: CallId, status: Status, trailers: Metadata) {
+        let Some(c) = self.calls.get_mut(&call.0) else {
+            return;
+        };
+        if c.finished {
+            return;
+        }
+        c.finished = true;
+        let deadline = c.deadline.take();
+        self.deadlines.remove(deadline, call);
+        self.events.push_back(ClientEvent::Finished {
+            call,
+            status,
+            trailers,
+        });
+        self.forget_if_done(call);
+    }
+}
+
+fn gone() -> Status {
+    Status::new(Code::Cancelled, "call is no longer active")
+}
+
+fn open_status(e: OpenError) -> Status {
+    match e {
+        OpenError::ConcurrencyLimit => Status::new(
+            Code::ResourceExhausted,
+            "too many calls waiting for a stream",
+        ),
+        other => Status::new(
+            Code::Unavailable,
+            format!("cannot start a call on this connection: {other:?}"),
+        ),
+    }
+}
+
+fn stream_status(e: conn::StreamError) -> Status {
+    match e {
+        conn::StreamError::BufferFull => Status::new(
+            Code::ResourceExhausted,
+            "send buffer full: wait for Writable",
+        ),
+        conn::StreamError::Reset(code) => {
+            Status::new(Code::from_h2_reset(code), format!("stream reset: {code}"))
+        }
+        other => Status::new(Code::Unavailable, format!("stream unavailable: {other:?}")),
+    }
+}

@@ -1,0 +1,266 @@
+//! Length-prefixed messages (PROTOCOL-HTTP2 "Length-Prefixed-Message"): a
+//! compressed flag, a 4-octet big-endian length, the message. DATA frame
+//! boundaries have no relation to message boundaries.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Length of the message prefix.
+pub const PREFIX_LEN: usize = 5;
+
+/// Default maximum received message size (4 MiB, as gRPC).
+pub const DEFAULT_MAX_RECV_MESSAGE: usize = 4 << 20;
+
+/// The 5-octet prefix for a message of `len` octets.
+pub fn prefix(compressed: bool, len: u32) -> [u8; PREFIX_LEN] {
+    let l = len.to_be_bytes();
+    [u8::from(compressed), l[0], l[1], l[2], l[3]]
+}
+
+/// One message as it came off the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawMessage {
+    /// The compressed flag was set.
+    pub compressed: bool,
+    /// The message octets (still compressed when the flag is set).
+    pub data: Bytes,
+}
+
+/// Why the message stream is broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// A message longer than the limit (RESOURCE_EXHAUSTED).
+    TooLarge {
+        /// Declared length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A compressed flag other than 0 or 1 (INTERNAL).
+    BadFlag(u8),
+    /// The stream ended inside a message (INTERNAL).
+    Truncated,
+}
+
+/// Reassembles messages from DATA payloads split and packed in any way. A
+/// message that lies inside one payload is returned as a slice of it (no copy).
+#[derive(Debug)]
+pub struct MessageDecoder {
+    chunks: VecDeque<Bytes>,
+    buffered: usize,
+    max_len: usize,
+    /// The current message's prefix once read: (compressed, length).
+    pending: Option<(bool, usize)>,
+}
+
+impl MessageDecoder {
+    /// A decoder rejecting messages over `max_len` octets.
+    pub fn new(max_len: usize) -> Self {
+        MessageDecoder {
+            chunks: VecDeque::new(),
+            buffered: 0,
+            max_len,
+            pending: None,
+        }
+    }
+
+    /// Adds received octets.
+    pub fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() {
+            self.buffered += chunk.len();
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    /// Octets held (partial messages included).
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// True when nothing is held, not even a partial prefix.
+    pub fn is_empty(&self) -> bool {
+        self.buffered == 0 && self.pending.is_none()
+    }
+
+    /// Octets still missing to complete the current message (at least 1 when
+    /// a prefix is incomplete, 0 when a message is ready).
+    pub fn wanted(&self) -> usize {
+        match self.pending {
+            Some((_, len)) => len.saturating_sub(self.buffered),
+            None => PREFIX_LEN.saturating_sub(self.buffered),
+        }
+    }
+
+    /// The next complete message, if any. A length over the limit is reported
+    /// as soon as the prefix is read, before the body is buffered.
+    pub fn next_message(&mut self) -> Result<Option<RawMessage>, DecodeError> {
+        if self.pending.is_none() {
+            if self.buffered < PREFIX_LEN {
+                return Ok(None);
+            }
+            let mut p = [0u8; PREFIX_LEN];
+            self.copy_out(&mut p);
+            let compressed = match p[0] {
+                0 => false,
+                1 => true,
+                f => return Err(DecodeError::BadFlag(f)),
+            };
+            let len = u32::from_be_bytes([p[1], p[2], p[3], p[4]]) as usize;
+            if len > self.max_len {
+                return Err(DecodeError::TooLarge {
+                    len,
+                    max: self.max_len,
+                });
+            }
+            self.pending = Some((compressed, len));
+        }
+        let Some((compressed, len)) = self.pending else {
+            return Ok(None);
+        };
+        if self.buffered < len {
+            return Ok(None);
+        }
+        self.pending = None;
+        Ok(Some(RawMessage {
+            compressed,
+            data: self.take(len),
+        }))
+    }
+
+    /// Checks what is left when the stream ends.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::Truncated)
+        }
+    }
+
+    fn copy_out(&mut self, dst: &mut [u8]) {
+        let mut filled = 0;
+        while filled < dst.len() {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            let n = front.len().min(dst.len() - filled);
+            dst[filled..filled + n].copy_from_slice(&front[..n]);
+            front.advance(n);
+            filled += n;
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
+        self.buffered -= filled;
+    }
+
+    fn take(&mut self, len: usize) -> Bytes {
+        self.buffered -= len;
+        if len == 0 {
+            return Bytes::new();
+        }
+        if let Some(front) = self.chunks.front_mut()
+            && front.len() >= len
+        {
+            let out = front.split_to(len);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            return out;
+        }
+        let mut out = BytesMut::with_capacity(len);
+        while out.len() < len {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let n = front.len().min(len - out.len());
+            out.extend_from_slice(&front[..n]);
+            front.advance(n);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
+        out.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(msgs: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for m in msgs {
+            out.extend_from_slice(&prefix(false, m.len() as u32));
+            out.extend_from_slice(m);
+        }
+        out
+    }
+
+    #[test]
+    fn messages_split_at_every_boundary() {
+        let msgs: [&[u8]; 4] = [b"", b"a", b"hello world", &[7u8; 300]];
+        let wire = framed(&msgs);
+        for cut in 0..=wire.len() {
+            for cut2 in cut..=wire.len() {
+                let mut d = MessageDecoder::new(1024);
+                let mut got = Vec::new();
+                for part in [&wire[..cut], &wire[cut..cut2], &wire[cut2..]] {
+                    d.push(Bytes::copy_from_slice(part));
+                    while let Some(m) = d.next_message().unwrap() {
+                        got.push(m.data.to_vec());
+                    }
+                }
+                assert_eq!(got, msgs.map(<[u8]>::to_vec), "cuts {cut} {cut2}");
+                assert_eq!(d.finish(), Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_inside_one_chunk_is_not_copied() {
+        let wire = Bytes::from(framed(&[b"zero-copy"]));
+        let mut d = MessageDecoder::new(1024);
+        d.push(wire.clone());
+        let m = d.next_message().unwrap().unwrap();
+        assert_eq!(m.data.as_ptr(), wire[5..].as_ptr());
+    }
+
+    #[test]
+    fn oversized_length_is_rejected_from_the_prefix_alone() {
+        let mut d = MessageDecoder::new(10);
+        d.push(Bytes::from_static(&[0, 0, 0, 0, 11]));
+        assert_eq!(
+            d.next_message(),
+            Err(DecodeError::TooLarge { len: 11, max: 10 })
+        );
+        let mut d = MessageDecoder::new(10);
+        d.push(Bytes::from_static(&[2, 0, 0, 0, 1, 0]));
+        assert_eq!(d.next_message(), Err(DecodeError::BadFlag(2)));
+    }
+
+    #[test]
+    fn truncated_at_end_of_stream() {
+        let mut d = MessageDecoder::new(10);
+        d.push(Bytes::from_static(&[0, 0, 0, 0, 3, b'a']));
+        assert_eq!(d.next_message(), Ok(None));
+        assert_eq!(d.wanted(), 2);
+        assert_eq!(d.finish(), Err(DecodeError::Truncated));
+        let mut d = MessageDecoder::new(10);
+        d.push(Bytes::from_static(&[0, 0]));
+        assert_eq!(d.finish(), Err(DecodeError::Truncated));
+    }
+
+    #[test]
+    fn compressed_flag_is_reported() {
+        let mut d = MessageDecoder::new(10);
+        d.push(Bytes::from_static(&[1, 0, 0, 0, 1, 9]));
+        assert_eq!(
+            d.next_message(),
+            Ok(Some(RawMessage {
+                compressed: true,
+                data: Bytes::from_static(&[9])
+            }))
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! gRPC over HTTP/2 (grpc/doc/PROTOCOL-HTTP2.md) as a Sans-IO layer on top of
+//! [`crate::conn::Connection`], with the same input/output/poll shape, speaking
+//! in calls: started (method, metadata, deadline), messages, half-close,
+//! finished (status, trailers).
+//!
+//! [`Server`] and [`Client`] each own one HTTP/2 connection. Messages are
+//! pulled with `recv_message` (pulling is what returns flow-control credit)
+//! and pushed with `send_message`.
+
+pub mod base64;
+mod client;
+pub mod codec;
+pub mod compression;
+mod inbound;
+pub mod metadata;
+mod server;
+pub mod status;
+pub mod timeout;
+
+pub use client::{CallRequest, Client, ClientConfig, ClientEvent};
+pub use compression::{Compression, CompressionError, Compressors};
+pub use inbound::RecvMessage;
+pub use metadata::{Metadata, MetadataError};
+pub use server::{CallStart, Server, ServerConfig, ServerEvent};
+pub use status::{Code, Status};
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::conn::{Connection, StreamError};
+use crate::frame::StreamId;
+use crate::headers::Headers;
+use crate::hpack::HeaderField;
+
+/// A call on one connection (its HTTP/2 stream id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub StreamId);
+
+impl std::fmt::Display for CallId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call {}", self.0)
+    }
+}
+
+/// `content-type` of gRPC messages.
+pub const CONTENT_TYPE: &[u8] = b"application/grpc";
+
+/// True for "application/grpc" optionally followed by "+subtype" or ";params".
+pub fn is_grpc_content_type(v: &[u8]) -> bool {
+    v.strip_prefix(CONTENT_TYPE)
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
+}
+
+/// Appends `grpc-status`, `grpc-message` and `grpc-status-details-bin`.
+pub(crate) fn status_fields(status: &Status, out: &mut Vec<HeaderField>) {
+    out.push(HeaderField {
+        name: Bytes::from_static(b"grpc-status"),
+        value: Bytes::from_static(status.code.as_header_value()),
+        sensitive: false,
+    });
+    if !status.message.is_empty() {
+        out.push(HeaderField::new(
+            Bytes::from_static(b"grpc-message"),
+            status::percent_encode(&status.message),
+        ));
+    }
+    if !status.details.is_empty() {
+        let v = base64::encode(&status.details);
+        out.push(HeaderField::new(
+            Bytes::from_static(b"grpc-status-details-bin"),
+            v,
+        ));
+    }
+}
+
+/// Reads the status carried by trailers (or a trailers-only response).
+/// A missing `grpc-status` is UNKNOWN, as gRPC-Go.
+pub(crate) fn parse_status(h: &Headers) -> Status {
+    let code = match h.get(b"grpc-status") {
+        Some(v) => Code::parse_header(v).unwrap_or(Code::Unknown),
+        None => return Status::new(Code::Unknown, "missing grpc-status in trailers"),
+    };
+    let message = h
+        .get(b"grpc-message")
+        .map(|m| status::percent_decode(m))
+        .unwrap_or_default();
+    let details = h
+        .get(b"grpc-status-details-bin")
+        .and_then(|d| base64::decode(d))
+        .map(Bytes::from)
+        .unwrap_or_default();
+    Status {
+        code,
+        message,
+        details,
+    }
+}
+
+/// Frames one message: prefix + payload, compressed when `compress` is given.
+/// Small messages are copied into one buffer; large ones keep their payload
+/// (the HTTP/2 layer gathers prefix and payload into one DATA frame).
+pub(crate) fn frame_message(
+    msg: Bytes,
+    compress: Option<&dyn Compression>,
+    max_send: usize,
+) -> Result<(Bytes, Option<Bytes>), Status> {
+    let (payload, compressed) = match compress {
+        Some(c) => {
+            let mut out = Vec::with_capacity(msg.len() / 2 + 16);
+            c.compress(&msg, &mut out)
+                .map_err(|e| Status::new(Code::Internal, format!("compression failed: {e}")))?;
+            (Bytes::from(out), true)
+        }
+        None => (msg, false),
+    };
+    if payload.len() > max_send || payload.len() > u32::MAX as usize {
+        return Err(Status::new(
+            Code::ResourceExhausted,
+            format!(
+                "trying to send message larger than max ({} vs. {max_send})",
+                payload.len()
+            ),
+        ));
+    }
+    let prefix = codec::prefix(compressed, payload.len() as u32);
+    if payload.len() < 1024 {
+        let mut one = BytesMut::with_capacity(codec::PREFIX_LEN + payload.len());
+        one.extend_from_slice(&prefix);
+        one.extend_from_slice(&payload);
+        return Ok((one.freeze(), None));
+    }
+    Ok((Bytes::copy_from_slice(&prefix), Some(payload)))
+}
+
+/// Queues a framed message on a stream.
+pub(crate) fn send_framed(
+    h2: &mut Connection,
+    id: StreamId,
+    framed: (Bytes, Option<Bytes>),
+    end: bool,
+) -> Result<(), StreamError> {
+    match framed {
+        (one, None) => h2.send_data(id, one, end),
+        (prefix, Some(payload)) => h2.send_chunks(id, &[prefix, payload], end),
+    }
+}
+
+/// Call deadlines, earliest first.
+#[derive(Debug, Default)]
+pub(crate) struct Deadlines(BTreeSet<(Instant, u32)>);
+
+impl Deadlines {
+    pub fn insert(&mut self, at: Instant, call: CallId) {
+        self.0.insert((at, call.0.0));
+    }
+
+    pub fn remove(&mut self, at: Option<Instant>, call: CallId) {
+        if let Some(at) = at {
+            self.0.remove(&(at, call.0.0));
+        }
+    }
+
+    pub fn next(&self) -> Option<Instant> {
+        self.0.first().map(|(t, _)| *t)
+    }
+
+    /// Removes and returns every call whose deadline is at or before `now`.
+    pub fn expired(&mut self, now: Instant) -> Vec<CallId> {
+        let mut out = Vec::new();
+        while let Some(&(t, id)) = self.0.first() {
+            if t > now {
+                break;
+            }
+            self.0.pop_first();
+            out.push(CallId(StreamId(id)));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_forms() {
+        for ok in [
+            &b"application/grpc"[..],
+            b"application/grpc+proto",
+            b"application/grpc;charset=utf-8",
+        ] {
+            assert!(is_grpc_content_type(ok));
+        }
+        for bad in [
+            &b"application/grpcx"[..],
+            b"application/json",
+            b"",
+            b"application/gr",
+        ] {
+            assert!(!is_grpc_content_type(bad));
+        }
+    }
+
+    #[test]
+    fn status_round_trips_through_trailers() {
+        let st = Status::new(Code::InvalidArgument, "bad ☺ 100%").with_details(vec![1u8, 2, 3]);
+        let mut h = Headers::trailers();
+        status_fields(&st, &mut h.fields);
+        assert_eq!(parse_status(&h), st);
+        assert_eq!(parse_status(&Headers::trailers()).code, Code::Unknown);
+    }
+
+    #[test]
+    fn framing_small_and_large_messages() {
+        let (one, rest) = frame_message(Bytes::from_static(b"abc"), None, 100).unwrap();
+        assert_eq!(&one[..], b"\0\0\0\0\x03abc");
+        assert!(rest.is_none());
+        let big = Bytes::from(vec![1u8; 2000]);
+        let (prefix, payload) = frame_message(big.clone(), None, 4000).unwrap();
+        assert_eq!(&prefix[..], &[0, 0, 0, 0x07, 0xd0]);
+        assert_eq!(
+            payload.unwrap().as_ptr(),
+            big.as_ptr(),
+            "large payload not copied"
+        );
+        let err = frame_message(big, None, 1000).unwrap_err();
+        assert_eq!(err.code, Code::ResourceExhausted);
+    }
+}

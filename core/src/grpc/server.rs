@@ -1,0 +1,677 @@
+//! The server side of gRPC: validates requests, reports calls, frames
+//! responses, enforces deadlines.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::compression::{Compression, Compressors};
+use super::inbound::{Inbound, Pumped, RecvMessage};
+use super::metadata::Metadata;
+use super::status::{Code, Status};
+use super::timeout::parse_timeout;
+use super::{
+    CONTENT_TYPE, CallId, Deadlines, codec, frame_message, is_grpc_content_type, send_framed,
+    status_fields,
+};
+use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, Role, TransmitBuf};
+use crate::error_code::ErrorCode;
+use crate::frame::StreamId;
+use crate::headers::Headers;
+use crate::hpack::HeaderField;
+
+/// Server configuration.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// HTTP/2 settings and limits.
+    pub h2: conn::Config,
+    /// Largest request message accepted (after decompression).
+    pub max_recv_message_size: usize,
+    /// Largest response message sent.
+    pub max_send_message_size: usize,
+    /// Supported compression algorithms.
+    pub compressors: Compressors,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            h2: conn::Config::default(),
+            max_recv_message_size: codec::DEFAULT_MAX_RECV_MESSAGE,
+            max_send_message_size: usize::MAX,
+            compressors: Compressors::builtin(),
+        }
+    }
+}
+
+/// A new call as the server sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallStart {
+    /// `:path`, e.g. `/helloworld.Greeter/SayHello`.
+    pub path: Bytes,
+    /// `:authority`, when sent.
+    pub authority: Option<Bytes>,
+    /// Custom metadata (reserved headers removed, binary values decoded).
+    pub metadata: Metadata,
+    /// When the client gives up (from `grpc-timeout`).
+    pub deadline: Option<Instant>,
+    /// The timeout as received.
+    pub timeout: Option<Duration>,
+    /// The request's `grpc-encoding`, if not identity.
+    pub encoding: Option<&'static str>,
+}
+
+/// What happened, from the server's point of view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// A client started a call.
+    Call {
+        /// The call.
+        call: CallId,
+        /// Its request headers, validated.
+        start: Box<CallStart>,
+    },
+    /// A message can be read with [`Server::recv_message`] (reported once
+    /// until `recv_message` is called again).
+    Message {
+        /// The call.
+        call: CallId,
+    },
+    /// The client finished sending: all its messages were read.
+    HalfClosed {
+        /// The call.
+        call: CallId,
+    },
+    /// The call ended before the server finished it: client cancellation,
+    /// deadline, a broken message stream, or the connection going away.
+    Cancelled {
+        /// The call.
+        call: CallId,
+        /// Why (CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ...).
+        reason: Status,
+    },
+    /// More response data can be queued.
+    Writable {
+        /// The call.
+        call: CallId,
+    },
+    /// The client sent GOAWAY.
+    GoAway {
+        /// Its error code.
+        code: ErrorCode,
+    },
+    /// The connection is finished.
+    Closed {
+        /// The error that ended it, if any.
+        error: Option<ConnectionError>,
+    },
+}
+
+#[derive(Debug)]
+struct ServerCall {
+    inbound: Inbound,
+    send_compression: Option<Arc<dyn Compression>>,
+    headers_sent: bool,
+    finished: bool,
+    deadline: Option<Instant>,
+}
+
+/// A gRPC server connection (Sans-IO).
+#[derive(Debug)]
+pub struct Server {
+    h2: Connection,
+    config: ServerConfig,
+    calls: HashMap<StreamId, ServerCall>,
+    deadlines: Deadlines,
+    events: VecDeque<ServerEvent>,
+}
+
+impl Server {
+    /// A server connection, created when the transport was accepted.
+    pub fn new(config: ServerConfig, now: Instant) -> Self {
+        Server {
+            h2: Connection::new(Role::Server, config.h2.clone(), now),
+            config,
+            calls: HashMap::new(),
+            deadlines: Deadlines::default(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The HTTP/2 connection underneath (stats, settings).
+    pub fn h2(&self) -> &Connection {
+        &self.h2
+    }
+
+    /// Mutable access to the HTTP/2 connection (pings, settings changes).
+    pub fn h2_mut(&mut self) -> &mut Connection {
+        &mut self.h2
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    // ----- input / output -------------------------------------------------------
+
+    /// Feeds received bytes.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        self.h2.handle_input(now, data);
+        self.process_events(now);
+    }
+
+    /// The HTTP/2 input buffer for zero-copy reads; then call `process_input`.
+    pub fn input_buffer(&mut self) -> &mut bytes::BytesMut {
+        self.h2.input_buffer()
+    }
+
+    /// Processes what was read into `input_buffer`.
+    pub fn process_input(&mut self, now: Instant) {
+        self.h2.process_input(now);
+        self.process_events(now);
+    }
+
+    /// The transport closed.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.h2.handle_eof(now);
+        self.process_events(now);
+    }
+
+    /// Runs expired timers: HTTP/2 ones and call deadlines.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.h2.handle_timeout(now);
+        for call in self.deadlines.expired(now) {
+            // PROTOCOL-HTTP2: "the server should locally cancel the RPC and send
+            // RST_STREAM with CANCEL error code".
+            if self.calls.contains_key(&call.0) {
+                let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
+                self.end_call(
+                    call,
+                    Status::new(Code::DeadlineExceeded, "deadline exceeded"),
+                );
+            }
+        }
+        self.process_events(now);
+    }
+
+    /// Appends bytes to send.
+    pub fn poll_transmit<B: TransmitBuf>(&mut self, now: Instant, buf: &mut B) -> usize {
+        let n = self.h2.poll_transmit(now, buf);
+        self.process_events(now);
+        n
+    }
+
+    /// The earliest deadline of the connection or any call.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.h2.poll_timeout(), self.deadlines.next()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Starts a graceful shutdown (two-phase GOAWAY; in-flight calls finish).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.h2.shutdown(now);
+    }
+
+    /// True once the connection is finished.
+    pub fn is_closed(&self) -> bool {
+        self.h2.is_closed()
+    }
+
+    // ----- commands -------------------------------------------------------------
+
+    /// The next request message of a call.
+    pub fn recv_message(&mut self, call: CallId) -> Result<RecvMessage, Status> {
+        let Some(c) = self.calls.get_mut(&call.0) else {
+            return Ok(RecvMessage::End);
+        };
+        c.inbound.armed = true;
+        let pumped = c.inbound.pump(&mut self.h2, call.0);
+        let out = match pumped {
+            Ok(Pumped::Ready) => c
+                .inbound
+                .take()
+                .map(|m| m.map_or(RecvMessage::Pending, RecvMessage::Message)),
+            Ok(Pumped::Waiting) => Ok(RecvMessage::Pending),
+            Ok(Pumped::Ended) => {
+                c.inbound.end_reported = true;
+                Ok(RecvMessage::End)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(status) = &out {
+            self.abort_call(call, status.clone());
+        }
+        out
+    }
+
+    /// Sends the response headers with custom metadata (optional: the first
+    /// message or `finish` sends them when needed).
+    pub fn send_headers(&mut self, call: CallId, metadata: &Metadata) -> Result<(), Status> {
+        let c = self.calls.get_mut(&call.0).ok_or_else(gone)?;
+        if c.headers_sent {
+            return Err(Status::new(Code::Internal, "response headers already sent"));
+        }
+        c.headers_sent = true;
+        let mut h = Headers::response(200);
+        h.fields.push(HeaderField::new(
+            Bytes::from_static(b"content-type"),
+            Bytes::from_static(CONTENT_TYPE),
+        ));
+        if let Some(algo) = &c.send_compression {
+            h.fields.push(HeaderField::new(
+                Bytes::from_static(b"grpc-encoding"),
+                Bytes::from_static(algo.name().as_bytes()),
+            ));
+        }
+        h.fields.push(HeaderField::new(
+            Bytes::from_static(b"grpc-accept-encoding"),
+            Bytes::copy_from_slice(self.config.compressors.accept_encoding()),
+        ));
+        metadata.to_fields(&mut h.fields);
+        self.h2
+            .send_headers(call.0, h, false)
+            .map_err(stream_status)
+    }
+
+    /// Chooses the response compression (must be one the client accepts and
+    /// we support; `None` for identity). Call before the headers go out.
+    pub fn set_send_compression(&mut self, call: CallId, name: Option<&str>) -> Result<(), Status> {
+        let algo = match name {
+            None => None,
+            Some(n) => Some(
+                self.config
+                    .compressors
+                    .get(n.as_bytes())
+                    .cloned()
+                    .ok_or_else(|| {
+                        Status::new(
+                            Code::Unimplemented,
+                            format!("compression {n} not supported"),
+                        )
+                    })?,
+            ),
+        };
+        let c = self.calls.get_mut(&call.0).ok_or_else(gone)?;
+        if c.headers_sent {
+            return Err(Status::new(Code::Internal, "response headers already sent"));
+        }
+        c.send_compression = algo;
+        Ok(())
+    }
+
+    /// Queues a response message (compressed when the call has an encoding).
+    pub fn send_message(&mut self, call: CallId, msg: Bytes) -> Result<(), Status> {
+        let compress = self
+            .calls
+            .get(&call.0)
+            .ok_or_else(gone)?
+            .send_compression
+            .is_some();
+        self.send_message_with(call, msg, compress)
+    }
+
+    /// Queues a response message, choosing compression for this message.
+    pub fn send_message_with(
+        &mut self,
+        call: CallId,
+        msg: Bytes,
+        compress: bool,
+    ) -> Result<(), Status> {
+        let c = self.calls.get(&call.0).ok_or_else(gone)?;
+        if !c.headers_sent {
+            self.send_headers(call, &Metadata::new())?;
+        }
+        let c = self.calls.get(&call.0).ok_or_else(gone)?;
+        let algo = if compress {
+            c.send_compression.clone()
+        } else {
+            None
+        };
+        let framed = frame_message(msg, algo.as_deref(), self.config.max_send_message_size)?;
+        send_framed(&mut self.h2, call.0, framed, false).map_err(stream_status)
+    }
+
+    /// True when a message can be queued without waiting for `Writable`.
+    pub fn is_writable(&self, call: CallId) -> bool {
+        self.h2.is_writable(call.0)
+    }
+
+    /// Ends the call with `status` and trailing metadata (trailers-only when no
+    /// headers were sent).
+    pub fn finish(
+        &mut self,
+        call: CallId,
+        status: &Status,
+        trailers: &Metadata,
+    ) -> Result<(), Status> {
+        let c = self.calls.get_mut(&call.0).ok_or_else(gone)?;
+        if c.finished {
+            return Err(Status::new(Code::Internal, "call already finished"));
+        }
+        c.finished = true;
+        let mut h = if c.headers_sent {
+            Headers::trailers()
+        } else {
+            c.headers_sent = true;
+            let mut h = Headers::response(200);
+            h.fields.push(HeaderField::new(
+                Bytes::from_static(b"content-type"),
+                Bytes::from_static(CONTENT_TYPE),
+            ));
+            h
+        };
+        status_fields(status, &mut h.fields);
+        trailers.to_fields(&mut h.fields);
+        self.h2
+            .send_headers(call.0, h, true)
+            .map_err(stream_status)?;
+        // PROTOCOL-HTTP2 "Early Server Closure": RST_STREAM(NO_ERROR) after the
+        // trailers if the client is still sending.
+        let _ = self.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR);
+        let deadline = self.calls.remove(&call.0).and_then(|c| c.deadline);
+        self.deadlines.remove(deadline, call);
+        Ok(())
+    }
+
+    /// Cancels a call: RST_STREAM(CANCEL) (PROTOCOL-HTTP2: servers use this
+    /// "when they need to cancel a call but the payload byte sequence is incomplete").
+    pub fn cancel(&mut self, call: CallId) {
+        if self.calls.contains_key(&call.0) {
+            let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
+            let deadline = self.calls.remove(&call.0).and_then(|c| c.deadline);
+            self.deadlines.remove(deadline, call);
+        }
+    }
+
+    // ----- HTTP/2 events → calls ------------------------------------------------
+
+    fn process_events(&mut self, now: Instant) {
+        while let Some(e) = self.h2.poll_event() {
+            match e {
+                Event::Headers {
+                    stream,
+                    kind: HeadersKind::Request,
+                    headers,
+                    end_stream,
+                } => self.on_request(now, stream, headers, end_stream),
+                // Request trailers carry nothing gRPC uses; END_STREAM is what matters.
+                Event::Headers {
+                    stream,
+                    end_stream: true,
+                    ..
+                } => self.on_data(stream),
+                Event::Headers { .. } => {}
+                Event::Data { stream, .. } => self.on_data(stream),
+                Event::Reset { stream, code, .. } => {
+                    if self.calls.contains_key(&stream) {
+                        let reason = match code {
+                            ErrorCode::CANCEL => {
+                                Status::new(Code::Cancelled, "call cancelled by the client")
+                            }
+                            c => Status::new(Code::from_h2_reset(c), format!("stream reset: {c}")),
+                        };
+                        self.end_call(CallId(stream), reason);
+                    }
+                }
+                Event::Writable { stream } => {
+                    if self.calls.contains_key(&stream) {
+                        self.events.push_back(ServerEvent::Writable {
+                            call: CallId(stream),
+                        });
+                    }
+                }
+                Event::GoAway { code, .. } => self.events.push_back(ServerEvent::GoAway { code }),
+                Event::Closed { error } => {
+                    let ids: Vec<StreamId> = self.calls.keys().copied().collect();
+                    for id in ids {
+                        self.end_call(
+                            CallId(id),
+                            Status::new(Code::Unavailable, "connection closed"),
+                        );
+                    }
+                    self.events.push_back(ServerEvent::Closed { error });
+                }
+                Event::Connected | Event::StreamClosed { .. } | Event::Pong { .. } => {}
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, id: StreamId, h: Headers, end_stream: bool) {
+        match self.validate(now, &h) {
+            Ok((start, recv_algo)) => {
+                let deadline = start.deadline;
+                let mut inbound = Inbound::new(self.config.max_recv_message_size, recv_algo);
+                if end_stream {
+                    inbound.set_peer_ended();
+                }
+                self.calls.insert(
+                    id,
+                    ServerCall {
+                        inbound,
+                        send_compression: None,
+                        headers_sent: false,
+                        finished: false,
+                        deadline,
+                    },
+                );
+                if let Some(d) = deadline {
+                    self.deadlines.insert(d, CallId(id));
+                }
+                self.events.push_back(ServerEvent::Call {
+                    call: CallId(id),
+                    start: Box::new(start),
+                });
+                self.on_data(id);
+            }
+            Err(Rejection::Http {
+                status,
+                grpc,
+                message,
+            }) => self.reject_http(id, status, grpc, &message),
+            Err(Rejection::Grpc(status, extra)) => self.reject_trailers_only(id, &status, extra),
+        }
+    }
+
+    fn validate(
+        &self,
+        now: Instant,
+        h: &Headers,
+    ) -> Result<(CallStart, Option<Arc<dyn Compression>>), Rejection> {
+        // PROTOCOL-HTTP2: "If Content-Type does not begin with "application/grpc",
+        // gRPC servers SHOULD respond with HTTP status of 415".
+        let ct = h.get(b"content-type").map(|v| &v[..]).unwrap_or_default();
+        if !is_grpc_content_type(ct) {
+            return Err(Rejection::Http {
+                status: 415,
+                grpc: Code::InvalidArgument,
+                message: format!(
+                    "invalid gRPC request content-type {:?}",
+                    String::from_utf8_lossy(ct)
+                ),
+            });
+        }
+        if h.pseudo.method.as_deref() != Some(b"POST") {
+            return Err(Rejection::Http {
+                status: 405,
+                grpc: Code::Unimplemented,
+                message: "gRPC requires method POST".into(),
+            });
+        }
+        let path = h.pseudo.path.clone().unwrap_or_default();
+        let well_formed = path.len() > 1
+            && path[0] == b'/'
+            && path[1..].iter().filter(|&&b| b == b'/').count() == 1
+            && !path.ends_with(b"/");
+        if !well_formed {
+            let msg = format!(
+                "malformed method name: {:?}",
+                String::from_utf8_lossy(&path)
+            );
+            return Err(Rejection::Grpc(Status::new(Code::Unimplemented, msg), None));
+        }
+        let timeout = match h.get(b"grpc-timeout") {
+            None => None,
+            Some(v) => Some(parse_timeout(v).map_err(|e| {
+                let msg = format!(
+                    "malformed grpc-timeout {:?}: {e:?}",
+                    String::from_utf8_lossy(v)
+                );
+                Rejection::Grpc(Status::new(Code::Internal, msg), None)
+            })?),
+        };
+        let (encoding, algo) = match h.get(b"grpc-encoding").map(|v| &v[..]) {
+            None | Some(b"identity") => (None, None),
+            Some(name) => match self.config.compressors.get(name) {
+                Some(a) => (Some(a.name()), Some(a.clone())),
+                None => {
+                    let msg = format!(
+                        "grpc: compressor is not installed for requested grpc-encoding {:?}",
+                        String::from_utf8_lossy(name)
+                    );
+                    let accept = Bytes::copy_from_slice(self.config.compressors.accept_encoding());
+                    return Err(Rejection::Grpc(
+                        Status::new(Code::Unimplemented, msg),
+                        Some(accept),
+                    ));
+                }
+            },
+        };
+        let metadata = Metadata::from_fields(&h.fields).map_err(|e| {
+            Rejection::Grpc(
+                Status::new(Code::Internal, format!("malformed metadata: {e}")),
+                None,
+            )
+        })?;
+        Ok((
+            CallStart {
+                path,
+                authority: h.pseudo.authority.clone(),
+                metadata,
+                deadline: timeout.map(|t| now + t),
+                timeout,
+                encoding,
+            },
+            algo,
+        ))
+    }
+
+    /// A non-gRPC request: an HTTP error status with a text body, so plain
+    /// HTTP clients see what went wrong.
+    fn reject_http(&mut self, id: StreamId, status: u16, grpc: Code, message: &str) {
+        let mut h = Headers::response(status);
+        h.push(
+            Bytes::from_static(b"content-type"),
+            Bytes::from_static(b"text/plain; charset=utf-8"),
+        );
+        status_fields(&Status::new(grpc, message), &mut h.fields);
+        let _ = self.h2.send_headers(id, h, false);
+        let _ = self
+            .h2
+            .send_data(id, Bytes::from(format!("{message}\n")), true);
+        self.discard_request(id);
+    }
+
+    /// A gRPC request refused before it reaches a handler: trailers-only.
+    fn reject_trailers_only(&mut self, id: StreamId, status: &Status, accept: Option<Bytes>) {
+        let mut h = Headers::response(200);
+        h.fields.push(HeaderField::new(
+            Bytes::from_static(b"content-type"),
+            Bytes::from_static(CONTENT_TYPE),
+        ));
+        if let Some(a) = accept {
+            h.fields.push(HeaderField::new(
+                Bytes::from_static(b"grpc-accept-encoding"),
+                a,
+            ));
+        }
+        status_fields(status, &mut h.fields);
+        let _ = self.h2.send_headers(id, h, true);
+        let _ = self.h2.reset_when_sent(id, ErrorCode::NO_ERROR);
+        self.discard_request(id);
+    }
+
+    /// Drops whatever request data is already buffered for a refused stream.
+    fn discard_request(&mut self, id: StreamId) {
+        while let Ok(conn::Read::Data { .. }) = self.h2.read(id, usize::MAX) {}
+    }
+
+    fn on_data(&mut self, id: StreamId) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            // Data for a refused or finished request is read and dropped so its
+            // flow-control credit returns.
+            self.discard_request(id);
+            return;
+        };
+        match c.inbound.pump(&mut self.h2, id) {
+            Ok(Pumped::Ready) if c.inbound.armed => {
+                c.inbound.armed = false;
+                self.events
+                    .push_back(ServerEvent::Message { call: CallId(id) });
+            }
+            Ok(Pumped::Ended) if !c.inbound.end_reported => {
+                c.inbound.end_reported = true;
+                self.events
+                    .push_back(ServerEvent::HalfClosed { call: CallId(id) });
+            }
+            Ok(_) => {}
+            Err(status) => self.abort_call(CallId(id), status),
+        }
+    }
+
+    /// The request stream is broken (oversized or truncated message): answer
+    /// with the status and report the call cancelled.
+    fn abort_call(&mut self, call: CallId, status: Status) {
+        if !self.calls.contains_key(&call.0) {
+            return;
+        }
+        let _ = self.finish(call, &status, &Metadata::new());
+        self.events.push_back(ServerEvent::Cancelled {
+            call,
+            reason: status,
+        });
+    }
+
+    fn end_call(&mut self, call: CallId, reason: Status) {
+        if let Some(c) = self.calls.remove(&call.0) {
+            self.deadlines.remove(c.deadline, call);
+            self.events
+                .push_back(ServerEvent::Cancelled { call, reason });
+        }
+    }
+}
+
+enum Rejection {
+    Http {
+        status: u16,
+        grpc: Code,
+        message: String,
+    },
+    Grpc(Status, Option<Bytes>),
+}
+
+fn gone() -> Status {
+    Status::new(Code::Cancelled, "call is no longer active")
+}
+
+fn stream_status(e: conn::StreamError) -> Status {
+    match e {
+        conn::StreamError::BufferFull => Status::new(
+            Code::ResourceExhausted,
+            "send buffer full: wait for Writable",
+        ),
+        conn::StreamError::Reset(code) => {
+            Status::new(Code::from_h2_reset(code), format!("stream reset: {code}"))
+        }
+        other => Status::new(Code::Unavailable, format!("stream unavailable: {other:?}")),
+    }
+}

@@ -1,0 +1,134 @@
+//! Per-stream state: the §5.1 lifecycle, windows, and the receive and send
+//! queues that data is pulled from and pushed into.
+
+mod state;
+mod store;
+
+pub use state::{Closed, Input, Outcome, State};
+pub(crate) use store::Store;
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use crate::error_code::ErrorCode;
+use crate::flow::{RecvWindow, SendWindow};
+use crate::frame::StreamId;
+use crate::headers::Headers;
+
+/// Where a stream's incoming message is, which decides how the next header
+/// block is read (§8.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecvPhase {
+    /// Waiting for the request or response header section.
+    Head,
+    /// Header section received; DATA or trailers may follow.
+    Body,
+}
+
+/// Something queued for sending on a stream, in order.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A header section, HPACK-encoded when it is its turn (encoding order must
+    /// equal sending order).
+    Headers {
+        headers: Box<Headers>,
+        end_stream: bool,
+    },
+    /// A chunk of data; may be split across frames.
+    Data { data: Bytes, end_stream: bool },
+}
+
+/// One stream's record.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub id: StreamId,
+    pub state: State,
+    pub recv_window: RecvWindow,
+    pub send_window: SendWindow,
+    /// Received DATA payloads not yet read by the owner.
+    pub recv_queue: VecDeque<Bytes>,
+    pub recv_buffered: usize,
+    /// True when an `Event::Data` may be emitted at the next arrival.
+    pub data_event_armed: bool,
+    pub recv_phase: RecvPhase,
+    /// Octets still expected per `content-length` (§8.1.1), when it was given.
+    pub content_length_left: Option<u64>,
+    /// Client side: the request was HEAD, so `content-length` does not bind the body.
+    pub is_head_request: bool,
+    pub send_queue: VecDeque<Outgoing>,
+    pub send_buffered: usize,
+    /// A header section has been queued (data may follow).
+    pub headers_queued: bool,
+    /// END_STREAM has been queued: nothing more may be queued.
+    pub end_queued: bool,
+    /// The owner hit the buffer limit and wants `Event::Writable`.
+    pub want_writable: bool,
+    /// The stream sits in the connection's send schedule.
+    pub scheduled: bool,
+    /// We reset it with this code (sent or queued).
+    pub reset_code: Option<ErrorCode>,
+    /// We sent any header section (server: response started).
+    pub headers_sent: bool,
+    /// Reset with this code once our END_STREAM is written, if the peer has
+    /// not ended its side by then (gRPC "early server closure").
+    pub reset_after_end: Option<ErrorCode>,
+    /// The owner knows the stream (false for requests refused before delivery,
+    /// whose data is discarded as it arrives).
+    pub visible: bool,
+}
+
+impl Stream {
+    /// A new idle stream with windows from the current settings.
+    pub fn new(id: StreamId, recv_window: u32, send_window: u32) -> Self {
+        Stream {
+            id,
+            state: State::Idle,
+            recv_window: RecvWindow::new(recv_window),
+            send_window: SendWindow::new(send_window),
+            recv_queue: VecDeque::new(),
+            recv_buffered: 0,
+            data_event_armed: true,
+            recv_phase: RecvPhase::Head,
+            content_length_left: None,
+            is_head_request: false,
+            send_queue: VecDeque::new(),
+            send_buffered: 0,
+            headers_queued: false,
+            end_queued: false,
+            want_writable: false,
+            scheduled: false,
+            reset_code: None,
+            headers_sent: false,
+            visible: false,
+            reset_after_end: None,
+        }
+    }
+
+    /// True when the record can be dropped: closed, nothing left to read or send.
+    pub fn is_done(&self) -> bool {
+        self.state.is_closed() && self.recv_queue.is_empty() && self.send_queue.is_empty()
+    }
+
+    /// True when the head of the send queue can make progress with `conn_window`.
+    pub fn has_sendable(&self, conn_window: u32) -> bool {
+        match self.send_queue.front() {
+            None => false,
+            Some(Outgoing::Headers { .. }) => true,
+            Some(Outgoing::Data { data, .. }) if data.is_empty() => true,
+            Some(Outgoing::Data { .. }) => self.send_window.available() > 0 && conn_window > 0,
+        }
+    }
+
+    /// Drops everything queued for sending; returns the octets released.
+    pub fn clear_send_queue(&mut self) -> usize {
+        self.send_queue.clear();
+        std::mem::take(&mut self.send_buffered)
+    }
+
+    /// Drops unread received data; returns the octets released.
+    pub fn clear_recv_queue(&mut self) -> usize {
+        self.recv_queue.clear();
+        std::mem::take(&mut self.recv_buffered)
+    }
+}

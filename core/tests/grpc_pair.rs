@@ -1,0 +1,549 @@
+//! gRPC client and server cores wired back to back in memory: the four call
+//! kinds, many concurrent calls, message sizes around every boundary,
+//! trailers-only errors, deadlines, cancellation, metadata and status details.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use weir_core::grpc::{
+    CallId, CallRequest, Client, ClientConfig, ClientEvent, Code, Metadata, RecvMessage, Server,
+    ServerConfig, ServerEvent, Status,
+};
+use weir_core::sim::Pair;
+
+type GrpcPair = Pair<Client, Server>;
+
+fn pair(seed: u64) -> GrpcPair {
+    Pair::grpc(ClientConfig::default(), ServerConfig::default(), seed)
+}
+
+fn server_events(p: &mut GrpcPair) -> Vec<ServerEvent> {
+    std::iter::from_fn(|| p.server.poll_event()).collect()
+}
+
+fn client_events(p: &mut GrpcPair) -> Vec<ClientEvent> {
+    std::iter::from_fn(|| p.client.poll_event()).collect()
+}
+
+fn server_recv_all(p: &mut GrpcPair, call: CallId) -> (Vec<Bytes>, bool) {
+    let mut out = Vec::new();
+    loop {
+        match p.server.recv_message(call).unwrap() {
+            RecvMessage::Message(m) => out.push(m),
+            RecvMessage::Pending => return (out, false),
+            RecvMessage::End => return (out, true),
+        }
+    }
+}
+
+fn client_recv_all(p: &mut GrpcPair, call: CallId) -> (Vec<Bytes>, bool) {
+    let mut out = Vec::new();
+    loop {
+        match p.client.recv_message(call).unwrap() {
+            RecvMessage::Message(m) => out.push(m),
+            RecvMessage::Pending => return (out, false),
+            RecvMessage::End => return (out, true),
+        }
+    }
+}
+
+fn finished(events: &[ClientEvent], call: CallId) -> Option<(Status, Metadata)> {
+    events.iter().find_map(|e| match e {
+        ClientEvent::Finished {
+            call: c,
+            status,
+            trailers,
+        } if *c == call => Some((status.clone(), trailers.clone())),
+        _ => None,
+    })
+}
+
+fn started(events: &[ServerEvent]) -> Vec<CallId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Call { call, .. } => Some(*call),
+            _ => None,
+        })
+        .collect()
+}
+
+fn req(path: &'static str) -> CallRequest {
+    CallRequest::new(path, "localhost")
+}
+
+#[test]
+fn unary_call() {
+    let mut p = pair(1);
+    let call = p
+        .client
+        .start_call(p.now, req("/helloworld.Greeter/SayHello"))
+        .unwrap();
+    p.client
+        .send_last_message(call, Bytes::from_static(b"world"))
+        .unwrap();
+    p.drive();
+    let ev = server_events(&mut p);
+    let start = ev.iter().find_map(|e| match e {
+        ServerEvent::Call { start, .. } => Some(start.clone()),
+        _ => None,
+    });
+    assert_eq!(&start.unwrap().path[..], b"/helloworld.Greeter/SayHello");
+    assert_eq!(
+        server_recv_all(&mut p, call),
+        (vec![Bytes::from_static(b"world")], true)
+    );
+    p.server
+        .send_message(call, Bytes::from_static(b"Hello world"))
+        .unwrap();
+    p.server
+        .finish(call, &Status::ok(), &Metadata::new())
+        .unwrap();
+    p.drive();
+    let ev = client_events(&mut p);
+    assert!(matches!(ev[0], ClientEvent::Headers { .. }), "{ev:?}");
+    assert_eq!(
+        client_recv_all(&mut p, call).0,
+        vec![Bytes::from_static(b"Hello world")]
+    );
+    let (status, _) = finished(&ev, call).expect("finished");
+    assert_eq!(status.code, Code::Ok);
+    assert_eq!(p.client.active_calls(), 0, "record dropped once read");
+    assert_eq!(p.server.active_calls(), 0);
+}
+
+#[test]
+fn server_streaming_call() {
+    let mut p = pair(2);
+    let call = p.client.start_call(p.now, req("/s/Stream")).unwrap();
+    p.client
+        .send_last_message(call, Bytes::from_static(b"go"))
+        .unwrap();
+    p.drive();
+    server_events(&mut p);
+    server_recv_all(&mut p, call);
+    for i in 0..100u32 {
+        p.server
+            .send_message(call, Bytes::from(i.to_be_bytes().to_vec()))
+            .unwrap();
+    }
+    p.server
+        .finish(call, &Status::ok(), &Metadata::new())
+        .unwrap();
+    p.drive();
+    let ev = client_events(&mut p);
+    let (msgs, end) = client_recv_all(&mut p, call);
+    assert!(end);
+    assert_eq!(msgs.len(), 100);
+    for (i, m) in msgs.iter().enumerate() {
+        assert_eq!(&m[..], &(i as u32).to_be_bytes());
+    }
+    assert_eq!(finished(&ev, call).unwrap().0.code, Code::Ok);
+}
+
+#[test]
+fn client_streaming_call() {
+    let mut p = pair(3);
+    let call = p.client.start_call(p.now, req("/s/Collect")).unwrap();
+    for i in 0..50u8 {
+        p.client
+            .send_message(call, Bytes::from(vec![i; i as usize]))
+            .unwrap();
+    }
+    p.client.half_close(call).unwrap();
+    p.drive();
+    let ev = server_events(&mut p);
+    assert!(ev.iter().any(|e| matches!(e, ServerEvent::Message { .. })));
+    let (msgs, end) = server_recv_all(&mut p, call);
+    assert!(
+        end && msgs.len() == 50,
+        "reading reaches the end of the request stream"
+    );
+    let total: usize = msgs.iter().map(Bytes::len).sum();
+    p.server
+        .send_message(call, Bytes::from(total.to_string()))
+        .unwrap();
+    p.server
+        .finish(call, &Status::ok(), &Metadata::new())
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        client_recv_all(&mut p, call).0,
+        vec![Bytes::from((0..50).sum::<usize>().to_string())]
+    );
+}
+
+#[test]
+fn bidi_ping_pong() {
+    let mut p = pair(4);
+    let call = p.client.start_call(p.now, req("/s/Chat")).unwrap();
+    for i in 0..20u8 {
+        p.client.send_message(call, Bytes::from(vec![i])).unwrap();
+        p.drive();
+        server_events(&mut p);
+        let (msgs, _) = server_recv_all(&mut p, call);
+        assert_eq!(msgs, vec![Bytes::from(vec![i])]);
+        p.server
+            .send_message(call, Bytes::from(vec![i, i]))
+            .unwrap();
+        p.drive();
+        client_events(&mut p);
+        assert_eq!(
+            client_recv_all(&mut p, call).0,
+            vec![Bytes::from(vec![i, i])]
+        );
+    }
+    p.client.half_close(call).unwrap();
+    p.drive();
+    // The half-close arrives on its own: reported as an event.
+    let ev = server_events(&mut p);
+    assert!(ev.contains(&ServerEvent::HalfClosed { call }), "{ev:?}");
+    assert_eq!(server_recv_all(&mut p, call), (vec![], true));
+    p.server
+        .finish(call, &Status::ok(), &Metadata::new())
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        finished(&client_events(&mut p), call).unwrap().0.code,
+        Code::Ok
+    );
+}
+
+#[test]
+fn many_concurrent_calls() {
+    let mut sc = ServerConfig::default();
+    sc.h2.max_concurrent_streams = 100;
+    let mut p = Pair::grpc(ClientConfig::default(), sc, 5);
+    p.drive();
+    let calls: Vec<CallId> = (0..1000u32)
+        .map(|i| {
+            let c = p.client.start_call(p.now, req("/s/Echo")).unwrap();
+            p.client
+                .send_last_message(c, Bytes::from(i.to_string()))
+                .unwrap();
+            c
+        })
+        .collect();
+    let mut replies: HashMap<CallId, Bytes> = HashMap::new();
+    let mut done = 0;
+    for _ in 0..10_000 {
+        p.drive_rounds(1);
+        for e in server_events(&mut p) {
+            if let ServerEvent::Message { call } | ServerEvent::HalfClosed { call } = e {
+                let (msgs, end) = server_recv_all(&mut p, call);
+                for m in msgs {
+                    p.server.send_message(call, m).unwrap();
+                }
+                if end {
+                    p.server
+                        .finish(call, &Status::ok(), &Metadata::new())
+                        .unwrap();
+                }
+            }
+        }
+        for e in client_events(&mut p) {
+            match e {
+                ClientEvent::Message { call } => {
+                    for m in client_recv_all(&mut p, call).0 {
+                        replies.insert(call, m);
+                    }
+                }
+                ClientEvent::Finished { status, .. } => {
+                    assert_eq!(status.code, Code::Ok);
+                    done += 1;
+                }
+                _ => {}
+            }
+        }
+        if done == calls.len() {
+            break;
+        }
+    }
+    assert_eq!(done, 1000);
+    for (i, c) in calls.iter().enumerate() {
+        assert_eq!(replies[c], Bytes::from(i.to_string()), "reply of call {i}");
+    }
+}
+
+fn echo_size(p: &mut GrpcPair, size: usize) -> Result<usize, Status> {
+    let call = p.client.start_call(p.now, req("/s/Echo")).unwrap();
+    let body = Bytes::from((0..size).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    p.client.send_last_message(call, body.clone()).unwrap();
+    let mut got = None;
+    for _ in 0..10_000 {
+        p.drive_rounds(1);
+        for e in server_events(p) {
+            match e {
+                ServerEvent::Message { call } | ServerEvent::HalfClosed { call } => {
+                    let (msgs, end) = server_recv_all(p, call);
+                    for m in msgs {
+                        assert_eq!(m, body, "server got the exact bytes");
+                        p.server.send_message(call, m).unwrap();
+                    }
+                    if end {
+                        p.server
+                            .finish(call, &Status::ok(), &Metadata::new())
+                            .unwrap();
+                    }
+                }
+                ServerEvent::Cancelled { reason, .. } => return Err(reason),
+                _ => {}
+            }
+        }
+        for e in client_events(p) {
+            match e {
+                ClientEvent::Message { call } => {
+                    for m in client_recv_all(p, call).0 {
+                        assert_eq!(m, body, "client got the exact bytes");
+                        got = Some(m.len());
+                    }
+                }
+                ClientEvent::Finished { status, .. } if !status.is_ok() => return Err(status),
+                ClientEvent::Finished { .. } => {
+                    return got.ok_or_else(|| Status::new(Code::Internal, "no reply"));
+                }
+                _ => {}
+            }
+        }
+    }
+    Err(Status::new(Code::Internal, "no progress"))
+}
+
+#[test]
+fn message_sizes_around_every_boundary() {
+    let mut p = pair(6);
+    for size in [0, 1, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 4 << 20] {
+        assert_eq!(echo_size(&mut p, size), Ok(size), "size {size}");
+    }
+}
+
+#[test]
+fn message_over_the_receive_limit_is_resource_exhausted() {
+    let mut p = pair(7);
+    let err = echo_size(&mut p, (4 << 20) + 1).unwrap_err();
+    assert_eq!(err.code, Code::ResourceExhausted, "{err}");
+    // The client learns it too, through the trailers.
+    p.drive();
+    let ev = client_events(&mut p);
+    let (status, _) = ev
+        .iter()
+        .find_map(|e| match e {
+            ClientEvent::Finished {
+                status, trailers, ..
+            } => Some((status.clone(), trailers.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(status.code, Code::ResourceExhausted);
+    // And the connection still works.
+    assert_eq!(echo_size(&mut p, 10), Ok(10));
+}
+
+#[test]
+fn trailers_only_error() {
+    let mut p = pair(8);
+    let call = p.client.start_call(p.now, req("/s/Missing")).unwrap();
+    p.client.send_last_message(call, Bytes::new()).unwrap();
+    p.drive();
+    server_events(&mut p);
+    let st = Status::new(Code::NotFound, "no such thing");
+    p.server.finish(call, &st, &Metadata::new()).unwrap();
+    p.drive();
+    let ev = client_events(&mut p);
+    assert!(
+        !ev.iter().any(|e| matches!(e, ClientEvent::Headers { .. })),
+        "trailers-only: {ev:?}"
+    );
+    assert_eq!(finished(&ev, call).unwrap().0, st);
+}
+
+#[test]
+fn deadline_expires_on_both_sides() {
+    let mut p = pair(9);
+    let mut r = req("/s/Slow");
+    r.timeout = Some(Duration::from_millis(500));
+    let call = p.client.start_call(p.now, r).unwrap();
+    p.client.send_last_message(call, Bytes::new()).unwrap();
+    p.drive();
+    let ev = server_events(&mut p);
+    let Some(ServerEvent::Call { start, .. }) = ev.first() else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(start.timeout, Some(Duration::from_millis(500)));
+    // Time passes; the server's timer fires before the client's RST arrives.
+    p.advance(Duration::from_millis(501));
+    let sev = server_events(&mut p);
+    assert!(
+        sev.iter().any(|e| matches!(e, ServerEvent::Cancelled { reason, .. } if reason.code == Code::DeadlineExceeded)),
+        "{sev:?}"
+    );
+    let cev = client_events(&mut p);
+    assert_eq!(finished(&cev, call).unwrap().0.code, Code::DeadlineExceeded);
+    p.drive();
+    assert_eq!(p.client.active_calls(), 0);
+    assert_eq!(p.server.active_calls(), 0);
+    assert!(
+        p.server.send_message(call, Bytes::new()).is_err(),
+        "server can no longer send"
+    );
+}
+
+#[test]
+fn client_cancellation_reaches_the_server() {
+    let mut p = pair(10);
+    let call = p.client.start_call(p.now, req("/s/Long")).unwrap();
+    p.client
+        .send_message(call, Bytes::from_static(b"x"))
+        .unwrap();
+    p.drive();
+    server_events(&mut p);
+    p.client.cancel(call);
+    assert_eq!(
+        finished(&client_events(&mut p), call).unwrap().0.code,
+        Code::Cancelled
+    );
+    p.drive();
+    let ev = server_events(&mut p);
+    assert!(
+        ev.iter().any(
+            |e| matches!(e, ServerEvent::Cancelled { reason, .. } if reason.code == Code::Cancelled)
+        ),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn server_cancellation_reaches_the_client() {
+    let mut p = pair(11);
+    let call = p.client.start_call(p.now, req("/s/Long")).unwrap();
+    p.drive();
+    server_events(&mut p);
+    p.server.cancel(call);
+    p.drive();
+    assert_eq!(
+        finished(&client_events(&mut p), call).unwrap().0.code,
+        Code::Cancelled
+    );
+}
+
+#[test]
+fn metadata_round_trips_ascii_and_binary() {
+    let mut p = pair(12);
+    let mut md = Metadata::new();
+    md.append("x-request-id", "42").unwrap();
+    md.append_bin("x-trace-bin", vec![0u8, 255, 7]).unwrap();
+    let mut r = req("/s/Meta");
+    r.metadata = md.clone();
+    let call = p.client.start_call(p.now, r).unwrap();
+    p.client.send_last_message(call, Bytes::new()).unwrap();
+    p.drive();
+    let ev = server_events(&mut p);
+    let got = ev.iter().find_map(|e| match e {
+        ServerEvent::Call { start, .. } => Some(start.metadata.clone()),
+        _ => None,
+    });
+    let got = got.unwrap();
+    assert_eq!(got.get_str("x-request-id"), Some("42"));
+    assert_eq!(&got.get("x-trace-bin").unwrap()[..], &[0, 255, 7]);
+    let mut initial = Metadata::new();
+    initial.append("x-initial", "yes").unwrap();
+    let mut trailing = Metadata::new();
+    trailing
+        .append_bin("x-trailing-bin", vec![9u8; 40])
+        .unwrap();
+    p.server.send_headers(call, &initial).unwrap();
+    p.server.finish(call, &Status::ok(), &trailing).unwrap();
+    p.drive();
+    let ev = client_events(&mut p);
+    let headers = ev.iter().find_map(|e| match e {
+        ClientEvent::Headers { metadata, .. } => Some(metadata.clone()),
+        _ => None,
+    });
+    assert_eq!(headers.unwrap().get_str("x-initial"), Some("yes"));
+    let (_, trailers) = finished(&ev, call).unwrap();
+    assert_eq!(&trailers.get("x-trailing-bin").unwrap()[..], &[9u8; 40]);
+}
+
+#[test]
+fn status_details_round_trip() {
+    let mut p = pair(13);
+    let call = p.client.start_call(p.now, req("/s/Fail")).unwrap();
+    p.client.send_last_message(call, Bytes::new()).unwrap();
+    p.drive();
+    server_events(&mut p);
+    let st = Status::new(Code::FailedPrecondition, "precondition ☹ failed: 100%")
+        .with_details(vec![8u8, 1, 18, 3]);
+    p.server
+        .send_message(call, Bytes::from_static(b"partial"))
+        .unwrap();
+    p.server.finish(call, &st, &Metadata::new()).unwrap();
+    p.drive();
+    let ev = client_events(&mut p);
+    assert_eq!(finished(&ev, call).unwrap().0, st);
+    assert_eq!(
+        client_recv_all(&mut p, call).0,
+        vec![Bytes::from_static(b"partial")],
+        "messages before the status still readable"
+    );
+}
+
+#[test]
+fn compressed_messages_both_ways() {
+    let mut p = pair(14);
+    let mut r = req("/s/Zip");
+    r.compression = Some("gzip");
+    let call = p.client.start_call(p.now, r).unwrap();
+    let big = Bytes::from(vec![b'z'; 100_000]);
+    p.client.send_last_message(call, big.clone()).unwrap();
+    p.drive();
+    assert!(
+        p.to_server_total < 10_000,
+        "request was compressed: {} bytes",
+        p.to_server_total
+    );
+    let ev = server_events(&mut p);
+    let Some(ServerEvent::Call { start, .. }) = ev.first() else {
+        panic!()
+    };
+    assert_eq!(start.encoding, Some("gzip"));
+    assert_eq!(server_recv_all(&mut p, call).0, vec![big.clone()]);
+    p.server.set_send_compression(call, Some("gzip")).unwrap();
+    p.server.send_message(call, big.clone()).unwrap();
+    p.server
+        .finish(call, &Status::ok(), &Metadata::new())
+        .unwrap();
+    let before = p.to_client_total;
+    p.drive();
+    assert!(
+        p.to_client_total - before < 10_000,
+        "response was compressed"
+    );
+    client_events(&mut p);
+    assert_eq!(client_recv_all(&mut p, call).0, vec![big]);
+}
+
+#[test]
+fn unsupported_request_encoding_is_unimplemented() {
+    let mut p = Pair::grpc(
+        ClientConfig::default(),
+        ServerConfig {
+            compressors: weir_core::grpc::Compressors::none(),
+            ..ServerConfig::default()
+        },
+        15,
+    );
+    let mut r = req("/s/Zip");
+    r.compression = Some("gzip");
+    let call = p.client.start_call(p.now, r).unwrap();
+    p.client
+        .send_last_message(call, Bytes::from_static(b"x"))
+        .unwrap();
+    p.drive();
+    assert!(
+        started(&server_events(&mut p)).is_empty(),
+        "never reaches a handler"
+    );
+    let (status, _) = finished(&client_events(&mut p), call).unwrap();
+    assert_eq!(status.code, Code::Unimplemented);
+}
