@@ -11,12 +11,7 @@ use weir_core::headers::Headers;
 use weir_core::sim::Pair;
 
 fn request() -> Headers {
-    let mut h = Headers::request(
-        "POST",
-        "http",
-        "localhost:50051",
-        "/helloworld.Greeter/SayHello",
-    );
+    let mut h = Headers::request("POST", "http", "localhost:50051", "/helloworld.Greeter/SayHello");
     h.push("content-type", "application/grpc");
     h.push("te", "trailers");
     h
@@ -35,12 +30,7 @@ fn exchange(p: &mut Pair, body: &Bytes) {
     p.client.send_data(id, body.clone(), true).unwrap();
     p.drive();
     while let Some(e) = p.server.poll_event() {
-        if let Event::Headers {
-            stream,
-            kind: HeadersKind::Request,
-            ..
-        } = e
-        {
+        if let Event::Headers { stream, kind: HeadersKind::Request, .. } = e {
             drain(&mut p.server, stream);
             let mut h = Headers::response(200);
             h.push("content-type", "application/grpc");
@@ -62,9 +52,7 @@ fn bench_exchange(c: &mut Criterion) {
     p.split = false;
     p.drive();
     let body = Bytes::from_static(b"\0\0\0\0\x07\n\x05world");
-    c.bench_function("conn/request_response_exchange", |b| {
-        b.iter(|| exchange(&mut p, &body))
-    });
+    c.bench_function("conn/request_response_exchange", |b| b.iter(|| exchange(&mut p, &body)));
 }
 
 fn bench_transfer(c: &mut Criterion) {
@@ -84,9 +72,7 @@ fn bench_transfer(c: &mut Criterion) {
                 p.drive_rounds(1);
                 while let Some(e) = p.server.poll_event() {
                     if let Event::Headers { stream, .. } = e {
-                        p.server
-                            .send_headers(stream, Headers::response(200), true)
-                            .unwrap();
+                        p.server.send_headers(stream, Headers::response(200), true).unwrap();
                         responded = true;
                     }
                 }

@@ -6,8 +6,8 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use weir_core::grpc::{
-    CallRequest, Client, ClientConfig, ClientEvent, Metadata, RecvMessage, Server, ServerConfig,
-    ServerEvent, Status,
+    CallRequest, Client, ClientConfig, ClientEvent, Metadata, RecvMessage, Server, ServerConfig, ServerEvent,
+    Status,
 };
 use weir_core::sim::Pair;
 
@@ -54,9 +54,7 @@ fn bench_unary(c: &mut Criterion) {
     let reply = Bytes::from_static(b"\n\x0bHello world");
     let ok = Status::ok();
     let empty = Metadata::new();
-    c.bench_function("grpc/unary_call_in_memory", |b| {
-        b.iter(|| unary(&mut p, &msg, &reply, &ok, &empty))
-    });
+    c.bench_function("grpc/unary_call_in_memory", |b| b.iter(|| unary(&mut p, &msg, &reply, &ok, &empty)));
 }
 
 fn bench_stream_1mib(c: &mut Criterion) {

@@ -78,11 +78,7 @@ impl AsyncRead for MemIo {
 }
 
 impl AsyncWrite for MemIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.written.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -166,8 +162,7 @@ impl H2List {
 
     /// Converts a header list; `None` if h2 cannot represent it.
     fn from_fields(fields: &[HeaderField]) -> Option<H2List> {
-        let (mut method, mut scheme, mut authority, mut path, mut status) =
-            (None, None, None, None, None);
+        let (mut method, mut scheme, mut authority, mut path, mut status) = (None, None, None, None, None);
         let mut map = HeaderMap::new();
         for field in fields {
             let value = std::str::from_utf8(&field.value).ok();
@@ -185,18 +180,13 @@ impl H2List {
         }
         let pseudo = match (method, status) {
             (Some(method), None) => {
-                let uri = format!("{}://{}{}", scheme?, authority?, path?)
-                    .parse()
-                    .ok()?;
+                let uri = format!("{}://{}{}", scheme?, authority?, path?).parse().ok()?;
                 PseudoParts::Request(method, uri)
             }
             (None, Some(status)) => PseudoParts::Response(status),
             _ => return None,
         };
-        Some(H2List {
-            pseudo,
-            fields: map,
-        })
+        Some(H2List { pseudo, fields: map })
     }
 }
 
@@ -230,16 +220,8 @@ fn story_inputs() -> Vec<Input> {
     STORIES
         .iter()
         .map(|path| {
-            let story = stories
-                .iter()
-                .find(|story| story.path == *path)
-                .expect("story present");
-            assert!(
-                story
-                    .cases
-                    .iter()
-                    .all(|case| case.header_table_size.is_none_or(|size| size == 4096))
-            );
+            let story = stories.iter().find(|story| story.path == *path).expect("story present");
+            assert!(story.cases.iter().all(|case| case.header_table_size.is_none_or(|size| size == 4096)));
             let lists: Vec<Vec<HeaderField>> = story
                 .cases
                 .iter()
@@ -250,28 +232,17 @@ fn story_inputs() -> Vec<Input> {
                         .collect()
                 })
                 .collect();
-            let h2_lists = lists
-                .iter()
-                .map(|list| H2List::from_fields(list).expect("h2 can represent it"))
-                .collect();
-            let blocks: Vec<Bytes> = story
-                .cases
-                .iter()
-                .map(|case| Bytes::copy_from_slice(&case.wire))
-                .collect();
-            let (headers, stream_errors) =
-                h2_read_frames(&mut h2_codec_with(&blocks), blocks.len());
+            let h2_lists =
+                lists.iter().map(|list| H2List::from_fields(list).expect("h2 can represent it")).collect();
+            let blocks: Vec<Bytes> =
+                story.cases.iter().map(|case| Bytes::copy_from_slice(&case.wire)).collect();
+            let (headers, stream_errors) = h2_read_frames(&mut h2_codec_with(&blocks), blocks.len());
             assert_eq!(headers + stream_errors, blocks.len(), "{path}");
             println!(
                 "{path}: {} blocks, {stream_errors} rejected by h2 as malformed after decoding",
                 blocks.len()
             );
-            Input {
-                name: path.replace(".json", "").replace('/', "-"),
-                blocks,
-                lists,
-                h2_lists,
-            }
+            Input { name: path.replace(".json", "").replace('/', "-"), blocks, lists, h2_lists }
         })
         .collect()
 }
@@ -279,9 +250,7 @@ fn story_inputs() -> Vec<Input> {
 fn weir_decode_all(decoder: &mut Decoder, blocks: &[Bytes], fields: &mut Vec<HeaderField>) {
     for block in blocks {
         fields.clear();
-        decoder
-            .decode(block, usize::MAX, |field| fields.push(field))
-            .expect("weir decodes");
+        decoder.decode(block, usize::MAX, |field| fields.push(field)).expect("weir decodes");
         black_box(&fields);
     }
 }
@@ -364,13 +333,7 @@ fn bench_grpc(c: &mut Criterion) {
 
     // First block, empty table.
     group.bench_function("decode-first/weir", |b| {
-        b.iter(|| {
-            weir_decode_all(
-                &mut Decoder::new(4096),
-                std::slice::from_ref(&first),
-                &mut decoded,
-            )
-        })
+        b.iter(|| weir_decode_all(&mut Decoder::new(4096), std::slice::from_ref(&first), &mut decoded))
     });
     group.bench_function("decode-first/h2", |b| {
         b.iter_batched(

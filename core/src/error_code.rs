@@ -94,10 +94,7 @@ mod tests {
 
     #[test]
     fn names_and_unknown_codes() {
-        assert_eq!(
-            ErrorCode::ENHANCE_YOUR_CALM.name(),
-            Some("ENHANCE_YOUR_CALM")
-        );
+        assert_eq!(ErrorCode::ENHANCE_YOUR_CALM.name(), Some("ENHANCE_YOUR_CALM"));
         assert_eq!(format!("{:?}", ErrorCode(0x1f)), "ErrorCode(0x1f)");
         assert_eq!(ErrorCode::from(0xd), ErrorCode::HTTP_1_1_REQUIRED);
     }

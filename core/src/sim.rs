@@ -152,11 +152,7 @@ impl<C: Endpoint, S: Endpoint> Pair<C, S> {
         self.now += self.latency;
         let mut rest = &buf[..];
         while !rest.is_empty() {
-            let cut = if self.split {
-                1 + self.rng.below(rest.len())
-            } else {
-                rest.len()
-            };
+            let cut = if self.split { 1 + self.rng.below(rest.len()) } else { rest.len() };
             let (piece, tail) = rest.split_at(cut);
             if client_to_server {
                 self.server.handle_input(self.now, piece);
@@ -177,10 +173,7 @@ impl<C: Endpoint, S: Endpoint> Pair<C, S> {
     /// Jumps simulated time to the earliest deadline of either side and runs
     /// it; false when neither side has a deadline.
     pub fn advance_to_next_timeout(&mut self) -> bool {
-        let next = [self.client.poll_timeout(), self.server.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [self.client.poll_timeout(), self.server.poll_timeout()].into_iter().flatten().min();
         let Some(t) = next else { return false };
         if t > self.now {
             self.now = t;
@@ -222,11 +215,7 @@ endpoint_for!(crate::grpc::Server);
 
 impl Pair<crate::grpc::Client, crate::grpc::Server> {
     /// A gRPC client and server connected in memory.
-    pub fn grpc(
-        client: crate::grpc::ClientConfig,
-        server: crate::grpc::ServerConfig,
-        seed: u64,
-    ) -> Self {
+    pub fn grpc(client: crate::grpc::ClientConfig, server: crate::grpc::ServerConfig, seed: u64) -> Self {
         let now = Instant::now();
         Pair::from_endpoints(
             crate::grpc::Client::new(client, now),

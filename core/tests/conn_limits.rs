@@ -21,10 +21,7 @@ fn limit_of(p: &Peer) -> Option<Limit> {
 #[test]
 fn rapid_reset_flood_is_cut_off() {
     // CVE-2023-44487: HEADERS immediately followed by RST_STREAM, repeatedly.
-    let cfg = Config {
-        max_resets_per_window: 100,
-        ..Config::default()
-    };
+    let cfg = Config { max_resets_per_window: 100, ..Config::default() };
     let mut p = Peer::server(cfg);
     let mut id = 1;
     let mut max_live = 0;
@@ -37,20 +34,13 @@ fn rapid_reset_flood_is_cut_off() {
         id += 2;
     }
     assert_eq!(limit_of(&p), Some(Limit::Resets));
-    assert!(
-        id <= 2 * 102 + 1,
-        "cut off right after the limit: stream {id}"
-    );
+    assert!(id <= 2 * 102 + 1, "cut off right after the limit: stream {id}");
     assert!(max_live <= 1, "reset streams are not kept: {max_live}");
 }
 
 #[test]
 fn resets_spread_over_time_are_fine() {
-    let cfg = Config {
-        max_resets_per_window: 10,
-        reset_window: Duration::from_secs(1),
-        ..Config::default()
-    };
+    let cfg = Config { max_resets_per_window: 10, reset_window: Duration::from_secs(1), ..Config::default() };
     let mut p = Peer::server(cfg);
     let mut id = 1;
     for _ in 0..100 {
@@ -66,10 +56,7 @@ fn resets_spread_over_time_are_fine() {
 #[test]
 fn continuation_flood_is_cut_off() {
     // 2024 CONTINUATION flood: a header block that never ends.
-    let cfg = Config {
-        max_continuation_frames: 32,
-        ..Config::default()
-    };
+    let cfg = Config { max_continuation_frames: 32, ..Config::default() };
     let mut p = Peer::server(cfg);
     p.send(Frame::Headers(HeadersFrame {
         stream_id: StreamId(1),
@@ -95,11 +82,7 @@ fn continuation_flood_is_cut_off() {
 
 #[test]
 fn continuation_bytes_are_bounded() {
-    let cfg = Config {
-        max_continuation_frames: 10_000,
-        max_header_list_size: 16 << 10,
-        ..Config::default()
-    };
+    let cfg = Config { max_continuation_frames: 10_000, max_header_list_size: 16 << 10, ..Config::default() };
     let mut p = Peer::server(cfg);
     p.send(Frame::Headers(HeadersFrame {
         stream_id: StreamId(1),
@@ -127,10 +110,7 @@ fn continuation_bytes_are_bounded() {
 fn hpack_bomb_is_not_delivered() {
     // One large dynamic-table entry referenced thousands of times: tiny on the
     // wire, huge decoded. Decoding stops emitting at the list limit.
-    let mut p = Peer::server(Config {
-        max_header_list_size: 16 << 10,
-        ..Config::default()
-    });
+    let mut p = Peer::server(Config { max_header_list_size: 16 << 10, ..Config::default() });
     let mut block = p.block(REQUEST);
     // Literal with incremental indexing, new name "bomb", 4000-octet value
     // (RFC 7541 §6.2.1; length 4000 = 127 + 0x21 + 30 * 128).
@@ -142,37 +122,20 @@ fn hpack_bomb_is_not_delivered() {
     block.extend(std::iter::repeat_n(0x80 | 62u8, 10_000));
     p.send_block(1, &block, true, 16_384);
     let ev = p.drain_events();
-    assert!(
-        ev.iter()
-            .all(|e| !matches!(e, weir_core::conn::Event::Headers { .. }))
-    );
-    assert!(
-        !p.conn.is_closed(),
-        "answered per stream, not per connection"
-    );
+    assert!(ev.iter().all(|e| !matches!(e, weir_core::conn::Event::Headers { .. })));
+    assert!(!p.conn.is_closed(), "answered per stream, not per connection");
     let frames = p.take_frames();
-    assert!(
-        frames
-            .iter()
-            .any(|f| matches!(f, Frame::Headers(h) if h.stream_id == StreamId(1))),
-        "431 sent"
-    );
+    assert!(frames.iter().any(|f| matches!(f, Frame::Headers(h) if h.stream_id == StreamId(1))), "431 sent");
 }
 
 #[test]
 fn ping_flood_from_a_peer_that_does_not_read() {
-    let cfg = Config {
-        max_pending_control_frames: 100,
-        ..Config::default()
-    };
+    let cfg = Config { max_pending_control_frames: 100, ..Config::default() };
     let mut p = Peer::server(cfg);
     let mut sent = 0;
     // Never poll_transmit: the answers pile up until the limit.
     while p.conn.is_open() && sent < 100_000 {
-        p.send(Frame::Ping(Ping {
-            ack: false,
-            payload: [1; 8],
-        }));
+        p.send(Frame::Ping(Ping { ack: false, payload: [1; 8] }));
         sent += 1;
         assert!(p.conn.stats().pending_control_frames <= 101);
     }
@@ -182,16 +145,10 @@ fn ping_flood_from_a_peer_that_does_not_read() {
 
 #[test]
 fn ping_flood_from_a_reading_peer_is_answered() {
-    let cfg = Config {
-        max_pending_control_frames: 100,
-        ..Config::default()
-    };
+    let cfg = Config { max_pending_control_frames: 100, ..Config::default() };
     let mut p = Peer::server(cfg);
     for _ in 0..10_000 {
-        p.send(Frame::Ping(Ping {
-            ack: false,
-            payload: [1; 8],
-        }));
+        p.send(Frame::Ping(Ping { ack: false, payload: [1; 8] }));
         let mut sink = Vec::new();
         p.conn.poll_transmit(p.now, &mut sink);
     }
@@ -200,17 +157,11 @@ fn ping_flood_from_a_reading_peer_is_answered() {
 
 #[test]
 fn settings_flood_is_cut_off() {
-    let cfg = Config {
-        max_pending_control_frames: 100,
-        ..Config::default()
-    };
+    let cfg = Config { max_pending_control_frames: 100, ..Config::default() };
     let mut p = Peer::server(cfg);
     let mut sent = 0;
     while p.conn.is_open() && sent < 100_000 {
-        p.send(settings(Settings {
-            header_table_size: Some(sent % 4096),
-            ..Settings::default()
-        }));
+        p.send(settings(Settings { header_table_size: Some(sent % 4096), ..Settings::default() }));
         sent += 1;
     }
     assert_eq!(limit_of(&p), Some(Limit::PendingControlFrames));
@@ -220,10 +171,7 @@ fn settings_flood_is_cut_off() {
 #[test]
 fn empty_data_flood_is_cut_off() {
     // CVE-2019-9518: empty DATA frames cost work and carry nothing.
-    let cfg = Config {
-        max_empty_data_frames: 50,
-        ..Config::default()
-    };
+    let cfg = Config { max_empty_data_frames: 50, ..Config::default() };
     let mut p = Peer::server(cfg);
     p.request(1, false);
     let mut sent = 0;
@@ -237,11 +185,7 @@ fn empty_data_flood_is_cut_off() {
 
 #[test]
 fn streams_beyond_the_limit_flood_is_cut_off() {
-    let cfg = Config {
-        max_concurrent_streams: 1,
-        max_refused_streams_per_window: 20,
-        ..Config::default()
-    };
+    let cfg = Config { max_concurrent_streams: 1, max_refused_streams_per_window: 20, ..Config::default() };
     let mut p = Peer::server(cfg);
     p.request(1, false);
     let mut id = 3;
@@ -259,17 +203,10 @@ fn window_update_flood_is_harmless_until_overflow() {
     let mut p = Peer::server(Config::default());
     p.request(1, false);
     for _ in 0..10_000 {
-        p.send(Frame::WindowUpdate(weir_core::frame::WindowUpdate {
-            stream_id: StreamId(1),
-            increment: 1,
-        }));
+        p.send(Frame::WindowUpdate(weir_core::frame::WindowUpdate { stream_id: StreamId(1), increment: 1 }));
     }
     assert!(!p.conn.is_closed());
-    assert!(
-        p.take_frames()
-            .iter()
-            .all(|f| !matches!(f, Frame::RstStream(_)))
-    );
+    assert!(p.take_frames().iter().all(|f| !matches!(f, Frame::RstStream(_))));
     p.send(Frame::WindowUpdate(weir_core::frame::WindowUpdate {
         stream_id: StreamId(1),
         increment: 0x7fff_ffff,
@@ -286,10 +223,7 @@ fn send_buffers_are_bounded_per_stream_and_connection() {
     };
     let mut c = Peer::client(cfg);
     // A peer that never grants window: nothing drains.
-    c.send(settings(Settings {
-        initial_window_size: Some(0),
-        ..Settings::default()
-    }));
+    c.send(settings(Settings { initial_window_size: Some(0), ..Settings::default() }));
     let chunk = Bytes::from(vec![0u8; 16 << 10]);
     let mut ids = Vec::new();
     for _ in 0..8 {
@@ -303,14 +237,8 @@ fn send_buffers_are_bounded_per_stream_and_connection() {
     }
     c.take_frames();
     let buffered = c.conn.stats().send_buffered;
-    assert!(
-        buffered <= (256 << 10) + chunk.len(),
-        "connection bound: {buffered}"
-    );
-    assert_eq!(
-        c.conn.send_data(ids[7], chunk, false),
-        Err(StreamError::BufferFull)
-    );
+    assert!(buffered <= (256 << 10) + chunk.len(), "connection bound: {buffered}");
+    assert_eq!(c.conn.send_data(ids[7], chunk, false), Err(StreamError::BufferFull));
 }
 
 #[test]
@@ -333,10 +261,6 @@ fn receive_buffers_are_bounded_by_the_windows() {
         }
         id += 2;
     }
-    assert!(
-        p.conn.stats().recv_buffered <= 1 << 20,
-        "{}",
-        p.conn.stats().recv_buffered
-    );
+    assert!(p.conn.stats().recv_buffered <= 1 << 20, "{}", p.conn.stats().recv_buffered);
     assert_goaway(&mut p, ErrorCode::FLOW_CONTROL_ERROR);
 }

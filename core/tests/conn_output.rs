@@ -23,18 +23,12 @@ fn data_frames(frames: &[Frame]) -> Vec<(u32, usize, bool)> {
 fn consecutive_chunks_become_one_data_frame() {
     let mut c = Peer::client(Config::default());
     let id = c.conn.open_stream(request_headers(), false).unwrap();
-    c.conn
-        .send_data(id, Bytes::from_static(&[0, 0, 0, 0, 5]), false)
-        .unwrap();
-    c.conn
-        .send_data(id, Bytes::from_static(b"hello"), false)
-        .unwrap();
+    c.conn.send_data(id, Bytes::from_static(&[0, 0, 0, 0, 5]), false).unwrap();
+    c.conn.send_data(id, Bytes::from_static(b"hello"), false).unwrap();
     c.conn.send_data(id, Bytes::new(), true).unwrap();
     let frames = c.take_frames();
     assert_eq!(data_frames(&frames), vec![(id.0, 10, true)]);
-    let Some(Frame::Data(d)) = frames.iter().find(|f| matches!(f, Frame::Data(_))) else {
-        unreachable!()
-    };
+    let Some(Frame::Data(d)) = frames.iter().find(|f| matches!(f, Frame::Data(_))) else { unreachable!() };
     assert_eq!(&d.data[..], b"\0\0\0\0\x05hello");
 }
 
@@ -44,9 +38,7 @@ fn one_call_carries_many_streams() {
     let ids: Vec<StreamId> = (0..50)
         .map(|_| {
             let id = c.conn.open_stream(request_headers(), false).unwrap();
-            c.conn
-                .send_data(id, Bytes::from_static(b"payload"), true)
-                .unwrap();
+            c.conn.send_data(id, Bytes::from_static(b"payload"), true).unwrap();
             id
         })
         .collect();
@@ -63,34 +55,18 @@ fn one_call_carries_many_streams() {
             _ => {}
         }
     }
-    assert_eq!(
-        (headers, datas),
-        (ids.len(), ids.len()),
-        "one poll_transmit, every stream"
-    );
+    assert_eq!((headers, datas), (ids.len(), ids.len()), "one poll_transmit, every stream");
 }
 
 #[test]
 fn frames_respect_the_peer_max_frame_size_and_windows() {
     let mut c = Peer::client(Config::default());
-    c.send(settings(Settings {
-        initial_window_size: Some(40_000),
-        ..Settings::default()
-    }));
+    c.send(settings(Settings { initial_window_size: Some(40_000), ..Settings::default() }));
     c.take_frames();
     let id = c.conn.open_stream(request_headers(), false).unwrap();
-    c.conn
-        .send_data(id, Bytes::from(vec![1u8; 100_000]), true)
-        .unwrap();
+    c.conn.send_data(id, Bytes::from(vec![1u8; 100_000]), true).unwrap();
     let frames = data_frames(&c.take_frames());
-    assert_eq!(
-        frames,
-        vec![
-            (id.0, 16_384, false),
-            (id.0, 16_384, false),
-            (id.0, 40_000 - 32_768, false)
-        ]
-    );
+    assert_eq!(frames, vec![(id.0, 16_384, false), (id.0, 16_384, false), (id.0, 40_000 - 32_768, false)]);
     assert_eq!(c.conn.stream_send_window(id), Some(0));
 }
 
@@ -100,12 +76,8 @@ fn streams_share_the_connection_round_robin() {
     let a = c.conn.open_stream(request_headers(), false).unwrap();
     let b = c.conn.open_stream(request_headers(), false).unwrap();
     c.take_frames();
-    c.conn
-        .send_data(a, Bytes::from(vec![1u8; 64 * 1024]), true)
-        .unwrap();
-    c.conn
-        .send_data(b, Bytes::from(vec![2u8; 64 * 1024]), true)
-        .unwrap();
+    c.conn.send_data(a, Bytes::from(vec![1u8; 64 * 1024]), true).unwrap();
+    c.conn.send_data(b, Bytes::from(vec![2u8; 64 * 1024]), true).unwrap();
     let order: Vec<u32> = data_frames(&c.take_frames()).iter().map(|f| f.0).collect();
     // The 65,535-octet connection window is shared: frames alternate a, b, a, b...
     assert_eq!(&order[..4], &[a.0, b.0, a.0, b.0], "{order:?}");
@@ -122,9 +94,6 @@ fn chunked_output_keeps_payloads_by_reference() {
     c.conn.poll_transmit(c.now, &mut out);
     let mut slices = [std::io::IoSlice::new(&[]); 16];
     let n = out.io_slices(&mut slices);
-    assert!(
-        slices[..n].iter().any(|s| s.as_ptr() == ptr),
-        "DATA payload not copied"
-    );
+    assert!(slices[..n].iter().any(|s| s.as_ptr() == ptr), "DATA payload not copied");
     assert!(out.len() > 8192);
 }

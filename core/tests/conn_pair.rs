@@ -41,10 +41,7 @@ fn read_all(c: &mut Connection, id: StreamId) -> (Vec<u8>, bool) {
 
 /// A pattern that makes misordered or lost bytes visible.
 fn pattern(len: usize, salt: u8) -> Bytes {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt))
-        .collect::<Vec<u8>>()
-        .into()
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt)).collect::<Vec<u8>>().into()
 }
 
 #[test]
@@ -58,44 +55,31 @@ fn handshake_exchanges_and_acknowledges_settings() {
     p.advance(Duration::from_secs(60));
     p.drive();
     assert!(!p.client.is_closed() && !p.server.is_closed());
-    assert_eq!(
-        p.client.peer_max_concurrent_streams(),
-        Config::default().max_concurrent_streams
-    );
+    assert_eq!(p.client.peer_max_concurrent_streams(), Config::default().max_concurrent_streams);
 }
 
 #[test]
 fn request_response_with_trailers() {
     let mut p = pair(2);
     let id = p.client.open_stream(request_headers(), false).unwrap();
-    p.client
-        .send_data(id, Bytes::from_static(b"hello"), true)
-        .unwrap();
+    p.client.send_data(id, Bytes::from_static(b"hello"), true).unwrap();
     p.drive();
     let ev = events(&mut p.server);
     let req = ev.iter().find_map(|e| match e {
-        Event::Headers {
-            stream,
-            kind: HeadersKind::Request,
-            headers,
-            ..
-        } => Some((*stream, headers.clone())),
+        Event::Headers { stream, kind: HeadersKind::Request, headers, .. } => {
+            Some((*stream, headers.clone()))
+        }
         _ => None,
     });
     let (sid, headers) = req.expect("request headers");
     assert_eq!(sid, id);
-    assert_eq!(
-        headers.pseudo.path.as_deref(),
-        Some(&b"/pkg.Svc/Method"[..])
-    );
+    assert_eq!(headers.pseudo.path.as_deref(), Some(&b"/pkg.Svc/Method"[..]));
     assert_eq!(read_all(&mut p.server, sid), (b"hello".to_vec(), true));
 
     let mut resp = Headers::response(200);
     resp.push("content-type", "application/grpc");
     p.server.send_headers(sid, resp, false).unwrap();
-    p.server
-        .send_data(sid, Bytes::from_static(b"world"), false)
-        .unwrap();
+    p.server.send_data(sid, Bytes::from_static(b"world"), false).unwrap();
     let mut trailers = Headers::trailers();
     trailers.push("grpc-status", "0");
     p.server.send_headers(sid, trailers, true).unwrap();
@@ -119,16 +103,9 @@ fn request_response_with_trailers() {
 /// Echo server loop: answers every request with its body, reversed order of arrival.
 fn serve_echo(p: &mut Pair, bodies: &mut HashMap<StreamId, Vec<u8>>) {
     for e in events(&mut p.server) {
-        if let Event::Headers {
-            stream,
-            kind: HeadersKind::Request,
-            ..
-        } = e
-        {
+        if let Event::Headers { stream, kind: HeadersKind::Request, .. } = e {
             bodies.entry(stream).or_default();
-            p.server
-                .send_headers(stream, Headers::response(200), false)
-                .unwrap();
+            p.server.send_headers(stream, Headers::response(200), false).unwrap();
         }
     }
     let ids: Vec<StreamId> = bodies.keys().copied().collect();
@@ -145,10 +122,7 @@ fn serve_echo(p: &mut Pair, bodies: &mut HashMap<StreamId, Vec<u8>>) {
 
 #[test]
 fn many_concurrent_streams_beyond_the_peer_limit() {
-    let server_cfg = Config {
-        max_concurrent_streams: 10,
-        ..Config::default()
-    };
+    let server_cfg = Config { max_concurrent_streams: 10, ..Config::default() };
     let mut p = Pair::new(Config::default(), server_cfg, 3);
     p.drive(); // learn the limit first
     let mut expected = HashMap::new();
@@ -165,10 +139,7 @@ fn many_concurrent_streams_beyond_the_peer_limit() {
         assert!(p.server.active_peer_streams() <= 10, "peer limit respected");
         serve_echo(&mut p, &mut bodies);
         for e in events(&mut p.client) {
-            assert!(
-                !matches!(e, Event::Reset { .. }),
-                "no stream refused: {e:?}"
-            );
+            assert!(!matches!(e, Event::Reset { .. }), "no stream refused: {e:?}");
         }
         for id in expected.keys() {
             if let Ok(Read::Data { data, .. }) = p.client.read(*id, usize::MAX) {
@@ -192,10 +163,7 @@ fn transfer(len: usize, client_sends: bool, seed: u64) -> u64 {
         ..Config::default()
     };
     let mut p = Pair::new(small.clone(), small, seed);
-    let id = p
-        .client
-        .open_stream(request_headers(), client_sends && len == 0)
-        .unwrap();
+    let id = p.client.open_stream(request_headers(), client_sends && len == 0).unwrap();
     let payload = pattern(len, 9);
     if client_sends {
         p.client.send_data(id, payload.clone(), true).unwrap();
@@ -208,14 +176,8 @@ fn transfer(len: usize, client_sends: bool, seed: u64) -> u64 {
         p.drive_rounds(1);
         if client_sends {
             for e in events(&mut p.server) {
-                if let Event::Headers {
-                    kind: HeadersKind::Request,
-                    ..
-                } = e
-                {
-                    p.server
-                        .send_headers(id, Headers::response(200), false)
-                        .unwrap();
+                if let Event::Headers { kind: HeadersKind::Request, .. } = e {
+                    p.server.send_headers(id, Headers::response(200), false).unwrap();
                 }
             }
             let (d, fin) = read_all(&mut p.server, id);
@@ -225,22 +187,14 @@ fn transfer(len: usize, client_sends: bool, seed: u64) -> u64 {
             }
         } else {
             for e in events(&mut p.server) {
-                if let Event::Headers {
-                    kind: HeadersKind::Request,
-                    ..
-                } = e
-                {
-                    p.server
-                        .send_headers(id, Headers::response(200), false)
-                        .unwrap();
+                if let Event::Headers { kind: HeadersKind::Request, .. } = e {
+                    p.server.send_headers(id, Headers::response(200), false).unwrap();
                 }
             }
             // Feed the server's send buffer as it drains.
             while offset < len && p.server.is_writable(id) {
                 let end = (offset + 100_000).min(len);
-                p.server
-                    .send_data(id, payload.slice(offset..end), end == len)
-                    .unwrap();
+                p.server.send_data(id, payload.slice(offset..end), end == len).unwrap();
                 offset = end;
             }
             let (d, fin) = read_all(&mut p.client, id);
@@ -252,11 +206,7 @@ fn transfer(len: usize, client_sends: bool, seed: u64) -> u64 {
     }
     assert_eq!(received.len(), len, "all bytes arrived");
     assert!(received == payload, "byte-exact");
-    if client_sends {
-        p.server.stats().window_updates_sent
-    } else {
-        p.client.stats().window_updates_sent
-    }
+    if client_sends { p.server.stats().window_updates_sent } else { p.client.stats().window_updates_sent }
 }
 
 #[test]
@@ -269,10 +219,7 @@ fn large_transfers_need_many_window_updates_both_ways() {
     let frames = (len / 16_384) as u64;
     for updates in [up, down] {
         assert!(updates >= (len / 65_535) as u64, "{updates} updates");
-        assert!(
-            updates < frames * 2,
-            "batched: {updates} updates for {frames} frames"
-        );
+        assert!(updates < frames * 2, "batched: {updates} updates for {frames} frames");
     }
 }
 
@@ -286,10 +233,7 @@ fn settings_change_mid_connection_applies_to_open_streams() {
     p.server.set_initial_window_size(p.now, 1000);
     p.drive();
     let after = p.client.stream_send_window(id).unwrap();
-    assert_eq!(
-        before - after,
-        Config::default().initial_stream_window as i64 - 1000
-    );
+    assert_eq!(before - after, Config::default().initial_stream_window as i64 - 1000);
     // The client can only send 1000 octets until the server reads and updates.
     p.client.send_data(id, pattern(5000, 1), true).unwrap();
     p.drive();
@@ -359,47 +303,24 @@ fn graceful_shutdown_lets_in_flight_streams_finish() {
     p.drive();
     // The client learned it must not open more.
     let c = events(&mut p.client);
-    assert!(c.iter().any(|e| matches!(
-        e,
-        Event::GoAway {
-            code: ErrorCode::NO_ERROR,
-            ..
-        }
-    )));
-    assert_eq!(
-        p.client.open_stream(request_headers(), true),
-        Err(OpenError::GoingAway)
-    );
-    assert!(
-        !p.server.is_closed(),
-        "in-flight stream keeps the connection"
-    );
+    assert!(c.iter().any(|e| matches!(e, Event::GoAway { code: ErrorCode::NO_ERROR, .. })));
+    assert_eq!(p.client.open_stream(request_headers(), true), Err(OpenError::GoingAway));
+    assert!(!p.server.is_closed(), "in-flight stream keeps the connection");
     // The in-flight stream completes.
-    p.server
-        .send_headers(a, Headers::response(200), false)
-        .unwrap();
-    p.server
-        .send_data(a, Bytes::from_static(b"done"), true)
-        .unwrap();
+    p.server.send_headers(a, Headers::response(200), false).unwrap();
+    p.server.send_data(a, Bytes::from_static(b"done"), true).unwrap();
     p.drive();
     assert_eq!(read_all(&mut p.client, a), (b"done".to_vec(), true));
     p.drive();
     assert!(p.server.is_closed(), "server closes once drained");
-    assert!(
-        events(&mut p.server)
-            .iter()
-            .any(|e| matches!(e, Event::Closed { error: None }))
-    );
+    assert!(events(&mut p.server).iter().any(|e| matches!(e, Event::Closed { error: None })));
 }
 
 #[test]
 fn graceful_shutdown_grace_period_expires() {
     let mut p = Pair::new(
         Config::default(),
-        Config {
-            shutdown_grace: Duration::from_secs(5),
-            ..Config::default()
-        },
+        Config { shutdown_grace: Duration::from_secs(5), ..Config::default() },
         10,
     );
     let _a = p.client.open_stream(request_headers(), false).unwrap();
@@ -432,30 +353,15 @@ fn ping_measures_rtt() {
 #[test]
 fn stream_id_exhaustion_drains_the_connection() {
     let max = StreamId::MAX.0;
-    let cfg = Config {
-        first_local_stream_id: Some(max - 4),
-        ..Config::default()
-    };
+    let cfg = Config { first_local_stream_id: Some(max - 4), ..Config::default() };
     let mut p = Pair::new(cfg, Config::default(), 12);
-    let ids: Vec<StreamId> = (0..3)
-        .map(|_| p.client.open_stream(request_headers(), true).unwrap())
-        .collect();
+    let ids: Vec<StreamId> = (0..3).map(|_| p.client.open_stream(request_headers(), true).unwrap()).collect();
     assert_eq!(ids.last(), Some(&StreamId(max)));
-    assert_eq!(
-        p.client.open_stream(request_headers(), true),
-        Err(OpenError::StreamIdsExhausted)
-    );
+    assert_eq!(p.client.open_stream(request_headers(), true), Err(OpenError::StreamIdsExhausted));
     p.drive();
     for e in events(&mut p.server) {
-        if let Event::Headers {
-            stream,
-            kind: HeadersKind::Request,
-            ..
-        } = e
-        {
-            p.server
-                .send_headers(stream, Headers::response(200), true)
-                .unwrap();
+        if let Event::Headers { stream, kind: HeadersKind::Request, .. } = e {
+            p.server.send_headers(stream, Headers::response(200), true).unwrap();
         }
     }
     p.drive();
@@ -463,10 +369,7 @@ fn stream_id_exhaustion_drains_the_connection() {
         assert!(read_all(&mut p.client, *id).1);
     }
     p.drive();
-    assert!(
-        p.client.is_closed(),
-        "client closes the exhausted connection once drained"
-    );
+    assert!(p.client.is_closed(), "client closes the exhausted connection once drained");
 }
 
 #[test]
@@ -496,28 +399,19 @@ fn keepalive_pings_and_times_out_an_unresponsive_peer() {
 
 #[test]
 fn idle_timeout_closes_without_streams() {
-    let cfg = Config {
-        idle_timeout: Some(Duration::from_secs(30)),
-        ..Config::default()
-    };
+    let cfg = Config { idle_timeout: Some(Duration::from_secs(30)), ..Config::default() };
     let mut p = Pair::new(Config::default(), cfg, 14);
     let id = p.client.open_stream(request_headers(), true).unwrap();
     p.drive();
     p.advance(Duration::from_secs(31));
     p.drive();
     assert!(!p.server.is_closed(), "a stream is open: not idle");
-    p.server
-        .send_headers(id, Headers::response(200), true)
-        .unwrap();
+    p.server.send_headers(id, Headers::response(200), true).unwrap();
     p.drive();
     p.advance(Duration::from_secs(31));
     p.drive();
     assert!(p.server.is_closed());
-    assert!(
-        events(&mut p.client)
-            .iter()
-            .any(|e| matches!(e, Event::GoAway { .. }))
-    );
+    assert!(events(&mut p.client).iter().any(|e| matches!(e, Event::GoAway { .. })));
 }
 
 #[test]
@@ -529,9 +423,7 @@ fn bdp_estimation_grows_windows_on_a_long_transfer() {
     let mut sent = 0;
     for _ in 0..200 {
         while p.client.is_writable(id) && sent < 64 << 20 {
-            p.client
-                .send_data(id, pattern(256 << 10, 4), false)
-                .unwrap();
+            p.client.send_data(id, pattern(256 << 10, 4), false).unwrap();
             sent += 256 << 10;
         }
         p.drive_rounds(1);

@@ -7,12 +7,9 @@ mod support;
 use bytes::Bytes;
 use support::*;
 use weir_core::ErrorCode;
-use weir_core::conn::{
-    Config, Connection, ConnectionErrorKind, Event, HeadersKind, LocalResetCause, Role,
-};
+use weir_core::conn::{Config, Connection, ConnectionErrorKind, Event, HeadersKind, LocalResetCause, Role};
 use weir_core::frame::{
-    Continuation, Frame, Headers as HeadersFrame, Priority, PushPromise, Settings, StreamId,
-    WindowUpdate,
+    Continuation, Frame, Headers as HeadersFrame, Priority, PushPromise, Settings, StreamId, WindowUpdate,
 };
 use weir_core::headers::Malformed;
 
@@ -37,10 +34,7 @@ fn first_frame_must_be_settings() {
     p.send_raw(weir_core::conn::PREFACE);
     p.send(data(1, b"x", false));
     assert_goaway(&mut p, ErrorCode::PROTOCOL_ERROR);
-    assert!(matches!(
-        p.conn.error().map(|e| e.kind),
-        Some(ConnectionErrorKind::MissingSettings)
-    ));
+    assert!(matches!(p.conn.error().map(|e| e.kind), Some(ConnectionErrorKind::MissingSettings)));
 }
 
 #[test]
@@ -58,10 +52,7 @@ fn rst_stream_and_window_update_on_idle_stream() {
     p.send(rst(3, ErrorCode::CANCEL));
     assert_goaway(&mut p, ErrorCode::PROTOCOL_ERROR);
     let mut p = server();
-    p.send(Frame::WindowUpdate(WindowUpdate {
-        stream_id: StreamId(5),
-        increment: 1,
-    }));
+    p.send(Frame::WindowUpdate(WindowUpdate { stream_id: StreamId(5), increment: 1 }));
     assert_goaway(&mut p, ErrorCode::PROTOCOL_ERROR);
 }
 
@@ -116,10 +107,7 @@ fn late_frames_after_our_reset_are_ignored() {
     let h = p.headers(1, &[("grpc-status", "0")], true);
     p.send(h);
     let frames = p.take_frames();
-    assert!(
-        resets(&frames).is_empty() && goaway(&frames).is_none(),
-        "{frames:?}"
-    );
+    assert!(resets(&frames).is_empty() && goaway(&frames).is_none(), "{frames:?}");
     // The ignored DATA still counted against the connection window and came back.
     assert!(!p.conn.is_closed());
 }
@@ -151,10 +139,7 @@ fn frame_interleaved_in_header_block() {
         priority: None,
         pad_len: None,
     }));
-    p.send(Frame::Ping(weir_core::frame::Ping {
-        ack: false,
-        payload: [0; 8],
-    }));
+    p.send(Frame::Ping(weir_core::frame::Ping { ack: false, payload: [0; 8] }));
     assert_goaway(&mut p, ErrorCode::PROTOCOL_ERROR);
 }
 
@@ -185,14 +170,7 @@ fn header_block_split_across_continuations_is_accepted() {
     p.send_block(1, &block, true, 8);
     let ev = p.drain_events();
     assert!(
-        ev.iter().any(|e| matches!(
-            e,
-            Event::Headers {
-                kind: HeadersKind::Request,
-                end_stream: true,
-                ..
-            }
-        )),
+        ev.iter().any(|e| matches!(e, Event::Headers { kind: HeadersKind::Request, end_stream: true, .. })),
         "{ev:?}"
     );
 }
@@ -203,10 +181,7 @@ fn connection_window_overflow() {
     // window to exceed this maximum, it MUST terminate either the stream or the
     // connection, as appropriate."
     let mut p = server();
-    p.send(Frame::WindowUpdate(WindowUpdate {
-        stream_id: StreamId::ZERO,
-        increment: 0x7fff_ffff,
-    }));
+    p.send(Frame::WindowUpdate(WindowUpdate { stream_id: StreamId::ZERO, increment: 0x7fff_ffff }));
     assert_goaway(&mut p, ErrorCode::FLOW_CONTROL_ERROR);
 }
 
@@ -214,10 +189,7 @@ fn connection_window_overflow() {
 fn stream_window_overflow() {
     let mut p = server();
     p.request(1, false);
-    p.send(Frame::WindowUpdate(WindowUpdate {
-        stream_id: StreamId(1),
-        increment: 0x7fff_ffff,
-    }));
+    p.send(Frame::WindowUpdate(WindowUpdate { stream_id: StreamId(1), increment: 0x7fff_ffff }));
     assert_reset(&mut p, 1, ErrorCode::FLOW_CONTROL_ERROR);
 }
 
@@ -226,24 +198,15 @@ fn zero_window_increment() {
     // §6.9: increment 0 → stream error on a stream, connection error on stream 0.
     let mut p = server();
     p.request(1, false);
-    p.send(Frame::WindowUpdate(WindowUpdate {
-        stream_id: StreamId(1),
-        increment: 0,
-    }));
+    p.send(Frame::WindowUpdate(WindowUpdate { stream_id: StreamId(1), increment: 0 }));
     assert_reset(&mut p, 1, ErrorCode::PROTOCOL_ERROR);
-    p.send(Frame::WindowUpdate(WindowUpdate {
-        stream_id: StreamId::ZERO,
-        increment: 0,
-    }));
+    p.send(Frame::WindowUpdate(WindowUpdate { stream_id: StreamId::ZERO, increment: 0 }));
     assert_goaway(&mut p, ErrorCode::PROTOCOL_ERROR);
 }
 
 #[test]
 fn data_beyond_the_stream_window() {
-    let cfg = Config {
-        initial_stream_window: 10,
-        ..Config::default()
-    };
+    let cfg = Config { initial_stream_window: 10, ..Config::default() };
     let mut p = Peer::server(cfg);
     p.request(1, false);
     p.send(data(1, b"0123456789abc", false));
@@ -252,10 +215,7 @@ fn data_beyond_the_stream_window() {
 
 #[test]
 fn data_beyond_the_connection_window() {
-    let cfg = Config {
-        initial_connection_window: 65_535,
-        ..Config::default()
-    };
+    let cfg = Config { initial_connection_window: 65_535, ..Config::default() };
     let mut p = Peer::server(cfg);
     p.request(1, false);
     static BIG: [u8; 16_384] = [0; 16_384];
@@ -276,85 +236,40 @@ fn malformed_request_is_a_stream_error() {
     let h = p.headers(1, &fields, true);
     p.send(h);
     let ev = p.drain_events();
-    assert!(
-        ev.iter().all(|e| !matches!(e, Event::Headers { .. })),
-        "not delivered"
-    );
+    assert!(ev.iter().all(|e| !matches!(e, Event::Headers { .. })), "not delivered");
     assert_reset(&mut p, 1, ErrorCode::PROTOCOL_ERROR);
     // The connection goes on.
     p.request(3, true);
-    assert!(p.drain_events().iter().any(|e| matches!(
-        e,
-        Event::Headers {
-            stream: StreamId(3),
-            ..
-        }
-    )));
+    assert!(p.drain_events().iter().any(|e| matches!(e, Event::Headers { stream: StreamId(3), .. })));
 }
 
 #[test]
 fn each_http_message_rule_resets_the_stream() {
     let cases: &[(&[(&str, &str)], Malformed)] = &[
         (
-            &[
-                (":method", "POST"),
-                (":scheme", "http"),
-                (":path", "/"),
-                ("connection", "keep-alive"),
-            ],
+            &[(":method", "POST"), (":scheme", "http"), (":path", "/"), ("connection", "keep-alive")],
             Malformed::ConnectionSpecific,
         ),
         (
-            &[
-                (":method", "POST"),
-                (":scheme", "http"),
-                (":path", "/"),
-                ("te", "gzip"),
-            ],
+            &[(":method", "POST"), (":scheme", "http"), (":path", "/"), ("te", "gzip")],
             Malformed::TeNotTrailers,
         ),
+        (&[(":method", "POST"), (":scheme", "http")], Malformed::MissingPseudo),
         (
-            &[(":method", "POST"), (":scheme", "http")],
-            Malformed::MissingPseudo,
-        ),
-        (
-            &[
-                (":method", "POST"),
-                (":scheme", "http"),
-                (":path", "/"),
-                (":unknown", "x"),
-            ],
+            &[(":method", "POST"), (":scheme", "http"), (":path", "/"), (":unknown", "x")],
             Malformed::UnknownPseudo,
         ),
         (
-            &[
-                (":method", "POST"),
-                ("a", "b"),
-                (":scheme", "http"),
-                (":path", "/"),
-            ],
+            &[(":method", "POST"), ("a", "b"), (":scheme", "http"), (":path", "/")],
             Malformed::PseudoAfterRegular,
         ),
         (
-            &[
-                (":method", "POST"),
-                (":method", "GET"),
-                (":scheme", "http"),
-                (":path", "/"),
-            ],
+            &[(":method", "POST"), (":method", "GET"), (":scheme", "http"), (":path", "/")],
             Malformed::DuplicatePseudo,
         ),
+        (&[(":method", "POST"), (":scheme", "http"), (":path", "")], Malformed::EmptyPath),
         (
-            &[(":method", "POST"), (":scheme", "http"), (":path", "")],
-            Malformed::EmptyPath,
-        ),
-        (
-            &[
-                (":method", "POST"),
-                (":scheme", "http"),
-                (":path", "/"),
-                (":status", "200"),
-            ],
+            &[(":method", "POST"), (":scheme", "http"), (":path", "/"), (":status", "200")],
             Malformed::UnknownPseudo,
         ),
     ];
@@ -364,8 +279,9 @@ fn each_http_message_rule_resets_the_stream() {
         p.send(h);
         let ev = p.drain_events();
         assert!(
-            ev.iter().any(|e| matches!(e, Event::Reset { cause: Some(LocalResetCause::Malformed(m)), .. } if m == want))
-                || p.take_frames().iter().any(|f| matches!(f, Frame::RstStream(_))),
+            ev.iter().any(
+                |e| matches!(e, Event::Reset { cause: Some(LocalResetCause::Malformed(m)), .. } if m == want)
+            ) || p.take_frames().iter().any(|f| matches!(f, Frame::RstStream(_))),
             "{fields:?}: {ev:?}"
         );
     }
@@ -413,10 +329,7 @@ fn frame_larger_than_max_frame_size() {
 fn streams_beyond_max_concurrent_are_refused() {
     // §5.1.2: "...MUST treat this as a stream error of type PROTOCOL_ERROR or
     // REFUSED_STREAM."
-    let mut p = Peer::server(Config {
-        max_concurrent_streams: 2,
-        ..Config::default()
-    });
+    let mut p = Peer::server(Config { max_concurrent_streams: 2, ..Config::default() });
     p.request(1, false);
     p.request(3, false);
     p.request(5, false);
@@ -442,10 +355,7 @@ fn push_promise_is_a_protocol_error() {
     }));
     assert_goaway(&mut p, ErrorCode::PROTOCOL_ERROR);
     let mut c = Peer::client(Config::default());
-    c.send(settings(Settings {
-        enable_push: Some(true),
-        ..Settings::default()
-    }));
+    c.send(settings(Settings { enable_push: Some(true), ..Settings::default() }));
     assert_goaway(&mut c, ErrorCode::PROTOCOL_ERROR);
 }
 
@@ -459,28 +369,16 @@ fn self_dependent_headers_reset_but_keep_hpack_in_sync() {
         fragment: Bytes::from(block),
         end_stream: true,
         end_headers: true,
-        priority: Some(Priority {
-            exclusive: false,
-            dependency: StreamId(1),
-            weight: 16,
-        }),
+        priority: Some(Priority { exclusive: false, dependency: StreamId(1), weight: 16 }),
         pad_len: None,
     }));
     assert_reset(&mut p, 1, ErrorCode::PROTOCOL_ERROR);
     // The next block references entries the rejected one inserted: still decodes.
-    let h = p.headers(
-        3,
-        &[REQUEST, &[("x-custom", "indexed-value")][..]].concat(),
-        true,
-    );
+    let h = p.headers(3, &[REQUEST, &[("x-custom", "indexed-value")][..]].concat(), true);
     p.send(h);
     let ev = p.drain_events();
     let got = ev.iter().find_map(|e| match e {
-        Event::Headers {
-            stream: StreamId(3),
-            headers,
-            ..
-        } => headers.get(b"x-custom").cloned(),
+        Event::Headers { stream: StreamId(3), headers, .. } => headers.get(b"x-custom").cloned(),
         _ => None,
     });
     assert_eq!(got.as_deref(), Some(&b"indexed-value"[..]));
@@ -506,11 +404,7 @@ fn unknown_frames_and_settings_are_ignored() {
     p.send_raw(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0x7f, 0x7f, 0, 0, 0, 1]);
     let frames = p.take_frames();
     assert!(goaway(&frames).is_none());
-    assert!(
-        frames
-            .iter()
-            .any(|f| matches!(f, Frame::Settings(s) if s.ack))
-    );
+    assert!(frames.iter().any(|f| matches!(f, Frame::Settings(s) if s.ack)));
 }
 
 #[test]
@@ -518,15 +412,9 @@ fn ping_is_answered_with_the_same_payload() {
     // §6.7: "...MUST send a PING frame with the ACK flag set in response, with an
     // identical frame payload."
     let mut p = server();
-    p.send(Frame::Ping(weir_core::frame::Ping {
-        ack: false,
-        payload: *b"12345678",
-    }));
+    p.send(Frame::Ping(weir_core::frame::Ping { ack: false, payload: *b"12345678" }));
     let frames = p.take_frames();
-    assert!(frames.contains(&Frame::Ping(weir_core::frame::Ping {
-        ack: true,
-        payload: *b"12345678"
-    })));
+    assert!(frames.contains(&Frame::Ping(weir_core::frame::Ping { ack: true, payload: *b"12345678" })));
 }
 
 #[test]
@@ -542,44 +430,31 @@ fn goaway_fails_unprocessed_streams_for_retry() {
         debug_data: Bytes::new(),
     }));
     let ev = c.drain_events();
-    assert!(ev.iter().any(|e| matches!(e, Event::Reset { stream, code: ErrorCode::REFUSED_STREAM, .. } if *stream == b)));
     assert!(
-        !ev.iter()
-            .any(|e| matches!(e, Event::Reset { stream, .. } if *stream == a))
+        ev.iter().any(
+            |e| matches!(e, Event::Reset { stream, code: ErrorCode::REFUSED_STREAM, .. } if *stream == b)
+        )
     );
+    assert!(!ev.iter().any(|e| matches!(e, Event::Reset { stream, .. } if *stream == a)));
     assert!(c.conn.open_stream(request_headers(), true).is_err());
 }
 
 #[test]
 fn server_answers_oversized_request_headers_with_431() {
-    let mut p = Peer::server(Config {
-        max_header_list_size: 1024,
-        ..Config::default()
-    });
+    let mut p = Peer::server(Config { max_header_list_size: 1024, ..Config::default() });
     let big = "v".repeat(2000);
     let mut fields = REQUEST.to_vec();
     fields.push(("x-big", &big));
     let h = p.headers(1, &fields, true);
     p.send(h);
     let ev = p.drain_events();
-    assert!(
-        ev.iter().all(|e| !matches!(e, Event::Headers { .. })),
-        "request not delivered"
-    );
+    assert!(ev.iter().all(|e| !matches!(e, Event::Headers { .. })), "request not delivered");
     let frames = p.take_frames();
     assert!(
-        frames
-            .iter()
-            .any(|f| matches!(f, Frame::Headers(h) if h.stream_id == StreamId(1) && h.end_stream)),
+        frames.iter().any(|f| matches!(f, Frame::Headers(h) if h.stream_id == StreamId(1) && h.end_stream)),
         "{frames:?}"
     );
     // And the connection still serves requests.
     p.request(3, true);
-    assert!(p.drain_events().iter().any(|e| matches!(
-        e,
-        Event::Headers {
-            stream: StreamId(3),
-            ..
-        }
-    )));
+    assert!(p.drain_events().iter().any(|e| matches!(e, Event::Headers { stream: StreamId(3), .. })));
 }

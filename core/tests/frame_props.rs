@@ -6,10 +6,10 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use weir_core::ErrorCode;
 use weir_core::frame::{
-    Continuation, DEFAULT_MAX_FRAME_SIZE, Data, Frame, FrameDecoder, FrameHeader, FrameType,
-    GoAway, HEADER_LEN, HeaderBlockKind, Headers, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE, Ping,
-    Priority, PriorityFrame, PushPromise, RstStream, Scope, Settings, SettingsFrame, StreamId,
-    Unknown, WindowUpdate, encode_header_block,
+    Continuation, DEFAULT_MAX_FRAME_SIZE, Data, Frame, FrameDecoder, FrameHeader, FrameType, GoAway,
+    HEADER_LEN, HeaderBlockKind, Headers, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE, Ping, Priority, PriorityFrame,
+    PushPromise, RstStream, Scope, Settings, SettingsFrame, StreamId, Unknown, WindowUpdate,
+    encode_header_block,
 };
 
 fn any_stream() -> impl Strategy<Value = StreamId> {
@@ -27,16 +27,8 @@ fn payload(max: usize) -> impl Strategy<Value = Bytes> {
 /// Priority fields for `stream`: any dependency except the stream itself.
 fn priority_for(stream: StreamId) -> impl Strategy<Value = Priority> {
     (any::<bool>(), any_stream(), any::<u8>()).prop_map(move |(exclusive, dep, weight)| {
-        let dependency = if dep == stream {
-            StreamId(dep.0 ^ 1)
-        } else {
-            dep
-        };
-        Priority {
-            exclusive,
-            dependency,
-            weight,
-        }
+        let dependency = if dep == stream { StreamId(dep.0 ^ 1) } else { dep };
+        Priority { exclusive, dependency, weight }
     })
 }
 
@@ -62,52 +54,25 @@ fn settings() -> impl Strategy<Value = Settings> {
 }
 
 fn data() -> impl Strategy<Value = Frame> {
-    (
-        nonzero_stream(),
-        payload(300),
-        any::<bool>(),
-        any::<Option<u8>>(),
+    (nonzero_stream(), payload(300), any::<bool>(), any::<Option<u8>>()).prop_map(
+        |(stream_id, data, end_stream, pad_len)| Frame::Data(Data { stream_id, data, end_stream, pad_len }),
     )
-        .prop_map(|(stream_id, data, end_stream, pad_len)| {
-            Frame::Data(Data {
-                stream_id,
-                data,
-                end_stream,
-                pad_len,
-            })
-        })
 }
 
 fn headers() -> impl Strategy<Value = Frame> {
     nonzero_stream().prop_flat_map(|stream_id| {
         let fields = (payload(300), any::<bool>(), any::<bool>());
-        let extras = (
-            proptest::option::of(priority_for(stream_id)),
-            any::<Option<u8>>(),
-        );
-        (fields, extras).prop_map(
-            move |((fragment, end_stream, end_headers), (priority, pad))| {
-                Frame::Headers(Headers {
-                    stream_id,
-                    fragment,
-                    end_stream,
-                    end_headers,
-                    priority,
-                    pad_len: pad,
-                })
-            },
-        )
+        let extras = (proptest::option::of(priority_for(stream_id)), any::<Option<u8>>());
+        (fields, extras).prop_map(move |((fragment, end_stream, end_headers), (priority, pad))| {
+            Frame::Headers(Headers { stream_id, fragment, end_stream, end_headers, priority, pad_len: pad })
+        })
     })
 }
 
 fn priority() -> impl Strategy<Value = Frame> {
     nonzero_stream().prop_flat_map(|stream_id| {
-        priority_for(stream_id).prop_map(move |priority| {
-            Frame::Priority(PriorityFrame {
-                stream_id,
-                priority,
-            })
-        })
+        priority_for(stream_id)
+            .prop_map(move |priority| Frame::Priority(PriorityFrame { stream_id, priority }))
     })
 }
 
@@ -115,27 +80,15 @@ fn push_promise() -> impl Strategy<Value = Frame> {
     let fields = (nonzero_stream(), any_stream(), payload(300));
     (fields, any::<bool>(), any::<Option<u8>>()).prop_map(
         |((stream_id, promised_id, fragment), end_headers, pad_len)| {
-            Frame::PushPromise(PushPromise {
-                stream_id,
-                promised_id,
-                fragment,
-                end_headers,
-                pad_len,
-            })
+            Frame::PushPromise(PushPromise { stream_id, promised_id, fragment, end_headers, pad_len })
         },
     )
 }
 
 fn settings_frame() -> impl Strategy<Value = Frame> {
     prop_oneof![
-        settings().prop_map(|settings| Frame::Settings(SettingsFrame {
-            ack: false,
-            settings
-        })),
-        Just(Frame::Settings(SettingsFrame {
-            ack: true,
-            settings: Settings::default()
-        })),
+        settings().prop_map(|settings| Frame::Settings(SettingsFrame { ack: false, settings })),
+        Just(Frame::Settings(SettingsFrame { ack: true, settings: Settings::default() })),
     ]
 }
 
@@ -146,45 +99,23 @@ fn frame() -> impl Strategy<Value = Frame> {
         headers(),
         priority(),
         (nonzero_stream(), any::<u32>()).prop_map(|(stream_id, code)| {
-            Frame::RstStream(RstStream {
-                stream_id,
-                error_code: ErrorCode(code),
-            })
+            Frame::RstStream(RstStream { stream_id, error_code: ErrorCode(code) })
         }),
         settings_frame(),
         push_promise(),
-        (any::<bool>(), any::<[u8; 8]>())
-            .prop_map(|(ack, payload)| Frame::Ping(Ping { ack, payload })),
+        (any::<bool>(), any::<[u8; 8]>()).prop_map(|(ack, payload)| Frame::Ping(Ping { ack, payload })),
         (any_stream(), any::<u32>(), payload(300)).prop_map(|(last, code, debug_data)| {
-            Frame::GoAway(GoAway {
-                last_stream_id: last,
-                error_code: ErrorCode(code),
-                debug_data,
-            })
+            Frame::GoAway(GoAway { last_stream_id: last, error_code: ErrorCode(code), debug_data })
         }),
         (any_stream(), 1..=MAX_WINDOW_SIZE).prop_map(|(stream_id, increment)| {
-            Frame::WindowUpdate(WindowUpdate {
-                stream_id,
-                increment,
-            })
+            Frame::WindowUpdate(WindowUpdate { stream_id, increment })
         }),
-        (nonzero_stream(), payload(300), any::<bool>()).prop_map(
-            |(stream_id, fragment, end_headers)| {
-                Frame::Continuation(Continuation {
-                    stream_id,
-                    fragment,
-                    end_headers,
-                })
-            }
-        ),
+        (nonzero_stream(), payload(300), any::<bool>()).prop_map(|(stream_id, fragment, end_headers)| {
+            Frame::Continuation(Continuation { stream_id, fragment, end_headers })
+        }),
         (0x0au8..=0xff, any::<u8>(), any_stream(), payload(300)).prop_map(
             |(kind, flags, stream_id, payload)| {
-                Frame::Unknown(Unknown {
-                    kind,
-                    flags,
-                    stream_id,
-                    payload,
-                })
+                Frame::Unknown(Unknown { kind, flags, stream_id, payload })
             }
         ),
     ]
@@ -208,10 +139,7 @@ fn decode_all(decoder: &mut FrameDecoder, buf: &mut BytesMut) -> Vec<Frame> {
             }
             Err(e) if e.scope == Scope::Connection => return frames,
             Err(e) => {
-                assert!(
-                    buf.len() < before,
-                    "stream error {e} must consume its frame"
-                );
+                assert!(buf.len() < before, "stream error {e} must consume its frame");
             }
         }
     }
@@ -316,25 +244,15 @@ fn fragment_of(frame: &Frame) -> (&Bytes, bool) {
 fn header_block_kind() -> impl Strategy<Value = HeaderBlockKind> {
     prop_oneof![
         (any::<bool>(), priority_for(StreamId(1))).prop_map(|(end_stream, priority)| {
-            HeaderBlockKind::Headers {
-                end_stream,
-                priority: Some(priority),
-            }
+            HeaderBlockKind::Headers { end_stream, priority: Some(priority) }
         }),
-        any::<bool>().prop_map(|end_stream| HeaderBlockKind::Headers {
-            end_stream,
-            priority: None
-        }),
+        any::<bool>().prop_map(|end_stream| HeaderBlockKind::Headers { end_stream, priority: None }),
         any_stream().prop_map(|promised_id| HeaderBlockKind::PushPromise { promised_id }),
     ]
 }
 
 fn max_frame_size() -> impl Strategy<Value = u32> {
-    prop_oneof![
-        0u32..=64,
-        64u32..=4096,
-        DEFAULT_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE
-    ]
+    prop_oneof![0u32..=64, 64u32..=4096, DEFAULT_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE]
 }
 
 proptest! {

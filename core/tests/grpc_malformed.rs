@@ -10,8 +10,7 @@ use weir_core::frame::{
     Data, Frame, FrameDecoder, Headers as HeadersFrame, Settings, SettingsFrame, StreamId,
 };
 use weir_core::grpc::{
-    CallRequest, Client, ClientConfig, ClientEvent, Code, Server, ServerConfig, ServerEvent,
-    codec::prefix,
+    CallRequest, Client, ClientConfig, ClientEvent, Code, Server, ServerConfig, ServerEvent, codec::prefix,
 };
 use weir_core::hpack::{Decoder, Encoder, HeaderField};
 
@@ -73,10 +72,7 @@ impl<E: Core> Raw<E> {
         let list: Vec<HeaderField> = fields
             .iter()
             .map(|(n, v)| {
-                HeaderField::new(
-                    Bytes::copy_from_slice(n.as_bytes()),
-                    Bytes::copy_from_slice(v.as_bytes()),
-                )
+                HeaderField::new(Bytes::copy_from_slice(n.as_bytes()), Bytes::copy_from_slice(v.as_bytes()))
             })
             .collect();
         let mut block = Vec::new();
@@ -127,20 +123,14 @@ impl<E: Core> Raw<E> {
 }
 
 fn get<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+    fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
 fn server() -> Raw<Server> {
     let now = Instant::now();
     let mut r = Raw::new(Server::new(ServerConfig::default(), now), now);
     r.core.input(now, PREFACE);
-    r.send(Frame::Settings(SettingsFrame {
-        ack: false,
-        settings: Settings::default(),
-    }));
+    r.send(Frame::Settings(SettingsFrame { ack: false, settings: Settings::default() }));
     r.take();
     r
 }
@@ -164,9 +154,7 @@ fn framed(msg: &[u8]) -> Vec<u8> {
 fn answered_status(r: &mut Raw<Server>) -> Option<String> {
     let (_, blocks) = r.take();
     blocks.iter().rev().find_map(|(id, f, end)| {
-        (*id == 1 && *end)
-            .then(|| get(f, "grpc-status").map(str::to_owned))
-            .flatten()
+        (*id == 1 && *end).then(|| get(f, "grpc-status").map(str::to_owned)).flatten()
     })
 }
 
@@ -179,9 +167,8 @@ fn truncated_message_at_end_of_stream_is_internal() {
     r.data(1, &m, true);
     let ev: Vec<_> = std::iter::from_fn(|| r.core.poll_event()).collect();
     assert!(
-        ev.iter().any(
-            |e| matches!(e, ServerEvent::Cancelled { reason, .. } if reason.code == Code::Internal)
-        ),
+        ev.iter()
+            .any(|e| matches!(e, ServerEvent::Cancelled { reason, .. } if reason.code == Code::Internal)),
         "{ev:?}"
     );
     assert_eq!(answered_status(&mut r).as_deref(), Some("13"));
@@ -237,12 +224,7 @@ fn non_grpc_content_type_gets_415_with_a_body() {
     let mut r = server();
     r.headers(
         1,
-        &[
-            (":method", "POST"),
-            (":scheme", "http"),
-            (":path", "/"),
-            ("content-type", "application/json"),
-        ],
+        &[(":method", "POST"), (":scheme", "http"), (":path", "/"), ("content-type", "application/json")],
         true,
     );
     let (frames, blocks) = r.take();
@@ -262,20 +244,10 @@ fn non_grpc_content_type_gets_415_with_a_body() {
 fn missing_path_is_a_malformed_request() {
     // RFC 9113 §8.3.1: a request without :path is malformed: RST_STREAM PROTOCOL_ERROR.
     let mut r = server();
-    r.headers(
-        1,
-        &[
-            (":method", "POST"),
-            (":scheme", "http"),
-            ("content-type", "application/grpc"),
-        ],
-        true,
-    );
+    r.headers(1, &[(":method", "POST"), (":scheme", "http"), ("content-type", "application/grpc")], true);
     let (frames, _) = r.take();
     assert!(
-        frames
-            .iter()
-            .any(|f| matches!(f, Frame::RstStream(x) if x.error_code == ErrorCode::PROTOCOL_ERROR)),
+        frames.iter().any(|f| matches!(f, Frame::RstStream(x) if x.error_code == ErrorCode::PROTOCOL_ERROR)),
         "{frames:?}"
     );
 }
@@ -316,11 +288,7 @@ fn messages_split_at_every_byte_reach_the_server_intact() {
         }
         assert_eq!(
             got,
-            vec![
-                Bytes::from_static(b"first message"),
-                Bytes::from(vec![7u8; 40]),
-                Bytes::new()
-            ],
+            vec![Bytes::from_static(b"first message"), Bytes::from(vec![7u8; 40]), Bytes::new()],
             "cut {cut}"
         );
     }
@@ -331,15 +299,9 @@ fn messages_split_at_every_byte_reach_the_server_intact() {
 fn client() -> (Raw<Client>, weir_core::grpc::CallId) {
     let now = Instant::now();
     let mut r = Raw::new(Client::new(ClientConfig::default(), now), now);
-    let call = r
-        .core
-        .start_call(now, CallRequest::new("/pkg.Svc/Do", "x"))
-        .unwrap();
+    let call = r.core.start_call(now, CallRequest::new("/pkg.Svc/Do", "x")).unwrap();
     r.core.send_last_message(call, Bytes::new()).unwrap();
-    r.send(Frame::Settings(SettingsFrame {
-        ack: false,
-        settings: Settings::default(),
-    }));
+    r.send(Frame::Settings(SettingsFrame { ack: false, settings: Settings::default() }));
     let mut sink = Vec::new();
     while r.core.output(now, &mut sink) > 0 {}
     (r, call)
@@ -371,20 +333,12 @@ fn http_error_status_maps_to_grpc_codes() {
 #[test]
 fn missing_grpc_status_is_unknown_and_truncated_response_is_internal() {
     let (mut r, _) = client();
-    r.headers(
-        1,
-        &[(":status", "200"), ("content-type", "application/grpc")],
-        false,
-    );
+    r.headers(1, &[(":status", "200"), ("content-type", "application/grpc")], false);
     r.headers(1, &[("x-other", "1")], true);
     assert_eq!(client_status(&mut r).code, Code::Unknown);
 
     let (mut r, _) = client();
-    r.headers(
-        1,
-        &[(":status", "200"), ("content-type", "application/grpc")],
-        false,
-    );
+    r.headers(1, &[(":status", "200"), ("content-type", "application/grpc")], false);
     r.data(1, &framed(b"hello")[..6], false);
     r.headers(1, &[("grpc-status", "0")], true);
     assert_eq!(client_status(&mut r).code, Code::Internal);

@@ -50,11 +50,9 @@ fn client_recv_all(p: &mut GrpcPair, call: CallId) -> (Vec<Bytes>, bool) {
 
 fn finished(events: &[ClientEvent], call: CallId) -> Option<(Status, Metadata)> {
     events.iter().find_map(|e| match e {
-        ClientEvent::Finished {
-            call: c,
-            status,
-            trailers,
-        } if *c == call => Some((status.clone(), trailers.clone())),
+        ClientEvent::Finished { call: c, status, trailers } if *c == call => {
+            Some((status.clone(), trailers.clone()))
+        }
         _ => None,
     })
 }
@@ -76,13 +74,8 @@ fn req(path: &'static str) -> CallRequest {
 #[test]
 fn unary_call() {
     let mut p = pair(1);
-    let call = p
-        .client
-        .start_call(p.now, req("/helloworld.Greeter/SayHello"))
-        .unwrap();
-    p.client
-        .send_last_message(call, Bytes::from_static(b"world"))
-        .unwrap();
+    let call = p.client.start_call(p.now, req("/helloworld.Greeter/SayHello")).unwrap();
+    p.client.send_last_message(call, Bytes::from_static(b"world")).unwrap();
     p.drive();
     let ev = server_events(&mut p);
     let start = ev.iter().find_map(|e| match e {
@@ -90,23 +83,13 @@ fn unary_call() {
         _ => None,
     });
     assert_eq!(&start.unwrap().path[..], b"/helloworld.Greeter/SayHello");
-    assert_eq!(
-        server_recv_all(&mut p, call),
-        (vec![Bytes::from_static(b"world")], true)
-    );
-    p.server
-        .send_message(call, Bytes::from_static(b"Hello world"))
-        .unwrap();
-    p.server
-        .finish(call, &Status::ok(), &Metadata::new())
-        .unwrap();
+    assert_eq!(server_recv_all(&mut p, call), (vec![Bytes::from_static(b"world")], true));
+    p.server.send_message(call, Bytes::from_static(b"Hello world")).unwrap();
+    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
     p.drive();
     let ev = client_events(&mut p);
     assert!(matches!(ev[0], ClientEvent::Headers { .. }), "{ev:?}");
-    assert_eq!(
-        client_recv_all(&mut p, call).0,
-        vec![Bytes::from_static(b"Hello world")]
-    );
+    assert_eq!(client_recv_all(&mut p, call).0, vec![Bytes::from_static(b"Hello world")]);
     let (status, _) = finished(&ev, call).expect("finished");
     assert_eq!(status.code, Code::Ok);
     assert_eq!(p.client.active_calls(), 0, "record dropped once read");
@@ -117,20 +100,14 @@ fn unary_call() {
 fn server_streaming_call() {
     let mut p = pair(2);
     let call = p.client.start_call(p.now, req("/s/Stream")).unwrap();
-    p.client
-        .send_last_message(call, Bytes::from_static(b"go"))
-        .unwrap();
+    p.client.send_last_message(call, Bytes::from_static(b"go")).unwrap();
     p.drive();
     server_events(&mut p);
     server_recv_all(&mut p, call);
     for i in 0..100u32 {
-        p.server
-            .send_message(call, Bytes::from(i.to_be_bytes().to_vec()))
-            .unwrap();
+        p.server.send_message(call, Bytes::from(i.to_be_bytes().to_vec())).unwrap();
     }
-    p.server
-        .finish(call, &Status::ok(), &Metadata::new())
-        .unwrap();
+    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
     p.drive();
     let ev = client_events(&mut p);
     let (msgs, end) = client_recv_all(&mut p, call);
@@ -147,31 +124,19 @@ fn client_streaming_call() {
     let mut p = pair(3);
     let call = p.client.start_call(p.now, req("/s/Collect")).unwrap();
     for i in 0..50u8 {
-        p.client
-            .send_message(call, Bytes::from(vec![i; i as usize]))
-            .unwrap();
+        p.client.send_message(call, Bytes::from(vec![i; i as usize])).unwrap();
     }
     p.client.half_close(call).unwrap();
     p.drive();
     let ev = server_events(&mut p);
     assert!(ev.iter().any(|e| matches!(e, ServerEvent::Message { .. })));
     let (msgs, end) = server_recv_all(&mut p, call);
-    assert!(
-        end && msgs.len() == 50,
-        "reading reaches the end of the request stream"
-    );
+    assert!(end && msgs.len() == 50, "reading reaches the end of the request stream");
     let total: usize = msgs.iter().map(Bytes::len).sum();
-    p.server
-        .send_message(call, Bytes::from(total.to_string()))
-        .unwrap();
-    p.server
-        .finish(call, &Status::ok(), &Metadata::new())
-        .unwrap();
+    p.server.send_message(call, Bytes::from(total.to_string())).unwrap();
+    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
     p.drive();
-    assert_eq!(
-        client_recv_all(&mut p, call).0,
-        vec![Bytes::from((0..50).sum::<usize>().to_string())]
-    );
+    assert_eq!(client_recv_all(&mut p, call).0, vec![Bytes::from((0..50).sum::<usize>().to_string())]);
 }
 
 #[test]
@@ -184,15 +149,10 @@ fn bidi_ping_pong() {
         server_events(&mut p);
         let (msgs, _) = server_recv_all(&mut p, call);
         assert_eq!(msgs, vec![Bytes::from(vec![i])]);
-        p.server
-            .send_message(call, Bytes::from(vec![i, i]))
-            .unwrap();
+        p.server.send_message(call, Bytes::from(vec![i, i])).unwrap();
         p.drive();
         client_events(&mut p);
-        assert_eq!(
-            client_recv_all(&mut p, call).0,
-            vec![Bytes::from(vec![i, i])]
-        );
+        assert_eq!(client_recv_all(&mut p, call).0, vec![Bytes::from(vec![i, i])]);
     }
     p.client.half_close(call).unwrap();
     p.drive();
@@ -200,14 +160,9 @@ fn bidi_ping_pong() {
     let ev = server_events(&mut p);
     assert!(ev.contains(&ServerEvent::HalfClosed { call }), "{ev:?}");
     assert_eq!(server_recv_all(&mut p, call), (vec![], true));
-    p.server
-        .finish(call, &Status::ok(), &Metadata::new())
-        .unwrap();
+    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
     p.drive();
-    assert_eq!(
-        finished(&client_events(&mut p), call).unwrap().0.code,
-        Code::Ok
-    );
+    assert_eq!(finished(&client_events(&mut p), call).unwrap().0.code, Code::Ok);
 }
 
 #[test]
@@ -219,9 +174,7 @@ fn many_concurrent_calls() {
     let calls: Vec<CallId> = (0..1000u32)
         .map(|i| {
             let c = p.client.start_call(p.now, req("/s/Echo")).unwrap();
-            p.client
-                .send_last_message(c, Bytes::from(i.to_string()))
-                .unwrap();
+            p.client.send_last_message(c, Bytes::from(i.to_string())).unwrap();
             c
         })
         .collect();
@@ -236,9 +189,7 @@ fn many_concurrent_calls() {
                     p.server.send_message(call, m).unwrap();
                 }
                 if end {
-                    p.server
-                        .finish(call, &Status::ok(), &Metadata::new())
-                        .unwrap();
+                    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
                 }
             }
         }
@@ -282,9 +233,7 @@ fn echo_size(p: &mut GrpcPair, size: usize) -> Result<usize, Status> {
                         p.server.send_message(call, m).unwrap();
                     }
                     if end {
-                        p.server
-                            .finish(call, &Status::ok(), &Metadata::new())
-                            .unwrap();
+                        p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
                     }
                 }
                 ServerEvent::Cancelled { reason, .. } => return Err(reason),
@@ -329,9 +278,7 @@ fn message_over_the_receive_limit_is_resource_exhausted() {
     let (status, _) = ev
         .iter()
         .find_map(|e| match e {
-            ClientEvent::Finished {
-                status, trailers, ..
-            } => Some((status.clone(), trailers.clone())),
+            ClientEvent::Finished { status, trailers, .. } => Some((status.clone(), trailers.clone())),
             _ => None,
         })
         .unwrap();
@@ -351,10 +298,7 @@ fn trailers_only_error() {
     p.server.finish(call, &st, &Metadata::new()).unwrap();
     p.drive();
     let ev = client_events(&mut p);
-    assert!(
-        !ev.iter().any(|e| matches!(e, ClientEvent::Headers { .. })),
-        "trailers-only: {ev:?}"
-    );
+    assert!(!ev.iter().any(|e| matches!(e, ClientEvent::Headers { .. })), "trailers-only: {ev:?}");
     assert_eq!(finished(&ev, call).unwrap().0, st);
 }
 
@@ -367,15 +311,15 @@ fn deadline_expires_on_both_sides() {
     p.client.send_last_message(call, Bytes::new()).unwrap();
     p.drive();
     let ev = server_events(&mut p);
-    let Some(ServerEvent::Call { start, .. }) = ev.first() else {
-        panic!("{ev:?}")
-    };
+    let Some(ServerEvent::Call { start, .. }) = ev.first() else { panic!("{ev:?}") };
     assert_eq!(start.timeout, Some(Duration::from_millis(500)));
     // Time passes; the server's timer fires before the client's RST arrives.
     p.advance(Duration::from_millis(501));
     let sev = server_events(&mut p);
     assert!(
-        sev.iter().any(|e| matches!(e, ServerEvent::Cancelled { reason, .. } if reason.code == Code::DeadlineExceeded)),
+        sev.iter().any(
+            |e| matches!(e, ServerEvent::Cancelled { reason, .. } if reason.code == Code::DeadlineExceeded)
+        ),
         "{sev:?}"
     );
     let cev = client_events(&mut p);
@@ -383,32 +327,23 @@ fn deadline_expires_on_both_sides() {
     p.drive();
     assert_eq!(p.client.active_calls(), 0);
     assert_eq!(p.server.active_calls(), 0);
-    assert!(
-        p.server.send_message(call, Bytes::new()).is_err(),
-        "server can no longer send"
-    );
+    assert!(p.server.send_message(call, Bytes::new()).is_err(), "server can no longer send");
 }
 
 #[test]
 fn client_cancellation_reaches_the_server() {
     let mut p = pair(10);
     let call = p.client.start_call(p.now, req("/s/Long")).unwrap();
-    p.client
-        .send_message(call, Bytes::from_static(b"x"))
-        .unwrap();
+    p.client.send_message(call, Bytes::from_static(b"x")).unwrap();
     p.drive();
     server_events(&mut p);
     p.client.cancel(call);
-    assert_eq!(
-        finished(&client_events(&mut p), call).unwrap().0.code,
-        Code::Cancelled
-    );
+    assert_eq!(finished(&client_events(&mut p), call).unwrap().0.code, Code::Cancelled);
     p.drive();
     let ev = server_events(&mut p);
     assert!(
-        ev.iter().any(
-            |e| matches!(e, ServerEvent::Cancelled { reason, .. } if reason.code == Code::Cancelled)
-        ),
+        ev.iter()
+            .any(|e| matches!(e, ServerEvent::Cancelled { reason, .. } if reason.code == Code::Cancelled)),
         "{ev:?}"
     );
 }
@@ -421,10 +356,7 @@ fn server_cancellation_reaches_the_client() {
     server_events(&mut p);
     p.server.cancel(call);
     p.drive();
-    assert_eq!(
-        finished(&client_events(&mut p), call).unwrap().0.code,
-        Code::Cancelled
-    );
+    assert_eq!(finished(&client_events(&mut p), call).unwrap().0.code, Code::Cancelled);
 }
 
 #[test]
@@ -449,9 +381,7 @@ fn metadata_round_trips_ascii_and_binary() {
     let mut initial = Metadata::new();
     initial.append("x-initial", "yes").unwrap();
     let mut trailing = Metadata::new();
-    trailing
-        .append_bin("x-trailing-bin", vec![9u8; 40])
-        .unwrap();
+    trailing.append_bin("x-trailing-bin", vec![9u8; 40]).unwrap();
     p.server.send_headers(call, &initial).unwrap();
     p.server.finish(call, &Status::ok(), &trailing).unwrap();
     p.drive();
@@ -474,9 +404,7 @@ fn status_details_round_trip() {
     server_events(&mut p);
     let st = Status::new(Code::FailedPrecondition, "precondition ☹ failed: 100%")
         .with_details(vec![8u8, 1, 18, 3]);
-    p.server
-        .send_message(call, Bytes::from_static(b"partial"))
-        .unwrap();
+    p.server.send_message(call, Bytes::from_static(b"partial")).unwrap();
     p.server.finish(call, &st, &Metadata::new()).unwrap();
     p.drive();
     let ev = client_events(&mut p);
@@ -497,28 +425,17 @@ fn compressed_messages_both_ways() {
     let big = Bytes::from(vec![b'z'; 100_000]);
     p.client.send_last_message(call, big.clone()).unwrap();
     p.drive();
-    assert!(
-        p.to_server_total < 10_000,
-        "request was compressed: {} bytes",
-        p.to_server_total
-    );
+    assert!(p.to_server_total < 10_000, "request was compressed: {} bytes", p.to_server_total);
     let ev = server_events(&mut p);
-    let Some(ServerEvent::Call { start, .. }) = ev.first() else {
-        panic!()
-    };
+    let Some(ServerEvent::Call { start, .. }) = ev.first() else { panic!() };
     assert_eq!(start.encoding, Some("gzip"));
     assert_eq!(server_recv_all(&mut p, call).0, vec![big.clone()]);
     p.server.set_send_compression(call, Some("gzip")).unwrap();
     p.server.send_message(call, big.clone()).unwrap();
-    p.server
-        .finish(call, &Status::ok(), &Metadata::new())
-        .unwrap();
+    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
     let before = p.to_client_total;
     p.drive();
-    assert!(
-        p.to_client_total - before < 10_000,
-        "response was compressed"
-    );
+    assert!(p.to_client_total - before < 10_000, "response was compressed");
     client_events(&mut p);
     assert_eq!(client_recv_all(&mut p, call).0, vec![big]);
 }
@@ -527,23 +444,15 @@ fn compressed_messages_both_ways() {
 fn unsupported_request_encoding_is_unimplemented() {
     let mut p = Pair::grpc(
         ClientConfig::default(),
-        ServerConfig {
-            compressors: weir_core::grpc::Compressors::none(),
-            ..ServerConfig::default()
-        },
+        ServerConfig { compressors: weir_core::grpc::Compressors::none(), ..ServerConfig::default() },
         15,
     );
     let mut r = req("/s/Zip");
     r.compression = Some("gzip");
     let call = p.client.start_call(p.now, r).unwrap();
-    p.client
-        .send_last_message(call, Bytes::from_static(b"x"))
-        .unwrap();
+    p.client.send_last_message(call, Bytes::from_static(b"x")).unwrap();
     p.drive();
-    assert!(
-        started(&server_events(&mut p)).is_empty(),
-        "never reaches a handler"
-    );
+    assert!(started(&server_events(&mut p)).is_empty(), "never reaches a handler");
     let (status, _) = finished(&client_events(&mut p), call).unwrap();
     assert_eq!(status.code, Code::Unimplemented);
 }

@@ -76,9 +76,7 @@ fn hot_paths_do_not_allocate() {
     let mut decoder = Decoder::new(4096);
     let mut wire = Vec::with_capacity(1024);
     encoder.encode(&fields, &mut wire);
-    decoder
-        .decode(&Bytes::from(wire.clone()), usize::MAX, |_| {})
-        .unwrap();
+    decoder.decode(&Bytes::from(wire.clone()), usize::MAX, |_| {}).unwrap();
 
     // Warm encoder: indexed fields, plus literals for grpc-timeout (not
     // indexed by policy) and authorization (sensitive).
@@ -90,8 +88,7 @@ fn hot_paths_do_not_allocate() {
     // Warm decoder on an all-indexed block: refcount clones only.
     let indexed = Bytes::from_static(&[0x83, 0x86, 0xc3, 0xc2, 0xc1, 0xc0, 0xbf, 0xbe]);
     let mut decoded = Vec::with_capacity(16);
-    let (count, result) =
-        allocations(|| decoder.decode(&indexed, usize::MAX, |field| decoded.push(field)));
+    let (count, result) = allocations(|| decoder.decode(&indexed, usize::MAX, |field| decoded.push(field)));
     assert_eq!(count, 0, "indexed decode allocated");
     assert_eq!(result.unwrap().fields, 8);
     assert_eq!(decoded, fields[..8]);

@@ -21,16 +21,11 @@ fn stories() -> &'static [Story] {
 fn decode(decoder: &mut Decoder, wire: Bytes) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut fields = Vec::new();
     let decoded = decoder
-        .decode(&wire, usize::MAX, |field| {
-            fields.push((field.name.to_vec(), field.value.to_vec()))
-        })
+        .decode(&wire, usize::MAX, |field| fields.push((field.name.to_vec(), field.value.to_vec())))
         .unwrap_or_else(|error| panic!("decode error {error:?}"));
     assert_eq!(decoded.fields, fields.len());
     assert!(!decoded.over_limit);
-    let list_size: usize = fields
-        .iter()
-        .map(|(name, value)| name.len() + value.len() + 32)
-        .sum();
+    let list_size: usize = fields.iter().map(|(name, value)| name.len() + value.len() + 32).sum();
     assert_eq!(decoded.list_size, list_size);
     fields
 }
@@ -52,12 +47,7 @@ fn every_corpus_block_decodes_to_its_header_list() {
         for case in &story.cases {
             apply_table_size(case, &mut decoder);
             let fields = decode(&mut decoder, Bytes::copy_from_slice(&case.wire));
-            assert!(
-                fields == case.headers,
-                "{} seqno {}",
-                story.path,
-                case.seqno
-            );
+            assert!(fields == case.headers, "{} seqno {}", story.path, case.seqno);
             assert!(decoder.table_size() <= decoder.max_table_size());
             blocks += 1;
         }
@@ -92,12 +82,7 @@ fn round_trip_corpus(configure: impl Fn(&mut Encoder)) -> (usize, usize) {
             encoder.encode(&fields, &mut wire);
             octets += wire.len();
             let decoded = decode(&mut decoder, Bytes::copy_from_slice(&wire));
-            assert!(
-                decoded == case.headers,
-                "{} seqno {}",
-                story.path,
-                case.seqno
-            );
+            assert!(decoded == case.headers, "{} seqno {}", story.path, case.seqno);
             assert!(
                 encoder.table_entries().eq(decoder.table_entries()),
                 "{} seqno {}",

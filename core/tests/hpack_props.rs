@@ -37,20 +37,12 @@ fn field() -> impl Strategy<Value = HeaderField> {
 
 /// A peer `SETTINGS_HEADER_TABLE_SIZE`, small sizes favoured to force eviction.
 fn table_size() -> impl Strategy<Value = usize> {
-    prop_oneof![
-        Just(0usize),
-        0usize..400,
-        Just(4096usize),
-        4096usize..70_000,
-    ]
+    prop_oneof![Just(0usize), 0usize..400, Just(4096usize), 4096usize..70_000,]
 }
 
 /// One block: the table size settings changes acknowledged before it, then its fields.
 fn block() -> impl Strategy<Value = (Vec<usize>, Vec<HeaderField>)> {
-    (
-        prop::collection::vec(table_size(), 0..3),
-        prop::collection::vec(field(), 0..12),
-    )
+    (prop::collection::vec(table_size(), 0..3), prop::collection::vec(field(), 0..12))
 }
 
 fn encoder_with(huffman: HuffmanPolicy, policy: IndexPolicy) -> Encoder {

@@ -15,19 +15,9 @@ type Tables = [(Entries, usize); 3];
 
 const REQUEST_TABLES: Tables = [
     (&[(":authority", "www.example.com")], 57),
+    (&[("cache-control", "no-cache"), (":authority", "www.example.com")], 110),
     (
-        &[
-            ("cache-control", "no-cache"),
-            (":authority", "www.example.com"),
-        ],
-        110,
-    ),
-    (
-        &[
-            ("custom-key", "custom-value"),
-            ("cache-control", "no-cache"),
-            (":authority", "www.example.com"),
-        ],
+        &[("custom-key", "custom-value"), ("cache-control", "no-cache"), (":authority", "www.example.com")],
         164,
     ),
 ];
@@ -53,10 +43,7 @@ const RESPONSE_TABLES: Tables = [
     ),
     (
         &[
-            (
-                "set-cookie",
-                "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
-            ),
+            ("set-cookie", "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1"),
             ("content-encoding", "gzip"),
             ("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
         ],
@@ -72,19 +59,12 @@ fn example(name_prefix: &str) -> Example {
 }
 
 fn fields(headers: &[(String, String)]) -> Vec<HeaderField> {
-    headers
-        .iter()
-        .map(|(name, value)| HeaderField::new(name.clone(), value.clone()))
-        .collect()
+    headers.iter().map(|(name, value)| HeaderField::new(name.clone(), value.clone())).collect()
 }
 
 fn decode(decoder: &mut Decoder, wire: &[u8]) -> Vec<HeaderField> {
     let mut fields = Vec::new();
-    decoder
-        .decode(&Bytes::copy_from_slice(wire), usize::MAX, |field| {
-            fields.push(field)
-        })
-        .expect("decodes");
+    decoder.decode(&Bytes::copy_from_slice(wire), usize::MAX, |field| fields.push(field)).expect("decodes");
     fields
 }
 
@@ -94,19 +74,14 @@ fn assert_table<'a>(
     context: &str,
 ) {
     let entries: Vec<(&[u8], &[u8])> = entries.collect();
-    let expected: Vec<(&[u8], &[u8])> = expected
-        .iter()
-        .map(|(name, value)| (name.as_bytes(), value.as_bytes()))
-        .collect();
+    let expected: Vec<(&[u8], &[u8])> =
+        expected.iter().map(|(name, value)| (name.as_bytes(), value.as_bytes())).collect();
     assert_eq!(entries, expected, "{context}");
 }
 
 #[test]
 fn appendix_c_has_eight_examples() {
-    let names: Vec<String> = load_appendix_c()
-        .into_iter()
-        .map(|example| example.name)
-        .collect();
+    let names: Vec<String> = load_appendix_c().into_iter().map(|example| example.name).collect();
     assert_eq!(names.len(), 8, "{names:?}");
 }
 
@@ -124,9 +99,7 @@ fn c_2_examples_decode() {
         let (wire, headers) = &example.blocks[0];
         let decoded = decode(&mut decoder, wire);
         let mut expected = fields(headers);
-        expected
-            .iter_mut()
-            .for_each(|field| field.sensitive = sensitive);
+        expected.iter_mut().for_each(|field| field.sensitive = sensitive);
         assert_eq!(decoded, expected, "{name}");
         assert_table(decoder.table_entries(), table, name);
         assert_eq!(decoder.table_size(), size, "{name}");
@@ -164,11 +137,7 @@ fn check_encoding(name: &str, huffman: HuffmanPolicy, tables: &Tables) {
         let context = format!("{name} block {}", index + 1);
         let mut encoded = Vec::new();
         encoder.encode(&fields(headers), &mut encoded);
-        let expected = if index == 0 {
-            [size_update.as_slice(), wire].concat()
-        } else {
-            wire.clone()
-        };
+        let expected = if index == 0 { [size_update.as_slice(), wire].concat() } else { wire.clone() };
         assert_eq!(encoded, expected, "{context}");
         assert_table(encoder.table_entries(), table, &context);
         assert_eq!(encoder.table_size(), *size, "{context}");
@@ -229,10 +198,7 @@ fn c_6_with_default_huffman_policy_sends_307_plain() {
     let mut second = Vec::new();
     encoder.encode(&fields(&example.blocks[1].1), &mut second);
     assert_eq!(second, [hex("4803333037"), hex("c1c0bf")].concat());
-    assert_eq!(
-        example.blocks[1].0,
-        [hex("4883640eff"), hex("c1c0bf")].concat()
-    );
+    assert_eq!(example.blocks[1].0, [hex("4883640eff"), hex("c1c0bf")].concat());
 }
 
 #[test]

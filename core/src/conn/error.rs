@@ -77,11 +77,7 @@ pub struct ConnectionError {
 
 impl ConnectionError {
     pub(crate) fn local(code: ErrorCode, kind: ConnectionErrorKind) -> Self {
-        ConnectionError {
-            code,
-            initiator: Initiator::Local,
-            kind,
-        }
+        ConnectionError { code, initiator: Initiator::Local, kind }
     }
 
     pub(crate) fn protocol(kind: ConnectionErrorKind) -> Self {
@@ -89,10 +85,7 @@ impl ConnectionError {
     }
 
     pub(crate) fn limit(limit: Limit) -> Self {
-        Self::local(
-            ErrorCode::ENHANCE_YOUR_CALM,
-            ConnectionErrorKind::Limit(limit),
-        )
+        Self::local(ErrorCode::ENHANCE_YOUR_CALM, ConnectionErrorKind::Limit(limit))
     }
 }
 
@@ -102,11 +95,7 @@ impl fmt::Display for ConnectionError {
             Initiator::Local => "local",
             Initiator::Remote => "remote",
         };
-        write!(
-            f,
-            "HTTP/2 connection error {} ({who}): {:?}",
-            self.code, self.kind
-        )
+        write!(f, "HTTP/2 connection error {} ({who}): {:?}", self.code, self.kind)
     }
 }
 

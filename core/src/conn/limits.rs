@@ -14,12 +14,7 @@ pub(crate) struct RateCounter {
 
 impl RateCounter {
     pub fn new(limit: u32, window: Duration) -> Self {
-        RateCounter {
-            limit,
-            window,
-            window_start: None,
-            count: 0,
-        }
+        RateCounter { limit, window, window_start: None, count: 0 }
     }
 
     /// Records one event at `now`; true when the limit is exceeded.
@@ -48,9 +43,6 @@ mod tests {
         assert!(!c.record(t0));
         assert!(!c.record(t0 + Duration::from_millis(500)));
         assert!(c.record(t0 + Duration::from_millis(900)));
-        assert!(
-            !c.record(t0 + Duration::from_secs(2)),
-            "a new window starts fresh"
-        );
+        assert!(!c.record(t0 + Duration::from_secs(2)), "a new window starts fresh");
     }
 }

@@ -201,19 +201,13 @@ impl Connection {
             .bdp_window_growth
             .then(|| BdpEstimator::new(config.initial_stream_window, config.max_bdp_window));
         let mut hpack_enc = hpack::Encoder::new();
-        hpack_enc.set_max_table_size(
-            (hpack::DEFAULT_TABLE_SIZE).min(config.max_encoder_table_size as usize),
-        );
+        hpack_enc.set_max_table_size((hpack::DEFAULT_TABLE_SIZE).min(config.max_encoder_table_size as usize));
         Connection {
             role,
             phase: Phase::Open,
             created_at: now,
             recv_buf: BytesMut::new(),
-            preface_left: if role == Role::Server {
-                PREFACE.len()
-            } else {
-                0
-            },
+            preface_left: if role == Role::Server { PREFACE.len() } else { 0 },
             // Until our SETTINGS are acknowledged the peer may only assume the
             // RFC defaults, but accepting our larger advertised size early is safe.
             frames: FrameDecoder::new(config.max_frame_size),
@@ -305,8 +299,7 @@ impl Connection {
             && self.goaway_recv.is_none()
             && self.shutdown.is_none()
             && self.next_local_id <= StreamId::MAX.0
-            && self.active_local + self.pending_open.len()
-                < self.peer.max_concurrent_streams as usize
+            && self.active_local + self.pending_open.len() < self.peer.max_concurrent_streams as usize
     }
 
     /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS.
@@ -362,6 +355,25 @@ impl Connection {
                 && s.send_buffered < self.config.max_send_buffer_per_stream
                 && self.send_buffered < self.config.max_send_buffer_per_connection
         })
+    }
+
+    /// True when `send_data` on the stream would be accepted now; otherwise
+    /// arranges for an [`Event::Writable`] once it would be.
+    pub fn poll_writable(&mut self, id: StreamId) -> bool {
+        if self.is_writable(id) {
+            return true;
+        }
+        let conn_full = self.send_buffered >= self.config.max_send_buffer_per_connection;
+        if let Some(s) = self.streams.get_mut(id)
+            && s.reset_code.is_none()
+            && !s.end_queued
+        {
+            s.want_writable = true;
+            if conn_full && !self.conn_writable_waiters.contains(&id) {
+                self.conn_writable_waiters.push(id);
+            }
+        }
+        false
     }
 
     /// Counters.
@@ -454,9 +466,7 @@ impl Connection {
         }
         let clean = self.streams.iter().all(|s| s.state.is_closed())
             && self.pending_open.is_empty()
-            && (self.goaway_recv.is_some()
-                || self.goaway_sent.is_some()
-                || self.phase == Phase::Closing);
+            && (self.goaway_recv.is_some() || self.goaway_sent.is_some() || self.phase == Phase::Closing);
         if self.error.is_none() && !clean {
             self.error = Some(ConnectionError {
                 code: ErrorCode::NO_ERROR,
@@ -479,11 +489,7 @@ impl Connection {
 
     /// Opens a stream with a request header section (client). The id is assigned
     /// now; HEADERS go out in id order once the peer's concurrency limit allows.
-    pub fn open_stream(
-        &mut self,
-        headers: Headers,
-        end_stream: bool,
-    ) -> Result<StreamId, OpenError> {
+    pub fn open_stream(&mut self, headers: Headers, end_stream: bool) -> Result<StreamId, OpenError> {
         if self.role != Role::Client {
             return Err(OpenError::NotClient);
         }
@@ -504,19 +510,12 @@ impl Connection {
         }
         let id = StreamId(self.next_local_id);
         self.next_local_id = self.next_local_id.saturating_add(2);
-        let mut stream = Stream::new(
-            id,
-            self.local.initial_window(),
-            self.peer.initial_window_size,
-        );
+        let mut stream = Stream::new(id, self.local.initial_window(), self.peer.initial_window_size);
         stream.is_head_request = headers.pseudo.method.as_deref() == Some(b"HEAD");
         stream.visible = true;
         stream.headers_queued = true;
         stream.end_queued = end_stream;
-        stream.send_queue.push_back(Outgoing::Headers {
-            headers: Box::new(headers),
-            end_stream,
-        });
+        stream.send_queue.push_back(Outgoing::Headers { headers: Box::new(headers), end_stream });
         self.streams.insert(stream);
         self.pending_open.push_back(id);
         self.idle_since = None;
@@ -534,10 +533,7 @@ impl Connection {
         let s = self.sendable_stream(id)?;
         s.headers_queued = true;
         s.end_queued = end_stream;
-        s.send_queue.push_back(Outgoing::Headers {
-            headers: Box::new(headers),
-            end_stream,
-        });
+        s.send_queue.push_back(Outgoing::Headers { headers: Box::new(headers), end_stream });
         self.schedule_stream(id);
         Ok(())
     }
@@ -545,12 +541,7 @@ impl Connection {
     /// Queues data (zero-copy). Accepted while the stream's and connection's
     /// send buffers are under their limits (a chunk may overshoot once);
     /// otherwise `BufferFull`, and `Event::Writable` follows when there is room.
-    pub fn send_data(
-        &mut self,
-        id: StreamId,
-        data: Bytes,
-        end_stream: bool,
-    ) -> Result<(), StreamError> {
+    pub fn send_data(&mut self, id: StreamId, data: Bytes, end_stream: bool) -> Result<(), StreamError> {
         self.send_chunks(id, std::slice::from_ref(&data), end_stream)
     }
 
@@ -580,18 +571,12 @@ impl Connection {
         let mut total = 0;
         for data in chunks.iter().filter(|c| !c.is_empty()) {
             total += data.len();
-            s.send_queue.push_back(Outgoing::Data {
-                data: data.clone(),
-                end_stream: false,
-            });
+            s.send_queue.push_back(Outgoing::Data { data: data.clone(), end_stream: false });
         }
         if end_stream {
             match s.send_queue.back_mut() {
                 Some(Outgoing::Data { end_stream, .. }) => *end_stream = true,
-                _ => s.send_queue.push_back(Outgoing::Data {
-                    data: Bytes::new(),
-                    end_stream: true,
-                }),
+                _ => s.send_queue.push_back(Outgoing::Data { data: Bytes::new(), end_stream: true }),
             }
         }
         s.send_buffered += total;
@@ -605,10 +590,7 @@ impl Connection {
         if self.phase == Phase::Closed {
             return Err(StreamError::ConnectionClosed);
         }
-        let s = self
-            .streams
-            .get_mut(id)
-            .ok_or(StreamError::UnknownStream(id))?;
+        let s = self.streams.get_mut(id).ok_or(StreamError::UnknownStream(id))?;
         if let Some(code) = s.reset_code {
             return Err(StreamError::Reset(code));
         }
@@ -643,20 +625,17 @@ impl Connection {
     /// peer is still sending then: a response that is complete before the
     /// request is lets the peer stop (RFC 9113 §8.1, gRPC "Early Server Closure").
     pub fn reset_when_sent(&mut self, id: StreamId, code: ErrorCode) -> Result<(), StreamError> {
-        let s = self
-            .streams
-            .get_mut(id)
-            .ok_or(StreamError::UnknownStream(id))?;
+        let s = self.streams.get_mut(id).ok_or(StreamError::UnknownStream(id))?;
         s.reset_after_end = Some(code);
         Ok(())
     }
 
     /// Called after we sent END_STREAM on `id`.
     pub(super) fn after_end_sent(&mut self, id: StreamId) {
-        let pending = self.streams.get(id).and_then(|s| {
-            s.reset_after_end
-                .filter(|_| s.state == State::HalfClosedLocal)
-        });
+        let pending = self
+            .streams
+            .get(id)
+            .and_then(|s| s.reset_after_end.filter(|_| s.state == State::HalfClosedLocal));
         if let Some(code) = pending
             && matches!(self.transition(id, Input::SendReset), Outcome::Next(_))
         {
@@ -667,10 +646,7 @@ impl Connection {
                 self.recv_window.release(unread as u32);
             }
             self.control
-                .push_back(Frame::RstStream(crate::frame::RstStream {
-                    stream_id: id,
-                    error_code: code,
-                }));
+                .push_back(Frame::RstStream(crate::frame::RstStream { stream_id: id, error_code: code }));
         }
     }
 
@@ -682,16 +658,13 @@ impl Connection {
     /// Reads received data (zero-copy, up to `max` octets); reading is what
     /// returns flow-control credit to the peer.
     pub fn read(&mut self, id: StreamId, max: usize) -> Result<Read, StreamError> {
-        let s = self
-            .streams
-            .get_mut(id)
-            .ok_or(StreamError::UnknownStream(id))?;
+        let s = self.streams.get_mut(id).ok_or(StreamError::UnknownStream(id))?;
         s.data_event_armed = true;
         let Some(front) = s.recv_queue.front_mut() else {
             return match s.state {
-                State::Closed(Closed::RemoteReset) | State::Closed(Closed::LocalReset) => Err(
-                    StreamError::Reset(s.reset_code.unwrap_or(ErrorCode::CANCEL)),
-                ),
+                State::Closed(Closed::RemoteReset) | State::Closed(Closed::LocalReset) => {
+                    Err(StreamError::Reset(s.reset_code.unwrap_or(ErrorCode::CANCEL)))
+                }
                 st if st.can_recv() || st == State::Idle => Ok(Read::Pending),
                 _ => Ok(Read::Finished),
             };
@@ -720,10 +693,7 @@ impl Connection {
             self.user_pings.pop_front();
         }
         self.user_pings.push_back((payload, now));
-        self.control.push_back(Frame::Ping(Ping {
-            ack: false,
-            payload,
-        }));
+        self.control.push_back(Frame::Ping(Ping { ack: false, payload }));
     }
 
     /// Starts a graceful shutdown: no new streams; in-flight ones may finish
@@ -738,17 +708,12 @@ impl Connection {
         match self.role {
             Role::Server => {
                 self.queue_goaway(StreamId::MAX, ErrorCode::NO_ERROR, Bytes::new());
-                self.control.push_back(Frame::Ping(Ping {
-                    ack: false,
-                    payload: ping_payload::SHUTDOWN,
-                }));
+                self.control.push_back(Frame::Ping(Ping { ack: false, payload: ping_payload::SHUTDOWN }));
                 self.shutdown = Some(Shutdown::AwaitingPing { started: now });
             }
             Role::Client => {
                 self.queue_goaway(self.last_peer_id, ErrorCode::NO_ERROR, Bytes::new());
-                self.shutdown = Some(Shutdown::Draining {
-                    deadline: now + self.config.shutdown_grace,
-                });
+                self.shutdown = Some(Shutdown::Draining { deadline: now + self.config.shutdown_grace });
             }
         }
         self.check_drained();
@@ -767,20 +732,14 @@ impl Connection {
     /// applies to open streams once the peer acknowledges it.
     pub fn set_initial_window_size(&mut self, now: Instant, size: u32) {
         let size = size.min(crate::frame::MAX_WINDOW_SIZE);
-        let settings = crate::frame::Settings {
-            initial_window_size: Some(size),
-            ..Default::default()
-        };
+        let settings = crate::frame::Settings { initial_window_size: Some(size), ..Default::default() };
         self.send_settings(now, settings);
     }
 
     /// Changes our advertised SETTINGS_MAX_CONCURRENT_STREAMS.
     pub fn set_max_concurrent_streams(&mut self, now: Instant, n: u32) {
         self.config.max_concurrent_streams = n;
-        let settings = crate::frame::Settings {
-            max_concurrent_streams: Some(n),
-            ..Default::default()
-        };
+        let settings = crate::frame::Settings { max_concurrent_streams: Some(n), ..Default::default() };
         self.send_settings(now, settings);
     }
 
@@ -791,11 +750,7 @@ impl Connection {
         {
             self.frames.set_max_frame_size(max);
         }
-        self.control
-            .push_back(Frame::Settings(crate::frame::SettingsFrame {
-                ack: false,
-                settings,
-            }));
+        self.control.push_back(Frame::Settings(crate::frame::SettingsFrame { ack: false, settings }));
     }
 
     // ----- internal helpers shared by recv and send ------------------------------
@@ -876,8 +831,7 @@ impl Connection {
             if before == State::Idle {
                 self.stats.streams_opened += 1;
             }
-            if next.is_closed() && !before.is_closed() && self.active_local + self.active_peer == 0
-            {
+            if next.is_closed() && !before.is_closed() && self.active_local + self.active_peer == 0 {
                 self.idle_since = None; // recomputed below
             }
         }
@@ -922,37 +876,20 @@ impl Connection {
             self.recv_buffered -= unread;
             self.recv_window.release(unread as u32);
         }
-        self.control
-            .push_back(Frame::RstStream(crate::frame::RstStream {
-                stream_id: id,
-                error_code: code,
-            }));
-        self.push_event(Event::Reset {
-            stream: id,
-            code,
-            initiator: Initiator::Local,
-            cause: Some(cause),
-        });
+        self.control.push_back(Frame::RstStream(crate::frame::RstStream { stream_id: id, error_code: code }));
+        self.push_event(Event::Reset { stream: id, code, initiator: Initiator::Local, cause: Some(cause) });
         self.maybe_remove(id);
     }
 
     /// A stream error caused by the peer (§5.4.2): reset, and count it toward
     /// the reset limit.
-    fn stream_error(
-        &mut self,
-        now: Instant,
-        id: StreamId,
-        code: ErrorCode,
-        cause: LocalResetCause,
-    ) {
+    fn stream_error(&mut self, now: Instant, id: StreamId, code: ErrorCode, cause: LocalResetCause) {
         if self.resets.record(now) {
             self.fail(ConnectionError::limit(Limit::Resets));
             return;
         }
         match self.streams.get(id) {
-            Some(s) if !s.state.is_closed() && s.state != State::Idle => {
-                self.reset_locally(id, code, cause)
-            }
+            Some(s) if !s.state.is_closed() && s.state != State::Idle => self.reset_locally(id, code, cause),
             Some(_) => {}
             None if self.is_idle_id(id) => {
                 // "RST_STREAM frames MUST NOT be sent for a stream in the idle state":
@@ -969,8 +906,7 @@ impl Connection {
     /// True when no stream with this id was ever opened by its initiator.
     fn is_idle_id(&self, id: StreamId) -> bool {
         if self.is_local(id) {
-            id.0 >= self.next_local_id
-                || self.streams.get(id).is_some_and(|s| s.state == State::Idle)
+            id.0 >= self.next_local_id || self.streams.get(id).is_some_and(|s| s.state == State::Idle)
         } else {
             id > self.last_peer_id
         }
@@ -1011,10 +947,7 @@ impl Connection {
 impl State {
     /// True when closed by RST_STREAM either way.
     fn is_closed_by_reset(self) -> bool {
-        matches!(
-            self,
-            State::Closed(Closed::LocalReset | Closed::RemoteReset)
-        )
+        matches!(self, State::Closed(Closed::LocalReset | Closed::RemoteReset))
     }
 }
 

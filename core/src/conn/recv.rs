@@ -9,8 +9,8 @@ use super::event::{Event, HeadersKind, Initiator, LocalResetCause};
 use super::{Connection, PendingBlock, Role, Shutdown, ping_payload};
 use crate::error_code::ErrorCode;
 use crate::frame::{
-    Continuation, Data, Frame, GoAway, Headers as HeadersFrame, Ping, RstStream, SettingsFrame,
-    StreamId, WindowUpdate,
+    Continuation, Data, Frame, GoAway, Headers as HeadersFrame, Ping, RstStream, SettingsFrame, StreamId,
+    WindowUpdate,
 };
 use crate::headers::{BlockKind, HeaderBuilder, Headers};
 use crate::stream::{Closed, Input, Outcome, RecvPhase, State, Stream};
@@ -48,9 +48,7 @@ impl Connection {
         if !self.got_peer_settings && !matches!(&frame, Frame::Settings(s) if !s.ack) {
             // §3.4: the preface "MUST be followed by a SETTINGS frame" / the server's
             // preface is a SETTINGS frame that "MUST be the first frame".
-            return self.fail(ConnectionError::protocol(
-                ConnectionErrorKind::MissingSettings,
-            ));
+            return self.fail(ConnectionError::protocol(ConnectionErrorKind::MissingSettings));
         }
         match frame {
             Frame::Data(d) => self.on_data(now, d),
@@ -62,9 +60,7 @@ impl Connection {
             // §8.4: "A client cannot push"; we advertise ENABLE_PUSH=0 as a client,
             // so "receipt of a PUSH_PROMISE frame ... MUST be treated as a connection
             // error of type PROTOCOL_ERROR" (§6.6).
-            Frame::PushPromise(_) => {
-                self.fail(ConnectionError::protocol(ConnectionErrorKind::Push))
-            }
+            Frame::PushPromise(_) => self.fail(ConnectionError::protocol(ConnectionErrorKind::Push)),
             Frame::Ping(p) => self.on_ping(now, p),
             Frame::GoAway(g) => self.on_goaway(now, g),
             Frame::WindowUpdate(w) => self.on_window_update(now, w),
@@ -109,10 +105,7 @@ impl Connection {
                 return self.stream_error(now, id, code, LocalResetCause::Protocol);
             }
             Outcome::ConnectionError(code) => {
-                return self.fail(ConnectionError::local(
-                    code,
-                    ConnectionErrorKind::StreamClosed,
-                ));
+                return self.fail(ConnectionError::local(code, ConnectionErrorKind::StreamClosed));
             }
         }
         if d.data.is_empty() && !d.end_stream && self.empty_data.record(now) {
@@ -124,12 +117,7 @@ impl Connection {
         if s.recv_window.receive(flow).is_err() {
             // §6.9.1: the peer sent more than the stream window allowed.
             self.recv_window.release(flow);
-            return self.stream_error(
-                now,
-                id,
-                ErrorCode::FLOW_CONTROL_ERROR,
-                LocalResetCause::Protocol,
-            );
+            return self.stream_error(now, id, ErrorCode::FLOW_CONTROL_ERROR, LocalResetCause::Protocol);
         }
         // Padding is never read by anyone: its credit returns at once (§6.1).
         let padding = flow - d.data.len() as u32;
@@ -149,8 +137,7 @@ impl Connection {
             // content-length header field does not equal the sum of the DATA frame
             // payload lengths".
             self.recv_window.release(len as u32);
-            let cause =
-                LocalResetCause::Malformed(crate::headers::Malformed::ContentLengthMismatch);
+            let cause = LocalResetCause::Malformed(crate::headers::Malformed::ContentLengthMismatch);
             return self.stream_error(now, id, ErrorCode::PROTOCOL_ERROR, cause);
         }
         let discard = !s.visible;
@@ -170,10 +157,7 @@ impl Connection {
             self.transition(id, Input::RecvEndStream);
         }
         if notify {
-            self.push_event(Event::Data {
-                stream: id,
-                end_stream: d.end_stream,
-            });
+            self.push_event(Event::Data { stream: id, end_stream: d.end_stream });
         }
         if discard {
             self.queue_stream_window_update(id);
@@ -182,10 +166,7 @@ impl Connection {
             && let Some(bdp) = &mut self.bdp
             && bdp.on_data(len, now)
         {
-            self.control.push_back(Frame::Ping(Ping {
-                ack: false,
-                payload: ping_payload::BDP,
-            }));
+            self.control.push_back(Frame::Ping(Ping { ack: false, payload: ping_payload::BDP }));
         }
         self.maybe_remove(id);
     }
@@ -195,13 +176,7 @@ impl Connection {
     fn on_headers(&mut self, now: Instant, h: HeadersFrame) {
         let self_dependent = h.priority.is_some_and(|p| p.dependency == h.stream_id);
         if h.end_headers {
-            return self.on_header_block(
-                now,
-                h.stream_id,
-                h.fragment,
-                h.end_stream,
-                self_dependent,
-            );
+            return self.on_header_block(now, h.stream_id, h.fragment, h.end_stream, self_dependent);
         }
         let mut fragments = BytesMut::with_capacity(h.fragment.len() * 2);
         fragments.extend_from_slice(&h.fragment);
@@ -230,13 +205,7 @@ impl Connection {
             return;
         }
         if let Some(b) = self.block.take() {
-            self.on_header_block(
-                now,
-                b.stream,
-                b.fragments.freeze(),
-                b.end_stream,
-                b.self_dependent,
-            );
+            self.on_header_block(now, b.stream, b.fragments.freeze(), b.end_stream, b.self_dependent);
         }
     }
 
@@ -263,9 +232,7 @@ impl Connection {
     ) {
         let known = self.classify(id);
         let kind = match (&known, self.streams.get(id)) {
-            (Known::Live, Some(s))
-                if s.recv_phase == RecvPhase::Head && self.role == Role::Client =>
-            {
+            (Known::Live, Some(s)) if s.recv_phase == RecvPhase::Head && self.role == Role::Client => {
                 BlockKind::Response
             }
             (Known::Live, Some(s)) if s.recv_phase == RecvPhase::Head => BlockKind::Request,
@@ -288,16 +255,12 @@ impl Connection {
             // §5.1.1: a stream id the peer may not use, or a HEADERS frame that
             // would reopen a stream below the highest one opened.
             Known::Idle => self.fail(ConnectionError::protocol(ConnectionErrorKind::StreamId)),
-            Known::Closed(None) => {
-                self.fail(ConnectionError::protocol(ConnectionErrorKind::StreamId))
-            }
+            Known::Closed(None) => self.fail(ConnectionError::protocol(ConnectionErrorKind::StreamId)),
             Known::Closed(Some(Closed::LocalReset)) => {}
             Known::Closed(Some(_)) => {
                 self.stream_error(now, id, ErrorCode::STREAM_CLOSED, LocalResetCause::Protocol)
             }
-            Known::Live => {
-                self.on_stream_headers(now, id, builder, decoded.over_limit, end_stream, self_dep)
-            }
+            Known::Live => self.on_stream_headers(now, id, builder, decoded.over_limit, end_stream, self_dep),
         }
     }
 
@@ -329,17 +292,10 @@ impl Connection {
                 return self.fail(ConnectionError::limit(Limit::RefusedStreams));
             }
             self.streams.remember(id, Closed::LocalReset);
-            let rst = RstStream {
-                stream_id: id,
-                error_code: ErrorCode::REFUSED_STREAM,
-            };
+            let rst = RstStream { stream_id: id, error_code: ErrorCode::REFUSED_STREAM };
             return self.queue_control_answer(Frame::RstStream(rst));
         }
-        let stream = Stream::new(
-            id,
-            self.local.initial_window(),
-            self.peer.initial_window_size,
-        );
+        let stream = Stream::new(id, self.local.initial_window(), self.peer.initial_window_size);
         self.streams.insert(stream);
         self.transition(id, Input::RecvHeaders);
         if end_stream {
@@ -347,32 +303,21 @@ impl Connection {
         }
         if self_dep {
             // §5.3.1: "A stream cannot depend on itself... stream error of type PROTOCOL_ERROR."
-            return self.stream_error(
-                now,
-                id,
-                ErrorCode::PROTOCOL_ERROR,
-                LocalResetCause::Protocol,
-            );
+            return self.stream_error(now, id, ErrorCode::PROTOCOL_ERROR, LocalResetCause::Protocol);
         }
         if over_limit {
             return self.answer_header_list_too_large(now, id);
         }
         match builder.finish() {
-            Err(m) => self.stream_error(
-                now,
-                id,
-                ErrorCode::PROTOCOL_ERROR,
-                LocalResetCause::Malformed(m),
-            ),
+            Err(m) => self.stream_error(now, id, ErrorCode::PROTOCOL_ERROR, LocalResetCause::Malformed(m)),
             Ok((headers, content_length)) => {
                 if let Some(s) = self.streams.get_mut(id) {
                     s.recv_phase = RecvPhase::Body;
                     s.visible = true;
                     s.content_length_left = content_length;
                     if end_stream && content_length.is_some_and(|n| n != 0) {
-                        let cause = LocalResetCause::Malformed(
-                            crate::headers::Malformed::ContentLengthMismatch,
-                        );
+                        let cause =
+                            LocalResetCause::Malformed(crate::headers::Malformed::ContentLengthMismatch);
                         return self.stream_error(now, id, ErrorCode::PROTOCOL_ERROR, cause);
                     }
                 }
@@ -425,19 +370,11 @@ impl Connection {
                 return self.stream_error(now, id, code, LocalResetCause::Protocol);
             }
             Outcome::ConnectionError(code) => {
-                return self.fail(ConnectionError::local(
-                    code,
-                    ConnectionErrorKind::StreamClosed,
-                ));
+                return self.fail(ConnectionError::local(code, ConnectionErrorKind::StreamClosed));
             }
         }
         if self_dep {
-            return self.stream_error(
-                now,
-                id,
-                ErrorCode::PROTOCOL_ERROR,
-                LocalResetCause::Protocol,
-            );
+            return self.stream_error(now, id, ErrorCode::PROTOCOL_ERROR, LocalResetCause::Protocol);
         }
         if over_limit {
             if self.resets.record(now) {
@@ -448,21 +385,14 @@ impl Connection {
         let (headers, content_length) = match builder.finish() {
             Ok(ok) => ok,
             Err(m) => {
-                return self.stream_error(
-                    now,
-                    id,
-                    ErrorCode::PROTOCOL_ERROR,
-                    LocalResetCause::Malformed(m),
-                );
+                return self.stream_error(now, id, ErrorCode::PROTOCOL_ERROR, LocalResetCause::Malformed(m));
             }
         };
         let Some(s) = self.streams.get_mut(id) else {
             return;
         };
         let kind = match (s.recv_phase, headers.pseudo.status) {
-            (RecvPhase::Head, Some(status)) if (100..200).contains(&status) => {
-                HeadersKind::Informational
-            }
+            (RecvPhase::Head, Some(status)) if (100..200).contains(&status) => HeadersKind::Informational,
             (RecvPhase::Head, Some(status)) => {
                 s.recv_phase = RecvPhase::Body;
                 let bodyless = s.is_head_request || status == 204 || status == 304;
@@ -485,12 +415,7 @@ impl Connection {
             } else {
                 crate::headers::Malformed::ContentLengthMismatch
             };
-            return self.stream_error(
-                now,
-                id,
-                ErrorCode::PROTOCOL_ERROR,
-                LocalResetCause::Malformed(m),
-            );
+            return self.stream_error(now, id, ErrorCode::PROTOCOL_ERROR, LocalResetCause::Malformed(m));
         }
         if end_stream {
             self.transition(id, Input::RecvEndStream);
@@ -500,12 +425,7 @@ impl Connection {
                 s.data_event_armed = true;
             }
         }
-        self.push_event(Event::Headers {
-            stream: id,
-            kind,
-            headers,
-            end_stream,
-        });
+        self.push_event(Event::Headers { stream: id, kind, headers, end_stream });
         self.maybe_remove(id);
     }
 
@@ -607,10 +527,7 @@ impl Connection {
         if let Some(v) = s.enable_connect_protocol {
             self.peer.enable_connect_protocol = v;
         }
-        self.queue_control_answer(Frame::Settings(SettingsFrame {
-            ack: true,
-            settings: Default::default(),
-        }));
+        self.queue_control_answer(Frame::Settings(SettingsFrame { ack: true, settings: Default::default() }));
         if !self.got_peer_settings {
             self.got_peer_settings = true;
             self.push_event(Event::Connected);
@@ -640,10 +557,7 @@ impl Connection {
             // §6.7: "Receivers of a PING frame that does not include an ACK flag MUST
             // send a PING frame with the ACK flag set in response, with an identical
             // frame payload."
-            return self.queue_control_answer(Frame::Ping(Ping {
-                ack: true,
-                payload: p.payload,
-            }));
+            return self.queue_control_answer(Frame::Ping(Ping { ack: true, payload: p.payload }));
         }
         match p.payload {
             ping_payload::BDP => self.on_bdp_ack(now),
@@ -688,20 +602,12 @@ impl Connection {
                 kind: ConnectionErrorKind::GoAway,
             });
         }
-        self.push_event(Event::GoAway {
-            last_stream_id: last,
-            code: g.error_code,
-            debug_data: g.debug_data,
-        });
+        self.push_event(Event::GoAway { last_stream_id: last, code: g.error_code, debug_data: g.debug_data });
         // Streams we opened above `last` were never processed: they may be
         // retried elsewhere (§6.8).
         self.pending_open_fail(now);
-        let unprocessed: Vec<StreamId> = self
-            .streams
-            .ids()
-            .into_iter()
-            .filter(|&id| self.is_local(id) && id > last)
-            .collect();
+        let unprocessed: Vec<StreamId> =
+            self.streams.ids().into_iter().filter(|&id| self.is_local(id) && id > last).collect();
         for id in unprocessed {
             if let Some(mut s) = self.streams.remove(id) {
                 self.send_buffered -= s.clear_send_queue();
@@ -744,25 +650,14 @@ impl Connection {
         if self.streams.get(id).is_some_and(|s| s.state == State::Idle) {
             return self.fail(ConnectionError::protocol(ConnectionErrorKind::StreamId));
         }
-        if !matches!(
-            self.transition(id, Input::RecvWindowUpdate),
-            Outcome::Next(_)
-        ) {
+        if !matches!(self.transition(id, Input::RecvWindowUpdate), Outcome::Next(_)) {
             return;
         }
-        let grown = self
-            .streams
-            .get_mut(id)
-            .map(|s| s.send_window.grow(w.increment));
+        let grown = self.streams.get_mut(id).map(|s| s.send_window.grow(w.increment));
         match grown {
             Some(Err(_)) => {
                 // §6.9.1: a stream window over 2^31-1 is a stream FLOW_CONTROL_ERROR.
-                self.stream_error(
-                    now,
-                    id,
-                    ErrorCode::FLOW_CONTROL_ERROR,
-                    LocalResetCause::Protocol,
-                )
+                self.stream_error(now, id, ErrorCode::FLOW_CONTROL_ERROR, LocalResetCause::Protocol)
             }
             Some(Ok(())) => self.schedule_stream(id),
             None => {}

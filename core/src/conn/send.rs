@@ -10,8 +10,7 @@ use super::settings::LocalSettings;
 use super::transmit::TransmitBuf;
 use super::{Connection, PREFACE, Phase};
 use crate::frame::{
-    Frame, HeaderBlockKind, SettingsFrame, StreamId, WindowUpdate, encode_data_header,
-    encode_header_block,
+    Frame, HeaderBlockKind, SettingsFrame, StreamId, WindowUpdate, encode_data_header, encode_header_block,
 };
 use crate::headers::Headers;
 use crate::stream::{Input, Outcome, Outgoing};
@@ -53,20 +52,11 @@ impl Connection {
         }
         let settings = LocalSettings::initial_frame(&self.config, self.role);
         self.local.push_pending(settings, now);
-        self.put_frame(
-            buf,
-            &Frame::Settings(SettingsFrame {
-                ack: false,
-                settings,
-            }),
-        );
+        self.put_frame(buf, &Frame::Settings(SettingsFrame { ack: false, settings }));
         if let Some(inc) = self.recv_window.take_all() {
             self.put_frame(
                 buf,
-                &Frame::WindowUpdate(WindowUpdate {
-                    stream_id: StreamId::ZERO,
-                    increment: inc,
-                }),
+                &Frame::WindowUpdate(WindowUpdate { stream_id: StreamId::ZERO, increment: inc }),
             );
         }
     }
@@ -93,24 +83,12 @@ impl Connection {
                 .and_then(|s| s.recv_window.take_update());
             if let Some(increment) = inc {
                 self.stats.window_updates_sent += 1;
-                self.put_frame(
-                    buf,
-                    &Frame::WindowUpdate(WindowUpdate {
-                        stream_id: id,
-                        increment,
-                    }),
-                );
+                self.put_frame(buf, &Frame::WindowUpdate(WindowUpdate { stream_id: id, increment }));
             }
         }
         if let Some(increment) = self.recv_window.take_update() {
             self.stats.window_updates_sent += 1;
-            self.put_frame(
-                buf,
-                &Frame::WindowUpdate(WindowUpdate {
-                    stream_id: StreamId::ZERO,
-                    increment,
-                }),
-            );
+            self.put_frame(buf, &Frame::WindowUpdate(WindowUpdate { stream_id: StreamId::ZERO, increment }));
         }
     }
 
@@ -146,11 +124,7 @@ impl Connection {
         match s.send_queue.front() {
             None => {}
             Some(Outgoing::Headers { .. }) => {
-                let Some(Outgoing::Headers {
-                    headers,
-                    end_stream,
-                }) = s.send_queue.pop_front()
-                else {
+                let Some(Outgoing::Headers { headers, end_stream }) = s.send_queue.pop_front() else {
                     return;
                 };
                 self.write_headers(id, &headers, end_stream, buf);
@@ -258,17 +232,8 @@ impl Connection {
         self.block_buf.clear();
         encode_headers(&mut self.hpack_enc, headers, &mut self.block_buf);
         self.frame_buf.clear();
-        let kind = HeaderBlockKind::Headers {
-            end_stream,
-            priority: None,
-        };
-        encode_header_block(
-            kind,
-            id,
-            &self.block_buf,
-            self.peer.max_frame_size,
-            &mut self.frame_buf,
-        );
+        let kind = HeaderBlockKind::Headers { end_stream, priority: None };
+        encode_header_block(kind, id, &self.block_buf, self.peer.max_frame_size, &mut self.frame_buf);
         buf.put_slice(&self.frame_buf);
         self.stats.frames_sent += 1;
         if end_stream {
@@ -332,11 +297,8 @@ fn encode_headers(enc: &mut crate::hpack::Encoder, h: &Headers, dst: &mut Vec<u8
         }
     }
     if let Some(status) = p.status {
-        let digits = [
-            b'0' + (status / 100 % 10) as u8,
-            b'0' + (status / 10 % 10) as u8,
-            b'0' + (status % 10) as u8,
-        ];
+        let digits =
+            [b'0' + (status / 100 % 10) as u8, b'0' + (status / 10 % 10) as u8, b'0' + (status % 10) as u8];
         enc.encode_field(b":status", &digits, false, dst);
     }
     for f in &h.fields {

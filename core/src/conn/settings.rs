@@ -53,17 +53,13 @@ pub(crate) struct LocalSettings {
 
 impl LocalSettings {
     pub fn new(_config: &Config) -> Self {
-        LocalSettings {
-            acked_initial_window: 65_535,
-            pending: VecDeque::new(),
-        }
+        LocalSettings { acked_initial_window: 65_535, pending: VecDeque::new() }
     }
 
     /// The SETTINGS frame of our connection preface.
     pub fn initial_frame(config: &Config, role: Role) -> Settings {
         Settings {
-            header_table_size: (config.header_table_size != 4096)
-                .then_some(config.header_table_size),
+            header_table_size: (config.header_table_size != 4096).then_some(config.header_table_size),
             enable_push: (role == Role::Client).then_some(false),
             max_concurrent_streams: Some(config.max_concurrent_streams),
             initial_window_size: (config.initial_stream_window != 65_535)

@@ -46,17 +46,10 @@ impl Connection {
                 return self.fail(ConnectionError::local(ErrorCode::NO_ERROR, kind));
             }
             self.keepalive_sent = Some(now);
-            self.control.push_back(Frame::Ping(Ping {
-                ack: false,
-                payload: ping_payload::KEEPALIVE,
-            }));
+            self.control.push_back(Frame::Ping(Ping { ack: false, payload: ping_payload::KEEPALIVE }));
         }
         if self.idle_deadline().is_some_and(|t| t <= now) {
-            self.queue_goaway(
-                self.last_peer_id,
-                ErrorCode::NO_ERROR,
-                Bytes::from_static(b"idle"),
-            );
+            self.queue_goaway(self.last_peer_id, ErrorCode::NO_ERROR, Bytes::from_static(b"idle"));
             self.phase = Phase::Closing;
             return;
         }
@@ -64,9 +57,7 @@ impl Connection {
             self.shutdown(now);
         }
         match self.shutdown {
-            Some(Shutdown::AwaitingPing { .. })
-                if self.shutdown_deadline().is_some_and(|t| t <= now) =>
-            {
+            Some(Shutdown::AwaitingPing { .. }) if self.shutdown_deadline().is_some_and(|t| t <= now) => {
                 // The PING went unanswered: send the final GOAWAY anyway.
                 self.on_shutdown_ping_timeout(now);
             }
@@ -81,16 +72,12 @@ impl Connection {
 
     fn on_shutdown_ping_timeout(&mut self, now: Instant) {
         self.queue_goaway(self.last_peer_id, ErrorCode::NO_ERROR, Bytes::new());
-        self.shutdown = Some(Shutdown::Draining {
-            deadline: now + self.config.shutdown_grace,
-        });
+        self.shutdown = Some(Shutdown::Draining { deadline: now + self.config.shutdown_grace });
         self.check_drained();
     }
 
     fn settings_deadline(&self) -> Option<Instant> {
-        self.local
-            .oldest_pending()
-            .map(|t| t + self.config.settings_ack_timeout)
+        self.local.oldest_pending().map(|t| t + self.config.settings_ack_timeout)
     }
 
     fn keepalive_deadline(&self) -> Option<Instant> {
@@ -111,20 +98,14 @@ impl Connection {
         if self.shutdown.is_some() {
             return None;
         }
-        self.config
-            .max_connection_age
-            .map(|age| self.created_at + age)
+        self.config.max_connection_age.map(|age| self.created_at + age)
     }
 
     fn shutdown_deadline(&self) -> Option<Instant> {
         match self.shutdown? {
-            Shutdown::AwaitingPing { started } => Some(
-                started
-                    + self
-                        .config
-                        .settings_ack_timeout
-                        .min(self.config.shutdown_grace),
-            ),
+            Shutdown::AwaitingPing { started } => {
+                Some(started + self.config.settings_ack_timeout.min(self.config.shutdown_grace))
+            }
             Shutdown::Draining { deadline } => Some(deadline),
         }
     }

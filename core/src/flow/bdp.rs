@@ -65,9 +65,7 @@ impl BdpEstimator {
     /// Handles the BDP ping's ACK; returns the new window when it grew.
     pub fn on_ack(&mut self, now: Instant) -> Option<u32> {
         let sent = self.sent_at.take()?;
-        let rtt = now
-            .saturating_duration_since(sent)
-            .max(Duration::from_micros(1));
+        let rtt = now.saturating_duration_since(sent).max(Duration::from_micros(1));
         self.rtt = Some(match self.rtt {
             None => rtt,
             Some(prev) => (prev * 9 + rtt) / 10,

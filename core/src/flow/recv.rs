@@ -21,11 +21,7 @@ pub struct RecvWindow {
 impl RecvWindow {
     /// A window of `initial` octets, which is also the target size.
     pub fn new(initial: u32) -> Self {
-        RecvWindow {
-            window: i64::from(initial),
-            target: initial,
-            unclaimed: 0,
-        }
+        RecvWindow { window: i64::from(initial), target: initial, unclaimed: 0 }
     }
 
     /// What the peer may still send.
@@ -97,11 +93,7 @@ impl RecvWindow {
     /// Validates a peer-announced increment against overflow (used by tests
     /// and the send side symmetry).
     pub fn check_increment(window: i64, inc: u32) -> Result<(), FlowError> {
-        if window + i64::from(inc) > i64::from(MAX_WINDOW_SIZE) {
-            Err(FlowError::Overflow)
-        } else {
-            Ok(())
-        }
+        if window + i64::from(inc) > i64::from(MAX_WINDOW_SIZE) { Err(FlowError::Overflow) } else { Ok(()) }
     }
 }
 

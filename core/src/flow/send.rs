@@ -13,9 +13,7 @@ pub struct SendWindow {
 impl SendWindow {
     /// A window starting at `initial` octets.
     pub fn new(initial: u32) -> Self {
-        SendWindow {
-            available: i64::from(initial),
-        }
+        SendWindow { available: i64::from(initial) }
     }
 
     /// Octets that may be sent now (0 when the window is negative).
@@ -62,11 +60,7 @@ mod tests {
         w.grow(10).unwrap();
         assert_eq!(w.available(), 10);
         assert_eq!(w.grow(MAX_WINDOW_SIZE), Err(FlowError::Overflow));
-        assert_eq!(
-            w.available(),
-            10,
-            "a rejected update leaves the window unchanged"
-        );
+        assert_eq!(w.available(), 10, "a rejected update leaves the window unchanged");
     }
 
     #[test]

@@ -7,9 +7,8 @@ use super::error::{FrameError, FrameErrorKind as Kind};
 use super::header::{FrameHeader, FrameType, HEADER_LEN, flags};
 use super::settings::{SettingId, Settings};
 use super::{
-    Continuation, DEFAULT_MAX_FRAME_SIZE, Data, Frame, GoAway, Headers, MAX_MAX_FRAME_SIZE,
-    MAX_WINDOW_SIZE, Ping, Priority, PriorityFrame, PushPromise, RstStream, SettingsFrame,
-    StreamId, Unknown, WindowUpdate,
+    Continuation, DEFAULT_MAX_FRAME_SIZE, Data, Frame, GoAway, Headers, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE,
+    Ping, Priority, PriorityFrame, PushPromise, RstStream, SettingsFrame, StreamId, Unknown, WindowUpdate,
 };
 use crate::error_code::ErrorCode;
 
@@ -74,10 +73,7 @@ impl FrameDecoder {
         // §4.2: a frame larger than SETTINGS_MAX_FRAME_SIZE is a FRAME_SIZE_ERROR;
         // reject it before its payload is buffered.
         if header.len > self.max_frame_size {
-            let kind = Kind::TooLarge {
-                len: header.len,
-                max: self.max_frame_size,
-            };
+            let kind = Kind::TooLarge { len: header.len, max: self.max_frame_size };
             return Err(FrameError::connection(kind));
         }
         let frame_len = HEADER_LEN + header.len as usize;
@@ -108,12 +104,9 @@ pub fn parse_frame(header: FrameHeader, payload: Bytes) -> Result<Frame> {
         FrameType::WindowUpdate => parse_window_update(header, &payload),
         FrameType::Continuation => parse_continuation(header, payload),
         // §4.1, §5.5: unknown types are passed up to be ignored.
-        FrameType::Unknown(kind) => Ok(Frame::Unknown(Unknown {
-            kind,
-            flags: header.flags,
-            stream_id: header.stream_id,
-            payload,
-        })),
+        FrameType::Unknown(kind) => {
+            Ok(Frame::Unknown(Unknown { kind, flags: header.flags, stream_id: header.stream_id, payload }))
+        }
     }
 }
 
@@ -167,10 +160,7 @@ fn parse_priority(header: FrameHeader, payload: &[u8]) -> Result<Frame> {
     if priority.dependency == header.stream_id {
         return Err(FrameError::stream(header.stream_id, Kind::SelfDependency));
     }
-    Ok(Frame::Priority(PriorityFrame {
-        stream_id: header.stream_id,
-        priority,
-    }))
+    Ok(Frame::Priority(PriorityFrame { stream_id: header.stream_id, priority }))
 }
 
 /// RST_STREAM (§6.4).
@@ -179,10 +169,7 @@ fn parse_rst_stream(header: FrameHeader, payload: &[u8]) -> Result<Frame> {
     require_stream(header)?;
     // §6.4: a length other than 4 is a connection error of type FRAME_SIZE_ERROR.
     let code = exact_u32(payload)?;
-    Ok(Frame::RstStream(RstStream {
-        stream_id: header.stream_id,
-        error_code: ErrorCode(code),
-    }))
+    Ok(Frame::RstStream(RstStream { stream_id: header.stream_id, error_code: ErrorCode(code) }))
 }
 
 /// SETTINGS (§6.5).
@@ -280,12 +267,8 @@ fn parse_ping(header: FrameHeader, payload: &[u8]) -> Result<Frame> {
     // §6.7: PING on a stream other than 0 is a connection PROTOCOL_ERROR.
     forbid_stream(header)?;
     // §6.7: a length other than 8 is a connection error of type FRAME_SIZE_ERROR.
-    let payload =
-        <[u8; 8]>::try_from(payload).map_err(|_| FrameError::connection(Kind::BadLength))?;
-    Ok(Frame::Ping(Ping {
-        ack: header.has_flag(flags::ACK),
-        payload,
-    }))
+    let payload = <[u8; 8]>::try_from(payload).map_err(|_| FrameError::connection(Kind::BadLength))?;
+    Ok(Frame::Ping(Ping { ack: header.has_flag(flags::ACK), payload }))
 }
 
 /// GOAWAY (§6.8).
@@ -309,15 +292,9 @@ fn parse_window_update(header: FrameHeader, payload: &[u8]) -> Result<Frame> {
     // §6.9: an increment of 0 is a stream error of type PROTOCOL_ERROR; on the
     // connection window (stream 0) it is a connection error.
     if increment == 0 {
-        return Err(stream_or_connection(
-            header.stream_id,
-            Kind::ZeroWindowIncrement,
-        ));
+        return Err(stream_or_connection(header.stream_id, Kind::ZeroWindowIncrement));
     }
-    Ok(Frame::WindowUpdate(WindowUpdate {
-        stream_id: header.stream_id,
-        increment,
-    }))
+    Ok(Frame::WindowUpdate(WindowUpdate { stream_id: header.stream_id, increment }))
 }
 
 /// CONTINUATION (§6.10).
@@ -349,11 +326,7 @@ fn forbid_stream(header: FrameHeader) -> Result<()> {
 
 /// A stream error on `id`, or a connection error when `id` is 0.
 fn stream_or_connection(id: StreamId, kind: Kind) -> FrameError {
-    if id.is_zero() {
-        FrameError::connection(kind)
-    } else {
-        FrameError::stream(id, kind)
-    }
+    if id.is_zero() { FrameError::connection(kind) } else { FrameError::stream(id, kind) }
 }
 
 /// Removes the Pad Length octet and the padding of a PADDED frame (§6.1,
@@ -389,11 +362,7 @@ fn parse_priority_fields(fields: [u8; PRIORITY_LEN]) -> Priority {
     let [d0, d1, d2, d3, weight] = fields;
     let raw = u32::from_be_bytes([d0, d1, d2, d3]);
     let dependency = StreamId::from_wire(raw);
-    Priority {
-        exclusive: raw & 0x8000_0000 != 0,
-        dependency,
-        weight,
-    }
+    Priority { exclusive: raw & 0x8000_0000 != 0, dependency, weight }
 }
 
 /// Splits `N` octets of mandatory fields off the front of `buf`; fewer is a
@@ -408,7 +377,5 @@ fn split_fixed<const N: usize>(buf: Bytes) -> Result<([u8; N], Bytes)> {
 /// A payload that must be exactly 4 octets (RST_STREAM, WINDOW_UPDATE);
 /// any other length is a connection FRAME_SIZE_ERROR (§6.4, §6.9).
 fn exact_u32(payload: &[u8]) -> Result<u32> {
-    <[u8; 4]>::try_from(payload)
-        .map(u32::from_be_bytes)
-        .map_err(|_| FrameError::connection(Kind::BadLength))
+    <[u8; 4]>::try_from(payload).map(u32::from_be_bytes).map_err(|_| FrameError::connection(Kind::BadLength))
 }

@@ -76,13 +76,9 @@ pub fn encode_header_block(
 
     let end_headers = flag(rest.is_empty(), flags::END_HEADERS);
     match kind {
-        HeaderBlockKind::Headers {
-            end_stream,
-            priority,
-        } => {
-            let flags = end_headers
-                | flag(end_stream, flags::END_STREAM)
-                | flag(priority.is_some(), flags::PRIORITY);
+        HeaderBlockKind::Headers { end_stream, priority } => {
+            let flags =
+                end_headers | flag(end_stream, flags::END_STREAM) | flag(priority.is_some(), flags::PRIORITY);
             let len = frame_len(fixed + first.len());
             FrameHeader::new(FrameType::Headers, flags, stream_id, len).encode(dst);
             if let Some(priority) = priority {
@@ -139,9 +135,7 @@ impl Frame {
     fn payload_len(&self) -> usize {
         match self {
             Frame::Data(f) => padded_len(f.pad_len, f.data.len()),
-            Frame::Headers(f) => {
-                padded_len(f.pad_len, priority_len(&f.priority) + f.fragment.len())
-            }
+            Frame::Headers(f) => padded_len(f.pad_len, priority_len(&f.priority) + f.fragment.len()),
             Frame::Priority(_) => PRIORITY_LEN,
             Frame::RstStream(_) | Frame::WindowUpdate(_) => 4,
             Frame::Settings(f) => SETTING_LEN * f.settings.iter().count(),
@@ -168,10 +162,7 @@ fn encode_headers(f: &Headers, dst: &mut Vec<u8>) {
         | flag(f.end_stream, flags::END_STREAM)
         | flag(f.end_headers, flags::END_HEADERS)
         | flag(f.priority.is_some(), flags::PRIORITY);
-    let len = frame_len(padded_len(
-        f.pad_len,
-        priority_len(&f.priority) + f.fragment.len(),
-    ));
+    let len = frame_len(padded_len(f.pad_len, priority_len(&f.priority) + f.fragment.len()));
     FrameHeader::new(FrameType::Headers, flags, f.stream_id, len).encode(dst);
     put_padded(f.pad_len, dst, |dst| {
         if let Some(priority) = &f.priority {

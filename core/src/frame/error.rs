@@ -60,18 +60,12 @@ pub struct FrameError {
 impl FrameError {
     /// A connection error of the given kind.
     pub fn connection(kind: FrameErrorKind) -> Self {
-        FrameError {
-            kind,
-            scope: Scope::Connection,
-        }
+        FrameError { kind, scope: Scope::Connection }
     }
 
     /// A stream error of the given kind on `id`.
     pub fn stream(id: StreamId, kind: FrameErrorKind) -> Self {
-        FrameError {
-            kind,
-            scope: Scope::Stream(id),
-        }
+        FrameError { kind, scope: Scope::Stream(id) }
     }
 
     /// The error code the RFC requires for this violation.

@@ -102,12 +102,7 @@ pub struct FrameHeader {
 impl FrameHeader {
     /// Builds a header.
     pub fn new(kind: FrameType, flags: u8, stream_id: StreamId, len: u32) -> Self {
-        FrameHeader {
-            len,
-            kind,
-            flags,
-            stream_id,
-        }
+        FrameHeader { len, kind, flags, stream_id }
     }
 
     /// Parses a complete 9-octet header. The reserved bit of the stream
@@ -139,11 +134,7 @@ impl FrameHeader {
     /// `len` must fit in 24 bits (checked in debug builds; higher bits are
     /// dropped otherwise). Frame sizes are the caller's responsibility.
     pub fn encode(&self, dst: &mut Vec<u8>) {
-        debug_assert!(
-            self.len <= MAX_LEN,
-            "frame length {} exceeds 24 bits",
-            self.len
-        );
+        debug_assert!(self.len <= MAX_LEN, "frame length {} exceeds 24 bits", self.len);
         let [_, l0, l1, l2] = self.len.to_be_bytes();
         let [s0, s1, s2, s3] = (self.stream_id.0 & StreamId::MAX.0).to_be_bytes();
         dst.extend_from_slice(&[l0, l1, l2, self.kind.into(), self.flags, s0, s1, s2, s3]);
@@ -187,10 +178,7 @@ mod tests {
             assert_eq!(FrameHeader::try_parse(&wire[..n]), None);
         }
         let h = FrameHeader::try_parse(&wire).expect("complete header");
-        assert_eq!(
-            h,
-            FrameHeader::new(FrameType::Ping, flags::ACK, StreamId::ZERO, 8)
-        );
+        assert_eq!(h, FrameHeader::new(FrameType::Ping, flags::ACK, StreamId::ZERO, 8));
     }
 
     #[test]

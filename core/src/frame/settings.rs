@@ -56,10 +56,7 @@ impl Settings {
             (SettingId::InitialWindowSize, self.initial_window_size),
             (SettingId::MaxFrameSize, self.max_frame_size),
             (SettingId::MaxHeaderListSize, self.max_header_list_size),
-            (
-                SettingId::EnableConnectProtocol,
-                self.enable_connect_protocol.map(u32::from),
-            ),
+            (SettingId::EnableConnectProtocol, self.enable_connect_protocol.map(u32::from)),
         ]
         .into_iter()
         .filter_map(|(id, v)| v.map(|v| (id, v)))

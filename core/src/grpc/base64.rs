@@ -32,10 +32,7 @@ pub fn encode(src: &[u8]) -> Vec<u8> {
     match *chunks.remainder() {
         [a] => {
             let n = u32::from(a) << 16;
-            out.extend_from_slice(&[
-                ALPHABET[(n >> 18) as usize & 63],
-                ALPHABET[(n >> 12) as usize & 63],
-            ]);
+            out.extend_from_slice(&[ALPHABET[(n >> 18) as usize & 63], ALPHABET[(n >> 12) as usize & 63]]);
         }
         [a, b] => {
             let n = u32::from(a) << 16 | u32::from(b) << 8;

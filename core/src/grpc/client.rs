@@ -13,12 +13,9 @@ use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::format_timeout;
 use super::{
-    CONTENT_TYPE, CallId, Deadlines, codec, frame_message, is_grpc_content_type, parse_status,
-    send_framed,
+    CONTENT_TYPE, CallId, Deadlines, codec, frame_message, is_grpc_content_type, parse_status, send_framed,
 };
-use crate::conn::{
-    self, Connection, ConnectionError, Event, HeadersKind, OpenError, Role, TransmitBuf,
-};
+use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, OpenError, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
 use crate::frame::StreamId;
 use crate::headers::Headers;
@@ -48,9 +45,7 @@ impl Default for ClientConfig {
             max_recv_message_size: codec::DEFAULT_MAX_RECV_MESSAGE,
             max_send_message_size: usize::MAX,
             compressors: Compressors::builtin(),
-            user_agent: Bytes::from_static(
-                concat!("grpc-rust-weir/", env!("CARGO_PKG_VERSION")).as_bytes(),
-            ),
+            user_agent: Bytes::from_static(concat!("grpc-rust-weir/", env!("CARGO_PKG_VERSION")).as_bytes()),
             scheme: Bytes::from_static(b"http"),
         }
     }
@@ -74,11 +69,7 @@ pub struct CallRequest {
 impl CallRequest {
     /// A call to `path` at `authority`.
     pub fn new(path: impl Into<Bytes>, authority: impl Into<Bytes>) -> Self {
-        CallRequest {
-            path: path.into(),
-            authority: authority.into(),
-            ..CallRequest::default()
-        }
+        CallRequest { path: path.into(), authority: authority.into(), ..CallRequest::default() }
     }
 }
 
@@ -230,10 +221,7 @@ impl Client {
 
     /// The earliest deadline of the connection or any call.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.h2.poll_timeout(), self.deadlines.next()]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.h2.poll_timeout(), self.deadlines.next()].into_iter().flatten().min()
     }
 
     /// The next event.
@@ -255,18 +243,15 @@ impl Client {
 
     /// Starts a call: queues the request headers.
     pub fn start_call(&mut self, now: Instant, req: CallRequest) -> Result<CallId, Status> {
-        let send_compression = match req.compression {
-            None | Some("identity") => None,
-            Some(name) => Some(
-                self.config
-                    .compressors
-                    .get(name.as_bytes())
-                    .cloned()
-                    .ok_or_else(|| {
+        let send_compression =
+            match req.compression {
+                None | Some("identity") => None,
+                Some(name) => {
+                    Some(self.config.compressors.get(name.as_bytes()).cloned().ok_or_else(|| {
                         Status::new(Code::Internal, format!("compressor {name} not installed"))
-                    })?,
-            ),
-        };
+                    })?)
+                }
+            };
         let mut h = Headers::request(
             Bytes::from_static(b"POST"),
             self.config.scheme.clone(),
@@ -277,19 +262,10 @@ impl Client {
         // PROTOCOL-HTTP2: "implementations should send Timeout immediately after
         // the reserved headers".
         if let Some(t) = req.timeout {
-            f.push(HeaderField::new(
-                Bytes::from_static(b"grpc-timeout"),
-                format_timeout(t),
-            ));
+            f.push(HeaderField::new(Bytes::from_static(b"grpc-timeout"), format_timeout(t)));
         }
-        f.push(HeaderField::new(
-            Bytes::from_static(b"content-type"),
-            Bytes::from_static(CONTENT_TYPE),
-        ));
-        f.push(HeaderField::new(
-            Bytes::from_static(b"te"),
-            Bytes::from_static(b"trailers"),
-        ));
+        f.push(HeaderField::new(Bytes::from_static(b"content-type"), Bytes::from_static(CONTENT_TYPE)));
+        f.push(HeaderField::new(Bytes::from_static(b"te"), Bytes::from_static(b"trailers")));
         if let Some(algo) = &send_compression {
             f.push(HeaderField::new(
                 Bytes::from_static(b"grpc-encoding"),
@@ -300,10 +276,7 @@ impl Client {
             Bytes::from_static(b"grpc-accept-encoding"),
             Bytes::copy_from_slice(self.config.compressors.accept_encoding()),
         ));
-        f.push(HeaderField::new(
-            Bytes::from_static(b"user-agent"),
-            self.config.user_agent.clone(),
-        ));
+        f.push(HeaderField::new(Bytes::from_static(b"user-agent"), self.config.user_agent.clone()));
         req.metadata.to_fields(f);
         let id = self.h2.open_stream(h, false).map_err(open_status)?;
         let call = CallId(id);
@@ -315,13 +288,7 @@ impl Client {
         let inbound = Inbound::new(self.config.max_recv_message_size, None);
         self.calls.insert(
             id,
-            ClientCall {
-                inbound,
-                send_compression,
-                deadline,
-                finished: false,
-                half_closed: false,
-            },
+            ClientCall { inbound, send_compression, deadline, finished: false, half_closed: false },
         );
         Ok(call)
     }
@@ -337,34 +304,20 @@ impl Client {
     }
 
     fn send(&mut self, call: CallId, msg: Bytes, end: bool) -> Result<(), Status> {
-        let c = self
-            .calls
-            .get_mut(&call.0)
-            .filter(|c| !c.finished && !c.half_closed)
-            .ok_or_else(gone)?;
-        let framed = frame_message(
-            msg,
-            c.send_compression.as_deref(),
-            self.config.max_send_message_size,
-        )?;
+        let c = self.calls.get_mut(&call.0).filter(|c| !c.finished && !c.half_closed).ok_or_else(gone)?;
+        let framed = frame_message(msg, c.send_compression.as_deref(), self.config.max_send_message_size)?;
         c.half_closed = end;
         send_framed(&mut self.h2, call.0, framed, end).map_err(stream_status)
     }
 
     /// Ends the request stream (no more messages).
     pub fn half_close(&mut self, call: CallId) -> Result<(), Status> {
-        let c = self
-            .calls
-            .get_mut(&call.0)
-            .filter(|c| !c.finished)
-            .ok_or_else(gone)?;
+        let c = self.calls.get_mut(&call.0).filter(|c| !c.finished).ok_or_else(gone)?;
         if c.half_closed {
             return Ok(());
         }
         c.half_closed = true;
-        self.h2
-            .send_data(call.0, Bytes::new(), true)
-            .map_err(stream_status)
+        self.h2.send_data(call.0, Bytes::new(), true).map_err(stream_status)
     }
 
     /// True when a message can be queued without waiting for `Writable`.
@@ -372,15 +325,17 @@ impl Client {
         self.h2.is_writable(call.0)
     }
 
+    /// Like [`Self::is_writable`], and when false a `Writable` event follows
+    /// once the call can take more.
+    pub fn poll_writable(&mut self, call: CallId) -> bool {
+        self.h2.poll_writable(call.0)
+    }
+
     /// Cancels a call: RST_STREAM(CANCEL); a `Finished` event with CANCELLED follows.
     pub fn cancel(&mut self, call: CallId) {
         if self.calls.get(&call.0).is_some_and(|c| !c.finished) {
             let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
-            self.finish_call(
-                call,
-                Status::new(Code::Cancelled, "call cancelled"),
-                Metadata::new(),
-            );
+            self.finish_call(call, Status::new(Code::Cancelled, "call cancelled"), Metadata::new());
         }
     }
 
@@ -391,10 +346,9 @@ impl Client {
         };
         c.inbound.armed = true;
         let out = match c.inbound.pump(&mut self.h2, call.0) {
-            Ok(Pumped::Ready) => c
-                .inbound
-                .take()
-                .map(|m| m.map_or(RecvMessage::Pending, RecvMessage::Message)),
+            Ok(Pumped::Ready) => {
+                c.inbound.take().map(|m| m.map_or(RecvMessage::Pending, RecvMessage::Message))
+            }
             Ok(Pumped::Waiting) if c.finished => Ok(RecvMessage::End),
             Ok(Pumped::Waiting) => Ok(RecvMessage::Pending),
             Ok(Pumped::Ended) => Ok(RecvMessage::End),
@@ -417,10 +371,7 @@ impl Client {
 
     /// Drops a finished call's record once every message was read.
     fn forget_if_done(&mut self, call: CallId) {
-        let drained = self
-            .calls
-            .get(&call.0)
-            .is_some_and(|c| c.finished && c.inbound.is_drained())
+        let drained = self.calls.get(&call.0).is_some_and(|c| c.finished && c.inbound.is_drained())
             && self.h2.recv_buffered(call.0) == 0;
         if drained {
             self.calls.remove(&call.0);
@@ -432,35 +383,22 @@ impl Client {
     fn process_events(&mut self) {
         while let Some(e) = self.h2.poll_event() {
             match e {
-                Event::Headers {
-                    stream,
-                    kind: HeadersKind::Response,
-                    headers,
-                    end_stream,
-                } => self.on_response(stream, headers, end_stream),
-                Event::Headers {
-                    stream,
-                    kind: HeadersKind::Trailers,
-                    headers,
-                    ..
-                } => self.on_trailers(stream, headers),
+                Event::Headers { stream, kind: HeadersKind::Response, headers, end_stream } => {
+                    self.on_response(stream, headers, end_stream)
+                }
+                Event::Headers { stream, kind: HeadersKind::Trailers, headers, .. } => {
+                    self.on_trailers(stream, headers)
+                }
                 Event::Headers { .. } => {}
                 Event::Data { stream, .. } => self.on_data(stream),
-                Event::Reset {
-                    stream,
-                    code,
-                    initiator,
-                    ..
-                } => {
+                Event::Reset { stream, code, initiator, .. } => {
                     let status = match (code, initiator) {
-                        (ErrorCode::REFUSED_STREAM, _) => Status::new(
-                            Code::Unavailable,
-                            "stream refused: the call was not processed",
-                        ),
-                        (c, conn::Initiator::Remote) => Status::new(
-                            Code::from_h2_reset(c),
-                            format!("stream reset by server: {c}"),
-                        ),
+                        (ErrorCode::REFUSED_STREAM, _) => {
+                            Status::new(Code::Unavailable, "stream refused: the call was not processed")
+                        }
+                        (c, conn::Initiator::Remote) => {
+                            Status::new(Code::from_h2_reset(c), format!("stream reset by server: {c}"))
+                        }
                         (c, conn::Initiator::Local) => {
                             Status::new(Code::Internal, format!("stream reset: {c}"))
                         }
@@ -469,19 +407,12 @@ impl Client {
                 }
                 Event::Writable { stream } => {
                     if self.calls.contains_key(&stream) {
-                        self.events.push_back(ClientEvent::Writable {
-                            call: CallId(stream),
-                        });
+                        self.events.push_back(ClientEvent::Writable { call: CallId(stream) });
                     }
                 }
-                Event::GoAway {
-                    code,
-                    last_stream_id,
-                    ..
-                } => self.events.push_back(ClientEvent::GoAway {
-                    code,
-                    last_stream_id,
-                }),
+                Event::GoAway { code, last_stream_id, .. } => {
+                    self.events.push_back(ClientEvent::GoAway { code, last_stream_id })
+                }
                 Event::Closed { error } => {
                     let ids: Vec<StreamId> = self.calls.keys().copied().collect();
                     let msg = match &error {
@@ -511,17 +442,13 @@ impl Client {
         // PROTOCOL-HTTP2: implementations "must synthesize a Status" for broken
         // deployments (non-200, non-gRPC content-type, missing status).
         if http != 200 {
-            let grpc = if end_stream {
-                h.get(b"grpc-status").and_then(|v| Code::parse_header(v))
-            } else {
-                None
-            };
+            let grpc =
+                if end_stream { h.get(b"grpc-status").and_then(|v| Code::parse_header(v)) } else { None };
             let status = match grpc {
                 Some(_) => parse_status(&h),
-                None => Status::new(
-                    Code::from_http_status(http),
-                    format!("unexpected HTTP status code {http}"),
-                ),
+                None => {
+                    Status::new(Code::from_http_status(http), format!("unexpected HTTP status code {http}"))
+                }
             };
             return self.fail_stream(call, status);
         }
@@ -540,10 +467,8 @@ impl Client {
             Some(name) => match self.config.compressors.get(name) {
                 Some(a) => Some(a.clone()),
                 None => {
-                    let msg = format!(
-                        "response compressed with unsupported {:?}",
-                        String::from_utf8_lossy(name)
-                    );
+                    let msg =
+                        format!("response compressed with unsupported {:?}", String::from_utf8_lossy(name));
                     return self.fail_stream(call, Status::new(Code::Internal, msg));
                 }
             },
@@ -551,17 +476,14 @@ impl Client {
         let metadata = match Metadata::from_fields(&h.fields) {
             Ok(m) => m,
             Err(e) => {
-                return self.fail_stream(
-                    call,
-                    Status::new(Code::Internal, format!("malformed metadata: {e}")),
-                );
+                return self
+                    .fail_stream(call, Status::new(Code::Internal, format!("malformed metadata: {e}")));
             }
         };
         if let Some(c) = self.calls.get_mut(&id) {
             c.inbound = Inbound::new(self.config.max_recv_message_size, encoding);
         }
-        self.events
-            .push_back(ClientEvent::Headers { call, metadata });
+        self.events.push_back(ClientEvent::Headers { call, metadata });
     }
 
     fn on_trailers(&mut self, id: StreamId, h: Headers) {
@@ -569,13 +491,13 @@ impl Client {
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
-        c.inbound.set_peer_ended();
         let mut status = super::parse_status(&h);
         // Everything before the trailers is final: a partial message is an error.
-        if let Err(e) = c.inbound.pump(&mut self.h2, id).map(|_| ()) {
+        if let Err(e) = c.inbound.finish_stream(&mut self.h2, id) {
             status = e;
         }
         let trailers = Metadata::from_fields(&h.fields).unwrap_or_default();
+        status.metadata = trailers.clone();
         // "when a client receives Trailers before the client's END_STREAM, then the
         // client should send RST_STREAM with NO_ERROR".
         if !c.half_closed {
@@ -595,8 +517,7 @@ impl Client {
         match c.inbound.pump(&mut self.h2, id) {
             Ok(Pumped::Ready) if c.inbound.armed => {
                 c.inbound.armed = false;
-                self.events
-                    .push_back(ClientEvent::Message { call: CallId(id) });
+                self.events.push_back(ClientEvent::Message { call: CallId(id) });
             }
             Ok(_) => {}
             Err(status) => {
@@ -622,11 +543,7 @@ impl Client {
         c.finished = true;
         let deadline = c.deadline.take();
         self.deadlines.remove(deadline, call);
-        self.events.push_back(ClientEvent::Finished {
-            call,
-            status,
-            trailers,
-        });
+        self.events.push_back(ClientEvent::Finished { call, status, trailers });
         self.forget_if_done(call);
     }
 }
@@ -637,23 +554,18 @@ fn gone() -> Status {
 
 fn open_status(e: OpenError) -> Status {
     match e {
-        OpenError::ConcurrencyLimit => Status::new(
-            Code::ResourceExhausted,
-            "too many calls waiting for a stream",
-        ),
-        other => Status::new(
-            Code::Unavailable,
-            format!("cannot start a call on this connection: {other:?}"),
-        ),
+        OpenError::ConcurrencyLimit => {
+            Status::new(Code::ResourceExhausted, "too many calls waiting for a stream")
+        }
+        other => Status::new(Code::Unavailable, format!("cannot start a call on this connection: {other:?}")),
     }
 }
 
 fn stream_status(e: conn::StreamError) -> Status {
     match e {
-        conn::StreamError::BufferFull => Status::new(
-            Code::ResourceExhausted,
-            "send buffer full: wait for Writable",
-        ),
+        conn::StreamError::BufferFull => {
+            Status::new(Code::ResourceExhausted, "send buffer full: wait for Writable")
+        }
         conn::StreamError::Reset(code) => {
             Status::new(Code::from_h2_reset(code), format!("stream reset: {code}"))
         }

@@ -57,12 +57,7 @@ pub struct MessageDecoder {
 impl MessageDecoder {
     /// A decoder rejecting messages over `max_len` octets.
     pub fn new(max_len: usize) -> Self {
-        MessageDecoder {
-            chunks: VecDeque::new(),
-            buffered: 0,
-            max_len,
-            pending: None,
-        }
+        MessageDecoder { chunks: VecDeque::new(), buffered: 0, max_len, pending: None }
     }
 
     /// Adds received octets.
@@ -108,10 +103,7 @@ impl MessageDecoder {
             };
             let len = u32::from_be_bytes([p[1], p[2], p[3], p[4]]) as usize;
             if len > self.max_len {
-                return Err(DecodeError::TooLarge {
-                    len,
-                    max: self.max_len,
-                });
+                return Err(DecodeError::TooLarge { len, max: self.max_len });
             }
             self.pending = Some((compressed, len));
         }
@@ -122,19 +114,12 @@ impl MessageDecoder {
             return Ok(None);
         }
         self.pending = None;
-        Ok(Some(RawMessage {
-            compressed,
-            data: self.take(len),
-        }))
+        Ok(Some(RawMessage { compressed, data: self.take(len) }))
     }
 
     /// Checks what is left when the stream ends.
     pub fn finish(&self) -> Result<(), DecodeError> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(DecodeError::Truncated)
-        }
+        if self.is_empty() { Ok(()) } else { Err(DecodeError::Truncated) }
     }
 
     fn copy_out(&mut self, dst: &mut [u8]) {
@@ -230,10 +215,7 @@ mod tests {
     fn oversized_length_is_rejected_from_the_prefix_alone() {
         let mut d = MessageDecoder::new(10);
         d.push(Bytes::from_static(&[0, 0, 0, 0, 11]));
-        assert_eq!(
-            d.next_message(),
-            Err(DecodeError::TooLarge { len: 11, max: 10 })
-        );
+        assert_eq!(d.next_message(), Err(DecodeError::TooLarge { len: 11, max: 10 }));
         let mut d = MessageDecoder::new(10);
         d.push(Bytes::from_static(&[2, 0, 0, 0, 1, 0]));
         assert_eq!(d.next_message(), Err(DecodeError::BadFlag(2)));
@@ -257,10 +239,7 @@ mod tests {
         d.push(Bytes::from_static(&[1, 0, 0, 0, 1, 9]));
         assert_eq!(
             d.next_message(),
-            Ok(Some(RawMessage {
-                compressed: true,
-                data: Bytes::from_static(&[9])
-            }))
+            Ok(Some(RawMessage { compressed: true, data: Bytes::from_static(&[9]) }))
         );
     }
 }

@@ -39,12 +39,7 @@ pub trait Compression: Send + Sync + fmt::Debug {
     fn compress(&self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), CompressionError>;
     /// Appends the decompressed form of `src` to `dst`, failing once more than
     /// `limit` octets would be produced (decompression bombs).
-    fn decompress(
-        &self,
-        src: &[u8],
-        dst: &mut Vec<u8>,
-        limit: usize,
-    ) -> Result<(), CompressionError>;
+    fn decompress(&self, src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), CompressionError>;
 }
 
 /// The algorithms an endpoint supports, in preference order.
@@ -73,9 +68,8 @@ impl Compressors {
     pub fn add(&mut self, algo: Arc<dyn Compression>) {
         self.list.retain(|a| a.name() != algo.name());
         self.list.push(algo);
-        let names: Vec<&str> = std::iter::once("identity")
-            .chain(self.list.iter().map(|a| a.name()))
-            .collect();
+        let names: Vec<&str> =
+            std::iter::once("identity").chain(self.list.iter().map(|a| a.name())).collect();
         self.accept_header = names.join(",").into_bytes();
     }
 
@@ -91,11 +85,7 @@ impl Compressors {
 
     /// The `grpc-accept-encoding` value: "identity" plus every algorithm.
     pub fn accept_encoding(&self) -> &[u8] {
-        if self.accept_header.is_empty() {
-            b"identity"
-        } else {
-            &self.accept_header
-        }
+        if self.accept_header.is_empty() { b"identity" } else { &self.accept_header }
     }
 }
 
@@ -117,19 +107,12 @@ impl Compression for Gzip {
         use std::io::Write;
         let level = flate2::Compression::new(self.level.unwrap_or(6));
         let mut enc = flate2::write::GzEncoder::new(dst, level);
-        enc.write_all(src)
-            .map_err(|e| CompressionError::Corrupt(e.to_string()))?;
-        enc.finish()
-            .map_err(|e| CompressionError::Corrupt(e.to_string()))?;
+        enc.write_all(src).map_err(|e| CompressionError::Corrupt(e.to_string()))?;
+        enc.finish().map_err(|e| CompressionError::Corrupt(e.to_string()))?;
         Ok(())
     }
 
-    fn decompress(
-        &self,
-        src: &[u8],
-        dst: &mut Vec<u8>,
-        limit: usize,
-    ) -> Result<(), CompressionError> {
+    fn decompress(&self, src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), CompressionError> {
         use std::io::Read;
         let dec = flate2::read::GzDecoder::new(src);
         let start = dst.len();
@@ -161,14 +144,8 @@ mod tests {
         g.decompress(&z, &mut out, 100_000).unwrap();
         assert_eq!(out, src);
         let mut out = Vec::new();
-        assert_eq!(
-            g.decompress(&z, &mut out, 99_999),
-            Err(CompressionError::TooLarge { max: 99_999 })
-        );
-        assert!(matches!(
-            g.decompress(b"not gzip", &mut out, 10),
-            Err(CompressionError::Corrupt(_))
-        ));
+        assert_eq!(g.decompress(&z, &mut out, 99_999), Err(CompressionError::TooLarge { max: 99_999 }));
+        assert!(matches!(g.decompress(b"not gzip", &mut out, 10), Err(CompressionError::Corrupt(_))));
     }
 
     #[test]

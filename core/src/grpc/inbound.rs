@@ -2,6 +2,7 @@
 //! stream only while no complete message is waiting (so the stream window is
 //! the backpressure), reassembles messages, decompresses them.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,7 +28,9 @@ pub enum RecvMessage {
 #[derive(Debug)]
 pub(crate) struct Inbound {
     decoder: MessageDecoder,
-    ready: Option<RawMessage>,
+    /// Messages decoded and not yet taken: at most one while the stream
+    /// runs (so the window pushes back); all remaining ones once it ended.
+    ready: VecDeque<RawMessage>,
     /// The HTTP/2 stream's receive side is finished (all its data pulled).
     peer_ended: bool,
     /// A `Message` event may be emitted.
@@ -53,7 +56,7 @@ impl Inbound {
     pub fn new(max_len: usize, encoding: Option<Arc<dyn Compression>>) -> Self {
         Inbound {
             decoder: MessageDecoder::new(max_len),
-            ready: None,
+            ready: VecDeque::new(),
             peer_ended: false,
             armed: true,
             end_reported: false,
@@ -65,11 +68,11 @@ impl Inbound {
     /// Pulls from the stream until a message is ready or nothing is buffered.
     pub fn pump(&mut self, h2: &mut Connection, id: StreamId) -> Result<Pumped, Status> {
         loop {
-            if self.ready.is_some() {
+            if !self.ready.is_empty() {
                 return Ok(Pumped::Ready);
             }
             if let Some(m) = self.decoder.next_message().map_err(decode_status)? {
-                self.ready = Some(m);
+                self.ready.push_back(m);
                 continue;
             }
             if self.peer_ended {
@@ -92,7 +95,20 @@ impl Inbound {
 
     /// True when no message, whole or partial, is held.
     pub fn is_drained(&self) -> bool {
-        self.ready.is_none() && self.decoder.is_empty()
+        self.ready.is_empty() && self.decoder.is_empty()
+    }
+
+    /// The peer ended the stream (trailers): decodes everything it sent, which
+    /// is already in memory, and checks that it ended on a message boundary.
+    pub fn finish_stream(&mut self, h2: &mut Connection, id: StreamId) -> Result<(), Status> {
+        while let Ok(Read::Data { data, .. }) = h2.read(id, usize::MAX) {
+            self.decoder.push(data);
+        }
+        self.peer_ended = true;
+        while let Some(m) = self.decoder.next_message().map_err(decode_status)? {
+            self.ready.push_back(m);
+        }
+        self.decoder.finish().map_err(decode_status)
     }
 
     /// Marks the receive side finished without more data (trailers-only,
@@ -103,7 +119,7 @@ impl Inbound {
 
     /// Takes the ready message, decompressed.
     pub fn take(&mut self) -> Result<Option<Bytes>, Status> {
-        let Some(m) = self.ready.take() else {
+        let Some(m) = self.ready.pop_front() else {
             return Ok(None);
         };
         if !m.compressed {
@@ -112,10 +128,7 @@ impl Inbound {
         // PROTOCOL-HTTP2: "If the Message-Encoding header is omitted then the
         // Compressed-Flag must be 0."
         let Some(algo) = &self.encoding else {
-            return Err(Status::new(
-                Code::Internal,
-                "compressed flag set without grpc-encoding",
-            ));
+            return Err(Status::new(Code::Internal, "compressed flag set without grpc-encoding"));
         };
         let mut out = Vec::new();
         match algo.decompress(&m.data, &mut out, self.max_len) {
@@ -124,10 +137,9 @@ impl Inbound {
                 Code::ResourceExhausted,
                 format!("decompressed message larger than max ({max})"),
             )),
-            Err(CompressionError::Corrupt(e)) => Err(Status::new(
-                Code::Internal,
-                format!("failed to decompress message: {e}"),
-            )),
+            Err(CompressionError::Corrupt(e)) => {
+                Err(Status::new(Code::Internal, format!("failed to decompress message: {e}")))
+            }
         }
     }
 }
@@ -138,9 +150,7 @@ fn decode_status(e: DecodeError) -> Status {
             Code::ResourceExhausted,
             format!("received message larger than max ({len} vs. {max})"),
         ),
-        DecodeError::BadFlag(f) => {
-            Status::new(Code::Internal, format!("invalid compressed flag {f}"))
-        }
+        DecodeError::BadFlag(f) => Status::new(Code::Internal, format!("invalid compressed flag {f}")),
         DecodeError::Truncated => Status::new(Code::Internal, "stream ended inside a message"),
     }
 }

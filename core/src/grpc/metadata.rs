@@ -54,10 +54,7 @@ pub fn is_binary_key(key: &[u8]) -> bool {
 }
 
 fn valid_key(key: &[u8]) -> bool {
-    !key.is_empty()
-        && key
-            .iter()
-            .all(|&b| matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'_' | b'-' | b'.'))
+    !key.is_empty() && key.iter().all(|&b| matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'_' | b'-' | b'.'))
 }
 
 fn valid_ascii_value(v: &[u8]) -> bool {
@@ -78,10 +75,7 @@ impl Metadata {
 
     /// Appends an ASCII entry.
     pub fn append(&mut self, key: &str, value: &str) -> Result<(), MetadataError> {
-        self.append_bytes(
-            Bytes::copy_from_slice(key.as_bytes()),
-            Bytes::copy_from_slice(value.as_bytes()),
-        )
+        self.append_bytes(Bytes::copy_from_slice(key.as_bytes()), Bytes::copy_from_slice(value.as_bytes()))
     }
 
     /// Appends an entry from owned parts; the key decides ASCII or binary.
@@ -115,25 +109,17 @@ impl Metadata {
 
     /// The first value for `key` (decoded bytes for `-bin` keys).
     pub fn get(&self, key: &str) -> Option<&Bytes> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.as_ref() == key.as_bytes())
-            .map(|(_, v)| v)
+        self.entries.iter().find(|(k, _)| k.as_ref() == key.as_bytes()).map(|(_, v)| v)
     }
 
     /// The first value for `key` as text, for ASCII keys.
     pub fn get_str(&self, key: &str) -> Option<&str> {
-        self.get(key)
-            .filter(|_| !is_binary_key(key.as_bytes()))
-            .and_then(|v| std::str::from_utf8(v).ok())
+        self.get(key).filter(|_| !is_binary_key(key.as_bytes())).and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// Every value for `key`, in order.
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Bytes> + 'a {
-        self.entries
-            .iter()
-            .filter(move |(k, _)| k.as_ref() == key.as_bytes())
-            .map(|(_, v)| v)
+        self.entries.iter().filter(move |(k, _)| k.as_ref() == key.as_bytes()).map(|(_, v)| v)
     }
 
     /// Removes every entry of `key`; returns how many.
@@ -189,16 +175,8 @@ impl Metadata {
     /// Appends the entries as header fields (`-bin` values base64-encoded).
     pub fn to_fields(&self, out: &mut Vec<HeaderField>) {
         for (k, v) in &self.entries {
-            let value = if is_binary_key(k) {
-                Bytes::from(base64::encode(v))
-            } else {
-                v.clone()
-            };
-            out.push(HeaderField {
-                name: k.clone(),
-                value,
-                sensitive: false,
-            });
+            let value = if is_binary_key(k) { Bytes::from(base64::encode(v)) } else { v.clone() };
+            out.push(HeaderField { name: k.clone(), value, sensitive: false });
         }
     }
 }
@@ -230,11 +208,7 @@ mod tests {
         md.append_bin("trace-bin", vec![0u8, 1, 2, 255]).unwrap();
         let mut fields = Vec::new();
         md.to_fields(&mut fields);
-        assert_eq!(
-            &fields[2].value[..],
-            b"AAEC/w",
-            "unpadded base64 on the wire"
-        );
+        assert_eq!(&fields[2].value[..], b"AAEC/w", "unpadded base64 on the wire");
         let back = Metadata::from_fields(&fields).unwrap();
         assert_eq!(back, md);
         assert_eq!(back.get_all("x-user").count(), 2);
@@ -247,17 +221,11 @@ mod tests {
         let mut md = Metadata::new();
         assert_eq!(md.append("X-Upper", "v"), Err(MetadataError::InvalidKey));
         assert_eq!(md.append("", "v"), Err(MetadataError::InvalidKey));
-        assert_eq!(
-            md.append("k", "caf\u{e9}"),
-            Err(MetadataError::InvalidValue)
-        );
+        assert_eq!(md.append("k", "caf\u{e9}"), Err(MetadataError::InvalidValue));
         assert_eq!(md.append("k", "a\nb"), Err(MetadataError::InvalidValue));
         assert_eq!(md.append("grpc-status", "0"), Err(MetadataError::Reserved));
         assert_eq!(md.append("content-type", "x"), Err(MetadataError::Reserved));
-        assert_eq!(
-            md.append_bin("not-binary", vec![1]),
-            Err(MetadataError::WrongKind)
-        );
+        assert_eq!(md.append_bin("not-binary", vec![1]), Err(MetadataError::WrongKind));
         assert!(md.is_empty());
     }
 
@@ -276,9 +244,6 @@ mod tests {
         let bins: Vec<&[u8]> = md.get_all("x-bin").map(|v| &v[..]).collect();
         assert_eq!(bins, vec![&[0u8, 1][..], &[2u8, 3][..]]);
         let bad = [HeaderField::new("x-bin", "!!")];
-        assert_eq!(
-            Metadata::from_fields(&bad),
-            Err(MetadataError::InvalidBase64)
-        );
+        assert_eq!(Metadata::from_fields(&bad), Err(MetadataError::InvalidBase64));
     }
 }

@@ -49,8 +49,7 @@ pub const CONTENT_TYPE: &[u8] = b"application/grpc";
 
 /// True for "application/grpc" optionally followed by "+subtype" or ";params".
 pub fn is_grpc_content_type(v: &[u8]) -> bool {
-    v.strip_prefix(CONTENT_TYPE)
-        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
+    v.strip_prefix(CONTENT_TYPE).is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
 }
 
 /// Appends `grpc-status`, `grpc-message` and `grpc-status-details-bin`.
@@ -68,10 +67,7 @@ pub(crate) fn status_fields(status: &Status, out: &mut Vec<HeaderField>) {
     }
     if !status.details.is_empty() {
         let v = base64::encode(&status.details);
-        out.push(HeaderField::new(
-            Bytes::from_static(b"grpc-status-details-bin"),
-            v,
-        ));
+        out.push(HeaderField::new(Bytes::from_static(b"grpc-status-details-bin"), v));
     }
 }
 
@@ -82,20 +78,13 @@ pub(crate) fn parse_status(h: &Headers) -> Status {
         Some(v) => Code::parse_header(v).unwrap_or(Code::Unknown),
         None => return Status::new(Code::Unknown, "missing grpc-status in trailers"),
     };
-    let message = h
-        .get(b"grpc-message")
-        .map(|m| status::percent_decode(m))
-        .unwrap_or_default();
+    let message = h.get(b"grpc-message").map(|m| status::percent_decode(m)).unwrap_or_default();
     let details = h
         .get(b"grpc-status-details-bin")
         .and_then(|d| base64::decode(d))
         .map(Bytes::from)
         .unwrap_or_default();
-    Status {
-        code,
-        message,
-        details,
-    }
+    Status { details, ..Status::new(code, message) }
 }
 
 /// Frames one message: prefix + payload, compressed when `compress` is given.
@@ -118,10 +107,7 @@ pub(crate) fn frame_message(
     if payload.len() > max_send || payload.len() > u32::MAX as usize {
         return Err(Status::new(
             Code::ResourceExhausted,
-            format!(
-                "trying to send message larger than max ({} vs. {max_send})",
-                payload.len()
-            ),
+            format!("trying to send message larger than max ({} vs. {max_send})", payload.len()),
         ));
     }
     let prefix = codec::prefix(compressed, payload.len() as u32);
@@ -186,19 +172,10 @@ mod tests {
 
     #[test]
     fn content_type_forms() {
-        for ok in [
-            &b"application/grpc"[..],
-            b"application/grpc+proto",
-            b"application/grpc;charset=utf-8",
-        ] {
+        for ok in [&b"application/grpc"[..], b"application/grpc+proto", b"application/grpc;charset=utf-8"] {
             assert!(is_grpc_content_type(ok));
         }
-        for bad in [
-            &b"application/grpcx"[..],
-            b"application/json",
-            b"",
-            b"application/gr",
-        ] {
+        for bad in [&b"application/grpcx"[..], b"application/json", b"", b"application/gr"] {
             assert!(!is_grpc_content_type(bad));
         }
     }
@@ -220,11 +197,7 @@ mod tests {
         let big = Bytes::from(vec![1u8; 2000]);
         let (prefix, payload) = frame_message(big.clone(), None, 4000).unwrap();
         assert_eq!(&prefix[..], &[0, 0, 0, 0x07, 0xd0]);
-        assert_eq!(
-            payload.unwrap().as_ptr(),
-            big.as_ptr(),
-            "large payload not copied"
-        );
+        assert_eq!(payload.unwrap().as_ptr(), big.as_ptr(), "large payload not copied");
         let err = frame_message(big, None, 1000).unwrap_err();
         assert_eq!(err.code, Code::ResourceExhausted);
     }

@@ -13,8 +13,7 @@ use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::parse_timeout;
 use super::{
-    CONTENT_TYPE, CallId, Deadlines, codec, frame_message, is_grpc_content_type, send_framed,
-    status_fields,
+    CONTENT_TYPE, CallId, Deadlines, codec, frame_message, is_grpc_content_type, send_framed, status_fields,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
@@ -188,10 +187,7 @@ impl Server {
             // RST_STREAM with CANCEL error code".
             if self.calls.contains_key(&call.0) {
                 let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
-                self.end_call(
-                    call,
-                    Status::new(Code::DeadlineExceeded, "deadline exceeded"),
-                );
+                self.end_call(call, Status::new(Code::DeadlineExceeded, "deadline exceeded"));
             }
         }
         self.process_events(now);
@@ -206,10 +202,7 @@ impl Server {
 
     /// The earliest deadline of the connection or any call.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.h2.poll_timeout(), self.deadlines.next()]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.h2.poll_timeout(), self.deadlines.next()].into_iter().flatten().min()
     }
 
     /// The next event.
@@ -237,10 +230,9 @@ impl Server {
         c.inbound.armed = true;
         let pumped = c.inbound.pump(&mut self.h2, call.0);
         let out = match pumped {
-            Ok(Pumped::Ready) => c
-                .inbound
-                .take()
-                .map(|m| m.map_or(RecvMessage::Pending, RecvMessage::Message)),
+            Ok(Pumped::Ready) => {
+                c.inbound.take().map(|m| m.map_or(RecvMessage::Pending, RecvMessage::Message))
+            }
             Ok(Pumped::Waiting) => Ok(RecvMessage::Pending),
             Ok(Pumped::Ended) => {
                 c.inbound.end_reported = true;
@@ -263,10 +255,8 @@ impl Server {
         }
         c.headers_sent = true;
         let mut h = Headers::response(200);
-        h.fields.push(HeaderField::new(
-            Bytes::from_static(b"content-type"),
-            Bytes::from_static(CONTENT_TYPE),
-        ));
+        h.fields
+            .push(HeaderField::new(Bytes::from_static(b"content-type"), Bytes::from_static(CONTENT_TYPE)));
         if let Some(algo) = &c.send_compression {
             h.fields.push(HeaderField::new(
                 Bytes::from_static(b"grpc-encoding"),
@@ -278,29 +268,19 @@ impl Server {
             Bytes::copy_from_slice(self.config.compressors.accept_encoding()),
         ));
         metadata.to_fields(&mut h.fields);
-        self.h2
-            .send_headers(call.0, h, false)
-            .map_err(stream_status)
+        self.h2.send_headers(call.0, h, false).map_err(stream_status)
     }
 
     /// Chooses the response compression (must be one the client accepts and
     /// we support; `None` for identity). Call before the headers go out.
     pub fn set_send_compression(&mut self, call: CallId, name: Option<&str>) -> Result<(), Status> {
-        let algo = match name {
-            None => None,
-            Some(n) => Some(
-                self.config
-                    .compressors
-                    .get(n.as_bytes())
-                    .cloned()
-                    .ok_or_else(|| {
-                        Status::new(
-                            Code::Unimplemented,
-                            format!("compression {n} not supported"),
-                        )
-                    })?,
-            ),
-        };
+        let algo =
+            match name {
+                None => None,
+                Some(n) => Some(self.config.compressors.get(n.as_bytes()).cloned().ok_or_else(|| {
+                    Status::new(Code::Unimplemented, format!("compression {n} not supported"))
+                })?),
+            };
         let c = self.calls.get_mut(&call.0).ok_or_else(gone)?;
         if c.headers_sent {
             return Err(Status::new(Code::Internal, "response headers already sent"));
@@ -311,32 +291,18 @@ impl Server {
 
     /// Queues a response message (compressed when the call has an encoding).
     pub fn send_message(&mut self, call: CallId, msg: Bytes) -> Result<(), Status> {
-        let compress = self
-            .calls
-            .get(&call.0)
-            .ok_or_else(gone)?
-            .send_compression
-            .is_some();
+        let compress = self.calls.get(&call.0).ok_or_else(gone)?.send_compression.is_some();
         self.send_message_with(call, msg, compress)
     }
 
     /// Queues a response message, choosing compression for this message.
-    pub fn send_message_with(
-        &mut self,
-        call: CallId,
-        msg: Bytes,
-        compress: bool,
-    ) -> Result<(), Status> {
+    pub fn send_message_with(&mut self, call: CallId, msg: Bytes, compress: bool) -> Result<(), Status> {
         let c = self.calls.get(&call.0).ok_or_else(gone)?;
         if !c.headers_sent {
             self.send_headers(call, &Metadata::new())?;
         }
         let c = self.calls.get(&call.0).ok_or_else(gone)?;
-        let algo = if compress {
-            c.send_compression.clone()
-        } else {
-            None
-        };
+        let algo = if compress { c.send_compression.clone() } else { None };
         let framed = frame_message(msg, algo.as_deref(), self.config.max_send_message_size)?;
         send_framed(&mut self.h2, call.0, framed, false).map_err(stream_status)
     }
@@ -346,14 +312,15 @@ impl Server {
         self.h2.is_writable(call.0)
     }
 
+    /// Like [`Self::is_writable`], and when false a `Writable` event follows
+    /// once the call can take more.
+    pub fn poll_writable(&mut self, call: CallId) -> bool {
+        self.h2.poll_writable(call.0)
+    }
+
     /// Ends the call with `status` and trailing metadata (trailers-only when no
     /// headers were sent).
-    pub fn finish(
-        &mut self,
-        call: CallId,
-        status: &Status,
-        trailers: &Metadata,
-    ) -> Result<(), Status> {
+    pub fn finish(&mut self, call: CallId, status: &Status, trailers: &Metadata) -> Result<(), Status> {
         let c = self.calls.get_mut(&call.0).ok_or_else(gone)?;
         if c.finished {
             return Err(Status::new(Code::Internal, "call already finished"));
@@ -371,10 +338,9 @@ impl Server {
             h
         };
         status_fields(status, &mut h.fields);
+        status.metadata.to_fields(&mut h.fields);
         trailers.to_fields(&mut h.fields);
-        self.h2
-            .send_headers(call.0, h, true)
-            .map_err(stream_status)?;
+        self.h2.send_headers(call.0, h, true).map_err(stream_status)?;
         // PROTOCOL-HTTP2 "Early Server Closure": RST_STREAM(NO_ERROR) after the
         // trailers if the client is still sending.
         let _ = self.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR);
@@ -398,26 +364,17 @@ impl Server {
     fn process_events(&mut self, now: Instant) {
         while let Some(e) = self.h2.poll_event() {
             match e {
-                Event::Headers {
-                    stream,
-                    kind: HeadersKind::Request,
-                    headers,
-                    end_stream,
-                } => self.on_request(now, stream, headers, end_stream),
+                Event::Headers { stream, kind: HeadersKind::Request, headers, end_stream } => {
+                    self.on_request(now, stream, headers, end_stream)
+                }
                 // Request trailers carry nothing gRPC uses; END_STREAM is what matters.
-                Event::Headers {
-                    stream,
-                    end_stream: true,
-                    ..
-                } => self.on_data(stream),
+                Event::Headers { stream, end_stream: true, .. } => self.on_data(stream),
                 Event::Headers { .. } => {}
                 Event::Data { stream, .. } => self.on_data(stream),
                 Event::Reset { stream, code, .. } => {
                     if self.calls.contains_key(&stream) {
                         let reason = match code {
-                            ErrorCode::CANCEL => {
-                                Status::new(Code::Cancelled, "call cancelled by the client")
-                            }
+                            ErrorCode::CANCEL => Status::new(Code::Cancelled, "call cancelled by the client"),
                             c => Status::new(Code::from_h2_reset(c), format!("stream reset: {c}")),
                         };
                         self.end_call(CallId(stream), reason);
@@ -425,19 +382,14 @@ impl Server {
                 }
                 Event::Writable { stream } => {
                     if self.calls.contains_key(&stream) {
-                        self.events.push_back(ServerEvent::Writable {
-                            call: CallId(stream),
-                        });
+                        self.events.push_back(ServerEvent::Writable { call: CallId(stream) });
                     }
                 }
                 Event::GoAway { code, .. } => self.events.push_back(ServerEvent::GoAway { code }),
                 Event::Closed { error } => {
                     let ids: Vec<StreamId> = self.calls.keys().copied().collect();
                     for id in ids {
-                        self.end_call(
-                            CallId(id),
-                            Status::new(Code::Unavailable, "connection closed"),
-                        );
+                        self.end_call(CallId(id), Status::new(Code::Unavailable, "connection closed"));
                     }
                     self.events.push_back(ServerEvent::Closed { error });
                 }
@@ -467,17 +419,10 @@ impl Server {
                 if let Some(d) = deadline {
                     self.deadlines.insert(d, CallId(id));
                 }
-                self.events.push_back(ServerEvent::Call {
-                    call: CallId(id),
-                    start: Box::new(start),
-                });
+                self.events.push_back(ServerEvent::Call { call: CallId(id), start: Box::new(start) });
                 self.on_data(id);
             }
-            Err(Rejection::Http {
-                status,
-                grpc,
-                message,
-            }) => self.reject_http(id, status, grpc, &message),
+            Err(Rejection::Http { status, grpc, message }) => self.reject_http(id, status, grpc, &message),
             Err(Rejection::Grpc(status, extra)) => self.reject_trailers_only(id, &status, extra),
         }
     }
@@ -494,10 +439,7 @@ impl Server {
             return Err(Rejection::Http {
                 status: 415,
                 grpc: Code::InvalidArgument,
-                message: format!(
-                    "invalid gRPC request content-type {:?}",
-                    String::from_utf8_lossy(ct)
-                ),
+                message: format!("invalid gRPC request content-type {:?}", String::from_utf8_lossy(ct)),
             });
         }
         if h.pseudo.method.as_deref() != Some(b"POST") {
@@ -513,20 +455,14 @@ impl Server {
             && path[1..].iter().filter(|&&b| b == b'/').count() == 1
             && !path.ends_with(b"/");
         if !well_formed {
-            let msg = format!(
-                "malformed method name: {:?}",
-                String::from_utf8_lossy(&path)
-            );
-            return Err(Rejection::Grpc(Status::new(Code::Unimplemented, msg), None));
+            let msg = format!("malformed method name: {:?}", String::from_utf8_lossy(&path));
+            return Err(Rejection::Grpc(Box::new(Status::new(Code::Unimplemented, msg)), None));
         }
         let timeout = match h.get(b"grpc-timeout") {
             None => None,
             Some(v) => Some(parse_timeout(v).map_err(|e| {
-                let msg = format!(
-                    "malformed grpc-timeout {:?}: {e:?}",
-                    String::from_utf8_lossy(v)
-                );
-                Rejection::Grpc(Status::new(Code::Internal, msg), None)
+                let msg = format!("malformed grpc-timeout {:?}: {e:?}", String::from_utf8_lossy(v));
+                Rejection::Grpc(Box::new(Status::new(Code::Internal, msg)), None)
             })?),
         };
         let (encoding, algo) = match h.get(b"grpc-encoding").map(|v| &v[..]) {
@@ -539,18 +475,12 @@ impl Server {
                         String::from_utf8_lossy(name)
                     );
                     let accept = Bytes::copy_from_slice(self.config.compressors.accept_encoding());
-                    return Err(Rejection::Grpc(
-                        Status::new(Code::Unimplemented, msg),
-                        Some(accept),
-                    ));
+                    return Err(Rejection::Grpc(Box::new(Status::new(Code::Unimplemented, msg)), Some(accept)));
                 }
             },
         };
         let metadata = Metadata::from_fields(&h.fields).map_err(|e| {
-            Rejection::Grpc(
-                Status::new(Code::Internal, format!("malformed metadata: {e}")),
-                None,
-            )
+            Rejection::Grpc(Box::new(Status::new(Code::Internal, format!("malformed metadata: {e}"))), None)
         })?;
         Ok((
             CallStart {
@@ -569,30 +499,20 @@ impl Server {
     /// HTTP clients see what went wrong.
     fn reject_http(&mut self, id: StreamId, status: u16, grpc: Code, message: &str) {
         let mut h = Headers::response(status);
-        h.push(
-            Bytes::from_static(b"content-type"),
-            Bytes::from_static(b"text/plain; charset=utf-8"),
-        );
+        h.push(Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain; charset=utf-8"));
         status_fields(&Status::new(grpc, message), &mut h.fields);
         let _ = self.h2.send_headers(id, h, false);
-        let _ = self
-            .h2
-            .send_data(id, Bytes::from(format!("{message}\n")), true);
+        let _ = self.h2.send_data(id, Bytes::from(format!("{message}\n")), true);
         self.discard_request(id);
     }
 
     /// A gRPC request refused before it reaches a handler: trailers-only.
     fn reject_trailers_only(&mut self, id: StreamId, status: &Status, accept: Option<Bytes>) {
         let mut h = Headers::response(200);
-        h.fields.push(HeaderField::new(
-            Bytes::from_static(b"content-type"),
-            Bytes::from_static(CONTENT_TYPE),
-        ));
+        h.fields
+            .push(HeaderField::new(Bytes::from_static(b"content-type"), Bytes::from_static(CONTENT_TYPE)));
         if let Some(a) = accept {
-            h.fields.push(HeaderField::new(
-                Bytes::from_static(b"grpc-accept-encoding"),
-                a,
-            ));
+            h.fields.push(HeaderField::new(Bytes::from_static(b"grpc-accept-encoding"), a));
         }
         status_fields(status, &mut h.fields);
         let _ = self.h2.send_headers(id, h, true);
@@ -615,13 +535,11 @@ impl Server {
         match c.inbound.pump(&mut self.h2, id) {
             Ok(Pumped::Ready) if c.inbound.armed => {
                 c.inbound.armed = false;
-                self.events
-                    .push_back(ServerEvent::Message { call: CallId(id) });
+                self.events.push_back(ServerEvent::Message { call: CallId(id) });
             }
             Ok(Pumped::Ended) if !c.inbound.end_reported => {
                 c.inbound.end_reported = true;
-                self.events
-                    .push_back(ServerEvent::HalfClosed { call: CallId(id) });
+                self.events.push_back(ServerEvent::HalfClosed { call: CallId(id) });
             }
             Ok(_) => {}
             Err(status) => self.abort_call(CallId(id), status),
@@ -635,28 +553,20 @@ impl Server {
             return;
         }
         let _ = self.finish(call, &status, &Metadata::new());
-        self.events.push_back(ServerEvent::Cancelled {
-            call,
-            reason: status,
-        });
+        self.events.push_back(ServerEvent::Cancelled { call, reason: status });
     }
 
     fn end_call(&mut self, call: CallId, reason: Status) {
         if let Some(c) = self.calls.remove(&call.0) {
             self.deadlines.remove(c.deadline, call);
-            self.events
-                .push_back(ServerEvent::Cancelled { call, reason });
+            self.events.push_back(ServerEvent::Cancelled { call, reason });
         }
     }
 }
 
 enum Rejection {
-    Http {
-        status: u16,
-        grpc: Code,
-        message: String,
-    },
-    Grpc(Status, Option<Bytes>),
+    Http { status: u16, grpc: Code, message: String },
+    Grpc(Box<Status>, Option<Bytes>),
 }
 
 fn gone() -> Status {
@@ -665,10 +575,9 @@ fn gone() -> Status {
 
 fn stream_status(e: conn::StreamError) -> Status {
     match e {
-        conn::StreamError::BufferFull => Status::new(
-            Code::ResourceExhausted,
-            "send buffer full: wait for Writable",
-        ),
+        conn::StreamError::BufferFull => {
+            Status::new(Code::ResourceExhausted, "send buffer full: wait for Writable")
+        }
         conn::StreamError::Reset(code) => {
             Status::new(Code::from_h2_reset(code), format!("stream reset: {code}"))
         }

@@ -2,9 +2,11 @@
 //! `grpc-status-details-bin` trailers.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::metadata::Metadata;
 use crate::error_code::ErrorCode;
 
 /// The 17 gRPC status codes (grpc/doc/statuscodes.md).
@@ -71,10 +73,7 @@ impl Code {
 
     /// The code for a number; unknown numbers map to `Unknown` (as gRPC-Go).
     pub fn from_i32(n: i32) -> Code {
-        usize::try_from(n)
-            .ok()
-            .and_then(|i| Code::ALL.get(i).copied())
-            .unwrap_or(Code::Unknown)
+        usize::try_from(n).ok().and_then(|i| Code::ALL.get(i).copied()).unwrap_or(Code::Unknown)
     }
 
     /// The canonical upper-case name, e.g. `DEADLINE_EXCEEDED`.
@@ -103,8 +102,8 @@ impl Code {
     /// The decimal form sent in `grpc-status` (no leading zeros).
     pub fn as_header_value(self) -> &'static [u8] {
         const DIGITS: [&[u8]; 17] = [
-            b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9", b"10", b"11", b"12", b"13",
-            b"14", b"15", b"16",
+            b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9", b"10", b"11", b"12", b"13", b"14",
+            b"15", b"16",
         ];
         DIGITS[self as usize]
     }
@@ -112,10 +111,7 @@ impl Code {
     /// Parses a `grpc-status` value: "a decimal-encoded integer ... without any
     /// leading zeros". Anything else is `None`.
     pub fn parse_header(v: &[u8]) -> Option<Code> {
-        if v.is_empty()
-            || v.len() > 10
-            || !v.iter().all(u8::is_ascii_digit)
-            || (v.len() > 1 && v[0] == b'0')
+        if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) || (v.len() > 1 && v[0] == b'0')
         {
             return None;
         }
@@ -154,9 +150,11 @@ impl fmt::Display for Code {
     }
 }
 
-/// The outcome of a call: a code, a message and optional binary details
-/// (a serialized `google.rpc.Status`, carried in `grpc-status-details-bin`).
-#[derive(Clone, PartialEq, Eq)]
+/// The outcome of a call: a code, a message, optional binary details (a
+/// serialized `google.rpc.Status`, carried in `grpc-status-details-bin`),
+/// metadata (sent as, or received from, trailers) and, for failures that did
+/// not come from the peer, the underlying error.
+#[derive(Clone)]
 pub struct Status {
     /// The code.
     pub code: Code,
@@ -164,7 +162,23 @@ pub struct Status {
     pub message: String,
     /// Binary details, empty when absent.
     pub details: Bytes,
+    /// Trailing metadata that goes with the status.
+    pub metadata: Metadata,
+    /// The local error behind the status (I/O, TLS, ...), if any.
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+impl PartialEq for Status {
+    /// Equal when what travels on the wire is equal (the source does not).
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+            && self.message == other.message
+            && self.details == other.details
+            && self.metadata == other.metadata
+    }
+}
+
+impl Eq for Status {}
 
 impl Status {
     /// A status with a code and message.
@@ -173,7 +187,21 @@ impl Status {
             code,
             message: message.into(),
             details: Bytes::new(),
+            metadata: Metadata::new(),
+            source: None,
         }
+    }
+
+    /// Attaches trailing metadata.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Attaches the error behind the status.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// The OK status.
@@ -200,6 +228,12 @@ impl fmt::Debug for Status {
         if !self.details.is_empty() {
             d.field("details", &self.details.len());
         }
+        if !self.metadata.is_empty() {
+            d.field("metadata", &self.metadata);
+        }
+        if let Some(s) = &self.source {
+            d.field("source", s);
+        }
         d.finish()
     }
 }
@@ -214,7 +248,11 @@ impl fmt::Display for Status {
     }
 }
 
-impl std::error::Error for Status {}
+impl std::error::Error for Status {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Percent-encodes a status message: bytes outside 0x20..=0x7E, and '%',
 /// become `%XX` (PROTOCOL-HTTP2 "Percent-Encoded").
@@ -249,10 +287,8 @@ pub fn percent_decode(v: &[u8]) -> String {
     let mut i = 0;
     while i < v.len() {
         if v[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                v.get(i + 1).and_then(|&b| hex(b)),
-                v.get(i + 2).and_then(|&b| hex(b)),
-            )
+            && let (Some(h), Some(l)) =
+                (v.get(i + 1).and_then(|&b| hex(b)), v.get(i + 2).and_then(|&b| hex(b)))
         {
             out.push(h << 4 | l);
             i += 3;
@@ -305,14 +341,8 @@ mod tests {
         assert_eq!(Code::from_http_status(404), Code::Unimplemented);
         assert_eq!(Code::from_http_status(503), Code::Unavailable);
         assert_eq!(Code::from_http_status(418), Code::Unknown);
-        assert_eq!(
-            Code::from_h2_reset(ErrorCode::REFUSED_STREAM),
-            Code::Unavailable
-        );
+        assert_eq!(Code::from_h2_reset(ErrorCode::REFUSED_STREAM), Code::Unavailable);
         assert_eq!(Code::from_h2_reset(ErrorCode::CANCEL), Code::Cancelled);
-        assert_eq!(
-            Code::from_h2_reset(ErrorCode::PROTOCOL_ERROR),
-            Code::Internal
-        );
+        assert_eq!(Code::from_h2_reset(ErrorCode::PROTOCOL_ERROR), Code::Internal);
     }
 }

@@ -33,9 +33,7 @@ pub fn parse_timeout(v: &[u8]) -> Result<Duration, TimeoutError> {
     if !digits.iter().all(u8::is_ascii_digit) {
         return Err(TimeoutError::NotADigit);
     }
-    let n = digits
-        .iter()
-        .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+    let n = digits.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
     Ok(match unit {
         b'H' => Duration::from_secs(n * 3600),
         b'M' => Duration::from_secs(n * 60),
@@ -92,10 +90,7 @@ mod tests {
     fn rejects_malformed_values() {
         assert_eq!(parse_timeout(b""), Err(TimeoutError::TooShort));
         assert_eq!(parse_timeout(b"S"), Err(TimeoutError::TooShort));
-        assert_eq!(
-            parse_timeout(b"123456789S"),
-            Err(TimeoutError::TooManyDigits)
-        );
+        assert_eq!(parse_timeout(b"123456789S"), Err(TimeoutError::TooManyDigits));
         assert_eq!(parse_timeout(b"1.5S"), Err(TimeoutError::NotADigit));
         assert_eq!(parse_timeout(b"-1S"), Err(TimeoutError::NotADigit));
         assert_eq!(parse_timeout(b"10s"), Err(TimeoutError::UnknownUnit));
@@ -109,16 +104,8 @@ mod tests {
         assert_eq!(format_timeout(Duration::from_secs(1)), "1000000u");
         assert_eq!(format_timeout(Duration::from_secs(3600 * 24)), "86400000m");
         assert_eq!(format_timeout(Duration::from_secs(1_000_000)), "1000000S");
-        assert_eq!(
-            format_timeout(Duration::new(1, 1)),
-            "1000001u",
-            "rounded up"
-        );
-        for d in [
-            Duration::from_nanos(1),
-            Duration::from_millis(1234),
-            Duration::from_secs(7 * 86_400),
-        ] {
+        assert_eq!(format_timeout(Duration::new(1, 1)), "1000001u", "rounded up");
+        for d in [Duration::from_nanos(1), Duration::from_millis(1234), Duration::from_secs(7 * 86_400)] {
             let s = format_timeout(d);
             let parsed = parse_timeout(s.as_bytes()).unwrap();
             assert!(parsed >= d && s.len() <= 9, "{s}");

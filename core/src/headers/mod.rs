@@ -60,13 +60,7 @@ impl Headers {
 
     /// A response header section with `:status`.
     pub fn response(status: u16) -> Self {
-        Headers {
-            pseudo: Pseudo {
-                status: Some(status),
-                ..Pseudo::default()
-            },
-            fields: Vec::new(),
-        }
+        Headers { pseudo: Pseudo { status: Some(status), ..Pseudo::default() }, fields: Vec::new() }
     }
 
     /// A trailer section (no pseudo-header fields).
@@ -88,18 +82,12 @@ impl Headers {
 
     /// The first value of a regular field.
     pub fn get(&self, name: &[u8]) -> Option<&Bytes> {
-        self.fields
-            .iter()
-            .find(|f| f.name.as_ref() == name)
-            .map(|f| &f.value)
+        self.fields.iter().find(|f| f.name.as_ref() == name).map(|f| &f.value)
     }
 
     /// All values of a regular field.
     pub fn get_all<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a Bytes> + 'a {
-        self.fields
-            .iter()
-            .filter(move |f| f.name.as_ref() == name)
-            .map(|f| &f.value)
+        self.fields.iter().filter(move |f| f.name.as_ref() == name).map(|f| &f.value)
     }
 
     /// Size as counted against SETTINGS_MAX_HEADER_LIST_SIZE (§6.5.2): every

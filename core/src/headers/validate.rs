@@ -166,17 +166,14 @@ impl HeaderBuilder {
         }
         if !is_valid_name(name) {
             let upper = name.iter().any(u8::is_ascii_uppercase);
-            return self.fail(if upper {
-                Malformed::UppercaseName
-            } else {
-                Malformed::InvalidName
-            });
+            return self.fail(if upper { Malformed::UppercaseName } else { Malformed::InvalidName });
         }
         match name {
             // §8.2.2: "An endpoint MUST NOT generate an HTTP/2 message containing
             // connection-specific header fields... treated as malformed".
-            b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding"
-            | b"upgrade" => return self.fail(Malformed::ConnectionSpecific),
+            b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade" => {
+                return self.fail(Malformed::ConnectionSpecific);
+            }
             // "The only exception to this is the TE header field, which MAY be
             // present in an HTTP/2 request; when it is, it MUST NOT contain any value
             // other than 'trailers'."
@@ -184,9 +181,7 @@ impl HeaderBuilder {
                 return self.fail(Malformed::TeNotTrailers);
             }
             b"content-length" => match parse_content_length(&field.value) {
-                Some(n) if self.content_length.is_none_or(|prev| prev == n) => {
-                    self.content_length = Some(n)
-                }
+                Some(n) if self.content_length.is_none_or(|prev| prev == n) => self.content_length = Some(n),
                 _ => return self.fail(Malformed::InvalidContentLength),
             },
             _ => {}
@@ -222,11 +217,7 @@ fn check_request(p: &Pseudo) -> Result<(), Malformed> {
         if p.scheme.is_some() || p.path.is_some() {
             return Err(Malformed::UnknownPseudo);
         }
-        return if p.authority.is_some() {
-            Ok(())
-        } else {
-            Err(Malformed::MissingPseudo)
-        };
+        return if p.authority.is_some() { Ok(()) } else { Err(Malformed::MissingPseudo) };
     }
     if p.protocol.is_some() && !is_connect {
         return Err(Malformed::UnknownPseudo);
@@ -260,41 +251,24 @@ fn parse_content_length(v: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn build(
-        kind: BlockKind,
-        fields: &[(&'static str, &'static str)],
-    ) -> Result<Headers, Malformed> {
+    fn build(kind: BlockKind, fields: &[(&'static str, &'static str)]) -> Result<Headers, Malformed> {
         let mut b = HeaderBuilder::new(kind);
         for (n, v) in fields {
-            b.push(HeaderField::new(
-                Bytes::from_static(n.as_bytes()),
-                Bytes::from_static(v.as_bytes()),
-            ));
+            b.push(HeaderField::new(Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes())));
         }
         b.finish().map(|(h, _)| h)
     }
 
-    const REQ: [(&str, &str); 4] = [
-        (":method", "POST"),
-        (":scheme", "http"),
-        (":authority", "x"),
-        (":path", "/a/b"),
-    ];
+    const REQ: [(&str, &str); 4] =
+        [(":method", "POST"), (":scheme", "http"), (":authority", "x"), (":path", "/a/b")];
 
     #[test]
     fn valid_request_and_response() {
-        let h = build(
-            BlockKind::Request,
-            &[REQ[0], REQ[1], REQ[2], REQ[3], ("te", "trailers")],
-        )
-        .unwrap();
+        let h = build(BlockKind::Request, &[REQ[0], REQ[1], REQ[2], REQ[3], ("te", "trailers")]).unwrap();
         assert_eq!(h.pseudo.path.as_deref(), Some(&b"/a/b"[..]));
         assert_eq!(h.get(b"te").map(|v| &v[..]), Some(&b"trailers"[..]));
-        let r = build(
-            BlockKind::Response,
-            &[(":status", "200"), ("content-type", "application/grpc")],
-        )
-        .unwrap();
+        let r =
+            build(BlockKind::Response, &[(":status", "200"), ("content-type", "application/grpc")]).unwrap();
         assert_eq!(r.pseudo.status, Some(200));
     }
 
@@ -303,85 +277,29 @@ mod tests {
         use Malformed::*;
         type Case = (BlockKind, Vec<(&'static str, &'static str)>, Malformed);
         let cases: Vec<Case> = vec![
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], REQ[3], ("Upper", "x")],
-                UppercaseName,
-            ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], REQ[3], ("", "x")],
-                EmptyName,
-            ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], REQ[3], ("a b", "x")],
-                InvalidName,
-            ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], REQ[3], ("x", " lead")],
-                InvalidValue,
-            ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], REQ[3], ("x", "a\nb")],
-                InvalidValue,
-            ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], REQ[3], (":foo", "x")],
-                UnknownPseudo,
-            ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[0], REQ[1], REQ[3]],
-                DuplicatePseudo,
-            ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], ("x", "y"), REQ[3]],
-                PseudoAfterRegular,
-            ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], REQ[3], ("connection", "close")],
-                ConnectionSpecific,
-            ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], REQ[3], ("te", "gzip")],
-                TeNotTrailers,
-            ),
+            (BlockKind::Request, vec![REQ[0], REQ[1], REQ[3], ("Upper", "x")], UppercaseName),
+            (BlockKind::Request, vec![REQ[0], REQ[1], REQ[3], ("", "x")], EmptyName),
+            (BlockKind::Request, vec![REQ[0], REQ[1], REQ[3], ("a b", "x")], InvalidName),
+            (BlockKind::Request, vec![REQ[0], REQ[1], REQ[3], ("x", " lead")], InvalidValue),
+            (BlockKind::Request, vec![REQ[0], REQ[1], REQ[3], ("x", "a\nb")], InvalidValue),
+            (BlockKind::Request, vec![REQ[0], REQ[1], REQ[3], (":foo", "x")], UnknownPseudo),
+            (BlockKind::Request, vec![REQ[0], REQ[0], REQ[1], REQ[3]], DuplicatePseudo),
+            (BlockKind::Request, vec![REQ[0], REQ[1], ("x", "y"), REQ[3]], PseudoAfterRegular),
+            (BlockKind::Request, vec![REQ[0], REQ[1], REQ[3], ("connection", "close")], ConnectionSpecific),
+            (BlockKind::Request, vec![REQ[0], REQ[1], REQ[3], ("te", "gzip")], TeNotTrailers),
             (BlockKind::Request, vec![REQ[0], REQ[1]], MissingPseudo),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], (":path", "")],
-                EmptyPath,
-            ),
+            (BlockKind::Request, vec![REQ[0], REQ[1], (":path", "")], EmptyPath),
             (
                 BlockKind::Request,
                 vec![REQ[0], REQ[1], REQ[3], ("content-length", "1x")],
                 InvalidContentLength,
             ),
-            (
-                BlockKind::Request,
-                vec![REQ[0], REQ[1], REQ[3], (":status", "200")],
-                UnknownPseudo,
-            ),
+            (BlockKind::Request, vec![REQ[0], REQ[1], REQ[3], (":status", "200")], UnknownPseudo),
             (BlockKind::Response, vec![(":status", "20")], InvalidStatus),
-            (
-                BlockKind::Response,
-                vec![(":status", "101")],
-                SwitchingProtocols,
-            ),
+            (BlockKind::Response, vec![(":status", "101")], SwitchingProtocols),
             (BlockKind::Response, vec![(":path", "/")], UnknownPseudo),
             (BlockKind::Response, vec![("x", "y")], MissingPseudo),
-            (
-                BlockKind::Trailers,
-                vec![(":status", "200")],
-                PseudoInTrailers,
-            ),
+            (BlockKind::Trailers, vec![(":status", "200")], PseudoInTrailers),
         ];
         for (kind, fields, want) in cases {
             assert_eq!(build(kind, &fields), Err(want), "{fields:?}");
@@ -390,22 +308,9 @@ mod tests {
 
     #[test]
     fn connect_requests_carry_only_authority() {
-        assert!(
-            build(
-                BlockKind::Request,
-                &[(":method", "CONNECT"), (":authority", "h:1")]
-            )
-            .is_ok()
-        );
+        assert!(build(BlockKind::Request, &[(":method", "CONNECT"), (":authority", "h:1")]).is_ok());
         assert_eq!(
-            build(
-                BlockKind::Request,
-                &[
-                    (":method", "CONNECT"),
-                    (":authority", "h:1"),
-                    (":path", "/")
-                ]
-            ),
+            build(BlockKind::Request, &[(":method", "CONNECT"), (":authority", "h:1"), (":path", "/")]),
             Err(Malformed::UnknownPseudo)
         );
     }
@@ -413,26 +318,14 @@ mod tests {
     #[test]
     fn content_length_is_parsed_and_must_agree() {
         let mut b = HeaderBuilder::new(BlockKind::Request);
-        for (n, v) in REQ
-            .iter()
-            .chain(&[("content-length", "12"), ("content-length", "12")])
-        {
-            b.push(HeaderField::new(
-                Bytes::from_static(n.as_bytes()),
-                Bytes::from_static(v.as_bytes()),
-            ));
+        for (n, v) in REQ.iter().chain(&[("content-length", "12"), ("content-length", "12")]) {
+            b.push(HeaderField::new(Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes())));
         }
         assert_eq!(b.finish().unwrap().1, Some(12));
         assert_eq!(
             build(
                 BlockKind::Request,
-                &[
-                    REQ[0],
-                    REQ[1],
-                    REQ[3],
-                    ("content-length", "1"),
-                    ("content-length", "2")
-                ]
+                &[REQ[0], REQ[1], REQ[3], ("content-length", "1"), ("content-length", "2")]
             ),
             Err(Malformed::InvalidContentLength)
         );

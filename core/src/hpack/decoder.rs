@@ -41,11 +41,7 @@ impl Decoder {
     /// our `SETTINGS_HEADER_TABLE_SIZE`, the limit the peer's encoder may use.
     /// The table starts with that maximum size.
     pub fn new(max_table_size: usize) -> Decoder {
-        Decoder {
-            table: DynamicTable::new(max_table_size),
-            max_table_size,
-            huffman_scratch: Vec::new(),
-        }
+        Decoder { table: DynamicTable::new(max_table_size), max_table_size, huffman_scratch: Vec::new() }
     }
 
     /// Sets a new acknowledged `SETTINGS_HEADER_TABLE_SIZE`. A lower limit
@@ -76,9 +72,7 @@ impl Decoder {
 
     /// Dynamic table entries as `(name, value)`, newest (index 62) first.
     pub fn table_entries(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
-        self.table
-            .entries()
-            .map(|(name, value)| (name.as_ref(), value.as_ref()))
+        self.table.entries().map(|(name, value)| (name.as_ref(), value.as_ref()))
     }
 
     /// Decodes one complete header block, calling `emit` per field in order.
@@ -96,10 +90,7 @@ impl Decoder {
         let mut run = BlockRun {
             reader: Reader { block, pos: 0 },
             scratch: &mut self.huffman_scratch,
-            budget: ListBudget {
-                max: max_list_size,
-                decoded: Decoded::default(),
-            },
+            budget: ListBudget { max: max_list_size, decoded: Decoded::default() },
             emit,
             size_updates: 0,
             seen_field: false,
@@ -171,10 +162,7 @@ impl Reader<'_> {
     fn string(&mut self) -> Result<RawString, DecoderError> {
         let huffman = self.peek().ok_or(DecoderError::Truncated)? & 0x80 != 0;
         let len = self.integer(7)?;
-        let end = self
-            .pos
-            .checked_add(len)
-            .filter(|&end| end <= self.block.len());
+        let end = self.pos.checked_add(len).filter(|&end| end <= self.block.len());
         let end = end.ok_or(DecoderError::Truncated)?;
         let range = self.pos..end;
         self.pos = end;
@@ -183,30 +171,18 @@ impl Reader<'_> {
 
     /// Upper bound of the decoded length of `string`, without decoding.
     fn max_len(&self, string: &RawString) -> usize {
-        if string.huffman {
-            huffman::max_decoded_len(string.range.len())
-        } else {
-            string.range.len()
-        }
+        if string.huffman { huffman::max_decoded_len(string.range.len()) } else { string.range.len() }
     }
 
     /// Exact decoded length of `string`; validates Huffman without allocating.
     fn exact_len(&self, string: &RawString) -> Result<usize, DecoderError> {
-        if string.huffman {
-            Ok(huffman::decoded_len(self.octets(string))?)
-        } else {
-            Ok(string.range.len())
-        }
+        if string.huffman { Ok(huffman::decoded_len(self.octets(string))?) } else { Ok(string.range.len()) }
     }
 
     /// The decoded string: a zero-copy slice of the block, or for
     /// Huffman-coded strings a fresh buffer of the exact size (decoded
     /// through `scratch`).
-    fn materialize(
-        &self,
-        string: &RawString,
-        scratch: &mut Vec<u8>,
-    ) -> Result<Bytes, DecoderError> {
+    fn materialize(&self, string: &RawString, scratch: &mut Vec<u8>) -> Result<Bytes, DecoderError> {
         if string.huffman {
             huffman::decode_into(self.octets(string), scratch)?;
             Ok(Bytes::copy_from_slice(scratch))
@@ -268,33 +244,21 @@ impl<F: FnMut(HeaderField)> BlockRun<'_, F> {
         let index = self.reader.integer(7)?;
         let (name, value) = table.get(index).ok_or(DecoderError::InvalidIndex(index))?;
         if self.budget.admit(entry_size(name.len(), value.len())) {
-            (self.emit)(HeaderField {
-                name,
-                value,
-                sensitive: false,
-            });
+            (self.emit)(HeaderField { name, value, sensitive: false });
         }
         Ok(())
     }
 
     /// Literal header field, with or without indexing or never indexed
     /// (RFC 7541 §6.2).
-    fn literal_field(
-        &mut self,
-        table: &mut DynamicTable,
-        indexing: Indexing,
-    ) -> Result<(), DecoderError> {
+    fn literal_field(&mut self, table: &mut DynamicTable, indexing: Indexing) -> Result<(), DecoderError> {
         self.seen_field = true;
         let name = self.literal_name(table, indexing.prefix_bits())?;
         let value = self.reader.string()?;
         if self.will_emit(&name, &value)? {
             let name = self.materialize_name(name)?;
             let value = self.reader.materialize(&value, self.scratch)?;
-            let field = HeaderField {
-                name,
-                value,
-                sensitive: indexing == Indexing::Never,
-            };
+            let field = HeaderField { name, value, sensitive: indexing == Indexing::Never };
             self.budget.admit(field.size());
             if indexing == Indexing::Incremental {
                 table.insert(field.name.clone(), field.value.clone());
@@ -312,17 +276,10 @@ impl<F: FnMut(HeaderField)> BlockRun<'_, F> {
     }
 
     /// Reads a literal's name: index > 0 refers to a table, 0 means a string follows.
-    fn literal_name(
-        &mut self,
-        table: &DynamicTable,
-        prefix_bits: u8,
-    ) -> Result<LiteralName, DecoderError> {
+    fn literal_name(&mut self, table: &DynamicTable, prefix_bits: u8) -> Result<LiteralName, DecoderError> {
         match self.reader.integer(prefix_bits)? {
             0 => Ok(LiteralName::Literal(self.reader.string()?)),
-            index => table
-                .name(index)
-                .map(LiteralName::Indexed)
-                .ok_or(DecoderError::InvalidIndex(index)),
+            index => table.name(index).map(LiteralName::Indexed).ok_or(DecoderError::InvalidIndex(index)),
         }
     }
 
@@ -344,10 +301,7 @@ impl<F: FnMut(HeaderField)> BlockRun<'_, F> {
             LiteralName::Indexed(name) => name.len(),
             LiteralName::Literal(raw) => self.reader.max_len(raw),
         };
-        if self
-            .budget
-            .fits(entry_size(name_max, self.reader.max_len(value)))
-        {
+        if self.budget.fits(entry_size(name_max, self.reader.max_len(value))) {
             return Ok(true);
         }
         Ok(self.budget.fits(self.exact_size(name, value)?))
@@ -363,11 +317,7 @@ impl<F: FnMut(HeaderField)> BlockRun<'_, F> {
     }
 
     /// Dynamic table size update (RFC 7541 §6.3): at most two, at the start.
-    fn table_size_update(
-        &mut self,
-        table: &mut DynamicTable,
-        limit: usize,
-    ) -> Result<(), DecoderError> {
+    fn table_size_update(&mut self, table: &mut DynamicTable, limit: usize) -> Result<(), DecoderError> {
         if self.seen_field {
             return Err(DecoderError::TableSizeUpdateNotAtStart);
         }
@@ -390,9 +340,7 @@ mod tests {
 
     fn decode_all(decoder: &mut Decoder, wire: &[u8]) -> Result<Vec<HeaderField>, DecoderError> {
         let mut fields = Vec::new();
-        decoder.decode(&Bytes::copy_from_slice(wire), usize::MAX, |f| {
-            fields.push(f)
-        })?;
+        decoder.decode(&Bytes::copy_from_slice(wire), usize::MAX, |f| fields.push(f))?;
         Ok(fields)
     }
 
@@ -400,9 +348,7 @@ mod tests {
     fn raw_literals_are_slices_of_the_block() {
         let block = Bytes::from_static(b"\x40\x0acustom-key\x0dcustom-header");
         let mut fields = Vec::new();
-        Decoder::new(4096)
-            .decode(&block, usize::MAX, |f| fields.push(f))
-            .unwrap();
+        Decoder::new(4096).decode(&block, usize::MAX, |f| fields.push(f)).unwrap();
         let range = block.as_ptr_range();
         assert!(range.contains(&fields[0].name.as_ptr()));
         assert!(range.contains(&fields[0].value.as_ptr()));
@@ -413,17 +359,11 @@ mod tests {
         let mut decoder = Decoder::new(4096);
         let block = Bytes::from_static(b"\x40\x01a\x01b");
         let mut first = Vec::new();
-        decoder
-            .decode(&block, usize::MAX, |f| first.push(f))
-            .unwrap();
+        decoder.decode(&block, usize::MAX, |f| first.push(f)).unwrap();
         let second = decode_all(&mut decoder, b"\xbe").unwrap();
         let third = decode_all(&mut decoder, b"\xbe").unwrap();
         assert_eq!(first, second);
-        assert_eq!(
-            second[0].value.as_ptr(),
-            third[0].value.as_ptr(),
-            "a refcount, not a copy"
-        );
+        assert_eq!(second[0].value.as_ptr(), third[0].value.as_ptr(), "a refcount, not a copy");
         // The table holds its own copy: it never pins the peer's buffer.
         assert!(!block.as_ptr_range().contains(&second[0].value.as_ptr()));
     }
@@ -444,10 +384,7 @@ mod tests {
             huffman::encode(string, &mut wire);
         }
         let mut decoder = Decoder::new(4096);
-        assert_eq!(
-            decode_all(&mut decoder, &wire).unwrap(),
-            [HeaderField::new("foo", "bar-baz")]
-        );
+        assert_eq!(decode_all(&mut decoder, &wire).unwrap(), [HeaderField::new("foo", "bar-baz")]);
         assert_eq!(decoder.table_size(), 3 + 7 + 32);
     }
 
@@ -467,10 +404,7 @@ mod tests {
         decode_all(&mut decoder, b"\x40\x01a\x01b\x40\x01c\x01d").unwrap();
         decoder.set_max_table_size(40);
         assert_eq!(decoder.table_size(), 34);
-        assert_eq!(
-            decoder.table_entries().next(),
-            Some((b"c".as_slice(), b"d".as_slice()))
-        );
+        assert_eq!(decoder.table_entries().next(), Some((b"c".as_slice(), b"d".as_slice())));
         decoder.set_max_table_size(8192);
         assert_eq!(decoder.table_capacity(), 40);
         assert_eq!(decoder.max_table_size(), 8192);

@@ -62,8 +62,8 @@ pub fn value_churns(name: &[u8], value: &[u8]) -> bool {
     match name {
         b":path" => value.len() > MAX_INDEXED_PATH_LEN,
         b"content-length" | b"content-range" | b"grpc-timeout" | b"grpc-message" | b"age"
-        | b"if-modified-since" | b"if-none-match" | b"location" | b"traceparent"
-        | b"x-request-id" | b"grpc-trace-bin" => true,
+        | b"if-modified-since" | b"if-none-match" | b"location" | b"traceparent" | b"x-request-id"
+        | b"grpc-trace-bin" => true,
         _ => false,
     }
 }
@@ -152,9 +152,7 @@ impl Encoder {
     pub fn set_max_table_size(&mut self, size: usize) {
         let size = size.min(MAX_ENCODER_TABLE_SIZE);
         self.target_size = size;
-        let smallest = self
-            .pending_smallest
-            .map_or(size, |smallest| smallest.min(size));
+        let smallest = self.pending_smallest.map_or(size, |smallest| smallest.min(size));
         self.pending_smallest = Some(smallest);
     }
 
@@ -170,10 +168,7 @@ impl Encoder {
 
     /// Dynamic table entries as `(name, value)`, newest (index 62) first.
     pub fn table_entries(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
-        self.table
-            .entries
-            .iter()
-            .map(|entry| (entry.name.as_ref(), entry.value.as_ref()))
+        self.table.entries.iter().map(|entry| (entry.name.as_ref(), entry.value.as_ref()))
     }
 
     /// Starts a header block: emits pending dynamic table size updates.
@@ -219,17 +214,12 @@ impl Encoder {
         self.write_literal(literal, &source, name, value, dst);
         if literal == Literal::Incremental {
             let name = self.table.name_bytes(&source, name);
-            self.table
-                .insert(name, Bytes::copy_from_slice(value), hashes);
+            self.table.insert(name, Bytes::copy_from_slice(value), hashes);
         }
     }
 
     /// Encodes a whole header block: [`Encoder::begin_block`], then every field.
-    pub fn encode<'a, I: IntoIterator<Item = &'a HeaderField>>(
-        &mut self,
-        fields: I,
-        dst: &mut Vec<u8>,
-    ) {
+    pub fn encode<'a, I: IntoIterator<Item = &'a HeaderField>>(&mut self, fields: I, dst: &mut Vec<u8>) {
         self.begin_block(dst);
         for field in fields {
             self.encode_field(&field.name, &field.value, field.sensitive, dst);
@@ -340,10 +330,7 @@ impl EncoderTable {
         hasher.write_usize(name.len());
         let name_hash = hasher.finish();
         hasher.write(value);
-        FieldHashes {
-            name: name_hash,
-            field: hasher.finish(),
-        }
+        FieldHashes { name: name_hash, field: hasher.finish() }
     }
 
     /// HPACK index of the entry `name: value`, if present.
@@ -399,11 +386,7 @@ impl EncoderTable {
         self.next_id += 1;
         self.by_field.insert(hashes.field, id);
         self.by_name.insert(hashes.name, id);
-        self.entries.push_front(Entry {
-            name,
-            value,
-            hashes,
-        });
+        self.entries.push_front(Entry { name, value, hashes });
         self.size += size;
     }
 
@@ -421,11 +404,7 @@ impl EncoderTable {
     }
 }
 
-fn remove_if_points_to(
-    map: &mut HashMap<u64, u64, BuildHasherDefault<PrehashedKey>>,
-    key: u64,
-    id: u64,
-) {
+fn remove_if_points_to(map: &mut HashMap<u64, u64, BuildHasherDefault<PrehashedKey>>, key: u64, id: u64) {
     if map.get(&key) == Some(&id) {
         map.remove(&key);
     }
@@ -470,10 +449,7 @@ mod tests {
         let mut encoder = Encoder::new();
         let first = block(&mut encoder, &[("content-type", "application/grpc")]);
         assert_eq!(first[0], 0x40 | 31);
-        assert_eq!(
-            block(&mut encoder, &[("content-type", "application/grpc")]),
-            [0x80 | 62]
-        );
+        assert_eq!(block(&mut encoder, &[("content-type", "application/grpc")]), [0x80 | 62]);
     }
 
     #[test]
@@ -496,10 +472,7 @@ mod tests {
     #[test]
     fn churning_values_are_not_indexed() {
         let mut encoder = Encoder::new();
-        let wire = block(
-            &mut encoder,
-            &[("grpc-timeout", "1S"), ("content-length", "12")],
-        );
+        let wire = block(&mut encoder, &[("grpc-timeout", "1S"), ("content-length", "12")]);
         assert_eq!(wire[0], 0x00);
         assert_eq!(encoder.table_size(), 0);
         let long_path = format!("/{}", "a".repeat(MAX_INDEXED_PATH_LEN));
@@ -565,13 +538,8 @@ mod tests {
             let value = format!("{}", round % 5);
             let wire = block(&mut encoder, &[(&name, &value), ("n0", "0")]);
             let mut fields = Vec::new();
-            decoder
-                .decode(&Bytes::from(wire), usize::MAX, |f| fields.push(f))
-                .unwrap();
-            assert_eq!(
-                fields,
-                [HeaderField::new(name, value), HeaderField::new("n0", "0")]
-            );
+            decoder.decode(&Bytes::from(wire), usize::MAX, |f| fields.push(f)).unwrap();
+            assert_eq!(fields, [HeaderField::new(name, value), HeaderField::new("n0", "0")]);
             assert!(encoder.table_entries().eq(decoder.table_entries()));
             assert_eq!(encoder.by_field_len(), encoder.table.entries.len());
         }

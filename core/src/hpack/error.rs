@@ -52,13 +52,10 @@ impl fmt::Display for DecoderError {
             DecoderError::TableSizeUpdateNotAtStart => {
                 f.write_str("dynamic table size update after a header field")
             }
-            DecoderError::TooManyTableSizeUpdates => {
-                f.write_str("more than two dynamic table size updates")
+            DecoderError::TooManyTableSizeUpdates => f.write_str("more than two dynamic table size updates"),
+            DecoderError::TableSizeAboveLimit { requested, limit } => {
+                write!(f, "dynamic table size update to {requested} above the limit of {limit}")
             }
-            DecoderError::TableSizeAboveLimit { requested, limit } => write!(
-                f,
-                "dynamic table size update to {requested} above the limit of {limit}"
-            ),
         }
     }
 }

@@ -10,10 +10,7 @@ const MAX_OCTETS: usize = 5;
 /// of `input`, ignoring the octet's bits above the prefix.
 ///
 /// Returns the value and the number of octets it used.
-pub(super) fn decode_integer(
-    input: &[u8],
-    prefix_bits: u8,
-) -> Result<(usize, usize), DecoderError> {
+pub(super) fn decode_integer(input: &[u8], prefix_bits: u8) -> Result<(usize, usize), DecoderError> {
     let max_prefix = prefix_max(prefix_bits);
     let first = *input.first().ok_or(DecoderError::Truncated)?;
     let prefix = u32::from(first) & max_prefix;
@@ -76,10 +73,7 @@ mod tests {
     #[test]
     fn rfc_c_1_2_1337_with_5_bit_prefix() {
         assert_eq!(encoded(1337, 5, 0), [0b0001_1111, 0b1001_1010, 0b0000_1010]);
-        assert_eq!(
-            decode_integer(&[0b0001_1111, 0b1001_1010, 0b0000_1010, 0xff], 5),
-            Ok((1337, 3))
-        );
+        assert_eq!(decode_integer(&[0b0001_1111, 0b1001_1010, 0b0000_1010, 0xff], 5), Ok((1337, 3)));
     }
 
     #[test]
@@ -124,19 +118,13 @@ mod tests {
             Err(DecoderError::IntegerOverflow)
         );
         // Even when the sixth octet is missing.
-        assert_eq!(
-            decode_integer(&[0x1f, 0x80, 0x80, 0x80, 0x80], 5),
-            Err(DecoderError::IntegerOverflow)
-        );
+        assert_eq!(decode_integer(&[0x1f, 0x80, 0x80, 0x80, 0x80], 5), Err(DecoderError::IntegerOverflow));
     }
 
     #[test]
     fn truncated() {
         assert_eq!(decode_integer(&[], 5), Err(DecoderError::Truncated));
         assert_eq!(decode_integer(&[0x1f], 5), Err(DecoderError::Truncated));
-        assert_eq!(
-            decode_integer(&[0x1f, 0x80, 0x80], 5),
-            Err(DecoderError::Truncated)
-        );
+        assert_eq!(decode_integer(&[0x1f, 0x80, 0x80], 5), Err(DecoderError::Truncated));
     }
 }

@@ -47,20 +47,12 @@ pub struct HeaderField {
 impl HeaderField {
     /// A field from owned parts.
     pub fn new(name: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
-        HeaderField {
-            name: name.into(),
-            value: value.into(),
-            sensitive: false,
-        }
+        HeaderField { name: name.into(), value: value.into(), sensitive: false }
     }
 
     /// A field that must never be indexed (credentials, cookies...).
     pub fn sensitive(name: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
-        HeaderField {
-            name: name.into(),
-            value: value.into(),
-            sensitive: true,
-        }
+        HeaderField { name: name.into(), value: value.into(), sensitive: true }
     }
 
     /// Size as counted by RFC 7541 §4.1: name + value + 32.

@@ -157,11 +157,9 @@ pub(super) fn static_lookup(name: &[u8], value: &[u8]) -> StaticMatch {
     let Some((first, last)) = static_name_indices(name) else {
         return StaticMatch::None;
     };
-    let found = STATIC.get(first - 1..last).and_then(|entries| {
-        entries
-            .iter()
-            .position(|&(_, entry_value)| entry_value == value)
-    });
+    let found = STATIC
+        .get(first - 1..last)
+        .and_then(|entries| entries.iter().position(|&(_, entry_value)| entry_value == value));
     match found {
         Some(offset) => StaticMatch::Field(first + offset),
         None => StaticMatch::Name(first),
@@ -180,11 +178,7 @@ pub(super) struct DynamicTable {
 impl DynamicTable {
     /// An empty table that may hold `max_size` octets.
     pub(super) fn new(max_size: usize) -> Self {
-        DynamicTable {
-            entries: VecDeque::new(),
-            size: 0,
-            max_size,
-        }
+        DynamicTable { entries: VecDeque::new(), size: 0, max_size }
     }
 
     /// Current size: the sum of entry sizes.
@@ -216,9 +210,7 @@ impl DynamicTable {
         if index <= STATIC_LEN {
             return static_entry(index).map(|(name, _)| name);
         }
-        self.entries
-            .get(index - STATIC_LEN - 1)
-            .map(|(name, _)| name.clone())
+        self.entries.get(index - STATIC_LEN - 1).map(|(name, _)| name.clone())
     }
 
     /// Sets the maximum size, evicting the oldest entries to fit.
@@ -246,8 +238,7 @@ impl DynamicTable {
         owned.extend_from_slice(&name);
         owned.extend_from_slice(&value);
         let owned = owned.freeze();
-        self.entries
-            .push_front((owned.slice(..name.len()), owned.slice(name.len()..)));
+        self.entries.push_front((owned.slice(..name.len()), owned.slice(name.len()..)));
     }
 
     /// Empties the table when an entry of `size` octets would not fit at all,
@@ -278,9 +269,7 @@ impl DynamicTable {
 /// Size of an entry as counted by RFC 7541 §4.1 (saturating: a field that
 /// large can never fit in a table or a header list).
 pub(super) fn entry_size(name_len: usize, value_len: usize) -> usize {
-    name_len
-        .saturating_add(value_len)
-        .saturating_add(ENTRY_OVERHEAD)
+    name_len.saturating_add(value_len).saturating_add(ENTRY_OVERHEAD)
 }
 
 #[cfg(test)]
@@ -291,10 +280,7 @@ mod tests {
     fn static_table_matches_appendix_a_landmarks() {
         assert_eq!(STATIC[0], (b":authority".as_slice(), b"".as_slice()));
         assert_eq!(STATIC[1], (b":method".as_slice(), b"GET".as_slice()));
-        assert_eq!(
-            STATIC[15],
-            (b"accept-encoding".as_slice(), b"gzip, deflate".as_slice())
-        );
+        assert_eq!(STATIC[15], (b"accept-encoding".as_slice(), b"gzip, deflate".as_slice()));
         assert_eq!(STATIC[60], (b"www-authenticate".as_slice(), b"".as_slice()));
     }
 
@@ -317,10 +303,7 @@ mod tests {
         assert_eq!(static_lookup(b":method", b"PUT"), StaticMatch::Name(2));
         assert_eq!(static_lookup(b":status", b"500"), StaticMatch::Field(14));
         assert_eq!(static_lookup(b"content-type", b""), StaticMatch::Field(31));
-        assert_eq!(
-            static_lookup(b"content-type", b"application/grpc"),
-            StaticMatch::Name(31)
-        );
+        assert_eq!(static_lookup(b"content-type", b"application/grpc"), StaticMatch::Name(31));
         assert_eq!(static_lookup(b"grpc-status", b"0"), StaticMatch::None);
     }
 
@@ -332,14 +315,8 @@ mod tests {
         assert_eq!(table.size(), 68);
         table.insert(Bytes::from_static(b"c"), Bytes::from_static(b"3"));
         assert_eq!(table.size(), 68);
-        assert_eq!(
-            table.get(62),
-            Some((Bytes::from_static(b"c"), Bytes::from_static(b"3")))
-        );
-        assert_eq!(
-            table.get(63),
-            Some((Bytes::from_static(b"b"), Bytes::from_static(b"2")))
-        );
+        assert_eq!(table.get(62), Some((Bytes::from_static(b"c"), Bytes::from_static(b"3"))));
+        assert_eq!(table.get(63), Some((Bytes::from_static(b"b"), Bytes::from_static(b"2"))));
         assert_eq!(table.get(64), None);
         table.set_max_size(40);
         assert_eq!(table.size(), 34);
@@ -354,9 +331,6 @@ mod tests {
         let table = DynamicTable::new(4096);
         assert_eq!(table.get(0), None);
         assert_eq!(table.name(0), None);
-        assert_eq!(
-            table.get(61).map(|e| e.0),
-            Some(Bytes::from_static(b"www-authenticate"))
-        );
+        assert_eq!(table.get(61).map(|e| e.0), Some(Bytes::from_static(b"www-authenticate")));
     }
 }

@@ -87,19 +87,13 @@ impl State {
 
     /// True while the peer may still send DATA or HEADERS.
     pub fn can_recv(self) -> bool {
-        matches!(
-            self,
-            State::Open | State::HalfClosedLocal | State::ReservedRemote
-        )
+        matches!(self, State::Open | State::HalfClosedLocal | State::ReservedRemote)
     }
 
     /// True for streams that count toward a MAX_CONCURRENT_STREAMS limit
     /// ("open" or either "half-closed" state, §5.1.2).
     pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            State::Open | State::HalfClosedLocal | State::HalfClosedRemote
-        )
+        matches!(self, State::Open | State::HalfClosedLocal | State::HalfClosedRemote)
     }
 
     /// Applies `input`: the whole of RFC 9113 §5.1 in one match.
@@ -117,9 +111,7 @@ impl State {
             (Idle, RecvPushPromise) => Next(ReservedRemote),
             // "Receiving any frame other than HEADERS or PRIORITY on a stream in this
             // state MUST be treated as a connection error of type PROTOCOL_ERROR."
-            (Idle, RecvData | RecvEndStream | RecvReset | RecvWindowUpdate) => {
-                ConnectionError(PROTOCOL)
-            }
+            (Idle, RecvData | RecvEndStream | RecvReset | RecvWindowUpdate) => ConnectionError(PROTOCOL),
             (Idle, SendData | SendEndStream | SendReset) => LocalMisuse,
 
             // reserved (local): "the endpoint can send a HEADERS frame. This causes the
@@ -147,14 +139,10 @@ impl State {
             (ReservedRemote, RecvData | RecvEndStream | RecvPushPromise | RecvWindowUpdate) => {
                 ConnectionError(PROTOCOL)
             }
-            (ReservedRemote, SendHeaders | SendData | SendEndStream | SendPushPromise) => {
-                LocalMisuse
-            }
+            (ReservedRemote, SendHeaders | SendData | SendEndStream | SendPushPromise) => LocalMisuse,
 
             // open: "frames of any type can be sent by either peer".
-            (Open, SendHeaders | RecvHeaders | SendData | RecvData | RecvWindowUpdate) => {
-                Next(Open)
-            }
+            (Open, SendHeaders | RecvHeaders | SendData | RecvData | RecvWindowUpdate) => Next(Open),
             (Open, SendEndStream) => Next(HalfClosedLocal),
             (Open, RecvEndStream) => Next(HalfClosedRemote),
             (Open, SendReset) => Next(Closed(How::LocalReset)),
@@ -168,9 +156,7 @@ impl State {
             (HalfClosedLocal, RecvEndStream) => Next(Closed(How::EndStream)),
             (HalfClosedLocal, SendReset) => Next(Closed(How::LocalReset)),
             (HalfClosedLocal, RecvReset) => Next(Closed(How::RemoteReset)),
-            (HalfClosedLocal, SendHeaders | SendData | SendEndStream | SendPushPromise) => {
-                LocalMisuse
-            }
+            (HalfClosedLocal, SendHeaders | SendData | SendEndStream | SendPushPromise) => LocalMisuse,
             (HalfClosedLocal, RecvPushPromise) => ConnectionError(PROTOCOL),
 
             // half-closed (remote): "If an endpoint receives additional frames, other
@@ -187,9 +173,7 @@ impl State {
 
             // closed: "An endpoint MUST ignore frames that it receives on closed streams
             // after it has sent a RST_STREAM frame."
-            (Closed(How::LocalReset), RecvHeaders | RecvData | RecvEndStream | RecvPushPromise) => {
-                Ignore
-            }
+            (Closed(How::LocalReset), RecvHeaders | RecvData | RecvEndStream | RecvPushPromise) => Ignore,
             // "An endpoint that sends a frame with the END_STREAM flag set or a
             // RST_STREAM frame might receive a WINDOW_UPDATE or RST_STREAM frame from its
             // peer" — both are harmless.
@@ -236,14 +220,8 @@ mod tests {
             Outcome::Next(State::Closed(Closed::EndStream))
         );
         // server mirror image
-        assert_eq!(
-            State::Idle.transition(Input::RecvHeaders),
-            Outcome::Next(State::Open)
-        );
-        assert_eq!(
-            State::Open.transition(Input::RecvEndStream),
-            Outcome::Next(State::HalfClosedRemote)
-        );
+        assert_eq!(State::Idle.transition(Input::RecvHeaders), Outcome::Next(State::Open));
+        assert_eq!(State::Open.transition(Input::RecvEndStream), Outcome::Next(State::HalfClosedRemote));
         assert_eq!(
             State::HalfClosedRemote.transition(Input::SendEndStream),
             Outcome::Next(State::Closed(Closed::EndStream))
@@ -280,14 +258,8 @@ mod tests {
         let ended = State::Closed(Closed::EndStream);
         assert_eq!(local.transition(Input::RecvData), Outcome::Ignore);
         assert_eq!(local.transition(Input::RecvHeaders), Outcome::Ignore);
-        assert_eq!(
-            remote.transition(Input::RecvData),
-            Outcome::StreamError(ErrorCode::STREAM_CLOSED)
-        );
-        assert_eq!(
-            ended.transition(Input::RecvHeaders),
-            Outcome::StreamError(ErrorCode::STREAM_CLOSED)
-        );
+        assert_eq!(remote.transition(Input::RecvData), Outcome::StreamError(ErrorCode::STREAM_CLOSED));
+        assert_eq!(ended.transition(Input::RecvHeaders), Outcome::StreamError(ErrorCode::STREAM_CLOSED));
         assert_eq!(ended.transition(Input::RecvWindowUpdate), Outcome::Ignore);
     }
 

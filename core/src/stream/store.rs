@@ -49,11 +49,7 @@ impl std::fmt::Debug for IdHasher {
 impl Store {
     /// An empty store remembering up to `memory` closed streams.
     pub fn new(memory: usize) -> Self {
-        Store {
-            streams: IdMap::default(),
-            recently_closed: VecDeque::new(),
-            memory,
-        }
+        Store { streams: IdMap::default(), recently_closed: VecDeque::new(), memory }
     }
 
     pub fn get(&self, id: StreamId) -> Option<&Stream> {
@@ -90,11 +86,7 @@ impl Store {
 
     /// How a forgotten stream closed, if it closed recently.
     pub fn closed_how(&self, id: StreamId) -> Option<Closed> {
-        self.recently_closed
-            .iter()
-            .rev()
-            .find(|(i, _)| *i == id.0)
-            .map(|(_, how)| *how)
+        self.recently_closed.iter().rev().find(|(i, _)| *i == id.0).map(|(_, how)| *how)
     }
 
     pub fn len(&self) -> usize {

@@ -29,10 +29,7 @@ pub struct Story {
 
 /// Path of a file under `core/tests/data/`.
 pub fn data_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("data")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("data").join(name)
 }
 
 /// Every `fixtures/<encoder>/story_NN.json` of the corpus, sorted by path.
@@ -44,11 +41,7 @@ pub fn load_stories() -> Vec<Story> {
     let mut stories = Vec::new();
     for entry in archive.entries().expect("tar entries") {
         let mut entry = entry.expect("tar entry");
-        let path = entry
-            .path()
-            .expect("entry path")
-            .to_string_lossy()
-            .into_owned();
+        let path = entry.path().expect("entry path").to_string_lossy().into_owned();
         let Some(story_path) = story_path(&path) else {
             continue;
         };
@@ -70,12 +63,7 @@ fn story_path(path: &str) -> Option<String> {
 
 fn parse_story(path: String, json: &str) -> Story {
     let story: Value = serde_json::from_str(json).expect("story JSON");
-    let cases = story["cases"]
-        .as_array()
-        .expect("cases")
-        .iter()
-        .map(parse_case)
-        .collect();
+    let cases = story["cases"].as_array().expect("cases").iter().map(parse_case).collect();
     Story { path, cases }
 }
 
@@ -88,30 +76,21 @@ fn parse_case(case: &Value) -> Case {
             let object = header.as_object().expect("header object");
             assert_eq!(object.len(), 1, "one field per header object");
             let (name, value) = object.iter().next().expect("one field");
-            (
-                name.as_bytes().to_vec(),
-                value.as_str().expect("string value").as_bytes().to_vec(),
-            )
+            (name.as_bytes().to_vec(), value.as_str().expect("string value").as_bytes().to_vec())
         })
         .collect();
     Case {
         seqno: case["seqno"].as_u64().expect("seqno"),
         wire: hex(case["wire"].as_str().expect("wire")),
         headers,
-        header_table_size: case
-            .get("header_table_size")
-            .and_then(Value::as_u64)
-            .map(|size| size as usize),
+        header_table_size: case.get("header_table_size").and_then(Value::as_u64).map(|size| size as usize),
     }
 }
 
 /// Decodes a hex string.
 pub fn hex(hex: &str) -> Vec<u8> {
     assert!(hex.len().is_multiple_of(2), "odd hex length");
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digit"))
-        .collect()
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digit")).collect()
 }
 
 /// A header list as `(name, value)` pairs.
@@ -129,8 +108,7 @@ pub struct Example {
 
 /// The examples of RFC 7541 Appendix C (tests/data/rfc7541-appendix-c.json).
 pub fn load_appendix_c() -> Vec<Example> {
-    let json =
-        std::fs::read_to_string(data_path("rfc7541-appendix-c.json")).expect("read appendix C");
+    let json = std::fs::read_to_string(data_path("rfc7541-appendix-c.json")).expect("read appendix C");
     let examples: Value = serde_json::from_str(&json).expect("appendix C JSON");
     examples
         .as_array()

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use weir_core::conn::{Config, Connection, Event, PREFACE, Role};
 use weir_core::frame::{
-    Data, Frame, FrameDecoder, GoAway, HeaderBlockKind, Headers as HeadersFrame,
-    MAX_MAX_FRAME_SIZE, RstStream, Settings, SettingsFrame, StreamId, encode_header_block,
+    Data, Frame, FrameDecoder, GoAway, HeaderBlockKind, Headers as HeadersFrame, MAX_MAX_FRAME_SIZE,
+    RstStream, Settings, SettingsFrame, StreamId, encode_header_block,
 };
 use weir_core::hpack::{Encoder, HeaderField};
 use weir_core::{ErrorCode, headers::Headers};
@@ -82,11 +82,7 @@ impl Peer {
         while self.conn.poll_transmit(self.now, &mut buf) > 0 {}
         self.out.extend_from_slice(&buf);
         let mut frames = Vec::new();
-        while let Some(f) = self
-            .decoder
-            .decode(&mut self.out)
-            .expect("connection sent a valid frame")
-        {
+        while let Some(f) = self.decoder.decode(&mut self.out).expect("connection sent a valid frame") {
             frames.push(f);
         }
         frames
@@ -101,10 +97,7 @@ impl Peer {
         let fields: Vec<HeaderField> = fields
             .iter()
             .map(|(n, v)| {
-                HeaderField::new(
-                    Bytes::copy_from_slice(n.as_bytes()),
-                    Bytes::copy_from_slice(v.as_bytes()),
-                )
+                HeaderField::new(Bytes::copy_from_slice(n.as_bytes()), Bytes::copy_from_slice(v.as_bytes()))
             })
             .collect();
         let mut block = Vec::new();
@@ -135,10 +128,7 @@ impl Peer {
     pub fn send_block(&mut self, id: u32, block: &[u8], end_stream: bool, max: u32) {
         let mut wire = Vec::new();
         encode_header_block(
-            HeaderBlockKind::Headers {
-                end_stream,
-                priority: None,
-            },
+            HeaderBlockKind::Headers { end_stream, priority: None },
             StreamId(id),
             block,
             max,
@@ -158,17 +148,11 @@ pub const REQUEST: &[(&str, &str)] = &[
 ];
 
 pub fn settings(s: Settings) -> Frame {
-    Frame::Settings(SettingsFrame {
-        ack: false,
-        settings: s,
-    })
+    Frame::Settings(SettingsFrame { ack: false, settings: s })
 }
 
 pub fn settings_ack() -> Frame {
-    Frame::Settings(SettingsFrame {
-        ack: true,
-        settings: Settings::default(),
-    })
+    Frame::Settings(SettingsFrame { ack: true, settings: Settings::default() })
 }
 
 pub fn data(id: u32, payload: &'static [u8], end_stream: bool) -> Frame {
@@ -181,10 +165,7 @@ pub fn data(id: u32, payload: &'static [u8], end_stream: bool) -> Frame {
 }
 
 pub fn rst(id: u32, code: ErrorCode) -> Frame {
-    Frame::RstStream(RstStream {
-        stream_id: StreamId(id),
-        error_code: code,
-    })
+    Frame::RstStream(RstStream { stream_id: StreamId(id), error_code: code })
 }
 
 /// The GOAWAY among `frames`, if any.
@@ -215,9 +196,7 @@ pub fn assert_goaway(p: &mut Peer, code: ErrorCode) {
     assert!(p.conn.is_closed(), "connection closed after GOAWAY");
     let events = p.drain_events();
     assert!(
-        events
-            .iter()
-            .any(|e| matches!(e, Event::Closed { error: Some(err) } if err.code == code)),
+        events.iter().any(|e| matches!(e, Event::Closed { error: Some(err) } if err.code == code)),
         "Closed event with {code:?}: {events:?}"
     );
 }
@@ -227,10 +206,7 @@ pub fn assert_goaway(p: &mut Peer, code: ErrorCode) {
 pub fn assert_reset(p: &mut Peer, id: u32, code: ErrorCode) {
     let frames = p.take_frames();
     assert!(goaway(&frames).is_none(), "no GOAWAY expected: {frames:?}");
-    assert!(
-        resets(&frames).contains(&(id, code)),
-        "expected RST_STREAM {id} {code:?}, got {frames:?}"
-    );
+    assert!(resets(&frames).contains(&(id, code)), "expected RST_STREAM {id} {code:?}, got {frames:?}");
     assert!(!p.conn.is_closed());
 }
 

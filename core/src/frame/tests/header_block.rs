@@ -3,19 +3,12 @@
 
 use super::*;
 
-const HEADERS_END_STREAM: HeaderBlockKind = HeaderBlockKind::Headers {
-    end_stream: true,
-    priority: None,
-};
+const HEADERS_END_STREAM: HeaderBlockKind = HeaderBlockKind::Headers { end_stream: true, priority: None };
 
 fn block_frames(kind: HeaderBlockKind, block: &[u8], max: u32) -> Vec<u8> {
     let mut out = Vec::new();
     encode_header_block(kind, StreamId(1), block, max, &mut out);
-    assert_eq!(
-        out.capacity(),
-        out.len(),
-        "encode_header_block must reserve exactly once"
-    );
+    assert_eq!(out.capacity(), out.len(), "encode_header_block must reserve exactly once");
     out
 }
 
@@ -27,14 +20,8 @@ fn header_block_fits_one_frame() {
 
 #[test]
 fn header_block_empty_is_one_frame() {
-    let kind = HeaderBlockKind::Headers {
-        end_stream: false,
-        priority: None,
-    };
-    assert_eq!(
-        block_frames(kind, b"", DEFAULT_MAX_FRAME_SIZE),
-        raw(0x1, 0x4, 1, b"")
-    );
+    let kind = HeaderBlockKind::Headers { end_stream: false, priority: None };
+    assert_eq!(block_frames(kind, b"", DEFAULT_MAX_FRAME_SIZE), raw(0x1, 0x4, 1, b""));
 }
 
 #[test]
@@ -57,15 +44,8 @@ fn header_block_exact_multiple_has_no_empty_continuation() {
 
 #[test]
 fn header_block_priority_counts_against_first_frame() {
-    let priority = Priority {
-        exclusive: true,
-        dependency: StreamId(3),
-        weight: 42,
-    };
-    let kind = HeaderBlockKind::Headers {
-        end_stream: false,
-        priority: Some(priority),
-    };
+    let priority = Priority { exclusive: true, dependency: StreamId(3), weight: 42 };
+    let kind = HeaderBlockKind::Headers { end_stream: false, priority: Some(priority) };
     let out = block_frames(kind, b"abcdefghij", 8);
     // 5 priority octets + 3 octets of block, then the other 7 in one CONTINUATION.
     let mut expected = raw(0x1, 0x20, 1, &[0x80, 0, 0, 3, 42, b'a', b'b', b'c']);
@@ -75,9 +55,7 @@ fn header_block_priority_counts_against_first_frame() {
 
 #[test]
 fn header_block_push_promise_split() {
-    let kind = HeaderBlockKind::PushPromise {
-        promised_id: StreamId(2),
-    };
+    let kind = HeaderBlockKind::PushPromise { promised_id: StreamId(2) };
     let out = block_frames(kind, b"abcdef", 6);
     let mut expected = raw(0x5, 0, 1, &[0, 0, 0, 2, b'a', b'b']);
     expected.extend(raw(0x9, 0x4, 1, b"cdef"));
@@ -86,15 +64,8 @@ fn header_block_push_promise_split() {
 
 #[test]
 fn header_block_tiny_max_is_raised() {
-    let priority = Priority {
-        exclusive: false,
-        dependency: StreamId(3),
-        weight: 0,
-    };
-    let kind = HeaderBlockKind::Headers {
-        end_stream: false,
-        priority: Some(priority),
-    };
+    let priority = Priority { exclusive: false, dependency: StreamId(3), weight: 0 };
+    let kind = HeaderBlockKind::Headers { end_stream: false, priority: Some(priority) };
     // A limit of 0 is raised to 5 fixed octets + 1 octet of block.
     let out = block_frames(kind, b"abcdefgh", 0);
     let mut expected = raw(0x1, 0x20, 1, &[0, 0, 0, 3, 0, b'a']);
@@ -106,13 +77,7 @@ fn header_block_tiny_max_is_raised() {
 #[test]
 fn header_block_appends_to_dst() {
     let mut out = b"prefix".to_vec();
-    encode_header_block(
-        HEADERS_END_STREAM,
-        StreamId(1),
-        b"x",
-        DEFAULT_MAX_FRAME_SIZE,
-        &mut out,
-    );
+    encode_header_block(HEADERS_END_STREAM, StreamId(1), b"x", DEFAULT_MAX_FRAME_SIZE, &mut out);
     let mut expected = b"prefix".to_vec();
     expected.extend(raw(0x1, 0x5, 1, b"x"));
     assert_eq!(out, expected);

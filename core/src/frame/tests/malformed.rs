@@ -26,20 +26,10 @@ fn data_padded_without_pad_length() {
 #[test]
 fn data_padding_too_long() {
     // Pad Length equal to the payload length.
-    assert_error(
-        &raw(0x0, 0x8, 1, &[3, 0, 0]),
-        PaddingTooLong,
-        CONN,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x0, 0x8, 1, &[3, 0, 0]), PaddingTooLong, CONN, PROTOCOL);
     assert_error(&raw(0x0, 0x8, 1, &[1]), PaddingTooLong, CONN, PROTOCOL);
     // Pad Length far beyond it.
-    assert_error(
-        &raw(0x0, 0x8, 1, &[255, 1, 2]),
-        PaddingTooLong,
-        CONN,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x0, 0x8, 1, &[255, 1, 2]), PaddingTooLong, CONN, PROTOCOL);
 }
 
 // HEADERS (§6.2)
@@ -56,29 +46,14 @@ fn headers_padded_without_pad_length() {
 
 #[test]
 fn headers_priority_fields_truncated() {
-    assert_error(
-        &raw(0x1, 0x20, 1, &[0, 0, 0, 3]),
-        BadLength,
-        CONN,
-        FRAME_SIZE,
-    );
+    assert_error(&raw(0x1, 0x20, 1, &[0, 0, 0, 3]), BadLength, CONN, FRAME_SIZE);
     // PADDED and PRIORITY: 1 + 5 octets needed.
-    assert_error(
-        &raw(0x1, 0x28, 1, &[0, 0, 0, 0, 3]),
-        BadLength,
-        CONN,
-        FRAME_SIZE,
-    );
+    assert_error(&raw(0x1, 0x28, 1, &[0, 0, 0, 0, 3]), BadLength, CONN, FRAME_SIZE);
 }
 
 #[test]
 fn headers_padding_too_long() {
-    assert_error(
-        &raw(0x1, 0x8, 1, &[2, 0x82]),
-        PaddingTooLong,
-        CONN,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x1, 0x8, 1, &[2, 0x82]), PaddingTooLong, CONN, PROTOCOL);
     // The padding may not eat into the priority fields.
     let wire = raw(0x1, 0x28, 1, &[1, 0, 0, 0, 3, 16]);
     assert_error(&wire, PaddingTooLong, CONN, PROTOCOL);
@@ -89,9 +64,7 @@ fn headers_self_dependency_still_delivers_the_block() {
     // §5.3.1 makes this a stream error, but §4.3 requires the field block to be
     // decoded anyway, so the frame is returned and the connection rejects it.
     let wire = raw(0x1, 0x24, 3, &[0x80, 0, 0, 3, 16, 0x82]);
-    let Ok(Frame::Headers(h)) = decode_one(&wire) else {
-        panic!("HEADERS expected")
-    };
+    let Ok(Frame::Headers(h)) = decode_one(&wire) else { panic!("HEADERS expected") };
     assert_eq!(h.priority.map(|p| p.dependency), Some(StreamId(3)));
     assert_eq!(&h.fragment[..], &[0x82]);
 }
@@ -100,39 +73,19 @@ fn headers_self_dependency_still_delivers_the_block() {
 
 #[test]
 fn priority_on_stream_zero() {
-    assert_error(
-        &raw(0x2, 0, 0, &[0, 0, 0, 1, 0]),
-        StreamIdRequired,
-        CONN,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x2, 0, 0, &[0, 0, 0, 1, 0]), StreamIdRequired, CONN, PROTOCOL);
 }
 
 #[test]
 fn priority_bad_length() {
-    assert_error(
-        &raw(0x2, 0, 5, &[0, 0, 0, 1]),
-        BadLength,
-        on_stream(5),
-        FRAME_SIZE,
-    );
-    assert_error(
-        &raw(0x2, 0, 5, &[0, 0, 0, 1, 0, 0]),
-        BadLength,
-        on_stream(5),
-        FRAME_SIZE,
-    );
+    assert_error(&raw(0x2, 0, 5, &[0, 0, 0, 1]), BadLength, on_stream(5), FRAME_SIZE);
+    assert_error(&raw(0x2, 0, 5, &[0, 0, 0, 1, 0, 0]), BadLength, on_stream(5), FRAME_SIZE);
     assert_error(&raw(0x2, 0, 5, &[]), BadLength, on_stream(5), FRAME_SIZE);
 }
 
 #[test]
 fn priority_self_dependency() {
-    assert_error(
-        &raw(0x2, 0, 5, &[0, 0, 0, 5, 0]),
-        SelfDependency,
-        on_stream(5),
-        PROTOCOL,
-    );
+    assert_error(&raw(0x2, 0, 5, &[0, 0, 0, 5, 0]), SelfDependency, on_stream(5), PROTOCOL);
     // The reserved/E bit does not hide a self dependency.
     let wire = raw(0x2, 0, 5, &[0x80, 0, 0, 5, 0]);
     assert_error(&wire, SelfDependency, on_stream(5), PROTOCOL);
@@ -142,23 +95,13 @@ fn priority_self_dependency() {
 
 #[test]
 fn rst_stream_on_stream_zero() {
-    assert_error(
-        &raw(0x3, 0, 0, &[0, 0, 0, 8]),
-        StreamIdRequired,
-        CONN,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x3, 0, 0, &[0, 0, 0, 8]), StreamIdRequired, CONN, PROTOCOL);
 }
 
 #[test]
 fn rst_stream_bad_length() {
     assert_error(&raw(0x3, 0, 1, &[0, 0, 8]), BadLength, CONN, FRAME_SIZE);
-    assert_error(
-        &raw(0x3, 0, 1, &[0, 0, 0, 8, 0]),
-        BadLength,
-        CONN,
-        FRAME_SIZE,
-    );
+    assert_error(&raw(0x3, 0, 1, &[0, 0, 0, 8, 0]), BadLength, CONN, FRAME_SIZE);
 }
 
 // SETTINGS (§6.5)
@@ -173,28 +116,13 @@ fn settings_on_stream() {
 fn settings_ack_with_payload() {
     let wire = raw(0x4, 0x1, 0, &[0, 3, 0, 0, 0, 1]);
     assert_error(&wire, SettingsAckWithPayload, CONN, FRAME_SIZE);
-    assert_error(
-        &raw(0x4, 0x1, 0, &[0]),
-        SettingsAckWithPayload,
-        CONN,
-        FRAME_SIZE,
-    );
+    assert_error(&raw(0x4, 0x1, 0, &[0]), SettingsAckWithPayload, CONN, FRAME_SIZE);
 }
 
 #[test]
 fn settings_length_not_multiple_of_six() {
-    assert_error(
-        &raw(0x4, 0, 0, &[0, 3, 0, 0, 0]),
-        BadLength,
-        CONN,
-        FRAME_SIZE,
-    );
-    assert_error(
-        &raw(0x4, 0, 0, &[0, 3, 0, 0, 0, 1, 0]),
-        BadLength,
-        CONN,
-        FRAME_SIZE,
-    );
+    assert_error(&raw(0x4, 0, 0, &[0, 3, 0, 0, 0]), BadLength, CONN, FRAME_SIZE);
+    assert_error(&raw(0x4, 0, 0, &[0, 3, 0, 0, 0, 1, 0]), BadLength, CONN, FRAME_SIZE);
 }
 
 #[test]
@@ -208,29 +136,14 @@ fn settings_invalid_enable_push() {
 #[test]
 fn settings_initial_window_size_too_large() {
     let wire = raw(0x4, 0, 0, &[0, 4, 0x80, 0, 0, 0]);
-    assert_error(
-        &wire,
-        InvalidInitialWindowSize,
-        CONN,
-        ErrorCode::FLOW_CONTROL_ERROR,
-    );
+    assert_error(&wire, InvalidInitialWindowSize, CONN, ErrorCode::FLOW_CONTROL_ERROR);
     let wire = raw(0x4, 0, 0, &[0, 4, 0xff, 0xff, 0xff, 0xff]);
-    assert_error(
-        &wire,
-        InvalidInitialWindowSize,
-        CONN,
-        ErrorCode::FLOW_CONTROL_ERROR,
-    );
+    assert_error(&wire, InvalidInitialWindowSize, CONN, ErrorCode::FLOW_CONTROL_ERROR);
 }
 
 #[test]
 fn settings_max_frame_size_out_of_range() {
-    for value in [
-        0u32,
-        DEFAULT_MAX_FRAME_SIZE - 1,
-        MAX_MAX_FRAME_SIZE + 1,
-        u32::MAX,
-    ] {
+    for value in [0u32, DEFAULT_MAX_FRAME_SIZE - 1, MAX_MAX_FRAME_SIZE + 1, u32::MAX] {
         let [v0, v1, v2, v3] = value.to_be_bytes();
         let wire = raw(0x4, 0, 0, &[0, 5, v0, v1, v2, v3]);
         assert_error(&wire, InvalidMaxFrameSize, CONN, PROTOCOL);
@@ -239,9 +152,7 @@ fn settings_max_frame_size_out_of_range() {
     for value in [DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE] {
         let [v0, v1, v2, v3] = value.to_be_bytes();
         let frame = decode_one(&raw(0x4, 0, 0, &[0, 5, v0, v1, v2, v3])).expect("legal value");
-        let Frame::Settings(f) = frame else {
-            panic!("not SETTINGS: {frame:?}")
-        };
+        let Frame::Settings(f) = frame else { panic!("not SETTINGS: {frame:?}") };
         assert_eq!(f.settings.max_frame_size, Some(value));
     }
 }
@@ -262,12 +173,7 @@ fn settings_invalid_value_after_valid_ones() {
 
 #[test]
 fn push_promise_on_stream_zero() {
-    assert_error(
-        &raw(0x5, 0x4, 0, &[0, 0, 0, 2]),
-        StreamIdRequired,
-        CONN,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x5, 0x4, 0, &[0, 0, 0, 2]), StreamIdRequired, CONN, PROTOCOL);
 }
 
 #[test]
@@ -275,12 +181,7 @@ fn push_promise_missing_promised_id() {
     assert_error(&raw(0x5, 0x4, 1, &[0, 0, 2]), BadLength, CONN, FRAME_SIZE);
     assert_error(&raw(0x5, 0x4, 1, &[]), BadLength, CONN, FRAME_SIZE);
     // PADDED: Pad Length octet + 4 octets needed.
-    assert_error(
-        &raw(0x5, 0xc, 1, &[0, 0, 0, 2]),
-        BadLength,
-        CONN,
-        FRAME_SIZE,
-    );
+    assert_error(&raw(0x5, 0xc, 1, &[0, 0, 0, 2]), BadLength, CONN, FRAME_SIZE);
 }
 
 #[test]
@@ -295,12 +196,7 @@ fn push_promise_padding_too_long() {
 
 #[test]
 fn ping_on_stream() {
-    assert_error(
-        &raw(0x6, 0, 1, b"12345678"),
-        StreamIdNotAllowed,
-        CONN,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x6, 0, 1, b"12345678"), StreamIdNotAllowed, CONN, PROTOCOL);
 }
 
 #[test]
@@ -320,12 +216,7 @@ fn goaway_on_stream() {
 
 #[test]
 fn goaway_too_short() {
-    assert_error(
-        &raw(0x7, 0, 0, &[0, 0, 0, 1, 0, 0, 0]),
-        BadLength,
-        CONN,
-        FRAME_SIZE,
-    );
+    assert_error(&raw(0x7, 0, 0, &[0, 0, 0, 1, 0, 0, 0]), BadLength, CONN, FRAME_SIZE);
     assert_error(&raw(0x7, 0, 0, &[]), BadLength, CONN, FRAME_SIZE);
 }
 
@@ -334,47 +225,22 @@ fn goaway_too_short() {
 #[test]
 fn window_update_bad_length() {
     for stream in [0, 3] {
-        assert_error(
-            &raw(0x8, 0, stream, &[0, 0, 1]),
-            BadLength,
-            CONN,
-            FRAME_SIZE,
-        );
-        assert_error(
-            &raw(0x8, 0, stream, &[0, 0, 0, 1, 0]),
-            BadLength,
-            CONN,
-            FRAME_SIZE,
-        );
+        assert_error(&raw(0x8, 0, stream, &[0, 0, 1]), BadLength, CONN, FRAME_SIZE);
+        assert_error(&raw(0x8, 0, stream, &[0, 0, 0, 1, 0]), BadLength, CONN, FRAME_SIZE);
     }
 }
 
 #[test]
 fn window_update_zero_increment_on_stream() {
     let scope = on_stream(3);
-    assert_error(
-        &raw(0x8, 0, 3, &[0, 0, 0, 0]),
-        ZeroWindowIncrement,
-        scope,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x8, 0, 3, &[0, 0, 0, 0]), ZeroWindowIncrement, scope, PROTOCOL);
     // Only the reserved bit set: the increment is still 0.
-    assert_error(
-        &raw(0x8, 0, 3, &[0x80, 0, 0, 0]),
-        ZeroWindowIncrement,
-        scope,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x8, 0, 3, &[0x80, 0, 0, 0]), ZeroWindowIncrement, scope, PROTOCOL);
 }
 
 #[test]
 fn window_update_zero_increment_on_connection() {
-    assert_error(
-        &raw(0x8, 0, 0, &[0, 0, 0, 0]),
-        ZeroWindowIncrement,
-        CONN,
-        PROTOCOL,
-    );
+    assert_error(&raw(0x8, 0, 0, &[0, 0, 0, 0]), ZeroWindowIncrement, CONN, PROTOCOL);
 }
 
 // CONTINUATION (§6.10)
@@ -389,9 +255,7 @@ fn continuation_on_stream_zero() {
 #[test]
 fn too_large_is_connection_frame_size_error() {
     let mut buf = BytesMut::from(&raw(0x0, 0, 1, &[0; 11])[..]);
-    let err = FrameDecoder::new(10)
-        .decode(&mut buf)
-        .expect_err("over the limit");
+    let err = FrameDecoder::new(10).decode(&mut buf).expect_err("over the limit");
     assert_eq!(err, FrameError::connection(TooLarge { len: 11, max: 10 }));
     assert_eq!(err.code(), FRAME_SIZE);
 }

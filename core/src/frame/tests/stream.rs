@@ -67,15 +67,9 @@ fn hand_built_stream_decodes() {
     let mut buf = BytesMut::from(&wire[..]);
     let mut out = Vec::new();
     drain(&mut FrameDecoder::default(), &mut buf, &mut out);
-    let settings = Settings {
-        max_concurrent_streams: Some(100),
-        ..Settings::default()
-    };
+    let settings = Settings { max_concurrent_streams: Some(100), ..Settings::default() };
     let expected = vec![
-        Frame::Settings(SettingsFrame {
-            ack: false,
-            settings,
-        }),
+        Frame::Settings(SettingsFrame { ack: false, settings }),
         Frame::Headers(Headers {
             stream_id: StreamId(1),
             fragment: b(b"\x82"),
@@ -84,22 +78,9 @@ fn hand_built_stream_decodes() {
             priority: None,
             pad_len: None,
         }),
-        Frame::Data(Data {
-            stream_id: StreamId(1),
-            data: b(b"x"),
-            end_stream: true,
-            pad_len: Some(1),
-        }),
-        Frame::Unknown(Unknown {
-            kind: 0xee,
-            flags: 0x3,
-            stream_id: StreamId(0),
-            payload: b(b"ext"),
-        }),
-        Frame::Ping(Ping {
-            ack: true,
-            payload: *b"pingpong",
-        }),
+        Frame::Data(Data { stream_id: StreamId(1), data: b(b"x"), end_stream: true, pad_len: Some(1) }),
+        Frame::Unknown(Unknown { kind: 0xee, flags: 0x3, stream_id: StreamId(0), payload: b(b"ext") }),
+        Frame::Ping(Ping { ack: true, payload: *b"pingpong" }),
     ];
     assert_eq!(out, expected);
     assert!(buf.is_empty());
@@ -116,29 +97,18 @@ fn zero_copy_payloads_point_into_input() {
     let inside = |bytes: &Bytes, expected: &[u8]| {
         assert_eq!(&bytes[..], expected);
         let range = bytes.as_ptr_range();
-        assert!(
-            input.start <= range.start && range.end <= input.end,
-            "copied: {bytes:?}"
-        );
+        assert!(input.start <= range.start && range.end <= input.end, "copied: {bytes:?}");
     };
     let mut decoder = FrameDecoder::default();
-    let Ok(Some(Frame::Data(data))) = decoder.decode(&mut buf) else {
-        panic!("DATA")
-    };
+    let Ok(Some(Frame::Data(data))) = decoder.decode(&mut buf) else { panic!("DATA") };
     inside(&data.data, b"abc");
     // Exactly after the Pad Length octet of the first frame.
     assert_eq!(data.data.as_ptr(), input.start.wrapping_add(HEADER_LEN + 1));
-    let Ok(Some(Frame::Headers(headers))) = decoder.decode(&mut buf) else {
-        panic!("HEADERS")
-    };
+    let Ok(Some(Frame::Headers(headers))) = decoder.decode(&mut buf) else { panic!("HEADERS") };
     inside(&headers.fragment, b"\x82\x86");
-    let Ok(Some(Frame::GoAway(goaway))) = decoder.decode(&mut buf) else {
-        panic!("GOAWAY")
-    };
+    let Ok(Some(Frame::GoAway(goaway))) = decoder.decode(&mut buf) else { panic!("GOAWAY") };
     inside(&goaway.debug_data, b"dbg");
-    let Ok(Some(Frame::Unknown(unknown))) = decoder.decode(&mut buf) else {
-        panic!("Unknown")
-    };
+    let Ok(Some(Frame::Unknown(unknown))) = decoder.decode(&mut buf) else { panic!("Unknown") };
     inside(&unknown.payload, b"raw");
 }
 
@@ -150,12 +120,8 @@ fn data_frame(len: usize) -> Vec<u8> {
 fn max_frame_size_exact_is_accepted() {
     let max = DEFAULT_MAX_FRAME_SIZE;
     let mut buf = BytesMut::from(&data_frame(max as usize)[..]);
-    let frame = FrameDecoder::new(max)
-        .decode(&mut buf)
-        .expect("at the limit");
-    let Some(Frame::Data(data)) = frame else {
-        panic!("not DATA: {frame:?}")
-    };
+    let frame = FrameDecoder::new(max).decode(&mut buf).expect("at the limit");
+    let Some(Frame::Data(data)) = frame else { panic!("not DATA: {frame:?}") };
     assert_eq!(data.data.len(), max as usize);
     assert!(buf.is_empty());
 }
@@ -169,13 +135,7 @@ fn max_frame_size_plus_one_rejected_on_header_alone() {
     let mut decoder = FrameDecoder::new(max);
     let err = decoder.decode(&mut buf).expect_err("over the limit");
     let kind = FrameErrorKind::TooLarge { len: max + 1, max };
-    assert_eq!(
-        err,
-        FrameError {
-            kind,
-            scope: Scope::Connection
-        }
-    );
+    assert_eq!(err, FrameError { kind, scope: Scope::Connection });
     assert_eq!(err.code(), ErrorCode::FRAME_SIZE_ERROR);
     assert_eq!(buf.len(), HEADER_LEN, "nothing consumed");
     // Fewer than 9 octets: still waiting.
@@ -213,15 +173,10 @@ fn decoding_continues_after_stream_errors() {
     wire.extend(raw(0x6, 0, 0, b"still ok"));
     let mut buf = BytesMut::from(&wire[..]);
     let mut decoder = FrameDecoder::default();
-    let scopes: Vec<_> = (0..3)
-        .map(|_| decoder.decode(&mut buf).expect_err("stream error").scope)
-        .collect();
+    let scopes: Vec<_> = (0..3).map(|_| decoder.decode(&mut buf).expect_err("stream error").scope).collect();
     let expected = [5, 3, 7].map(|id| Scope::Stream(StreamId(id)));
     assert_eq!(scopes, expected);
-    let ping = Frame::Ping(Ping {
-        ack: false,
-        payload: *b"still ok",
-    });
+    let ping = Frame::Ping(Ping { ack: false, payload: *b"still ok" });
     assert_eq!(decoder.decode(&mut buf), Ok(Some(ping)));
     assert_eq!(decoder.decode(&mut buf), Ok(None));
 }
@@ -230,11 +185,7 @@ fn decoding_continues_after_stream_errors() {
 fn parse_frame_on_a_complete_frame() {
     let header = FrameHeader::new(FrameType::Continuation, flags::END_HEADERS, StreamId(3), 2);
     let frame = parse_frame(header, b(b"\x82\x84"));
-    let expected = Continuation {
-        stream_id: StreamId(3),
-        fragment: b(b"\x82\x84"),
-        end_headers: true,
-    };
+    let expected = Continuation { stream_id: StreamId(3), fragment: b(b"\x82\x84"), end_headers: true };
     assert_eq!(frame, Ok(Frame::Continuation(expected)));
     let header = FrameHeader::new(FrameType::Ping, 0, StreamId::ZERO, 3);
     let err = parse_frame(header, b(b"abc")).expect_err("short PING");
@@ -243,10 +194,7 @@ fn parse_frame_on_a_complete_frame() {
 
 #[test]
 fn decoder_defaults_to_initial_max_frame_size() {
-    assert_eq!(
-        FrameDecoder::default().max_frame_size(),
-        DEFAULT_MAX_FRAME_SIZE
-    );
+    assert_eq!(FrameDecoder::default().max_frame_size(), DEFAULT_MAX_FRAME_SIZE);
     assert_eq!(FrameDecoder::new(1 << 20).max_frame_size(), 1 << 20);
 }
 

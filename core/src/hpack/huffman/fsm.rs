@@ -79,11 +79,7 @@ const fn build_tree() -> Tree {
 
 /// Follows four bits from every state.
 const fn build_transitions(tree: &Tree) -> [[Transition; 16]; 256] {
-    let empty = Transition {
-        next: 0,
-        symbol: 0,
-        flags: 0,
-    };
+    let empty = Transition { next: 0, symbol: 0, flags: 0 };
     let mut table = [[empty; 16]; 256];
     let mut state = 0;
     while state < 256 {
@@ -99,11 +95,7 @@ const fn build_transitions(tree: &Tree) -> [[Transition; 16]; 256] {
 
 /// Walks the four bits of `nibble` from internal node `state`.
 const fn follow_nibble(tree: &Tree, state: usize, nibble: usize) -> Transition {
-    let mut transition = Transition {
-        next: 0,
-        symbol: 0,
-        flags: 0,
-    };
+    let mut transition = Transition { next: 0, symbol: 0, flags: 0 };
     let mut node = state;
     let mut bit = 4;
     while bit > 0 {
@@ -139,11 +131,7 @@ const fn build_ends(tree: &Tree) -> [End; 256] {
         }
         node = child as usize;
         depth += 1;
-        ends[node] = if depth <= 7 {
-            End::Accept
-        } else {
-            End::PaddingTooLong
-        };
+        ends[node] = if depth <= 7 { End::Accept } else { End::PaddingTooLong };
     }
     ends
 }
@@ -173,11 +161,8 @@ const fn build_byte_transitions() -> [[u32; 256]; 256] {
                 emitted += 1;
             }
             let failed = ((high.flags | low.flags) & FAIL != 0) as u32;
-            table[state][octet] = low.next as u32
-                | symbols[0] << 8
-                | symbols[1] << 16
-                | (emitted as u32) << 24
-                | failed << 26;
+            table[state][octet] =
+                low.next as u32 | symbols[0] << 8 | symbols[1] << 16 | (emitted as u32) << 24 | failed << 26;
             octet += 1;
         }
         state += 1;

@@ -15,10 +15,7 @@ use fsm::{BYTE_TRANSITIONS, ENDS, End};
 
 /// Octets needed to Huffman-encode `input`, padding included.
 pub fn encoded_len(input: &[u8]) -> usize {
-    let bits: usize = input
-        .iter()
-        .map(|&byte| usize::from(CODES[usize::from(byte)].1))
-        .sum();
+    let bits: usize = input.iter().map(|&byte| usize::from(CODES[usize::from(byte)].1)).sum();
     bits.div_ceil(8)
 }
 
@@ -132,10 +129,7 @@ mod tests {
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     #[test]
@@ -159,14 +153,8 @@ mod tests {
         let cases = [
             ("302", "6402"),
             ("private", "aec3771a4b"),
-            (
-                "Mon, 21 Oct 2013 20:13:21 GMT",
-                "d07abe941054d444a8200595040b8166e082a62d1bff",
-            ),
-            (
-                "https://www.example.com",
-                "9d29ad171863c78f0b97c8e9ae82ae43d3",
-            ),
+            ("Mon, 21 Oct 2013 20:13:21 GMT", "d07abe941054d444a8200595040b8166e082a62d1bff"),
+            ("https://www.example.com", "9d29ad171863c78f0b97c8e9ae82ae43d3"),
             ("gzip", "9bd9ab"),
             (
                 "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
@@ -183,10 +171,7 @@ mod tests {
     fn every_symbol_round_trips_alone() {
         for byte in 0..=255u8 {
             let wire = encoded(&[byte]);
-            assert_eq!(
-                wire.len(),
-                usize::from(CODES[usize::from(byte)].1).div_ceil(8)
-            );
+            assert_eq!(wire.len(), usize::from(CODES[usize::from(byte)].1).div_ceil(8));
             assert_eq!(decode(&wire).unwrap(), [byte].as_slice(), "{byte}");
         }
     }
@@ -202,10 +187,7 @@ mod tests {
         // EOS is 30 ones; four 0xff octets contain it.
         assert_eq!(decode(&[0xff, 0xff, 0xff, 0xff]), Err(HuffmanError::Eos));
         // 'a' (00011) then EOS: 00011111 11111111 11111111 11111111 11xxxxxx.
-        assert_eq!(
-            decode(&[0x1f, 0xff, 0xff, 0xff, 0xff]),
-            Err(HuffmanError::Eos)
-        );
+        assert_eq!(decode(&[0x1f, 0xff, 0xff, 0xff, 0xff]), Err(HuffmanError::Eos));
     }
 
     #[test]

@@ -1,0 +1,296 @@
+//! State shared by one call's handle (the application side) and its
+//! connection driver. One small lock per call: calls never share a lock, and
+//! the lock is never held across I/O or an await.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use weir_core::grpc::{Metadata, Status};
+
+/// Messages the driver pulls ahead of the application per call. Beyond this
+/// the driver leaves data in the core, whose stream window then pushes back
+/// on the peer.
+pub(crate) const QUEUE_TARGET: usize = 4;
+
+/// Outgoing bytes a call may have queued toward its driver before `send`
+/// waits (the core holds another window's worth).
+pub(crate) const SEND_LIMIT: usize = 1 << 20;
+
+#[derive(Default)]
+struct State {
+    messages: VecDeque<Bytes>,
+    /// The driver stopped pulling because the queue was full.
+    core_has_more: bool,
+    /// The message stream ended: `Ok` after the peer's last message, `Err`
+    /// when the call failed.
+    end: Option<Result<(), Status>>,
+    /// Client: the response header metadata.
+    headers: Option<Metadata>,
+    /// Client: the final status and trailers.
+    finished: Option<(Status, Metadata)>,
+    recv_waker: Option<Waker>,
+    /// Bytes handed to the driver but not yet accepted by the core.
+    send_queued: usize,
+    send_waker: Option<Waker>,
+    /// The call is over for the sender (cancelled, finished or failed).
+    send_closed: Option<Status>,
+    /// Wakers of `cancelled()` futures and the like.
+    watchers: Vec<Waker>,
+}
+
+/// One call's shared state.
+#[derive(Default)]
+pub(crate) struct CallShared {
+    state: Mutex<State>,
+}
+
+/// What popping a message asks of the caller.
+pub(crate) struct Popped {
+    /// The next item: a message, the end (`None`), or the call's failure.
+    pub item: Poll<Option<Result<Bytes, Status>>>,
+    /// The driver must be asked to pull more from the core.
+    pub pull: bool,
+}
+
+impl std::fmt::Debug for CallShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallShared")
+    }
+}
+
+impl CallShared {
+    pub fn new() -> Arc<Self> {
+        Arc::new(CallShared::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wake_receivers(s: &mut State) -> Vec<Waker> {
+        let mut w: Vec<Waker> = s.recv_waker.take().into_iter().collect();
+        w.append(&mut s.watchers);
+        w
+    }
+
+    // ----- driver side ----------------------------------------------------------
+
+    /// Delivers a message; returns false once the queue is full (stop pulling).
+    pub fn push_message(&self, msg: Bytes) -> bool {
+        let waker = {
+            let mut s = self.lock();
+            s.messages.push_back(msg);
+            s.recv_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        self.lock().messages.len() < QUEUE_TARGET
+    }
+
+    /// True when the queue has room for another message.
+    pub fn wants_messages(&self) -> bool {
+        self.lock().messages.len() < QUEUE_TARGET
+    }
+
+    /// The driver left messages in the core; a pop below target asks for more.
+    pub fn set_core_has_more(&self) {
+        self.lock().core_has_more = true;
+    }
+
+    /// Ends the message stream (`Ok`: the peer finished; `Err`: the call failed).
+    pub fn end_messages(&self, result: Result<(), Status>) {
+        let wakers = {
+            let mut s = self.lock();
+            if s.end.is_none() {
+                s.end = Some(result);
+            }
+            Self::wake_receivers(&mut s)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Client: the response headers arrived.
+    pub fn set_headers(&self, md: Metadata) {
+        let wakers = {
+            let mut s = self.lock();
+            s.headers = Some(md);
+            Self::wake_receivers(&mut s)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Client: the call finished with `status`. The message stream ends with it.
+    pub fn finish(&self, status: Status, trailers: Metadata) {
+        let wakers = {
+            let mut s = self.lock();
+            if s.finished.is_none() {
+                if s.end.is_none() {
+                    s.end = Some(if status.is_ok() { Ok(()) } else { Err(status.clone()) });
+                }
+                if s.headers.is_none() {
+                    s.headers = Some(Metadata::new());
+                }
+                s.send_closed.get_or_insert_with(|| status.clone());
+                s.finished = Some((status, trailers));
+            }
+            let mut w = Self::wake_receivers(&mut s);
+            w.extend(s.send_waker.take());
+            w
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// The call can no longer send (server: cancelled; either: connection lost).
+    pub fn close_send(&self, reason: Status) {
+        let wakers = {
+            let mut s = self.lock();
+            s.send_closed.get_or_insert(reason);
+            let mut w: Vec<Waker> = s.send_waker.take().into_iter().collect();
+            w.append(&mut s.watchers);
+            w
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// The core accepted `n` queued bytes.
+    pub fn credit(&self, n: usize) {
+        let waker = {
+            let mut s = self.lock();
+            s.send_queued = s.send_queued.saturating_sub(n);
+            s.send_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    // ----- handle side ----------------------------------------------------------
+
+    /// The next message, the end, or the failure.
+    pub fn poll_message(&self, cx: &mut Context<'_>) -> Popped {
+        let mut s = self.lock();
+        if let Some(m) = s.messages.pop_front() {
+            let pull = s.core_has_more && s.messages.len() < QUEUE_TARGET;
+            if pull {
+                s.core_has_more = false;
+            }
+            return Popped { item: Poll::Ready(Some(Ok(m))), pull };
+        }
+        match &s.end {
+            Some(Ok(())) => Popped { item: Poll::Ready(None), pull: false },
+            Some(Err(status)) => Popped { item: Poll::Ready(Some(Err(status.clone()))), pull: false },
+            None => {
+                let pull = std::mem::take(&mut s.core_has_more);
+                s.recv_waker = Some(cx.waker().clone());
+                Popped { item: Poll::Pending, pull }
+            }
+        }
+    }
+
+    /// Client: the response headers, once known.
+    pub fn poll_headers(&self, cx: &mut Context<'_>) -> Poll<Result<Metadata, Status>> {
+        let mut s = self.lock();
+        if let Some(md) = &s.headers {
+            return Poll::Ready(Ok(md.clone()));
+        }
+        if let Some((status, _)) = &s.finished {
+            return Poll::Ready(Err(status.clone()));
+        }
+        s.watchers.push(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Client: the final status and trailers.
+    pub fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<(Status, Metadata)> {
+        let mut s = self.lock();
+        if let Some(f) = &s.finished {
+            return Poll::Ready(f.clone());
+        }
+        s.watchers.push(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// True once the final status is known.
+    pub fn is_finished(&self) -> bool {
+        self.lock().finished.is_some()
+    }
+
+    /// Waits until `n` more bytes may be queued; reserves them. Fails when the
+    /// call can no longer send.
+    pub fn poll_reserve(&self, cx: &mut Context<'_>, n: usize) -> Poll<Result<(), Status>> {
+        let mut s = self.lock();
+        if let Some(reason) = &s.send_closed {
+            return Poll::Ready(Err(reason.clone()));
+        }
+        if s.send_queued == 0 || s.send_queued + n <= SEND_LIMIT {
+            s.send_queued += n;
+            return Poll::Ready(Ok(()));
+        }
+        s.send_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Why sending is over, if it is.
+    pub fn send_closed(&self) -> Option<Status> {
+        self.lock().send_closed.clone()
+    }
+
+    /// Resolves once the call can no longer send (server: the client
+    /// cancelled, the deadline passed, or the connection went away).
+    pub fn poll_send_closed(&self, cx: &mut Context<'_>) -> Poll<Status> {
+        let mut s = self.lock();
+        if let Some(reason) = &s.send_closed {
+            return Poll::Ready(reason.clone());
+        }
+        s.watchers.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+    use weir_core::grpc::Code;
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn messages_then_end_and_pull_requests() {
+        let c = CallShared::new();
+        let w = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&w);
+        for i in 0..QUEUE_TARGET {
+            let room = c.push_message(Bytes::from(vec![i as u8]));
+            assert_eq!(room, i + 1 < QUEUE_TARGET);
+        }
+        c.set_core_has_more();
+        let p = c.poll_message(&mut cx);
+        assert!(matches!(p.item, Poll::Ready(Some(Ok(_)))));
+        assert!(p.pull, "below target with more in the core: ask for a pull");
+        let p = c.poll_message(&mut cx);
+        assert!(!p.pull, "asked once");
+        c.end_messages(Ok(()));
+        while let Poll::Ready(Some(_)) = c.poll_message(&mut cx).item {}
+        assert!(matches!(c.poll_message(&mut cx).item, Poll::Ready(None)));
+    }
+
+    #[test]
+    fn send_credit_bounds_queued_bytes() {
+        let c = CallShared::new();
+        let w = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&w);
+        assert!(c.poll_reserve(&mut cx, SEND_LIMIT * 2).is_ready(), "one message always fits");
+        assert!(c.poll_reserve(&mut cx, 1).is_pending());
+        c.credit(SEND_LIMIT * 2);
+        assert!(c.poll_reserve(&mut cx, 1).is_ready());
+        c.close_send(Status::new(Code::Cancelled, "gone"));
+        assert!(matches!(c.poll_reserve(&mut cx, 1), Poll::Ready(Err(s)) if s.code == Code::Cancelled));
+    }
+}

@@ -1,0 +1,388 @@
+//! One task per client connection: owns the gRPC client core, starts calls
+//! the channel hands it, relays messages and statuses to call handles.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvMessage, Status};
+
+use crate::call::CallShared;
+use crate::queue::CommandQueue;
+use crate::request::CallLink;
+use crate::runtime::{Io, Runtime};
+use crate::transport::Transport;
+
+/// Requests from call handles to their connection's driver. Calls are named
+/// by a key the handle picks (the stream id is only known to the driver).
+pub(crate) enum ClientCmd {
+    Start { key: u64, req: grpc::CallRequest, shared: Arc<CallShared>, first: Option<Bytes>, last: bool },
+    Send { key: u64, msg: Bytes, last: bool },
+    HalfClose { key: u64 },
+    Pull { key: u64 },
+    Cancel { key: u64 },
+}
+
+impl ClientCmd {
+    fn key(&self) -> u64 {
+        match self {
+            ClientCmd::Start { key, .. }
+            | ClientCmd::Send { key, .. }
+            | ClientCmd::HalfClose { key }
+            | ClientCmd::Pull { key }
+            | ClientCmd::Cancel { key } => *key,
+        }
+    }
+}
+
+/// What a channel holds of a live connection.
+pub(crate) struct ConnHandle {
+    pub cmds: Arc<CommandQueue<ClientCmd>>,
+    /// Set by the driver: the connection ended.
+    pub closed: AtomicBool,
+    /// Cleared by the driver on GOAWAY or stream-id exhaustion.
+    pub accepting: AtomicBool,
+    next_key: AtomicU64,
+}
+
+impl ConnHandle {
+    pub fn new() -> Arc<Self> {
+        Arc::new(ConnHandle {
+            cmds: CommandQueue::new(),
+            closed: AtomicBool::new(false),
+            accepting: AtomicBool::new(true),
+            next_key: AtomicU64::new(1),
+        })
+    }
+
+    /// True while new calls may start on this connection.
+    pub fn usable(&self) -> bool {
+        !self.closed.load(Ordering::Acquire)
+            && self.accepting.load(Ordering::Acquire)
+            && !self.cmds.is_closed()
+    }
+
+    pub fn next_key(&self) -> u64 {
+        self.next_key.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A call's link to its driver.
+pub(crate) struct ClientLink {
+    pub conn: Arc<ConnHandle>,
+    pub key: u64,
+}
+
+impl CallLink for ClientLink {
+    fn pull(&self) {
+        let _ = self.conn.cmds.push(ClientCmd::Pull { key: self.key });
+    }
+    fn cancel(&self) {
+        let _ = self.conn.cmds.push(ClientCmd::Cancel { key: self.key });
+    }
+}
+
+struct Entry {
+    key: u64,
+    shared: Arc<CallShared>,
+    /// Messages waiting for the stream to accept them: (bytes, last, credited).
+    out: VecDeque<(Bytes, bool, bool)>,
+    half_close: bool,
+}
+
+/// The per-connection driver future.
+pub(crate) struct ClientDriver<R: Runtime> {
+    rt: R,
+    transport: Transport<R>,
+    core: grpc::Client,
+    handle: Arc<ConnHandle>,
+    cmd_buf: Vec<ClientCmd>,
+    keys: HashMap<u64, CallId>,
+    calls: HashMap<CallId, Entry>,
+    /// Starts waiting for a stream slot.
+    waiting: VecDeque<ClientCmd>,
+}
+
+impl<R: Runtime> ClientDriver<R> {
+    pub fn new(rt: R, io: Box<dyn Io>, config: grpc::ClientConfig, handle: Arc<ConnHandle>) -> Self {
+        let now = rt.now();
+        ClientDriver {
+            transport: Transport::new(rt.clone(), io),
+            core: grpc::Client::new(config, now),
+            rt,
+            handle,
+            cmd_buf: Vec::new(),
+            keys: HashMap::new(),
+            calls: HashMap::new(),
+            waiting: VecDeque::new(),
+        }
+    }
+
+    fn run_commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut buf = std::mem::take(&mut self.cmd_buf);
+        if self.handle.cmds.poll_drain(cx, &mut buf).is_pending() {
+            self.cmd_buf = buf;
+            return false;
+        }
+        for cmd in buf.drain(..) {
+            self.on_cmd(cmd);
+        }
+        self.cmd_buf = buf;
+        true
+    }
+
+    fn on_cmd(&mut self, cmd: ClientCmd) {
+        let key = cmd.key();
+        let queued =
+            !matches!(cmd, ClientCmd::Start { .. }) && !self.keys.contains_key(&key) && self.is_waiting(key);
+        if queued {
+            // The call waits for a stream slot: its later commands wait with it,
+            // in order, except a cancellation, which drops it.
+            if let ClientCmd::Cancel { .. } = cmd {
+                self.drop_waiting(key);
+            } else {
+                self.waiting.push_back(cmd);
+            }
+            return;
+        }
+        match cmd {
+            ClientCmd::Start { .. } => {
+                if self.waiting.is_empty() {
+                    self.start(cmd);
+                } else {
+                    self.waiting.push_back(cmd);
+                }
+            }
+            ClientCmd::Send { key, msg, last } => {
+                if let Some(entry) = self.entry(key) {
+                    entry.out.push_back((msg, last, true));
+                    self.flush(key);
+                }
+            }
+            ClientCmd::HalfClose { key } => {
+                if let Some(entry) = self.entry(key) {
+                    entry.half_close = true;
+                    self.flush(key);
+                }
+            }
+            ClientCmd::Pull { key } => {
+                if let Some(&call) = self.keys.get(&key) {
+                    self.pump(call, false);
+                }
+            }
+            ClientCmd::Cancel { key } => {
+                if let Some(call) = self.keys.remove(&key) {
+                    self.core.cancel(call);
+                    if let Some(e) = self.calls.remove(&call) {
+                        e.shared.finish(Status::new(Code::Cancelled, "call cancelled"), Metadata::new());
+                    }
+                }
+            }
+        }
+    }
+
+    fn entry(&mut self, key: u64) -> Option<&mut Entry> {
+        let call = self.keys.get(&key)?;
+        self.calls.get_mut(call)
+    }
+
+    fn is_waiting(&self, key: u64) -> bool {
+        self.waiting.iter().any(|c| matches!(c, ClientCmd::Start { key: k, .. } if *k == key))
+    }
+
+    fn drop_waiting(&mut self, key: u64) {
+        let mut kept = VecDeque::with_capacity(self.waiting.len());
+        for c in self.waiting.drain(..) {
+            match c {
+                ClientCmd::Start { key: k, shared, .. } if k == key => {
+                    shared.finish(Status::new(Code::Cancelled, "call cancelled"), Metadata::new());
+                }
+                c if c.key() == key => {}
+                c => kept.push_back(c),
+            }
+        }
+        self.waiting = kept;
+    }
+
+    fn start(&mut self, cmd: ClientCmd) {
+        let ClientCmd::Start { key, req, shared, first, last } = cmd else {
+            return self.on_cmd(cmd);
+        };
+        if !self.core.can_start_call()
+            && self.core.h2().is_open()
+            && self.handle.accepting.load(Ordering::Acquire)
+        {
+            // All stream slots taken: wait for one.
+            self.waiting.push_back(ClientCmd::Start { key, req, shared, first, last });
+            return;
+        }
+        let now = self.rt.now();
+        match self.core.start_call(now, req) {
+            Ok(call) => {
+                self.keys.insert(key, call);
+                let mut entry = Entry { key, shared, out: VecDeque::new(), half_close: last };
+                if let Some(msg) = first {
+                    entry.out.push_back((msg, last, false));
+                }
+                self.calls.insert(call, entry);
+                self.flush(key);
+            }
+            Err(status) => shared.finish(status, Metadata::new()),
+        }
+    }
+
+    /// Starts waiting calls while slots are free.
+    fn start_waiting(&mut self) {
+        while self.core.can_start_call() {
+            let Some(cmd) = self.waiting.pop_front() else { return };
+            match cmd {
+                ClientCmd::Start { .. } => self.start(cmd),
+                other => self.on_cmd(other),
+            }
+        }
+    }
+
+    /// Hands queued messages to the core while the stream accepts them.
+    fn flush(&mut self, key: u64) {
+        let Some(&call) = self.keys.get(&key) else { return };
+        loop {
+            let Some(entry) = self.calls.get_mut(&call) else { return };
+            let Some((_, last, _)) = entry.out.front() else { break };
+            if !self.core.poll_writable(call) {
+                return;
+            }
+            let last = *last;
+            let Some((msg, _, credited)) = entry.out.pop_front() else { return };
+            let len = msg.len();
+            let shared = entry.shared.clone();
+            let sent =
+                if last { self.core.send_last_message(call, msg) } else { self.core.send_message(call, msg) };
+            if last {
+                entry.half_close = false;
+            }
+            if credited {
+                shared.credit(len);
+            }
+            if let Err(status) = sent {
+                self.core.cancel(call);
+                return self.finish(call, status, Metadata::new());
+            }
+        }
+        if let Some(entry) = self.calls.get_mut(&call)
+            && entry.half_close
+            && entry.out.is_empty()
+        {
+            entry.half_close = false;
+            let _ = self.core.half_close(call);
+        }
+    }
+
+    fn finish(&mut self, call: CallId, status: Status, trailers: Metadata) {
+        if let Some(entry) = self.calls.remove(&call) {
+            self.keys.remove(&entry.key);
+            entry.shared.finish(status, trailers);
+        }
+    }
+
+    /// Moves response messages from the core toward the call; `all` ignores
+    /// the queue target (the call finished: nothing is left to push back on).
+    fn pump(&mut self, call: CallId, all: bool) {
+        let Some(entry) = self.calls.get(&call) else { return };
+        let shared = entry.shared.clone();
+        while all || shared.wants_messages() {
+            match self.core.recv_message(call) {
+                Ok(RecvMessage::Message(m)) => {
+                    shared.push_message(m);
+                }
+                Ok(RecvMessage::Pending) | Ok(RecvMessage::End) => return,
+                Err(status) => return shared.end_messages(Err(status)),
+            }
+        }
+        shared.set_core_has_more();
+    }
+
+    fn dispatch_events(&mut self) -> bool {
+        let mut progress = false;
+        while let Some(e) = self.core.poll_event() {
+            progress = true;
+            match e {
+                ClientEvent::Headers { call, metadata } => {
+                    if let Some(entry) = self.calls.get(&call) {
+                        entry.shared.set_headers(metadata);
+                    }
+                }
+                ClientEvent::Message { call } => self.pump(call, false),
+                ClientEvent::Finished { call, status, trailers } => {
+                    self.pump(call, true);
+                    self.finish(call, status, trailers);
+                    self.start_waiting();
+                }
+                ClientEvent::Writable { call } => {
+                    if let Some(key) = self.calls.get(&call).map(|e| e.key) {
+                        self.flush(key);
+                    }
+                }
+                ClientEvent::GoAway { .. } => self.handle.accepting.store(false, Ordering::Release),
+                ClientEvent::Closed { .. } => self.fail_all(),
+            }
+        }
+        if !self.core.can_start_call() && !self.core.h2().is_open() {
+            self.handle.accepting.store(false, Ordering::Release);
+        }
+        progress
+    }
+
+    fn fail_all(&mut self) {
+        self.handle.accepting.store(false, Ordering::Release);
+        let mut status = Status::new(Code::Unavailable, "connection closed");
+        if let Some(e) = &self.transport.error {
+            status = Status::new(Code::Unavailable, format!("connection lost: {e}"))
+                .with_source(std::io::Error::new(e.kind(), e.to_string()));
+        }
+        for (_, entry) in self.calls.drain() {
+            entry.shared.finish(status.clone(), Metadata::new());
+        }
+        self.keys.clear();
+        for cmd in self.waiting.drain(..) {
+            if let ClientCmd::Start { shared, .. } = cmd {
+                shared.finish(status.clone(), Metadata::new());
+            }
+        }
+    }
+}
+
+impl<R: Runtime> Future for ClientDriver<R> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        for _ in 0..64 {
+            let mut progress = this.run_commands(cx);
+            progress |= this.transport.poll_read(cx, &mut this.core);
+            progress |= this.dispatch_events();
+            progress |= this.transport.poll_timer(cx, &mut this.core);
+            progress |= this.dispatch_events();
+            progress |= this.transport.poll_write(cx, &mut this.core);
+            progress |= this.dispatch_events();
+            if this.transport.is_done() {
+                this.handle.closed.store(true, Ordering::Release);
+                this.fail_all();
+                for cmd in this.handle.cmds.close() {
+                    if let ClientCmd::Start { shared, .. } = cmd {
+                        shared.finish(Status::new(Code::Unavailable, "connection closed"), Metadata::new());
+                    }
+                }
+                return Poll::Ready(());
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

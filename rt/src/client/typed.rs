@@ -1,0 +1,95 @@
+//! Typed calls over the byte-level channel: encode requests and decode
+//! responses with a [`Codec`]. Generated clients call these.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use weir_core::grpc::Status;
+
+use super::Channel;
+use crate::codec::{Codec, encode_to_bytes};
+use crate::request::{Request, Response, Streaming};
+
+fn decode_response<C: Codec>(resp: Response<Bytes>) -> Result<Response<C::Decode>, Status> {
+    let (md, msg, trailers) = resp.into_parts();
+    Ok(Response::from_parts(md, C::decode(msg)?, trailers))
+}
+
+/// Encodes a typed request stream; an item that fails to encode ends it.
+struct EncodeRequests<S, C> {
+    inner: S,
+    _codec: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<S, C> Stream for EncodeRequests<S, C>
+where
+    S: Stream<Item = C::Encode> + Unpin,
+    C: Codec,
+{
+    type Item = Bytes;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        Pin::new(&mut self.inner).poll_next(cx).map(|item| item.and_then(|m| encode_to_bytes::<C>(&m).ok()))
+    }
+}
+
+fn encode_requests<C, S>(req: Request<S>) -> Request<EncodeRequests<Pin<Box<S>>, C>>
+where
+    C: Codec,
+    S: Stream<Item = C::Encode> + Send + 'static,
+{
+    req.map(|s| EncodeRequests { inner: Box::pin(s), _codec: std::marker::PhantomData })
+}
+
+/// A typed unary call.
+pub async fn unary<C: Codec>(
+    channel: &Channel,
+    path: &'static str,
+    req: Request<C::Encode>,
+) -> Result<Response<C::Decode>, Status> {
+    let bytes = encode_to_bytes::<C>(req.get_ref())?;
+    let resp = channel.unary(Bytes::from_static(path.as_bytes()), req.map(|_| bytes)).await?;
+    decode_response::<C>(resp)
+}
+
+/// A typed server-streaming call.
+pub async fn server_streaming<C: Codec>(
+    channel: &Channel,
+    path: &'static str,
+    req: Request<C::Encode>,
+) -> Result<Response<Streaming<C::Decode>>, Status> {
+    let bytes = encode_to_bytes::<C>(req.get_ref())?;
+    let resp = channel.server_streaming(Bytes::from_static(path.as_bytes()), req.map(|_| bytes)).await?;
+    Ok(resp.map(|s| s.with_decoder(C::decode)))
+}
+
+/// A typed client-streaming call.
+pub async fn client_streaming<C, S>(
+    channel: &Channel,
+    path: &'static str,
+    req: Request<S>,
+) -> Result<Response<C::Decode>, Status>
+where
+    C: Codec,
+    S: Stream<Item = C::Encode> + Send + 'static,
+{
+    let resp =
+        channel.client_streaming(Bytes::from_static(path.as_bytes()), encode_requests::<C, S>(req)).await?;
+    decode_response::<C>(resp)
+}
+
+/// A typed bidirectional-streaming call.
+pub async fn streaming<C, S>(
+    channel: &Channel,
+    path: &'static str,
+    req: Request<S>,
+) -> Result<Response<Streaming<C::Decode>>, Status>
+where
+    C: Codec,
+    S: Stream<Item = C::Encode> + Send + 'static,
+{
+    let resp = channel.streaming(Bytes::from_static(path.as_bytes()), encode_requests::<C, S>(req)).await?;
+    Ok(resp.map(|s| s.with_decoder(C::decode)))
+}

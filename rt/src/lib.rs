@@ -1,0 +1,36 @@
+//! # weir-rt
+//!
+//! The runtime-agnostic async layer of Weir: one connection driver per
+//! connection (reads into the Sans-IO core, writes what it produces with one
+//! vectored write per batch, arms one timer), the gRPC [`Server`] with its
+//! router and interceptors, and the client [`Channel`]. Adapter crates
+//! (`weir-tokio`, `weir-smol`) provide only sockets, TLS handshakes, timers and
+//! spawning, through the traits in [`runtime`].
+
+mod call;
+pub mod client;
+pub mod codec;
+pub mod interceptor;
+mod queue;
+pub mod request;
+pub mod runtime;
+pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
+mod util;
+
+pub use client::{Backoff, Channel, Endpoint};
+pub use codec::{Codec, ProstCodec};
+pub use interceptor::Interceptor;
+pub use request::{CallInfo, Cancellation, Request, Response, Streaming};
+pub use server::{BoundServer, Method, Router, Server, Service};
+pub use weir_core::grpc::{Code, Metadata, MetadataError, Status};
+
+/// Re-exports for generated code.
+#[doc(hidden)]
+pub mod codegen {
+    pub use bytes::Bytes;
+    pub use futures_core::Stream;
+    pub use prost;
+}

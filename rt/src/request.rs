@@ -1,0 +1,318 @@
+//! What handlers and callers hold: requests and responses with their
+//! metadata, and message streams.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use weir_core::grpc::{Metadata, Status};
+
+use crate::call::CallShared;
+use crate::runtime::PeerInfo;
+
+/// What the server knows about a call when its handler starts.
+#[derive(Clone, Debug, Default)]
+pub struct CallInfo {
+    /// `/package.Service/Method`.
+    pub path: Bytes,
+    /// `:authority` as sent by the client.
+    pub authority: Option<Bytes>,
+    /// When the client gives up.
+    pub deadline: Option<Instant>,
+    /// The peer's address and certificates.
+    pub peer: Arc<PeerInfo>,
+}
+
+/// A request: metadata and a message (or a message stream).
+#[derive(Debug)]
+pub struct Request<T> {
+    metadata: Metadata,
+    message: T,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) compression: Option<&'static str>,
+    pub(crate) info: Option<Arc<CallInfo>>,
+    pub(crate) call: Option<Arc<CallShared>>,
+}
+
+impl<T> Request<T> {
+    /// A request carrying `message` and no metadata.
+    pub fn new(message: T) -> Self {
+        Request {
+            metadata: Metadata::new(),
+            message,
+            timeout: None,
+            compression: None,
+            info: None,
+            call: None,
+        }
+    }
+
+    /// The request metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The request metadata, to add or change entries.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// The message, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.message
+    }
+
+    /// Takes the message.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// Splits into metadata and message.
+    pub fn into_parts(self) -> (Metadata, T) {
+        (self.metadata, self.message)
+    }
+
+    /// Client: the call's deadline, relative to its start (sent as `grpc-timeout`).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = Some(timeout);
+    }
+
+    /// Client: compress request messages (`gzip`, or any installed algorithm).
+    pub fn set_compression(&mut self, algorithm: &'static str) {
+        self.compression = Some(algorithm);
+    }
+
+    /// Server: when the client gives up, if it said.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.info.as_ref().and_then(|i| i.deadline)
+    }
+
+    /// Server: what is known about the call (method, authority, peer).
+    pub fn call_info(&self) -> Option<&CallInfo> {
+        self.info.as_deref()
+    }
+
+    /// Server: a token that resolves when the call is cancelled (the client
+    /// cancelled, the deadline passed, or the connection went away).
+    pub fn cancellation(&self) -> Cancellation {
+        Cancellation { call: self.call.clone() }
+    }
+
+    /// Replaces the message, keeping everything else.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
+        Request {
+            metadata: self.metadata,
+            message: f(self.message),
+            timeout: self.timeout,
+            compression: self.compression,
+            info: self.info,
+            call: self.call,
+        }
+    }
+
+    pub(crate) fn with_server_parts(
+        mut self,
+        metadata: Metadata,
+        info: Arc<CallInfo>,
+        call: Arc<CallShared>,
+    ) -> Self {
+        self.metadata = metadata;
+        self.info = Some(info);
+        self.call = Some(call);
+        self
+    }
+}
+
+/// Resolves when a server call is cancelled.
+#[derive(Clone)]
+pub struct Cancellation {
+    call: Option<Arc<CallShared>>,
+}
+
+impl Cancellation {
+    /// True once the call was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.call.as_ref().is_some_and(|c| c.send_closed().is_some())
+    }
+
+    /// Waits for the cancellation; returns why.
+    pub fn cancelled(&self) -> impl Future<Output = Status> + Send + 'static {
+        let call = self.call.clone();
+        std::future::poll_fn(move |cx| match &call {
+            Some(c) => c.poll_send_closed(cx),
+            None => Poll::Pending,
+        })
+    }
+}
+
+/// A response: header metadata, a message (or stream), trailing metadata.
+#[derive(Debug)]
+pub struct Response<T> {
+    metadata: Metadata,
+    message: T,
+    trailers: Metadata,
+}
+
+impl<T> Response<T> {
+    /// A response carrying `message`.
+    pub fn new(message: T) -> Self {
+        Response { metadata: Metadata::new(), message, trailers: Metadata::new() }
+    }
+
+    /// Header metadata (sent before the first message).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Header metadata, mutably.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    /// Trailing metadata (sent with the status).
+    pub fn trailers(&self) -> &Metadata {
+        &self.trailers
+    }
+
+    /// Trailing metadata, mutably.
+    pub fn trailers_mut(&mut self) -> &mut Metadata {
+        &mut self.trailers
+    }
+
+    /// The message.
+    pub fn get_ref(&self) -> &T {
+        &self.message
+    }
+
+    /// Takes the message.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// Splits into header metadata, message and trailers.
+    pub fn into_parts(self) -> (Metadata, T, Metadata) {
+        (self.metadata, self.message, self.trailers)
+    }
+
+    /// Builds a response from its parts.
+    pub fn from_parts(metadata: Metadata, message: T, trailers: Metadata) -> Self {
+        Response { metadata, message, trailers }
+    }
+
+    /// Replaces the message, keeping the metadata.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response { metadata: self.metadata, message: f(self.message), trailers: self.trailers }
+    }
+}
+
+/// How a stream asks its driver for more messages and cancels its call.
+pub(crate) trait CallLink: Send + Sync + 'static {
+    /// Pull more messages from the core into the call's queue.
+    fn pull(&self);
+    /// Cancel the call (the stream was dropped before it ended).
+    fn cancel(&self);
+}
+
+/// A stream of messages received on a call: requests on the server, responses
+/// on the client. Dropping it early cancels a client call.
+pub struct Streaming<T> {
+    call: Arc<CallShared>,
+    link: Arc<dyn CallLink>,
+    decode: fn(Bytes) -> Result<T, Status>,
+    done: bool,
+    cancel_on_drop: bool,
+}
+
+impl<T> Streaming<T> {
+    pub(crate) fn new(
+        call: Arc<CallShared>,
+        link: Arc<dyn CallLink>,
+        decode: fn(Bytes) -> Result<T, Status>,
+        cancel_on_drop: bool,
+    ) -> Self {
+        Streaming { call, link, decode, done: false, cancel_on_drop }
+    }
+
+    /// The same stream, decoding each message with `decode`.
+    pub fn with_decoder<U>(mut self, decode: fn(Bytes) -> Result<U, Status>) -> Streaming<U> {
+        // The new stream takes over the cancel-on-drop duty.
+        let cancel_on_drop = std::mem::replace(&mut self.cancel_on_drop, false);
+        Streaming {
+            call: self.call.clone(),
+            link: self.link.clone(),
+            decode,
+            done: self.done,
+            cancel_on_drop,
+        }
+    }
+
+    /// The next message; `Ok(None)` at the end of the stream.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        std::future::poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        if self.done {
+            return Poll::Ready(Ok(None));
+        }
+        let popped = self.call.poll_message(cx);
+        if popped.pull {
+            self.link.pull();
+        }
+        match popped.item {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(Ok(None))
+            }
+            Poll::Ready(Some(Err(status))) => {
+                self.done = true;
+                Poll::Ready(Err(status))
+            }
+            Poll::Ready(Some(Ok(bytes))) => Poll::Ready((self.decode)(bytes).map(Some)),
+        }
+    }
+
+    /// Client: the response header metadata, once the server sent it.
+    pub async fn headers(&self) -> Result<Metadata, Status> {
+        std::future::poll_fn(|cx| self.call.poll_headers(cx)).await
+    }
+
+    /// Client: the trailing metadata, once the stream has ended.
+    pub async fn trailers(&mut self) -> Result<Metadata, Status> {
+        let (status, trailers) = std::future::poll_fn(|cx| self.call.poll_finished(cx)).await;
+        if status.is_ok() { Ok(trailers) } else { Err(status) }
+    }
+}
+
+impl<T> Stream for Streaming<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.poll_message(cx).map(Result::transpose)
+    }
+}
+
+impl<T> Drop for Streaming<T> {
+    fn drop(&mut self) {
+        if self.cancel_on_drop && !self.call.is_finished() {
+            self.link.cancel();
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Streaming<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streaming").field("done", &self.done).finish()
+    }
+}

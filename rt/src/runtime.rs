@@ -1,0 +1,142 @@
+//! What an adapter provides: spawning, timers, sockets and the TLS handshake.
+//! Everything else in Weir's async layer is written once against these traits.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An async runtime: spawns tasks and makes timers.
+pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
+    /// The runtime's timer type.
+    type Timer: Timer;
+
+    /// Runs a task to completion in the background.
+    fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// A timer that fires at `at`.
+    fn timer(&self, at: Instant) -> Self::Timer;
+
+    /// The current instant (the only clock Weir reads).
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// Waits until `at`.
+    fn sleep_until(&self, at: Instant) -> Self::Timer {
+        self.timer(at)
+    }
+}
+
+/// A resettable timer.
+pub trait Timer: Future<Output = ()> + Send + Unpin + 'static {
+    /// Re-arms the timer for `at`.
+    fn reset(&mut self, at: Instant);
+}
+
+/// A connected byte stream (TCP, TLS, Unix socket...) as the drivers use it.
+pub trait Io: Send + Unpin + 'static {
+    /// Reads into the spare capacity of `buf`, appending; `Ok(0)` is end of file.
+    fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>>;
+
+    /// Writes from several buffers at once.
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>>;
+
+    /// Flushes buffered output (TLS records).
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Closes the write side.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+}
+
+impl Io for Box<dyn Io> {
+    fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        (**self).poll_read_buf(cx, buf)
+    }
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        (**self).poll_write_vectored(cx, bufs)
+    }
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        (**self).poll_flush(cx)
+    }
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        (**self).poll_shutdown(cx)
+    }
+}
+
+/// What is known about the other end of a connection.
+#[derive(Clone, Debug, Default)]
+pub struct PeerInfo {
+    /// Its socket address (TCP).
+    pub addr: Option<SocketAddr>,
+    /// Its certificate chain, DER (mutual TLS).
+    pub certificates: Option<Vec<Vec<u8>>>,
+    /// The negotiated ALPN protocol (TLS).
+    pub alpn: Option<Vec<u8>>,
+}
+
+/// A bound listener: TCP or Unix, before any TLS.
+pub trait Listener: Send + 'static {
+    /// Accepts the next connection.
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(Box<dyn Io>, PeerInfo)>>;
+
+    /// The local TCP address, when it has one.
+    fn local_addr(&self) -> Option<SocketAddr>;
+}
+
+/// Sockets and TLS of a runtime: what an adapter implements besides [`Runtime`].
+pub trait Net: Runtime {
+    /// Binds a TCP listener.
+    fn bind_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
+
+    /// Connects over TCP (with `TCP_NODELAY`).
+    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Io>>>;
+
+    /// Binds a Unix domain socket listener.
+    #[cfg(unix)]
+    fn bind_unix(&self, path: &std::path::Path) -> io::Result<Box<dyn Listener>>;
+
+    /// Connects to a Unix domain socket.
+    #[cfg(unix)]
+    fn connect_unix(&self, path: &std::path::Path) -> BoxFuture<'static, io::Result<Box<dyn Io>>>;
+
+    /// Resolves a host name.
+    fn resolve(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>>;
+
+    /// Runs the server side of a TLS handshake.
+    #[cfg(feature = "tls")]
+    fn tls_accept(
+        &self,
+        io: Box<dyn Io>,
+        config: Arc<rustls::ServerConfig>,
+    ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, TlsInfo)>>;
+
+    /// Runs the client side of a TLS handshake.
+    #[cfg(feature = "tls")]
+    fn tls_connect(
+        &self,
+        io: Box<dyn Io>,
+        config: Arc<rustls::ClientConfig>,
+        server_name: rustls_pki_types::ServerName<'static>,
+    ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, TlsInfo)>>;
+}
+
+/// What a TLS handshake established.
+#[derive(Clone, Debug, Default)]
+pub struct TlsInfo {
+    /// The negotiated ALPN protocol.
+    pub alpn: Option<Vec<u8>>,
+    /// The peer's certificate chain, DER.
+    pub peer_certificates: Option<Vec<Vec<u8>>>,
+}

@@ -1,0 +1,542 @@
+//! One task per server connection: owns the gRPC core, reads, writes, fires
+//! timers, starts handlers and relays between them and the core.
+//!
+//! A handler's future is polled once inline, on the driver's own poll; only
+//! if it is not immediately ready is it spawned as a task of its own. A
+//! handler that answers at once (most unary calls) costs no spawn and no
+//! cross-task wake-up.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use weir_core::grpc::{self, CallId, Code, Metadata, RecvMessage, ServerEvent, Status};
+
+use super::router::{Method, ResponseStream};
+use super::shutdown::Shutdown;
+use crate::call::CallShared;
+use crate::interceptor::{Interceptor, run_after, run_before};
+use crate::queue::CommandQueue;
+use crate::request::{CallInfo, CallLink, Request, Response, Streaming};
+use crate::runtime::{BoxFuture, Io, PeerInfo, Runtime};
+use crate::server::router::Router;
+use crate::transport::Transport;
+
+/// What every connection of one server shares.
+pub(crate) struct ServerCtx {
+    pub router: Router,
+    pub interceptors: Vec<Arc<dyn Interceptor>>,
+    pub config: grpc::ServerConfig,
+}
+
+/// Requests from handler tasks to their connection's driver.
+pub(crate) enum ServerCmd {
+    Message { call: CallId, msg: Bytes },
+    Finish { call: CallId, status: Status, trailers: Metadata },
+    Pull { call: CallId },
+    Done { call: CallId, result: Result<Response<Bytes>, Status> },
+    Stream { call: CallId, result: Result<Response<ResponseStream>, Status> },
+}
+
+/// Output waiting for the core to accept it.
+enum Out {
+    Headers(Metadata),
+    /// A message; `true` when the sender reserved credit for it.
+    Message(Bytes, bool),
+    Finish(Status, Metadata),
+}
+
+struct Entry {
+    shared: Arc<CallShared>,
+    info: Arc<CallInfo>,
+    /// Unary and server-streaming calls collect their one request first.
+    pending: Option<PendingRequest>,
+    out: VecDeque<Out>,
+    headers_sent: bool,
+}
+
+struct PendingRequest {
+    method: Method,
+    metadata: Metadata,
+    message: Option<Bytes>,
+}
+
+struct ServerLink {
+    cmds: Arc<CommandQueue<ServerCmd>>,
+    call: CallId,
+}
+
+impl CallLink for ServerLink {
+    fn pull(&self) {
+        let _ = self.cmds.push(ServerCmd::Pull { call: self.call });
+    }
+    fn cancel(&self) {}
+}
+
+/// The per-connection driver future.
+pub(crate) struct ServerDriver<R: Runtime> {
+    rt: R,
+    transport: Transport<R>,
+    core: grpc::Server,
+    ctx: Arc<ServerCtx>,
+    peer: Arc<PeerInfo>,
+    cmds: Arc<CommandQueue<ServerCmd>>,
+    cmd_buf: Vec<ServerCmd>,
+    calls: HashMap<CallId, Entry>,
+    shutdown: Shutdown,
+    shutdown_started: bool,
+}
+
+impl<R: Runtime> ServerDriver<R> {
+    pub fn new(rt: R, io: Box<dyn Io>, peer: PeerInfo, ctx: Arc<ServerCtx>, shutdown: Shutdown) -> Self {
+        let now = rt.now();
+        ServerDriver {
+            transport: Transport::new(rt.clone(), io),
+            core: grpc::Server::new(ctx.config.clone(), now),
+            rt,
+            ctx,
+            peer: Arc::new(peer),
+            cmds: CommandQueue::new(),
+            cmd_buf: Vec::new(),
+            calls: HashMap::new(),
+            shutdown,
+            shutdown_started: false,
+        }
+    }
+
+    fn run_commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut buf = std::mem::take(&mut self.cmd_buf);
+        if self.cmds.poll_drain(cx, &mut buf).is_pending() {
+            self.cmd_buf = buf;
+            return false;
+        }
+        for cmd in buf.drain(..) {
+            match cmd {
+                ServerCmd::Message { call, msg } => self.queue_out(call, Out::Message(msg, true)),
+                ServerCmd::Finish { call, status, trailers } => {
+                    self.queue_out(call, Out::Finish(status, trailers))
+                }
+                ServerCmd::Pull { call } => self.pump(cx, call),
+                ServerCmd::Done { call, result } => self.apply_unary(call, result),
+                ServerCmd::Stream { call, result } => self.apply_stream(call, result),
+            }
+        }
+        self.cmd_buf = buf;
+        true
+    }
+
+    fn dispatch_events(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Some(e) = self.core.poll_event() {
+            progress = true;
+            match e {
+                ServerEvent::Call { call, start } => self.on_call(cx, call, *start),
+                ServerEvent::Message { call } | ServerEvent::HalfClosed { call } => self.pump(cx, call),
+                ServerEvent::Cancelled { call, reason } => {
+                    if let Some(entry) = self.calls.remove(&call) {
+                        entry.shared.close_send(reason.clone());
+                        entry.shared.end_messages(Err(reason));
+                    }
+                }
+                ServerEvent::Writable { call } => self.flush_out(call),
+                ServerEvent::GoAway { .. } => {}
+                ServerEvent::Closed { .. } => self.fail_all(),
+            }
+        }
+        progress
+    }
+
+    fn fail_all(&mut self) {
+        let reason = Status::new(Code::Unavailable, "connection closed");
+        for (_, entry) in self.calls.drain() {
+            entry.shared.close_send(reason.clone());
+            entry.shared.end_messages(Err(reason.clone()));
+        }
+    }
+
+    fn on_call(&mut self, cx: &mut Context<'_>, call: CallId, start: grpc::CallStart) {
+        let method = match self.ctx.router.lookup(&start.path) {
+            Ok(m) => m.clone(),
+            Err(status) => {
+                let _ = self.core.finish(call, &status, &Metadata::new());
+                return;
+            }
+        };
+        let info = Arc::new(CallInfo {
+            path: start.path,
+            authority: start.authority,
+            deadline: start.deadline,
+            peer: self.peer.clone(),
+        });
+        let streams = method.streams_requests();
+        let pending = (!streams).then(|| PendingRequest {
+            method: method.clone(),
+            metadata: Metadata::new(),
+            message: None,
+        });
+        let mut entry =
+            Entry { shared: CallShared::new(), info, pending, out: VecDeque::new(), headers_sent: false };
+        if let Some(p) = &mut entry.pending {
+            p.metadata = start.metadata;
+            self.calls.insert(call, entry);
+            self.pump(cx, call);
+        } else {
+            self.calls.insert(call, entry);
+            self.start_handler(cx, call, method, start.metadata, None);
+            self.pump(cx, call);
+        }
+    }
+
+    /// Moves request messages from the core toward the call.
+    fn pump(&mut self, cx: &mut Context<'_>, call: CallId) {
+        let Some(entry) = self.calls.get_mut(&call) else { return };
+        if let Some(p) = &mut entry.pending {
+            loop {
+                match self.core.recv_message(call) {
+                    Ok(RecvMessage::Message(m)) => {
+                        if p.message.is_some() {
+                            let st = Status::new(
+                                Code::Internal,
+                                "unary call received more than one request message",
+                            );
+                            return self.queue_out(call, Out::Finish(st, Metadata::new()));
+                        }
+                        p.message = Some(m);
+                    }
+                    Ok(RecvMessage::Pending) => return,
+                    Ok(RecvMessage::End) => {
+                        let Some(PendingRequest { method, metadata, message }) = entry.pending.take() else {
+                            return;
+                        };
+                        let Some(message) = message else {
+                            let st =
+                                Status::new(Code::Internal, "unary call ended without a request message");
+                            return self.queue_out(call, Out::Finish(st, Metadata::new()));
+                        };
+                        return self.start_handler(cx, call, method, metadata, Some(message));
+                    }
+                    // The core answered and reported the call cancelled.
+                    Err(_) => return,
+                }
+            }
+        }
+        let shared = entry.shared.clone();
+        while shared.wants_messages() {
+            match self.core.recv_message(call) {
+                Ok(RecvMessage::Message(m)) => {
+                    shared.push_message(m);
+                }
+                Ok(RecvMessage::Pending) => return,
+                Ok(RecvMessage::End) => return shared.end_messages(Ok(())),
+                Err(status) => return shared.end_messages(Err(status)),
+            }
+        }
+        shared.set_core_has_more();
+    }
+
+    fn start_handler(
+        &mut self,
+        cx: &mut Context<'_>,
+        call: CallId,
+        method: Method,
+        metadata: Metadata,
+        message: Option<Bytes>,
+    ) {
+        let Some(entry) = self.calls.get(&call) else { return };
+        let (shared, info) = (entry.shared.clone(), entry.info.clone());
+        let chain = self.ctx.interceptors.clone();
+        let streaming = || {
+            let link: Arc<dyn CallLink> = Arc::new(ServerLink { cmds: self.cmds.clone(), call });
+            Streaming::new(shared.clone(), link, Ok, false)
+        };
+        match method {
+            Method::Unary(h) => {
+                let req = Request::new(message.unwrap_or_default());
+                let req = req.with_server_parts(metadata, info.clone(), shared.clone());
+                let fut = with_interceptors(chain, info, req, move |r| h(r));
+                self.run_unary(cx, call, shared, fut);
+            }
+            Method::ClientStreaming(h) => {
+                let req = Request::new(streaming()).with_server_parts(metadata, info.clone(), shared.clone());
+                let fut = with_interceptors(chain, info, req, move |r| h(r));
+                self.run_unary(cx, call, shared, fut);
+            }
+            Method::ServerStreaming(h) => {
+                let req = Request::new(message.unwrap_or_default());
+                let req = req.with_server_parts(metadata, info.clone(), shared.clone());
+                let fut = with_interceptors_before(chain, info, req, move |r| h(r));
+                self.run_streaming(cx, call, shared, fut);
+            }
+            Method::Bidi(h) => {
+                let req = Request::new(streaming()).with_server_parts(metadata, info.clone(), shared.clone());
+                let fut = with_interceptors_before(chain, info, req, move |r| h(r));
+                self.run_streaming(cx, call, shared, fut);
+            }
+        }
+    }
+
+    /// Polls a handler once inline; spawns it only if it is not ready.
+    fn run_unary(
+        &mut self,
+        cx: &mut Context<'_>,
+        call: CallId,
+        shared: Arc<CallShared>,
+        mut fut: BoxFuture<'static, Result<Response<Bytes>, Status>>,
+    ) {
+        match fut.as_mut().poll(cx) {
+            Poll::Ready(result) => self.apply_unary(call, result),
+            Poll::Pending => {
+                let cmds = self.cmds.clone();
+                self.rt.spawn(async move {
+                    if let Some(result) = until_cancelled(fut, &shared).await {
+                        let _ = cmds.push(ServerCmd::Done { call, result });
+                    }
+                });
+            }
+        }
+    }
+
+    fn run_streaming(
+        &mut self,
+        cx: &mut Context<'_>,
+        call: CallId,
+        shared: Arc<CallShared>,
+        mut fut: BoxFuture<'static, Result<Response<ResponseStream>, Status>>,
+    ) {
+        match fut.as_mut().poll(cx) {
+            Poll::Ready(result) => self.apply_stream(call, result),
+            Poll::Pending => {
+                let cmds = self.cmds.clone();
+                self.rt.spawn(async move {
+                    if let Some(result) = until_cancelled(fut, &shared).await {
+                        let _ = cmds.push(ServerCmd::Stream { call, result });
+                    }
+                });
+            }
+        }
+    }
+
+    fn apply_unary(&mut self, call: CallId, result: Result<Response<Bytes>, Status>) {
+        match result {
+            Ok(resp) => {
+                let (md, msg, trailers) = resp.into_parts();
+                if !md.is_empty() {
+                    self.queue_out(call, Out::Headers(md));
+                }
+                self.queue_out(call, Out::Message(msg, false));
+                self.queue_out(call, Out::Finish(Status::ok(), trailers));
+            }
+            Err(status) => self.queue_out(call, Out::Finish(status, Metadata::new())),
+        }
+    }
+
+    /// A streaming handler returned: send its headers, then relay its stream
+    /// from a task of its own (it may wait on anything).
+    fn apply_stream(&mut self, call: CallId, result: Result<Response<ResponseStream>, Status>) {
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(status) => return self.queue_out(call, Out::Finish(status, Metadata::new())),
+        };
+        let Some(entry) = self.calls.get(&call) else { return };
+        let (shared, info) = (entry.shared.clone(), entry.info.clone());
+        let (md, stream, trailers) = resp.into_parts();
+        self.queue_out(call, Out::Headers(md));
+        let cmds = self.cmds.clone();
+        let chain = self.ctx.interceptors.clone();
+        self.rt.spawn(async move {
+            let status = relay_stream(stream, &shared, &cmds, call).await;
+            let Some(mut status) = status else { return };
+            run_after(&chain, &info, &mut status).await;
+            let _ = cmds.push(ServerCmd::Finish { call, status, trailers });
+        });
+    }
+
+    fn queue_out(&mut self, call: CallId, out: Out) {
+        let Some(entry) = self.calls.get_mut(&call) else {
+            if let Out::Message(_, true) = out {
+                // The call is gone; the sender learns it from the shared state.
+            }
+            return;
+        };
+        entry.out.push_back(out);
+        self.flush_out(call);
+    }
+
+    /// Hands queued output to the core while it accepts it.
+    fn flush_out(&mut self, call: CallId) {
+        loop {
+            let Some(entry) = self.calls.get_mut(&call) else { return };
+            let Some(front) = entry.out.front() else { return };
+            match front {
+                Out::Headers(_) => {
+                    let Some(Out::Headers(md)) = entry.out.pop_front() else { return };
+                    if !entry.headers_sent {
+                        entry.headers_sent = true;
+                        let _ = self.core.send_headers(call, &md);
+                    }
+                }
+                Out::Message(..) => {
+                    if !self.core.poll_writable(call) {
+                        return;
+                    }
+                    let Some(Out::Message(msg, credited)) = entry.out.pop_front() else { return };
+                    entry.headers_sent = true;
+                    let len = msg.len();
+                    let shared = entry.shared.clone();
+                    if let Err(status) = self.core.send_message(call, msg) {
+                        // Too large, or the stream is gone: the call ends here.
+                        return self.finish_now(call, status, Metadata::new());
+                    }
+                    if credited {
+                        shared.credit(len);
+                    }
+                }
+                Out::Finish(..) => {
+                    let Some(Out::Finish(status, trailers)) = entry.out.pop_front() else { return };
+                    return self.finish_now(call, status, trailers);
+                }
+            }
+        }
+    }
+
+    fn finish_now(&mut self, call: CallId, status: Status, trailers: Metadata) {
+        if let Some(entry) = self.calls.remove(&call) {
+            let _ = self.core.finish(call, &status, &trailers);
+            entry.shared.close_send(Status::new(Code::Cancelled, "call already finished"));
+        }
+    }
+}
+
+/// Runs the `before` interceptors, the handler, and the `after` interceptors.
+fn with_interceptors<T, F>(
+    chain: Vec<Arc<dyn Interceptor>>,
+    info: Arc<CallInfo>,
+    mut req: Request<T>,
+    handler: F,
+) -> BoxFuture<'static, Result<Response<Bytes>, Status>>
+where
+    T: Send + 'static,
+    F: FnOnce(Request<T>) -> BoxFuture<'static, Result<Response<Bytes>, Status>> + Send + 'static,
+{
+    if chain.is_empty() {
+        return handler(req);
+    }
+    Box::pin(async move {
+        let result = match run_before(&chain, &info, req.metadata_mut()).await {
+            Ok(()) => handler(req).await,
+            Err(status) => Err(status),
+        };
+        let mut status = match &result {
+            Ok(_) => Status::ok(),
+            Err(s) => s.clone(),
+        };
+        run_after(&chain, &info, &mut status).await;
+        match result {
+            Ok(resp) if status.is_ok() => Ok(resp),
+            _ => Err(status),
+        }
+    })
+}
+
+/// Runs the `before` interceptors and the handler of a streaming response;
+/// the `after` ones run when the stream ends.
+fn with_interceptors_before<T, F>(
+    chain: Vec<Arc<dyn Interceptor>>,
+    info: Arc<CallInfo>,
+    mut req: Request<T>,
+    handler: F,
+) -> BoxFuture<'static, Result<Response<ResponseStream>, Status>>
+where
+    T: Send + 'static,
+    F: FnOnce(Request<T>) -> BoxFuture<'static, Result<Response<ResponseStream>, Status>> + Send + 'static,
+{
+    if chain.is_empty() {
+        return handler(req);
+    }
+    Box::pin(async move {
+        match run_before(&chain, &info, req.metadata_mut()).await {
+            Ok(()) => handler(req).await,
+            Err(mut status) => {
+                run_after(&chain, &info, &mut status).await;
+                Err(status)
+            }
+        }
+    })
+}
+
+/// Awaits `fut` unless the call is cancelled first (then drops it: the
+/// handler observes cancellation by being dropped).
+pub(crate) async fn until_cancelled<F: Future>(fut: F, shared: &CallShared) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if shared.poll_send_closed(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Forwards a response stream to the driver with flow control. Returns the
+/// final status, or `None` when the call went away first.
+async fn relay_stream(
+    mut stream: ResponseStream,
+    shared: &CallShared,
+    cmds: &CommandQueue<ServerCmd>,
+    call: CallId,
+) -> Option<Status> {
+    loop {
+        let next = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx));
+        match until_cancelled(next, shared).await? {
+            None => return Some(Status::ok()),
+            Some(Err(status)) => return Some(status),
+            Some(Ok(msg)) => {
+                let len = msg.len();
+                std::future::poll_fn(|cx| shared.poll_reserve(cx, len)).await.ok()?;
+                cmds.push(ServerCmd::Message { call, msg }).ok()?;
+            }
+        }
+    }
+}
+
+impl<R: Runtime> Future for ServerDriver<R> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        for _ in 0..64 {
+            let mut progress = false;
+            if !this.shutdown_started && this.shutdown.poll_triggered(cx).is_ready() {
+                this.shutdown_started = true;
+                this.core.shutdown(this.rt.now());
+                progress = true;
+            }
+            progress |= this.run_commands(cx);
+            progress |= this.transport.poll_read(cx, &mut this.core);
+            progress |= this.dispatch_events(cx);
+            progress |= this.transport.poll_timer(cx, &mut this.core);
+            progress |= this.dispatch_events(cx);
+            progress |= this.transport.poll_write(cx, &mut this.core);
+            progress |= this.dispatch_events(cx);
+            if this.transport.is_done() {
+                this.fail_all();
+                this.cmds.close();
+                return Poll::Ready(());
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Busy connection: let other tasks run, then continue.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+use futures_core::Stream;

@@ -1,0 +1,291 @@
+//! The gRPC server: a router of services, interceptors, limits, and serving
+//! over TCP (h2c prior knowledge), TLS (ALPN `h2`, optional mTLS) or a Unix
+//! socket, with graceful shutdown.
+
+mod driver;
+mod router;
+mod shutdown;
+pub mod typed;
+
+pub use router::{
+    BidiHandler, BoxStream, ClientStreamingHandler, Method, ResponseStream, Router, ServerStreamingHandler,
+    Service, UnaryHandler,
+};
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use weir_core::grpc;
+
+use crate::interceptor::Interceptor;
+use crate::runtime::{BoxFuture, Io, Listener, Net, PeerInfo};
+use crate::util::{Either, select};
+use driver::{ServerCtx, ServerDriver};
+use shutdown::{Shutdown, Tracker};
+
+/// A gRPC server, generic over the runtime's sockets ([`Net`]). The adapter
+/// crates name it for their runtime: `weir_tokio::Server`, `weir_smol::Server`.
+pub struct Server<R: Net> {
+    rt: R,
+    router: Router,
+    interceptors: Vec<Arc<dyn Interceptor>>,
+    config: grpc::ServerConfig,
+    max_connections: usize,
+    handshake_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl<R: Net + Default> Server<R> {
+    /// A server on the default runtime handle.
+    pub fn builder() -> Self {
+        Server::new(R::default())
+    }
+}
+
+impl<R: Net> Server<R> {
+    /// A server using `rt`.
+    pub fn new(rt: R) -> Self {
+        Server {
+            rt,
+            router: Router::new(),
+            interceptors: Vec::new(),
+            config: grpc::ServerConfig::default(),
+            max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Adds every method of a service.
+    pub fn add_service<S: Service>(mut self, service: S) -> Self {
+        self.router = self.router.add_service(service);
+        self
+    }
+
+    /// Routes one method.
+    pub fn route(mut self, path: &str, method: Method) -> Self {
+        self.router = self.router.route(path, method);
+        self
+    }
+
+    /// Adds an interceptor; they run in the order added.
+    pub fn interceptor(mut self, interceptor: Arc<dyn Interceptor>) -> Self {
+        self.interceptors.push(interceptor);
+        self
+    }
+
+    /// Serves TLS with this configuration (ALPN `h2`).
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, tls: crate::tls::ServerTlsConfig) -> Result<Self, crate::tls::TlsError> {
+        self.tls = Some(tls.build()?);
+        Ok(self)
+    }
+
+    /// The gRPC and HTTP/2 configuration, for settings without a shortcut.
+    pub fn config_mut(&mut self) -> &mut grpc::ServerConfig {
+        &mut self.config
+    }
+
+    /// SETTINGS_MAX_CONCURRENT_STREAMS per connection.
+    pub fn max_concurrent_streams(mut self, n: u32) -> Self {
+        self.config.h2.max_concurrent_streams = n;
+        self
+    }
+
+    /// Largest request message accepted (default 4 MiB).
+    pub fn max_recv_message_size(mut self, n: usize) -> Self {
+        self.config.max_recv_message_size = n;
+        self
+    }
+
+    /// Largest response message sent.
+    pub fn max_send_message_size(mut self, n: usize) -> Self {
+        self.config.max_send_message_size = n;
+        self
+    }
+
+    /// Keepalive: ping after `interval` without traffic; close when a ping is
+    /// not answered within `timeout` (gRPC-Go `Time` / `Timeout`).
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.config.h2.keepalive_interval = Some(interval);
+        self.config.h2.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Close connections idle (no calls) this long (gRPC-Go `MaxConnectionIdle`).
+    pub fn max_connection_idle(mut self, idle: Duration) -> Self {
+        self.config.h2.idle_timeout = Some(idle);
+        self
+    }
+
+    /// Gracefully close connections older than `age`, letting calls finish for
+    /// `grace` (gRPC-Go `MaxConnectionAge` / `MaxConnectionAgeGrace`).
+    pub fn max_connection_age(mut self, age: Duration, grace: Duration) -> Self {
+        self.config.h2.max_connection_age = Some(age);
+        self.config.h2.shutdown_grace = grace;
+        self
+    }
+
+    /// How long in-flight calls may run after a graceful shutdown starts.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.h2.shutdown_grace = grace;
+        self
+    }
+
+    /// Most simultaneous connections; more are accepted and closed at once.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Time a new connection has to complete its TLS handshake.
+    pub fn handshake_timeout(mut self, t: Duration) -> Self {
+        self.handshake_timeout = t;
+        self
+    }
+
+    /// Binds a TCP address (port 0 picks a free port).
+    pub async fn bind(self, addr: SocketAddr) -> io::Result<BoundServer<R>> {
+        let listener = self.rt.bind_tcp(addr).await?;
+        Ok(BoundServer { server: self, listener })
+    }
+
+    /// Binds a Unix domain socket path.
+    #[cfg(unix)]
+    pub fn bind_unix(self, path: impl AsRef<std::path::Path>) -> io::Result<BoundServer<R>> {
+        let listener = self.rt.bind_unix(path.as_ref())?;
+        Ok(BoundServer { server: self, listener })
+    }
+
+    /// Serves on any listener.
+    pub fn with_listener(self, listener: Box<dyn Listener>) -> BoundServer<R> {
+        BoundServer { server: self, listener }
+    }
+
+    /// Binds and serves until the process ends.
+    pub async fn serve(self, addr: SocketAddr) -> io::Result<()> {
+        self.bind(addr).await?.serve().await
+    }
+
+    /// Binds and serves until `signal` completes, then shuts down gracefully.
+    pub async fn serve_with_shutdown(
+        self,
+        addr: SocketAddr,
+        signal: impl Future<Output = ()> + Send,
+    ) -> io::Result<()> {
+        self.bind(addr).await?.serve_with_shutdown(signal).await
+    }
+}
+
+/// A server with its listener bound (its address is known).
+pub struct BoundServer<R: Net> {
+    server: Server<R>,
+    listener: Box<dyn Listener>,
+}
+
+impl<R: Net> BoundServer<R> {
+    /// The bound TCP address.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves forever.
+    pub async fn serve(self) -> io::Result<()> {
+        self.serve_with_shutdown(std::future::pending()).await
+    }
+
+    /// Serves until `signal` completes; then stops accepting, sends GOAWAY on
+    /// every connection and waits for in-flight calls (up to the grace period).
+    pub async fn serve_with_shutdown(self, signal: impl Future<Output = ()> + Send) -> io::Result<()> {
+        let BoundServer { server, mut listener } = self;
+        let rt = server.rt.clone();
+        let grace = server.config.h2.shutdown_grace;
+        let ctx = Arc::new(ServerCtx {
+            router: server.router,
+            interceptors: server.interceptors,
+            config: server.config,
+        });
+        let shutdown = Shutdown::default();
+        let tracker = Tracker::default();
+        let mut signal = std::pin::pin!(signal);
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            match select(signal.as_mut(), listener.accept()).await {
+                Either::Left(()) => break,
+                Either::Right(Ok((io, peer))) => {
+                    backoff = Duration::from_millis(5);
+                    if tracker.live() >= server.max_connections {
+                        drop(io);
+                        continue;
+                    }
+                    let conn = Connection {
+                        rt: rt.clone(),
+                        ctx: ctx.clone(),
+                        shutdown: shutdown.clone(),
+                        handshake_timeout: server.handshake_timeout,
+                        #[cfg(feature = "tls")]
+                        tls: server.tls.clone(),
+                    };
+                    let guard = tracker.enter();
+                    rt.spawn(async move {
+                        conn.run(io, peer).await;
+                        drop(guard);
+                    });
+                }
+                // Accept errors (EMFILE, ECONNABORTED...) never end the loop: back
+                // off and try again, unless asked to stop meanwhile.
+                Either::Right(Err(_)) => {
+                    let wait = rt.sleep_until(rt.now() + backoff);
+                    if let Either::Left(()) = select(signal.as_mut(), wait).await {
+                        break;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+        drop(listener);
+        shutdown.trigger();
+        let deadline = rt.sleep_until(rt.now() + grace + Duration::from_secs(1));
+        let drained = std::future::poll_fn(|cx| tracker.poll_empty(cx));
+        let _ = select(drained, deadline).await;
+        Ok(())
+    }
+}
+
+/// One accepted connection before its driver runs.
+struct Connection<R: Net> {
+    rt: R,
+    ctx: Arc<ServerCtx>,
+    shutdown: Shutdown,
+    handshake_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl<R: Net> Connection<R> {
+    async fn run(self, io: Box<dyn Io>, mut peer: PeerInfo) {
+        #[cfg(feature = "tls")]
+        let io = match &self.tls {
+            None => io,
+            Some(tls) => {
+                let handshake: BoxFuture<'static, io::Result<_>> = self.rt.tls_accept(io, tls.clone());
+                let timeout = self.rt.sleep_until(self.rt.now() + self.handshake_timeout);
+                match select(handshake, timeout).await {
+                    Either::Left(Ok((io, info))) => {
+                        peer.alpn = info.alpn;
+                        peer.certificates = info.peer_certificates;
+                        io
+                    }
+                    // Failed or too slow: drop the connection.
+                    _ => return,
+                }
+            }
+        };
+        ServerDriver::new(self.rt, io, peer, self.ctx, self.shutdown).await;
+    }
+}

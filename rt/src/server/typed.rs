@@ -1,0 +1,123 @@
+//! Typed handlers over the byte-level router: decode requests and encode
+//! responses with a [`Codec`]. Generated service code calls these.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use weir_core::grpc::Status;
+
+use super::router::{Method, ResponseStream};
+use crate::codec::{Codec, encode_to_bytes};
+use crate::request::{Request, Response, Streaming};
+
+fn decode_request<C: Codec>(req: Request<Bytes>) -> Result<Request<C::Decode>, Status> {
+    let mut err = None;
+    let req = req.map(|b| match C::decode(b) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            err = Some(e);
+            None
+        }
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(req.map(|m| m.expect("decoded"))),
+    }
+}
+
+fn encode_response<C: Codec>(resp: Response<C::Encode>) -> Result<Response<Bytes>, Status> {
+    let (md, msg, trailers) = resp.into_parts();
+    Ok(Response::from_parts(md, encode_to_bytes::<C>(&msg)?, trailers))
+}
+
+/// Encodes each item of a typed response stream.
+pub struct EncodeStream<S, C> {
+    inner: S,
+    _codec: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<S, C> EncodeStream<S, C> {
+    /// Wraps a stream of typed messages.
+    pub fn new(inner: S) -> Self {
+        EncodeStream { inner, _codec: std::marker::PhantomData }
+    }
+}
+
+impl<S, C> Stream for EncodeStream<S, C>
+where
+    S: Stream<Item = Result<C::Encode, Status>> + Unpin,
+    C: Codec,
+{
+    type Item = Result<Bytes, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner)
+            .poll_next(cx)
+            .map(|item| item.map(|r| r.and_then(|m| encode_to_bytes::<C>(&m))))
+    }
+}
+
+fn encode_stream<C, S>(resp: Response<S>) -> Response<ResponseStream>
+where
+    C: Codec,
+    S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+{
+    resp.map(|s| Box::pin(EncodeStream::<_, C>::new(Box::pin(s))) as ResponseStream)
+}
+
+/// A typed unary method.
+pub fn unary<C, F, Fut>(f: F) -> Method
+where
+    C: Codec,
+    F: Fn(Request<C::Decode>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
+{
+    Method::unary(move |req| {
+        let fut = decode_request::<C>(req).map(&f);
+        async move { encode_response::<C>(fut?.await?) }
+    })
+}
+
+/// A typed server-streaming method.
+pub fn server_streaming<C, F, Fut, S>(f: F) -> Method
+where
+    C: Codec,
+    F: Fn(Request<C::Decode>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+    S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+{
+    Method::server_streaming(move |req| {
+        let fut = decode_request::<C>(req).map(&f);
+        async move { Ok(encode_stream::<C, S>(fut?.await?)) }
+    })
+}
+
+/// A typed client-streaming method.
+pub fn client_streaming<C, F, Fut>(f: F) -> Method
+where
+    C: Codec,
+    F: Fn(Request<Streaming<C::Decode>>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
+{
+    Method::client_streaming(move |req| {
+        let fut = f(req.map(|s| s.with_decoder(C::decode)));
+        async move { encode_response::<C>(fut.await?) }
+    })
+}
+
+/// A typed bidirectional-streaming method.
+pub fn bidi<C, F, Fut, S>(f: F) -> Method
+where
+    C: Codec,
+    F: Fn(Request<Streaming<C::Decode>>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<S>, Status>> + Send + 'static,
+    S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
+{
+    Method::bidi(move |req| {
+        let fut = f(req.map(|s| s.with_decoder(C::decode)));
+        async move { Ok(encode_stream::<C, S>(fut.await?)) }
+    })
+}

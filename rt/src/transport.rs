@@ -1,0 +1,221 @@
+//! The I/O half of a connection driver, shared by both roles: read into the
+//! core's buffer, write what `poll_transmit` produced with one vectored write
+//! per batch, keep one timer armed at the core's deadline.
+
+use std::io::{self, IoSlice};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use weir_core::conn::{ChunkedBuf, TransmitBuf};
+use weir_core::grpc;
+
+use crate::runtime::{Io, Runtime, Timer};
+
+/// Bytes reserved in the input buffer before each read.
+const READ_RESERVE: usize = 64 << 10;
+/// Reads per driver poll before yielding to other tasks.
+const MAX_READS_PER_POLL: usize = 32;
+/// Slices per vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// The Sans-IO core a transport drives (a gRPC client or server).
+pub(crate) trait Core {
+    fn input_buffer(&mut self) -> &mut BytesMut;
+    fn process_input(&mut self, now: Instant);
+    fn handle_eof(&mut self, now: Instant);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_transmit(&mut self, now: Instant, buf: &mut ChunkedBuf) -> usize;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn is_closed(&self) -> bool;
+}
+
+macro_rules! core_for {
+    ($t:ty) => {
+        impl Core for $t {
+            fn input_buffer(&mut self) -> &mut BytesMut {
+                <$t>::input_buffer(self)
+            }
+            fn process_input(&mut self, now: Instant) {
+                <$t>::process_input(self, now)
+            }
+            fn handle_eof(&mut self, now: Instant) {
+                <$t>::handle_eof(self, now)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$t>::handle_timeout(self, now)
+            }
+            fn poll_transmit(&mut self, now: Instant, buf: &mut ChunkedBuf) -> usize {
+                <$t>::poll_transmit(self, now, buf)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$t>::poll_timeout(self)
+            }
+            fn is_closed(&self) -> bool {
+                <$t>::is_closed(self)
+            }
+        }
+    };
+}
+
+core_for!(grpc::Server);
+core_for!(grpc::Client);
+
+/// Where the transport is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Running,
+    /// The core is closed: flush what is left, then shut the write side.
+    Flushing,
+    Done,
+}
+
+/// Socket, output buffer and timer of one connection.
+pub(crate) struct Transport<R: Runtime> {
+    rt: R,
+    io: Box<dyn Io>,
+    out: ChunkedBuf,
+    timer: Option<R::Timer>,
+    timer_at: Option<Instant>,
+    read_eof: bool,
+    phase: Phase,
+    /// The first I/O error, kept as the cause of the connection's end.
+    pub error: Option<io::Error>,
+}
+
+impl<R: Runtime> Transport<R> {
+    pub fn new(rt: R, io: Box<dyn Io>) -> Self {
+        Transport {
+            rt,
+            io,
+            out: ChunkedBuf::new(),
+            timer: None,
+            timer_at: None,
+            read_eof: false,
+            phase: Phase::Running,
+            error: None,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// Reads whatever is available into the core. True when anything was read
+    /// (or the stream ended).
+    pub fn poll_read(&mut self, cx: &mut Context<'_>, core: &mut impl Core) -> bool {
+        if self.read_eof || self.phase != Phase::Running {
+            return false;
+        }
+        let mut progress = false;
+        for _ in 0..MAX_READS_PER_POLL {
+            let buf = core.input_buffer();
+            buf.reserve(READ_RESERVE);
+            match self.io.poll_read_buf(cx, buf) {
+                Poll::Ready(Ok(0)) => {
+                    self.read_eof = true;
+                    core.handle_eof(self.rt.now());
+                    return true;
+                }
+                Poll::Ready(Ok(_)) => {
+                    core.process_input(self.rt.now());
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => {
+                    self.fail(e, core);
+                    return true;
+                }
+                Poll::Pending => return progress,
+            }
+        }
+        // Still readable after a full round: come back soon, after others ran.
+        cx.waker().wake_by_ref();
+        progress
+    }
+
+    /// Fires the timer when due. True when the core handled a timeout.
+    pub fn poll_timer(&mut self, cx: &mut Context<'_>, core: &mut impl Core) -> bool {
+        let Some(at) = core.poll_timeout() else {
+            self.timer_at = None;
+            return false;
+        };
+        let now = self.rt.now();
+        if at <= now {
+            core.handle_timeout(now);
+            return true;
+        }
+        if self.timer_at != Some(at) {
+            match &mut self.timer {
+                Some(t) => t.reset(at),
+                None => self.timer = Some(self.rt.timer(at)),
+            }
+            self.timer_at = Some(at);
+        }
+        if let Some(t) = &mut self.timer
+            && std::pin::Pin::new(t).poll(cx).is_ready()
+        {
+            self.timer_at = None;
+            core.handle_timeout(self.rt.now());
+            return true;
+        }
+        false
+    }
+
+    /// Writes what the core has to send until the socket pushes back. True
+    /// when anything was written.
+    pub fn poll_write(&mut self, cx: &mut Context<'_>, core: &mut impl Core) -> bool {
+        let mut progress = false;
+        loop {
+            if self.phase == Phase::Done {
+                return progress;
+            }
+            if self.out.is_empty() && core.poll_transmit(self.rt.now(), &mut self.out) == 0 {
+                break;
+            }
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let n = self.out.io_slices(&mut slices);
+            match self.io.poll_write_vectored(cx, &slices[..n]) {
+                Poll::Ready(Ok(0)) => {
+                    self.fail(io::ErrorKind::WriteZero.into(), core);
+                    return true;
+                }
+                Poll::Ready(Ok(written)) => {
+                    self.out.advance(written);
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => {
+                    self.fail(e, core);
+                    return true;
+                }
+                Poll::Pending => return progress,
+            }
+        }
+        // Everything written: push it out of any TLS buffer.
+        if let Poll::Ready(Err(e)) = self.io.poll_flush(cx) {
+            self.fail(e, core);
+            return true;
+        }
+        if core.is_closed() && self.phase == Phase::Running {
+            self.phase = Phase::Flushing;
+        }
+        if self.phase == Phase::Flushing {
+            match self.io.poll_shutdown(cx) {
+                Poll::Pending => {}
+                Poll::Ready(_) => self.phase = Phase::Done,
+            }
+        }
+        if self.read_eof && core.is_closed() && self.out.is_empty() {
+            self.phase = Phase::Done;
+        }
+        progress
+    }
+
+    fn fail(&mut self, e: io::Error, core: &mut impl Core) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+        self.read_eof = true;
+        core.handle_eof(self.rt.now());
+        self.phase = Phase::Done;
+    }
+}
