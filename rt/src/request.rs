@@ -132,6 +132,25 @@ impl<T> Request<T> {
     }
 }
 
+/// Anything a client call accepts as its request: a message (or stream), or
+/// a [`Request`] carrying metadata and a timeout.
+pub trait IntoRequest<T> {
+    /// Wraps into a request.
+    fn into_request(self) -> Request<T>;
+}
+
+impl<T> IntoRequest<T> for T {
+    fn into_request(self) -> Request<T> {
+        Request::new(self)
+    }
+}
+
+impl<T> IntoRequest<T> for Request<T> {
+    fn into_request(self) -> Request<T> {
+        self
+    }
+}
+
 /// Resolves when a server call is cancelled.
 #[derive(Clone)]
 pub struct Cancellation {

@@ -25,3 +25,27 @@ pub(crate) async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output
     })
     .await
 }
+
+/// Polls a future, turning a panic into an error: one handler's bug must
+/// not take down its connection's other calls.
+pub(crate) struct CatchUnwind<F>(pub F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| std::pin::Pin::new(inner).poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".to_owned());
+                Poll::Ready(Err(msg))
+            }
+        }
+    }
+}

@@ -39,4 +39,5 @@ scenarios!(
     reconnect_after_server_restart,
     interceptor_rejects_and_wraps,
     metadata_and_status_details_round_trip,
+    panicking_handler_fails_only_its_call,
 );

@@ -756,7 +756,11 @@ impl Connection {
     // ----- internal helpers shared by recv and send ------------------------------
 
     fn push_event(&mut self, e: Event) {
-        self.events.push_back(e);
+        // `Event::Closed` is the last event: commands issued after it (a
+        // reset, a read...) must not report anything more.
+        if self.phase != Phase::Closed {
+            self.events.push_back(e);
+        }
     }
 
     /// Queues a control frame owed to the peer; fails the connection when too
@@ -808,7 +812,7 @@ impl Connection {
         self.phase = Phase::Closed;
         self.recv_buf = BytesMut::new();
         let error = self.error;
-        self.push_event(Event::Closed { error });
+        self.events.push_back(Event::Closed { error });
     }
 
     /// Applies a §5.1 input to a live stream, keeping the active counters right.

@@ -51,7 +51,7 @@ impl Connection {
             buf.put_slice(PREFACE);
         }
         let settings = LocalSettings::initial_frame(&self.config, self.role);
-        self.local.push_pending(settings, now);
+        self.local.push_initial(settings, now);
         self.put_frame(buf, &Frame::Settings(SettingsFrame { ack: false, settings }));
         if let Some(inc) = self.recv_window.take_all() {
             self.put_frame(

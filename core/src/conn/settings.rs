@@ -75,6 +75,13 @@ impl LocalSettings {
         self.pending.push_back((settings, now));
     }
 
+    /// Records our preface's SETTINGS. They are written before any other
+    /// SETTINGS, so they are acknowledged first even when a settings command
+    /// (`set_initial_window_size`...) was queued before the first transmit.
+    pub fn push_initial(&mut self, settings: Settings, now: Instant) {
+        self.pending.push_front((settings, now));
+    }
+
     /// The oldest unacknowledged SETTINGS' send time.
     pub fn oldest_pending(&self) -> Option<Instant> {
         self.pending.front().map(|(_, t)| *t)

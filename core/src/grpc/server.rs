@@ -475,7 +475,10 @@ impl Server {
                         String::from_utf8_lossy(name)
                     );
                     let accept = Bytes::copy_from_slice(self.config.compressors.accept_encoding());
-                    return Err(Rejection::Grpc(Box::new(Status::new(Code::Unimplemented, msg)), Some(accept)));
+                    return Err(Rejection::Grpc(
+                        Box::new(Status::new(Code::Unimplemented, msg)),
+                        Some(accept),
+                    ));
                 }
             },
         };

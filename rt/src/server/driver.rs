@@ -24,6 +24,17 @@ use crate::request::{CallInfo, CallLink, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Io, PeerInfo, Runtime};
 use crate::server::router::Router;
 use crate::transport::Transport;
+use crate::util::CatchUnwind;
+
+/// The next item of a stream, as a future that can be polled repeatedly.
+struct StreamNext(ResponseStream);
+
+impl Future for StreamNext {
+    type Output = Option<Result<Bytes, Status>>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll_next(cx)
+    }
+}
 
 /// What every connection of one server shares.
 pub(crate) struct ServerCtx {
@@ -284,14 +295,16 @@ impl<R: Runtime> ServerDriver<R> {
         cx: &mut Context<'_>,
         call: CallId,
         shared: Arc<CallShared>,
-        mut fut: BoxFuture<'static, Result<Response<Bytes>, Status>>,
+        fut: BoxFuture<'static, Result<Response<Bytes>, Status>>,
     ) {
-        match fut.as_mut().poll(cx) {
-            Poll::Ready(result) => self.apply_unary(call, result),
+        let mut fut = CatchUnwind(fut);
+        match Pin::new(&mut fut).poll(cx) {
+            Poll::Ready(result) => self.apply_unary(call, result.unwrap_or_else(|p| Err(panicked(p)))),
             Poll::Pending => {
                 let cmds = self.cmds.clone();
                 self.rt.spawn(async move {
                     if let Some(result) = until_cancelled(fut, &shared).await {
+                        let result = result.unwrap_or_else(|p| Err(panicked(p)));
                         let _ = cmds.push(ServerCmd::Done { call, result });
                     }
                 });
@@ -304,14 +317,16 @@ impl<R: Runtime> ServerDriver<R> {
         cx: &mut Context<'_>,
         call: CallId,
         shared: Arc<CallShared>,
-        mut fut: BoxFuture<'static, Result<Response<ResponseStream>, Status>>,
+        fut: BoxFuture<'static, Result<Response<ResponseStream>, Status>>,
     ) {
-        match fut.as_mut().poll(cx) {
-            Poll::Ready(result) => self.apply_stream(call, result),
+        let mut fut = CatchUnwind(fut);
+        match Pin::new(&mut fut).poll(cx) {
+            Poll::Ready(result) => self.apply_stream(call, result.unwrap_or_else(|p| Err(panicked(p)))),
             Poll::Pending => {
                 let cmds = self.cmds.clone();
                 self.rt.spawn(async move {
                     if let Some(result) = until_cancelled(fut, &shared).await {
+                        let result = result.unwrap_or_else(|p| Err(panicked(p)));
                         let _ = cmds.push(ServerCmd::Stream { call, result });
                     }
                 });
@@ -483,17 +498,27 @@ pub(crate) async fn until_cancelled<F: Future>(fut: F, shared: &CallShared) -> O
     .await
 }
 
+/// The status of a call whose handler panicked.
+fn panicked(msg: String) -> Status {
+    Status::new(Code::Internal, format!("handler panicked: {msg}"))
+}
+
 /// Forwards a response stream to the driver with flow control. Returns the
 /// final status, or `None` when the call went away first.
 async fn relay_stream(
-    mut stream: ResponseStream,
+    stream: ResponseStream,
     shared: &CallShared,
     cmds: &CommandQueue<ServerCmd>,
     call: CallId,
 ) -> Option<Status> {
+    let mut stream = CatchUnwind(StreamNext(stream));
     loop {
-        let next = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx));
-        match until_cancelled(next, shared).await? {
+        let next = std::future::poll_fn(|cx| Pin::new(&mut stream).poll(cx));
+        let item = match until_cancelled(next, shared).await? {
+            Ok(item) => item,
+            Err(p) => Some(Err(panicked(p))),
+        };
+        match item {
             None => return Some(Status::ok()),
             Some(Err(status)) => return Some(status),
             Some(Ok(msg)) => {
@@ -538,5 +563,3 @@ impl<R: Runtime> Future for ServerDriver<R> {
         Poll::Pending
     }
 }
-
-use futures_core::Stream;

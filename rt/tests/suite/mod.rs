@@ -491,6 +491,36 @@ pub async fn metadata_and_status_details_round_trip<R: Net + Default>(rt: R) {
     server.stop().await;
 }
 
+/// A handler that panics fails its own call with INTERNAL; the connection
+/// and its other calls go on (inline-polled and spawned handlers alike).
+pub async fn panicking_handler_fails_only_its_call<R: Net + Default>(rt: R) {
+    let sleeper = rt.clone();
+    let server = start(
+        &rt,
+        test_server(rt.clone(), Default::default())
+            .route("/test.Test/PanicNow", Method::unary(|_req| async move { panic!("boom now") }))
+            .route(
+                "/test.Test/PanicLater",
+                Method::unary(move |_req| {
+                    let rt = sleeper.clone();
+                    async move {
+                        rt.sleep_until(rt.now() + Duration::from_millis(10)).await;
+                        panic!("boom later")
+                    }
+                }),
+            ),
+    )
+    .await;
+    let ch = channel::<R>(&server.url()).await;
+    for (path, msg) in [("/test.Test/PanicNow", "boom now"), ("/test.Test/PanicLater", "boom later")] {
+        let err = ch.unary(path, req(Bytes::new())).await.unwrap_err();
+        assert_eq!(err.code, Code::Internal, "{err}");
+        assert!(err.message.contains(msg), "{err}");
+        ch.unary("/test.Test/Unary", req(&b"alive"[..])).await.unwrap();
+    }
+    server.stop().await;
+}
+
 /// Polls `cond` every few milliseconds for up to five seconds.
 pub async fn wait_until<R: Runtime>(rt: &R, cond: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -1,0 +1,19 @@
+//! `route_guide_server [ADDR]`: serves routeguide.RouteGuide until Ctrl-C.
+
+use weir_examples::route_guide::RouteGuideService;
+use weir_examples::routeguide::route_guide_server::RouteGuideServer;
+use weir_tokio::Server;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:10000".into()).parse()?;
+    let bound =
+        Server::builder().add_service(RouteGuideServer::new(RouteGuideService::default())).bind(addr).await?;
+    println!("RouteGuide listening on {}", bound.local_addr().expect("tcp"));
+    bound
+        .serve_with_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! Weir's examples: generated code for the example protos and the service
+//! implementations the binaries serve.
+
+/// `helloworld.Greeter`.
+pub mod helloworld {
+    #![allow(missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/helloworld.rs"));
+}
+
+/// `routeguide.RouteGuide`.
+pub mod routeguide {
+    #![allow(missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/routeguide.rs"));
+}
+
+/// `chat.Chat`.
+pub mod chat {
+    #![allow(missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/chat.rs"));
+}
+
+/// The kitchen-sink proto of the code generation test.
+pub mod kitchen {
+    /// `kitchen.sink`.
+    pub mod sink {
+        #![allow(missing_docs)]
+        include!(concat!(env!("OUT_DIR"), "/kitchen.sink.rs"));
+    }
+    /// `kitchen.common`.
+    pub mod common {
+        #![allow(missing_docs)]
+        include!(concat!(env!("OUT_DIR"), "/kitchen.common.rs"));
+    }
+}
+
+/// The encoded descriptors of every example proto (for reflection).
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
+
+pub mod chat_room;
+pub mod greeter;
+pub mod route_guide;

@@ -1,0 +1,167 @@
+//! Every example binary runs: the README demo, the helloworld and route guide
+//! servers with their clients, the chat room with several members, and the
+//! custom event loop serving grpcio and Weir clients.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server binary that prints its address on its first line.
+struct Spawned {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_server(bin: &str, prefix_words: usize) -> Spawned {
+    let mut child =
+        Command::new(bin).arg("127.0.0.1:0").stdout(Stdio::piped()).spawn().expect("spawn server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split_whitespace().nth(prefix_words).unwrap_or_default().to_owned();
+    assert!(addr.contains(':'), "no address in {line:?}");
+    Spawned { child, addr }
+}
+
+/// Runs a client binary with a time limit.
+fn run(bin: &str, args: &[&str]) -> Output {
+    let mut child =
+        Command::new(bin).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "{bin} did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_of(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_readme_demo_runs_every_rpc_kind() {
+    let out = stdout_of(&run(env!("CARGO_BIN_EXE_demo"), &[]));
+    for expected in [
+        "SayHello -> \"Hello Weir\"",
+        "SayHelloStreamReply -> \"Hallo world\"",
+        "GetFeature -> \"Landmark 3-0\"",
+        "ListFeatures -> 3 features",
+        "RecordRoute -> 5 points, 2 features",
+        "RouteChat -> earlier note \"second\"",
+        "demo OK",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn helloworld_server_and_client() {
+    let server = spawn_server(env!("CARGO_BIN_EXE_helloworld_server"), 3);
+    let out = stdout_of(&run(
+        env!("CARGO_BIN_EXE_helloworld_client"),
+        &[&format!("http://{}", server.addr), "tester"],
+    ));
+    assert_eq!(out.trim(), "Hello tester");
+}
+
+#[test]
+fn route_guide_server_and_client() {
+    let server = spawn_server(env!("CARGO_BIN_EXE_route_guide_server"), 3);
+    let out =
+        stdout_of(&run(env!("CARGO_BIN_EXE_route_guide_client"), &[&format!("http://{}", server.addr)]));
+    assert!(out.contains("feature at origin: \"Landmark 0-0\""), "{out}");
+    assert!(out.contains("features in the world: 34"), "{out}");
+    assert!(out.contains("route: 10 points, 4 features"), "{out}");
+    assert!(out.contains("earlier note at origin: note 1"), "{out}");
+}
+
+#[test]
+fn chat_members_see_each_other() {
+    let server = spawn_server(env!("CARGO_BIN_EXE_chat_server"), 3);
+    let url = format!("http://{}", server.addr);
+    let names = ["ada", "bob", "cy"];
+    let mut clients: Vec<Child> = names
+        .iter()
+        .map(|n| {
+            Command::new(env!("CARGO_BIN_EXE_chat_client"))
+                .args([*n, url.as_str()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Each member joins, then says one line once everyone is in.
+    std::thread::sleep(Duration::from_millis(500));
+    for (c, n) in clients.iter_mut().zip(names) {
+        writeln!(c.stdin.as_mut().unwrap(), "hi from {n}").unwrap();
+    }
+    let readers: Vec<_> = clients
+        .iter_mut()
+        .map(|c| {
+            let out = c.stdout.take().unwrap();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    seen.push(line);
+                    if seen.len() == 3 {
+                        break;
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    for r in readers {
+        let mut seen = r.join().unwrap();
+        seen.sort();
+        assert_eq!(seen, vec!["[ada] hi from ada", "[bob] hi from bob", "[cy] hi from cy"]);
+    }
+    for mut c in clients {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("WEIR_PYTHON") {
+        return p.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(venv.exists(), "Python peer missing: run scripts/setup-python.sh (or set WEIR_PYTHON)");
+    venv
+}
+
+#[test]
+fn custom_event_loop_serves_grpcio_and_weir_clients() {
+    let server = spawn_server(env!("CARGO_BIN_EXE_custom_event_loop"), 1);
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let script = dir.join("tests/python/greeter_client.py");
+    let out = run(
+        python().to_str().unwrap(),
+        &[script.to_str().unwrap(), dir.join("proto").to_str().unwrap(), &port],
+    );
+    let text = stdout_of(&out);
+    assert_eq!(text.matches("PASS").count(), 3, "{text}");
+    // And Weir's own client.
+    let out = stdout_of(&run(
+        env!("CARGO_BIN_EXE_helloworld_client"),
+        &[&format!("http://{}", server.addr), "loop"],
+    ));
+    assert_eq!(out.trim(), "Hello loop");
+}
