@@ -120,7 +120,6 @@ fn client_method(m: &Method, full: &str, w: &str, buf: &mut String) {
     let codec = format!("{w}::ProstCodec<{input}, {output}>");
     m.comments.append_with_indent(2, buf);
     let result = |resp: &str| format!("::std::result::Result<{w}::Response<{resp}>, {w}::Status>");
-    let stream_bound = format!("S: {w}::codegen::Stream<Item = {input}> + ::std::marker::Send + 'static");
     let streaming_out = format!("{w}::Streaming<{output}>");
     let name = &m.name;
     let (sig, call) = match (m.client_streaming, m.server_streaming) {
@@ -144,20 +143,20 @@ fn client_method(m: &Method, full: &str, w: &str, buf: &mut String) {
         ),
         (true, false) => (
             format!(
-                "pub async fn {name}<S>(&self, request: impl {w}::IntoRequest<S>) -> {}\n        where\n            {stream_bound},",
+                "pub async fn {name}(&self, request: impl {w}::IntoStreamingRequest<Message = {input}>) -> {}",
                 result(&output)
             ),
             format!(
-                "{w}::client::typed::client_streaming::<{codec}, S>(&self.channel, \"{path}\", request.into_request()).await"
+                "{w}::client::typed::client_streaming::<{codec}, _>(&self.channel, \"{path}\", request.into_streaming_request()).await"
             ),
         ),
         (true, true) => (
             format!(
-                "pub async fn {name}<S>(&self, request: impl {w}::IntoRequest<S>) -> {}\n        where\n            {stream_bound},",
+                "pub async fn {name}(&self, request: impl {w}::IntoStreamingRequest<Message = {input}>) -> {}",
                 result(&streaming_out)
             ),
             format!(
-                "{w}::client::typed::streaming::<{codec}, S>(&self.channel, \"{path}\", request.into_request()).await"
+                "{w}::client::typed::streaming::<{codec}, _>(&self.channel, \"{path}\", request.into_streaming_request()).await"
             ),
         ),
     };

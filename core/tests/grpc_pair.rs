@@ -456,3 +456,22 @@ fn unsupported_request_encoding_is_unimplemented() {
     let (status, _) = finished(&client_events(&mut p), call).unwrap();
     assert_eq!(status.code, Code::Unimplemented);
 }
+
+#[test]
+fn server_never_compresses_with_an_encoding_the_client_does_not_accept() {
+    let client =
+        ClientConfig { compressors: weir_core::grpc::Compressors::none(), ..ClientConfig::default() };
+    let mut p = Pair::grpc(client, ServerConfig::default(), 16);
+    let call = p.client.start_call(p.now, req("/s/Zip")).unwrap();
+    p.client.send_last_message(call, Bytes::new()).unwrap();
+    p.drive();
+    server_events(&mut p);
+    p.server.set_send_compression(call, Some("gzip")).unwrap();
+    p.server.send_message(call, Bytes::from(vec![b'z'; 10_000])).unwrap();
+    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
+    p.drive();
+    client_events(&mut p);
+    let (msgs, _) = client_recv_all(&mut p, call);
+    assert_eq!(msgs, vec![Bytes::from(vec![b'z'; 10_000])], "sent uncompressed, readable");
+    assert!(p.to_client_total > 10_000, "not compressed on the wire");
+}

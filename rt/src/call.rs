@@ -20,7 +20,8 @@ pub(crate) const SEND_LIMIT: usize = 1 << 20;
 
 #[derive(Default)]
 struct State {
-    messages: VecDeque<Bytes>,
+    /// Received messages with their compressed flag.
+    messages: VecDeque<(Bytes, bool)>,
     /// The driver stopped pulling because the queue was full.
     core_has_more: bool,
     /// The message stream ended: `Ok` after the peer's last message, `Err`
@@ -48,8 +49,9 @@ pub(crate) struct CallShared {
 
 /// What popping a message asks of the caller.
 pub(crate) struct Popped {
-    /// The next item: a message, the end (`None`), or the call's failure.
-    pub item: Poll<Option<Result<Bytes, Status>>>,
+    /// The next item: a message and its compressed flag, the end (`None`),
+    /// or the call's failure.
+    pub item: Poll<Option<Result<(Bytes, bool), Status>>>,
     /// The driver must be asked to pull more from the core.
     pub pull: bool,
 }
@@ -78,10 +80,10 @@ impl CallShared {
     // ----- driver side ----------------------------------------------------------
 
     /// Delivers a message; returns false once the queue is full (stop pulling).
-    pub fn push_message(&self, msg: Bytes) -> bool {
+    pub fn push_message(&self, msg: Bytes, compressed: bool) -> bool {
         let waker = {
             let mut s = self.lock();
-            s.messages.push_back(msg);
+            s.messages.push_back((msg, compressed));
             s.recv_waker.take()
         };
         if let Some(w) = waker {
@@ -267,7 +269,7 @@ mod tests {
         let w = Waker::from(Arc::new(Noop));
         let mut cx = Context::from_waker(&w);
         for i in 0..QUEUE_TARGET {
-            let room = c.push_message(Bytes::from(vec![i as u8]));
+            let room = c.push_message(Bytes::from(vec![i as u8]), false);
             assert_eq!(room, i + 1 < QUEUE_TARGET);
         }
         c.set_core_has_more();

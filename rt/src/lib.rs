@@ -23,7 +23,9 @@ mod util;
 pub use client::{Backoff, Channel, Endpoint};
 pub use codec::{Codec, ProstCodec};
 pub use interceptor::Interceptor;
-pub use request::{CallInfo, Cancellation, IntoRequest, Request, Response, Streaming};
+pub use request::{
+    CallInfo, Cancellation, IntoRequest, IntoStreamingRequest, OutMessage, Request, Response, Streaming,
+};
 pub use server::{BoundServer, Method, Router, Server, Service};
 pub use weir_core::grpc::{Code, Metadata, MetadataError, Status};
 

@@ -36,6 +36,7 @@ pub struct Request<T> {
     pub(crate) compression: Option<&'static str>,
     pub(crate) info: Option<Arc<CallInfo>>,
     pub(crate) call: Option<Arc<CallShared>>,
+    pub(crate) compressed: bool,
 }
 
 impl<T> Request<T> {
@@ -48,7 +49,14 @@ impl<T> Request<T> {
             compression: None,
             info: None,
             call: None,
+            compressed: false,
         }
+    }
+
+    /// Server: whether the request message arrived compressed (unary and
+    /// server-streaming calls).
+    pub fn message_compressed(&self) -> bool {
+        self.compressed
     }
 
     /// The request metadata.
@@ -116,6 +124,7 @@ impl<T> Request<T> {
             compression: self.compression,
             info: self.info,
             call: self.call,
+            compressed: self.compressed,
         }
     }
 
@@ -151,6 +160,33 @@ impl<T> IntoRequest<T> for Request<T> {
     }
 }
 
+/// Anything a streaming client call accepts: a stream of messages, or a
+/// [`Request`] carrying one with metadata and a timeout.
+pub trait IntoStreamingRequest {
+    /// The stream type.
+    type Stream: futures_core::Stream<Item = Self::Message> + Send + 'static;
+    /// The message type.
+    type Message;
+    /// Wraps into a request.
+    fn into_streaming_request(self) -> Request<Self::Stream>;
+}
+
+impl<S: futures_core::Stream + Send + 'static> IntoStreamingRequest for S {
+    type Stream = S;
+    type Message = S::Item;
+    fn into_streaming_request(self) -> Request<S> {
+        Request::new(self)
+    }
+}
+
+impl<S: futures_core::Stream + Send + 'static> IntoStreamingRequest for Request<S> {
+    type Stream = S;
+    type Message = S::Item;
+    fn into_streaming_request(self) -> Request<S> {
+        self
+    }
+}
+
 /// Resolves when a server call is cancelled.
 #[derive(Clone)]
 pub struct Cancellation {
@@ -179,12 +215,32 @@ pub struct Response<T> {
     metadata: Metadata,
     message: T,
     trailers: Metadata,
+    pub(crate) compression: Option<&'static str>,
+    pub(crate) compressed: bool,
 }
 
 impl<T> Response<T> {
     /// A response carrying `message`.
     pub fn new(message: T) -> Self {
-        Response { metadata: Metadata::new(), message, trailers: Metadata::new() }
+        Response {
+            metadata: Metadata::new(),
+            message,
+            trailers: Metadata::new(),
+            compression: None,
+            compressed: false,
+        }
+    }
+
+    /// Server: compress response messages with this algorithm (it must be
+    /// one the client accepts); stream items can still opt out one by one
+    /// with [`OutMessage`].
+    pub fn set_compression(&mut self, algorithm: &'static str) {
+        self.compression = Some(algorithm);
+    }
+
+    /// Client: whether the response message arrived compressed (unary calls).
+    pub fn message_compressed(&self) -> bool {
+        self.compressed
     }
 
     /// Header metadata (sent before the first message).
@@ -224,12 +280,42 @@ impl<T> Response<T> {
 
     /// Builds a response from its parts.
     pub fn from_parts(metadata: Metadata, message: T, trailers: Metadata) -> Self {
-        Response { metadata, message, trailers }
+        Response { metadata, message, trailers, compression: None, compressed: false }
     }
 
-    /// Replaces the message, keeping the metadata.
+    /// Replaces the message, keeping the metadata and compression settings.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
-        Response { metadata: self.metadata, message: f(self.message), trailers: self.trailers }
+        Response {
+            metadata: self.metadata,
+            message: f(self.message),
+            trailers: self.trailers,
+            compression: self.compression,
+            compressed: self.compressed,
+        }
+    }
+}
+
+/// An outgoing message with its compression choice: `None` follows the
+/// call's encoding, `Some(false)` sends this one uncompressed, `Some(true)`
+/// compresses it (the call needs an encoding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutMessage {
+    /// The encoded message.
+    pub data: Bytes,
+    /// Per-message compression override.
+    pub compress: Option<bool>,
+}
+
+impl OutMessage {
+    /// A message sent with an explicit compression choice.
+    pub fn new(data: Bytes, compress: bool) -> Self {
+        OutMessage { data, compress: Some(compress) }
+    }
+}
+
+impl From<Bytes> for OutMessage {
+    fn from(data: Bytes) -> Self {
+        OutMessage { data, compress: None }
     }
 }
 
@@ -249,6 +335,7 @@ pub struct Streaming<T> {
     decode: fn(Bytes) -> Result<T, Status>,
     done: bool,
     cancel_on_drop: bool,
+    last_compressed: bool,
 }
 
 impl<T> Streaming<T> {
@@ -258,7 +345,12 @@ impl<T> Streaming<T> {
         decode: fn(Bytes) -> Result<T, Status>,
         cancel_on_drop: bool,
     ) -> Self {
-        Streaming { call, link, decode, done: false, cancel_on_drop }
+        Streaming { call, link, decode, done: false, cancel_on_drop, last_compressed: false }
+    }
+
+    /// Whether the last message returned arrived compressed.
+    pub fn last_message_compressed(&self) -> bool {
+        self.last_compressed
     }
 
     /// The same stream, decoding each message with `decode`.
@@ -271,6 +363,7 @@ impl<T> Streaming<T> {
             decode,
             done: self.done,
             cancel_on_drop,
+            last_compressed: self.last_compressed,
         }
     }
 
@@ -297,7 +390,18 @@ impl<T> Streaming<T> {
                 self.done = true;
                 Poll::Ready(Err(status))
             }
-            Poll::Ready(Some(Ok(bytes))) => Poll::Ready((self.decode)(bytes).map(Some)),
+            Poll::Ready(Some(Ok((bytes, compressed)))) => {
+                self.last_compressed = compressed;
+                Poll::Ready((self.decode)(bytes).map(Some))
+            }
+        }
+    }
+
+    /// Client: cancels the call (RST_STREAM CANCEL); the stream then ends
+    /// with CANCELLED.
+    pub fn cancel(&self) {
+        if !self.call.is_finished() {
+            self.link.cancel();
         }
     }
 

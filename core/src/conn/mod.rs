@@ -689,6 +689,11 @@ impl Connection {
 
     /// Sends a PING with `payload`; its ACK is reported as `Event::Pong` with the RTT.
     pub fn ping(&mut self, now: Instant, payload: [u8; 8]) {
+        // Nothing is written once the connection is closing or closed: do not
+        // let frames pile up in the control queue.
+        if self.phase != Phase::Open {
+            return;
+        }
         if self.user_pings.len() >= 16 {
             self.user_pings.pop_front();
         }
@@ -744,6 +749,9 @@ impl Connection {
     }
 
     fn send_settings(&mut self, now: Instant, settings: crate::frame::Settings) {
+        if self.phase != Phase::Open {
+            return;
+        }
         self.local.push_pending(settings, now);
         if let Some(max) = settings.max_frame_size
             && max > self.frames.max_frame_size()

@@ -174,7 +174,7 @@ impl Client {
     /// Feeds received bytes.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.h2.handle_input(now, data);
-        self.process_events();
+        self.process_events(now);
     }
 
     /// The HTTP/2 input buffer for zero-copy reads; then call `process_input`.
@@ -185,13 +185,13 @@ impl Client {
     /// Processes what was read into `input_buffer`.
     pub fn process_input(&mut self, now: Instant) {
         self.h2.process_input(now);
-        self.process_events();
+        self.process_events(now);
     }
 
     /// The transport closed.
     pub fn handle_eof(&mut self, now: Instant) {
         self.h2.handle_eof(now);
-        self.process_events();
+        self.process_events(now);
     }
 
     /// Runs expired timers: HTTP/2 ones and call deadlines.
@@ -209,13 +209,13 @@ impl Client {
                 );
             }
         }
-        self.process_events();
+        self.process_events(now);
     }
 
     /// Appends bytes to send.
     pub fn poll_transmit<B: TransmitBuf>(&mut self, now: Instant, buf: &mut B) -> usize {
         let n = self.h2.poll_transmit(now, buf);
-        self.process_events();
+        self.process_events(now);
         n
     }
 
@@ -295,17 +295,36 @@ impl Client {
 
     /// Queues a request message (compressed when the call has an encoding).
     pub fn send_message(&mut self, call: CallId, msg: Bytes) -> Result<(), Status> {
-        self.send(call, msg, false)
+        self.send(call, msg, false, None)
     }
 
     /// Queues the last request message and half-closes in one step.
     pub fn send_last_message(&mut self, call: CallId, msg: Bytes) -> Result<(), Status> {
-        self.send(call, msg, true)
+        self.send(call, msg, true, None)
     }
 
-    fn send(&mut self, call: CallId, msg: Bytes, end: bool) -> Result<(), Status> {
+    /// Queues a request message, choosing whether this one is compressed
+    /// (`None`: as the call's encoding says; `Some(true)` needs an encoding).
+    pub fn send_message_with(
+        &mut self,
+        call: CallId,
+        msg: Bytes,
+        compress: Option<bool>,
+        last: bool,
+    ) -> Result<(), Status> {
+        self.send(call, msg, last, compress)
+    }
+
+    fn send(&mut self, call: CallId, msg: Bytes, end: bool, compress: Option<bool>) -> Result<(), Status> {
         let c = self.calls.get_mut(&call.0).filter(|c| !c.finished && !c.half_closed).ok_or_else(gone)?;
-        let framed = frame_message(msg, c.send_compression.as_deref(), self.config.max_send_message_size)?;
+        let algo = if compress == Some(false) { None } else { c.send_compression.as_deref() };
+        if compress == Some(true) && algo.is_none() {
+            return Err(Status::new(
+                Code::Internal,
+                "message compression asked for on a call without grpc-encoding",
+            ));
+        }
+        let framed = frame_message(msg, algo, self.config.max_send_message_size)?;
         c.half_closed = end;
         send_framed(&mut self.h2, call.0, framed, end).map_err(stream_status)
     }
@@ -341,17 +360,24 @@ impl Client {
 
     /// The next response message of a call.
     pub fn recv_message(&mut self, call: CallId) -> Result<RecvMessage, Status> {
+        self.recv_message_flagged(call).map(|(m, _)| m)
+    }
+
+    /// [`Client::recv_message`], with whether the message had the compressed
+    /// flag set.
+    pub fn recv_message_flagged(&mut self, call: CallId) -> Result<(RecvMessage, bool), Status> {
         let Some(c) = self.calls.get_mut(&call.0) else {
-            return Ok(RecvMessage::End);
+            return Ok((RecvMessage::End, false));
         };
         c.inbound.armed = true;
         let out = match c.inbound.pump(&mut self.h2, call.0) {
-            Ok(Pumped::Ready) => {
-                c.inbound.take().map(|m| m.map_or(RecvMessage::Pending, RecvMessage::Message))
-            }
-            Ok(Pumped::Waiting) if c.finished => Ok(RecvMessage::End),
-            Ok(Pumped::Waiting) => Ok(RecvMessage::Pending),
-            Ok(Pumped::Ended) => Ok(RecvMessage::End),
+            Ok(Pumped::Ready) => c.inbound.take().map(|m| match m {
+                Some((data, compressed)) => (RecvMessage::Message(data), compressed),
+                None => (RecvMessage::Pending, false),
+            }),
+            Ok(Pumped::Waiting) if c.finished => Ok((RecvMessage::End, false)),
+            Ok(Pumped::Waiting) => Ok((RecvMessage::Pending, false)),
+            Ok(Pumped::Ended) => Ok((RecvMessage::End, false)),
             Err(e) => Err(e),
         };
         match &out {
@@ -380,7 +406,7 @@ impl Client {
 
     // ----- HTTP/2 events → calls ------------------------------------------------
 
-    fn process_events(&mut self) {
+    fn process_events(&mut self, now: Instant) {
         while let Some(e) = self.h2.poll_event() {
             match e {
                 Event::Headers { stream, kind: HeadersKind::Response, headers, end_stream } => {
@@ -395,6 +421,14 @@ impl Client {
                     let status = match (code, initiator) {
                         (ErrorCode::REFUSED_STREAM, _) => {
                             Status::new(Code::Unavailable, "stream refused: the call was not processed")
+                        }
+                        // PROTOCOL-HTTP2: "when a call fails with CANCELLED status the
+                        // client is encouraged to check whether the deadline has expired
+                        // and fail the call with DEADLINE_EXCEEDED instead".
+                        (ErrorCode::CANCEL, conn::Initiator::Remote)
+                            if self.calls.get(&stream).and_then(|c| c.deadline).is_some_and(|d| d <= now) =>
+                        {
+                            Status::new(Code::DeadlineExceeded, "deadline exceeded")
                         }
                         (c, conn::Initiator::Remote) => {
                             Status::new(Code::from_h2_reset(c), format!("stream reset by server: {c}"))

@@ -117,13 +117,13 @@ impl Inbound {
         self.peer_ended = true;
     }
 
-    /// Takes the ready message, decompressed.
-    pub fn take(&mut self) -> Result<Option<Bytes>, Status> {
+    /// Takes the ready message, decompressed, with its compressed flag.
+    pub fn take(&mut self) -> Result<Option<(Bytes, bool)>, Status> {
         let Some(m) = self.ready.pop_front() else {
             return Ok(None);
         };
         if !m.compressed {
-            return Ok(Some(m.data));
+            return Ok(Some((m.data, false)));
         }
         // PROTOCOL-HTTP2: "If the Message-Encoding header is omitted then the
         // Compressed-Flag must be 0."
@@ -132,7 +132,7 @@ impl Inbound {
         };
         let mut out = Vec::new();
         match algo.decompress(&m.data, &mut out, self.max_len) {
-            Ok(()) => Ok(Some(out.into())),
+            Ok(()) => Ok(Some((out.into(), true))),
             Err(CompressionError::TooLarge { max }) => Err(Status::new(
                 Code::ResourceExhausted,
                 format!("decompressed message larger than max ({max})"),

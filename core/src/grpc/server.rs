@@ -112,6 +112,8 @@ pub enum ServerEvent {
 struct ServerCall {
     inbound: Inbound,
     send_compression: Option<Arc<dyn Compression>>,
+    /// The client's `grpc-accept-encoding`: response encodings it can read.
+    accepts: Bytes,
     headers_sent: bool,
     finished: bool,
     deadline: Option<Instant>,
@@ -224,19 +226,26 @@ impl Server {
 
     /// The next request message of a call.
     pub fn recv_message(&mut self, call: CallId) -> Result<RecvMessage, Status> {
+        self.recv_message_flagged(call).map(|(m, _)| m)
+    }
+
+    /// [`Server::recv_message`], with whether the message had the compressed
+    /// flag set (the interop `expect_compressed` check needs it).
+    pub fn recv_message_flagged(&mut self, call: CallId) -> Result<(RecvMessage, bool), Status> {
         let Some(c) = self.calls.get_mut(&call.0) else {
-            return Ok(RecvMessage::End);
+            return Ok((RecvMessage::End, false));
         };
         c.inbound.armed = true;
         let pumped = c.inbound.pump(&mut self.h2, call.0);
         let out = match pumped {
-            Ok(Pumped::Ready) => {
-                c.inbound.take().map(|m| m.map_or(RecvMessage::Pending, RecvMessage::Message))
-            }
-            Ok(Pumped::Waiting) => Ok(RecvMessage::Pending),
+            Ok(Pumped::Ready) => c.inbound.take().map(|m| match m {
+                Some((data, compressed)) => (RecvMessage::Message(data), compressed),
+                None => (RecvMessage::Pending, false),
+            }),
+            Ok(Pumped::Waiting) => Ok((RecvMessage::Pending, false)),
             Ok(Pumped::Ended) => {
                 c.inbound.end_reported = true;
-                Ok(RecvMessage::End)
+                Ok((RecvMessage::End, false))
             }
             Err(e) => Err(e),
         };
@@ -285,7 +294,12 @@ impl Server {
         if c.headers_sent {
             return Err(Status::new(Code::Internal, "response headers already sent"));
         }
-        c.send_compression = algo;
+        // An encoding the client did not list in grpc-accept-encoding would be
+        // unreadable to it: fall back to identity (compression is optional).
+        let accepted = |a: &Arc<dyn Compression>| {
+            c.accepts.split(|&b| b == b',').any(|t| t.trim_ascii() == a.name().as_bytes())
+        };
+        c.send_compression = algo.filter(accepted);
         Ok(())
     }
 
@@ -411,6 +425,7 @@ impl Server {
                     ServerCall {
                         inbound,
                         send_compression: None,
+                        accepts: h.get(b"grpc-accept-encoding").cloned().unwrap_or_default(),
                         headers_sent: false,
                         finished: false,
                         deadline,

@@ -13,7 +13,7 @@ use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvMessage, St
 
 use crate::call::CallShared;
 use crate::queue::CommandQueue;
-use crate::request::CallLink;
+use crate::request::{CallLink, OutMessage};
 use crate::runtime::{Io, Runtime};
 use crate::transport::Transport;
 
@@ -21,7 +21,7 @@ use crate::transport::Transport;
 /// by a key the handle picks (the stream id is only known to the driver).
 pub(crate) enum ClientCmd {
     Start { key: u64, req: grpc::CallRequest, shared: Arc<CallShared>, first: Option<Bytes>, last: bool },
-    Send { key: u64, msg: Bytes, last: bool },
+    Send { key: u64, msg: OutMessage, last: bool },
     HalfClose { key: u64 },
     Pull { key: u64 },
     Cancel { key: u64 },
@@ -90,7 +90,7 @@ struct Entry {
     key: u64,
     shared: Arc<CallShared>,
     /// Messages waiting for the stream to accept them: (bytes, last, credited).
-    out: VecDeque<(Bytes, bool, bool)>,
+    out: VecDeque<(OutMessage, bool, bool)>,
     half_close: bool,
 }
 
@@ -226,7 +226,7 @@ impl<R: Runtime> ClientDriver<R> {
                 self.keys.insert(key, call);
                 let mut entry = Entry { key, shared, out: VecDeque::new(), half_close: last };
                 if let Some(msg) = first {
-                    entry.out.push_back((msg, last, false));
+                    entry.out.push_back((msg.into(), last, false));
                 }
                 self.calls.insert(call, entry);
                 self.flush(key);
@@ -257,10 +257,9 @@ impl<R: Runtime> ClientDriver<R> {
             }
             let last = *last;
             let Some((msg, _, credited)) = entry.out.pop_front() else { return };
-            let len = msg.len();
+            let len = msg.data.len();
             let shared = entry.shared.clone();
-            let sent =
-                if last { self.core.send_last_message(call, msg) } else { self.core.send_message(call, msg) };
+            let sent = self.core.send_message_with(call, msg.data, msg.compress, last);
             if last {
                 entry.half_close = false;
             }
@@ -294,11 +293,11 @@ impl<R: Runtime> ClientDriver<R> {
         let Some(entry) = self.calls.get(&call) else { return };
         let shared = entry.shared.clone();
         while all || shared.wants_messages() {
-            match self.core.recv_message(call) {
-                Ok(RecvMessage::Message(m)) => {
-                    shared.push_message(m);
+            match self.core.recv_message_flagged(call) {
+                Ok((RecvMessage::Message(m), compressed)) => {
+                    shared.push_message(m, compressed);
                 }
-                Ok(RecvMessage::Pending) | Ok(RecvMessage::End) => return,
+                Ok((RecvMessage::Pending | RecvMessage::End, _)) => return,
                 Err(status) => return shared.end_messages(Err(status)),
             }
         }

@@ -17,7 +17,7 @@ use weir_core::grpc::{self, Code, Metadata, Status};
 
 use crate::call::CallShared;
 use crate::interceptor::{Interceptor, run_after, run_before};
-use crate::request::{CallInfo, CallLink, Request, Response, Streaming};
+use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Net};
 use driver::{ClientCmd, ClientLink, ConnHandle};
 use pool::{Connector, Pool, Target};
@@ -328,14 +328,16 @@ impl Channel {
         streaming_response(call).await
     }
 
-    /// A client-streaming call: a stream of requests, one response.
-    pub async fn client_streaming<S>(
+    /// A client-streaming call: a stream of requests (`Bytes`, or
+    /// [`OutMessage`] to choose compression per message), one response.
+    pub async fn client_streaming<S, I>(
         &self,
         path: impl Into<Bytes>,
         req: Request<S>,
     ) -> Result<Response<Bytes>, Status>
     where
-        S: Stream<Item = Bytes> + Send + 'static,
+        S: Stream<Item = I> + Send + 'static,
+        I: Into<OutMessage> + Send + 'static,
     {
         let (timeout, compression) = (req.timeout, req.compression);
         let (mut md, stream) = req.into_parts();
@@ -353,13 +355,14 @@ impl Channel {
     /// A bidirectional-streaming call. Returns at once (servers may send
     /// their headers only with their first message): the response header
     /// metadata is available from [`Streaming::headers`].
-    pub async fn streaming<S>(
+    pub async fn streaming<S, I>(
         &self,
         path: impl Into<Bytes>,
         req: Request<S>,
     ) -> Result<Response<Streaming<Bytes>>, Status>
     where
-        S: Stream<Item = Bytes> + Send + 'static,
+        S: Stream<Item = I> + Send + 'static,
+        I: Into<OutMessage> + Send + 'static,
     {
         let (timeout, compression) = (req.timeout, req.compression);
         let (mut md, stream) = req.into_parts();
@@ -396,16 +399,21 @@ async fn receive_unary(shared: &CallShared, link: &Arc<ClientLink>) -> Result<Re
         return Err(status);
     }
     match msg {
-        Some(Ok(m)) => Ok(Response::from_parts(md, m, trailers)),
+        Some(Ok((m, compressed))) => {
+            let mut resp = Response::from_parts(md, m, trailers);
+            resp.compressed = compressed;
+            Ok(resp)
+        }
         Some(Err(status)) => Err(status),
         None => Err(Status::new(Code::Internal, "server returned OK without a response message")),
     }
 }
 
 /// Feeds a request stream into a call with flow control, then half-closes.
-async fn send_stream<S>(stream: S, shared: Arc<CallShared>, link: Arc<ClientLink>)
+async fn send_stream<S, I>(stream: S, shared: Arc<CallShared>, link: Arc<ClientLink>)
 where
-    S: Stream<Item = Bytes> + Send + 'static,
+    S: Stream<Item = I> + Send + 'static,
+    I: Into<OutMessage> + Send + 'static,
 {
     let mut stream = std::pin::pin!(stream);
     loop {
@@ -426,7 +434,8 @@ where
                 return;
             }
             Some(Some(msg)) => {
-                if std::future::poll_fn(|cx| shared.poll_reserve(cx, msg.len())).await.is_err() {
+                let msg: OutMessage = msg.into();
+                if std::future::poll_fn(|cx| shared.poll_reserve(cx, msg.data.len())).await.is_err() {
                     return;
                 }
                 if link.conn.cmds.push(ClientCmd::Send { key: link.key, msg, last: false }).is_err() {

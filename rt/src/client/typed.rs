@@ -13,8 +13,8 @@ use crate::codec::{Codec, encode_to_bytes};
 use crate::request::{Request, Response, Streaming};
 
 fn decode_response<C: Codec>(resp: Response<Bytes>) -> Result<Response<C::Decode>, Status> {
-    let (md, msg, trailers) = resp.into_parts();
-    Ok(Response::from_parts(md, C::decode(msg)?, trailers))
+    let msg = C::decode(resp.get_ref().clone())?;
+    Ok(resp.map(|_| msg))
 }
 
 /// Encodes a typed request stream; an item that fails to encode ends it.

@@ -20,7 +20,7 @@ use super::shutdown::Shutdown;
 use crate::call::CallShared;
 use crate::interceptor::{Interceptor, run_after, run_before};
 use crate::queue::CommandQueue;
-use crate::request::{CallInfo, CallLink, Request, Response, Streaming};
+use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Io, PeerInfo, Runtime};
 use crate::server::router::Router;
 use crate::transport::Transport;
@@ -30,7 +30,7 @@ use crate::util::CatchUnwind;
 struct StreamNext(ResponseStream);
 
 impl Future for StreamNext {
-    type Output = Option<Result<Bytes, Status>>;
+    type Output = Option<Result<OutMessage, Status>>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.0.as_mut().poll_next(cx)
     }
@@ -45,7 +45,7 @@ pub(crate) struct ServerCtx {
 
 /// Requests from handler tasks to their connection's driver.
 pub(crate) enum ServerCmd {
-    Message { call: CallId, msg: Bytes },
+    Message { call: CallId, msg: OutMessage },
     Finish { call: CallId, status: Status, trailers: Metadata },
     Pull { call: CallId },
     Done { call: CallId, result: Result<Response<Bytes>, Status> },
@@ -56,7 +56,7 @@ pub(crate) enum ServerCmd {
 enum Out {
     Headers(Metadata),
     /// A message; `true` when the sender reserved credit for it.
-    Message(Bytes, bool),
+    Message(OutMessage, bool),
     Finish(Status, Metadata),
 }
 
@@ -72,7 +72,7 @@ struct Entry {
 struct PendingRequest {
     method: Method,
     metadata: Metadata,
-    message: Option<Bytes>,
+    message: Option<(Bytes, bool)>,
 }
 
 struct ServerLink {
@@ -206,8 +206,8 @@ impl<R: Runtime> ServerDriver<R> {
         let Some(entry) = self.calls.get_mut(&call) else { return };
         if let Some(p) = &mut entry.pending {
             loop {
-                match self.core.recv_message(call) {
-                    Ok(RecvMessage::Message(m)) => {
+                match self.core.recv_message_flagged(call) {
+                    Ok((RecvMessage::Message(m), compressed)) => {
                         if p.message.is_some() {
                             let st = Status::new(
                                 Code::Internal,
@@ -215,10 +215,10 @@ impl<R: Runtime> ServerDriver<R> {
                             );
                             return self.queue_out(call, Out::Finish(st, Metadata::new()));
                         }
-                        p.message = Some(m);
+                        p.message = Some((m, compressed));
                     }
-                    Ok(RecvMessage::Pending) => return,
-                    Ok(RecvMessage::End) => {
+                    Ok((RecvMessage::Pending, _)) => return,
+                    Ok((RecvMessage::End, _)) => {
                         let Some(PendingRequest { method, metadata, message }) = entry.pending.take() else {
                             return;
                         };
@@ -236,12 +236,12 @@ impl<R: Runtime> ServerDriver<R> {
         }
         let shared = entry.shared.clone();
         while shared.wants_messages() {
-            match self.core.recv_message(call) {
-                Ok(RecvMessage::Message(m)) => {
-                    shared.push_message(m);
+            match self.core.recv_message_flagged(call) {
+                Ok((RecvMessage::Message(m), compressed)) => {
+                    shared.push_message(m, compressed);
                 }
-                Ok(RecvMessage::Pending) => return,
-                Ok(RecvMessage::End) => return shared.end_messages(Ok(())),
+                Ok((RecvMessage::Pending, _)) => return,
+                Ok((RecvMessage::End, _)) => return shared.end_messages(Ok(())),
                 Err(status) => return shared.end_messages(Err(status)),
             }
         }
@@ -254,9 +254,10 @@ impl<R: Runtime> ServerDriver<R> {
         call: CallId,
         method: Method,
         metadata: Metadata,
-        message: Option<Bytes>,
+        message: Option<(Bytes, bool)>,
     ) {
         let Some(entry) = self.calls.get(&call) else { return };
+        let (message, compressed) = message.unwrap_or_default();
         let (shared, info) = (entry.shared.clone(), entry.info.clone());
         let chain = self.ctx.interceptors.clone();
         let streaming = || {
@@ -265,7 +266,8 @@ impl<R: Runtime> ServerDriver<R> {
         };
         match method {
             Method::Unary(h) => {
-                let req = Request::new(message.unwrap_or_default());
+                let mut req = Request::new(message);
+                req.compressed = compressed;
                 let req = req.with_server_parts(metadata, info.clone(), shared.clone());
                 let fut = with_interceptors(chain, info, req, move |r| h(r));
                 self.run_unary(cx, call, shared, fut);
@@ -276,7 +278,8 @@ impl<R: Runtime> ServerDriver<R> {
                 self.run_unary(cx, call, shared, fut);
             }
             Method::ServerStreaming(h) => {
-                let req = Request::new(message.unwrap_or_default());
+                let mut req = Request::new(message);
+                req.compressed = compressed;
                 let req = req.with_server_parts(metadata, info.clone(), shared.clone());
                 let fut = with_interceptors_before(chain, info, req, move |r| h(r));
                 self.run_streaming(cx, call, shared, fut);
@@ -337,11 +340,12 @@ impl<R: Runtime> ServerDriver<R> {
     fn apply_unary(&mut self, call: CallId, result: Result<Response<Bytes>, Status>) {
         match result {
             Ok(resp) => {
+                self.use_compression(call, resp.compression);
                 let (md, msg, trailers) = resp.into_parts();
                 if !md.is_empty() {
                     self.queue_out(call, Out::Headers(md));
                 }
-                self.queue_out(call, Out::Message(msg, false));
+                self.queue_out(call, Out::Message(msg.into(), false));
                 self.queue_out(call, Out::Finish(Status::ok(), trailers));
             }
             Err(status) => self.queue_out(call, Out::Finish(status, Metadata::new())),
@@ -357,6 +361,7 @@ impl<R: Runtime> ServerDriver<R> {
         };
         let Some(entry) = self.calls.get(&call) else { return };
         let (shared, info) = (entry.shared.clone(), entry.info.clone());
+        self.use_compression(call, resp.compression);
         let (md, stream, trailers) = resp.into_parts();
         self.queue_out(call, Out::Headers(md));
         let cmds = self.cmds.clone();
@@ -367,6 +372,15 @@ impl<R: Runtime> ServerDriver<R> {
             run_after(&chain, &info, &mut status).await;
             let _ = cmds.push(ServerCmd::Finish { call, status, trailers });
         });
+    }
+
+    /// Applies a handler's choice of response compression (before headers).
+    fn use_compression(&mut self, call: CallId, algorithm: Option<&'static str>) {
+        if let Some(name) = algorithm
+            && let Err(status) = self.core.set_send_compression(call, Some(name))
+        {
+            self.queue_out(call, Out::Finish(status, Metadata::new()));
+        }
     }
 
     fn queue_out(&mut self, call: CallId, out: Out) {
@@ -399,9 +413,13 @@ impl<R: Runtime> ServerDriver<R> {
                     }
                     let Some(Out::Message(msg, credited)) = entry.out.pop_front() else { return };
                     entry.headers_sent = true;
-                    let len = msg.len();
+                    let len = msg.data.len();
                     let shared = entry.shared.clone();
-                    if let Err(status) = self.core.send_message(call, msg) {
+                    let sent = match msg.compress {
+                        None => self.core.send_message(call, msg.data),
+                        Some(c) => self.core.send_message_with(call, msg.data, c),
+                    };
+                    if let Err(status) = sent {
                         // Too large, or the stream is gone: the call ends here.
                         return self.finish_now(call, status, Metadata::new());
                     }
@@ -522,7 +540,7 @@ async fn relay_stream(
             None => return Some(Status::ok()),
             Some(Err(status)) => return Some(status),
             Some(Ok(msg)) => {
-                let len = msg.len();
+                let len = msg.data.len();
                 std::future::poll_fn(|cx| shared.poll_reserve(cx, len)).await.ok()?;
                 cmds.push(ServerCmd::Message { call, msg }).ok()?;
             }

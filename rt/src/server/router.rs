@@ -10,14 +10,14 @@ use bytes::Bytes;
 use futures_core::Stream;
 use weir_core::grpc::{Code, Status};
 
-use crate::request::{Request, Response, Streaming};
+use crate::request::{OutMessage, Request, Response, Streaming};
 use crate::runtime::BoxFuture;
 
 /// A boxed stream of response messages.
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = T> + Send + 'static>>;
 
-/// A stream of encoded response messages.
-pub type ResponseStream = BoxStream<Result<Bytes, Status>>;
+/// A stream of encoded response messages (each may override compression).
+pub type ResponseStream = BoxStream<Result<OutMessage, Status>>;
 
 /// Unary: one request, one response.
 pub type UnaryHandler =

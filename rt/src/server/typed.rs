@@ -11,7 +11,7 @@ use weir_core::grpc::Status;
 
 use super::router::{Method, ResponseStream};
 use crate::codec::{Codec, encode_to_bytes};
-use crate::request::{Request, Response, Streaming};
+use crate::request::{OutMessage, Request, Response, Streaming};
 
 fn decode_request<C: Codec>(req: Request<Bytes>) -> Result<Request<C::Decode>, Status> {
     let mut err = None;
@@ -29,8 +29,8 @@ fn decode_request<C: Codec>(req: Request<Bytes>) -> Result<Request<C::Decode>, S
 }
 
 fn encode_response<C: Codec>(resp: Response<C::Encode>) -> Result<Response<Bytes>, Status> {
-    let (md, msg, trailers) = resp.into_parts();
-    Ok(Response::from_parts(md, encode_to_bytes::<C>(&msg)?, trailers))
+    let bytes = encode_to_bytes::<C>(resp.get_ref())?;
+    Ok(resp.map(|_| bytes))
 }
 
 /// Encodes each item of a typed response stream.
@@ -51,12 +51,12 @@ where
     S: Stream<Item = Result<C::Encode, Status>> + Unpin,
     C: Codec,
 {
-    type Item = Result<Bytes, Status>;
+    type Item = Result<OutMessage, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.inner)
             .poll_next(cx)
-            .map(|item| item.map(|r| r.and_then(|m| encode_to_bytes::<C>(&m))))
+            .map(|item| item.map(|r| r.and_then(|m| encode_to_bytes::<C>(&m)).map(OutMessage::from)))
     }
 }
 

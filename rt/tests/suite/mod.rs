@@ -76,7 +76,7 @@ pub fn test_server<R: Net>(rt: R, obs: Arc<Observed>) -> Server<R> {
                 let (count, size) = (u32_at(&b, 0), u32_at(&b, 4) as usize);
                 let msg = Bytes::from(vec![0xab; size]);
                 let s: ResponseStream =
-                    Box::pin(futures::stream::iter((0..count).map(move |_| Ok(msg.clone()))));
+                    Box::pin(futures::stream::iter((0..count).map(move |_| Ok(msg.clone().into()))));
                 Ok(Response::new(s))
             }),
         )
@@ -95,7 +95,7 @@ pub fn test_server<R: Net>(rt: R, obs: Arc<Observed>) -> Server<R> {
             "/test.Test/Bidi",
             Method::bidi(|req| async move {
                 let s = req.into_inner();
-                let out: ResponseStream = Box::pin(s);
+                let out: ResponseStream = Box::pin(s.map(|r| r.map(weir_rt::OutMessage::from)));
                 Ok(Response::new(out))
             }),
         )
