@@ -510,12 +510,13 @@ impl Connection {
         }
         let id = StreamId(self.next_local_id);
         self.next_local_id = self.next_local_id.saturating_add(2);
-        let mut stream = Stream::new(id, self.local.initial_window(), self.peer.initial_window_size);
+        let mut stream =
+            self.streams.new_stream(id, self.local.initial_window(), self.peer.initial_window_size);
         stream.is_head_request = headers.pseudo.method.as_deref() == Some(b"HEAD");
         stream.visible = true;
         stream.headers_queued = true;
         stream.end_queued = end_stream;
-        stream.send_queue.push_back(Outgoing::Headers { headers: Box::new(headers), end_stream });
+        stream.send_queue.push_back(Outgoing::Headers { headers, end_stream });
         self.streams.insert(stream);
         self.pending_open.push_back(id);
         self.idle_since = None;
@@ -533,7 +534,7 @@ impl Connection {
         let s = self.sendable_stream(id)?;
         s.headers_queued = true;
         s.end_queued = end_stream;
-        s.send_queue.push_back(Outgoing::Headers { headers: Box::new(headers), end_stream });
+        s.send_queue.push_back(Outgoing::Headers { headers, end_stream });
         self.schedule_stream(id);
         Ok(())
     }
@@ -542,15 +543,15 @@ impl Connection {
     /// send buffers are under their limits (a chunk may overshoot once);
     /// otherwise `BufferFull`, and `Event::Writable` follows when there is room.
     pub fn send_data(&mut self, id: StreamId, data: Bytes, end_stream: bool) -> Result<(), StreamError> {
-        self.send_chunks(id, std::slice::from_ref(&data), end_stream)
+        self.send_chunks(id, [data], end_stream)
     }
 
     /// Queues several chunks as one unit (all or nothing): consecutive chunks
     /// are gathered into the same DATA frames without copying.
-    pub fn send_chunks(
+    pub fn send_chunks<const N: usize>(
         &mut self,
         id: StreamId,
-        chunks: &[Bytes],
+        chunks: [Bytes; N],
         end_stream: bool,
     ) -> Result<(), StreamError> {
         let per_stream = self.config.max_send_buffer_per_stream;
@@ -569,9 +570,9 @@ impl Connection {
             return Err(StreamError::BufferFull);
         }
         let mut total = 0;
-        for data in chunks.iter().filter(|c| !c.is_empty()) {
+        for data in chunks.into_iter().filter(|c| !c.is_empty()) {
             total += data.len();
-            s.send_queue.push_back(Outgoing::Data { data: data.clone(), end_stream: false });
+            s.send_queue.push_back(Outgoing::Data { data, end_stream: false });
         }
         if end_stream {
             match s.send_queue.back_mut() {
@@ -611,6 +612,7 @@ impl Connection {
             self.pending_open.retain(|p| *p != id);
             if let Some(mut s) = self.streams.remove(id) {
                 self.send_buffered -= s.clear_send_queue();
+                self.streams.recycle(s);
             }
             return Ok(());
         }
@@ -869,7 +871,9 @@ impl Connection {
     fn maybe_remove(&mut self, id: StreamId) {
         let done = self.streams.get(id).is_some_and(Stream::is_done);
         if done {
-            self.streams.remove(id);
+            if let Some(s) = self.streams.remove(id) {
+                self.streams.recycle(s);
+            }
             self.push_event(Event::StreamClosed { stream: id });
             self.check_drained();
         }
@@ -929,6 +933,7 @@ impl Connection {
         while let Some(id) = self.pending_open.pop_front() {
             if let Some(mut s) = self.streams.remove(id) {
                 self.send_buffered -= s.clear_send_queue();
+                self.streams.recycle(s);
             }
             self.push_event(Event::Reset {
                 stream: id,

@@ -13,7 +13,7 @@ use crate::frame::{
     WindowUpdate,
 };
 use crate::headers::{BlockKind, HeaderBuilder, Headers};
-use crate::stream::{Closed, Input, Outcome, RecvPhase, State, Stream};
+use crate::stream::{Closed, Input, Outcome, RecvPhase, State};
 
 /// How a frame's stream id relates to what we know.
 enum Known {
@@ -295,7 +295,7 @@ impl Connection {
             let rst = RstStream { stream_id: id, error_code: ErrorCode::REFUSED_STREAM };
             return self.queue_control_answer(Frame::RstStream(rst));
         }
-        let stream = Stream::new(id, self.local.initial_window(), self.peer.initial_window_size);
+        let stream = self.streams.new_stream(id, self.local.initial_window(), self.peer.initial_window_size);
         self.streams.insert(stream);
         self.transition(id, Input::RecvHeaders);
         if end_stream {
@@ -342,7 +342,7 @@ impl Connection {
             s.headers_queued = true;
             s.end_queued = true;
             s.send_queue.push_back(crate::stream::Outgoing::Headers {
-                headers: Box::new(Headers::response(431)),
+                headers: Headers::response(431),
                 end_stream: true,
             });
         }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::compression::{Compression, Compressors};
 use super::inbound::{Inbound, Pumped, RecvMessage};
@@ -18,6 +18,7 @@ use super::{
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, OpenError, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
 use crate::frame::StreamId;
+use crate::hash::FxBuild;
 use crate::headers::Headers;
 use crate::hpack::HeaderField;
 
@@ -127,14 +128,21 @@ struct ClientCall {
     half_closed: bool,
 }
 
+/// Receive states kept for reuse (each holds two small queues).
+const SPARE_INBOUND: usize = 64;
+
 /// A gRPC client connection (Sans-IO).
 #[derive(Debug)]
 pub struct Client {
     h2: Connection,
     config: ClientConfig,
-    calls: HashMap<StreamId, ClientCall>,
+    calls: HashMap<StreamId, ClientCall, FxBuild>,
     deadlines: Deadlines,
     events: VecDeque<ClientEvent>,
+    /// Small framed messages are cut from here.
+    arena: BytesMut,
+    /// Receive state of finished calls, reused by new ones.
+    spare: Vec<Inbound>,
 }
 
 impl Client {
@@ -143,9 +151,11 @@ impl Client {
         Client {
             h2: Connection::new(Role::Client, config.h2.clone(), now),
             config,
-            calls: HashMap::new(),
+            calls: HashMap::default(),
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
+            arena: BytesMut::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -259,6 +269,7 @@ impl Client {
             req.path,
         );
         let f = &mut h.fields;
+        f.reserve(7 + req.metadata.len());
         // PROTOCOL-HTTP2: "implementations should send Timeout immediately after
         // the reserved headers".
         if let Some(t) = req.timeout {
@@ -274,7 +285,7 @@ impl Client {
         }
         f.push(HeaderField::new(
             Bytes::from_static(b"grpc-accept-encoding"),
-            Bytes::copy_from_slice(self.config.compressors.accept_encoding()),
+            self.config.compressors.accept_encoding(),
         ));
         f.push(HeaderField::new(Bytes::from_static(b"user-agent"), self.config.user_agent.clone()));
         req.metadata.to_fields(f);
@@ -285,7 +296,7 @@ impl Client {
             self.deadlines.insert(d, call);
         }
         // Response decompression is set from the response's grpc-encoding.
-        let inbound = Inbound::new(self.config.max_recv_message_size, None);
+        let inbound = self.new_inbound(None);
         self.calls.insert(
             id,
             ClientCall { inbound, send_compression, deadline, finished: false, half_closed: false },
@@ -324,7 +335,7 @@ impl Client {
                 "message compression asked for on a call without grpc-encoding",
             ));
         }
-        let framed = frame_message(msg, algo, self.config.max_send_message_size)?;
+        let framed = frame_message(msg, algo, self.config.max_send_message_size, &mut self.arena)?;
         c.half_closed = end;
         send_framed(&mut self.h2, call.0, framed, end).map_err(stream_status)
     }
@@ -389,18 +400,38 @@ impl Client {
                     let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
                     self.finish_call(call, status, Metadata::new());
                 }
-                self.calls.remove(&call.0);
+                if let Some(c) = self.calls.remove(&call.0) {
+                    self.retire(c);
+                }
             }
         }
         out
+    }
+
+    fn new_inbound(&mut self, encoding: Option<Arc<dyn Compression>>) -> Inbound {
+        let max = self.config.max_recv_message_size;
+        match self.spare.pop() {
+            Some(mut i) => {
+                i.reset(max, encoding);
+                i
+            }
+            None => Inbound::new(max, encoding),
+        }
+    }
+
+    /// Keeps a finished call's receive state for reuse.
+    fn retire(&mut self, c: ClientCall) {
+        if self.spare.len() < SPARE_INBOUND {
+            self.spare.push(c.inbound);
+        }
     }
 
     /// Drops a finished call's record once every message was read.
     fn forget_if_done(&mut self, call: CallId) {
         let drained = self.calls.get(&call.0).is_some_and(|c| c.finished && c.inbound.is_drained())
             && self.h2.recv_buffered(call.0) == 0;
-        if drained {
-            self.calls.remove(&call.0);
+        if drained && let Some(c) = self.calls.remove(&call.0) {
+            self.retire(c);
         }
     }
 
@@ -507,7 +538,7 @@ impl Client {
                 }
             },
         };
-        let metadata = match Metadata::from_fields(&h.fields) {
+        let metadata = match Metadata::from_header_vec(h.fields) {
             Ok(m) => m,
             Err(e) => {
                 return self
@@ -515,7 +546,7 @@ impl Client {
             }
         };
         if let Some(c) = self.calls.get_mut(&id) {
-            c.inbound = Inbound::new(self.config.max_recv_message_size, encoding);
+            c.inbound.reset(self.config.max_recv_message_size, encoding);
         }
         self.events.push_back(ClientEvent::Headers { call, metadata });
     }
@@ -530,8 +561,12 @@ impl Client {
         if let Err(e) = c.inbound.finish_stream(&mut self.h2, id) {
             status = e;
         }
-        let trailers = Metadata::from_fields(&h.fields).unwrap_or_default();
-        status.metadata = trailers.clone();
+        let mut trailers = Metadata::from_header_vec(h.fields).unwrap_or_default();
+        // A failure carries its trailers (as a Status should); a success
+        // reports them beside the status.
+        if !status.is_ok() {
+            status.metadata = std::mem::take(&mut trailers);
+        }
         // "when a client receives Trailers before the client's END_STREAM, then the
         // client should send RST_STREAM with NO_ERROR".
         if !c.half_closed {

@@ -60,6 +60,14 @@ impl MessageDecoder {
         MessageDecoder { chunks: VecDeque::new(), buffered: 0, max_len, pending: None }
     }
 
+    /// Empties the decoder for reuse by another call.
+    pub fn reset(&mut self, max_len: usize) {
+        self.chunks.clear();
+        self.buffered = 0;
+        self.max_len = max_len;
+        self.pending = None;
+    }
+
     /// Adds received octets.
     pub fn push(&mut self, chunk: Bytes) {
         if !chunk.is_empty() {

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 /// Why compressing or decompressing failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CompressionError {
@@ -46,7 +48,7 @@ pub trait Compression: Send + Sync + fmt::Debug {
 #[derive(Clone, Debug, Default)]
 pub struct Compressors {
     list: Vec<Arc<dyn Compression>>,
-    accept_header: Vec<u8>,
+    accept_header: Bytes,
 }
 
 impl Compressors {
@@ -70,7 +72,7 @@ impl Compressors {
         self.list.push(algo);
         let names: Vec<&str> =
             std::iter::once("identity").chain(self.list.iter().map(|a| a.name())).collect();
-        self.accept_header = names.join(",").into_bytes();
+        self.accept_header = Bytes::from(names.join(",").into_bytes());
     }
 
     /// The algorithm for a `grpc-encoding` token (`None` for identity or unknown).
@@ -83,9 +85,14 @@ impl Compressors {
         name == b"identity" || self.get(name).is_some()
     }
 
-    /// The `grpc-accept-encoding` value: "identity" plus every algorithm.
-    pub fn accept_encoding(&self) -> &[u8] {
-        if self.accept_header.is_empty() { b"identity" } else { &self.accept_header }
+    /// The `grpc-accept-encoding` value: "identity" plus every algorithm
+    /// (shared, so sending it costs no copy).
+    pub fn accept_encoding(&self) -> Bytes {
+        if self.accept_header.is_empty() {
+            Bytes::from_static(b"identity")
+        } else {
+            self.accept_header.clone()
+        }
     }
 }
 
@@ -151,8 +158,8 @@ mod tests {
     #[test]
     fn registry_lists_and_finds_algorithms() {
         let c = Compressors::builtin();
-        assert_eq!(c.accept_encoding(), b"identity,gzip");
+        assert_eq!(&c.accept_encoding()[..], b"identity,gzip");
         assert!(c.supports(b"gzip") && c.supports(b"identity") && !c.supports(b"br"));
-        assert_eq!(Compressors::none().accept_encoding(), b"identity");
+        assert_eq!(&Compressors::none().accept_encoding()[..], b"identity");
     }
 }

@@ -65,6 +65,17 @@ impl Inbound {
         }
     }
 
+    /// Reuses this state for a new call (keeps the queues' allocations).
+    pub fn reset(&mut self, max_len: usize, encoding: Option<Arc<dyn Compression>>) {
+        self.decoder.reset(max_len);
+        self.ready.clear();
+        self.peer_ended = false;
+        self.armed = true;
+        self.end_reported = false;
+        self.encoding = encoding;
+        self.max_len = max_len;
+    }
+
     /// Pulls from the stream until a message is ready or nothing is buffered.
     pub fn pump(&mut self, h2: &mut Connection, id: StreamId) -> Result<Pumped, Status> {
         loop {

@@ -64,7 +64,9 @@ fn valid_ascii_value(v: &[u8]) -> bool {
 /// An ordered list of metadata entries; keys may repeat.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
-    entries: Vec<(Bytes, Bytes)>,
+    /// Entries as header fields (binary values decoded), so received headers
+    /// become metadata in place, without a second allocation.
+    entries: Vec<HeaderField>,
 }
 
 impl Metadata {
@@ -89,7 +91,7 @@ impl Metadata {
         if !is_binary_key(&key) && !valid_ascii_value(&value) {
             return Err(MetadataError::InvalidValue);
         }
-        self.entries.push((key, value));
+        self.entries.push(HeaderField { name: key, value, sensitive: false });
         Ok(())
     }
 
@@ -109,7 +111,7 @@ impl Metadata {
 
     /// The first value for `key` (decoded bytes for `-bin` keys).
     pub fn get(&self, key: &str) -> Option<&Bytes> {
-        self.entries.iter().find(|(k, _)| k.as_ref() == key.as_bytes()).map(|(_, v)| v)
+        self.entries.iter().find(|f| f.name.as_ref() == key.as_bytes()).map(|f| &f.value)
     }
 
     /// The first value for `key` as text, for ASCII keys.
@@ -119,19 +121,19 @@ impl Metadata {
 
     /// Every value for `key`, in order.
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Bytes> + 'a {
-        self.entries.iter().filter(move |(k, _)| k.as_ref() == key.as_bytes()).map(|(_, v)| v)
+        self.entries.iter().filter(move |f| f.name.as_ref() == key.as_bytes()).map(|f| &f.value)
     }
 
     /// Removes every entry of `key`; returns how many.
     pub fn remove(&mut self, key: &str) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|(k, _)| k.as_ref() != key.as_bytes());
+        self.entries.retain(|f| f.name.as_ref() != key.as_bytes());
         before - self.entries.len()
     }
 
     /// Entries in order.
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Bytes)> {
-        self.entries.iter().map(|(k, v)| (k, v))
+        self.entries.iter().map(|f| (&f.name, &f.value))
     }
 
     /// Number of entries.
@@ -163,20 +165,39 @@ impl Metadata {
                 for part in f.value.split(|&b| b == b',') {
                     let part = part.trim_ascii();
                     let decoded = base64::decode(part).ok_or(MetadataError::InvalidBase64)?;
-                    md.entries.push((f.name.clone(), decoded.into()));
+                    md.entries.push(HeaderField::new(f.name.clone(), Bytes::from(decoded)));
                 }
             } else {
-                md.entries.push((f.name.clone(), f.value.clone()));
+                md.entries.push(HeaderField::new(f.name.clone(), f.value.clone()));
             }
         }
         Ok(md)
     }
 
+    /// Builds metadata from received header fields, in place: reserved names
+    /// dropped, `-bin` values split on ',' and base64-decoded.
+    pub fn from_header_vec(mut fields: Vec<HeaderField>) -> Result<Metadata, MetadataError> {
+        fields.retain(|f| !is_reserved(&f.name));
+        if fields.iter().any(|f| is_binary_key(&f.name) && f.value.contains(&b',')) {
+            // Joined binary values need splitting: the rare slow path.
+            return Metadata::from_fields(&fields);
+        }
+        for f in fields.iter_mut().filter(|f| is_binary_key(&f.name)) {
+            let decoded = base64::decode(f.value.trim_ascii()).ok_or(MetadataError::InvalidBase64)?;
+            f.value = Bytes::from(decoded);
+        }
+        for f in &mut fields {
+            f.sensitive = false;
+        }
+        Ok(Metadata { entries: fields })
+    }
+
     /// Appends the entries as header fields (`-bin` values base64-encoded).
     pub fn to_fields(&self, out: &mut Vec<HeaderField>) {
-        for (k, v) in &self.entries {
-            let value = if is_binary_key(k) { Bytes::from(base64::encode(v)) } else { v.clone() };
-            out.push(HeaderField { name: k.clone(), value, sensitive: false });
+        for f in &self.entries {
+            let value =
+                if is_binary_key(&f.name) { Bytes::from(base64::encode(&f.value)) } else { f.value.clone() };
+            out.push(HeaderField { name: f.name.clone(), value, sensitive: false });
         }
     }
 }
@@ -184,12 +205,12 @@ impl Metadata {
 impl fmt::Debug for Metadata {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
-        for (k, v) in &self.entries {
-            let key = String::from_utf8_lossy(k);
-            if is_binary_key(k) {
-                m.entry(&key, &format_args!("<{} bytes>", v.len()));
+        for e in &self.entries {
+            let key = String::from_utf8_lossy(&e.name);
+            if is_binary_key(&e.name) {
+                m.entry(&key, &format_args!("<{} bytes>", e.value.len()));
             } else {
-                m.entry(&key, &String::from_utf8_lossy(v));
+                m.entry(&key, &String::from_utf8_lossy(&e.value));
             }
         }
         m.finish()

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::compression::{Compression, Compressors};
 use super::inbound::{Inbound, Pumped, RecvMessage};
@@ -18,6 +18,7 @@ use super::{
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
 use crate::frame::StreamId;
+use crate::hash::FxBuild;
 use crate::headers::Headers;
 use crate::hpack::HeaderField;
 
@@ -60,6 +61,8 @@ pub struct CallStart {
     pub timeout: Option<Duration>,
     /// The request's `grpc-encoding`, if not identity.
     pub encoding: Option<&'static str>,
+    /// The request's `grpc-accept-encoding` (encodings the client can read).
+    pub accept_encoding: Bytes,
 }
 
 /// What happened, from the server's point of view.
@@ -70,7 +73,7 @@ pub enum ServerEvent {
         /// The call.
         call: CallId,
         /// Its request headers, validated.
-        start: Box<CallStart>,
+        start: CallStart,
     },
     /// A message can be read with [`Server::recv_message`] (reported once
     /// until `recv_message` is called again).
@@ -119,14 +122,21 @@ struct ServerCall {
     deadline: Option<Instant>,
 }
 
+/// Receive states kept for reuse (each holds two small queues).
+const SPARE_INBOUND: usize = 64;
+
 /// A gRPC server connection (Sans-IO).
 #[derive(Debug)]
 pub struct Server {
     h2: Connection,
     config: ServerConfig,
-    calls: HashMap<StreamId, ServerCall>,
+    calls: HashMap<StreamId, ServerCall, FxBuild>,
     deadlines: Deadlines,
     events: VecDeque<ServerEvent>,
+    /// Small framed messages are cut from here.
+    arena: BytesMut,
+    /// Receive state of finished calls, reused by new ones.
+    spare: Vec<Inbound>,
 }
 
 impl Server {
@@ -135,9 +145,11 @@ impl Server {
         Server {
             h2: Connection::new(Role::Server, config.h2.clone(), now),
             config,
-            calls: HashMap::new(),
+            calls: HashMap::default(),
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
+            arena: BytesMut::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -264,6 +276,7 @@ impl Server {
         }
         c.headers_sent = true;
         let mut h = Headers::response(200);
+        h.fields.reserve(3 + metadata.len());
         h.fields
             .push(HeaderField::new(Bytes::from_static(b"content-type"), Bytes::from_static(CONTENT_TYPE)));
         if let Some(algo) = &c.send_compression {
@@ -274,7 +287,7 @@ impl Server {
         }
         h.fields.push(HeaderField::new(
             Bytes::from_static(b"grpc-accept-encoding"),
-            Bytes::copy_from_slice(self.config.compressors.accept_encoding()),
+            self.config.compressors.accept_encoding(),
         ));
         metadata.to_fields(&mut h.fields);
         self.h2.send_headers(call.0, h, false).map_err(stream_status)
@@ -317,7 +330,7 @@ impl Server {
         }
         let c = self.calls.get(&call.0).ok_or_else(gone)?;
         let algo = if compress { c.send_compression.clone() } else { None };
-        let framed = frame_message(msg, algo.as_deref(), self.config.max_send_message_size)?;
+        let framed = frame_message(msg, algo.as_deref(), self.config.max_send_message_size, &mut self.arena)?;
         send_framed(&mut self.h2, call.0, framed, false).map_err(stream_status)
     }
 
@@ -351,6 +364,7 @@ impl Server {
             ));
             h
         };
+        h.fields.reserve(3 + status.metadata.len() + trailers.len());
         status_fields(status, &mut h.fields);
         status.metadata.to_fields(&mut h.fields);
         trailers.to_fields(&mut h.fields);
@@ -358,7 +372,7 @@ impl Server {
         // PROTOCOL-HTTP2 "Early Server Closure": RST_STREAM(NO_ERROR) after the
         // trailers if the client is still sending.
         let _ = self.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR);
-        let deadline = self.calls.remove(&call.0).and_then(|c| c.deadline);
+        let deadline = self.calls.remove(&call.0).and_then(|c| self.retire(c));
         self.deadlines.remove(deadline, call);
         Ok(())
     }
@@ -368,7 +382,7 @@ impl Server {
     pub fn cancel(&mut self, call: CallId) {
         if self.calls.contains_key(&call.0) {
             let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
-            let deadline = self.calls.remove(&call.0).and_then(|c| c.deadline);
+            let deadline = self.calls.remove(&call.0).and_then(|c| self.retire(c));
             self.deadlines.remove(deadline, call);
         }
     }
@@ -412,11 +426,42 @@ impl Server {
         }
     }
 
-    fn on_request(&mut self, now: Instant, id: StreamId, h: Headers, end_stream: bool) {
-        match self.validate(now, &h) {
+    fn new_inbound(&mut self, encoding: Option<Arc<dyn Compression>>) -> Inbound {
+        let max = self.config.max_recv_message_size;
+        match self.spare.pop() {
+            Some(mut i) => {
+                i.reset(max, encoding);
+                i
+            }
+            None => Inbound::new(max, encoding),
+        }
+    }
+
+    /// Keeps a finished call's receive state for reuse; returns its deadline.
+    fn retire(&mut self, c: ServerCall) -> Option<Instant> {
+        if self.spare.len() < SPARE_INBOUND {
+            self.spare.push(c.inbound);
+        }
+        c.deadline
+    }
+
+    fn on_request(&mut self, now: Instant, id: StreamId, mut h: Headers, end_stream: bool) {
+        let validated = self.validate(now, &h).and_then(|(mut start, algo)| {
+            start.authority = h.pseudo.authority.take();
+            // The decoded header list becomes the metadata in place.
+            start.metadata = Metadata::from_header_vec(std::mem::take(&mut h.fields)).map_err(|e| {
+                Rejection::Grpc(
+                    Box::new(Status::new(Code::Internal, format!("malformed metadata: {e}"))),
+                    None,
+                )
+            })?;
+            Ok((start, algo))
+        });
+        let accepts = validated.as_ref().map(|(st, _)| st.accept_encoding.clone()).unwrap_or_default();
+        match validated {
             Ok((start, recv_algo)) => {
                 let deadline = start.deadline;
-                let mut inbound = Inbound::new(self.config.max_recv_message_size, recv_algo);
+                let mut inbound = self.new_inbound(recv_algo);
                 if end_stream {
                     inbound.set_peer_ended();
                 }
@@ -425,7 +470,7 @@ impl Server {
                     ServerCall {
                         inbound,
                         send_compression: None,
-                        accepts: h.get(b"grpc-accept-encoding").cloned().unwrap_or_default(),
+                        accepts,
                         headers_sent: false,
                         finished: false,
                         deadline,
@@ -434,7 +479,7 @@ impl Server {
                 if let Some(d) = deadline {
                     self.deadlines.insert(d, CallId(id));
                 }
-                self.events.push_back(ServerEvent::Call { call: CallId(id), start: Box::new(start) });
+                self.events.push_back(ServerEvent::Call { call: CallId(id), start });
                 self.on_data(id);
             }
             Err(Rejection::Http { status, grpc, message }) => self.reject_http(id, status, grpc, &message),
@@ -489,7 +534,7 @@ impl Server {
                         "grpc: compressor is not installed for requested grpc-encoding {:?}",
                         String::from_utf8_lossy(name)
                     );
-                    let accept = Bytes::copy_from_slice(self.config.compressors.accept_encoding());
+                    let accept = self.config.compressors.accept_encoding();
                     return Err(Rejection::Grpc(
                         Box::new(Status::new(Code::Unimplemented, msg)),
                         Some(accept),
@@ -497,14 +542,12 @@ impl Server {
                 }
             },
         };
-        let metadata = Metadata::from_fields(&h.fields).map_err(|e| {
-            Rejection::Grpc(Box::new(Status::new(Code::Internal, format!("malformed metadata: {e}"))), None)
-        })?;
         Ok((
             CallStart {
                 path,
-                authority: h.pseudo.authority.clone(),
-                metadata,
+                authority: None,
+                metadata: Metadata::new(),
+                accept_encoding: h.get(b"grpc-accept-encoding").cloned().unwrap_or_default(),
                 deadline: timeout.map(|t| now + t),
                 timeout,
                 encoding,
@@ -576,7 +619,8 @@ impl Server {
 
     fn end_call(&mut self, call: CallId, reason: Status) {
         if let Some(c) = self.calls.remove(&call.0) {
-            self.deadlines.remove(c.deadline, call);
+            let deadline = self.retire(c);
+            self.deadlines.remove(deadline, call);
             self.events.push_back(ServerEvent::Cancelled { call, reason });
         }
     }

@@ -99,7 +99,8 @@ impl HeaderBuilder {
     /// Starts a block of the given kind.
     pub(crate) fn new(kind: BlockKind) -> Self {
         HeaderBuilder {
-            headers: Headers::default(),
+            // Room for a typical gRPC request without regrowing.
+            headers: Headers { fields: Vec::with_capacity(8), ..Headers::default() },
             kind,
             seen_regular: false,
             content_length: None,

@@ -17,7 +17,7 @@ use super::table::{STATIC, StaticMatch, entry_size, static_lookup};
 use super::{DEFAULT_TABLE_SIZE, HeaderField};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Largest dynamic table the encoder uses, whatever the peer allows.
 pub const MAX_ENCODER_TABLE_SIZE: usize = 64 * 1024;
@@ -307,7 +307,7 @@ struct EncoderTable {
     next_id: u64,
     by_field: HashMap<u64, u64, BuildHasherDefault<PrehashedKey>>,
     by_name: HashMap<u64, u64, BuildHasherDefault<PrehashedKey>>,
-    hash_keys: RandomState,
+    hash_seed: u64,
 }
 
 impl EncoderTable {
@@ -319,13 +319,13 @@ impl EncoderTable {
             next_id: 0,
             by_field: HashMap::default(),
             by_name: HashMap::default(),
-            hash_keys: RandomState::new(),
+            hash_seed: crate::hash::random_seed(),
         }
     }
 
     /// Hashes the name, then the name and value (length-delimited).
     fn hashes(&self, name: &[u8], value: &[u8]) -> FieldHashes {
-        let mut hasher = self.hash_keys.build_hasher();
+        let mut hasher = crate::hash::FxHasher::with_seed(self.hash_seed);
         hasher.write(name);
         hasher.write_usize(name.len());
         let name_hash = hasher.finish();

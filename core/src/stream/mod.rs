@@ -31,7 +31,7 @@ pub(crate) enum RecvPhase {
 pub(crate) enum Outgoing {
     /// A header section, HPACK-encoded when it is its turn (encoding order must
     /// equal sending order).
-    Headers { headers: Box<Headers>, end_stream: bool },
+    Headers { headers: Headers, end_stream: bool },
     /// A chunk of data; may be split across frames.
     Data { data: Bytes, end_stream: bool },
 }

@@ -5,7 +5,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::{Closed, State, Stream};
+use bytes::Bytes;
+
+use super::{Closed, Outgoing, State, Stream};
 use crate::frame::StreamId;
 
 /// Hashes a stream id with one multiplication (Fibonacci hashing). Ids come
@@ -32,12 +34,17 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
 
+/// Queues of finished streams kept for new ones: a stream's queues allocate
+/// on first use, and per-call allocations are what short calls cost most.
+const SPARE_QUEUES: usize = 64;
+
 /// Live streams and recently closed ones.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     streams: IdMap<Stream>,
     recently_closed: VecDeque<(u32, Closed)>,
     memory: usize,
+    spare: Vec<(VecDeque<Bytes>, VecDeque<Outgoing>)>,
 }
 
 impl std::fmt::Debug for IdHasher {
@@ -49,7 +56,26 @@ impl std::fmt::Debug for IdHasher {
 impl Store {
     /// An empty store remembering up to `memory` closed streams.
     pub fn new(memory: usize) -> Self {
-        Store { streams: IdMap::default(), recently_closed: VecDeque::new(), memory }
+        Store { streams: IdMap::default(), recently_closed: VecDeque::new(), memory, spare: Vec::new() }
+    }
+
+    /// A new idle stream, reusing a finished stream's queues when there are any.
+    pub fn new_stream(&mut self, id: StreamId, recv_window: u32, send_window: u32) -> Stream {
+        let mut s = Stream::new(id, recv_window, send_window);
+        if let Some((recv, send)) = self.spare.pop() {
+            s.recv_queue = recv;
+            s.send_queue = send;
+        }
+        s
+    }
+
+    /// Keeps a removed stream's (emptied) queues for a future stream.
+    pub fn recycle(&mut self, mut s: Stream) {
+        if self.spare.len() < SPARE_QUEUES && s.recv_queue.capacity() <= 16 && s.send_queue.capacity() <= 16 {
+            s.recv_queue.clear();
+            s.send_queue.clear();
+            self.spare.push((s.recv_queue, s.send_queue));
+        }
     }
 
     pub fn get(&self, id: StreamId) -> Option<&Stream> {

@@ -144,7 +144,7 @@ impl<R: Runtime> ServerDriver<R> {
         while let Some(e) = self.core.poll_event() {
             progress = true;
             match e {
-                ServerEvent::Call { call, start } => self.on_call(cx, call, *start),
+                ServerEvent::Call { call, start } => self.on_call(cx, call, start),
                 ServerEvent::Message { call } | ServerEvent::HalfClosed { call } => self.pump(cx, call),
                 ServerEvent::Cancelled { call, reason } => {
                     if let Some(entry) = self.calls.remove(&call) {
