@@ -10,3 +10,5 @@ cargo clippy --workspace --all-targets -- -D warnings
 # nowhere (prost-build would fail if anything tried to run it).
 PROTOC=/nonexistent/protoc cargo build -p weir-examples
 cargo test --workspace
+# Interop matrix against grpcio (Python, C core) and h2load; prints a table.
+./scripts/interop.sh

@@ -43,6 +43,7 @@ pub struct Builder {
     field_attributes: Vec<(String, String)>,
     descriptor_set: Option<PathBuf>,
     skip_rerun: bool,
+    bytes: Vec<String>,
 }
 
 impl Builder {
@@ -89,6 +90,13 @@ impl Builder {
         self
     }
 
+    /// Generates `bytes` fields matching these paths (`.` for all) as
+    /// `bytes::Bytes` instead of `Vec<u8>` (cheap clones, zero-copy decode).
+    pub fn bytes(mut self, paths: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.bytes.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
     /// Also writes the encoded `FileDescriptorSet` (for server reflection).
     pub fn file_descriptor_set_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.descriptor_set = Some(path.into());
@@ -130,6 +138,9 @@ impl Builder {
         }
         for (p, a) in &self.field_attributes {
             config.field_attribute(p, a);
+        }
+        if !self.bytes.is_empty() {
+            config.bytes(&self.bytes);
         }
         config.service_generator(Box::new(generator::Generator::new(self.options)));
         config.compile_fds(fds)

@@ -219,6 +219,38 @@ fn invalid_grpc_timeout_is_internal_trailers_only() {
     }
 }
 
+/// PROTOCOL-HTTP2 "Timeouts": on expiry the server cancels the call. As
+/// grpc-core does, it answers DEADLINE_EXCEEDED and then resets with NO_ERROR
+/// (RFC 9113 §8.1) while the client is still sending: grpcio reports any
+/// CANCEL reset as CANCELLED, even one after the trailers.
+#[test]
+fn expired_deadline_sends_status_4_then_no_error_reset() {
+    let mut r = server();
+    let mut fields = GRPC_REQUEST.to_vec();
+    fields.push(("grpc-timeout", "5m"));
+    r.headers(1, &fields, false);
+    r.take();
+    r.now += std::time::Duration::from_millis(6);
+    let now = r.now;
+    r.core.handle_timeout(now);
+    let ev: Vec<_> = std::iter::from_fn(|| r.core.poll_event()).collect();
+    assert!(
+        ev.iter().any(
+            |e| matches!(e, ServerEvent::Cancelled { reason, .. } if reason.code == Code::DeadlineExceeded)
+        ),
+        "{ev:?}"
+    );
+    let (frames, blocks) = r.take();
+    let trailers = blocks.iter().find(|(id, _, end)| *id == 1 && *end).expect("trailers sent");
+    assert_eq!(get(&trailers.1, "grpc-status"), Some("4"));
+    let headers_at = frames.iter().position(|f| matches!(f, Frame::Headers(_))).unwrap();
+    let reset_at = frames
+        .iter()
+        .position(|f| matches!(f, Frame::RstStream(rs) if rs.error_code == ErrorCode::NO_ERROR))
+        .expect("RST_STREAM(NO_ERROR) sent");
+    assert!(headers_at < reset_at, "{frames:?}");
+}
+
 #[test]
 fn non_grpc_content_type_gets_415_with_a_body() {
     let mut r = server();

@@ -475,3 +475,25 @@ fn server_never_compresses_with_an_encoding_the_client_does_not_accept() {
     assert_eq!(msgs, vec![Bytes::from(vec![b'z'; 10_000])], "sent uncompressed, readable");
     assert!(p.to_client_total > 10_000, "not compressed on the wire");
 }
+
+/// RFC 9113 §8.1: a server may answer before the request ends and then send
+/// RST_STREAM(NO_ERROR); the client must still deliver the complete response it
+/// received. Found by the `grpc_pair` fuzz target.
+#[test]
+fn response_before_request_end_survives_the_servers_early_reset() {
+    let mut p = pair(12);
+    // The whole response and the reset arrive in one read.
+    p.split = false;
+    let call = p.client.start_call(p.now, req("/s/Early")).unwrap();
+    p.client.send_message(call, Bytes::from_static(b"req")).unwrap();
+    p.drive();
+    server_events(&mut p);
+    p.server.send_message(call, Bytes::from_static(b"one")).unwrap();
+    p.server.send_message(call, Bytes::from_static(b"two")).unwrap();
+    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
+    p.drive();
+    let ev = client_events(&mut p);
+    assert_eq!(finished(&ev, call).expect("finished").0.code, Code::Ok, "{ev:?}");
+    let (msgs, _) = client_recv_all(&mut p, call);
+    assert_eq!(msgs, vec![Bytes::from_static(b"one"), Bytes::from_static(b"two")]);
+}

@@ -21,6 +21,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::BytesMut;
+#[cfg(feature = "tls")]
+use futures_io::{AsyncBufRead as _, AsyncWrite as _};
 use tokio::io::{AsyncRead, AsyncWrite};
 use weir_rt::runtime::{BoxFuture, Io, Listener, Net, PeerInfo, Runtime, Timer};
 
@@ -165,12 +167,8 @@ impl Net for Tokio {
         config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
     ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, weir_rt::runtime::TlsInfo)>> {
         Box::pin(async move {
-            let stream = tokio_rustls::TlsAcceptor::from(config).accept(IoStream::new(io)).await?;
-            let (_, conn) = stream.get_ref();
-            let info = weir_rt::runtime::TlsInfo {
-                alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
-                peer_certificates: conn.peer_certificates().map(|c| c.iter().map(|d| d.to_vec()).collect()),
-            };
+            let stream = tokio_rustls::TlsAcceptor::from(config).accept(tls_transport(io)).await?;
+            let info = weir_rt::runtime::TlsInfo::from_rustls(stream.get_ref().1);
             Ok((Box::new(TokioIo(stream)) as Box<dyn Io>, info))
         })
     }
@@ -184,70 +182,65 @@ impl Net for Tokio {
     ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, weir_rt::runtime::TlsInfo)>> {
         Box::pin(async move {
             let stream =
-                tokio_rustls::TlsConnector::from(config).connect(server_name, IoStream::new(io)).await?;
-            let (_, conn) = stream.get_ref();
-            let info = weir_rt::runtime::TlsInfo {
-                alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
-                peer_certificates: conn.peer_certificates().map(|c| c.iter().map(|d| d.to_vec()).collect()),
-            };
+                tokio_rustls::TlsConnector::from(config).connect(server_name, tls_transport(io)).await?;
+            let info = weir_rt::runtime::TlsInfo::from_rustls(stream.get_ref().1);
             Ok((Box::new(TokioIo(stream)) as Box<dyn Io>, info))
         })
     }
 }
 
-/// Weir I/O seen as a tokio stream, so TLS can wrap any transport. Reads go
-/// through a reused buffer (TLS copies records anyway).
-struct IoStream(Box<dyn Io>, BytesMut);
+/// Weir I/O as the tokio stream TLS wraps: weir-rt's futures-io view of it
+/// ([`IoStream`](weir_rt::adapter::IoStream)) under tokio's traits. Not
+/// `tokio_util::compat`, whose writes are not vectored: rustls queues a
+/// handshake failure's alert behind other records and tokio-rustls sends it
+/// with a single last write.
+#[cfg(feature = "tls")]
+struct TlsTransport(weir_rt::adapter::IoStream);
 
-impl IoStream {
-    fn new(io: Box<dyn Io>) -> Self {
-        IoStream(io, BytesMut::new())
-    }
+#[cfg(feature = "tls")]
+fn tls_transport(io: Box<dyn Io>) -> TlsTransport {
+    TlsTransport(weir_rt::adapter::IoStream::new(io))
 }
 
-impl AsyncRead for IoStream {
+#[cfg(feature = "tls")]
+impl AsyncRead for TlsTransport {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        if this.1.is_empty() {
-            this.1.reserve(32 << 10);
-            match this.0.poll_read_buf(cx, &mut this.1) {
-                Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        let n = this.1.len().min(buf.remaining());
-        buf.put_slice(&this.1.split_to(n));
+        let mut stream = Pin::new(&mut self.get_mut().0);
+        let chunk = std::task::ready!(stream.as_mut().poll_fill_buf(cx))?;
+        let n = chunk.len().min(buf.remaining());
+        buf.put_slice(&chunk[..n]);
+        stream.consume(n);
         Poll::Ready(Ok(()))
     }
 }
 
-impl AsyncWrite for IoStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.0.poll_write_vectored(cx, &[IoSlice::new(buf)])
+#[cfg(feature = "tls")]
+impl AsyncWrite for TlsTransport {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.0.poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         true
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.0.poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.0.poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_close(cx)
     }
 }

@@ -9,10 +9,13 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use weir_core::grpc::{Metadata, Status};
 
-/// Messages the driver pulls ahead of the application per call. Beyond this
-/// the driver leaves data in the core, whose stream window then pushes back
-/// on the peer.
-pub(crate) const QUEUE_TARGET: usize = 4;
+/// Messages the driver pulls ahead of the application per call, counted in
+/// bytes: small messages flow in batches (one hand-off per many messages),
+/// large ones at least a few at a time. Beyond this the driver leaves data in
+/// the core, whose stream window then pushes back on the peer.
+pub(crate) const QUEUE_BYTES: usize = 64 << 10;
+/// The least number of messages queued ahead, whatever their size.
+pub(crate) const QUEUE_MIN_MESSAGES: usize = 2;
 
 /// Outgoing bytes a call may have queued toward its driver before `send`
 /// waits (the core holds another window's worth).
@@ -22,6 +25,8 @@ pub(crate) const SEND_LIMIT: usize = 1 << 20;
 struct State {
     /// Received messages with their compressed flag.
     messages: VecDeque<(Bytes, bool)>,
+    /// Bytes in `messages`.
+    queued_bytes: usize,
     /// The driver stopped pulling because the queue was full.
     core_has_more: bool,
     /// The message stream ended: `Ok` after the peer's last message, `Err`
@@ -83,18 +88,23 @@ impl CallShared {
     pub fn push_message(&self, msg: Bytes, compressed: bool) -> bool {
         let waker = {
             let mut s = self.lock();
+            s.queued_bytes += msg.len();
             s.messages.push_back((msg, compressed));
             s.recv_waker.take()
         };
         if let Some(w) = waker {
             w.wake();
         }
-        self.lock().messages.len() < QUEUE_TARGET
+        Self::has_room(&self.lock())
+    }
+
+    fn has_room(s: &State) -> bool {
+        s.messages.len() < QUEUE_MIN_MESSAGES || s.queued_bytes < QUEUE_BYTES
     }
 
     /// True when the queue has room for another message.
     pub fn wants_messages(&self) -> bool {
-        self.lock().messages.len() < QUEUE_TARGET
+        Self::has_room(&self.lock())
     }
 
     /// The driver left messages in the core; a pop below target asks for more.
@@ -175,7 +185,10 @@ impl CallShared {
     pub fn poll_message(&self, cx: &mut Context<'_>) -> Popped {
         let mut s = self.lock();
         if let Some(m) = s.messages.pop_front() {
-            let pull = s.core_has_more && s.messages.len() < QUEUE_TARGET;
+            s.queued_bytes -= m.0.len();
+            // Ask for more once half the budget is free, not at every message.
+            let low = s.messages.len() < QUEUE_MIN_MESSAGES || s.queued_bytes < QUEUE_BYTES / 2;
+            let pull = s.core_has_more && low;
             if pull {
                 s.core_has_more = false;
             }
@@ -268,9 +281,12 @@ mod tests {
         let c = CallShared::new();
         let w = Waker::from(Arc::new(Noop));
         let mut cx = Context::from_waker(&w);
-        for i in 0..QUEUE_TARGET {
-            let room = c.push_message(Bytes::from(vec![i as u8]), false);
-            assert_eq!(room, i + 1 < QUEUE_TARGET);
+        let big = QUEUE_BYTES / 2;
+        assert!(c.push_message(Bytes::from(vec![0u8; big]), false), "below both bounds: room");
+        assert!(!c.push_message(Bytes::from(vec![1u8; big]), false), "byte budget reached: full");
+        let small = CallShared::new();
+        for _ in 0..100 {
+            assert!(small.push_message(Bytes::from(vec![0u8; 10]), false), "small messages batch up");
         }
         c.set_core_has_more();
         let p = c.poll_message(&mut cx);

@@ -7,6 +7,7 @@
 //! (`weir-tokio`, `weir-smol`) provide only sockets, TLS handshakes, timers and
 //! spawning, through the traits in [`runtime`].
 
+pub mod adapter;
 mod call;
 pub mod client;
 pub mod codec;

@@ -140,3 +140,14 @@ pub struct TlsInfo {
     /// The peer's certificate chain, DER.
     pub peer_certificates: Option<Vec<Vec<u8>>>,
 }
+
+#[cfg(feature = "tls")]
+impl TlsInfo {
+    /// What a finished rustls handshake negotiated (either side's connection).
+    pub fn from_rustls(conn: &rustls::CommonState) -> Self {
+        TlsInfo {
+            alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+            peer_certificates: conn.peer_certificates().map(|c| c.iter().map(|d| d.to_vec()).collect()),
+        }
+    }
+}

@@ -652,6 +652,11 @@ impl Connection {
         }
     }
 
+    /// DATA octets queued on a stream and not yet written.
+    pub fn send_buffered(&self, id: StreamId) -> usize {
+        self.streams.get(id).map_or(0, |s| s.send_buffered)
+    }
+
     /// Octets received on a stream and not yet read.
     pub fn recv_buffered(&self, id: StreamId) -> usize {
         self.streams.get(id).map_or(0, |s| s.recv_buffered)
@@ -664,6 +669,7 @@ impl Connection {
         s.data_event_armed = true;
         let Some(front) = s.recv_queue.front_mut() else {
             return match s.state {
+                _ if s.recv_ended => Ok(Read::Finished),
                 State::Closed(Closed::RemoteReset) | State::Closed(Closed::LocalReset) => {
                     Err(StreamError::Reset(s.reset_code.unwrap_or(ErrorCode::CANCEL)))
                 }
@@ -678,7 +684,7 @@ impl Connection {
         };
         let n = data.len();
         s.recv_buffered -= n;
-        let fin = s.recv_queue.is_empty() && !s.state.can_recv() && !s.state.is_closed_by_reset();
+        let fin = s.recv_queue.is_empty() && (s.recv_ended || (!s.state.can_recv() && !s.state.is_closed_by_reset()));
         s.recv_window.release(n as u32);
         if s.recv_window.take_update_peek() {
             self.window_update_due.push(id);

@@ -445,6 +445,11 @@ impl Connection {
         if self.streams.get(id).is_some_and(|s| s.state == State::Idle) {
             return self.fail(ConnectionError::protocol(ConnectionErrorKind::StreamId));
         }
+        // §8.1: a server may reset with NO_ERROR after a complete response to
+        // stop the request body: "Clients MUST NOT discard responses as a result
+        // of receiving such a RST_STREAM frame". Whatever arrived before the
+        // peer's END_STREAM stays readable.
+        let response_complete = self.streams.get(id).is_some_and(|s| s.state == State::HalfClosedRemote);
         match self.transition(id, Input::RecvReset) {
             Outcome::Next(_) => {}
             _ => return,
@@ -456,10 +461,14 @@ impl Connection {
         }
         let visible = if let Some(s) = self.streams.get_mut(id) {
             let sent = s.clear_send_queue();
-            let unread = s.clear_recv_queue();
             self.send_buffered -= sent;
-            self.recv_buffered -= unread;
-            self.recv_window.release(unread as u32);
+            if response_complete {
+                s.recv_ended = true;
+            } else {
+                let unread = s.clear_recv_queue();
+                self.recv_buffered -= unread;
+                self.recv_window.release(unread as u32);
+            }
             s.visible
         } else {
             false

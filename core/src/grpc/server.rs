@@ -197,12 +197,24 @@ impl Server {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.h2.handle_timeout(now);
         for call in self.deadlines.expired(now) {
-            // PROTOCOL-HTTP2: "the server should locally cancel the RPC and send
-            // RST_STREAM with CANCEL error code".
-            if self.calls.contains_key(&call.0) {
-                let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
-                self.end_call(call, Status::new(Code::DeadlineExceeded, "deadline exceeded"));
+            if !self.calls.contains_key(&call.0) {
+                continue;
             }
+            // PROTOCOL-HTTP2 "Timeouts": the server cancels the RPC locally. Like
+            // grpc-core, it answers with DEADLINE_EXCEEDED trailers (then
+            // RST_STREAM(NO_ERROR) if the client is still sending) when nothing
+            // is queued ahead of them: grpcio reports a reset as CANCELLED, even
+            // one right after the trailers. Otherwise RST_STREAM(CANCEL), as
+            // the protocol document says.
+            let status = Status::new(Code::DeadlineExceeded, "Deadline Exceeded");
+            let clean = self.h2.send_buffered(call.0) == 0
+                && self.send_status(call, &status, &Metadata::new()).is_ok();
+            let _ = if clean {
+                self.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR)
+            } else {
+                self.h2.reset_stream(call.0, ErrorCode::CANCEL)
+            };
+            self.end_call(call, status);
         }
         self.process_events(now);
     }
@@ -348,6 +360,17 @@ impl Server {
     /// Ends the call with `status` and trailing metadata (trailers-only when no
     /// headers were sent).
     pub fn finish(&mut self, call: CallId, status: &Status, trailers: &Metadata) -> Result<(), Status> {
+        self.send_status(call, status, trailers)?;
+        // PROTOCOL-HTTP2 "Early Server Closure": RST_STREAM(NO_ERROR) after the
+        // trailers if the client is still sending.
+        let _ = self.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR);
+        let deadline = self.calls.remove(&call.0).and_then(|c| self.retire(c));
+        self.deadlines.remove(deadline, call);
+        Ok(())
+    }
+
+    /// Queues the status (trailers, or a trailers-only response) with END_STREAM.
+    fn send_status(&mut self, call: CallId, status: &Status, trailers: &Metadata) -> Result<(), Status> {
         let c = self.calls.get_mut(&call.0).ok_or_else(gone)?;
         if c.finished {
             return Err(Status::new(Code::Internal, "call already finished"));
@@ -368,13 +391,7 @@ impl Server {
         status_fields(status, &mut h.fields);
         status.metadata.to_fields(&mut h.fields);
         trailers.to_fields(&mut h.fields);
-        self.h2.send_headers(call.0, h, true).map_err(stream_status)?;
-        // PROTOCOL-HTTP2 "Early Server Closure": RST_STREAM(NO_ERROR) after the
-        // trailers if the client is still sending.
-        let _ = self.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR);
-        let deadline = self.calls.remove(&call.0).and_then(|c| self.retire(c));
-        self.deadlines.remove(deadline, call);
-        Ok(())
+        self.h2.send_headers(call.0, h, true).map_err(stream_status)
     }
 
     /// Cancels a call: RST_STREAM(CANCEL) (PROTOCOL-HTTP2: servers use this

@@ -70,6 +70,9 @@ pub(crate) struct Stream {
     /// Reset with this code once our END_STREAM is written, if the peer has
     /// not ended its side by then (gRPC "early server closure").
     pub reset_after_end: Option<ErrorCode>,
+    /// The peer ended its side before resetting the stream: what it sent is
+    /// complete and stays readable (RFC 9113 §8.1).
+    pub recv_ended: bool,
     /// The owner knows the stream (false for requests refused before delivery,
     /// whose data is discarded as it arrives).
     pub visible: bool,
@@ -99,6 +102,7 @@ impl Stream {
             headers_sent: false,
             visible: false,
             reset_after_end: None,
+            recv_ended: false,
         }
     }
 

@@ -7,6 +7,8 @@ pub mod typed;
 
 pub use pool::Backoff;
 
+use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -18,9 +20,9 @@ use weir_core::grpc::{self, Code, Metadata, Status};
 use crate::call::CallShared;
 use crate::interceptor::{Interceptor, run_after, run_before};
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
-use crate::runtime::{BoxFuture, Net};
+use crate::runtime::{BoxFuture, Io, Net};
 use driver::{ClientCmd, ClientLink, ConnHandle};
-use pool::{Connector, Pool, Target};
+use pool::{Connector, Dial, Pool, Target};
 
 /// What a channel needs from its runtime-specific part.
 trait Backend: Send + Sync + 'static {
@@ -62,6 +64,7 @@ impl std::fmt::Debug for Channel {
 pub struct Endpoint<R: Net> {
     rt: R,
     target: Target,
+    dial: Option<Dial>,
     authority: String,
     tls: bool,
     #[cfg(feature = "tls")]
@@ -120,6 +123,7 @@ impl<R: Net> Endpoint<R> {
         Ok(Endpoint {
             rt,
             target,
+            dial: None,
             authority,
             tls,
             #[cfg(feature = "tls")]
@@ -180,6 +184,26 @@ impl<R: Net> Endpoint<R> {
         self
     }
 
+    /// Opens connections with `connect` instead of dialing the URI, which then
+    /// gives only the `:authority`, the scheme and the TLS server name.
+    /// `connect` runs for every (re)connection, under the connect timeout;
+    /// TLS, when configured, runs over the stream it returns. Wrap another
+    /// library's streams to make them [`Io`] (`weir_tokio::TokioIo`,
+    /// `weir_smol::FuturesIo`); to use one given stream, have `connect` take
+    /// it out of an `Option` and fail afterwards.
+    pub fn connector<F, Fut, C>(mut self, connect: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = io::Result<C>> + Send + 'static,
+        C: Io,
+    {
+        self.dial = Some(Arc::new(move || {
+            let stream = connect();
+            Box::pin(async move { Ok(Box::new(stream.await?) as Box<dyn Io>) })
+        }));
+        self
+    }
+
     /// The gRPC and HTTP/2 configuration, for settings without a shortcut.
     pub fn config_mut(&mut self) -> &mut grpc::ClientConfig {
         &mut self.config
@@ -206,6 +230,7 @@ impl<R: Net> Endpoint<R> {
         let connector = Connector {
             rt: self.rt.clone(),
             target: self.target,
+            dial: self.dial,
             #[cfg(feature = "tls")]
             tls,
         };

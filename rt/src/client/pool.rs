@@ -48,10 +48,15 @@ pub(crate) enum Target {
     Unix(std::path::PathBuf),
 }
 
+/// Opens the byte stream of a new connection instead of dialing the target
+/// (`Endpoint::connector`).
+pub(crate) type Dial = Arc<dyn Fn() -> BoxFuture<'static, io::Result<Box<dyn Io>>> + Send + Sync>;
+
 /// How to open a connection to the target.
 pub(crate) struct Connector<R: Net> {
     pub rt: R,
     pub target: Target,
+    pub dial: Option<Dial>,
     #[cfg(feature = "tls")]
     pub tls: Option<(Arc<rustls::ClientConfig>, rustls_pki_types::ServerName<'static>)>,
 }
@@ -60,11 +65,13 @@ impl<R: Net> Connector<R> {
     pub fn connect(&self) -> BoxFuture<'static, io::Result<Box<dyn Io>>> {
         let rt = self.rt.clone();
         let target = self.target.clone();
+        let dial = self.dial.clone();
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
         Box::pin(async move {
-            let io = match target {
-                Target::Tcp { host, port } => {
+            let io = match (dial, target) {
+                (Some(dial), _) => dial().await?,
+                (None, Target::Tcp { host, port }) => {
                     let addrs = rt.resolve(host, port).await?;
                     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address resolved");
                     let mut connected = None;
@@ -80,7 +87,7 @@ impl<R: Net> Connector<R> {
                     connected.ok_or(last)?
                 }
                 #[cfg(unix)]
-                Target::Unix(path) => rt.connect_unix(&path).await?,
+                (None, Target::Unix(path)) => rt.connect_unix(&path).await?,
             };
             #[cfg(feature = "tls")]
             if let Some((config, name)) = tls {

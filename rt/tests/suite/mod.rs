@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod runners;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,12 +12,48 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use certs::TestPki;
 use futures::StreamExt;
 use futures::channel::oneshot;
 use weir_rt::runtime::{Net, Runtime};
 use weir_rt::server::ResponseStream;
 use weir_rt::tls::{ClientTlsConfig, Identity, ServerTlsConfig};
 use weir_rt::{Backoff, Channel, Code, Endpoint, Method, Request, Response, Server, Status};
+
+/// One `#[test]` per scenario, each run by `$run` (a runner of
+/// [`runners`]): what a runtime's test file declares.
+#[allow(unused_macros)]
+macro_rules! scenario_tests {
+    ($run:path) => {
+        $crate::suite::scenario_tests!(
+            @each $run;
+            all_kinds_over_tcp,
+            all_kinds_over_tls,
+            mutual_tls,
+            alpn_mismatch_is_an_error,
+            all_kinds_over_unix_socket,
+            thousand_concurrent_unary_calls,
+            large_streams_both_ways,
+            deadline_exceeded,
+            client_cancel_reaches_the_handler,
+            graceful_shutdown_finishes_in_flight_calls,
+            reconnect_after_server_restart,
+            interceptor_rejects_and_wraps,
+            metadata_and_status_details_round_trip,
+            panicking_handler_fails_only_its_call,
+        );
+    };
+    (@each $run:path; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $run($crate::suite::$name);
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use scenario_tests;
 
 /// What the test service observed (shared with the test body).
 #[derive(Default)]
@@ -151,6 +188,18 @@ pub async fn channel<R: Net + Default>(url: &str) -> Channel {
     Endpoint::<R>::new(url).unwrap().connect().await.expect("connect")
 }
 
+/// The test service over TLS with the test PKI's server identity.
+pub fn tls_server<R: Net>(rt: R, obs: Arc<Observed>, pki: &TestPki) -> Server<R> {
+    let tls = ServerTlsConfig::new(Identity::from_pem(&pki.server_cert, &pki.server_key).unwrap());
+    test_server(rt, obs).tls_config(tls).unwrap()
+}
+
+/// A TLS channel to `server` trusting the test PKI's CA.
+pub async fn tls_channel<R: Net + Default>(server: &Running, pki: &TestPki) -> Channel {
+    let tls = ClientTlsConfig::new().ca_pem(&pki.ca).unwrap();
+    Endpoint::<R>::new(server.tls_url()).unwrap().tls_config(tls).connect().await.expect("connect")
+}
+
 fn req(b: impl Into<Bytes>) -> Request<Bytes> {
     Request::new(b.into())
 }
@@ -210,10 +259,8 @@ pub async fn all_kinds_over_tcp<R: Net + Default>(rt: R) {
 
 pub async fn all_kinds_over_tls<R: Net + Default>(rt: R) {
     let pki = certs::generate();
-    let tls = ServerTlsConfig::new(Identity::from_pem(&pki.server_cert, &pki.server_key).unwrap());
-    let server = start(&rt, test_server(rt.clone(), Default::default()).tls_config(tls).unwrap()).await;
-    let client_tls = ClientTlsConfig::new().ca_pem(&pki.ca).unwrap();
-    let ch = Endpoint::<R>::new(server.tls_url()).unwrap().tls_config(client_tls).connect().await.unwrap();
+    let server = start(&rt, tls_server(rt.clone(), Default::default(), &pki)).await;
+    let ch = tls_channel::<R>(&server, &pki).await;
     four_call_kinds(&ch).await;
     server.stop().await;
 }
@@ -240,8 +287,7 @@ pub async fn mutual_tls<R: Net + Default>(rt: R) {
 
 pub async fn alpn_mismatch_is_an_error<R: Net + Default>(rt: R) {
     let pki = certs::generate();
-    let tls = ServerTlsConfig::new(Identity::from_pem(&pki.server_cert, &pki.server_key).unwrap());
-    let server = start(&rt, test_server(rt.clone(), Default::default()).tls_config(tls).unwrap()).await;
+    let server = start(&rt, tls_server(rt.clone(), Default::default(), &pki)).await;
     let http1 = ClientTlsConfig::new().ca_pem(&pki.ca).unwrap().alpn_protocols(vec![b"http/1.1".to_vec()]);
     let err = Endpoint::<R>::new(server.tls_url()).unwrap().tls_config(http1).connect().await.unwrap_err();
     assert_eq!(err.code, Code::Unavailable);
@@ -287,6 +333,12 @@ pub async fn thousand_concurrent_unary_calls<R: Net + Default>(rt: R) {
 pub async fn large_streams_both_ways<R: Net + Default>(rt: R) {
     let server = start(&rt, test_server(rt.clone(), Default::default())).await;
     let ch = channel::<R>(&server.url()).await;
+    large_transfers(&ch).await;
+    server.stop().await;
+}
+
+/// 64 MiB from the server, then 64 MiB to it, each on one stream.
+pub async fn large_transfers(ch: &Channel) {
     // Server to client: 64 messages of 1 MiB.
     let mut s = ch
         .server_streaming("/test.Test/ServerStream", req(count_size(64, 1 << 20)))
@@ -304,7 +356,6 @@ pub async fn large_streams_both_ways<R: Net + Default>(rt: R) {
     let upload = futures::stream::iter((0..256).map(move |_| chunk.clone()));
     let r = ch.client_streaming("/test.Test/ClientStream", Request::new(upload)).await.unwrap();
     assert_eq!(u64::from_be_bytes(r.into_inner()[..].try_into().unwrap()), 64 << 20);
-    server.stop().await;
 }
 
 fn ms(n: u32) -> Bytes {

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# gRPC interop matrix: Weir's interop-server/-client against the grpcio
+# (Python, C core) peer in interop/python, Weir against itself, and an h2load
+# run against the Weir interop server. Prints a pass table, writes it to
+# target/interop-results.txt and exits non-zero if any row failed.
+#
+# Bounded: every wait has a timeout and every process started here is
+# stopped (by its pid) on exit. Logs: target/interop-logs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVER_START_TIMEOUT=60  # s, until a server reports it is listening
+CLIENT_TIMEOUT=300       # s, one client run (all cases)
+H2LOAD_TIMEOUT=300       # s
+H2LOAD_REQUESTS=100000
+OVERRIDE=foo.test.google.fr
+CA_FILE=interop/certs/ca.pem
+
+# --- processes ------------------------------------------------------------
+PIDS=()
+stop_pid() {
+    local pid=$1 i
+    kill "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- setup -----------------------------------------------------------------
+echo "== Python peer"
+PY=$(timeout 900 ./scripts/setup-python.sh | tail -n 1)
+"$PY" -c "import grpc; print('grpcio', grpc.__version__)"
+
+echo "== cargo build --release -p weir-interop"
+cargo build --release -p weir-interop
+BIN=${CARGO_TARGET_DIR:-target}/release
+SERVER_BIN=$BIN/interop-server
+CLIENT_BIN=$BIN/interop-client
+for b in "$SERVER_BIN" "$CLIENT_BIN"; do
+    [ -x "$b" ] || { echo "error: $b was not built" >&2; exit 1; }
+done
+
+if ! command -v h2load >/dev/null 2>&1; then
+    echo "== installing h2load (nghttp2-client)"
+    if [ "$(id -u)" = 0 ]; then
+        SUDO=()
+    elif command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo -n)
+    else
+        echo "error: h2load is missing and cannot be installed: not root and no sudo (apt-get install nghttp2-client)" >&2
+        exit 1
+    fi
+    if ! timeout 600 "${SUDO[@]}" apt-get install -y nghttp2-client; then
+        timeout 600 "${SUDO[@]}" apt-get update
+        timeout 600 "${SUDO[@]}" apt-get install -y nghttp2-client
+    fi
+    command -v h2load >/dev/null 2>&1 || { echo "error: h2load still missing after installing nghttp2-client" >&2; exit 1; }
+fi
+
+RUNTIMES=(tokio smol)
+
+LOGS=target/interop-logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+# --- helpers -----------------------------------------------------------------
+ROWS=()  # "direction|runtime|transport|passed|failed"
+ANY_FAILED=0
+record() {
+    ROWS+=("$1|$2|$3|$4|$5")
+    if [ "$5" != 0 ] && [ "$5" != - ]; then ANY_FAILED=1; fi
+}
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server LOG CMD... : sets SERVER_PID and SERVER_PORT (the CMD's --port is
+# a free port appended here). Returns 1 if the server never became ready.
+start_server() {
+    local log=$1 port i
+    shift
+    port=$(free_port)
+    "$@" --port "$port" >"$log" 2>&1 &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    SERVER_PORT=$port
+    for ((i = 0; i < SERVER_START_TIMEOUT * 10; i++)); do
+        if grep -q "interop server listening on 127.0.0.1:$port" "$log" 2>/dev/null; then return 0; fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "   server exited before listening: $*" >&2
+            sed 's/^/   | /' "$log" >&2
+            return 1
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "   server not listening after ${SERVER_START_TIMEOUT}s: $*" >&2
+    sed 's/^/   | /' "$log" >&2
+    return 1
+}
+
+stop_server() {
+    local pid=$SERVER_PID p rest=()
+    stop_pid "$pid"
+    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
+    PIDS=("${rest[@]}")
+}
+
+# run_client DIRECTION RUNTIME TRANSPORT LOG CMD... : runs a client, records a row.
+run_client() {
+    local dir=$1 rt=$2 tr=$3 log=$4 rc=0 passed failed
+    shift 4
+    echo "-- $dir [$rt, $tr]"
+    timeout "$CLIENT_TIMEOUT" "$@" >"$log" 2>&1 || rc=$?
+    sed 's/^/   /' "$log"
+    passed=$(grep -c '^PASS ' "$log" || true)
+    failed=$(grep -c '^FAIL ' "$log" || true)
+    if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+        failed=1
+        if [ "$rc" = 124 ]; then
+            echo "   client timed out after ${CLIENT_TIMEOUT}s"
+        else
+            echo "   client exited with status $rc"
+        fi
+    fi
+    if [ "$passed" = 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+    record "$dir" "$rt" "$tr" "$passed" "$failed"
+}
+
+tls_flags() { # TRANSPORT: client TLS flags
+    if [ "$1" = tls ]; then
+        echo "--use_tls=true --server_host_override $OVERRIDE --ca_file $CA_FILE"
+    else
+        echo "--use_tls=false"
+    fi
+}
+
+server_tls_flag() { if [ "$1" = tls ]; then echo "--use_tls=true"; else echo "--use_tls=false"; fi; }
+
+# --- Python client -> Weir server ---------------------------------------------
+for rt in "${RUNTIMES[@]}"; do
+    for tr in h2c tls; do
+        dir="python client -> weir server"
+        # shellcheck disable=SC2046
+        if ! start_server "$LOGS/weir-server-$rt-$tr.log" "$SERVER_BIN" --runtime "$rt" $(server_tls_flag "$tr"); then
+            record "$dir" "$rt" "$tr" 0 "server did not start"
+            stop_server
+            continue
+        fi
+        # shellcheck disable=SC2046
+        run_client "$dir" "$rt" "$tr" "$LOGS/py-client-weir-$rt-$tr.log" \
+            "$PY" interop/python/interop_client.py --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
+            --test_case all $(tls_flags "$tr")
+        stop_server
+    done
+done
+
+# --- Weir client -> Python server ---------------------------------------------
+for tr in h2c tls; do
+    dir="weir client -> python server"
+    # shellcheck disable=SC2046
+    if ! start_server "$LOGS/py-server-$tr.log" "$PY" interop/python/interop_server.py $(server_tls_flag "$tr"); then
+        for rt in "${RUNTIMES[@]}"; do record "$dir" "$rt" "$tr" 0 "server did not start"; done
+        stop_server
+        continue
+    fi
+    for rt in "${RUNTIMES[@]}"; do
+        # shellcheck disable=SC2046
+        run_client "$dir" "$rt" "$tr" "$LOGS/weir-client-py-$rt-$tr.log" \
+            "$CLIENT_BIN" --runtime "$rt" --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
+            --test_case all $(tls_flags "$tr")
+    done
+    stop_server
+done
+
+# --- Weir client -> Weir server, across runtimes ---------------------------------
+dir="weir client -> weir server"
+for srt in "${RUNTIMES[@]}"; do
+    if ! start_server "$LOGS/weir-server-self-$srt.log" "$SERVER_BIN" --runtime "$srt" --use_tls=false; then
+        for crt in "${RUNTIMES[@]}"; do record "$dir" "$crt->$srt" h2c 0 "server did not start"; done
+        stop_server
+        continue
+    fi
+    for crt in "${RUNTIMES[@]}"; do
+        run_client "$dir" "$crt->$srt" h2c "$LOGS/weir-client-$crt-weir-$srt.log" \
+            "$CLIENT_BIN" --runtime "$crt" --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
+            --test_case all --use_tls=false
+    done
+    stop_server
+done
+
+# --- h2load -> Weir server -------------------------------------------------------
+dir="h2load -> weir server"
+echo "-- $dir [tokio, h2c]: $H2LOAD_REQUESTS UnaryCall, -c 10 -m 10"
+BODY=$LOGS/h2load-body.bin
+"$PY" interop/python/make_h2load_body.py "$BODY" --response_size 10 --payload_size 16
+if start_server "$LOGS/weir-server-h2load.log" "$SERVER_BIN" --runtime tokio --use_tls=false; then
+    # h2load counts HTTP 2xx only; first check (nghttp, same package) that this
+    # body really is a good UnaryCall: grpc-status 0 in the trailers.
+    preflight_ok=1
+    if command -v nghttp >/dev/null 2>&1; then
+        timeout 30 nghttp -v -H 'content-type: application/grpc' -H 'te: trailers' -d "$BODY" \
+            "http://127.0.0.1:$SERVER_PORT/grpc.testing.TestService/UnaryCall" >"$LOGS/nghttp.log" 2>&1 || true
+        if grep -aq 'grpc-status: 0' "$LOGS/nghttp.log"; then
+            echo "   preflight: one UnaryCall with this body ends with grpc-status 0"
+        else
+            preflight_ok=0
+            echo "   preflight failed: no 'grpc-status: 0' for one UnaryCall with this body:"
+            sed 's/^/   | /' "$LOGS/nghttp.log" | tail -n 30
+        fi
+    fi
+    rc=0
+    timeout "$H2LOAD_TIMEOUT" h2load -n "$H2LOAD_REQUESTS" -c 10 -m 10 \
+        -H 'content-type: application/grpc' -H 'te: trailers' -d "$BODY" \
+        "http://127.0.0.1:$SERVER_PORT/grpc.testing.TestService/UnaryCall" \
+        >"$LOGS/h2load.log" 2>&1 || rc=$?
+    summary=$(grep -E '^requests: ' "$LOGS/h2load.log" || true)
+    rate=$(grep -E '^finished in ' "$LOGS/h2load.log" || true)
+    echo "   ${summary:-no requests: line (h2load exit $rc)}"
+    echo "   ${rate:-no finished line}"
+    grep -E '^status codes: ' "$LOGS/h2load.log" | sed 's/^/   /' || true
+    ok=$(sed -n 's/.* \([0-9][0-9]*\) succeeded.*/\1/p' <<<"$summary")
+    bad=$(sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p' <<<"$summary")
+    err=$(sed -n 's/.* \([0-9][0-9]*\) errored.*/\1/p' <<<"$summary")
+    if [ "$preflight_ok" = 1 ] && [ "$rc" = 0 ] && [ "${ok:-0}" = "$H2LOAD_REQUESTS" ] && [ "${bad:-x}" = 0 ] && [ "${err:-x}" = 0 ]; then
+        record "$dir" tokio h2c "${ok}" 0
+    else
+        [ "$rc" = 0 ] || echo "   h2load exited with status $rc"
+        sed 's/^/   | /' "$LOGS/h2load.log" | tail -n 20
+        missing=$((H2LOAD_REQUESTS - ${ok:-0}))
+        record "$dir" tokio h2c "${ok:-0}" "$((missing > 0 ? missing : 1))"
+    fi
+else
+    record "$dir" tokio h2c 0 "server did not start"
+fi
+stop_server
+
+# --- table ----------------------------------------------------------------------
+mkdir -p target
+{
+    printf '%-30s %-12s %-10s %8s %8s\n' direction runtime transport passed failed
+    for row in "${ROWS[@]}"; do
+        IFS='|' read -r d r t p f <<<"$row"
+        printf '%-30s %-12s %-10s %8s %8s\n' "$d" "$r" "$t" "$p" "$f"
+    done
+} >target/interop-results.txt
+echo
+echo "== interop results (target/interop-results.txt)"
+cat target/interop-results.txt
+if [ "$ANY_FAILED" != 0 ]; then
+    echo "interop: FAILED" >&2
+    exit 1
+fi
+echo "interop: all rows passed"
