@@ -51,22 +51,7 @@ for b in "$SERVER_BIN" "$CLIENT_BIN"; do
     [ -x "$b" ] || { echo "error: $b was not built" >&2; exit 1; }
 done
 
-if ! command -v h2load >/dev/null 2>&1; then
-    echo "== installing h2load (nghttp2-client)"
-    if [ "$(id -u)" = 0 ]; then
-        SUDO=()
-    elif command -v sudo >/dev/null 2>&1; then
-        SUDO=(sudo -n)
-    else
-        echo "error: h2load is missing and cannot be installed: not root and no sudo (apt-get install nghttp2-client)" >&2
-        exit 1
-    fi
-    if ! timeout 600 "${SUDO[@]}" apt-get install -y nghttp2-client; then
-        timeout 600 "${SUDO[@]}" apt-get update
-        timeout 600 "${SUDO[@]}" apt-get install -y nghttp2-client
-    fi
-    command -v h2load >/dev/null 2>&1 || { echo "error: h2load still missing after installing nghttp2-client" >&2; exit 1; }
-fi
+./scripts/install-h2load.sh
 
 RUNTIMES=(tokio smol)
 

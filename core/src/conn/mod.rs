@@ -684,7 +684,8 @@ impl Connection {
         };
         let n = data.len();
         s.recv_buffered -= n;
-        let fin = s.recv_queue.is_empty() && (s.recv_ended || (!s.state.can_recv() && !s.state.is_closed_by_reset()));
+        let fin = s.recv_queue.is_empty()
+            && (s.recv_ended || (!s.state.can_recv() && !s.state.is_closed_by_reset()));
         s.recv_window.release(n as u32);
         if s.recv_window.take_update_peek() {
             self.window_update_due.push(id);
