@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-python.sh > /dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The adapters also build without TLS.
+cargo clippy -p weir-rt -p weir-tokio -p weir-smol --no-default-features -- -D warnings
 # Code generation needs no protoc: build the examples with PROTOC pointing
 # nowhere (prost-build would fail if anything tried to run it).
 PROTOC=/nonexistent/protoc cargo build -p weir-examples

@@ -243,6 +243,27 @@ fn malformed_request_is_a_stream_error() {
     assert!(p.drain_events().iter().any(|e| matches!(e, Event::Headers { stream: StreamId(3), .. })));
 }
 
+/// §8.2.1: a field value with LF is malformed. The check must also catch the
+/// field when the peer references it from the HPACK dynamic table later
+/// (validity of table entries is cached when they are inserted).
+#[test]
+fn invalid_field_stays_malformed_when_indexed() {
+    let mut p = server();
+    let mut fields = REQUEST.to_vec();
+    fields.push(("x-bad", "a\nb"));
+    for id in [1, 3] {
+        let h = p.headers(id, &fields, true);
+        if id == 3 {
+            let Frame::Headers(hf) = &h else { unreachable!() };
+            assert!(hf.fragment.len() < 8, "the second block references table entries");
+        }
+        p.send(h);
+        let ev = p.drain_events();
+        assert!(ev.iter().all(|e| !matches!(e, Event::Headers { .. })), "{id}: not delivered");
+        assert_reset(&mut p, id, ErrorCode::PROTOCOL_ERROR);
+    }
+}
+
 #[test]
 fn each_http_message_rule_resets_the_stream() {
     let cases: &[(&[(&str, &str)], Malformed)] = &[

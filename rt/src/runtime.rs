@@ -114,22 +114,35 @@ pub trait Net: Runtime {
     /// Resolves a host name.
     fn resolve(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>>;
 
-    /// Runs the server side of a TLS handshake.
+    /// Runs the server side of a TLS handshake. The default fails: an adapter
+    /// built without its own `tls` feature cannot do handshakes.
     #[cfg(feature = "tls")]
     fn tls_accept(
         &self,
         io: Box<dyn Io>,
         config: Arc<rustls::ServerConfig>,
-    ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, TlsInfo)>>;
+    ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, TlsInfo)>> {
+        let _ = (io, config);
+        Box::pin(async { Err(tls_unsupported()) })
+    }
 
-    /// Runs the client side of a TLS handshake.
+    /// Runs the client side of a TLS handshake (default: fails, as
+    /// [`Net::tls_accept`]).
     #[cfg(feature = "tls")]
     fn tls_connect(
         &self,
         io: Box<dyn Io>,
         config: Arc<rustls::ClientConfig>,
         server_name: rustls_pki_types::ServerName<'static>,
-    ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, TlsInfo)>>;
+    ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, TlsInfo)>> {
+        let _ = (io, config, server_name);
+        Box::pin(async { Err(tls_unsupported()) })
+    }
+}
+
+#[cfg(feature = "tls")]
+fn tls_unsupported() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, "this runtime adapter was built without its `tls` feature")
 }
 
 /// What a TLS handshake established.

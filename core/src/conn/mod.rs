@@ -510,14 +510,12 @@ impl Connection {
         }
         let id = StreamId(self.next_local_id);
         self.next_local_id = self.next_local_id.saturating_add(2);
-        let mut stream =
-            self.streams.new_stream(id, self.local.initial_window(), self.peer.initial_window_size);
+        let stream = self.streams.insert_new(id, self.local.initial_window(), self.peer.initial_window_size);
         stream.is_head_request = headers.pseudo.method.as_deref() == Some(b"HEAD");
         stream.visible = true;
         stream.headers_queued = true;
         stream.end_queued = end_stream;
         stream.send_queue.push_back(Outgoing::Headers { headers, end_stream });
-        self.streams.insert(stream);
         self.pending_open.push_back(id);
         self.idle_since = None;
         Ok(id)
@@ -610,9 +608,8 @@ impl Connection {
         if s.state == State::Idle {
             // Never sent: the peer has not seen it, so just forget it.
             self.pending_open.retain(|p| *p != id);
-            if let Some(mut s) = self.streams.remove(id) {
-                self.send_buffered -= s.clear_send_queue();
-                self.streams.recycle(s);
+            if let Some(gone) = self.streams.remove(id) {
+                self.send_buffered -= gone.send_buffered;
             }
             return Ok(());
         }
@@ -878,9 +875,7 @@ impl Connection {
     fn maybe_remove(&mut self, id: StreamId) {
         let done = self.streams.get(id).is_some_and(Stream::is_done);
         if done {
-            if let Some(s) = self.streams.remove(id) {
-                self.streams.recycle(s);
-            }
+            self.streams.remove(id);
             self.push_event(Event::StreamClosed { stream: id });
             self.check_drained();
         }
@@ -938,9 +933,8 @@ impl Connection {
     /// Fails streams still waiting to open (GOAWAY or shutdown).
     fn pending_open_fail(&mut self, _now: Instant) {
         while let Some(id) = self.pending_open.pop_front() {
-            if let Some(mut s) = self.streams.remove(id) {
-                self.send_buffered -= s.clear_send_queue();
-                self.streams.recycle(s);
+            if let Some(gone) = self.streams.remove(id) {
+                self.send_buffered -= gone.send_buffered;
             }
             self.push_event(Event::Reset {
                 stream: id,

@@ -86,6 +86,12 @@ impl Connection {
             Known::Idle => {
                 return self.fail(ConnectionError::protocol(ConnectionErrorKind::StreamId));
             }
+            Known::Closed(Some(Closed::EndStream)) => {
+                return self.fail(ConnectionError::local(
+                    ErrorCode::STREAM_CLOSED,
+                    ConnectionErrorKind::StreamClosed,
+                ));
+            }
             Known::Closed(how) => {
                 self.recv_window.release(flow);
                 if how != Some(Closed::LocalReset) {
@@ -241,13 +247,14 @@ impl Connection {
         };
         let mut builder = HeaderBuilder::new(kind);
         let limit = self.config.max_header_list_size as usize;
-        let decoded = match self.hpack_dec.decode(&block, limit, |f| builder.push(f)) {
-            Ok(d) => d,
-            Err(e) => {
-                let kind = ConnectionErrorKind::Compression(e);
-                return self.fail(ConnectionError::local(ErrorCode::COMPRESSION_ERROR, kind));
-            }
-        };
+        let decoded =
+            match self.hpack_dec.decode_checked(&block, limit, |f, valid| builder.push_checked(f, valid)) {
+                Ok(d) => d,
+                Err(e) => {
+                    let kind = ConnectionErrorKind::Compression(e);
+                    return self.fail(ConnectionError::local(ErrorCode::COMPRESSION_ERROR, kind));
+                }
+            };
         match known {
             Known::Idle if !self.is_local(id) && self.role == Role::Server => {
                 self.on_request_headers(now, id, builder, decoded.over_limit, end_stream, self_dep)
@@ -257,6 +264,9 @@ impl Connection {
             Known::Idle => self.fail(ConnectionError::protocol(ConnectionErrorKind::StreamId)),
             Known::Closed(None) => self.fail(ConnectionError::protocol(ConnectionErrorKind::StreamId)),
             Known::Closed(Some(Closed::LocalReset)) => {}
+            Known::Closed(Some(Closed::EndStream)) => {
+                self.fail(ConnectionError::local(ErrorCode::STREAM_CLOSED, ConnectionErrorKind::StreamClosed))
+            }
             Known::Closed(Some(_)) => {
                 self.stream_error(now, id, ErrorCode::STREAM_CLOSED, LocalResetCause::Protocol)
             }
@@ -295,8 +305,7 @@ impl Connection {
             let rst = RstStream { stream_id: id, error_code: ErrorCode::REFUSED_STREAM };
             return self.queue_control_answer(Frame::RstStream(rst));
         }
-        let stream = self.streams.new_stream(id, self.local.initial_window(), self.peer.initial_window_size);
-        self.streams.insert(stream);
+        self.streams.insert_new(id, self.local.initial_window(), self.peer.initial_window_size);
         self.transition(id, Input::RecvHeaders);
         if end_stream {
             self.transition(id, Input::RecvEndStream);
@@ -618,11 +627,10 @@ impl Connection {
         let unprocessed: Vec<StreamId> =
             self.streams.ids().into_iter().filter(|&id| self.is_local(id) && id > last).collect();
         for id in unprocessed {
-            if let Some(mut s) = self.streams.remove(id) {
-                self.send_buffered -= s.clear_send_queue();
-                let unread = s.clear_recv_queue();
-                self.recv_buffered -= unread;
-                if s.state.is_active() {
+            if let Some(gone) = self.streams.remove(id) {
+                self.send_buffered -= gone.send_buffered;
+                self.recv_buffered -= gone.recv_buffered;
+                if gone.state.is_active() {
                     self.active_local -= 1;
                 }
             }

@@ -21,7 +21,7 @@ impl Connection {
     /// always go). Returns the number of bytes appended; 0 means nothing to send.
     pub fn poll_transmit<B: TransmitBuf>(&mut self, now: Instant, buf: &mut B) -> usize {
         let start = buf.len();
-        if self.phase == Phase::Closed {
+        if self.phase == Phase::Closed || self.nothing_to_send() {
             return 0;
         }
         self.write_preface(now, buf);
@@ -40,6 +40,18 @@ impl Connection {
             self.close_now();
         }
         buf.len() - start
+    }
+
+    /// The cheap check that lets an owner polling until 0 stop quickly.
+    #[inline]
+    fn nothing_to_send(&self) -> bool {
+        self.preface_sent
+            && self.phase == Phase::Open
+            && self.control.is_empty()
+            && self.window_update_due.is_empty()
+            && self.pending_open.is_empty()
+            && self.schedule.is_empty()
+            && !self.recv_window.update_due()
     }
 
     fn write_preface<B: TransmitBuf>(&mut self, now: Instant, buf: &mut B) {
@@ -284,24 +296,43 @@ impl Connection {
 fn encode_headers(enc: &mut crate::hpack::Encoder, h: &Headers, dst: &mut Vec<u8>) {
     enc.begin_block(dst);
     let p = &h.pseudo;
-    let pseudo: [(&[u8], Option<&Bytes>); 5] = [
-        (b":method", p.method.as_ref()),
-        (b":scheme", p.scheme.as_ref()),
-        (b":authority", p.authority.as_ref()),
-        (b":path", p.path.as_ref()),
-        (b":protocol", p.protocol.as_ref()),
+    static NAMES: [Bytes; 5] = [
+        Bytes::from_static(b":method"),
+        Bytes::from_static(b":scheme"),
+        Bytes::from_static(b":authority"),
+        Bytes::from_static(b":path"),
+        Bytes::from_static(b":protocol"),
     ];
-    for (name, value) in pseudo {
+    let values = [&p.method, &p.scheme, &p.authority, &p.path, &p.protocol];
+    for (name, value) in NAMES.iter().zip(values) {
         if let Some(v) = value {
-            enc.encode_field(name, v, false, dst);
+            enc.encode_shared(name, v, false, dst);
         }
     }
     if let Some(status) = p.status {
-        let digits =
-            [b'0' + (status / 100 % 10) as u8, b'0' + (status / 10 % 10) as u8, b'0' + (status % 10) as u8];
-        enc.encode_field(b":status", &digits, false, dst);
+        // The static table's statuses (RFC 7541 Appendix A, indices 8-14).
+        let index = match status {
+            200 => 8,
+            204 => 9,
+            206 => 10,
+            304 => 11,
+            400 => 12,
+            404 => 13,
+            500 => 14,
+            _ => 0,
+        };
+        if index != 0 {
+            dst.push(0x80 | index);
+        } else {
+            let digits = [
+                b'0' + (status / 100 % 10) as u8,
+                b'0' + (status / 10 % 10) as u8,
+                b'0' + (status % 10) as u8,
+            ];
+            enc.encode_field(b":status", &digits, false, dst);
+        }
     }
     for f in &h.fields {
-        enc.encode_field(&f.name, &f.value, f.sensitive, dst);
+        enc.encode_shared(&f.name, &f.value, f.sensitive, dst);
     }
 }

@@ -2,6 +2,13 @@
 //! goes out with the first DATA after the previous sample; the octets received
 //! until its ACK, over the measured RTT, estimate the BDP. When a sample fills
 //! most of the current window, the window doubles past the sample.
+//!
+//! Unlike gRPC-Go, sampling backs off while the estimate is stable (as hyper's
+//! does): after two samples in a row that do not grow the window, the next
+//! ping waits 10 ms, then four times longer each time, up to 10 s. A sample
+//! that grows the window, or a window's worth of data arriving since the last
+//! sample, ends the back-off. Without it a busy connection of small calls
+//! pays a PING round trip per call.
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +27,20 @@ pub struct BdpEstimator {
     rtt: Option<Duration>,
     /// Highest bandwidth sample seen (octets per second).
     best_bandwidth: f64,
+    /// Back-off between samples while the estimate is stable.
+    delay: Duration,
+    /// No ping before this instant (unless a window's worth arrived).
+    quiet_until: Option<Instant>,
+    /// Samples in a row that did not grow the window.
+    stable: u8,
+    /// Octets received since the last ACK, while backing off.
+    since_ack: u64,
 }
+
+/// The first back-off step once the estimate is stable.
+const FIRST_DELAY: Duration = Duration::from_millis(10);
+/// The longest back-off between samples.
+const MAX_DELAY: Duration = Duration::from_secs(10);
 
 /// The opaque payload of BDP pings, so the connection can tell their ACKs apart.
 pub const BDP_PING_PAYLOAD: [u8; 8] = *b"weir-bdp";
@@ -35,6 +55,10 @@ impl BdpEstimator {
             sent_at: None,
             rtt: None,
             best_bandwidth: 0.0,
+            delay: Duration::ZERO,
+            quiet_until: None,
+            stable: 0,
+            since_ack: 0,
         }
     }
 
@@ -49,12 +73,18 @@ impl BdpEstimator {
         if self.window >= self.max_window {
             return false;
         }
-        self.sample += len as u64;
-        if self.sent_at.is_none() {
-            self.sent_at = Some(now);
-            return true;
+        if self.sent_at.is_some() {
+            self.sample += len as u64;
+            return false;
         }
-        false
+        self.since_ack += len as u64;
+        let quiet = self.quiet_until.is_some_and(|t| now < t);
+        if quiet && self.since_ack < u64::from(self.window) {
+            return false;
+        }
+        self.sample = len as u64;
+        self.sent_at = Some(now);
+        true
     }
 
     /// True while a BDP ping is in flight.
@@ -74,15 +104,34 @@ impl BdpEstimator {
         let bandwidth = sample as f64 / rtt.as_secs_f64();
         // gRPC-Go: grow when the sample fills 2/3 of the window and bandwidth is
         // at a new high; the new window is twice the sample.
-        if sample as f64 >= self.window as f64 * 2.0 / 3.0 && bandwidth >= self.best_bandwidth {
+        let grown = if sample as f64 >= self.window as f64 * 2.0 / 3.0 && bandwidth >= self.best_bandwidth {
             self.best_bandwidth = bandwidth;
             let grown = (sample.saturating_mul(2)).min(u64::from(self.max_window)) as u32;
-            if grown > self.window {
+            (grown > self.window).then(|| {
                 self.window = grown;
-                return Some(grown);
+                grown
+            })
+        } else {
+            None
+        };
+        self.back_off(now, grown.is_some());
+        grown
+    }
+
+    /// Sets when the next sample may start.
+    fn back_off(&mut self, now: Instant, grew: bool) {
+        self.since_ack = 0;
+        if grew {
+            self.delay = Duration::ZERO;
+            self.stable = 0;
+        } else {
+            self.stable += 1;
+            if self.stable >= 2 {
+                self.stable = 0;
+                self.delay = (self.delay * 4).clamp(FIRST_DELAY, MAX_DELAY);
             }
         }
-        None
+        self.quiet_until = (!self.delay.is_zero()).then(|| now + self.delay);
     }
 
     /// The smoothed RTT measured so far.
@@ -116,5 +165,42 @@ mod tests {
         b.on_data(90_000, t0);
         assert_eq!(b.on_ack(t0 + Duration::from_millis(2)), Some(100_000));
         assert!(!b.on_data(1, t0), "at the cap no more pings");
+    }
+
+    #[test]
+    fn stable_samples_back_off_and_growth_or_a_full_window_resumes() {
+        let t0 = Instant::now();
+        let mut b = BdpEstimator::new(65_535, 1 << 24);
+        let mut t = t0;
+        // Two samples that do not grow the window: pinging pauses 10 ms.
+        for _ in 0..2 {
+            assert!(b.on_data(10, t));
+            t += Duration::from_micros(50);
+            assert_eq!(b.on_ack(t), None);
+        }
+        assert!(!b.on_data(10, t), "backing off");
+        assert!(!b.on_data(10, t + Duration::from_millis(9)), "still backing off");
+        t += Duration::from_millis(10);
+        assert!(b.on_data(10, t), "the back-off is over");
+        // The pause stays while samples are stable, and after two more it
+        // grows fourfold.
+        assert_eq!(b.on_ack(t), None);
+        assert!(!b.on_data(10, t + Duration::from_millis(9)));
+        t += Duration::from_millis(10);
+        assert!(b.on_data(10, t));
+        assert_eq!(b.on_ack(t), None);
+        assert!(!b.on_data(10, t + Duration::from_millis(39)));
+        assert!(b.on_data(10, t + Duration::from_millis(40)));
+        assert_eq!(b.on_ack(t + Duration::from_millis(40)), None);
+        t += Duration::from_millis(40);
+        // A window's worth of data while backing off starts a sample at once.
+        assert!(!b.on_data(60_000, t + Duration::from_millis(1)));
+        assert!(b.on_data(5_535, t + Duration::from_millis(1)));
+        assert_eq!(b.on_ack(t + Duration::from_millis(2)), None, "the sample starts at the ping");
+        // A growing sample ends the back-off.
+        assert!(b.on_data(65_535, t + Duration::from_millis(2)));
+        assert!(!b.on_data(40_000, t + Duration::from_millis(2)));
+        assert!(b.on_ack(t + Duration::from_millis(3)).is_some());
+        assert!(b.on_data(1, t + Duration::from_millis(3)), "no pause after growth");
     }
 }

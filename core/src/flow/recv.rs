@@ -66,6 +66,12 @@ impl RecvWindow {
         }
     }
 
+    /// True when [`RecvWindow::take_update`] might announce credit now.
+    #[inline]
+    pub fn update_due(&self) -> bool {
+        self.unclaimed != 0 && self.unclaimed >= self.target / 2
+    }
+
     /// The increment to announce now, if one is due; claims it.
     pub fn take_update(&mut self) -> Option<u32> {
         if self.unclaimed == 0 || self.unclaimed < self.target / 2 {

@@ -499,7 +499,11 @@ impl Server {
                 self.events.push_back(ServerEvent::Call { call: CallId(id), start });
                 self.on_data(id);
             }
-            Err(Rejection::Http { status, grpc, message }) => self.reject_http(id, status, grpc, &message),
+            Err(Rejection::Http { status, grpc, message }) => {
+                // RFC 9110 §9.3.2: no content in a response to HEAD.
+                let head = h.pseudo.method.as_deref() == Some(b"HEAD");
+                self.reject_http(id, status, grpc, &message, head)
+            }
             Err(Rejection::Grpc(status, extra)) => self.reject_trailers_only(id, &status, extra),
         }
     }
@@ -575,12 +579,14 @@ impl Server {
 
     /// A non-gRPC request: an HTTP error status with a text body, so plain
     /// HTTP clients see what went wrong.
-    fn reject_http(&mut self, id: StreamId, status: u16, grpc: Code, message: &str) {
+    fn reject_http(&mut self, id: StreamId, status: u16, grpc: Code, message: &str, head: bool) {
         let mut h = Headers::response(status);
         h.push(Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain; charset=utf-8"));
         status_fields(&Status::new(grpc, message), &mut h.fields);
-        let _ = self.h2.send_headers(id, h, false);
-        let _ = self.h2.send_data(id, Bytes::from(format!("{message}\n")), true);
+        let _ = self.h2.send_headers(id, h, head);
+        if !head {
+            let _ = self.h2.send_data(id, Bytes::from(format!("{message}\n")), true);
+        }
         self.discard_request(id);
     }
 

@@ -114,18 +114,20 @@ impl HeaderBuilder {
         }
     }
 
-    /// Adds one decoded field.
-    pub(crate) fn push(&mut self, field: HeaderField) {
+    /// Adds one decoded field; `chars_valid` says its name and value are
+    /// already known to pass §8.2.1's character rules (see
+    /// [`crate::hpack::Decoder::decode_checked`]).
+    pub(crate) fn push_checked(&mut self, field: HeaderField, chars_valid: bool) {
         if self.error.is_some() {
             return;
         }
-        if !is_valid_value(&field.value) {
+        if !chars_valid && !is_valid_value(&field.value) {
             return self.fail(Malformed::InvalidValue);
         }
         if field.name.first() == Some(&b':') {
             self.push_pseudo(field);
         } else {
-            self.push_regular(field);
+            self.push_regular(field, chars_valid);
         }
     }
 
@@ -159,13 +161,13 @@ impl HeaderBuilder {
         *slot = Some(field.value);
     }
 
-    fn push_regular(&mut self, field: HeaderField) {
+    fn push_regular(&mut self, field: HeaderField, chars_valid: bool) {
         self.seen_regular = true;
         let name = field.name.as_ref();
         if name.is_empty() {
             return self.fail(Malformed::EmptyName);
         }
-        if !is_valid_name(name) {
+        if !chars_valid && !is_valid_name(name) {
             let upper = name.iter().any(u8::is_ascii_uppercase);
             return self.fail(if upper { Malformed::UppercaseName } else { Malformed::InvalidName });
         }
@@ -255,7 +257,10 @@ mod tests {
     fn build(kind: BlockKind, fields: &[(&'static str, &'static str)]) -> Result<Headers, Malformed> {
         let mut b = HeaderBuilder::new(kind);
         for (n, v) in fields {
-            b.push(HeaderField::new(Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes())));
+            b.push_checked(
+                HeaderField::new(Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes())),
+                false,
+            );
         }
         b.finish().map(|(h, _)| h)
     }
@@ -320,7 +325,10 @@ mod tests {
     fn content_length_is_parsed_and_must_agree() {
         let mut b = HeaderBuilder::new(BlockKind::Request);
         for (n, v) in REQ.iter().chain(&[("content-length", "12"), ("content-length", "12")]) {
-            b.push(HeaderField::new(Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes())));
+            b.push_checked(
+                HeaderField::new(Bytes::from_static(n.as_bytes()), Bytes::from_static(v.as_bytes())),
+                false,
+            );
         }
         assert_eq!(b.finish().unwrap().1, Some(12));
         assert_eq!(

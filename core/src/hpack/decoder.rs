@@ -85,6 +85,19 @@ impl Decoder {
         &mut self,
         block: &Bytes,
         max_list_size: usize,
+        mut emit: F,
+    ) -> Result<Decoded, DecoderError> {
+        self.decode_checked(block, max_list_size, |field, _| emit(field))
+    }
+
+    /// [`Decoder::decode`], also telling `emit` whether the field is known to
+    /// pass RFC 9113 §8.2.1's character rules: true for fields from the static
+    /// table and for dynamic entries checked when inserted, so a receiver can
+    /// skip re-checking fields that repeat block after block.
+    pub fn decode_checked<F: FnMut(HeaderField, bool)>(
+        &mut self,
+        block: &Bytes,
+        max_list_size: usize,
         emit: F,
     ) -> Result<Decoded, DecoderError> {
         let mut run = BlockRun {
@@ -237,14 +250,14 @@ struct BlockRun<'a, F> {
     seen_field: bool,
 }
 
-impl<F: FnMut(HeaderField)> BlockRun<'_, F> {
+impl<F: FnMut(HeaderField, bool)> BlockRun<'_, F> {
     /// Indexed header field (RFC 7541 §6.1).
     fn indexed_field(&mut self, table: &DynamicTable) -> Result<(), DecoderError> {
         self.seen_field = true;
         let index = self.reader.integer(7)?;
-        let (name, value) = table.get(index).ok_or(DecoderError::InvalidIndex(index))?;
+        let (name, value, valid) = table.get_checked(index).ok_or(DecoderError::InvalidIndex(index))?;
         if self.budget.admit(entry_size(name.len(), value.len())) {
-            (self.emit)(HeaderField { name, value, sensitive: false });
+            (self.emit)(HeaderField { name, value, sensitive: false }, valid);
         }
         Ok(())
     }
@@ -263,7 +276,7 @@ impl<F: FnMut(HeaderField)> BlockRun<'_, F> {
             if indexing == Indexing::Incremental {
                 table.insert(field.name.clone(), field.value.clone());
             }
-            (self.emit)(field);
+            (self.emit)(field, false);
             return Ok(());
         }
         let size = self.exact_size(&name, &value)?;
@@ -366,6 +379,29 @@ mod tests {
         assert_eq!(second[0].value.as_ptr(), third[0].value.as_ptr(), "a refcount, not a copy");
         // The table holds its own copy: it never pins the peer's buffer.
         assert!(!block.as_ptr_range().contains(&second[0].value.as_ptr()));
+    }
+
+    #[test]
+    fn checked_flag_trusts_only_table_entries_that_passed() {
+        let mut decoder = Decoder::new(4096);
+        let mut seen = Vec::new();
+        let mut run = |decoder: &mut Decoder, wire: &'static [u8]| {
+            seen.clear();
+            decoder
+                .decode_checked(&Bytes::from_static(wire), usize::MAX, |f, ok| seen.push((f.name, ok)))
+                .unwrap();
+            seen.iter().map(|(_, ok)| *ok).collect::<Vec<_>>()
+        };
+        // Static indexed: trusted. Literals: never (the receiver checks them).
+        assert_eq!(run(&mut decoder, b"\x83\x40\x01a\x01b"), [true, false]);
+        // The entry `a: b` was checked on insertion.
+        assert_eq!(run(&mut decoder, b"\xbe"), [true]);
+        // An entry with a bad value (LF) or bad name (uppercase) is inserted but
+        // never trusted when referenced.
+        assert_eq!(run(&mut decoder, b"\x40\x01a\x02x\n\x40\x01A\x01b"), [false, false]);
+        assert_eq!(run(&mut decoder, b"\xbe\xbf\xc0"), [false, false, true]);
+        // Pseudo-header names are judged by the receiver, the value still counts.
+        assert_eq!(run(&mut decoder, b"\x40\x05:path\x01/\xbe"), [false, true]);
     }
 
     #[test]

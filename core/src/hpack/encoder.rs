@@ -79,6 +79,41 @@ pub struct Encoder {
     pending_smallest: Option<usize>,
     huffman: HuffmanPolicy,
     policy: IndexPolicy,
+    /// Recently indexed fields by buffer identity ([`Encoder::encode_shared`]):
+    /// empty until first used, then `MEMO_SLOTS` direct-mapped slots.
+    memo: Vec<Option<Memo>>,
+}
+
+/// Slots of the encoder's memo.
+const MEMO_SLOTS: usize = 32;
+
+/// A field recently encoded as indexed, and where it is. Holding the buffers
+/// keeps them alive and unchanged (`Bytes` are immutable), so a field whose
+/// name and value are the same buffers (pointer and length) has the same
+/// octets.
+#[derive(Debug)]
+struct Memo {
+    name: Bytes,
+    value: Bytes,
+    at: Indexed,
+}
+
+/// Where an indexed field is.
+#[derive(Clone, Copy, Debug)]
+enum Indexed {
+    /// A static table index: never changes.
+    Static(usize),
+    /// A dynamic entry's absolute insertion number: valid until evicted.
+    Dynamic(u64),
+}
+
+fn same_buffer(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
+}
+
+fn memo_slot(name: &Bytes, value: &Bytes) -> usize {
+    let key = (name.as_ptr() as u64) ^ (value.as_ptr() as u64).rotate_left(29) ^ (value.len() as u64);
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 59) as usize % MEMO_SLOTS
 }
 
 impl Default for Encoder {
@@ -130,6 +165,7 @@ impl Encoder {
             pending_smallest: None,
             huffman: HuffmanPolicy::WhenShorter,
             policy: IndexPolicy::Default,
+            memo: Vec::new(),
         }
     }
 
@@ -187,15 +223,57 @@ impl Encoder {
 
     /// Appends one field of the current block.
     pub fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, dst: &mut Vec<u8>) {
+        self.encode_field_at(name, value, sensitive, dst);
+    }
+
+    /// [`Encoder::encode_field`] for fields held as [`Bytes`]: a field whose
+    /// name and value are the very buffers of a recently encoded indexed field
+    /// (the same static strings, or clones of the same `Bytes`, as request
+    /// after request uses) is found without hashing or comparing octets.
+    pub fn encode_shared(&mut self, name: &Bytes, value: &Bytes, sensitive: bool, dst: &mut Vec<u8>) {
+        if sensitive {
+            return self.encode_field(name, value, true, dst);
+        }
+        let slot = memo_slot(name, value);
+        if let Some(memo) = self.memo.get(slot).and_then(Option::as_ref)
+            && same_buffer(&memo.name, name)
+            && same_buffer(&memo.value, value)
+        {
+            let index = match memo.at {
+                Indexed::Static(index) => Some(index),
+                Indexed::Dynamic(id) => self.table.live_index(id),
+            };
+            if let Some(index) = index {
+                encode_integer(index, 7, 0x80, dst);
+                return;
+            }
+        }
+        if let Some(at) = self.encode_field_at(name, value, false, dst) {
+            if self.memo.is_empty() {
+                self.memo.resize_with(MEMO_SLOTS, || None);
+            }
+            self.memo[slot] = Some(Memo { name: name.clone(), value: value.clone(), at });
+        }
+    }
+
+    /// Encodes one field; returns where the field now is in a table (indexed,
+    /// or just inserted), for the memo.
+    fn encode_field_at(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        sensitive: bool,
+        dst: &mut Vec<u8>,
+    ) -> Option<Indexed> {
         let static_match = static_lookup(name, value);
         if let (StaticMatch::Field(index), false) = (static_match, sensitive) {
             encode_integer(index, 7, 0x80, dst);
-            return;
+            return Some(Indexed::Static(index));
         }
         let hashes = self.table.hashes(name, value);
         if !sensitive && let Some(index) = self.table.find_field(name, value, hashes.field) {
             encode_integer(index, 7, 0x80, dst);
-            return;
+            return self.table.id_of(index).map(Indexed::Dynamic);
         }
         let source = match static_match {
             StaticMatch::Field(index) | StaticMatch::Name(index) => NameSource::Static(index),
@@ -212,10 +290,13 @@ impl Encoder {
             Literal::Without
         };
         self.write_literal(literal, &source, name, value, dst);
-        if literal == Literal::Incremental {
-            let name = self.table.name_bytes(&source, name);
-            self.table.insert(name, Bytes::copy_from_slice(value), hashes);
+        if literal != Literal::Incremental {
+            return None;
         }
+        let name = self.table.name_bytes(&source, name);
+        self.table.insert(name, Bytes::copy_from_slice(value), hashes);
+        // The newest entry, unless it was too large to keep.
+        self.table.id_of(STATIC.len() + 1).map(Indexed::Dynamic)
     }
 
     /// Encodes a whole header block: [`Encoder::begin_block`], then every field.
@@ -349,6 +430,18 @@ impl EncoderTable {
     fn entry(&self, id: u64) -> Option<&Entry> {
         let age = usize::try_from(self.next_id.checked_sub(id)?.checked_sub(1)?).ok()?;
         self.entries.get(age)
+    }
+
+    /// The HPACK index of the entry numbered `id`, if not evicted yet.
+    fn live_index(&self, id: u64) -> Option<usize> {
+        let oldest = self.next_id - self.entries.len() as u64;
+        (id >= oldest && id < self.next_id).then(|| self.hpack_index(id))
+    }
+
+    /// The absolute number of the dynamic entry at HPACK index `index`.
+    fn id_of(&self, index: usize) -> Option<u64> {
+        let age = index.checked_sub(STATIC.len() + 1)?;
+        (age < self.entries.len()).then(|| self.next_id - 1 - age as u64)
     }
 
     fn hpack_index(&self, id: u64) -> usize {

@@ -10,6 +10,7 @@ const MAX_OCTETS: usize = 5;
 /// of `input`, ignoring the octet's bits above the prefix.
 ///
 /// Returns the value and the number of octets it used.
+#[inline]
 pub(super) fn decode_integer(input: &[u8], prefix_bits: u8) -> Result<(usize, usize), DecoderError> {
     let max_prefix = prefix_max(prefix_bits);
     let first = *input.first().ok_or(DecoderError::Truncated)?;
@@ -32,6 +33,7 @@ pub(super) fn decode_integer(input: &[u8], prefix_bits: u8) -> Result<(usize, us
 
 /// Appends `value` with an `prefix_bits`-bit prefix; `flags` holds the bits of
 /// the first octet above the prefix.
+#[inline]
 pub(super) fn encode_integer(value: usize, prefix_bits: u8, flags: u8, dst: &mut Vec<u8>) {
     let max_prefix = prefix_max(prefix_bits) as usize;
     if value < max_prefix {

@@ -170,7 +170,9 @@ pub(super) fn static_lookup(name: &[u8], value: &[u8]) -> StaticMatch {
 /// eviction, sizes counted as in RFC 7541 §4.1.
 #[derive(Debug)]
 pub(super) struct DynamicTable {
-    entries: VecDeque<(Bytes, Bytes)>,
+    /// `(name, value, chars_valid)`: the last says the name and value pass
+    /// RFC 9113 §8.2.1's character rules, checked once on insertion.
+    entries: VecDeque<(Bytes, Bytes, bool)>,
     size: usize,
     max_size: usize,
 }
@@ -192,17 +194,25 @@ impl DynamicTable {
     }
 
     /// Entries, newest first.
-    pub(super) fn entries(&self) -> impl ExactSizeIterator<Item = &(Bytes, Bytes)> {
-        self.entries.iter()
+    pub(super) fn entries(&self) -> impl ExactSizeIterator<Item = (&Bytes, &Bytes)> {
+        self.entries.iter().map(|(name, value, _)| (name, value))
     }
 
     /// The entry at HPACK index `index` (static or dynamic), cloned by refcount.
+    #[cfg(test)]
     pub(super) fn get(&self, index: usize) -> Option<(Bytes, Bytes)> {
+        self.get_checked(index).map(|(name, value, _)| (name, value))
+    }
+
+    /// The entry at HPACK index `index`, cloned by refcount, and whether its
+    /// characters are valid field characters (RFC 9113 §8.2.1; every static
+    /// entry's are).
+    pub(super) fn get_checked(&self, index: usize) -> Option<(Bytes, Bytes, bool)> {
         if index <= STATIC_LEN {
-            return static_entry(index);
+            return static_entry(index).map(|(name, value)| (name, value, true));
         }
-        let (name, value) = self.entries.get(index - STATIC_LEN - 1)?;
-        Some((name.clone(), value.clone()))
+        let (name, value, valid) = self.entries.get(index - STATIC_LEN - 1)?;
+        Some((name.clone(), value.clone(), *valid))
     }
 
     /// The name at HPACK index `index`, cloned by refcount.
@@ -210,7 +220,7 @@ impl DynamicTable {
         if index <= STATIC_LEN {
             return static_entry(index).map(|(name, _)| name);
         }
-        self.entries.get(index - STATIC_LEN - 1).map(|(name, _)| name.clone())
+        self.entries.get(index - STATIC_LEN - 1).map(|(name, _, _)| name.clone())
     }
 
     /// Sets the maximum size, evicting the oldest entries to fit.
@@ -238,7 +248,9 @@ impl DynamicTable {
         owned.extend_from_slice(&name);
         owned.extend_from_slice(&value);
         let owned = owned.freeze();
-        self.entries.push_front((owned.slice(..name.len()), owned.slice(name.len()..)));
+        let valid = crate::headers::is_valid_value(&value)
+            && (name.first() == Some(&b':') || crate::headers::is_valid_name(&name));
+        self.entries.push_front((owned.slice(..name.len()), owned.slice(name.len()..), valid));
     }
 
     /// Empties the table when an entry of `size` octets would not fit at all,
@@ -256,7 +268,7 @@ impl DynamicTable {
     fn evict_to(&mut self, target: usize) {
         while self.size > target {
             match self.entries.pop_back() {
-                Some((name, value)) => self.size -= entry_size(name.len(), value.len()),
+                Some((name, value, _)) => self.size -= entry_size(name.len(), value.len()),
                 None => {
                     self.size = 0;
                     break;

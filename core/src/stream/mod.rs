@@ -13,7 +13,6 @@ use bytes::Bytes;
 
 use crate::error_code::ErrorCode;
 use crate::flow::{RecvWindow, SendWindow};
-use crate::frame::StreamId;
 use crate::headers::Headers;
 
 /// Where a stream's incoming message is, which decides how the next header
@@ -39,7 +38,6 @@ pub(crate) enum Outgoing {
 /// One stream's record.
 #[derive(Debug)]
 pub(crate) struct Stream {
-    pub id: StreamId,
     pub state: State,
     pub recv_window: RecvWindow,
     pub send_window: SendWindow,
@@ -80,9 +78,8 @@ pub(crate) struct Stream {
 
 impl Stream {
     /// A new idle stream with windows from the current settings.
-    pub fn new(id: StreamId, recv_window: u32, send_window: u32) -> Self {
+    pub fn new(recv_window: u32, send_window: u32) -> Self {
         Stream {
-            id,
             state: State::Idle,
             recv_window: RecvWindow::new(recv_window),
             send_window: SendWindow::new(send_window),

@@ -178,14 +178,18 @@ impl State {
             // RST_STREAM frame might receive a WINDOW_UPDATE or RST_STREAM frame from its
             // peer" — both are harmless.
             (Closed(_), RecvWindowUpdate | RecvReset) => Ignore,
-            // After the peer's RST_STREAM or END_STREAM it must not send DATA or
-            // HEADERS: "An endpoint MAY treat receipt of any other type of frame on a
-            // closed stream as a connection error of type STREAM_CLOSED"; a stream error
-            // is enough to contain it.
-            (
-                Closed(How::RemoteReset | How::EndStream),
-                RecvHeaders | RecvData | RecvEndStream | RecvPushPromise,
-            ) => StreamError(CLOSED),
+            // After the peer's RST_STREAM it must not send DATA or HEADERS; a
+            // stream error contains it.
+            (Closed(How::RemoteReset), RecvHeaders | RecvData | RecvEndStream | RecvPushPromise) => {
+                StreamError(CLOSED)
+            }
+            // After both END_STREAMs no timing excuses a DATA or HEADERS frame:
+            // "An endpoint MAY treat receipt of any other type of frame on a closed
+            // stream as a connection error of type STREAM_CLOSED" (and RFC 7540, which
+            // h2spec checks, required it).
+            (Closed(How::EndStream), RecvHeaders | RecvData | RecvEndStream | RecvPushPromise) => {
+                ConnectionError(CLOSED)
+            }
             (Closed(_), SendReset) => Ignore,
             (Closed(_), SendHeaders | SendData | SendEndStream | SendPushPromise) => LocalMisuse,
         }
@@ -259,7 +263,8 @@ mod tests {
         assert_eq!(local.transition(Input::RecvData), Outcome::Ignore);
         assert_eq!(local.transition(Input::RecvHeaders), Outcome::Ignore);
         assert_eq!(remote.transition(Input::RecvData), Outcome::StreamError(ErrorCode::STREAM_CLOSED));
-        assert_eq!(ended.transition(Input::RecvHeaders), Outcome::StreamError(ErrorCode::STREAM_CLOSED));
+        assert_eq!(ended.transition(Input::RecvHeaders), Outcome::ConnectionError(ErrorCode::STREAM_CLOSED));
+        assert_eq!(ended.transition(Input::RecvData), Outcome::ConnectionError(ErrorCode::STREAM_CLOSED));
         assert_eq!(ended.transition(Input::RecvWindowUpdate), Outcome::Ignore);
     }
 

@@ -5,9 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use bytes::Bytes;
-
-use super::{Closed, Outgoing, State, Stream};
+use super::{Closed, State, Stream};
 use crate::frame::StreamId;
 
 /// Hashes a stream id with one multiplication (Fibonacci hashing). Ids come
@@ -34,17 +32,39 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
 
-/// Queues of finished streams kept for new ones: a stream's queues allocate
-/// on first use, and per-call allocations are what short calls cost most.
-const SPARE_QUEUES: usize = 64;
+/// A freed slot keeps its queues' allocations for the next stream only up to
+/// this capacity (per-call allocations are what short calls cost most).
+const KEPT_QUEUE_CAPACITY: usize = 16;
 
-/// Live streams and recently closed ones.
+/// Live streams in slots (a slab: records are built and reset in place, never
+/// moved), found by id through a small map; plus recently closed ones.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    streams: IdMap<Stream>,
+    index: IdMap<u32>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// The last id looked up mutably and its slot: consecutive operations on
+    /// one stream skip the map.
+    last: Option<(u32, u32)>,
     recently_closed: VecDeque<(u32, Closed)>,
     memory: usize,
-    spare: Vec<(VecDeque<Bytes>, VecDeque<Outgoing>)>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    stream: Stream,
+    live: bool,
+}
+
+/// What a removed stream left behind, for the connection's accounting.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Removed {
+    /// Its state when removed.
+    pub state: State,
+    /// Octets it still had queued for sending (now dropped).
+    pub send_buffered: usize,
+    /// Octets it had received and not yet delivered (now dropped).
+    pub recv_buffered: usize,
 }
 
 impl std::fmt::Debug for IdHasher {
@@ -56,47 +76,76 @@ impl std::fmt::Debug for IdHasher {
 impl Store {
     /// An empty store remembering up to `memory` closed streams.
     pub fn new(memory: usize) -> Self {
-        Store { streams: IdMap::default(), recently_closed: VecDeque::new(), memory, spare: Vec::new() }
+        Store { memory, ..Store::default() }
     }
 
-    /// A new idle stream, reusing a finished stream's queues when there are any.
-    pub fn new_stream(&mut self, id: StreamId, recv_window: u32, send_window: u32) -> Stream {
-        let mut s = Stream::new(id, recv_window, send_window);
-        if let Some((recv, send)) = self.spare.pop() {
-            s.recv_queue = recv;
-            s.send_queue = send;
-        }
-        s
-    }
-
-    /// Keeps a removed stream's (emptied) queues for a future stream.
-    pub fn recycle(&mut self, mut s: Stream) {
-        if self.spare.len() < SPARE_QUEUES && s.recv_queue.capacity() <= 16 && s.send_queue.capacity() <= 16 {
-            s.recv_queue.clear();
-            s.send_queue.clear();
-            self.spare.push((s.recv_queue, s.send_queue));
-        }
+    /// Adds a new idle stream (in a freed slot when there is one, reusing its
+    /// queues) and returns it. The id must not be live.
+    pub fn insert_new(&mut self, id: StreamId, recv_window: u32, send_window: u32) -> &mut Stream {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                let entry = &mut self.slots[slot as usize];
+                let recv_queue = std::mem::take(&mut entry.stream.recv_queue);
+                let send_queue = std::mem::take(&mut entry.stream.send_queue);
+                entry.stream = Stream { recv_queue, send_queue, ..Stream::new(recv_window, send_window) };
+                entry.live = true;
+                slot
+            }
+            None => {
+                self.slots.push(Slot { stream: Stream::new(recv_window, send_window), live: true });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(id.0, slot);
+        self.last = Some((id.0, slot));
+        &mut self.slots[slot as usize].stream
     }
 
     pub fn get(&self, id: StreamId) -> Option<&Stream> {
-        self.streams.get(&id.0)
+        let slot = match self.last {
+            Some((last, slot)) if last == id.0 => slot,
+            _ => *self.index.get(&id.0)?,
+        };
+        Some(&self.slots[slot as usize].stream)
     }
 
     pub fn get_mut(&mut self, id: StreamId) -> Option<&mut Stream> {
-        self.streams.get_mut(&id.0)
+        let slot = match self.last {
+            Some((last, slot)) if last == id.0 => slot,
+            _ => {
+                let slot = *self.index.get(&id.0)?;
+                self.last = Some((id.0, slot));
+                slot
+            }
+        };
+        Some(&mut self.slots[slot as usize].stream)
     }
 
-    pub fn insert(&mut self, stream: Stream) -> &mut Stream {
-        self.streams.entry(stream.id.0).or_insert(stream)
-    }
-
-    /// Removes a stream, remembering how it closed.
-    pub fn remove(&mut self, id: StreamId) -> Option<Stream> {
-        let s = self.streams.remove(&id.0)?;
-        if let State::Closed(how) = s.state {
+    /// Removes a stream, dropping what it still queued and remembering how it
+    /// closed; its slot (and small queues) wait for the next stream.
+    pub fn remove(&mut self, id: StreamId) -> Option<Removed> {
+        let slot = self.index.remove(&id.0)?;
+        if self.last.is_some_and(|(last, _)| last == id.0) {
+            self.last = None;
+        }
+        let entry = &mut self.slots[slot as usize];
+        entry.live = false;
+        let s = &mut entry.stream;
+        let removed =
+            Removed { state: s.state, send_buffered: s.send_buffered, recv_buffered: s.recv_buffered };
+        if s.recv_queue.capacity() > KEPT_QUEUE_CAPACITY {
+            s.recv_queue = VecDeque::new();
+        }
+        if s.send_queue.capacity() > KEPT_QUEUE_CAPACITY {
+            s.send_queue = VecDeque::new();
+        }
+        s.clear_send_queue();
+        s.clear_recv_queue();
+        self.free.push(slot);
+        if let State::Closed(how) = removed.state {
             self.remember(id, how);
         }
-        Some(s)
+        Some(removed)
     }
 
     /// Records a stream that closed without ever having a record (refused).
@@ -116,18 +165,18 @@ impl Store {
     }
 
     pub fn len(&self) -> usize {
-        self.streams.len()
+        self.index.len()
     }
 
     pub fn ids(&self) -> Vec<StreamId> {
-        self.streams.keys().map(|&k| StreamId(k)).collect()
+        self.index.keys().map(|&k| StreamId(k)).collect()
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Stream> {
-        self.streams.values_mut()
+        self.slots.iter_mut().filter(|e| e.live).map(|e| &mut e.stream)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Stream> {
-        self.streams.values()
+        self.slots.iter().filter(|e| e.live).map(|e| &e.stream)
     }
 }

@@ -227,6 +227,10 @@ impl<R: Net> Endpoint<R> {
         } else {
             None
         };
+        #[cfg(not(feature = "tls"))]
+        if self.tls {
+            return Err(Status::new(Code::InvalidArgument, "https:// needs weir-rt's `tls` feature"));
+        }
         let connector = Connector {
             rt: self.rt.clone(),
             target: self.target,

@@ -21,7 +21,9 @@ use std::time::Duration;
 use weir_core::grpc;
 
 use crate::interceptor::Interceptor;
-use crate::runtime::{BoxFuture, Io, Listener, Net, PeerInfo};
+#[cfg(feature = "tls")]
+use crate::runtime::BoxFuture;
+use crate::runtime::{Io, Listener, Net, PeerInfo};
 use crate::util::{Either, select};
 use driver::{ServerCtx, ServerDriver};
 use shutdown::{Shutdown, Tracker};
@@ -227,6 +229,7 @@ impl<R: Net> BoundServer<R> {
                         rt: rt.clone(),
                         ctx: ctx.clone(),
                         shutdown: shutdown.clone(),
+                        #[cfg(feature = "tls")]
                         handshake_timeout: server.handshake_timeout,
                         #[cfg(feature = "tls")]
                         tls: server.tls.clone(),
@@ -262,12 +265,14 @@ struct Connection<R: Net> {
     rt: R,
     ctx: Arc<ServerCtx>,
     shutdown: Shutdown,
+    #[cfg(feature = "tls")]
     handshake_timeout: Duration,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl<R: Net> Connection<R> {
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     async fn run(self, io: Box<dyn Io>, mut peer: PeerInfo) {
         #[cfg(feature = "tls")]
         let io = match &self.tls {

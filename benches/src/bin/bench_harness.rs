@@ -1,0 +1,266 @@
+//! `bench-harness [--seconds N] [--out BENCHMARKS.md]`: the end-to-end
+//! comparison behind `benches/run.sh`. Runs every scenario against Weir's and
+//! tonic's bench servers in the same run, on one and on two server threads,
+//! and writes BENCHMARKS.md (method, commands, machine, table of ratios).
+//! Expects `bench-server`, `bench-client` and `mem-probe` next to itself and
+//! `h2load` on PATH.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use weir_benches::args::Args;
+use weir_benches::harness::h2load::{self, Load, SAY_HELLO_BODY};
+use weir_benches::harness::report::{Better, Row, table};
+use weir_benches::harness::{parse_kv, process};
+
+const STACKS: [&str; 2] = ["weir", "tonic"];
+
+struct Ctx {
+    bins: PathBuf,
+    work: PathBuf,
+    body: PathBuf,
+    seconds: u32,
+}
+
+impl Ctx {
+    fn bin(&self, name: &str) -> Command {
+        Command::new(self.bins.join(name))
+    }
+}
+
+/// Every figure for one stack on one server configuration.
+type Figures = HashMap<&'static str, f64>;
+
+fn h2load_scenarios(seconds: u32) -> [(&'static str, Load); 3] {
+    [
+        ("unary, h2load -c 10 -m 10", Load { connections: 10, streams: 10, seconds }),
+        ("unary, h2load -c 1 -m 1000 (many streams)", Load { connections: 1, streams: 1000, seconds }),
+        ("unary, h2load -c 200 -m 1 (many connections)", Load { connections: 200, streams: 1, seconds }),
+    ]
+}
+
+fn own_client(ctx: &Ctx, stack: &str, addr: &str, extra: &[&str]) -> Result<HashMap<String, String>, String> {
+    let mut cmd = ctx.bin("bench-client");
+    cmd.args(["--impl", stack, "--addr", addr, "--duration", &ctx.seconds.to_string()]).args(extra);
+    let out = process::run(cmd, Duration::from_secs(u64::from(ctx.seconds) + 120))?;
+    let line = out.lines().last().ok_or("bench-client printed nothing")?;
+    Ok(parse_kv(line))
+}
+
+fn num(m: &HashMap<String, String>, key: &str) -> Result<f64, String> {
+    m.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| format!("missing {key} in {m:?}"))
+}
+
+/// Runs every load scenario against one server; figures keyed by label.
+fn measure_server(
+    ctx: &Ctx,
+    stack: &str,
+    runtime: &str,
+    threads: u32,
+    full: bool,
+) -> Result<Figures, String> {
+    let port = process::free_port().map_err(|e| e.to_string())?;
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = ctx.bin("bench-server");
+    cmd.args(["--addr", &addr, "--threads", &threads.to_string(), "--runtime", runtime, "--impl", stack]);
+    let _server = process::start_server(cmd, addr.parse().map_err(|e| format!("{e}"))?)?;
+    eprintln!("-- {stack} on {runtime}, {threads} server thread(s), {addr}");
+    let mut f = Figures::new();
+    let url = format!("http://{addr}/helloworld.Greeter/SayHello");
+    for (i, (label, load)) in h2load_scenarios(ctx.seconds).into_iter().enumerate() {
+        if !full && i > 0 {
+            break;
+        }
+        let log = ctx.work.join(format!("h2load-{stack}-{runtime}-{threads}-{i}.log"));
+        let o = h2load::run(&url, &ctx.body, load, &log)?;
+        eprintln!(
+            "   {label}: {:.0} req/s p50 {} µs p99 {} µs ({} failed)",
+            o.rps, o.p50_us, o.p99_us, o.failed
+        );
+        if o.failed > 0 || o.succeeded == 0 {
+            return Err(format!("{stack}: h2load {label}: {} failed, {} succeeded", o.failed, o.succeeded));
+        }
+        f.insert(["h2load0", "h2load1", "h2load2"][i], o.rps);
+        f.insert(["h2load0_p99", "h2load1_p99", "h2load2_p99"][i], o.p99_us as f64);
+        f.insert(["h2load0_p50", "h2load1_p50", "h2load2_p50"][i], o.p50_us as f64);
+    }
+    if !full {
+        return Ok(f);
+    }
+    let m = own_client(ctx, stack, &addr, &["--mode", "unary", "--connections", "1", "--concurrency", "64"])?;
+    eprintln!("   own client unary: {m:?}");
+    f.insert("own_unary", num(&m, "rps")?);
+    f.insert("own_unary_p99", num(&m, "p99_us")?);
+    let m = own_client(
+        ctx,
+        stack,
+        &addr,
+        &["--mode", "download", "--concurrency", "1", "--count", "10000", "--size", "1024"],
+    )?;
+    eprintln!("   download 1 KiB: {m:?}");
+    f.insert("stream_1k", num(&m, "mbps")?);
+    let m = own_client(
+        ctx,
+        stack,
+        &addr,
+        &["--mode", "download", "--concurrency", "1", "--count", "64", "--size", "1048576"],
+    )?;
+    eprintln!("   download 1 MiB: {m:?}");
+    f.insert("stream_1m", num(&m, "mbps")?);
+    Ok(f)
+}
+
+fn memory(ctx: &Ctx, stack: &str) -> Result<HashMap<String, String>, String> {
+    let mut cmd = ctx.bin("mem-probe");
+    cmd.args(["--impl", stack, "--conns", "200", "--streams", "1000"]);
+    cmd.arg("--client").arg(ctx.bins.join("bench-client"));
+    let out = process::run(cmd, Duration::from_secs(300))?;
+    let m = parse_kv(out.lines().last().ok_or("mem-probe printed nothing")?);
+    eprintln!("-- memory {stack}: {m:?}");
+    Ok(m)
+}
+
+fn rows_for(threads: u32, w: &Figures, t: &Figures) -> Vec<Row> {
+    let scen = |s: &str| format!("{s}, {threads} server thread{}", if threads == 1 { "" } else { "s" });
+    let mut rows = Vec::new();
+    let mut push = |scenario: String, metric: &str, key: &str, better: Better| {
+        if let (Some(&weir), Some(&tonic)) = (w.get(key), t.get(key)) {
+            rows.push(Row { scenario, metric: metric.into(), weir, tonic, better });
+        }
+    };
+    for (i, (label, _)) in h2load_scenarios(0).into_iter().enumerate() {
+        push(scen(label), "req/s", ["h2load0", "h2load1", "h2load2"][i], Better::Higher);
+        push(scen(label), "p50 latency µs", ["h2load0_p50", "h2load1_p50", "h2load2_p50"][i], Better::Lower);
+        push(scen(label), "p99 latency µs", ["h2load0_p99", "h2load1_p99", "h2load2_p99"][i], Better::Lower);
+    }
+    push(scen("unary, own client, 64 in flight, 1 connection"), "calls/s", "own_unary", Better::Higher);
+    push(
+        scen("unary, own client, 64 in flight, 1 connection"),
+        "p99 latency µs",
+        "own_unary_p99",
+        Better::Lower,
+    );
+    push(scen("server streaming 1 KiB messages, 1 connection"), "MB/s", "stream_1k", Better::Higher);
+    push(scen("server streaming 1 MiB messages, 1 connection"), "MB/s", "stream_1m", Better::Higher);
+    rows
+}
+
+fn memory_rows(w: &HashMap<String, String>, t: &HashMap<String, String>) -> Result<Vec<Row>, String> {
+    let row = |scenario: &str, metric: &str, key: &str| -> Result<Row, String> {
+        Ok(Row {
+            scenario: scenario.into(),
+            metric: metric.into(),
+            weir: num(w, key)?,
+            tonic: num(t, key)?,
+            better: Better::Lower,
+        })
+    };
+    Ok(vec![
+        row("200 idle connections, 1 server thread", "heap bytes per idle connection", "heap_per_idle_conn")?,
+        row("1000 open streams on 1 connection", "heap bytes per open stream", "heap_per_open_stream")?,
+        row("whole memory probe", "peak heap bytes", "heap_peak")?,
+        row("whole memory probe", "peak RSS KiB", "peak_rss_kib")?,
+    ])
+}
+
+fn capture(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "- CPU: {cpu}, {cores} cores available\n- {}\n- {}\n- commit {}, {}\n",
+        capture("rustc", &["-V"]),
+        capture("h2load", &["--version"]),
+        capture("git", &["rev-parse", "--short", "HEAD"]),
+        capture("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+    )
+}
+
+fn write_report(path: &Path, seconds: u32, rows: &[Row]) -> Result<(), String> {
+    let text = format!(
+        "# Benchmarks: Weir vs tonic\n\n\
+Generated by `benches/run.sh` (this file is its output; do not edit by hand).\n\n\
+## Method\n\n\
+- Both servers are built from the same `.proto` files ({protos}) with the same \
+service logic (`benches/src/services.rs`) and run as separate processes \
+(`bench-server --impl weir|tonic --threads N`, tokio multi-thread runtime with N workers), \
+one after the other, in the same run, on the same machine; loopback TCP, h2c.\n\
+- Neutral client: h2load (nghttp2) sends `helloworld.Greeter/SayHello` \
+(`name: \"world\"`) for {seconds} s after 1 s of warm-up; latency percentiles come \
+from its per-request `--log-file`. Every request must succeed.\n\
+- Own clients: each stack's generated client (`bench-client --impl …`, one tokio \
+thread) for unary calls and for server streaming (`bench.Bench/Download`, \
+`bytes` fields as `Bytes` in both stacks).\n\
+- Memory: `mem-probe` serves in-process under a counting global allocator on one \
+thread while a child client holds 200 idle connections (one call each), then \
+1000 open bidirectional streams on one connection; heap growth is divided by the \
+count. Peak RSS is the probe process's VmHWM.\n\
+- The ratio column is Weir / tonic: above 1 is better for throughput, below 1 is \
+better for latency and memory. Runs share the machine's cores with the load \
+generator, so treat ratios (same run) rather than absolute figures as the result.\n\n\
+## Commands\n\n\
+```sh\n\
+benches/run.sh                 # builds, runs everything, rewrites BENCHMARKS.md\n\
+cargo bench -p weir-core       # criterion: HPACK (vs h2), connection, gRPC cores\n\
+cargo bench -p weir-benches    # criterion: frame codec, flow control, message codec\n\
+```\n\n\
+## Machine\n\n{machine}\n\
+## Results\n\n{table}",
+        protos = "`benches/proto/helloworld.proto`, `benches/proto/bench.proto`",
+        machine = machine(),
+        table = table(rows),
+    );
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn main() -> Result<(), String> {
+    let args = Args::from_env();
+    let seconds: u32 = args.num("seconds", 5);
+    let out = PathBuf::from(args.get("out", "BENCHMARKS.md"));
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bins = exe.parent().ok_or("no exe dir")?.to_path_buf();
+    let work = bins.join("bench-work");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let body = work.join("say-hello.bin");
+    std::fs::write(&body, SAY_HELLO_BODY).map_err(|e| e.to_string())?;
+    let ctx = Ctx { bins, work, body, seconds };
+
+    let mut rows = Vec::new();
+    for threads in [1, 2] {
+        let mut figures = Vec::new();
+        for stack in STACKS {
+            figures.push(measure_server(&ctx, stack, "tokio", threads, true)?);
+        }
+        rows.extend(rows_for(threads, &figures[0], &figures[1]));
+    }
+    // Weir on smol against tonic on tokio, h2load only (tonic has no smol server).
+    let smol = measure_server(&ctx, "weir", "smol", 1, false)?;
+    let tonic = measure_server(&ctx, "tonic", "tokio", 1, false)?;
+    for mut r in rows_for(1, &smol, &tonic) {
+        r.scenario = format!("{} (Weir on smol)", r.scenario);
+        rows.push(r);
+    }
+    let mem: Vec<_> = STACKS.iter().map(|s| memory(&ctx, s)).collect::<Result<_, _>>()?;
+    rows.extend(memory_rows(&mem[0], &mem[1])?);
+    write_report(&out, seconds, &rows)?;
+    println!("{}", table(&rows));
+    println!("wrote {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol] [--impl weir|tonic]`:
+//! serves helloworld.Greeter/SayHello (reply "Hello " + name) and bench.Bench
+//! until killed. tonic runs on tokio only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use weir_benches::args::Args;
+use weir_benches::services::{tonic_serve, weir_server};
+
+type Error = Box<dyn std::error::Error>;
+
+fn main() -> Result<(), Error> {
+    let args = Args::from_env();
+    let addr: SocketAddr = args.get("addr", "127.0.0.1:50051").parse()?;
+    let threads: usize = args.num("threads", 1).max(1);
+    match (args.get("runtime", "tokio"), args.get("impl", "weir")) {
+        ("tokio", stack) => {
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+            rt.block_on(async move {
+                match stack {
+                    "weir" => {
+                        let bound = weir_server(weir_tokio::Server::builder()).bind(addr).await?;
+                        eprintln!("weir bench server (tokio) listening on {addr}");
+                        bound.serve().await?;
+                    }
+                    "tonic" => {
+                        eprintln!("tonic bench server listening on {addr}");
+                        tonic_serve(addr).await?;
+                    }
+                    other => return Err(format!("unknown --impl {other}").into()),
+                }
+                Ok::<_, Error>(())
+            })
+        }
+        ("smol", "weir") => {
+            let ex = Arc::new(smol::Executor::new());
+            // The main thread runs the executor too: `threads` in all.
+            for _ in 1..threads {
+                let ex = ex.clone();
+                std::thread::spawn(move || smol::block_on(ex.run(smol::future::pending::<()>())));
+            }
+            smol::block_on(ex.run(async {
+                let server = weir_server(weir_smol::Server::new(weir_smol::Smol::new(ex.clone())));
+                let bound = server.bind(addr).await?;
+                eprintln!("weir bench server (smol) listening on {addr}");
+                bound.serve().await?;
+                Ok(())
+            }))
+        }
+        (runtime, stack) => Err(format!("unsupported --runtime {runtime} --impl {stack}").into()),
+    }
+}

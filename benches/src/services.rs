@@ -1,0 +1,148 @@
+//! Identical service logic for both stacks.
+
+use futures::stream::{self, BoxStream, StreamExt};
+
+use crate::tonic_gen;
+use crate::weir_gen;
+
+/// Weir's Greeter: "Hello " + name.
+#[derive(Debug, Default)]
+pub struct WeirGreeter;
+
+impl weir_gen::helloworld::greeter_server::Greeter for WeirGreeter {
+    async fn say_hello(
+        &self,
+        request: weir_rt::Request<weir_gen::helloworld::HelloRequest>,
+    ) -> Result<weir_rt::Response<weir_gen::helloworld::HelloReply>, weir_rt::Status> {
+        let name = request.into_inner().name;
+        Ok(weir_rt::Response::new(weir_gen::helloworld::HelloReply { message: format!("Hello {name}") }))
+    }
+
+    type SayHelloStreamReplyStream =
+        BoxStream<'static, Result<weir_gen::helloworld::HelloReply, weir_rt::Status>>;
+
+    async fn say_hello_stream_reply(
+        &self,
+        _request: weir_rt::Request<weir_gen::helloworld::HelloRequest>,
+    ) -> Result<weir_rt::Response<Self::SayHelloStreamReplyStream>, weir_rt::Status> {
+        Err(weir_rt::Status::new(weir_rt::Code::Unimplemented, "not benchmarked"))
+    }
+
+    type SayHelloBidiStreamStream =
+        BoxStream<'static, Result<weir_gen::helloworld::HelloReply, weir_rt::Status>>;
+
+    async fn say_hello_bidi_stream(
+        &self,
+        _request: weir_rt::Request<weir_rt::Streaming<weir_gen::helloworld::HelloRequest>>,
+    ) -> Result<weir_rt::Response<Self::SayHelloBidiStreamStream>, weir_rt::Status> {
+        Err(weir_rt::Status::new(weir_rt::Code::Unimplemented, "not benchmarked"))
+    }
+}
+
+/// Weir's Bench service.
+#[derive(Debug, Default)]
+pub struct WeirBench;
+
+impl weir_gen::bench::bench_server::Bench for WeirBench {
+    type DownloadStream = BoxStream<'static, Result<weir_gen::bench::Chunk, weir_rt::Status>>;
+
+    async fn download(
+        &self,
+        request: weir_rt::Request<weir_gen::bench::DownloadRequest>,
+    ) -> Result<weir_rt::Response<Self::DownloadStream>, weir_rt::Status> {
+        let r = request.into_inner();
+        let chunk = weir_gen::bench::Chunk { data: bytes::Bytes::from(vec![7u8; r.size as usize]) };
+        Ok(weir_rt::Response::new(stream::iter((0..r.count).map(move |_| Ok(chunk.clone()))).boxed()))
+    }
+
+    type HoldStream = BoxStream<'static, Result<weir_gen::bench::Chunk, weir_rt::Status>>;
+
+    async fn hold(
+        &self,
+        request: weir_rt::Request<weir_rt::Streaming<weir_gen::bench::Chunk>>,
+    ) -> Result<weir_rt::Response<Self::HoldStream>, weir_rt::Status> {
+        let s = request.into_inner();
+        Ok(weir_rt::Response::new(s.boxed()))
+    }
+}
+
+/// tonic's Greeter.
+#[derive(Debug, Default)]
+pub struct TonicGreeter;
+
+#[tonic::async_trait]
+impl tonic_gen::helloworld::greeter_server::Greeter for TonicGreeter {
+    async fn say_hello(
+        &self,
+        request: tonic::Request<tonic_gen::helloworld::HelloRequest>,
+    ) -> Result<tonic::Response<tonic_gen::helloworld::HelloReply>, tonic::Status> {
+        let name = request.into_inner().name;
+        Ok(tonic::Response::new(tonic_gen::helloworld::HelloReply { message: format!("Hello {name}") }))
+    }
+
+    type SayHelloStreamReplyStream =
+        BoxStream<'static, Result<tonic_gen::helloworld::HelloReply, tonic::Status>>;
+
+    async fn say_hello_stream_reply(
+        &self,
+        _request: tonic::Request<tonic_gen::helloworld::HelloRequest>,
+    ) -> Result<tonic::Response<Self::SayHelloStreamReplyStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not benchmarked"))
+    }
+
+    type SayHelloBidiStreamStream =
+        BoxStream<'static, Result<tonic_gen::helloworld::HelloReply, tonic::Status>>;
+
+    async fn say_hello_bidi_stream(
+        &self,
+        _request: tonic::Request<tonic::Streaming<tonic_gen::helloworld::HelloRequest>>,
+    ) -> Result<tonic::Response<Self::SayHelloBidiStreamStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not benchmarked"))
+    }
+}
+
+/// tonic's Bench service.
+#[derive(Debug, Default)]
+pub struct TonicBench;
+
+#[tonic::async_trait]
+impl tonic_gen::bench::bench_server::Bench for TonicBench {
+    type DownloadStream = BoxStream<'static, Result<tonic_gen::bench::Chunk, tonic::Status>>;
+
+    async fn download(
+        &self,
+        request: tonic::Request<tonic_gen::bench::DownloadRequest>,
+    ) -> Result<tonic::Response<Self::DownloadStream>, tonic::Status> {
+        let r = request.into_inner();
+        let chunk = tonic_gen::bench::Chunk { data: bytes::Bytes::from(vec![7u8; r.size as usize]) };
+        Ok(tonic::Response::new(stream::iter((0..r.count).map(move |_| Ok(chunk.clone()))).boxed()))
+    }
+
+    type HoldStream = BoxStream<'static, Result<tonic_gen::bench::Chunk, tonic::Status>>;
+
+    async fn hold(
+        &self,
+        request: tonic::Request<tonic::Streaming<tonic_gen::bench::Chunk>>,
+    ) -> Result<tonic::Response<Self::HoldStream>, tonic::Status> {
+        Ok(tonic::Response::new(request.into_inner().boxed()))
+    }
+}
+
+/// A Weir server (any runtime) with both bench services, as every bench
+/// binary configures it.
+pub fn weir_server<R: weir_rt::runtime::Net>(server: weir_rt::Server<R>) -> weir_rt::Server<R> {
+    server
+        .add_service(weir_gen::helloworld::greeter_server::GreeterServer::new(WeirGreeter))
+        .add_service(weir_gen::bench::bench_server::BenchServer::new(WeirBench))
+        .max_concurrent_streams(10_000)
+}
+
+/// tonic serving both bench services on `addr` until the future is dropped.
+pub async fn tonic_serve(addr: std::net::SocketAddr) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .max_concurrent_streams(10_000)
+        .add_service(tonic_gen::helloworld::greeter_server::GreeterServer::new(TonicGreeter))
+        .add_service(tonic_gen::bench::bench_server::BenchServer::new(TonicBench))
+        .serve(addr)
+        .await
+}
