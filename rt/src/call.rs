@@ -34,6 +34,8 @@ struct State {
     end: Option<Result<(), Status>>,
     /// Client: the response header metadata.
     headers: Option<Metadata>,
+    /// Client: the server sent response headers (not a trailers-only answer).
+    headers_received: bool,
     /// Client: the final status and trailers.
     finished: Option<(Status, Metadata)>,
     recv_waker: Option<Waker>,
@@ -129,6 +131,7 @@ impl CallShared {
         let wakers = {
             let mut s = self.lock();
             s.headers = Some(md);
+            s.headers_received = true;
             Self::wake_receivers(&mut s)
         };
         wakers.into_iter().for_each(Waker::wake);
@@ -226,6 +229,12 @@ impl CallShared {
         }
         s.watchers.push(cx.waker().clone());
         Poll::Pending
+    }
+
+    /// Client: true once the server sent response headers (which commits a
+    /// call: it is no longer retried).
+    pub fn headers_received(&self) -> bool {
+        self.lock().headers_received
     }
 
     /// True once the final status is known.

@@ -16,8 +16,10 @@ mod queue;
 pub mod request;
 pub mod runtime;
 pub mod server;
+pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
+mod trace;
 mod transport;
 mod util;
 
@@ -28,6 +30,7 @@ pub use request::{
     CallInfo, Cancellation, IntoRequest, IntoStreamingRequest, OutMessage, Request, Response, Streaming,
 };
 pub use server::{BoundServer, Method, Router, Server, Service};
+pub use stats::{CallCounters, StatsHandler};
 pub use weir_core::grpc::{Code, Metadata, MetadataError, Status};
 
 /// Re-exports for generated code.

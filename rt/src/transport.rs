@@ -12,8 +12,13 @@ use weir_core::grpc;
 
 use crate::runtime::{Io, Runtime, Timer};
 
-/// Bytes reserved in the input buffer before each read.
-const READ_RESERVE: usize = 64 << 10;
+/// Bytes reserved in the input buffer before a read, at first and at most:
+/// the reservation doubles while reads fill it (bulk transfers) and starts
+/// small so an idle connection holds little.
+const READ_RESERVE_MIN: usize = 4 << 10;
+const READ_RESERVE_MAX: usize = 64 << 10;
+/// Buffers larger than this are released when a connection goes quiet.
+const IDLE_KEEP: usize = 8 << 10;
 /// Reads per driver poll before yielding to other tasks.
 const MAX_READS_PER_POLL: usize = 32;
 /// Slices per vectored write.
@@ -28,6 +33,7 @@ pub(crate) trait Core {
     fn poll_transmit(&mut self, now: Instant, buf: &mut ChunkedBuf) -> usize;
     fn poll_timeout(&self) -> Option<Instant>;
     fn is_closed(&self) -> bool;
+    fn active_calls(&self) -> usize;
 }
 
 macro_rules! core_for {
@@ -50,6 +56,9 @@ macro_rules! core_for {
             }
             fn poll_timeout(&self) -> Option<Instant> {
                 <$t>::poll_timeout(self)
+            }
+            fn active_calls(&self) -> usize {
+                <$t>::active_calls(self)
             }
             fn is_closed(&self) -> bool {
                 <$t>::is_closed(self)
@@ -78,6 +87,7 @@ pub(crate) struct Transport<R: Runtime> {
     timer: Option<R::Timer>,
     timer_at: Option<Instant>,
     read_eof: bool,
+    read_reserve: usize,
     phase: Phase,
     /// The first I/O error, kept as the cause of the connection's end.
     pub error: Option<io::Error>,
@@ -92,6 +102,7 @@ impl<R: Runtime> Transport<R> {
             timer: None,
             timer_at: None,
             read_eof: false,
+            read_reserve: READ_RESERVE_MIN,
             phase: Phase::Running,
             error: None,
         }
@@ -110,14 +121,18 @@ impl<R: Runtime> Transport<R> {
         let mut progress = false;
         for _ in 0..MAX_READS_PER_POLL {
             let buf = core.input_buffer();
-            buf.reserve(READ_RESERVE);
+            buf.reserve(self.read_reserve);
+            let room = buf.capacity() - buf.len();
             match self.io.poll_read_buf(cx, buf) {
                 Poll::Ready(Ok(0)) => {
                     self.read_eof = true;
                     core.handle_eof(self.rt.now());
                     return true;
                 }
-                Poll::Ready(Ok(_)) => {
+                Poll::Ready(Ok(n)) => {
+                    if n >= room {
+                        self.read_reserve = (self.read_reserve * 2).min(READ_RESERVE_MAX);
+                    }
                     core.process_input(self.rt.now());
                     progress = true;
                 }
@@ -125,7 +140,18 @@ impl<R: Runtime> Transport<R> {
                     self.fail(e, core);
                     return true;
                 }
-                Poll::Pending => return progress,
+                Poll::Pending => {
+                    // Idle (no call): give the empty input buffer back. While
+                    // calls run it is kept, so its memory is reclaimed in place
+                    // once the messages cut from it are dropped.
+                    let idle = core.active_calls() == 0;
+                    let buf = core.input_buffer();
+                    if idle && buf.is_empty() && buf.capacity() > 0 {
+                        *buf = BytesMut::new();
+                        self.read_reserve = READ_RESERVE_MIN;
+                    }
+                    return progress;
+                }
             }
         }
         // Still readable after a full round: come back soon, after others ran.
@@ -170,6 +196,7 @@ impl<R: Runtime> Transport<R> {
                 return progress;
             }
             if self.out.is_empty() && core.poll_transmit(self.rt.now(), &mut self.out) == 0 {
+                self.out.release_if_idle(IDLE_KEEP);
                 break;
             }
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::keepalive::PingPolicy;
+
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -69,6 +71,9 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     /// Send keepalive pings even with no open streams.
     pub keepalive_while_idle: bool,
+    /// Server: how often the client may ping (gRPC-Go keepalive
+    /// `EnforcementPolicy`); `None` (the default here) enforces nothing.
+    pub ping_policy: Option<PingPolicy>,
     /// Close gracefully after this long without open streams.
     pub idle_timeout: Option<Duration>,
     /// Start a graceful shutdown after the connection is this old (gRPC-Go MaxConnectionAge).
@@ -103,10 +108,11 @@ impl Default for Config {
             max_send_buffer_per_connection: 16 << 20,
             max_pending_open_streams: 1024,
             reset_stream_memory: 256,
-            max_transmit_size: 256 << 10,
+            max_transmit_size: 1 << 20,
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(20),
             keepalive_while_idle: false,
+            ping_policy: None,
             idle_timeout: None,
             max_connection_age: None,
             shutdown_grace: Duration::from_secs(30),

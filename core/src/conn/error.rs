@@ -26,6 +26,9 @@ pub enum Limit {
     HeaderBlockSize,
     /// Too many streams opened beyond MAX_CONCURRENT_STREAMS.
     RefusedStreams,
+    /// PINGs more often than the server's [`super::PingPolicy`] allows
+    /// (GOAWAY debug data `too_many_pings`).
+    TooManyPings,
 }
 
 /// What broke the connection.

@@ -17,6 +17,7 @@
 mod config;
 mod error;
 mod event;
+mod keepalive;
 mod limits;
 mod recv;
 mod send;
@@ -27,6 +28,7 @@ mod transmit;
 pub use config::{Config, Role};
 pub use error::{ConnectionError, ConnectionErrorKind, Limit, OpenError, StreamError};
 pub use event::{Event, HeadersKind, Initiator, LocalResetCause};
+pub use keepalive::{PingPolicy, TOO_MANY_PINGS};
 pub use transmit::{ChunkedBuf, TransmitBuf};
 
 use std::collections::VecDeque;
@@ -183,6 +185,7 @@ pub struct Connection {
     resets: RateCounter,
     empty_data: RateCounter,
     refused: RateCounter,
+    ping_enforcement: keepalive::PingEnforcement,
     // output to the owner
     events: VecDeque<Event>,
     error: Option<ConnectionError>,
@@ -250,6 +253,7 @@ impl Connection {
             resets: RateCounter::new(config.max_resets_per_window, config.reset_window),
             empty_data: RateCounter::new(config.max_empty_data_frames, config.reset_window),
             refused: RateCounter::new(config.max_refused_streams_per_window, config.reset_window),
+            ping_enforcement: keepalive::PingEnforcement::default(),
             events: VecDeque::new(),
             error: None,
             stats: Stats::default(),
@@ -534,6 +538,7 @@ impl Connection {
         s.end_queued = end_stream;
         s.send_queue.push_back(Outgoing::Headers { headers, end_stream });
         self.schedule_stream(id);
+        self.ping_enforcement.on_headers_or_data_sent();
         Ok(())
     }
 
@@ -582,6 +587,7 @@ impl Connection {
         s.end_queued = end_stream;
         self.send_buffered += total;
         self.schedule_stream(id);
+        self.ping_enforcement.on_headers_or_data_sent();
         Ok(())
     }
 

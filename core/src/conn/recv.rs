@@ -572,6 +572,9 @@ impl Connection {
 
     fn on_ping(&mut self, now: Instant, p: Ping) {
         if !p.ack {
+            if !self.enforce_ping_policy(now) {
+                return;
+            }
             // §6.7: "Receivers of a PING frame that does not include an ACK flag MUST
             // send a PING frame with the ACK flag set in response, with an identical
             // frame payload."
@@ -612,6 +615,7 @@ impl Connection {
 
     fn on_goaway(&mut self, now: Instant, g: GoAway) {
         let last = g.last_stream_id;
+        self.ping_enforcement.on_goaway(g.error_code, &g.debug_data);
         self.goaway_recv = Some(self.goaway_recv.map_or(last, |prev| prev.min(last)));
         if g.error_code != ErrorCode::NO_ERROR && self.error.is_none() {
             self.error = Some(ConnectionError {

@@ -102,6 +102,19 @@ impl ChunkedBuf {
         }
     }
 
+    /// When everything was written, gives back buffer space above `keep`
+    /// octets, so a quiet connection holds little memory.
+    pub fn release_if_idle(&mut self, keep: usize) {
+        if self.len == 0 {
+            if self.tail.capacity() > keep {
+                self.tail = BytesMut::new();
+            }
+            if self.chunks.capacity() > 16 {
+                self.chunks = VecDeque::new();
+            }
+        }
+    }
+
     /// Number of chunks (for tests and write sizing).
     pub fn chunk_count(&self) -> usize {
         self.chunks.len() + usize::from(!self.tail.is_empty())

@@ -39,10 +39,25 @@ pub struct ClientConfig {
     pub scheme: Bytes,
 }
 
+/// SETTINGS_MAX_FRAME_SIZE and stream window a client advertises by default
+/// (4 MiB; RFC 9113 §6.5.2 allows frames up to 2^24-1): a large response
+/// message then arrives in one frame, is read straight into one buffer and is
+/// handed out without being copied back together. (tonic's default stream
+/// window is 2 MiB; the connection window is twice this.)
+pub const DEFAULT_CLIENT_MAX_FRAME_SIZE: u32 = 4 << 20;
+
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            h2: conn::Config::default(),
+            // Large DATA frames from the server: a big response message then
+            // arrives in one frame, read straight into one buffer and handed
+            // out without being copied back together.
+            h2: conn::Config {
+                max_frame_size: DEFAULT_CLIENT_MAX_FRAME_SIZE,
+                initial_stream_window: DEFAULT_CLIENT_MAX_FRAME_SIZE,
+                initial_connection_window: 2 * DEFAULT_CLIENT_MAX_FRAME_SIZE,
+                ..conn::Config::default()
+            },
             max_recv_message_size: codec::DEFAULT_MAX_RECV_MESSAGE,
             max_send_message_size: usize::MAX,
             compressors: Compressors::builtin(),
@@ -423,6 +438,10 @@ impl Client {
     fn retire(&mut self, c: ClientCall) {
         if self.spare.len() < SPARE_INBOUND {
             self.spare.push(c.inbound);
+        }
+        if self.calls.is_empty() {
+            // No call left: a quiet connection keeps no send arena.
+            self.arena = BytesMut::new();
         }
     }
 

@@ -127,7 +127,7 @@ pub(crate) fn frame_message(
 }
 
 /// Size of the arena small framed messages are cut from.
-pub(crate) const ARENA_SIZE: usize = 16 << 10;
+pub(crate) const ARENA_SIZE: usize = 4 << 10;
 
 /// Queues a framed message on a stream.
 pub(crate) fn send_framed(

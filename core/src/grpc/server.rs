@@ -459,6 +459,10 @@ impl Server {
         if self.spare.len() < SPARE_INBOUND {
             self.spare.push(c.inbound);
         }
+        if self.calls.is_empty() {
+            // No call left: a quiet connection keeps no send arena.
+            self.arena = BytesMut::new();
+        }
         c.deadline
     }
 

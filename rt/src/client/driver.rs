@@ -4,9 +4,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvMessage, Status};
@@ -15,7 +16,46 @@ use crate::call::CallShared;
 use crate::queue::CommandQueue;
 use crate::request::{CallLink, OutMessage};
 use crate::runtime::{Io, Runtime};
+use crate::stats::{Side, StatsHandler};
+use crate::trace::{CallObserver, ConnObserver};
 use crate::transport::Transport;
+
+/// What every connection of one channel shares.
+pub(crate) struct ChannelCtx {
+    /// Reports connections and calls.
+    pub stats: Option<Arc<dyn StatsHandler>>,
+    /// The keepalive time of new connections: the configured one, doubled
+    /// each time a server closes a connection for `too_many_pings` (gRPC-Go).
+    keepalive: Mutex<Option<Duration>>,
+}
+
+impl ChannelCtx {
+    /// The context of a channel with these settings.
+    pub fn new(stats: Option<Arc<dyn StatsHandler>>, keepalive: Option<Duration>) -> Arc<Self> {
+        Arc::new(ChannelCtx { stats, keepalive: Mutex::new(keepalive) })
+    }
+
+    /// The keepalive time new connections use.
+    pub fn keepalive(&self) -> Option<Duration> {
+        *self.keepalive.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A server said `too_many_pings` to a connection pinging every `used`:
+    /// later connections ping half as often.
+    fn back_off_keepalive(&self, used: Option<Duration>) {
+        let mut current = self.keepalive.lock().unwrap_or_else(|e| e.into_inner());
+        let (Some(used), Some(now)) = (used, *current) else { return };
+        let doubled = used.saturating_mul(2);
+        if doubled > now {
+            *current = Some(doubled);
+        }
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            keepalive = ?current.unwrap_or(doubled),
+            "server sent GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\": keepalive time doubled"
+        );
+    }
+}
 
 /// Requests from call handles to their connection's driver. Calls are named
 /// by a key the handle picks (the stream id is only known to the driver).
@@ -92,6 +132,8 @@ struct Entry {
     /// Messages waiting for the stream to accept them: (bytes, last, credited).
     out: VecDeque<(OutMessage, bool, bool)>,
     half_close: bool,
+    /// Spans and stats, when anyone listens.
+    obs: Option<Box<CallObserver>>,
 }
 
 /// The per-connection driver future.
@@ -105,14 +147,31 @@ pub(crate) struct ClientDriver<R: Runtime> {
     calls: HashMap<CallId, Entry>,
     /// Starts waiting for a stream slot.
     waiting: VecDeque<ClientCmd>,
+    ctx: Arc<ChannelCtx>,
+    obs: ConnObserver,
+    /// The keepalive time of this connection.
+    keepalive: Option<Duration>,
+    told_too_many_pings: bool,
 }
 
 impl<R: Runtime> ClientDriver<R> {
-    pub fn new(rt: R, io: Box<dyn Io>, config: grpc::ClientConfig, handle: Arc<ConnHandle>) -> Self {
+    pub fn new(
+        rt: R,
+        io: Box<dyn Io>,
+        mut config: grpc::ClientConfig,
+        handle: Arc<ConnHandle>,
+        ctx: Arc<ChannelCtx>,
+    ) -> Self {
         let now = rt.now();
+        let keepalive = ctx.keepalive();
+        config.h2.keepalive_interval = keepalive;
         ClientDriver {
             transport: Transport::new(rt.clone(), io),
             core: grpc::Client::new(config, now),
+            obs: ConnObserver::open(Side::Client, None, ctx.stats.clone(), now),
+            ctx,
+            keepalive,
+            told_too_many_pings: false,
             rt,
             handle,
             cmd_buf: Vec::new(),
@@ -178,7 +237,11 @@ impl<R: Runtime> ClientDriver<R> {
                 if let Some(call) = self.keys.remove(&key) {
                     self.core.cancel(call);
                     if let Some(e) = self.calls.remove(&call) {
-                        e.shared.finish(Status::new(Code::Cancelled, "call cancelled"), Metadata::new());
+                        let status = Status::new(Code::Cancelled, "call cancelled");
+                        if let Some(obs) = e.obs {
+                            obs.end(status.code, &status.message, self.rt.now());
+                        }
+                        e.shared.finish(status, Metadata::new());
                     }
                 }
             }
@@ -221,17 +284,23 @@ impl<R: Runtime> ClientDriver<R> {
             return;
         }
         let now = self.rt.now();
+        let obs = self.obs.call(&req.path, now);
         match self.core.start_call(now, req) {
             Ok(call) => {
                 self.keys.insert(key, call);
-                let mut entry = Entry { key, shared, out: VecDeque::new(), half_close: last };
+                let mut entry = Entry { key, shared, out: VecDeque::new(), half_close: last, obs };
                 if let Some(msg) = first {
                     entry.out.push_back((msg.into(), last, false));
                 }
                 self.calls.insert(call, entry);
                 self.flush(key);
             }
-            Err(status) => shared.finish(status, Metadata::new()),
+            Err(status) => {
+                if let Some(obs) = obs {
+                    obs.end(status.code, &status.message, now);
+                }
+                shared.finish(status, Metadata::new())
+            }
         }
     }
 
@@ -263,6 +332,11 @@ impl<R: Runtime> ClientDriver<R> {
             if last {
                 entry.half_close = false;
             }
+            if let Some(obs) = &mut entry.obs
+                && sent.is_ok()
+            {
+                obs.sent(len);
+            }
             if credited {
                 shared.credit(len);
             }
@@ -283,6 +357,9 @@ impl<R: Runtime> ClientDriver<R> {
     fn finish(&mut self, call: CallId, status: Status, trailers: Metadata) {
         if let Some(entry) = self.calls.remove(&call) {
             self.keys.remove(&entry.key);
+            if let Some(obs) = entry.obs {
+                obs.end(status.code, &status.message, self.rt.now());
+            }
             entry.shared.finish(status, trailers);
         }
     }
@@ -290,11 +367,14 @@ impl<R: Runtime> ClientDriver<R> {
     /// Moves response messages from the core toward the call; `all` ignores
     /// the queue target (the call finished: nothing is left to push back on).
     fn pump(&mut self, call: CallId, all: bool) {
-        let Some(entry) = self.calls.get(&call) else { return };
+        let Some(entry) = self.calls.get_mut(&call) else { return };
         let shared = entry.shared.clone();
         while all || shared.wants_messages() {
             match self.core.recv_message_flagged(call) {
                 Ok((RecvMessage::Message(m), compressed)) => {
+                    if let Some(obs) = &mut entry.obs {
+                        obs.received(m.len());
+                    }
                     shared.push_message(m, compressed);
                 }
                 Ok((RecvMessage::Pending | RecvMessage::End, _)) => return,
@@ -325,7 +405,13 @@ impl<R: Runtime> ClientDriver<R> {
                         self.flush(key);
                     }
                 }
-                ClientEvent::GoAway { .. } => self.handle.accepting.store(false, Ordering::Release),
+                ClientEvent::GoAway { .. } => {
+                    self.handle.accepting.store(false, Ordering::Release);
+                    if !self.told_too_many_pings && self.core.h2().peer_said_too_many_pings() {
+                        self.told_too_many_pings = true;
+                        self.ctx.back_off_keepalive(self.keepalive);
+                    }
+                }
                 ClientEvent::Closed { .. } => self.fail_all(),
             }
         }
@@ -342,7 +428,11 @@ impl<R: Runtime> ClientDriver<R> {
             status = Status::new(Code::Unavailable, format!("connection lost: {e}"))
                 .with_source(std::io::Error::new(e.kind(), e.to_string()));
         }
+        let now = self.rt.now();
         for (_, entry) in self.calls.drain() {
+            if let Some(obs) = entry.obs {
+                obs.end(status.code, &status.message, now);
+            }
             entry.shared.finish(status.clone(), Metadata::new());
         }
         self.keys.clear();
@@ -370,6 +460,8 @@ impl<R: Runtime> Future for ClientDriver<R> {
             if this.transport.is_done() {
                 this.handle.closed.store(true, Ordering::Release);
                 this.fail_all();
+                let h2 = this.core.h2();
+                this.obs.close(h2.stats(), h2.error().copied(), this.rt.now());
                 for cmd in this.handle.cmds.close() {
                     if let ClientCmd::Start { shared, .. } = cmd {
                         shared.finish(Status::new(Code::Unavailable, "connection closed"), Metadata::new());

@@ -1,17 +1,33 @@
-//! The client channel: a cloneable handle that multiplexes calls over one
-//! connection to a target, connecting lazily and reconnecting after loss.
+//! The client channel: a cloneable handle that multiplexes calls over the
+//! connections to a target's addresses. A resolver gives the addresses
+//! (DNS, a fixed list, or the application's [`Resolver`]), a [`Balancer`]
+//! picks one per call (pick_first or round_robin), each address connects
+//! lazily and reconnects with backoff; failed calls are retried or hedged as
+//! the [`CallPolicy`] of their method says.
 
+mod address;
+mod backoff;
+mod balancer;
+mod connector;
 mod driver;
+mod hedging;
 mod pool;
+mod resolver;
+mod retry;
+mod subchannel;
 pub mod typed;
 
-pub use pool::Backoff;
+pub use address::Address;
+pub use backoff::Backoff;
+pub use balancer::{Balancer, ConnectivityState, Pick, PickFirst, RoundRobin, Subchannel};
+pub use resolver::{Resolver, ResolverUpdates, StaticResolver};
+pub use retry::{CallPolicy, HedgingPolicy, RetryPolicy, RetryThrottling};
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -20,14 +36,30 @@ use weir_core::grpc::{self, Code, Metadata, Status};
 use crate::call::CallShared;
 use crate::interceptor::{Interceptor, run_after, run_before};
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
-use crate::runtime::{BoxFuture, Io, Net};
+use crate::runtime::{BoxFuture, Io, Net, Runtime};
+use crate::util::{Either, select};
+use address::{Naming, ParsedTarget, parse_target};
+use connector::{Connector, Dial};
 use driver::{ClientCmd, ClientLink, ConnHandle};
-use pool::{Connector, Dial, Pool, Target};
+use hedging::{HedgeCtx, hedged};
+use pool::{Pool, PoolConfig};
+use resolver::DnsResolver;
+use retry::{Attempt, Clock, MethodPolicies, RetryCtx, Throttle, attempt_metadata, with_retries};
 
 /// What a channel needs from its runtime-specific part.
 trait Backend: Send + Sync + 'static {
     fn connection(&self) -> BoxFuture<'_, Result<Arc<ConnHandle>, Status>>;
     fn spawn(&self, fut: BoxFuture<'static, ()>);
+    fn clock(&self) -> &dyn Clock;
+}
+
+impl<R: Net> Clock for Pool<R> {
+    fn now(&self) -> Instant {
+        self.runtime().now()
+    }
+    fn sleep_until(&self, at: Instant) -> BoxFuture<'static, ()> {
+        Box::pin(self.runtime().sleep_until(at))
+    }
 }
 
 impl<R: Net> Backend for Arc<Pool<R>> {
@@ -35,7 +67,10 @@ impl<R: Net> Backend for Arc<Pool<R>> {
         Box::pin(Pool::connection(self))
     }
     fn spawn(&self, fut: BoxFuture<'static, ()>) {
-        crate::runtime::Runtime::spawn(self.runtime(), fut);
+        Runtime::spawn(self.runtime(), fut);
+    }
+    fn clock(&self) -> &dyn Clock {
+        &**self
     }
 }
 
@@ -44,6 +79,8 @@ struct Shared {
     authority: Bytes,
     interceptors: Vec<Arc<dyn Interceptor>>,
     default_timeout: Option<Duration>,
+    policies: MethodPolicies,
+    throttle: Option<Throttle>,
 }
 
 /// A client channel to one target. Cheap to clone; clones share the
@@ -63,7 +100,10 @@ impl std::fmt::Debug for Channel {
 /// Where and how a channel connects.
 pub struct Endpoint<R: Net> {
     rt: R,
-    target: Target,
+    target: ParsedTarget,
+    resolver: Option<Arc<dyn Resolver>>,
+    balancer: Arc<dyn Balancer>,
+    dns_refresh: Duration,
     dial: Option<Dial>,
     authority: String,
     tls: bool,
@@ -74,11 +114,16 @@ pub struct Endpoint<R: Net> {
     backoff: Backoff,
     interceptors: Vec<Arc<dyn Interceptor>>,
     default_timeout: Option<Duration>,
+    policies: MethodPolicies,
+    throttling: Option<RetryThrottling>,
+    stats: Option<Arc<dyn crate::stats::StatsHandler>>,
 }
 
 impl<R: Net + Default> Endpoint<R> {
-    /// An endpoint from a URI: `http://host:port`, `https://host:port` or
-    /// `unix:/path/to/socket`.
+    /// An endpoint from a target URI: `http://host:port`, `https://host:port`,
+    /// `dns:///host:port` (resolved again every [`dns_refresh`](Self::dns_refresh)
+    /// and after connection failures), `ipv4:addr:port,addr:port`,
+    /// `ipv6:[addr]:port,...` or `unix:/path/to/socket`.
     pub fn new(uri: impl AsRef<str>) -> Result<Self, Status> {
         Endpoint::with_runtime(R::default(), uri)
     }
@@ -87,45 +132,20 @@ impl<R: Net + Default> Endpoint<R> {
 impl<R: Net> Endpoint<R> {
     /// An endpoint on a given runtime handle.
     pub fn with_runtime(rt: R, uri: impl AsRef<str>) -> Result<Self, Status> {
-        let uri = uri.as_ref();
-        let bad = || Status::new(Code::InvalidArgument, format!("invalid endpoint URI {uri:?}"));
-        let (target, authority, tls) = if let Some(path) = uri.strip_prefix("unix:") {
-            #[cfg(unix)]
-            {
-                let path = path.trim_start_matches("//");
-                (Target::Unix(path.into()), "localhost".to_owned(), false)
-            }
-            #[cfg(not(unix))]
-            return Err(bad());
-        } else {
-            let (tls, rest) = if let Some(r) = uri.strip_prefix("https://") {
-                (true, r)
-            } else if let Some(r) = uri.strip_prefix("http://") {
-                (false, r)
-            } else {
-                (false, uri)
-            };
-            let authority = rest.trim_end_matches('/').to_owned();
-            let (host, port) = match authority.rsplit_once(':') {
-                Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
-                None => (authority.as_str(), if tls { 443 } else { 80 }),
-            };
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-            if host.is_empty() {
-                return Err(bad());
-            }
-            (Target::Tcp { host, port }, authority, tls)
-        };
+        let target = parse_target(uri.as_ref())?;
         let mut config = grpc::ClientConfig::default();
-        if tls {
+        if target.tls {
             config.scheme = Bytes::from_static(b"https");
         }
         Ok(Endpoint {
             rt,
+            authority: target.authority.clone(),
+            tls: target.tls,
             target,
+            resolver: None,
+            balancer: Arc::new(PickFirst),
+            dns_refresh: Duration::from_secs(30),
             dial: None,
-            authority,
-            tls,
             #[cfg(feature = "tls")]
             tls_config: None,
             config,
@@ -133,7 +153,56 @@ impl<R: Net> Endpoint<R> {
             backoff: Backoff::default(),
             interceptors: Vec::new(),
             default_timeout: None,
+            policies: MethodPolicies::default(),
+            throttling: None,
+            stats: None,
         })
+    }
+
+    /// Discovers the addresses with `resolver` instead of the URI, which
+    /// then gives only the `:authority`, the scheme and the TLS server name.
+    pub fn resolver(mut self, resolver: impl Resolver) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// The load-balancing policy (default: [`PickFirst`]).
+    pub fn balancer(mut self, balancer: impl Balancer) -> Self {
+        self.balancer = Arc::new(balancer);
+        self
+    }
+
+    /// How often a `dns:` (or host-name) target is resolved again besides
+    /// after connection failures (default: 30 s).
+    pub fn dns_refresh(mut self, every: Duration) -> Self {
+        self.dns_refresh = every;
+        self
+    }
+
+    /// Retries failed calls of every method without a policy of its own.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policies.default = Some(CallPolicy::Retry(policy));
+        self
+    }
+
+    /// Hedges calls of every method without a policy of its own.
+    pub fn hedging_policy(mut self, policy: HedgingPolicy) -> Self {
+        self.policies.default = Some(CallPolicy::Hedging(policy));
+        self
+    }
+
+    /// The policy of one method (`package.Service/Method`) or of a whole
+    /// service (`package.Service`); a method's own wins over its service's,
+    /// which wins over the channel-wide one.
+    pub fn method_policy(mut self, name: &str, policy: CallPolicy) -> Self {
+        self.policies.by_name.insert(retry::method_key(name), policy);
+        self
+    }
+
+    /// Limits retries and hedges channel-wide with a token bucket.
+    pub fn retry_throttling(mut self, throttling: RetryThrottling) -> Self {
+        self.throttling = Some(throttling);
+        self
     }
 
     /// TLS settings (roots, server name, client identity).
@@ -151,24 +220,34 @@ impl<R: Net> Endpoint<R> {
         self
     }
 
-    /// Time allowed to establish a connection (TCP and TLS).
+    /// The least time allowed to establish a connection (TCP and TLS):
+    /// gRPC's MIN_CONNECT_TIMEOUT (default 20 s); an attempt may last as
+    /// long as the current backoff when that is longer.
     pub fn connect_timeout(mut self, t: Duration) -> Self {
         self.connect_timeout = t;
         self
     }
 
-    /// Reconnection backoff.
+    /// Reconnection backoff, per address.
     pub fn backoff(mut self, b: Backoff) -> Self {
         self.backoff = b;
         self
     }
 
     /// Client keepalive: ping after `interval` without traffic, close when
-    /// unanswered for `timeout`; `while_idle` pings without calls too.
+    /// unanswered for `timeout`; `while_idle` pings without calls too. When a
+    /// server closes a connection with GOAWAY ENHANCE_YOUR_CALM
+    /// `too_many_pings`, later connections ping half as often (as gRPC-Go).
     pub fn keepalive(mut self, interval: Duration, timeout: Duration, while_idle: bool) -> Self {
         self.config.h2.keepalive_interval = Some(interval);
         self.config.h2.keepalive_timeout = timeout;
         self.config.h2.keepalive_while_idle = while_idle;
+        self
+    }
+
+    /// Reports this channel's connections and calls to `handler` (metrics exporters).
+    pub fn stats_handler(mut self, handler: Arc<dyn crate::stats::StatsHandler>) -> Self {
+        self.stats = Some(handler);
         self
     }
 
@@ -214,11 +293,9 @@ impl<R: Net> Endpoint<R> {
         #[cfg(feature = "tls")]
         let tls = if self.tls {
             let cfg = self.tls_config.clone().unwrap_or_default();
-            let host = match (&cfg.domain(), &self.target) {
-                (Some(d), _) => d.to_string(),
-                (None, Target::Tcp { host, .. }) => host.clone(),
-                #[cfg(unix)]
-                (None, Target::Unix(_)) => "localhost".to_owned(),
+            let host = match cfg.domain() {
+                Some(d) => d.to_string(),
+                None => self.target.tls_host.clone(),
             };
             let name = rustls_pki_types::ServerName::try_from(host)
                 .map_err(|e| Status::new(Code::InvalidArgument, format!("invalid TLS server name: {e}")))?;
@@ -231,25 +308,46 @@ impl<R: Net> Endpoint<R> {
         if self.tls {
             return Err(Status::new(Code::InvalidArgument, "https:// needs weir-rt's `tls` feature"));
         }
+        let resolver: Arc<dyn Resolver> = match (self.resolver, &self.dial, self.target.naming) {
+            (Some(r), _, _) => r,
+            // The dialer ignores addresses: one stands for it.
+            (None, Some(_), _) => {
+                Arc::new(StaticResolver::new([std::net::SocketAddr::from(([0, 0, 0, 0], 0))]))
+            }
+            (None, None, Naming::Static(list)) => Arc::new(StaticResolver::new(list)),
+            (None, None, Naming::Dns { host, port }) => {
+                Arc::new(DnsResolver { rt: self.rt.clone(), host, port, refresh: self.dns_refresh })
+            }
+        };
         let connector = Connector {
             rt: self.rt.clone(),
-            target: self.target,
             dial: self.dial,
             #[cfg(feature = "tls")]
             tls,
         };
-        let pool = Pool::new(self.rt, connector, self.config, self.connect_timeout, self.backoff);
+        let cfg = PoolConfig {
+            channel: driver::ChannelCtx::new(self.stats, self.config.h2.keepalive_interval),
+            config: self.config,
+            connect_timeout: self.connect_timeout,
+            backoff: self.backoff,
+            balancer: self.balancer,
+            resolver,
+        };
+        let pool = Pool::new(self.rt, connector, cfg);
         Ok(Channel {
             shared: Arc::new(Shared {
                 backend: Box::new(pool),
                 authority: Bytes::from(self.authority),
                 interceptors: self.interceptors,
                 default_timeout: self.default_timeout,
+                policies: self.policies,
+                throttle: self.throttling.map(Throttle::new),
             }),
         })
     }
 
-    /// A channel whose connection is established now.
+    /// A channel with a connection established now (to the address its
+    /// balancer picks first).
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.connect_lazy()?;
         channel.shared.backend.connection().await?;
@@ -261,7 +359,6 @@ impl<R: Net> Endpoint<R> {
 struct Call {
     shared: Arc<CallShared>,
     link: Arc<ClientLink>,
-    info: Arc<CallInfo>,
 }
 
 impl Call {
@@ -286,36 +383,86 @@ impl Drop for CancelOnDrop {
 }
 
 impl Channel {
-    async fn start(
+    /// Runs the `before` interceptors; gives the call's info and deadline.
+    async fn prepare(
         &self,
-        path: Bytes,
+        path: &Bytes,
         req_meta: &mut Metadata,
         timeout: Option<Duration>,
-        compression: Option<&'static str>,
-        first: Option<Bytes>,
-        last: bool,
-    ) -> Result<Call, Status> {
+    ) -> Result<(Arc<CallInfo>, Option<Instant>), Status> {
         let info = Arc::new(CallInfo {
             path: path.clone(),
             authority: Some(self.shared.authority.clone()),
             ..Default::default()
         });
+        let deadline = timeout.or(self.shared.default_timeout).map(|t| self.clock().now() + t);
         run_before(&self.shared.interceptors, &info, req_meta).await?;
-        let conn = self.shared.backend.connection().await?;
+        Ok((info, deadline))
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.shared.backend.clock()
+    }
+
+    /// Starts one attempt of a call on the connection the balancer picks.
+    async fn start(
+        &self,
+        path: Bytes,
+        metadata: Metadata,
+        deadline: Option<Instant>,
+        compression: Option<&'static str>,
+        first: Option<Bytes>,
+        last: bool,
+    ) -> Result<Call, Status> {
+        let expired = || Status::new(Code::DeadlineExceeded, "deadline exceeded");
+        let conn = match deadline {
+            None => self.shared.backend.connection().await?,
+            Some(at) => match select(self.shared.backend.connection(), self.clock().sleep_until(at)).await {
+                Either::Left(conn) => conn?,
+                Either::Right(()) => return Err(expired()),
+            },
+        };
+        let timeout = match deadline {
+            Some(at) => Some(at.checked_duration_since(self.clock().now()).ok_or_else(expired)?),
+            None => None,
+        };
         let shared = CallShared::new();
         let key = conn.next_key();
         let req = grpc::CallRequest {
             path,
             authority: self.shared.authority.clone(),
-            metadata: std::mem::take(req_meta),
-            timeout: timeout.or(self.shared.default_timeout),
+            metadata,
+            timeout,
             compression,
         };
         let cmd = ClientCmd::Start { key, req, shared: shared.clone(), first, last };
         if conn.cmds.push(cmd).is_err() {
-            return Err(Status::new(Code::Unavailable, "connection closed"));
+            return Err(Status::new(Code::Unavailable, retry::NOT_SENT));
         }
-        Ok(Call { shared, link: Arc::new(ClientLink { conn, key }), info })
+        Ok(Call { shared, link: Arc::new(ClientLink { conn, key }) })
+    }
+
+    /// Runs the attempts of a call as its method's policy says: retried,
+    /// hedged, or once (plus one transparent retry if the server never saw it).
+    async fn attempts<T, F, Fut>(
+        &self,
+        path: &[u8],
+        deadline: Option<Instant>,
+        attempt: F,
+    ) -> Result<T, Status>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        let clock = self.clock();
+        let throttle = self.shared.throttle.as_ref();
+        match self.shared.policies.lookup(path) {
+            Some(CallPolicy::Hedging(policy)) => hedged(HedgeCtx { clock, policy, throttle }, attempt).await,
+            Some(CallPolicy::Retry(policy)) => {
+                with_retries(RetryCtx { clock, policy: Some(policy), throttle, deadline }, attempt).await
+            }
+            None => with_retries(RetryCtx { clock, policy: None, throttle, deadline }, attempt).await,
+        }
     }
 
     /// Applies the `after` interceptors to a final status.
@@ -332,16 +479,27 @@ impl Channel {
     ) -> Result<Response<Bytes>, Status> {
         let (timeout, compression) = (req.timeout, req.compression);
         let (mut md, msg) = req.into_parts();
-        let call = self.start(path.into(), &mut md, timeout, compression, Some(msg), true).await?;
-        let mut guard = call.finish_guard();
-        let result = receive_unary(&call.shared, &call.link).await;
-        guard.armed = false;
+        let path = path.into();
+        let (info, deadline) = self.prepare(&path, &mut md, timeout).await?;
+        let result = self
+            .attempts(&path, deadline, |previous| {
+                let call = self.start(
+                    path.clone(),
+                    attempt_metadata(&md, previous),
+                    deadline,
+                    compression,
+                    Some(msg.clone()),
+                    true,
+                );
+                unary_attempt(call)
+            })
+            .await;
         match result {
             Ok(resp) => {
-                let status = self.after(&call.info, Status::ok()).await;
+                let status = self.after(&info, Status::ok()).await;
                 if status.is_ok() { Ok(resp) } else { Err(status) }
             }
-            Err(status) => Err(self.after(&call.info, status).await),
+            Err(status) => Err(self.after(&info, status).await),
         }
     }
 
@@ -353,12 +511,25 @@ impl Channel {
     ) -> Result<Response<Streaming<Bytes>>, Status> {
         let (timeout, compression) = (req.timeout, req.compression);
         let (mut md, msg) = req.into_parts();
-        let call = self.start(path.into(), &mut md, timeout, compression, Some(msg), true).await?;
-        streaming_response(call).await
+        let path = path.into();
+        let (_, deadline) = self.prepare(&path, &mut md, timeout).await?;
+        self.attempts(&path, deadline, |previous| {
+            let call = self.start(
+                path.clone(),
+                attempt_metadata(&md, previous),
+                deadline,
+                compression,
+                Some(msg.clone()),
+                true,
+            );
+            streaming_attempt(call)
+        })
+        .await
     }
 
     /// A client-streaming call: a stream of requests (`Bytes`, or
     /// [`OutMessage`] to choose compression per message), one response.
+    /// Sent once (its messages are not kept for a retry).
     pub async fn client_streaming<S, I>(
         &self,
         path: impl Into<Bytes>,
@@ -370,20 +541,22 @@ impl Channel {
     {
         let (timeout, compression) = (req.timeout, req.compression);
         let (mut md, stream) = req.into_parts();
-        let call = self.start(path.into(), &mut md, timeout, compression, None, false).await?;
+        let path = path.into();
+        let (info, deadline) = self.prepare(&path, &mut md, timeout).await?;
+        let call = self.start(path, md, deadline, compression, None, false).await?;
         let mut guard = call.finish_guard();
         self.shared.backend.spawn(Box::pin(send_stream(stream, call.shared.clone(), call.link.clone())));
         let result = receive_unary(&call.shared, &call.link).await;
         guard.armed = false;
         match result {
             Ok(resp) => Ok(resp),
-            Err(status) => Err(self.after(&call.info, status).await),
+            Err(status) => Err(self.after(&info, status).await),
         }
     }
 
     /// A bidirectional-streaming call. Returns at once (servers may send
     /// their headers only with their first message): the response header
-    /// metadata is available from [`Streaming::headers`].
+    /// metadata is available from [`Streaming::headers`]. Sent once.
     pub async fn streaming<S, I>(
         &self,
         path: impl Into<Bytes>,
@@ -395,11 +568,51 @@ impl Channel {
     {
         let (timeout, compression) = (req.timeout, req.compression);
         let (mut md, stream) = req.into_parts();
-        let call = self.start(path.into(), &mut md, timeout, compression, None, false).await?;
+        let path = path.into();
+        let (_, deadline) = self.prepare(&path, &mut md, timeout).await?;
+        let call = self.start(path, md, deadline, compression, None, false).await?;
         self.shared.backend.spawn(Box::pin(send_stream(stream, call.shared.clone(), call.link.clone())));
         let link: Arc<dyn CallLink> = call.link.clone();
         Ok(Response::new(Streaming::new(call.shared, link, Ok, true)))
     }
+}
+
+/// One attempt of a unary call.
+async fn unary_attempt(call: impl Future<Output = Result<Call, Status>>) -> Attempt<Response<Bytes>> {
+    let call = match call.await {
+        Ok(call) => call,
+        Err(status) => return Attempt::uncommitted(status),
+    };
+    let mut guard = call.finish_guard();
+    let result = receive_unary(&call.shared, &call.link).await;
+    guard.armed = false;
+    match result {
+        Ok(resp) => Attempt { result: Ok(resp), failure: None },
+        Err(status) => {
+            let failure = (!call.shared.headers_received()).then(|| status.clone());
+            Attempt { result: Err(status), failure }
+        }
+    }
+}
+
+/// One attempt of a server-streaming call: committed once the response
+/// headers arrive. A trailers-only failure still gives the caller its
+/// stream (which reports the status) when the call is not retried.
+async fn streaming_attempt(
+    call: impl Future<Output = Result<Call, Status>>,
+) -> Attempt<Response<Streaming<Bytes>>> {
+    let call = match call.await {
+        Ok(call) => call,
+        Err(status) => return Attempt::uncommitted(status),
+    };
+    let shared = call.shared.clone();
+    let result = streaming_response(call).await;
+    let mut failure = None;
+    if result.is_ok() && !shared.headers_received() {
+        let (status, _) = std::future::poll_fn(|cx| shared.poll_finished(cx)).await;
+        failure = (!status.is_ok()).then_some(status);
+    }
+    Attempt { result, failure }
 }
 
 /// Waits for the headers, then hands the caller a message stream.

@@ -1,232 +1,224 @@
-//! One target's connection: lazy connect, reconnect after loss with
-//! exponential backoff (gRPC's connection-backoff), fail-fast while the
-//! target is unreachable.
+//! A channel's connections: the address list its resolver gives, one
+//! connection per address with its own state and backoff, and the balancer
+//! that picks one for each call. Connections open on demand (the first call,
+//! or when a policy asks), and while every address is failing calls fail
+//! fast with the latest error.
 
-use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use weir_core::grpc::{self, Code, Status};
 
+use super::address::Address;
+use super::backoff::Backoff;
+use super::balancer::{Balancer, ConnectivityState, Subchannel};
+use super::connector::Connector;
 use super::driver::{ClientDriver, ConnHandle};
-use crate::runtime::{BoxFuture, Io, Net};
+use super::resolver::{AddressSink, ResolveRequests, Resolver, ResolverUpdates};
+use super::subchannel::AddressConn;
+use crate::runtime::Net;
 use crate::util::{Either, select};
 
-/// Connection backoff (grpc/doc/connection-backoff.md).
-#[derive(Clone, Debug)]
-pub struct Backoff {
-    /// First delay after a failed attempt.
-    pub initial: Duration,
-    /// Growth per further failure.
-    pub multiplier: f64,
-    /// Randomisation: each delay is moved by up to this fraction either way.
-    pub jitter: f64,
-    /// Largest delay.
-    pub max: Duration,
+/// How a pool connects and balances.
+pub(crate) struct PoolConfig {
+    pub config: grpc::ClientConfig,
+    /// The least time allowed for one connection attempt.
+    pub connect_timeout: Duration,
+    pub backoff: Backoff,
+    pub balancer: Arc<dyn Balancer>,
+    pub resolver: Arc<dyn Resolver>,
+    /// Stats handler and keepalive backoff, shared by every connection.
+    pub channel: Arc<super::driver::ChannelCtx>,
 }
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            multiplier: 1.6,
-            jitter: 0.2,
-            max: Duration::from_secs(120),
-        }
-    }
+#[derive(Default)]
+struct LbState {
+    /// The resolver was started (at the first call).
+    started: bool,
+    /// A list arrived.
+    resolved: bool,
+    subchannels: Vec<Arc<AddressConn>>,
+    /// The resolver's error, while there is no list.
+    resolver_error: Option<Status>,
+    /// The latest connection failure.
+    last_error: Option<Status>,
+    /// Calls waiting for a state change.
+    waiters: Vec<Waker>,
 }
 
-/// Where to connect.
-#[derive(Clone, Debug)]
-pub(crate) enum Target {
-    Tcp {
-        host: String,
-        port: u16,
-    },
-    #[cfg(unix)]
-    Unix(std::path::PathBuf),
-}
-
-/// Opens the byte stream of a new connection instead of dialing the target
-/// (`Endpoint::connector`).
-pub(crate) type Dial = Arc<dyn Fn() -> BoxFuture<'static, io::Result<Box<dyn Io>>> + Send + Sync>;
-
-/// How to open a connection to the target.
-pub(crate) struct Connector<R: Net> {
-    pub rt: R,
-    pub target: Target,
-    pub dial: Option<Dial>,
-    #[cfg(feature = "tls")]
-    pub tls: Option<(Arc<rustls::ClientConfig>, rustls_pki_types::ServerName<'static>)>,
-}
-
-impl<R: Net> Connector<R> {
-    pub fn connect(&self) -> BoxFuture<'static, io::Result<Box<dyn Io>>> {
-        let rt = self.rt.clone();
-        let target = self.target.clone();
-        let dial = self.dial.clone();
-        #[cfg(feature = "tls")]
-        let tls = self.tls.clone();
-        Box::pin(async move {
-            let io = match (dial, target) {
-                (Some(dial), _) => dial().await?,
-                (None, Target::Tcp { host, port }) => {
-                    let addrs = rt.resolve(host, port).await?;
-                    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address resolved");
-                    let mut connected = None;
-                    for a in addrs {
-                        match rt.connect_tcp(a).await {
-                            Ok(io) => {
-                                connected = Some(io);
-                                break;
-                            }
-                            Err(e) => last = e,
-                        }
-                    }
-                    connected.ok_or(last)?
-                }
-                #[cfg(unix)]
-                (None, Target::Unix(path)) => rt.connect_unix(&path).await?,
-            };
-            #[cfg(feature = "tls")]
-            if let Some((config, name)) = tls {
-                let (io, info) = rt.tls_connect(io, config, name).await?;
-                // gRPC requires HTTP/2: a server that did not agree on h2 speaks
-                // something else.
-                if info.alpn.as_deref() != Some(crate::tls::ALPN_H2) {
-                    let got = info.alpn.map(|a| String::from_utf8_lossy(&a).into_owned());
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("ALPN mismatch: server negotiated {got:?}, gRPC requires \"h2\""),
-                    ));
-                }
-                return Ok(io);
-            }
-            Ok(io)
-        })
-    }
-}
-
-enum State {
-    Idle,
-    Connecting(Vec<Waker>),
-    Ready(Arc<ConnHandle>),
-    Failed { until: Instant, status: Status },
-}
-
-/// The connection of one channel.
+/// The connections of one channel.
 pub(crate) struct Pool<R: Net> {
     rt: R,
     connector: Connector<R>,
-    config: grpc::ClientConfig,
-    connect_timeout: Duration,
-    backoff: Backoff,
-    state: Mutex<State>,
-    failures: Mutex<u32>,
+    cfg: PoolConfig,
+    requests: ResolveRequests,
+    state: Mutex<LbState>,
+}
+
+impl<R: Net> Drop for Pool<R> {
+    fn drop(&mut self) {
+        self.requests.close();
+    }
 }
 
 impl<R: Net> Pool<R> {
-    pub fn new(
-        rt: R,
-        connector: Connector<R>,
-        config: grpc::ClientConfig,
-        connect_timeout: Duration,
-        backoff: Backoff,
-    ) -> Arc<Self> {
-        Arc::new(Pool {
-            rt,
-            connector,
-            config,
-            connect_timeout,
-            backoff,
-            state: Mutex::new(State::Idle),
-            failures: Mutex::new(0),
-        })
+    pub fn new(rt: R, connector: Connector<R>, cfg: PoolConfig) -> Arc<Self> {
+        Arc::new(Pool { rt, connector, cfg, requests: ResolveRequests::default(), state: Mutex::default() })
     }
 
     pub fn runtime(&self) -> &R {
         &self.rt
     }
 
-    /// A usable connection: the current one, or a new one.
+    fn lock(&self) -> MutexGuard<'_, LbState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A ready connection chosen by the balancer; waits while the addresses
+    /// it wants are connecting.
     pub async fn connection(self: &Arc<Self>) -> Result<Arc<ConnHandle>, Status> {
         std::future::poll_fn(|cx| {
-            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                match &mut *s {
-                    State::Ready(h) if h.usable() => return Poll::Ready(Ok(h.clone())),
-                    State::Ready(_) => *s = State::Idle,
-                    State::Idle => {
-                        *s = State::Connecting(vec![cx.waker().clone()]);
-                        let this = self.clone();
-                        self.rt.spawn(async move { this.connect_once().await });
-                        return Poll::Pending;
-                    }
-                    State::Connecting(waiters) => {
-                        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                            waiters.push(cx.waker().clone());
-                        }
-                        return Poll::Pending;
-                    }
-                    State::Failed { until, status } => {
-                        if self.rt.now() < *until {
-                            return Poll::Ready(Err(status.clone()));
-                        }
-                        *s = State::Idle;
-                    }
-                }
+            let mut s = self.lock();
+            if !s.started {
+                s.started = true;
+                let sink: Weak<dyn AddressSink> = Arc::downgrade(self) as Weak<dyn AddressSink>;
+                let updates = ResolverUpdates::new(sink, self.requests.clone());
+                self.rt.spawn(self.cfg.resolver.run(updates));
             }
+            let outcome = self.pick(&mut s);
+            if outcome.is_pending() && !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                s.waiters.push(cx.waker().clone());
+            }
+            outcome
         })
         .await
     }
 
-    async fn connect_once(self: Arc<Self>) {
-        let timeout = self.rt.sleep_until(self.rt.now() + self.connect_timeout);
-        let outcome = match select(self.connector.connect(), timeout).await {
-            Either::Left(Ok(io)) => Ok(io),
-            Either::Left(Err(e)) => {
-                Err(Status::new(Code::Unavailable, format!("failed to connect: {e}")).with_source(e))
+    fn pick(self: &Arc<Self>, s: &mut LbState) -> Poll<Result<Arc<ConnHandle>, Status>> {
+        if !s.resolved {
+            if let Some(e) = &s.resolver_error {
+                self.requests.request();
+                return Poll::Ready(Err(e.clone()));
             }
-            Either::Right(()) => Err(Status::new(Code::Unavailable, "connect timed out")),
+            return Poll::Pending;
+        }
+        if s.subchannels.is_empty() {
+            return Poll::Ready(Err(Status::new(Code::Unavailable, "name resolution gave no address")));
+        }
+        let now = self.rt.now();
+        let mut lost = false;
+        let mut states: Vec<ConnectivityState> = s
+            .subchannels
+            .iter()
+            .map(|c| {
+                let o = c.observe(now);
+                lost |= o.lost;
+                o.state
+            })
+            .collect();
+        if lost {
+            self.requests.request();
+        }
+        let pick = {
+            let views: Vec<Subchannel<'_>> = s
+                .subchannels
+                .iter()
+                .zip(&states)
+                .map(|(c, &state)| Subchannel { address: &c.address, state })
+                .collect();
+            self.cfg.balancer.pick(&views)
         };
-        let next = match outcome {
-            Ok(io) => {
-                *self.failures.lock().unwrap_or_else(|e| e.into_inner()) = 0;
-                let handle = ConnHandle::new();
-                let driver = ClientDriver::new(self.rt.clone(), io, self.config.clone(), handle.clone());
-                self.rt.spawn(driver);
-                State::Ready(handle)
+        for i in pick.connect {
+            if let Some(sub) = s.subchannels.get(i)
+                && let Some(failures) = sub.begin_connect()
+            {
+                states[i] = ConnectivityState::Connecting;
+                let this = self.clone();
+                let sub = sub.clone();
+                self.rt.spawn(async move { this.connect(sub, failures).await });
             }
-            Err(status) => {
-                let delay = self.next_delay();
-                State::Failed { until: self.rt.now() + delay, status }
-            }
-        };
-        let waiters = {
-            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            match std::mem::replace(&mut *s, next) {
-                State::Connecting(w) => w,
-                _ => Vec::new(),
-            }
-        };
-        waiters.into_iter().for_each(Waker::wake);
+        }
+        if let Some(conn) = pick.ready.and_then(|i| s.subchannels.get(i)).and_then(|c| c.ready()) {
+            return Poll::Ready(Ok(conn));
+        }
+        if states.contains(&ConnectivityState::Connecting) {
+            return Poll::Pending;
+        }
+        Poll::Ready(Err(s
+            .last_error
+            .clone()
+            .unwrap_or_else(|| Status::new(Code::Unavailable, "no address is ready"))))
     }
 
-    fn next_delay(&self) -> Duration {
-        let mut n = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let b = &self.backoff;
-        let base = b.initial.as_secs_f64() * b.multiplier.powi(*n as i32);
-        *n = n.saturating_add(1);
-        let capped = base.min(b.max.as_secs_f64());
-        let spread = 1.0 + b.jitter * (2.0 * random_unit() - 1.0);
-        Duration::from_secs_f64((capped * spread).max(0.0))
+    /// One connection attempt (grpc/doc/connection-backoff.md): allowed
+    /// `max(backoff, connect_timeout)`; after a failure the address rests
+    /// until the backoff, counted from the attempt's start, is over.
+    async fn connect(self: Arc<Self>, sub: Arc<AddressConn>, failures: u32) {
+        let started = self.rt.now();
+        let backoff = self.cfg.backoff.delay(failures);
+        let limit = self.rt.sleep_until(started + backoff.max(self.cfg.connect_timeout));
+        let outcome = match select(self.connector.connect(&sub.address), limit).await {
+            Either::Left(Ok(io)) => Ok(io),
+            Either::Left(Err(e)) => {
+                Err(Status::new(Code::Unavailable, format!("failed to connect to {}: {e}", sub.address))
+                    .with_source(e))
+            }
+            Either::Right(()) => {
+                Err(Status::new(Code::Unavailable, format!("connecting to {} timed out", sub.address)))
+            }
+        };
+        match outcome {
+            Ok(io) => {
+                let handle = ConnHandle::new();
+                let channel = self.cfg.channel.clone();
+                let driver =
+                    ClientDriver::new(self.rt.clone(), io, self.cfg.config.clone(), handle.clone(), channel);
+                self.rt.spawn(driver);
+                sub.connected(handle);
+            }
+            Err(status) => {
+                sub.failed(started + backoff);
+                self.lock().last_error = Some(status);
+                self.requests.request();
+            }
+        }
+        self.wake_all();
+    }
+
+    fn wake_all(&self) {
+        let waiters = std::mem::take(&mut self.lock().waiters);
+        waiters.into_iter().for_each(Waker::wake);
     }
 }
 
-/// A number in [0, 1) from the standard library's randomly keyed hasher.
-fn random_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let h = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    (h >> 11) as f64 / (1u64 << 53) as f64
+impl<R: Net> AddressSink for Pool<R> {
+    fn apply(&self, result: Result<Vec<Address>, Status>) {
+        {
+            let mut s = self.lock();
+            match result {
+                Ok(addresses) => {
+                    let mut next: Vec<Arc<AddressConn>> = Vec::with_capacity(addresses.len());
+                    for a in addresses {
+                        if next.iter().any(|c| c.address == a) {
+                            continue;
+                        }
+                        let kept = s.subchannels.iter().find(|c| c.address == a).cloned();
+                        next.push(kept.unwrap_or_else(|| AddressConn::new(a)));
+                    }
+                    s.subchannels = next;
+                    s.resolved = true;
+                    s.resolver_error = None;
+                }
+                Err(status) => {
+                    if !s.resolved {
+                        let mut status = status;
+                        status.code = Code::Unavailable;
+                        s.resolver_error = Some(status);
+                    }
+                }
+            }
+        }
+        self.wake_all();
+    }
 }

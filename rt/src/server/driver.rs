@@ -23,6 +23,8 @@ use crate::queue::CommandQueue;
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Io, PeerInfo, Runtime};
 use crate::server::router::Router;
+use crate::stats::{Side, StatsHandler};
+use crate::trace::{CallObserver, ConnObserver, HandlerSpan};
 use crate::transport::Transport;
 use crate::util::CatchUnwind;
 
@@ -41,6 +43,7 @@ pub(crate) struct ServerCtx {
     pub router: Router,
     pub interceptors: Vec<Arc<dyn Interceptor>>,
     pub config: grpc::ServerConfig,
+    pub stats: Option<Arc<dyn StatsHandler>>,
 }
 
 /// Requests from handler tasks to their connection's driver.
@@ -67,6 +70,8 @@ struct Entry {
     pending: Option<PendingRequest>,
     out: VecDeque<Out>,
     headers_sent: bool,
+    /// Spans and stats, when anyone listens.
+    obs: Option<Box<CallObserver>>,
 }
 
 struct PendingRequest {
@@ -99,16 +104,19 @@ pub(crate) struct ServerDriver<R: Runtime> {
     calls: HashMap<CallId, Entry>,
     shutdown: Shutdown,
     shutdown_started: bool,
+    obs: ConnObserver,
 }
 
 impl<R: Runtime> ServerDriver<R> {
     pub fn new(rt: R, io: Box<dyn Io>, peer: PeerInfo, ctx: Arc<ServerCtx>, shutdown: Shutdown) -> Self {
         let now = rt.now();
+        let obs = ConnObserver::open(Side::Server, peer.addr, ctx.stats.clone(), now);
         ServerDriver {
             transport: Transport::new(rt.clone(), io),
             core: grpc::Server::new(ctx.config.clone(), now),
             rt,
             ctx,
+            obs,
             peer: Arc::new(peer),
             cmds: CommandQueue::new(),
             cmd_buf: Vec::new(),
@@ -148,6 +156,9 @@ impl<R: Runtime> ServerDriver<R> {
                 ServerEvent::Message { call } | ServerEvent::HalfClosed { call } => self.pump(cx, call),
                 ServerEvent::Cancelled { call, reason } => {
                     if let Some(entry) = self.calls.remove(&call) {
+                        if let Some(obs) = entry.obs {
+                            obs.end(reason.code, &reason.message, self.rt.now());
+                        }
                         entry.shared.close_send(reason.clone());
                         entry.shared.end_messages(Err(reason));
                     }
@@ -162,17 +173,25 @@ impl<R: Runtime> ServerDriver<R> {
 
     fn fail_all(&mut self) {
         let reason = Status::new(Code::Unavailable, "connection closed");
+        let now = self.rt.now();
         for (_, entry) in self.calls.drain() {
+            if let Some(obs) = entry.obs {
+                obs.end(reason.code, &reason.message, now);
+            }
             entry.shared.close_send(reason.clone());
             entry.shared.end_messages(Err(reason.clone()));
         }
     }
 
     fn on_call(&mut self, cx: &mut Context<'_>, call: CallId, start: grpc::CallStart) {
+        let obs = self.obs.call(&start.path, self.rt.now());
         let method = match self.ctx.router.lookup(&start.path) {
             Ok(m) => m.clone(),
             Err(status) => {
                 let _ = self.core.finish(call, &status, &Metadata::new());
+                if let Some(obs) = obs {
+                    obs.end(status.code, &status.message, self.rt.now());
+                }
                 return;
             }
         };
@@ -188,8 +207,14 @@ impl<R: Runtime> ServerDriver<R> {
             metadata: Metadata::new(),
             message: None,
         });
-        let mut entry =
-            Entry { shared: CallShared::new(), info, pending, out: VecDeque::new(), headers_sent: false };
+        let mut entry = Entry {
+            shared: CallShared::new(),
+            info,
+            pending,
+            out: VecDeque::new(),
+            headers_sent: false,
+            obs,
+        };
         if let Some(p) = &mut entry.pending {
             p.metadata = start.metadata;
             self.calls.insert(call, entry);
@@ -208,6 +233,9 @@ impl<R: Runtime> ServerDriver<R> {
             loop {
                 match self.core.recv_message_flagged(call) {
                     Ok((RecvMessage::Message(m), compressed)) => {
+                        if let Some(obs) = &mut entry.obs {
+                            obs.received(m.len());
+                        }
                         if p.message.is_some() {
                             let st = Status::new(
                                 Code::Internal,
@@ -238,6 +266,9 @@ impl<R: Runtime> ServerDriver<R> {
         while shared.wants_messages() {
             match self.core.recv_message_flagged(call) {
                 Ok((RecvMessage::Message(m), compressed)) => {
+                    if let Some(obs) = &mut entry.obs {
+                        obs.received(m.len());
+                    }
                     shared.push_message(m, compressed);
                 }
                 Ok((RecvMessage::Pending, _)) => return,
@@ -259,6 +290,7 @@ impl<R: Runtime> ServerDriver<R> {
         let Some(entry) = self.calls.get(&call) else { return };
         let (message, compressed) = message.unwrap_or_default();
         let (shared, info) = (entry.shared.clone(), entry.info.clone());
+        let span = HandlerSpan::of(entry.obs.as_deref());
         let chain = self.ctx.interceptors.clone();
         let streaming = || {
             let link: Arc<dyn CallLink> = Arc::new(ServerLink { cmds: self.cmds.clone(), call });
@@ -269,24 +301,24 @@ impl<R: Runtime> ServerDriver<R> {
                 let mut req = Request::new(message);
                 req.compressed = compressed;
                 let req = req.with_server_parts(metadata, info.clone(), shared.clone());
-                let fut = with_interceptors(chain, info, req, move |r| h(r));
+                let fut = span.wrap(with_interceptors(chain, info, req, move |r| h(r)));
                 self.run_unary(cx, call, shared, fut);
             }
             Method::ClientStreaming(h) => {
                 let req = Request::new(streaming()).with_server_parts(metadata, info.clone(), shared.clone());
-                let fut = with_interceptors(chain, info, req, move |r| h(r));
+                let fut = span.wrap(with_interceptors(chain, info, req, move |r| h(r)));
                 self.run_unary(cx, call, shared, fut);
             }
             Method::ServerStreaming(h) => {
                 let mut req = Request::new(message);
                 req.compressed = compressed;
                 let req = req.with_server_parts(metadata, info.clone(), shared.clone());
-                let fut = with_interceptors_before(chain, info, req, move |r| h(r));
+                let fut = span.wrap(with_interceptors_before(chain, info, req, move |r| h(r)));
                 self.run_streaming(cx, call, shared, fut);
             }
             Method::Bidi(h) => {
                 let req = Request::new(streaming()).with_server_parts(metadata, info.clone(), shared.clone());
-                let fut = with_interceptors_before(chain, info, req, move |r| h(r));
+                let fut = span.wrap(with_interceptors_before(chain, info, req, move |r| h(r)));
                 self.run_streaming(cx, call, shared, fut);
             }
         }
@@ -423,6 +455,9 @@ impl<R: Runtime> ServerDriver<R> {
                         // Too large, or the stream is gone: the call ends here.
                         return self.finish_now(call, status, Metadata::new());
                     }
+                    if let Some(obs) = self.calls.get_mut(&call).and_then(|e| e.obs.as_mut()) {
+                        obs.sent(len);
+                    }
                     if credited {
                         shared.credit(len);
                     }
@@ -438,6 +473,9 @@ impl<R: Runtime> ServerDriver<R> {
     fn finish_now(&mut self, call: CallId, status: Status, trailers: Metadata) {
         if let Some(entry) = self.calls.remove(&call) {
             let _ = self.core.finish(call, &status, &trailers);
+            if let Some(obs) = entry.obs {
+                obs.end(status.code, &status.message, self.rt.now());
+            }
             entry.shared.close_send(Status::new(Code::Cancelled, "call already finished"));
         }
     }
@@ -570,6 +608,8 @@ impl<R: Runtime> Future for ServerDriver<R> {
             if this.transport.is_done() {
                 this.fail_all();
                 this.cmds.close();
+                let h2 = this.core.h2();
+                this.obs.close(h2.stats(), h2.error().copied(), this.rt.now());
                 return Poll::Ready(());
             }
             if !progress {

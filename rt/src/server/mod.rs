@@ -18,12 +18,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use weir_core::conn::PingPolicy;
 use weir_core::grpc;
 
 use crate::interceptor::Interceptor;
 #[cfg(feature = "tls")]
 use crate::runtime::BoxFuture;
 use crate::runtime::{Io, Listener, Net, PeerInfo};
+use crate::stats::StatsHandler;
 use crate::util::{Either, select};
 use driver::{ServerCtx, ServerDriver};
 use shutdown::{Shutdown, Tracker};
@@ -37,6 +39,7 @@ pub struct Server<R: Net> {
     config: grpc::ServerConfig,
     max_connections: usize,
     handshake_timeout: Duration,
+    stats: Option<Arc<dyn StatsHandler>>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -49,15 +52,19 @@ impl<R: Net + Default> Server<R> {
 }
 
 impl<R: Net> Server<R> {
-    /// A server using `rt`.
+    /// A server using `rt`. Client pings are limited as gRPC-Go's default
+    /// keepalive enforcement policy does (see [`Server::keepalive_policy`]).
     pub fn new(rt: R) -> Self {
+        let mut config = grpc::ServerConfig::default();
+        config.h2.ping_policy = Some(PingPolicy::default());
         Server {
             rt,
             router: Router::new(),
             interceptors: Vec::new(),
-            config: grpc::ServerConfig::default(),
+            config,
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
+            stats: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -116,6 +123,30 @@ impl<R: Net> Server<R> {
     pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
         self.config.h2.keepalive_interval = Some(interval);
         self.config.h2.keepalive_timeout = timeout;
+        self
+    }
+
+    /// Keepalive enforcement (gRPC-Go `EnforcementPolicy`): clients may ping at
+    /// most once per `min_time` (default 5 minutes), and only while calls are
+    /// open unless `permit_without_stream` (default false). After more than
+    /// two pings too early (strikes; sending headers or data forgives them)
+    /// the connection is closed with GOAWAY ENHANCE_YOUR_CALM `too_many_pings`.
+    pub fn keepalive_policy(mut self, min_time: Duration, permit_without_stream: bool) -> Self {
+        self.config.h2.ping_policy =
+            Some(PingPolicy { min_time, permit_without_stream, ..PingPolicy::default() });
+        self
+    }
+
+    /// Accepts pings at any rate (no keepalive enforcement; floods of pings
+    /// from a peer that does not read the answers are still cut off).
+    pub fn no_keepalive_policy(mut self) -> Self {
+        self.config.h2.ping_policy = None;
+        self
+    }
+
+    /// Reports connections and calls to `handler` (metrics exporters).
+    pub fn stats_handler(mut self, handler: Arc<dyn StatsHandler>) -> Self {
+        self.stats = Some(handler);
         self
     }
 
@@ -211,6 +242,7 @@ impl<R: Net> BoundServer<R> {
             router: server.router,
             interceptors: server.interceptors,
             config: server.config,
+            stats: server.stats,
         });
         let shutdown = Shutdown::default();
         let tracker = Tracker::default();

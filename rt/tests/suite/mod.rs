@@ -3,8 +3,14 @@
 //! files (`tokio.rs`, `smol.rs`, `cross.rs`) instantiate them.
 #![allow(dead_code)]
 
+pub mod balancing;
 pub mod certs;
+pub mod refusing;
+pub mod retrying;
 pub mod runners;
+
+#[allow(unused_imports)]
+pub use {balancing::*, refusing::*, retrying::*};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +47,22 @@ macro_rules! scenario_tests {
             interceptor_rejects_and_wraps,
             metadata_and_status_details_round_trip,
             panicking_handler_fails_only_its_call,
+            round_robin_spreads_calls_evenly,
+            pick_first_fails_over_when_a_server_stops,
+            resolver_updates_are_applied,
+            dns_target_resolves_through_the_runtime,
+            connection_failure_asks_for_re_resolution,
+            retries_unavailable_until_success,
+            gives_up_after_max_attempts,
+            non_retryable_codes_are_not_retried,
+            per_method_policy_overrides_the_channel_default,
+            server_streaming_retries_before_commit,
+            retry_throttling_stops_retries,
+            hedging_first_answer_wins,
+            hedging_non_fatal_failure_sends_the_next_copy,
+            refused_stream_is_retried_transparently,
+            stream_above_goaway_is_retried_transparently,
+            transparent_retry_happens_once,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {

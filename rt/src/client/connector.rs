@@ -1,0 +1,53 @@
+//! Opening one connection's byte stream: TCP or Unix socket (or the
+//! application's dialer), then TLS when configured.
+
+use std::io;
+use std::sync::Arc;
+
+use super::address::Address;
+use crate::runtime::{BoxFuture, Io, Net};
+
+/// Opens the byte stream of a new connection instead of dialing the address
+/// (`Endpoint::connector`).
+pub(crate) type Dial = Arc<dyn Fn() -> BoxFuture<'static, io::Result<Box<dyn Io>>> + Send + Sync>;
+
+/// How to open a connection to an address.
+pub(crate) struct Connector<R: Net> {
+    pub rt: R,
+    pub dial: Option<Dial>,
+    #[cfg(feature = "tls")]
+    pub tls: Option<(Arc<rustls::ClientConfig>, rustls_pki_types::ServerName<'static>)>,
+}
+
+impl<R: Net> Connector<R> {
+    pub fn connect(&self, address: &Address) -> BoxFuture<'static, io::Result<Box<dyn Io>>> {
+        let rt = self.rt.clone();
+        let address = address.clone();
+        let dial = self.dial.clone();
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        Box::pin(async move {
+            let io = match (dial, address) {
+                (Some(dial), _) => dial().await?,
+                (None, Address::Tcp(a)) => rt.connect_tcp(a).await?,
+                #[cfg(unix)]
+                (None, Address::Unix(path)) => rt.connect_unix(&path).await?,
+            };
+            #[cfg(feature = "tls")]
+            if let Some((config, name)) = tls {
+                let (io, info) = rt.tls_connect(io, config, name).await?;
+                // gRPC requires HTTP/2: a server that did not agree on h2 speaks
+                // something else.
+                if info.alpn.as_deref() != Some(crate::tls::ALPN_H2) {
+                    let got = info.alpn.map(|a| String::from_utf8_lossy(&a).into_owned());
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("ALPN mismatch: server negotiated {got:?}, gRPC requires \"h2\""),
+                    ));
+                }
+                return Ok(io);
+            }
+            Ok(io)
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! One address's connection and its state: idle, connecting, ready, or
+//! in transient failure until its backoff ends.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::address::Address;
+use super::balancer::ConnectivityState;
+use super::driver::ConnHandle;
+
+enum State {
+    Idle,
+    Connecting,
+    Ready(Arc<ConnHandle>),
+    Failed { until: Instant },
+}
+
+struct Inner {
+    state: State,
+    /// Consecutive failed attempts (the backoff exponent).
+    failures: u32,
+}
+
+/// The connection to one address.
+pub(crate) struct AddressConn {
+    pub address: Address,
+    inner: Mutex<Inner>,
+}
+
+/// What observing a subchannel found.
+pub(crate) struct Observed {
+    pub state: ConnectivityState,
+    /// Its connection was found lost (a reason to re-resolve).
+    pub lost: bool,
+}
+
+impl AddressConn {
+    pub fn new(address: Address) -> Arc<Self> {
+        Arc::new(AddressConn { address, inner: Mutex::new(Inner { state: State::Idle, failures: 0 }) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state now: a lost connection becomes idle, and so does a
+    /// failure whose backoff is over.
+    pub fn observe(&self, now: Instant) -> Observed {
+        let mut g = self.lock();
+        let mut lost = false;
+        match &g.state {
+            State::Ready(h) if !h.usable() => {
+                g.state = State::Idle;
+                lost = true;
+            }
+            State::Failed { until } if now >= *until => g.state = State::Idle,
+            _ => {}
+        }
+        let state = match g.state {
+            State::Idle => ConnectivityState::Idle,
+            State::Connecting => ConnectivityState::Connecting,
+            State::Ready(_) => ConnectivityState::Ready,
+            State::Failed { .. } => ConnectivityState::TransientFailure,
+        };
+        Observed { state, lost }
+    }
+
+    /// The live connection, when ready.
+    pub fn ready(&self) -> Option<Arc<ConnHandle>> {
+        match &self.lock().state {
+            State::Ready(h) if h.usable() => Some(h.clone()),
+            _ => None,
+        }
+    }
+
+    /// Moves an idle subchannel to connecting; returns the number of
+    /// failures so far (for the backoff), or `None` when it was not idle.
+    pub fn begin_connect(&self) -> Option<u32> {
+        let mut g = self.lock();
+        match g.state {
+            State::Idle => {
+                g.state = State::Connecting;
+                Some(g.failures)
+            }
+            _ => None,
+        }
+    }
+
+    /// The attempt succeeded.
+    pub fn connected(&self, handle: Arc<ConnHandle>) {
+        let mut g = self.lock();
+        g.failures = 0;
+        g.state = State::Ready(handle);
+    }
+
+    /// The attempt failed: transient failure until `until`.
+    pub fn failed(&self, until: Instant) {
+        let mut g = self.lock();
+        g.failures = g.failures.saturating_add(1);
+        g.state = State::Failed { until };
+    }
+}

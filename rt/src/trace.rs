@@ -1,0 +1,202 @@
+//! What the drivers record about their connection and calls: `tracing` spans
+//! (feature `tracing`) and the [`StatsHandler`] callbacks.
+//!
+//! Spans: `grpc.conn` (INFO; fields `side`, `peer`) per connection, and
+//! `grpc.call` (DEBUG; child of its connection's span; fields `side`,
+//! `method`, `peer`, then `code` and `status` recorded when the call ends)
+//! per call. Nothing is measured for a call unless a handler is registered or
+//! its span is enabled: then the driver holds no per-call state at all.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use weir_core::conn::{ConnectionError, Stats};
+use weir_core::grpc::Code;
+
+use crate::runtime::BoxFuture;
+use crate::stats::{CallEnd, CallMeta, ConnEnd, ConnInfo, Side, StatsHandler};
+
+/// The method reported for a path that is not UTF-8.
+const INVALID_METHOD: &str = "<invalid UTF-8>";
+
+/// One connection's observer.
+pub(crate) struct ConnObserver {
+    stats: Option<Arc<dyn StatsHandler>>,
+    info: ConnInfo,
+    opened_at: Instant,
+    calls: u64,
+    closed: bool,
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+impl ConnObserver {
+    /// Reports the connection open.
+    pub fn open(
+        side: Side,
+        peer: Option<SocketAddr>,
+        stats: Option<Arc<dyn StatsHandler>>,
+        now: Instant,
+    ) -> Self {
+        let info = ConnInfo { side, peer };
+        if let Some(s) = &stats {
+            s.conn_open(&info);
+        }
+        ConnObserver {
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!("grpc.conn", side = side.as_str(), peer = ?peer),
+            stats,
+            info,
+            opened_at: now,
+            calls: 0,
+            closed: false,
+        }
+    }
+
+    /// Starts observing a call; `None` when nobody listens.
+    pub fn call(&mut self, path: &Bytes, now: Instant) -> Option<Box<CallObserver>> {
+        self.calls += 1;
+        let method = std::str::from_utf8(path).unwrap_or(INVALID_METHOD);
+        #[cfg(feature = "tracing")]
+        let span = tracing::debug_span!(
+            parent: &self.span,
+            "grpc.call",
+            side = self.info.side.as_str(),
+            method,
+            peer = ?self.info.peer,
+            code = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        #[cfg(feature = "tracing")]
+        let traced = !span.is_disabled();
+        #[cfg(not(feature = "tracing"))]
+        let traced = false;
+        if self.stats.is_none() && !traced {
+            return None;
+        }
+        let stats = self.stats.clone();
+        if let Some(s) = &stats {
+            s.call_start(&CallMeta { side: self.info.side, method, peer: self.info.peer });
+        }
+        Some(Box::new(CallObserver {
+            stats,
+            side: self.info.side,
+            peer: self.info.peer,
+            path: path.clone(),
+            started: now,
+            sent: (0, 0),
+            received: (0, 0),
+            #[cfg(feature = "tracing")]
+            span,
+        }))
+    }
+
+    /// Reports the connection closed (once).
+    pub fn close(&mut self, stats: Stats, error: Option<ConnectionError>, now: Instant) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
+        #[cfg(feature = "tracing")]
+        if let Some(e) = &error {
+            tracing::debug!(parent: &self.span, error = %e, "connection closed with an error");
+        }
+        if let Some(s) = &self.stats {
+            let end = ConnEnd {
+                duration: now.saturating_duration_since(self.opened_at),
+                calls: self.calls,
+                data_sent: stats.data_sent,
+                data_received: stats.data_received,
+                error,
+            };
+            s.conn_close(&self.info, &end);
+        }
+    }
+}
+
+/// One call's observer (exists only when someone listens).
+pub(crate) struct CallObserver {
+    stats: Option<Arc<dyn StatsHandler>>,
+    side: Side,
+    peer: Option<SocketAddr>,
+    /// `/package.Service/Method` (UTF-8 checked when the call started).
+    path: Bytes,
+    started: Instant,
+    /// Messages and bytes sent.
+    sent: (u64, u64),
+    /// Messages and bytes received.
+    received: (u64, u64),
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+impl CallObserver {
+    /// A message of `len` bytes was sent.
+    pub fn sent(&mut self, len: usize) {
+        self.sent.0 += 1;
+        self.sent.1 += len as u64;
+    }
+
+    /// A message of `len` bytes was received.
+    pub fn received(&mut self, len: usize) {
+        self.received.0 += 1;
+        self.received.1 += len as u64;
+    }
+
+    /// The call ended with `code` (`message` is the status message).
+    pub fn end(self, code: Code, message: &str, now: Instant) {
+        #[cfg(feature = "tracing")]
+        {
+            self.span.record("code", code as i32);
+            self.span.record("status", code.name());
+            if code != Code::Ok {
+                tracing::debug!(parent: &self.span, grpc.message = message, "call failed");
+            }
+        }
+        let _ = message;
+        let Some(stats) = &self.stats else { return };
+        let (request, response) = match self.side {
+            Side::Client => (self.sent, self.received),
+            Side::Server => (self.received, self.sent),
+        };
+        let end = CallEnd {
+            code,
+            request_messages: request.0,
+            request_bytes: request.1,
+            response_messages: response.0,
+            response_bytes: response.1,
+            latency: now.saturating_duration_since(self.started),
+        };
+        let method = std::str::from_utf8(&self.path).unwrap_or(INVALID_METHOD);
+        stats.call_end(&CallMeta { side: self.side, method, peer: self.peer }, &end);
+    }
+}
+
+/// The span a call's handler runs in (when enabled): the handler's own
+/// events then carry the call's method and peer.
+pub(crate) struct HandlerSpan {
+    #[cfg(feature = "tracing")]
+    span: Option<tracing::Span>,
+}
+
+impl HandlerSpan {
+    /// The span of `obs`, if it is enabled.
+    pub fn of(obs: Option<&CallObserver>) -> Self {
+        #[cfg(not(feature = "tracing"))]
+        let _ = obs;
+        HandlerSpan {
+            #[cfg(feature = "tracing")]
+            span: obs.map(|o| o.span.clone()).filter(|s| !s.is_disabled()),
+        }
+    }
+
+    /// Runs `fut` in the span.
+    pub fn wrap<T: 'static>(self, fut: BoxFuture<'static, T>) -> BoxFuture<'static, T> {
+        #[cfg(feature = "tracing")]
+        if let Some(span) = self.span {
+            return Box::pin(tracing::Instrument::instrument(fut, span));
+        }
+        fut
+    }
+}

@@ -1,0 +1,230 @@
+//! Name resolution and load balancing over three loopback servers: each
+//! answers `/lb.Test/Who` with its own number, so the caller sees where
+//! every call went.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::channel::mpsc;
+use weir_rt::client::{Address, Resolver, ResolverUpdates, RoundRobin};
+use weir_rt::runtime::{BoxFuture, Net};
+use weir_rt::{Backoff, Channel, Code, Endpoint, Method, Request, Response, Server};
+
+use super::{Running, start};
+
+const WHO: &str = "/lb.Test/Who";
+
+/// A server that answers `Who` with `id`.
+async fn numbered<R: Net>(rt: &R, id: u8) -> Running {
+    let server = Server::new(rt.clone())
+        .route(WHO, Method::unary(move |_req| async move { Ok(Response::new(Bytes::from(vec![id]))) }));
+    start(rt, server).await
+}
+
+async fn three<R: Net>(rt: &R) -> [Running; 3] {
+    [numbered(rt, 0).await, numbered(rt, 1).await, numbered(rt, 2).await]
+}
+
+fn addr(r: &Running) -> Address {
+    Address::Tcp(r.addr.expect("tcp server"))
+}
+
+fn list(servers: &[&Running]) -> String {
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr.unwrap().to_string()).collect();
+    format!("ipv4:{}", addrs.join(","))
+}
+
+fn quick_backoff() -> Backoff {
+    Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(100), ..Backoff::default() }
+}
+
+/// Which server answered.
+async fn who(ch: &Channel) -> Result<u8, weir_rt::Status> {
+    let r = ch.unary(WHO, Request::new(Bytes::new())).await?;
+    Ok(r.into_inner()[0])
+}
+
+/// Calls `n` times; counts the answers per server.
+async fn tally(ch: &Channel, n: usize) -> [usize; 3] {
+    let mut counts = [0; 3];
+    for _ in 0..n {
+        counts[usize::from(who(ch).await.expect("call"))] += 1;
+    }
+    counts
+}
+
+/// Calls until every server in `ids` answered (round_robin connects to all
+/// of them in the background), for up to five seconds.
+async fn until_all_answer(ch: &Channel, ids: &[u8]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    while !ids.iter().all(|i| seen.contains(i)) {
+        assert!(Instant::now() < deadline, "servers {ids:?} did not all answer; saw {seen:?}");
+        seen.push(who(ch).await.expect("call"));
+    }
+}
+
+pub async fn round_robin_spreads_calls_evenly<R: Net + Default>(rt: R) {
+    let servers = three(&rt).await;
+    let target = list(&[&servers[0], &servers[1], &servers[2]]);
+    let ch = Endpoint::<R>::new(target).unwrap().balancer(RoundRobin::default()).connect().await.unwrap();
+    until_all_answer(&ch, &[0, 1, 2]).await;
+    let counts = tally(&ch, 300).await;
+    println!("round_robin distribution over 300 calls: {counts:?}");
+    for c in counts {
+        assert!((90..=110).contains(&c), "uneven: {counts:?}");
+    }
+    // Concurrent calls spread too.
+    let calls = (0..300).map(|_| who(&ch));
+    let mut counts = [0usize; 3];
+    for r in futures::future::join_all(calls).await {
+        counts[usize::from(r.unwrap())] += 1;
+    }
+    println!("round_robin distribution over 300 concurrent calls: {counts:?}");
+    for c in counts {
+        assert!((90..=110).contains(&c), "uneven: {counts:?}");
+    }
+    for s in servers {
+        s.stop().await;
+    }
+}
+
+pub async fn pick_first_fails_over_when_a_server_stops<R: Net + Default>(rt: R) {
+    let [a, b, c] = three(&rt).await;
+    let ch =
+        Endpoint::<R>::new(list(&[&a, &b, &c])).unwrap().backoff(quick_backoff()).connect().await.unwrap();
+    assert_eq!(tally(&ch, 20).await, [20, 0, 0], "pick_first sticks to the first address");
+    a.stop().await;
+    assert_eq!(tally(&ch, 20).await, [0, 20, 0], "every call after the stop goes to the next address");
+    b.stop().await;
+    assert_eq!(tally(&ch, 20).await, [0, 0, 20], "and to the third when the second stops");
+    c.stop().await;
+    let err = who(&ch).await.unwrap_err();
+    assert_eq!(err.code, Code::Unavailable, "{err}");
+}
+
+/// A resolver fed by the test: every list sent on the channel is pushed.
+struct Pushed(Mutex<Option<mpsc::UnboundedReceiver<Vec<Address>>>>);
+
+impl Resolver for Pushed {
+    fn run(&self, updates: ResolverUpdates) -> BoxFuture<'static, ()> {
+        let rx = self.0.lock().unwrap().take();
+        Box::pin(async move {
+            let Some(mut rx) = rx else { return };
+            while let Some(list) = rx.next().await {
+                if !updates.update(list) {
+                    return;
+                }
+            }
+        })
+    }
+}
+
+pub async fn resolver_updates_are_applied<R: Net + Default>(rt: R) {
+    let servers = three(&rt).await;
+    let (tx, rx) = mpsc::unbounded();
+    tx.unbounded_send(vec![addr(&servers[0])]).unwrap();
+    let ch = Endpoint::<R>::new("http://lb.test")
+        .unwrap()
+        .resolver(Pushed(Mutex::new(Some(rx))))
+        .balancer(RoundRobin::default())
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(tally(&ch, 10).await, [10, 0, 0]);
+    // The new list replaces the old: server 0 gets no more calls.
+    tx.unbounded_send(vec![addr(&servers[1]), addr(&servers[2])]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while who(&ch).await.unwrap() == 0 {
+        assert!(Instant::now() < deadline, "update not applied");
+    }
+    until_all_answer(&ch, &[1, 2]).await;
+    let counts = tally(&ch, 100).await;
+    println!("after the update, 100 calls: {counts:?}");
+    assert_eq!(counts[0], 0, "{counts:?}");
+    assert!((45..=55).contains(&counts[1]) && (45..=55).contains(&counts[2]), "{counts:?}");
+    // An empty list: calls fail at once.
+    tx.unbounded_send(Vec::new()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        match who(&ch).await {
+            Err(e) => break e,
+            Ok(_) => assert!(Instant::now() < deadline, "empty list not applied"),
+        }
+    };
+    assert_eq!(err.code, Code::Unavailable, "{err}");
+    for s in servers {
+        s.stop().await;
+    }
+}
+
+pub async fn dns_target_resolves_through_the_runtime<R: Net + Default>(rt: R) {
+    let server = numbered(&rt, 7).await;
+    let port = server.addr.unwrap().port();
+    // localhost may resolve to ::1 first, where nothing listens: the
+    // channel fails over to 127.0.0.1.
+    let ch = Endpoint::<R>::new(format!("dns:///localhost:{port}")).unwrap().connect().await.unwrap();
+    assert_eq!(who(&ch).await.unwrap(), 7);
+    let err = Endpoint::<R>::new("dns:///no-such-host.invalid:1").unwrap().connect().await.unwrap_err();
+    assert_eq!(err.code, Code::Unavailable, "{err}");
+    server.stop().await;
+}
+
+/// A resolver that gives `first`, then `then` whenever the channel asks
+/// for a new resolution, counting the requests.
+struct Moving {
+    first: Address,
+    then: Address,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Resolver for Moving {
+    fn run(&self, updates: ResolverUpdates) -> BoxFuture<'static, ()> {
+        let (first, then, requests) = (self.first.clone(), self.then.clone(), self.requests.clone());
+        Box::pin(async move {
+            updates.update(vec![first]);
+            while updates.resolve_requested().await {
+                requests.fetch_add(1, Ordering::SeqCst);
+                if !updates.update(vec![then.clone()]) {
+                    return;
+                }
+            }
+        })
+    }
+}
+
+pub async fn connection_failure_asks_for_re_resolution<R: Net + Default>(rt: R) {
+    let [a, b, c] = three(&rt).await;
+    let requests = Arc::new(AtomicUsize::new(0));
+    let resolver = Moving { first: addr(&a), then: addr(&b), requests: requests.clone() };
+    let ch = Endpoint::<R>::new("http://moving.test")
+        .unwrap()
+        .resolver(resolver)
+        .backoff(quick_backoff())
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(tally(&ch, 5).await, [5, 0, 0]);
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "no failure, no re-resolution");
+    a.stop().await;
+    // The lost connection asks the resolver again; its new list moves the
+    // calls to server 1.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match who(&ch).await {
+            Ok(1) => break,
+            Ok(other) => panic!("answered by {other}"),
+            Err(e) => {
+                assert_eq!(e.code, Code::Unavailable, "{e}");
+                assert!(Instant::now() < deadline, "never moved: {e}");
+            }
+        }
+    }
+    assert!(requests.load(Ordering::SeqCst) >= 1);
+    assert_eq!(tally(&ch, 5).await, [0, 5, 0]);
+    b.stop().await;
+    c.stop().await;
+}
