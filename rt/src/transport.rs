@@ -4,7 +4,7 @@
 
 use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use weir_core::conn::{ChunkedBuf, TransmitBuf};
@@ -33,6 +33,9 @@ pub(crate) trait Core {
     fn poll_transmit(&mut self, now: Instant, buf: &mut ChunkedBuf) -> usize;
     fn poll_timeout(&self) -> Option<Instant>;
     fn is_closed(&self) -> bool;
+    /// How long output may take to drain once the core is closing (its
+    /// final GOAWAY queued) or closed; `None` while it is open.
+    fn close_flush_timeout(&self) -> Option<Duration>;
     fn active_calls(&self) -> usize;
 }
 
@@ -63,6 +66,10 @@ macro_rules! core_for {
             fn is_closed(&self) -> bool {
                 <$t>::is_closed(self)
             }
+            fn close_flush_timeout(&self) -> Option<Duration> {
+                let h2 = <$t>::h2(self);
+                (!h2.is_open()).then(|| h2.config().close_flush_timeout)
+            }
         }
     };
 }
@@ -89,6 +96,10 @@ pub(crate) struct Transport<R: Runtime> {
     read_eof: bool,
     read_reserve: usize,
     phase: Phase,
+    /// When the core started closing, plus its `close_flush_timeout`: past it the
+    /// transport is done whatever is left unwritten (a peer that does not
+    /// read cannot hold a closed connection open).
+    close_deadline: Option<Instant>,
     /// The first I/O error, kept as the cause of the connection's end.
     pub error: Option<io::Error>,
 }
@@ -104,6 +115,7 @@ impl<R: Runtime> Transport<R> {
             read_eof: false,
             read_reserve: READ_RESERVE_MIN,
             phase: Phase::Running,
+            close_deadline: None,
             error: None,
         }
     }
@@ -161,14 +173,19 @@ impl<R: Runtime> Transport<R> {
 
     /// Fires the timer when due. True when the core handled a timeout.
     pub fn poll_timer(&mut self, cx: &mut Context<'_>, core: &mut impl Core) -> bool {
-        let Some(at) = core.poll_timeout() else {
+        if self.close_deadline.is_none()
+            && self.phase != Phase::Done
+            && let Some(timeout) = core.close_flush_timeout()
+        {
+            self.close_deadline = Some(self.rt.now() + timeout);
+        }
+        let Some(at) = [core.poll_timeout(), self.close_deadline].into_iter().flatten().min() else {
             self.timer_at = None;
             return false;
         };
         let now = self.rt.now();
         if at <= now {
-            core.handle_timeout(now);
-            return true;
+            return self.fire(now, core);
         }
         if self.timer_at != Some(at) {
             match &mut self.timer {
@@ -181,10 +198,21 @@ impl<R: Runtime> Transport<R> {
             && std::pin::Pin::new(t).poll(cx).is_ready()
         {
             self.timer_at = None;
-            core.handle_timeout(self.rt.now());
-            return true;
+            return self.fire(self.rt.now(), core);
         }
         false
+    }
+
+    /// The timer expired: give up on a closed connection's output, or run
+    /// the core's timeouts.
+    fn fire(&mut self, now: Instant, core: &mut impl Core) -> bool {
+        if self.close_deadline.is_some_and(|d| d <= now) {
+            self.read_eof = true;
+            self.phase = Phase::Done;
+            return true;
+        }
+        core.handle_timeout(now);
+        true
     }
 
     /// Writes what the core has to send until the socket pushes back. True

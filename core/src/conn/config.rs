@@ -80,6 +80,10 @@ pub struct Config {
     pub max_connection_age: Option<Duration>,
     /// How long in-flight streams may run after a graceful shutdown starts.
     pub shutdown_grace: Duration,
+    /// Once the connection is closed, how long the transport may take to
+    /// write what is left (the final GOAWAY) before it drops the socket
+    /// anyway: a peer that stops reading cannot hold a closed connection.
+    pub close_flush_timeout: Duration,
     /// First stream id we open (default 1 for clients, 2 for servers); a high
     /// value reaches §5.1.1 stream-id exhaustion quickly in tests.
     pub first_local_stream_id: Option<u32>,
@@ -116,6 +120,7 @@ impl Default for Config {
             idle_timeout: None,
             max_connection_age: None,
             shutdown_grace: Duration::from_secs(30),
+            close_flush_timeout: Duration::from_secs(5),
             first_local_stream_id: None,
         }
     }

@@ -45,4 +45,26 @@ mod tests {
         assert!(c.record(t0 + Duration::from_millis(900)));
         assert!(!c.record(t0 + Duration::from_secs(2)), "a new window starts fresh");
     }
+
+    /// The transport's `close_flush_timeout` (slow-read defence) relies on
+    /// this: once an error is pending the connection is no longer open and
+    /// has no timer of its own, even while its GOAWAY is still unwritten
+    /// (the peer does not read), so only the transport's deadline ends it.
+    #[test]
+    fn a_failed_connection_is_not_open_before_its_goaway_is_written() {
+        use crate::conn::{Config, Connection, PREFACE, Role};
+        let t0 = Instant::now();
+        let cfg = Config::default();
+        assert!(
+            cfg.close_flush_timeout > Duration::ZERO && cfg.close_flush_timeout <= Duration::from_secs(30)
+        );
+        let mut c = Connection::new(Role::Server, cfg, t0);
+        c.handle_input(t0, PREFACE);
+        // Not SETTINGS first: a connection error (§3.4).
+        c.handle_input(t0, &[0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(c.error().is_some());
+        assert!(!c.is_open(), "closing as soon as the error is known");
+        assert!(!c.is_closed(), "the GOAWAY is not written yet");
+        assert_eq!(c.poll_timeout(), None, "no timer of the core's own");
+    }
 }

@@ -67,6 +67,12 @@ impl Default for ClientConfig {
     }
 }
 
+/// The message of the UNAVAILABLE status a call gets when the server refused
+/// its stream (RST_STREAM REFUSED_STREAM) or left it unprocessed (above
+/// GOAWAY's last stream id): the server never saw it, so a client may retry
+/// it transparently (gRFC A6).
+pub const UNPROCESSED: &str = "stream refused: the call was not processed";
+
 /// A call to start.
 #[derive(Clone, Debug, Default)]
 pub struct CallRequest {
@@ -469,9 +475,7 @@ impl Client {
                 Event::Data { stream, .. } => self.on_data(stream),
                 Event::Reset { stream, code, initiator, .. } => {
                     let status = match (code, initiator) {
-                        (ErrorCode::REFUSED_STREAM, _) => {
-                            Status::new(Code::Unavailable, "stream refused: the call was not processed")
-                        }
+                        (ErrorCode::REFUSED_STREAM, _) => Status::new(Code::Unavailable, UNPROCESSED),
                         // PROTOCOL-HTTP2: "when a call fails with CANCELLED status the
                         // client is encouraged to check whether the deadline has expired
                         // and fail the call with DEADLINE_EXCEEDED instead".

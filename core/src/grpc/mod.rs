@@ -17,7 +17,9 @@ mod server;
 pub mod status;
 pub mod timeout;
 
-pub use client::{CallRequest, Client, ClientConfig, ClientEvent};
+pub use client::{
+    CallRequest, Client, ClientConfig, ClientEvent, DEFAULT_CLIENT_MAX_FRAME_SIZE, UNPROCESSED,
+};
 pub use compression::{Compression, CompressionError, Compressors};
 pub use inbound::RecvMessage;
 pub use metadata::{Metadata, MetadataError};

@@ -60,11 +60,30 @@ impl ChannelCtx {
 /// Requests from call handles to their connection's driver. Calls are named
 /// by a key the handle picks (the stream id is only known to the driver).
 pub(crate) enum ClientCmd {
-    Start { key: u64, req: grpc::CallRequest, shared: Arc<CallShared>, first: Option<Bytes>, last: bool },
-    Send { key: u64, msg: OutMessage, last: bool },
-    HalfClose { key: u64 },
-    Pull { key: u64 },
-    Cancel { key: u64 },
+    Start {
+        key: u64,
+        req: grpc::CallRequest,
+        shared: Arc<CallShared>,
+        first: Option<Bytes>,
+        last: bool,
+    },
+    Send {
+        key: u64,
+        msg: OutMessage,
+        last: bool,
+    },
+    HalfClose {
+        key: u64,
+    },
+    Pull {
+        key: u64,
+    },
+    Cancel {
+        key: u64,
+    },
+    /// Nothing will start calls here any more (its address was dropped or
+    /// the channel is gone): close once the calls in flight end.
+    Shutdown,
 }
 
 impl ClientCmd {
@@ -75,6 +94,7 @@ impl ClientCmd {
             | ClientCmd::HalfClose { key }
             | ClientCmd::Pull { key }
             | ClientCmd::Cancel { key } => *key,
+            ClientCmd::Shutdown => 0,
         }
     }
 }
@@ -195,6 +215,9 @@ impl<R: Runtime> ClientDriver<R> {
     }
 
     fn on_cmd(&mut self, cmd: ClientCmd) {
+        if let ClientCmd::Shutdown = cmd {
+            return self.core.shutdown(self.rt.now());
+        }
         let key = cmd.key();
         let queued =
             !matches!(cmd, ClientCmd::Start { .. }) && !self.keys.contains_key(&key) && self.is_waiting(key);
@@ -245,6 +268,7 @@ impl<R: Runtime> ClientDriver<R> {
                     }
                 }
             }
+            ClientCmd::Shutdown => {}
         }
     }
 

@@ -25,7 +25,7 @@ const PUSHBACK: &str = "grpc-retry-pushback-ms";
 pub(crate) const NOT_SENT: &str = "connection closed before the call was sent";
 /// The status weir-core gives a stream the server refused (RST_STREAM
 /// REFUSED_STREAM) or left unprocessed (above GOAWAY's last stream id).
-const REFUSED: &str = "stream refused: the call was not processed";
+const REFUSED: &str = weir_core::grpc::UNPROCESSED;
 
 /// The service config's `retryPolicy` (gRFC A6): failed attempts whose
 /// status is retryable are tried again, after an exponential backoff with

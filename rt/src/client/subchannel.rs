@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::address::Address;
 use super::balancer::ConnectivityState;
-use super::driver::ConnHandle;
+use super::driver::{ClientCmd, ConnHandle};
 
 enum State {
     Idle,
@@ -98,5 +98,19 @@ impl AddressConn {
         let mut g = self.lock();
         g.failures = g.failures.saturating_add(1);
         g.state = State::Failed { until };
+    }
+}
+
+impl Drop for AddressConn {
+    /// The address left the list (or the channel is gone): its connection
+    /// closes gracefully once its calls end, instead of lingering.
+    fn drop(&mut self) {
+        let state = match self.inner.get_mut() {
+            Ok(inner) => &inner.state,
+            Err(poisoned) => &poisoned.into_inner().state,
+        };
+        if let State::Ready(handle) = state {
+            let _ = handle.cmds.push(ClientCmd::Shutdown);
+        }
     }
 }

@@ -161,6 +161,39 @@ pub async fn resolver_updates_are_applied<R: Net + Default>(rt: R) {
     }
 }
 
+/// An address the resolver drops has its connection closed (gracefully,
+/// once its calls ended), not left open: the dropped server sees it close.
+pub async fn dropped_address_connection_is_closed<R: Net + Default>(rt: R) {
+    let stats = Arc::new(weir_rt::CallCounters::new());
+    let dropped = Server::new(rt.clone())
+        .stats_handler(stats.clone())
+        .route(WHO, Method::unary(|_req| async move { Ok(Response::new(Bytes::from(vec![0u8]))) }));
+    let dropped = start(&rt, dropped).await;
+    let kept = numbered(&rt, 1).await;
+    let (tx, rx) = mpsc::unbounded();
+    tx.unbounded_send(vec![addr(&dropped)]).unwrap();
+    let ch = Endpoint::<R>::new("http://lb.test")
+        .unwrap()
+        .resolver(Pushed(Mutex::new(Some(rx))))
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(who(&ch).await.unwrap(), 0);
+    assert_eq!((stats.connections_opened(), stats.connections_closed()), (1, 0));
+    tx.unbounded_send(vec![addr(&kept)]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while who(&ch).await.unwrap() == 0 {
+        assert!(Instant::now() < deadline, "update not applied");
+    }
+    while stats.connections_closed() == 0 {
+        assert!(Instant::now() < deadline, "the dropped address's connection stayed open");
+        rt.sleep_until(Instant::now() + Duration::from_millis(5)).await;
+    }
+    assert_eq!(who(&ch).await.unwrap(), 1, "calls go on through the kept address");
+    dropped.stop().await;
+    kept.stop().await;
+}
+
 pub async fn dns_target_resolves_through_the_runtime<R: Net + Default>(rt: R) {
     let server = numbered(&rt, 7).await;
     let port = server.addr.unwrap().port();

@@ -50,6 +50,7 @@ macro_rules! scenario_tests {
             round_robin_spreads_calls_evenly,
             pick_first_fails_over_when_a_server_stops,
             resolver_updates_are_applied,
+            dropped_address_connection_is_closed,
             dns_target_resolves_through_the_runtime,
             connection_failure_asks_for_re_resolution,
             retries_unavailable_until_success,
