@@ -264,6 +264,30 @@ fn invalid_field_stays_malformed_when_indexed() {
     }
 }
 
+/// The same all-indexed octets mean other fields once the table changed
+/// (RFC 7541 §2.3.3): a reused decoding must follow the table.
+#[test]
+fn repeated_indexed_block_follows_the_table() {
+    let mut p = server();
+    let pseudo: &[u8] = b"\x83\x86\x84\x41\x09localhost"; // POST, http, /, :authority
+    let insert = |v: u8| [pseudo, b"\x40\x03x-v\x01", &[v]].concat(); // x-v: v, indexed
+    let indexed = [b"\x83\x86\x84\xbf".as_slice(), b"\xbe"].concat(); // :authority (63), x-v (62)
+    let mut seen = Vec::new();
+    for (id, block) in
+        [(1, insert(b'1')), (3, indexed.clone()), (5, indexed.clone()), (7, insert(b'2')), (9, indexed)]
+    {
+        p.send_block(id, &block, true, 16384);
+        for e in p.drain_events() {
+            if let Event::Headers { headers, .. } = e {
+                let v = headers.fields.iter().find(|f| &f.name[..] == b"x-v").map(|f| f.value.clone());
+                seen.push((id, v.map(|v| String::from_utf8_lossy(&v).into_owned())));
+            }
+        }
+    }
+    let want = |v: &str| Some(v.to_owned());
+    assert_eq!(seen, [(1, want("1")), (3, want("1")), (5, want("1")), (7, want("2")), (9, want("2"))]);
+}
+
 #[test]
 fn each_http_message_rule_resets_the_stream() {
     let cases: &[(&[(&str, &str)], Malformed)] = &[

@@ -173,13 +173,13 @@ fn header_list_limit_stops_emission_but_keeps_the_table_in_sync() {
     let mut emitted = Vec::new();
     let decoded = limited.decode(&wire, 100, |field| emitted.push(field)).unwrap();
     assert_eq!(emitted, fields[..2]);
-    assert_eq!(decoded, Decoded { list_size: total, fields: 2, over_limit: true });
+    assert_eq!(decoded, Decoded { list_size: total, fields: 2, over_limit: true, indexed_only: false });
 
     let mut unlimited = Decoder::new(4096);
     let mut all = Vec::new();
     let decoded = unlimited.decode(&wire, usize::MAX, |field| all.push(field)).unwrap();
     assert_eq!(all, fields);
-    assert_eq!(decoded, Decoded { list_size: total, fields: 8, over_limit: false });
+    assert_eq!(decoded, Decoded { list_size: total, fields: 8, over_limit: false, indexed_only: false });
 
     // Both tables are identical, and the next block (all indexed) decodes alike.
     assert!(limited.table_entries().eq(unlimited.table_entries()));
@@ -203,9 +203,9 @@ fn field_exactly_at_the_limit_is_emitted() {
     let wire = Bytes::from_static(b"\x82\x82");
     let mut fields = 0;
     let decoded = Decoder::new(4096).decode(&wire, 84, |_| fields += 1).unwrap();
-    assert_eq!(decoded, Decoded { list_size: 84, fields: 2, over_limit: false });
+    assert_eq!(decoded, Decoded { list_size: 84, fields: 2, over_limit: false, indexed_only: true });
     let decoded = Decoder::new(4096).decode(&wire, 83, |_| fields += 1).unwrap();
-    assert_eq!(decoded, Decoded { list_size: 84, fields: 1, over_limit: true });
+    assert_eq!(decoded, Decoded { list_size: 84, fields: 1, over_limit: true, indexed_only: true });
     assert_eq!(fields, 3);
 }
 
@@ -218,7 +218,10 @@ fn huffman_past_the_limit_is_still_validated() {
     // With valid padding the same block passes and counts the decoded length.
     wire[3] = 0x1f;
     let result = Decoder::new(4096).decode(&Bytes::from(wire), 0, |_| panic!("nothing fits"));
-    assert_eq!(result, Ok(Decoded { list_size: 42 + (1 + 1 + 32), fields: 0, over_limit: true }));
+    assert_eq!(
+        result,
+        Ok(Decoded { list_size: 42 + (1 + 1 + 32), fields: 0, over_limit: true, indexed_only: false })
+    );
 }
 
 #[test]
@@ -232,6 +235,6 @@ fn huffman_crossing_field_uses_its_exact_length() {
     let exact = 1 + value.len() + 32;
     let mut fields = Vec::new();
     let decoded = Decoder::new(4096).decode(&Bytes::from(wire), exact, |field| fields.push(field)).unwrap();
-    assert_eq!(decoded, Decoded { list_size: exact, fields: 1, over_limit: false });
+    assert_eq!(decoded, Decoded { list_size: exact, fields: 1, over_limit: false, indexed_only: false });
     assert_eq!(fields, [HeaderField::new("n", "aaaaaaaaaa")]);
 }

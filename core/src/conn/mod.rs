@@ -14,6 +14,7 @@
 //! The owner loop: feed bytes in, then drain `poll_event` and `poll_transmit`,
 //! write what was produced, and arm one timer at `poll_timeout`.
 
+mod block_memo;
 mod config;
 mod error;
 mod event;
@@ -145,6 +146,8 @@ pub struct Connection {
     preface_left: usize,
     frames: FrameDecoder,
     hpack_dec: hpack::Decoder,
+    /// The last all-indexed header block of each kind and what it decoded to.
+    block_memo: block_memo::BlockMemo,
     block: Option<PendingBlock>,
     got_peer_settings: bool,
     last_recv_at: Instant,
@@ -215,6 +218,7 @@ impl Connection {
             // RFC defaults, but accepting our larger advertised size early is safe.
             frames: FrameDecoder::new(config.max_frame_size),
             hpack_dec: hpack::Decoder::new(hpack::DEFAULT_TABLE_SIZE),
+            block_memo: block_memo::BlockMemo::default(),
             block: None,
             got_peer_settings: false,
             last_recv_at: now,

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+use super::block_memo::Built;
 use super::error::{ConnectionError, ConnectionErrorKind, Limit};
 use super::event::{Event, HeadersKind, Initiator, LocalResetCause};
 use super::{Connection, PendingBlock, Role, Shutdown, ping_payload};
@@ -12,7 +13,8 @@ use crate::frame::{
     Continuation, Data, Frame, GoAway, Headers as HeadersFrame, Ping, RstStream, SettingsFrame, StreamId,
     WindowUpdate,
 };
-use crate::headers::{BlockKind, HeaderBuilder, Headers};
+use crate::headers::{BlockKind, HeaderBuilder, Headers, Malformed};
+use crate::hpack::DecoderError;
 use crate::stream::{Closed, Input, Outcome, RecvPhase, State};
 
 /// How a frame's stream id relates to what we know.
@@ -245,19 +247,16 @@ impl Connection {
             (Known::Live, _) => BlockKind::Trailers,
             _ => BlockKind::Request,
         };
-        let mut builder = HeaderBuilder::new(kind);
-        let limit = self.config.max_header_list_size as usize;
-        let decoded =
-            match self.hpack_dec.decode_checked(&block, limit, |f, valid| builder.push_checked(f, valid)) {
-                Ok(d) => d,
-                Err(e) => {
-                    let kind = ConnectionErrorKind::Compression(e);
-                    return self.fail(ConnectionError::local(ErrorCode::COMPRESSION_ERROR, kind));
-                }
-            };
+        let (built, over_limit) = match self.decode_block(kind, &block) {
+            Ok(done) => done,
+            Err(e) => {
+                let kind = ConnectionErrorKind::Compression(e);
+                return self.fail(ConnectionError::local(ErrorCode::COMPRESSION_ERROR, kind));
+            }
+        };
         match known {
             Known::Idle if !self.is_local(id) && self.role == Role::Server => {
-                self.on_request_headers(now, id, builder, decoded.over_limit, end_stream, self_dep)
+                self.on_request_headers(now, id, built, over_limit, end_stream, self_dep)
             }
             // §5.1.1: a stream id the peer may not use, or a HEADERS frame that
             // would reopen a stream below the highest one opened.
@@ -270,8 +269,35 @@ impl Connection {
             Known::Closed(Some(_)) => {
                 self.stream_error(now, id, ErrorCode::STREAM_CLOSED, LocalResetCause::Protocol)
             }
-            Known::Live => self.on_stream_headers(now, id, builder, decoded.over_limit, end_stream, self_dep),
+            Known::Live => self.on_stream_headers(now, id, built, over_limit, end_stream, self_dep),
         }
+    }
+
+    /// HPACK-decodes and validates a header block (the table is updated even
+    /// when the result is then not used, §4.3), or reuses what the same
+    /// all-indexed block gave last time. Also says whether the list went over
+    /// our SETTINGS_MAX_HEADER_LIST_SIZE.
+    fn decode_block(
+        &mut self,
+        kind: BlockKind,
+        block: &Bytes,
+    ) -> Result<(Result<Built, Malformed>, bool), DecoderError> {
+        let generation = self.hpack_dec.table_generation();
+        if let Some(built) = self.block_memo.get(kind, block, generation) {
+            return Ok((Ok(built), false));
+        }
+        let mut builder = HeaderBuilder::new(kind);
+        let limit = self.config.max_header_list_size as usize;
+        let decoded =
+            self.hpack_dec.decode_checked(block, limit, |f, valid| builder.push_checked(f, valid))?;
+        let built = builder.finish();
+        if decoded.indexed_only
+            && !decoded.over_limit
+            && let Ok(b) = &built
+        {
+            self.block_memo.put(kind, block, generation, b);
+        }
+        Ok((built, decoded.over_limit))
     }
 
     /// HEADERS opening a new stream (server role).
@@ -279,7 +305,7 @@ impl Connection {
         &mut self,
         now: Instant,
         id: StreamId,
-        builder: HeaderBuilder,
+        built: Result<Built, Malformed>,
         over_limit: bool,
         end_stream: bool,
         self_dep: bool,
@@ -317,7 +343,7 @@ impl Connection {
         if over_limit {
             return self.answer_header_list_too_large(now, id);
         }
-        match builder.finish() {
+        match built {
             Err(m) => self.stream_error(now, id, ErrorCode::PROTOCOL_ERROR, LocalResetCause::Malformed(m)),
             Ok((headers, content_length)) => {
                 if let Some(s) = self.streams.get_mut(id) {
@@ -363,7 +389,7 @@ impl Connection {
         &mut self,
         now: Instant,
         id: StreamId,
-        builder: HeaderBuilder,
+        built: Result<Built, Malformed>,
         over_limit: bool,
         end_stream: bool,
         self_dep: bool,
@@ -391,7 +417,7 @@ impl Connection {
             }
             return self.reset_locally(id, ErrorCode::CANCEL, LocalResetCause::HeaderListTooLarge);
         }
-        let (headers, content_length) = match builder.finish() {
+        let (headers, content_length) = match built {
             Ok(ok) => ok,
             Err(m) => {
                 return self.stream_error(now, id, ErrorCode::PROTOCOL_ERROR, LocalResetCause::Malformed(m));

@@ -34,6 +34,10 @@ pub struct Decoded {
     /// The list size went over `max_list_size`: fields from the one that
     /// crossed it on were decoded (to keep the table in sync) but not emitted.
     pub over_limit: bool,
+    /// Every representation was an indexed field (RFC 7541 §6.1): the block
+    /// left the table as it was, and decodes the same way again while the
+    /// table's [`Decoder::table_generation`] stays the same.
+    pub indexed_only: bool,
 }
 
 impl Decoder {
@@ -57,6 +61,11 @@ impl Decoder {
     /// The limit set by [`Decoder::new`] or [`Decoder::set_max_table_size`].
     pub fn max_table_size(&self) -> usize {
         self.max_table_size
+    }
+
+    /// Changes whenever the dynamic table changes (insertion, size change).
+    pub fn table_generation(&self) -> u64 {
+        self.table.generation()
     }
 
     /// Current dynamic table size (sum of entry sizes, RFC 7541 §4.1).
@@ -107,6 +116,7 @@ impl Decoder {
             emit,
             size_updates: 0,
             seen_field: false,
+            indexed_only: true,
         };
         while let Some(first) = run.reader.peek() {
             match first {
@@ -117,7 +127,7 @@ impl Decoder {
                 0x00..=0x0f => run.literal_field(&mut self.table, Indexing::Without)?,
             }
         }
-        let decoded = run.budget.decoded;
+        let decoded = Decoded { indexed_only: run.indexed_only, ..run.budget.decoded };
         if self.huffman_scratch.capacity() > MAX_KEPT_SCRATCH {
             self.huffman_scratch = Vec::new();
         }
@@ -248,6 +258,7 @@ struct BlockRun<'a, F> {
     emit: F,
     size_updates: u8,
     seen_field: bool,
+    indexed_only: bool,
 }
 
 impl<F: FnMut(HeaderField, bool)> BlockRun<'_, F> {
@@ -266,6 +277,7 @@ impl<F: FnMut(HeaderField, bool)> BlockRun<'_, F> {
     /// (RFC 7541 §6.2).
     fn literal_field(&mut self, table: &mut DynamicTable, indexing: Indexing) -> Result<(), DecoderError> {
         self.seen_field = true;
+        self.indexed_only = false;
         let name = self.literal_name(table, indexing.prefix_bits())?;
         let value = self.reader.string()?;
         if self.will_emit(&name, &value)? {
@@ -331,6 +343,7 @@ impl<F: FnMut(HeaderField, bool)> BlockRun<'_, F> {
 
     /// Dynamic table size update (RFC 7541 §6.3): at most two, at the start.
     fn table_size_update(&mut self, table: &mut DynamicTable, limit: usize) -> Result<(), DecoderError> {
+        self.indexed_only = false;
         if self.seen_field {
             return Err(DecoderError::TableSizeUpdateNotAtStart);
         }
@@ -365,6 +378,23 @@ mod tests {
         let range = block.as_ptr_range();
         assert!(range.contains(&fields[0].name.as_ptr()));
         assert!(range.contains(&fields[0].value.as_ptr()));
+    }
+
+    #[test]
+    fn only_indexed_blocks_keep_the_table_generation() {
+        let mut decoder = Decoder::new(4096);
+        let g0 = decoder.table_generation();
+        let inserted = decoder.decode(&Bytes::from_static(b"\x40\x01a\x01b"), usize::MAX, |_| {}).unwrap();
+        assert!(!inserted.indexed_only);
+        let g1 = decoder.table_generation();
+        assert_ne!(g0, g1, "an insertion changes what indexes mean");
+        let indexed = decoder.decode(&Bytes::from_static(b"\xbe\x82"), usize::MAX, |_| {}).unwrap();
+        assert!(indexed.indexed_only);
+        assert_eq!(decoder.table_generation(), g1, "indexed fields leave the table as it was");
+        let literal = decoder.decode(&Bytes::from_static(b"\x00\x01c\x01d"), usize::MAX, |_| {}).unwrap();
+        assert!(!literal.indexed_only, "a literal is not reusable: it may pin the peer's buffer");
+        decoder.set_max_table_size(0);
+        assert_ne!(decoder.table_generation(), g1, "a size change evicts");
     }
 
     #[test]

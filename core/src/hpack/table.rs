@@ -175,12 +175,20 @@ pub(super) struct DynamicTable {
     entries: VecDeque<(Bytes, Bytes, bool)>,
     size: usize,
     max_size: usize,
+    /// Changes whenever an index may come to mean another entry.
+    generation: u64,
 }
 
 impl DynamicTable {
     /// An empty table that may hold `max_size` octets.
     pub(super) fn new(max_size: usize) -> Self {
-        DynamicTable { entries: VecDeque::new(), size: 0, max_size }
+        DynamicTable { entries: VecDeque::new(), size: 0, max_size, generation: 0 }
+    }
+
+    /// A counter that changes on every insertion and size change: equal
+    /// generations mean every index names the same entry.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Current size: the sum of entry sizes.
@@ -225,6 +233,7 @@ impl DynamicTable {
 
     /// Sets the maximum size, evicting the oldest entries to fit.
     pub(super) fn set_max_size(&mut self, max_size: usize) {
+        self.generation += 1;
         self.max_size = max_size;
         self.evict_to(max_size);
     }
@@ -236,6 +245,7 @@ impl DynamicTable {
     /// slices of the peer's receive buffers, and a table of small entries must
     /// not keep dozens of those buffers alive.
     pub(super) fn insert(&mut self, name: Bytes, value: Bytes) {
+        self.generation += 1;
         let size = entry_size(name.len(), value.len());
         if size > self.max_size {
             self.entries.clear();
