@@ -416,28 +416,34 @@ fn status_details_round_trip() {
     );
 }
 
+/// Per-call request compression and per-message response compression, for
+/// every built-in algorithm.
 #[test]
 fn compressed_messages_both_ways() {
-    let mut p = pair(14);
-    let mut r = req("/s/Zip");
-    r.compression = Some("gzip");
-    let call = p.client.start_call(p.now, r).unwrap();
-    let big = Bytes::from(vec![b'z'; 100_000]);
-    p.client.send_last_message(call, big.clone()).unwrap();
-    p.drive();
-    assert!(p.to_server_total < 10_000, "request was compressed: {} bytes", p.to_server_total);
-    let ev = server_events(&mut p);
-    let Some(ServerEvent::Call { start, .. }) = ev.first() else { panic!() };
-    assert_eq!(start.encoding, Some("gzip"));
-    assert_eq!(server_recv_all(&mut p, call).0, vec![big.clone()]);
-    p.server.set_send_compression(call, Some("gzip")).unwrap();
-    p.server.send_message(call, big.clone()).unwrap();
-    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
-    let before = p.to_client_total;
-    p.drive();
-    assert!(p.to_client_total - before < 10_000, "response was compressed");
-    client_events(&mut p);
-    assert_eq!(client_recv_all(&mut p, call).0, vec![big]);
+    let algos: &[&'static str] =
+        if cfg!(feature = "zstd") { &["gzip", "deflate", "zstd"] } else { &["gzip", "deflate"] };
+    for (seed, &algo) in (14..).zip(algos) {
+        let mut p = pair(seed);
+        let mut r = req("/s/Zip");
+        r.compression = Some(algo);
+        let call = p.client.start_call(p.now, r).unwrap();
+        let big = Bytes::from(vec![b'z'; 100_000]);
+        p.client.send_last_message(call, big.clone()).unwrap();
+        p.drive();
+        assert!(p.to_server_total < 10_000, "{algo}: request was compressed: {} bytes", p.to_server_total);
+        let ev = server_events(&mut p);
+        let Some(ServerEvent::Call { start, .. }) = ev.first() else { panic!() };
+        assert_eq!(start.encoding, Some(algo));
+        assert_eq!(server_recv_all(&mut p, call).0, vec![big.clone()]);
+        p.server.set_send_compression(call, Some(algo)).unwrap();
+        p.server.send_message(call, big.clone()).unwrap();
+        p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
+        let before = p.to_client_total;
+        p.drive();
+        assert!(p.to_client_total - before < 10_000, "{algo}: response was compressed");
+        client_events(&mut p);
+        assert_eq!(client_recv_all(&mut p, call).0, vec![big]);
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Pluggable message compression (`grpc-encoding`, `grpc-accept-encoding`).
-//! Identity is built in; gzip comes with the `gzip` feature; anything else
-//! implements [`Compression`].
+//! Identity is built in; gzip and deflate come with the `gzip` feature, zstd
+//! with the `zstd` feature; anything else implements [`Compression`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -57,12 +57,18 @@ impl Compressors {
         Compressors::default()
     }
 
-    /// Every algorithm compiled in (gzip with the `gzip` feature).
+    /// Every algorithm compiled in (gzip and deflate with the `gzip`
+    /// feature, zstd with the `zstd` feature).
     pub fn builtin() -> Self {
         #[allow(unused_mut)]
         let mut c = Compressors::none();
         #[cfg(feature = "gzip")]
-        c.add(Arc::new(Gzip::default()));
+        {
+            c.add(Arc::new(Gzip::default()));
+            c.add(Arc::new(Deflate::default()));
+        }
+        #[cfg(feature = "zstd")]
+        c.add(Arc::new(Zstd::default()));
         c
     }
 
@@ -111,28 +117,99 @@ impl Compression for Gzip {
     }
 
     fn compress(&self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), CompressionError> {
-        use std::io::Write;
         let level = flate2::Compression::new(self.level.unwrap_or(6));
-        let mut enc = flate2::write::GzEncoder::new(dst, level);
-        enc.write_all(src).map_err(|e| CompressionError::Corrupt(e.to_string()))?;
-        enc.finish().map_err(|e| CompressionError::Corrupt(e.to_string()))?;
-        Ok(())
+        write_all(flate2::write::GzEncoder::new(dst, level), src, |e| e.finish().map(drop))
     }
 
     fn decompress(&self, src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), CompressionError> {
-        use std::io::Read;
-        let dec = flate2::read::GzDecoder::new(src);
-        let start = dst.len();
-        // Read one octet past the limit to tell "exactly at" from "over".
-        let n = dec
-            .take(limit as u64 + 1)
-            .read_to_end(dst)
-            .map_err(|e| CompressionError::Corrupt(e.to_string()))?;
-        if n > limit {
+        read_limited(flate2::read::GzDecoder::new(src), dst, limit)
+    }
+}
+
+/// gRPC's `deflate`: the zlib format (RFC 1950 around RFC 1951), as gRPC's
+/// C core and Java implement it; flate2's pure-Rust backend.
+#[cfg(feature = "gzip")]
+#[derive(Debug, Default)]
+pub struct Deflate {
+    /// Compression level 0..=9 (default 6 when `None`).
+    pub level: Option<u32>,
+}
+
+#[cfg(feature = "gzip")]
+impl Compression for Deflate {
+    fn name(&self) -> &'static str {
+        "deflate"
+    }
+
+    fn compress(&self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), CompressionError> {
+        let level = flate2::Compression::new(self.level.unwrap_or(6));
+        write_all(flate2::write::ZlibEncoder::new(dst, level), src, |e| e.finish().map(drop))
+    }
+
+    fn decompress(&self, src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), CompressionError> {
+        read_limited(flate2::read::ZlibDecoder::new(src), dst, limit)
+    }
+}
+
+/// zstd (RFC 8878) through the `zstd` crate (the reference C library).
+#[cfg(feature = "zstd")]
+#[derive(Debug, Default)]
+pub struct Zstd {
+    /// Compression level 1..=22 (default 3 when `None`).
+    pub level: Option<i32>,
+}
+
+#[cfg(feature = "zstd")]
+impl Compression for Zstd {
+    fn name(&self) -> &'static str {
+        "zstd"
+    }
+
+    fn compress(&self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), CompressionError> {
+        let enc = zstd::stream::write::Encoder::new(dst, self.level.unwrap_or(3)).map_err(corrupt)?;
+        write_all(enc, src, |e| e.finish().map(drop))
+    }
+
+    fn decompress(&self, src: &[u8], dst: &mut Vec<u8>, limit: usize) -> Result<(), CompressionError> {
+        read_limited(zstd::stream::read::Decoder::new(src).map_err(corrupt)?, dst, limit)
+    }
+}
+
+#[cfg(any(feature = "gzip", feature = "zstd"))]
+fn corrupt(e: std::io::Error) -> CompressionError {
+    CompressionError::Corrupt(e.to_string())
+}
+
+/// Feeds `src` to an encoder, then finishes it.
+#[cfg(any(feature = "gzip", feature = "zstd"))]
+fn write_all<W: std::io::Write>(
+    mut enc: W,
+    src: &[u8],
+    finish: impl FnOnce(W) -> std::io::Result<()>,
+) -> Result<(), CompressionError> {
+    enc.write_all(src).map_err(corrupt)?;
+    finish(enc).map_err(corrupt)
+}
+
+/// Decompresses from `dec` into `dst`, failing (and appending nothing) once
+/// more than `limit` octets would come out: a decompression bomb never
+/// allocates more than the limit.
+#[cfg(any(feature = "gzip", feature = "zstd"))]
+fn read_limited(dec: impl std::io::Read, dst: &mut Vec<u8>, limit: usize) -> Result<(), CompressionError> {
+    use std::io::Read;
+    let start = dst.len();
+    // Read one octet past the limit to tell "exactly at" from "over".
+    let n = dec.take(limit as u64 + 1).read_to_end(dst).map_err(corrupt);
+    match n {
+        Ok(n) if n > limit => {
             dst.truncate(start);
-            return Err(CompressionError::TooLarge { max: limit });
+            Err(CompressionError::TooLarge { max: limit })
         }
-        Ok(())
+        Ok(_) => Ok(()),
+        Err(e) => {
+            dst.truncate(start);
+            Err(e)
+        }
     }
 }
 
@@ -140,26 +217,57 @@ impl Compression for Gzip {
 mod tests {
     use super::*;
 
-    #[test]
-    fn gzip_round_trip_and_bomb_limit() {
-        let g = Gzip::default();
+    /// Round trip, the bomb limit (exactly at passes, one over fails and
+    /// appends nothing), and garbage input, for one algorithm.
+    fn check(algo: &dyn Compression) {
         let src = vec![b'a'; 100_000];
         let mut z = Vec::new();
-        g.compress(&src, &mut z).unwrap();
-        assert!(z.len() < 1000);
-        let mut out = Vec::new();
-        g.decompress(&z, &mut out, 100_000).unwrap();
-        assert_eq!(out, src);
-        let mut out = Vec::new();
-        assert_eq!(g.decompress(&z, &mut out, 99_999), Err(CompressionError::TooLarge { max: 99_999 }));
-        assert!(matches!(g.decompress(b"not gzip", &mut out, 10), Err(CompressionError::Corrupt(_))));
+        algo.compress(&src, &mut z).unwrap();
+        assert!(z.len() < 1000, "{}: {} octets", algo.name(), z.len());
+        let mut out = b"kept".to_vec();
+        algo.decompress(&z, &mut out, 100_000).unwrap();
+        assert_eq!(&out[4..], &src[..], "{}", algo.name());
+        let mut out = b"kept".to_vec();
+        assert_eq!(algo.decompress(&z, &mut out, 99_999), Err(CompressionError::TooLarge { max: 99_999 }));
+        assert_eq!(out, b"kept", "{}: nothing appended past the limit", algo.name());
+        let garbage = algo.decompress(b"not compressed at all", &mut out, 10);
+        assert!(matches!(garbage, Err(CompressionError::Corrupt(_))), "{}: {garbage:?}", algo.name());
+        assert_eq!(out, b"kept");
+    }
+
+    #[test]
+    fn gzip_round_trip_and_bomb_limit() {
+        check(&Gzip::default());
+    }
+
+    #[test]
+    fn deflate_is_zlib_framed() {
+        check(&Deflate::default());
+        let mut z = Vec::new();
+        Deflate::default().compress(b"hello", &mut z).unwrap();
+        // RFC 1950: CMF 0x78 (deflate, 32 KiB window), FCHECK makes it a multiple of 31.
+        assert_eq!(z[0], 0x78);
+        assert_eq!(u16::from_be_bytes([z[0], z[1]]) % 31, 0);
+    }
+
+    #[cfg(feature = "zstd")]
+    #[test]
+    fn zstd_round_trip_and_bomb_limit() {
+        check(&Zstd::default());
     }
 
     #[test]
     fn registry_lists_and_finds_algorithms() {
         let c = Compressors::builtin();
-        assert_eq!(&c.accept_encoding()[..], b"identity,gzip");
-        assert!(c.supports(b"gzip") && c.supports(b"identity") && !c.supports(b"br"));
+        let want = if cfg!(feature = "zstd") {
+            &b"identity,gzip,deflate,zstd"[..]
+        } else {
+            b"identity,gzip,deflate"
+        };
+        assert_eq!(&c.accept_encoding()[..], want);
+        assert!(
+            c.supports(b"gzip") && c.supports(b"deflate") && c.supports(b"identity") && !c.supports(b"br")
+        );
         assert_eq!(&Compressors::none().accept_encoding()[..], b"identity");
     }
 }

@@ -555,11 +555,12 @@ impl Server {
             Some(name) => match self.config.compressors.get(name) {
                 Some(a) => (Some(a.name()), Some(a.clone())),
                 None => {
-                    let msg = format!(
-                        "grpc: compressor is not installed for requested grpc-encoding {:?}",
-                        String::from_utf8_lossy(name)
-                    );
                     let accept = self.config.compressors.accept_encoding();
+                    let msg = format!(
+                        "grpc: compressor is not installed for requested grpc-encoding {:?} (accepted: {})",
+                        String::from_utf8_lossy(name),
+                        String::from_utf8_lossy(&accept)
+                    );
                     return Err(Rejection::Grpc(
                         Box::new(Status::new(Code::Unimplemented, msg)),
                         Some(accept),

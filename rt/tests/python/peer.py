@@ -36,7 +36,8 @@ def bidi(request_iterator, context):
 
 
 def serve():
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    # Responses are deflate-compressed (Weir's client advertises deflate).
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), compression=grpc.Compression.Deflate)
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
@@ -65,6 +66,8 @@ def client(port):
         check(u(b"hello from python", timeout=10) == b"hello from python", "unary")
         big = bytes(range(256)) * 4096
         check(u(big, timeout=10) == big, "unary 1 MiB")
+        check(u(big, timeout=10, compression=grpc.Compression.Gzip) == big, "unary, gzip request")
+        check(u(big, timeout=10, compression=grpc.Compression.Deflate) == big, "unary, deflate request")
 
         ss = ch.unary_stream(f"/{SERVICE}/ServerStream")
         got = list(ss(struct.pack(">II", 20, 1000), timeout=10))

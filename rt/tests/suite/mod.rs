@@ -5,12 +5,13 @@
 
 pub mod balancing;
 pub mod certs;
+pub mod compressing;
 pub mod refusing;
 pub mod retrying;
 pub mod runners;
 
 #[allow(unused_imports)]
-pub use {balancing::*, refusing::*, retrying::*};
+pub use {balancing::*, compressing::*, refusing::*, retrying::*};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,6 +65,8 @@ macro_rules! scenario_tests {
             refused_stream_is_retried_transparently,
             stream_above_goaway_is_retried_transparently,
             transparent_retry_happens_once,
+            every_algorithm_compresses_both_ways,
+            unsupported_encoding_is_unimplemented,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
