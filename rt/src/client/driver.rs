@@ -106,6 +106,9 @@ pub(crate) struct ConnHandle {
     pub closed: AtomicBool,
     /// Cleared by the driver on GOAWAY or stream-id exhaustion.
     pub accepting: AtomicBool,
+    /// The health watch's verdict (`health_check::health`); SERVING when
+    /// health checking is off.
+    pub health: std::sync::atomic::AtomicU8,
     next_key: AtomicU64,
 }
 
@@ -115,6 +118,7 @@ impl ConnHandle {
             cmds: CommandQueue::new(),
             closed: AtomicBool::new(false),
             accepting: AtomicBool::new(true),
+            health: std::sync::atomic::AtomicU8::new(super::health_check::health::SERVING),
             next_key: AtomicU64::new(1),
         })
     }

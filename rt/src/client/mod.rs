@@ -10,6 +10,7 @@ mod backoff;
 mod balancer;
 mod connector;
 mod driver;
+mod health_check;
 mod hedging;
 mod pool;
 mod resolver;
@@ -117,6 +118,7 @@ pub struct Endpoint<R: Net> {
     policies: MethodPolicies,
     throttling: Option<RetryThrottling>,
     stats: Option<Arc<dyn crate::stats::StatsHandler>>,
+    health_service: Option<String>,
 }
 
 impl<R: Net + Default> Endpoint<R> {
@@ -156,6 +158,7 @@ impl<R: Net> Endpoint<R> {
             policies: MethodPolicies::default(),
             throttling: None,
             stats: None,
+            health_service: None,
         })
     }
 
@@ -245,6 +248,16 @@ impl<R: Net> Endpoint<R> {
         self
     }
 
+    /// Client-side health checking (gRPC's `healthCheckConfig`): each
+    /// connection watches `grpc.health.v1.Health` for `service` (`""`: the
+    /// whole server) and takes calls only while it is SERVING, so the
+    /// balancer steers around draining or broken backends. A server without
+    /// the health service counts as healthy.
+    pub fn health_check(mut self, service: impl Into<String>) -> Self {
+        self.health_service = Some(service.into());
+        self
+    }
+
     /// Reports this channel's connections and calls to `handler` (metrics exporters).
     pub fn stats_handler(mut self, handler: Arc<dyn crate::stats::StatsHandler>) -> Self {
         self.stats = Some(handler);
@@ -325,6 +338,7 @@ impl<R: Net> Endpoint<R> {
             #[cfg(feature = "tls")]
             tls,
         };
+        let authority = Bytes::from(self.authority);
         let cfg = PoolConfig {
             channel: driver::ChannelCtx::new(self.stats, self.config.h2.keepalive_interval),
             config: self.config,
@@ -332,12 +346,15 @@ impl<R: Net> Endpoint<R> {
             backoff: self.backoff,
             balancer: self.balancer,
             resolver,
+            health_check: self
+                .health_service
+                .map(|service| health_check::HealthCheck { service, authority: authority.clone() }),
         };
         let pool = Pool::new(self.rt, connector, cfg);
         Ok(Channel {
             shared: Arc::new(Shared {
                 backend: Box::new(pool),
-                authority: Bytes::from(self.authority),
+                authority,
                 interceptors: self.interceptors,
                 default_timeout: self.default_timeout,
                 policies: self.policies,

@@ -30,6 +30,8 @@ pub(crate) struct PoolConfig {
     pub resolver: Arc<dyn Resolver>,
     /// Stats handler and keepalive backoff, shared by every connection.
     pub channel: Arc<super::driver::ChannelCtx>,
+    /// Client-side health checking: connections are used only while serving.
+    pub health_check: Option<super::health_check::HealthCheck>,
 }
 
 #[derive(Default)]
@@ -175,6 +177,12 @@ impl<R: Net> Pool<R> {
                 let driver =
                     ClientDriver::new(self.rt.clone(), io, self.cfg.config.clone(), handle.clone(), channel);
                 self.rt.spawn(driver);
+                if let Some(check) = self.cfg.health_check.clone() {
+                    handle
+                        .health
+                        .store(super::health_check::health::UNKNOWN, std::sync::atomic::Ordering::Release);
+                    self.rt.spawn(self.clone().watch_health(handle.clone(), check));
+                }
                 sub.connected(handle);
             }
             Err(status) => {
@@ -184,6 +192,22 @@ impl<R: Net> Pool<R> {
             }
         }
         self.wake_all();
+    }
+
+    /// Follows one connection's health; re-picks whenever it changes.
+    async fn watch_health(self: Arc<Self>, conn: Arc<ConnHandle>, check: super::health_check::HealthCheck) {
+        let pool = Arc::downgrade(&self);
+        let rt = self.rt.clone();
+        drop(self);
+        let changed = move || {
+            if let Some(pool) = pool.upgrade() {
+                pool.wake_all();
+            }
+        };
+        let sleep = move |d: Duration| -> crate::runtime::BoxFuture<'static, ()> {
+            Box::pin(rt.sleep_until(rt.now() + d))
+        };
+        super::health_check::watch(conn, check, changed, sleep).await;
     }
 
     fn wake_all(&self) {

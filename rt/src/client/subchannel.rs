@@ -7,6 +7,8 @@ use std::time::Instant;
 use super::address::Address;
 use super::balancer::ConnectivityState;
 use super::driver::{ClientCmd, ConnHandle};
+use super::health_check::health;
+use std::sync::atomic::Ordering;
 
 enum State {
     Idle,
@@ -56,10 +58,14 @@ impl AddressConn {
             State::Failed { until } if now >= *until => g.state = State::Idle,
             _ => {}
         }
-        let state = match g.state {
+        let state = match &g.state {
             State::Idle => ConnectivityState::Idle,
             State::Connecting => ConnectivityState::Connecting,
-            State::Ready(_) => ConnectivityState::Ready,
+            State::Ready(h) => match h.health.load(Ordering::Acquire) {
+                health::SERVING => ConnectivityState::Ready,
+                health::UNKNOWN => ConnectivityState::Connecting,
+                _ => ConnectivityState::TransientFailure,
+            },
             State::Failed { .. } => ConnectivityState::TransientFailure,
         };
         Observed { state, lost }
@@ -68,7 +74,9 @@ impl AddressConn {
     /// The live connection, when ready.
     pub fn ready(&self) -> Option<Arc<ConnHandle>> {
         match &self.lock().state {
-            State::Ready(h) if h.usable() => Some(h.clone()),
+            State::Ready(h) if h.usable() && h.health.load(Ordering::Acquire) == health::SERVING => {
+                Some(h.clone())
+            }
             _ => None,
         }
     }
