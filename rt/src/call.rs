@@ -88,16 +88,16 @@ impl CallShared {
 
     /// Delivers a message; returns false once the queue is full (stop pulling).
     pub fn push_message(&self, msg: Bytes, compressed: bool) -> bool {
-        let waker = {
+        let (waker, room) = {
             let mut s = self.lock();
             s.queued_bytes += msg.len();
             s.messages.push_back((msg, compressed));
-            s.recv_waker.take()
+            (s.recv_waker.take(), Self::has_room(&s))
         };
         if let Some(w) = waker {
             w.wake();
         }
-        Self::has_room(&self.lock())
+        room
     }
 
     fn has_room(s: &State) -> bool {
