@@ -434,3 +434,26 @@ fn bdp_estimation_grows_windows_on_a_long_transfer() {
     let w = p.client.peer_settings().initial_window_size;
     assert!(w > start, "stream window grew past {start}: {w}");
 }
+
+/// The request ends with an empty DATA frame after the server already sent
+/// its complete response: the stream is forgotten at once (nothing left to
+/// read), and reading it still reports the end rather than an unknown
+/// stream. Found by the `pair_operations` fuzz target.
+#[test]
+fn empty_end_of_request_after_the_response_reads_as_finished() {
+    let mut p = pair(17);
+    let id = p.client.open_stream(request_headers(), false).unwrap();
+    p.drive();
+    events(&mut p.server);
+    p.client.send_data(id, Bytes::new(), true).unwrap();
+    p.server.send_headers(id, Headers::response(200), true).unwrap();
+    p.drive();
+    let ev = events(&mut p.server);
+    assert!(
+        ev.iter().any(|e| matches!(e, Event::Data { stream, end_stream: true } if *stream == id)),
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(e, Event::StreamClosed { stream } if *stream == id)), "{ev:?}");
+    assert!(matches!(p.server.read(id, 100), Ok(Read::Finished)));
+    assert!(p.server.read(StreamId(99), 100).is_err(), "a stream never seen is still unknown");
+}
