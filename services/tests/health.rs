@@ -75,12 +75,21 @@ async fn tally(ch: &Channel, n: usize) -> [usize; 2] {
     counts
 }
 
-/// Calls until only `want` answers (bounded), then counts.
+/// Calls until only `want` answers (bounded), then counts. While the two
+/// watches report their changes, both backends may be out for a moment:
+/// calls then fail fast with UNAVAILABLE (gRPC's rule when no address is
+/// ready), which only delays settling.
 async fn settle_on(ch: &Channel, want: usize) -> [usize; 2] {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let counts = tally(ch, 10).await;
-        if counts[1 - want] == 0 {
+        let mut counts = [0; 2];
+        for _ in 0..10 {
+            match ch.unary(WHO, Request::new(Bytes::new())).await {
+                Ok(r) => counts[r.into_inner()[0] as usize] += 1,
+                Err(e) => assert_eq!(e.code, Code::Unavailable, "{e}"),
+            }
+        }
+        if counts[1 - want] == 0 && counts[want] == 10 {
             return tally(ch, 20).await;
         }
         assert!(Instant::now() < deadline, "traffic never left the unhealthy backend: {counts:?}");

@@ -223,7 +223,7 @@ cargo bench -p weir-benches    # criterion: frame codec, flow control, message c
 ```\n\n\
 ## Machine\n\n{machine}\n\
 ## Results\n\n{table}",
-        protos = "`benches/proto/helloworld.proto`, `benches/proto/bench.proto`",
+        protos = "`examples/proto/helloworld.proto`, `benches/proto/bench.proto`",
         machine = machine(),
         table = table(rows),
     );
