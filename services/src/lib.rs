@@ -20,6 +20,7 @@
 //! ```
 
 pub mod health;
+pub mod reflection;
 
 /// Generated message and service types.
 pub mod pb {
