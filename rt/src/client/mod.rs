@@ -459,6 +459,27 @@ impl Channel {
         Ok(Call { shared, link: Arc::new(ClientLink { conn, key }) })
     }
 
+    /// Starts one attempt of a call with a single request message (sent
+    /// whole, then half-closed): unary and server-streaming calls.
+    fn start_single(
+        &self,
+        path: &Bytes,
+        md: &Metadata,
+        previous: u32,
+        deadline: Option<Instant>,
+        compression: Option<&'static str>,
+        msg: &Bytes,
+    ) -> impl Future<Output = Result<Call, Status>> + '_ {
+        self.start(
+            path.clone(),
+            attempt_metadata(md, previous),
+            deadline,
+            compression,
+            Some(msg.clone()),
+            true,
+        )
+    }
+
     /// Runs the attempts of a call as its method's policy says: retried,
     /// hedged, or once (plus one transparent retry if the server never saw it).
     async fn attempts<T, F, Fut>(
@@ -500,15 +521,7 @@ impl Channel {
         let (info, deadline) = self.prepare(&path, &mut md, timeout).await?;
         let result = self
             .attempts(&path, deadline, |previous| {
-                let call = self.start(
-                    path.clone(),
-                    attempt_metadata(&md, previous),
-                    deadline,
-                    compression,
-                    Some(msg.clone()),
-                    true,
-                );
-                unary_attempt(call)
+                unary_attempt(self.start_single(&path, &md, previous, deadline, compression, &msg))
             })
             .await;
         match result {
@@ -531,15 +544,7 @@ impl Channel {
         let path = path.into();
         let (_, deadline) = self.prepare(&path, &mut md, timeout).await?;
         self.attempts(&path, deadline, |previous| {
-            let call = self.start(
-                path.clone(),
-                attempt_metadata(&md, previous),
-                deadline,
-                compression,
-                Some(msg.clone()),
-                true,
-            );
-            streaming_attempt(call)
+            streaming_attempt(self.start_single(&path, &md, previous, deadline, compression, &msg))
         })
         .await
     }
