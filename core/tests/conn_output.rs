@@ -97,3 +97,71 @@ fn chunked_output_keeps_payloads_by_reference() {
     assert!(slices[..n].iter().any(|s| s.as_ptr() == ptr), "DATA payload not copied");
     assert!(out.len() > 8192);
 }
+
+fn data_payloads(frames: &[Frame]) -> Vec<Vec<u8>> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Data(d) => Some(d.data.to_vec()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_inline_head_goes_before_its_payload_even_when_a_window_splits_it() {
+    let mut c = Peer::client(Config::default());
+    c.send(settings(Settings { initial_window_size: Some(3), ..Settings::default() }));
+    c.take_frames();
+    let id = c.conn.open_stream(request_headers(), false).unwrap();
+    c.conn.send_data_with_head(id, &[0, 0, 0, 0, 5], Bytes::from_static(b"hello"), true).unwrap();
+    let first = c.take_frames();
+    assert_eq!(data_payloads(&first), vec![b"\0\0\0".to_vec()], "the window cuts inside the head");
+    assert_eq!(c.conn.stream_send_window(id), Some(0));
+    c.send(Frame::WindowUpdate(weir_core::frame::WindowUpdate { stream_id: id, increment: 100 }));
+    let rest = c.take_frames();
+    assert_eq!(data_payloads(&rest), vec![b"\0\x05hello".to_vec()]);
+    assert_eq!(data_frames(&rest), vec![(id.0, 7, true)]);
+}
+
+#[test]
+fn a_head_longer_than_the_inline_room_is_still_sent_whole() {
+    let mut c = Peer::client(Config::default());
+    let id = c.conn.open_stream(request_headers(), false).unwrap();
+    c.conn.send_data_with_head(id, b"0123456789ab", Bytes::from_static(b"tail"), true).unwrap();
+    assert!(c.conn.send_data_with_head(id, b"", Bytes::new(), false).is_err(), "the stream ended");
+    assert_eq!(data_payloads(&c.take_frames()), vec![b"0123456789abtail".to_vec()]);
+}
+
+#[test]
+fn a_head_alone_is_data_and_counts_against_the_buffers() {
+    let mut c = Peer::client(Config::default());
+    let id = c.conn.open_stream(request_headers(), false).unwrap();
+    c.conn.send_data_with_head(id, &[0, 0, 0, 0, 0], Bytes::new(), false).unwrap();
+    assert_eq!(c.conn.send_buffered(id), 5);
+    c.conn.send_data(id, Bytes::new(), true).unwrap();
+    let frames = c.take_frames();
+    assert_eq!(data_payloads(&frames).concat(), vec![0u8; 5]);
+    assert!(data_frames(&frames).last().is_some_and(|f| f.2), "END_STREAM sent");
+}
+
+#[test]
+fn header_sections_are_reused_empty_and_only_a_few_small_ones_are_kept() {
+    let mut c = Peer::client(Config::default());
+    let mut h = c.conn.take_headers();
+    *h = request_headers();
+    h.push("x-custom", "value");
+    c.conn.open_stream(h, true).unwrap();
+    c.take_frames();
+    let again = c.conn.take_headers();
+    assert_eq!(*again, weir_core::headers::Headers::default(), "nothing of the sent section is left");
+    assert!(again.fields.capacity() >= 2, "its field storage is kept");
+    for capacity in [4, 4, 4, 4, 64] {
+        let mut h = Box::<weir_core::headers::Headers>::default();
+        h.fields.reserve_exact(capacity);
+        c.conn.recycle_headers(h);
+    }
+    let kept: Vec<usize> = (0..5).map(|_| c.conn.take_headers().fields.capacity()).collect();
+    assert_eq!(kept.iter().filter(|&&n| n >= 4).count(), 3, "three kept: {kept:?}");
+    assert!(kept.iter().all(|&n| n < 64), "a large section is not kept: {kept:?}");
+}

@@ -7,13 +7,15 @@
 //! the same fields and validate to the same result: decoding and validating
 //! them again would only repeat work.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::headers::{BlockKind, Headers};
 
 /// What a block decoded and validated to: the header section and its
 /// `content-length`.
-pub(super) type Built = (Headers, Option<u64>);
+pub(super) type Built = (Arc<Headers>, Option<u64>);
 
 struct Entry {
     /// Our own copy of the block (never a slice pinning a receive buffer).
@@ -66,7 +68,7 @@ mod tests {
     #[test]
     fn a_memo_answers_only_for_the_same_block_kind_and_generation() {
         let mut memo = BlockMemo::default();
-        let built = (Headers::response(200), None);
+        let built = (Arc::new(Headers::response(200)), None);
         memo.put(BlockKind::Response, b"\x88", 7, &built);
         assert_eq!(memo.get(BlockKind::Response, b"\x88", 7), Some(built));
         assert_eq!(memo.get(BlockKind::Response, b"\x88", 8), None, "the table changed");

@@ -1,5 +1,6 @@
 //! What the connection reports to its owner through `poll_event`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -57,8 +58,9 @@ pub enum Event {
         stream: StreamId,
         /// Which section it is.
         kind: HeadersKind,
-        /// The fields.
-        headers: Headers,
+        /// The fields. Shared: a peer repeating an all-indexed block (a gRPC
+        /// peer's steady state) gets the section decoded the first time.
+        headers: Arc<Headers>,
         /// The peer ended its side with this block.
         end_stream: bool,
     },

@@ -22,6 +22,7 @@ mod keepalive;
 mod limits;
 mod recv;
 mod send;
+mod sent_memo;
 mod settings;
 mod timers;
 mod transmit;
@@ -40,9 +41,13 @@ use bytes::{Bytes, BytesMut};
 use crate::error_code::ErrorCode;
 use crate::flow::{BdpEstimator, RecvWindow, SendWindow};
 use crate::frame::{Frame, FrameDecoder, GoAway, Ping, StreamId};
-use crate::headers::Headers;
+use crate::headers::{Headers, Pseudo};
+
+/// Header sections kept for reuse, and the most fields one may have room for.
+const SPARE_HEADERS: usize = 3;
+const SPARE_HEADER_FIELDS: usize = 8;
 use crate::hpack;
-use crate::stream::{Closed, Input, Outcome, Outgoing, State, Store, Stream};
+use crate::stream::{Closed, Head, Input, Outcome, Outgoing, State, Store, Stream};
 use limits::RateCounter;
 use settings::{LocalSettings, PeerSettings};
 
@@ -148,11 +153,15 @@ pub struct Connection {
     hpack_dec: hpack::Decoder,
     /// The last all-indexed header block of each kind and what it decoded to.
     block_memo: block_memo::BlockMemo,
+    /// Emptied header sections kept for reuse ([`Connection::take_headers`]).
+    #[allow(clippy::vec_box, reason = "the boxes are what is reused: sections are queued boxed")]
+    spare_headers: Vec<Box<Headers>>,
     block: Option<PendingBlock>,
     got_peer_settings: bool,
     last_recv_at: Instant,
     // output side
     hpack_enc: hpack::Encoder,
+    sent_memo: sent_memo::SentMemo,
     preface_sent: bool,
     control: VecDeque<Frame>,
     block_buf: Vec<u8>,
@@ -219,10 +228,12 @@ impl Connection {
             frames: FrameDecoder::new(config.max_frame_size),
             hpack_dec: hpack::Decoder::new(hpack::DEFAULT_TABLE_SIZE),
             block_memo: block_memo::BlockMemo::default(),
+            spare_headers: Vec::new(),
             block: None,
             got_peer_settings: false,
             last_recv_at: now,
             hpack_enc,
+            sent_memo: sent_memo::SentMemo::default(),
             preface_sent: false,
             control: VecDeque::new(),
             block_buf: Vec::new(),
@@ -497,7 +508,12 @@ impl Connection {
 
     /// Opens a stream with a request header section (client). The id is assigned
     /// now; HEADERS go out in id order once the peer's concurrency limit allows.
-    pub fn open_stream(&mut self, headers: Headers, end_stream: bool) -> Result<StreamId, OpenError> {
+    pub fn open_stream(
+        &mut self,
+        headers: impl Into<Box<Headers>>,
+        end_stream: bool,
+    ) -> Result<StreamId, OpenError> {
+        let headers = headers.into();
         if self.role != Role::Client {
             return Err(OpenError::NotClient);
         }
@@ -529,14 +545,34 @@ impl Connection {
         Ok(id)
     }
 
+    /// An empty header section to fill and pass to [`Connection::open_stream`]
+    /// or [`Connection::send_headers`]: one this connection already sent, or
+    /// one its owner gave back with [`Connection::recycle_headers`], so calls
+    /// in the steady state allocate no header sections.
+    pub fn take_headers(&mut self) -> Box<Headers> {
+        self.spare_headers.pop().unwrap_or_default()
+    }
+
+    /// Gives back a header section for [`Connection::take_headers`] (sent
+    /// ones come back by themselves). Only a few small ones are kept; their
+    /// fields are dropped now.
+    pub fn recycle_headers(&mut self, mut headers: Box<Headers>) {
+        if self.spare_headers.len() < SPARE_HEADERS && headers.fields.capacity() <= SPARE_HEADER_FIELDS {
+            headers.pseudo = Pseudo::default();
+            headers.fields.clear();
+            self.spare_headers.push(headers);
+        }
+    }
+
     /// Queues a header section: a response (server), or trailers (either side)
     /// when `end_stream` is set.
     pub fn send_headers(
         &mut self,
         id: StreamId,
-        headers: Headers,
+        headers: impl Into<Box<Headers>>,
         end_stream: bool,
     ) -> Result<(), StreamError> {
+        let headers = headers.into();
         let s = self.sendable_stream(id)?;
         s.headers_queued = true;
         s.end_queued = end_stream;
@@ -561,9 +597,36 @@ impl Connection {
         chunks: [Bytes; N],
         end_stream: bool,
     ) -> Result<(), StreamError> {
+        self.queue_data(id, Head::default(), chunks, end_stream)
+    }
+
+    /// Queues a few octets followed by `data` as one unit: a `head` of up to
+    /// 8 octets is kept inline, so a gRPC message goes out behind its 5-octet
+    /// prefix with no allocation and no copy of the message. A longer head is
+    /// copied into a chunk of its own.
+    pub fn send_data_with_head(
+        &mut self,
+        id: StreamId,
+        head: &[u8],
+        data: Bytes,
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        if head.len() > Head::CAPACITY {
+            return self.send_chunks(id, [Bytes::copy_from_slice(head), data], end_stream);
+        }
+        self.queue_data(id, Head::new(head), [data], end_stream)
+    }
+
+    fn queue_data<const N: usize>(
+        &mut self,
+        id: StreamId,
+        mut head: Head,
+        chunks: [Bytes; N],
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
         let per_stream = self.config.max_send_buffer_per_stream;
         let conn_full = self.send_buffered >= self.config.max_send_buffer_per_connection;
-        let empty = chunks.iter().all(Bytes::is_empty);
+        let empty = head.is_empty() && chunks.iter().all(Bytes::is_empty);
         let s = self.sendable_stream(id)?;
         if !s.headers_queued {
             return Err(StreamError::HeadersFirst);
@@ -576,15 +639,22 @@ impl Connection {
             }
             return Err(StreamError::BufferFull);
         }
-        let mut total = 0;
-        for data in chunks.into_iter().filter(|c| !c.is_empty()) {
+        let mut total = head.len();
+        for data in chunks {
+            if data.is_empty() && head.is_empty() {
+                continue;
+            }
             total += data.len();
-            s.send_queue.push_back(Outgoing::Data { data, end_stream: false });
+            s.send_queue.push_back(Outgoing::Data { head, data, end_stream: false });
+            head = Head::default();
+        }
+        if !head.is_empty() {
+            s.send_queue.push_back(Outgoing::Data { head, data: Bytes::new(), end_stream: false });
         }
         if end_stream {
             match s.send_queue.back_mut() {
                 Some(Outgoing::Data { end_stream, .. }) => *end_stream = true,
-                _ => s.send_queue.push_back(Outgoing::Data { data: Bytes::new(), end_stream: true }),
+                _ => s.send_queue.push_back(Outgoing::data(Bytes::new(), true)),
             }
         }
         s.send_buffered += total;
@@ -621,6 +691,7 @@ impl Connection {
             if let Some(gone) = self.streams.remove(id) {
                 self.send_buffered -= gone.send_buffered;
             }
+            self.update_idle(false);
             return Ok(());
         }
         if s.state.is_closed() {
@@ -855,30 +926,42 @@ impl Connection {
         };
         let before = s.state;
         let out = before.transition(input);
-        if let Outcome::Next(next) = out {
+        if let Outcome::Next(next) = out
+            && next != before
+        {
             s.state = next;
-            match (before.is_active(), next.is_active(), local) {
-                (false, true, true) => self.active_local += 1,
-                (false, true, false) => self.active_peer += 1,
-                (true, false, true) => self.active_local -= 1,
-                (true, false, false) => self.active_peer -= 1,
-                _ => {}
-            }
-            if before == State::Idle {
-                self.stats.streams_opened += 1;
-            }
-            if next.is_closed() && !before.is_closed() && self.active_local + self.active_peer == 0 {
-                self.idle_since = None; // recomputed below
-            }
+            self.on_state_change(before, next, local);
         }
+        out
+    }
+
+    /// Counts a stream that became active or stopped being active, and
+    /// whether the connection is now idle.
+    fn on_state_change(&mut self, before: State, next: State, local: bool) {
+        match (before.is_active(), next.is_active(), local) {
+            (false, true, true) => self.active_local += 1,
+            (false, true, false) => self.active_peer += 1,
+            (true, false, true) => self.active_local -= 1,
+            (true, false, false) => self.active_peer -= 1,
+            _ => {}
+        }
+        if before == State::Idle {
+            self.stats.streams_opened += 1;
+        }
+        // Idle time counts from the last stream's close.
+        self.update_idle(next.is_closed() && !before.is_closed());
+    }
+
+    /// Starts or stops the idle clock: idle means no active stream and none
+    /// waiting to open.
+    fn update_idle(&mut self, restart: bool) {
         if self.active_local + self.active_peer == 0 && self.pending_open.is_empty() {
-            if self.idle_since.is_none() {
+            if restart || self.idle_since.is_none() {
                 self.idle_since = Some(self.last_recv_at);
             }
         } else {
             self.idle_since = None;
         }
-        out
     }
 
     /// True when `id` is a stream this endpoint initiates.

@@ -1,5 +1,6 @@
 //! Handling of received frames (RFC 9113 §5, §6, §8).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -290,7 +291,7 @@ impl Connection {
         let limit = self.config.max_header_list_size as usize;
         let decoded =
             self.hpack_dec.decode_checked(block, limit, |f, valid| builder.push_checked(f, valid))?;
-        let built = builder.finish();
+        let built = builder.finish().map(|(headers, length)| (Arc::new(headers), length));
         if decoded.indexed_only
             && !decoded.over_limit
             && let Ok(b) = &built
@@ -377,7 +378,7 @@ impl Connection {
             s.headers_queued = true;
             s.end_queued = true;
             s.send_queue.push_back(crate::stream::Outgoing::Headers {
-                headers: Headers::response(431),
+                headers: Box::new(Headers::response(431)),
                 end_stream: true,
             });
         }

@@ -10,7 +10,8 @@ use super::settings::LocalSettings;
 use super::transmit::TransmitBuf;
 use super::{Connection, PREFACE, Phase};
 use crate::frame::{
-    Frame, HeaderBlockKind, SettingsFrame, StreamId, WindowUpdate, encode_data_header, encode_header_block,
+    Frame, FrameHeader, FrameType, HeaderBlockKind, SettingsFrame, StreamId, WindowUpdate,
+    encode_header_block, flags,
 };
 use crate::headers::Headers;
 use crate::stream::{Input, Outcome, Outgoing};
@@ -140,6 +141,7 @@ impl Connection {
                     return;
                 };
                 self.write_headers(id, &headers, end_stream, buf);
+                self.recycle_headers(headers);
             }
             Some(Outgoing::Data { .. }) => self.write_data_frame(id, buf),
         }
@@ -160,10 +162,10 @@ impl Connection {
         let mut queued = 0;
         let mut ends = false;
         for item in &s.send_queue {
-            let Outgoing::Data { data, end_stream } = item else {
+            let Outgoing::Data { head, data, end_stream } = item else {
                 break;
             };
-            queued += data.len();
+            queued += head.len() + data.len();
             ends = *end_stream;
             if ends || queued >= max_frame {
                 break;
@@ -189,29 +191,38 @@ impl Connection {
         if end {
             self.transition(id, Input::SendEndStream);
         }
-        self.frame_buf.clear();
-        encode_data_header(id, n as u32, end, &mut self.frame_buf);
-        buf.put_slice(&self.frame_buf);
+        let flags = if end { flags::END_STREAM } else { 0 };
+        buf.put_slice(&FrameHeader::new(FrameType::Data, flags, id, n as u32).to_bytes());
         self.stats.data_sent += n as u64;
         self.stats.frames_sent += 1;
         let mut left = n;
         while let Some(s) = self.streams.get_mut(id) {
-            let Some(Outgoing::Data { data, .. }) = s.send_queue.front_mut() else {
+            let Some(Outgoing::Data { head, data, .. }) = s.send_queue.front_mut() else {
                 break;
             };
-            if data.len() > left {
-                buf.put_bytes(data.split_to(left));
+            if head.len() + data.len() > left {
+                let from_head = left.min(head.len());
+                buf.put_slice(&head.as_slice()[..from_head]);
+                head.advance(from_head);
+                if left > from_head {
+                    buf.put_bytes(data.split_to(left - from_head));
+                }
                 break;
             }
-            left -= data.len();
+            left -= head.len() + data.len();
+            if !head.is_empty() {
+                buf.put_slice(head.as_slice());
+            }
             let chunk = std::mem::take(data);
             s.send_queue.pop_front();
             if !chunk.is_empty() {
                 buf.put_bytes(chunk);
             }
-            if left == 0
-                && !matches!(s.send_queue.front(), Some(Outgoing::Data { data, .. }) if data.is_empty())
-            {
+            let bare_end_next = matches!(
+                s.send_queue.front(),
+                Some(Outgoing::Data { head, data, .. }) if head.is_empty() && data.is_empty()
+            );
+            if left == 0 && !bare_end_next {
                 break;
             }
         }
@@ -241,12 +252,29 @@ impl Connection {
         if end_stream {
             self.transition(id, Input::SendEndStream);
         }
-        self.block_buf.clear();
-        encode_headers(&mut self.hpack_enc, headers, &mut self.block_buf);
-        self.frame_buf.clear();
-        let kind = HeaderBlockKind::Headers { end_stream, priority: None };
-        encode_header_block(kind, id, &self.block_buf, self.peer.max_frame_size, &mut self.frame_buf);
-        buf.put_slice(&self.frame_buf);
+        let before = self.hpack_enc.table_state();
+        let block = match self.sent_memo.get(headers, before) {
+            Some(encoded) => encoded,
+            None => {
+                self.block_buf.clear();
+                encode_headers(&mut self.hpack_enc, headers, &mut self.block_buf);
+                let after = self.hpack_enc.table_state();
+                self.sent_memo.put(headers, before, after, &self.block_buf);
+                &self.block_buf[..]
+            }
+        };
+        let max_frame = self.peer.max_frame_size;
+        if block.len() <= max_frame as usize {
+            // The usual case, one HEADERS frame: no staging copy.
+            let flags = flags::END_HEADERS | if end_stream { flags::END_STREAM } else { 0 };
+            buf.put_slice(&FrameHeader::new(FrameType::Headers, flags, id, block.len() as u32).to_bytes());
+            buf.put_slice(block);
+        } else {
+            self.frame_buf.clear();
+            let kind = HeaderBlockKind::Headers { end_stream, priority: None };
+            encode_header_block(kind, id, block, max_frame, &mut self.frame_buf);
+            buf.put_slice(&self.frame_buf);
+        }
         self.stats.frames_sent += 1;
         if end_stream {
             self.after_end_sent(id);
@@ -269,11 +297,11 @@ impl Connection {
     /// Puts a stream in the round-robin schedule if it can make progress.
     pub(super) fn schedule_stream(&mut self, id: StreamId) {
         let conn_window = self.send_window.available();
-        let pending = self.pending_open.contains(&id);
         let Some(s) = self.streams.get_mut(id) else {
             return;
         };
-        if s.scheduled || pending || s.state == crate::stream::State::Idle {
+        // A stream waiting in `pending_open` is still idle: its HEADERS open it.
+        if s.scheduled || s.state == crate::stream::State::Idle {
             return;
         }
         if s.has_sendable(conn_window) {
@@ -296,6 +324,12 @@ impl Connection {
 fn encode_headers(enc: &mut crate::hpack::Encoder, h: &Headers, dst: &mut Vec<u8>) {
     enc.begin_block(dst);
     let p = &h.pseudo;
+    // Each kind of section keeps its fields in its own encoder memo slots.
+    let mut position = match (&p.method, p.status) {
+        (Some(_), _) => 0,
+        (None, Some(_)) => 8,
+        (None, None) => 12,
+    };
     static NAMES: [Bytes; 5] = [
         Bytes::from_static(b":method"),
         Bytes::from_static(b":scheme"),
@@ -306,7 +340,8 @@ fn encode_headers(enc: &mut crate::hpack::Encoder, h: &Headers, dst: &mut Vec<u8
     let values = [&p.method, &p.scheme, &p.authority, &p.path, &p.protocol];
     for (name, value) in NAMES.iter().zip(values) {
         if let Some(v) = value {
-            enc.encode_shared(name, v, false, dst);
+            enc.encode_shared(position, name, v, false, dst);
+            position += 1;
         }
     }
     if let Some(status) = p.status {
@@ -333,6 +368,7 @@ fn encode_headers(enc: &mut crate::hpack::Encoder, h: &Headers, dst: &mut Vec<u8
         }
     }
     for f in &h.fields {
-        enc.encode_shared(&f.name, &f.value, f.sensitive, dst);
+        enc.encode_shared(position, &f.name, &f.value, f.sensitive, dst);
+        position += 1;
     }
 }

@@ -11,7 +11,7 @@ use crate::frame::MAX_WINDOW_SIZE;
 /// credit, and a WINDOW_UPDATE is due once `unclaimed` reaches half of the
 /// `target` window (python-h2's and gRPC-Go's rule): one update per half window,
 /// never one per DATA frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RecvWindow {
     window: i64,
     target: u32,

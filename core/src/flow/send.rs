@@ -5,7 +5,7 @@ use crate::frame::MAX_WINDOW_SIZE;
 
 /// Credit the peer granted us. Signed: a SETTINGS_INITIAL_WINDOW_SIZE decrease
 /// can make a stream window negative (RFC 9113 §6.9.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SendWindow {
     available: i64,
 }

@@ -134,10 +134,15 @@ impl FrameHeader {
     /// `len` must fit in 24 bits (checked in debug builds; higher bits are
     /// dropped otherwise). Frame sizes are the caller's responsibility.
     pub fn encode(&self, dst: &mut Vec<u8>) {
+        dst.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The 9-octet wire form ([`FrameHeader::encode`] without a buffer).
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         debug_assert!(self.len <= MAX_LEN, "frame length {} exceeds 24 bits", self.len);
         let [_, l0, l1, l2] = self.len.to_be_bytes();
         let [s0, s1, s2, s3] = (self.stream_id.0 & StreamId::MAX.0).to_be_bytes();
-        dst.extend_from_slice(&[l0, l1, l2, self.kind.into(), self.flags, s0, s1, s2, s3]);
+        [l0, l1, l2, self.kind.into(), self.flags, s0, s1, s2, s3]
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::compression::{Compression, Compressors};
 use super::inbound::{Inbound, Pumped, RecvMessage};
@@ -160,8 +160,6 @@ pub struct Client {
     calls: HashMap<StreamId, ClientCall, FxBuild>,
     deadlines: Deadlines,
     events: VecDeque<ClientEvent>,
-    /// Small framed messages are cut from here.
-    arena: BytesMut,
     /// Receive state of finished calls, reused by new ones.
     spare: Vec<Inbound>,
 }
@@ -175,7 +173,6 @@ impl Client {
             calls: HashMap::default(),
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
-            arena: BytesMut::new(),
             spare: Vec::new(),
         }
     }
@@ -283,12 +280,11 @@ impl Client {
                     })?)
                 }
             };
-        let mut h = Headers::request(
-            Bytes::from_static(b"POST"),
-            self.config.scheme.clone(),
-            req.authority,
-            req.path,
-        );
+        let mut h = self.h2.take_headers();
+        h.pseudo.method = Some(Bytes::from_static(b"POST"));
+        h.pseudo.scheme = Some(self.config.scheme.clone());
+        h.pseudo.authority = Some(req.authority);
+        h.pseudo.path = Some(req.path);
         let f = &mut h.fields;
         f.reserve(7 + req.metadata.len());
         // PROTOCOL-HTTP2: "implementations should send Timeout immediately after
@@ -356,7 +352,7 @@ impl Client {
                 "message compression asked for on a call without grpc-encoding",
             ));
         }
-        let framed = frame_message(msg, algo, self.config.max_send_message_size, &mut self.arena)?;
+        let framed = frame_message(msg, algo, self.config.max_send_message_size)?;
         c.half_closed = end;
         send_framed(&mut self.h2, call.0, framed, end).map_err(stream_status)
     }
@@ -445,10 +441,6 @@ impl Client {
         if self.spare.len() < SPARE_INBOUND {
             self.spare.push(c.inbound);
         }
-        if self.calls.is_empty() {
-            // No call left: a quiet connection keeps no send arena.
-            self.arena = BytesMut::new();
-        }
     }
 
     /// Drops a finished call's record once every message was read.
@@ -521,7 +513,7 @@ impl Client {
         }
     }
 
-    fn on_response(&mut self, id: StreamId, h: Headers, end_stream: bool) {
+    fn on_response(&mut self, id: StreamId, h: Arc<Headers>, end_stream: bool) {
         let call = CallId(id);
         if !self.calls.contains_key(&id) {
             return;
@@ -561,7 +553,7 @@ impl Client {
                 }
             },
         };
-        let metadata = match Metadata::from_header_vec(h.fields) {
+        let metadata = match Metadata::from_received(&h.fields) {
             Ok(m) => m,
             Err(e) => {
                 return self
@@ -574,7 +566,7 @@ impl Client {
         self.events.push_back(ClientEvent::Headers { call, metadata });
     }
 
-    fn on_trailers(&mut self, id: StreamId, h: Headers) {
+    fn on_trailers(&mut self, id: StreamId, h: Arc<Headers>) {
         let call = CallId(id);
         let Some(c) = self.calls.get_mut(&id) else {
             return;
@@ -584,7 +576,7 @@ impl Client {
         if let Err(e) = c.inbound.finish_stream(&mut self.h2, id) {
             status = e;
         }
-        let mut trailers = Metadata::from_header_vec(h.fields).unwrap_or_default();
+        let mut trailers = Metadata::from_received(&h.fields).unwrap_or_default();
         // A failure carries its trailers (as a Status should); a success
         // reports them beside the status.
         if !status.is_ok() {

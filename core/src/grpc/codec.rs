@@ -76,6 +76,31 @@ impl MessageDecoder {
         }
     }
 
+    /// [`MessageDecoder::push`], except that a chunk holding exactly one
+    /// whole message while nothing is buffered (a small message in one DATA
+    /// frame, the usual case) is returned at once instead of queued.
+    pub fn push_whole(&mut self, mut chunk: Bytes) -> Result<Option<RawMessage>, DecodeError> {
+        if self.buffered == 0
+            && self.pending.is_none()
+            && let Some(&[flag, l0, l1, l2, l3]) = chunk.first_chunk::<PREFIX_LEN>()
+            && chunk.len() - PREFIX_LEN == u32::from_be_bytes([l0, l1, l2, l3]) as usize
+        {
+            let compressed = match flag {
+                0 => false,
+                1 => true,
+                f => return Err(DecodeError::BadFlag(f)),
+            };
+            let len = chunk.len() - PREFIX_LEN;
+            if len > self.max_len {
+                return Err(DecodeError::TooLarge { len, max: self.max_len });
+            }
+            chunk.advance(PREFIX_LEN);
+            return Ok(Some(RawMessage { compressed, data: chunk }));
+        }
+        self.push(chunk);
+        Ok(None)
+    }
+
     /// Octets held (partial messages included).
     pub fn buffered(&self) -> usize {
         self.buffered
@@ -199,7 +224,9 @@ mod tests {
                 let mut d = MessageDecoder::new(1024);
                 let mut got = Vec::new();
                 for part in [&wire[..cut], &wire[cut..cut2], &wire[cut2..]] {
-                    d.push(Bytes::copy_from_slice(part));
+                    if let Some(m) = d.push_whole(Bytes::copy_from_slice(part)).unwrap() {
+                        got.push(m.data.to_vec());
+                    }
                     while let Some(m) = d.next_message().unwrap() {
                         got.push(m.data.to_vec());
                     }
@@ -217,6 +244,25 @@ mod tests {
         d.push(wire.clone());
         let m = d.next_message().unwrap().unwrap();
         assert_eq!(m.data.as_ptr(), wire[5..].as_ptr());
+    }
+
+    #[test]
+    fn a_chunk_that_is_one_whole_message_skips_the_queue() {
+        let wire = Bytes::from(framed(&[b"whole"]));
+        let mut d = MessageDecoder::new(1024);
+        let m = d.push_whole(wire.clone()).unwrap().unwrap();
+        assert_eq!((m.compressed, m.data.as_ptr()), (false, wire[5..].as_ptr()));
+        assert!(d.is_empty());
+        let mut bad = framed(&[b"x"]);
+        bad[0] = 2;
+        assert_eq!(d.push_whole(Bytes::from(bad)), Err(DecodeError::BadFlag(2)));
+        let mut small = MessageDecoder::new(3);
+        assert_eq!(small.push_whole(wire), Err(DecodeError::TooLarge { len: 5, max: 3 }));
+        // Two messages in one chunk are not one whole message: both are queued.
+        let two = Bytes::from(framed(&[b"a", b"b"]));
+        assert_eq!(d.push_whole(two), Ok(None));
+        assert_eq!(d.next_message().unwrap().unwrap().data, Bytes::from_static(b"a"));
+        assert_eq!(d.next_message().unwrap().unwrap().data, Bytes::from_static(b"b"));
     }
 
     #[test]

@@ -92,8 +92,10 @@ impl Inbound {
             }
             match h2.read(id, usize::MAX) {
                 Ok(Read::Data { data, fin }) => {
-                    self.decoder.push(data);
                     self.peer_ended = fin;
+                    if let Some(m) = self.decoder.push_whole(data).map_err(decode_status)? {
+                        self.ready.push_back(m);
+                    }
                 }
                 Ok(Read::Finished) => self.peer_ended = true,
                 Ok(Read::Pending) => return Ok(Pumped::Waiting),

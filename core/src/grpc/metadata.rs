@@ -33,19 +33,23 @@ impl std::error::Error for MetadataError {}
 
 /// True for header names gRPC reserves for itself (never user metadata).
 pub fn is_reserved(name: &[u8]) -> bool {
-    name.first() == Some(&b':')
-        || matches!(
+    // Dispatch on the first octet: most names are settled without a compare.
+    match name.first() {
+        Some(b':') => true,
+        Some(b'c') => name == b"content-type",
+        Some(b't') => name == b"te",
+        Some(b'g') => matches!(
             name,
-            b"content-type"
-                | b"te"
-                | b"grpc-timeout"
+            b"grpc-timeout"
                 | b"grpc-encoding"
                 | b"grpc-accept-encoding"
                 | b"grpc-status"
                 | b"grpc-message"
                 | b"grpc-status-details-bin"
                 | b"grpc-message-type"
-        )
+        ),
+        _ => false,
+    }
 }
 
 /// True for keys whose values are binary (`-bin` suffix).
@@ -178,6 +182,16 @@ impl Metadata {
     /// dropped, `-bin` values split on ',' and base64-decoded.
     pub fn from_header_vec(mut fields: Vec<HeaderField>) -> Result<Metadata, MetadataError> {
         fields.retain(|f| !is_reserved(&f.name));
+        Metadata::from_unreserved(fields)
+    }
+
+    /// The metadata among received header fields (copies of the unreserved
+    /// ones; nothing is allocated when there are none, the usual case).
+    pub(crate) fn from_received(fields: &[HeaderField]) -> Result<Metadata, MetadataError> {
+        Metadata::from_unreserved(fields.iter().filter(|f| !is_reserved(&f.name)).cloned().collect())
+    }
+
+    fn from_unreserved(mut fields: Vec<HeaderField>) -> Result<Metadata, MetadataError> {
         if fields.iter().any(|f| is_binary_key(&f.name) && f.value.contains(&b',')) {
             // Joined binary values need splitting: the rare slow path.
             return Metadata::from_fields(&fields);
@@ -220,6 +234,30 @@ impl fmt::Debug for Metadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserved_names_are_exactly_grpcs_own() {
+        for name in [
+            &b":path"[..],
+            b":status",
+            b"content-type",
+            b"te",
+            b"grpc-timeout",
+            b"grpc-encoding",
+            b"grpc-accept-encoding",
+            b"grpc-status",
+            b"grpc-message",
+            b"grpc-status-details-bin",
+            b"grpc-message-type",
+        ] {
+            assert!(is_reserved(name), "{}", String::from_utf8_lossy(name));
+        }
+        for name in
+            [&b""[..], b"c", b"t", b"g", b"tee", b"content-types", b"grpc-custom", b"user-agent", b"x-te"]
+        {
+            assert!(!is_reserved(name), "{}", String::from_utf8_lossy(name));
+        }
+    }
 
     #[test]
     fn ascii_and_binary_entries_round_trip_through_fields() {

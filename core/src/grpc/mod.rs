@@ -29,7 +29,7 @@ pub use status::{Code, Status};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::conn::{Connection, StreamError};
 use crate::frame::StreamId;
@@ -89,15 +89,17 @@ pub(crate) fn parse_status(h: &Headers) -> Status {
     Status { details, ..Status::new(code, message) }
 }
 
+/// A message ready to queue: its 5-octet prefix and its payload.
+pub(crate) type Framed = ([u8; codec::PREFIX_LEN], Bytes);
+
 /// Frames one message: prefix + payload, compressed when `compress` is given.
-/// Small messages are copied into one buffer; large ones keep their payload
-/// (the HTTP/2 layer gathers prefix and payload into one DATA frame).
+/// The payload is never copied: the HTTP/2 layer keeps the prefix inline and
+/// gathers both into one DATA frame.
 pub(crate) fn frame_message(
     msg: Bytes,
     compress: Option<&dyn Compression>,
     max_send: usize,
-    arena: &mut BytesMut,
-) -> Result<(Bytes, Option<Bytes>), Status> {
+) -> Result<Framed, Status> {
     let (payload, compressed) = match compress {
         Some(c) => {
             let mut out = Vec::with_capacity(msg.len() / 2 + 16);
@@ -113,35 +115,17 @@ pub(crate) fn frame_message(
             format!("trying to send message larger than max ({} vs. {max_send})", payload.len()),
         ));
     }
-    let prefix = codec::prefix(compressed, payload.len() as u32);
-    if payload.len() < 1024 {
-        // Small messages are copied with their prefix into a shared arena:
-        // one allocation per many messages instead of one each.
-        let need = codec::PREFIX_LEN + payload.len();
-        if arena.capacity() - arena.len() < need {
-            *arena = BytesMut::with_capacity(ARENA_SIZE);
-        }
-        arena.extend_from_slice(&prefix);
-        arena.extend_from_slice(&payload);
-        return Ok((arena.split().freeze(), None));
-    }
-    Ok((Bytes::copy_from_slice(&prefix), Some(payload)))
+    Ok((codec::prefix(compressed, payload.len() as u32), payload))
 }
-
-/// Size of the arena small framed messages are cut from.
-pub(crate) const ARENA_SIZE: usize = 4 << 10;
 
 /// Queues a framed message on a stream.
 pub(crate) fn send_framed(
     h2: &mut Connection,
     id: StreamId,
-    framed: (Bytes, Option<Bytes>),
+    (prefix, payload): Framed,
     end: bool,
 ) -> Result<(), StreamError> {
-    match framed {
-        (one, None) => h2.send_data(id, one, end),
-        (prefix, Some(payload)) => h2.send_chunks(id, [prefix, payload], end),
-    }
+    h2.send_data_with_head(id, &prefix, payload, end)
 }
 
 /// Call deadlines, earliest first.
@@ -201,16 +185,16 @@ mod tests {
     }
 
     #[test]
-    fn framing_small_and_large_messages() {
-        let mut arena = BytesMut::new();
-        let (one, rest) = frame_message(Bytes::from_static(b"abc"), None, 100, &mut arena).unwrap();
-        assert_eq!(&one[..], b"\0\0\0\0\x03abc");
-        assert!(rest.is_none());
+    fn framing_keeps_the_payload_and_checks_the_limit() {
+        let small = Bytes::from_static(b"abc");
+        let (prefix, payload) = frame_message(small.clone(), None, 100).unwrap();
+        assert_eq!(prefix, [0, 0, 0, 0, 3]);
+        assert_eq!(payload.as_ptr(), small.as_ptr(), "payload not copied");
         let big = Bytes::from(vec![1u8; 2000]);
-        let (prefix, payload) = frame_message(big.clone(), None, 4000, &mut arena).unwrap();
+        let (prefix, payload) = frame_message(big.clone(), None, 4000).unwrap();
         assert_eq!(&prefix[..], &[0, 0, 0, 0x07, 0xd0]);
-        assert_eq!(payload.unwrap().as_ptr(), big.as_ptr(), "large payload not copied");
-        let err = frame_message(big, None, 1000, &mut arena).unwrap_err();
+        assert_eq!(payload.as_ptr(), big.as_ptr(), "large payload not copied");
+        let err = frame_message(big, None, 1000).unwrap_err();
         assert_eq!(err.code, Code::ResourceExhausted);
     }
 }

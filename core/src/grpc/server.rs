@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::compression::{Compression, Compressors};
 use super::inbound::{Inbound, Pumped, RecvMessage};
@@ -133,8 +133,6 @@ pub struct Server {
     calls: HashMap<StreamId, ServerCall, FxBuild>,
     deadlines: Deadlines,
     events: VecDeque<ServerEvent>,
-    /// Small framed messages are cut from here.
-    arena: BytesMut,
     /// Receive state of finished calls, reused by new ones.
     spare: Vec<Inbound>,
 }
@@ -148,7 +146,6 @@ impl Server {
             calls: HashMap::default(),
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
-            arena: BytesMut::new(),
             spare: Vec::new(),
         }
     }
@@ -287,7 +284,8 @@ impl Server {
             return Err(Status::new(Code::Internal, "response headers already sent"));
         }
         c.headers_sent = true;
-        let mut h = Headers::response(200);
+        let mut h = self.h2.take_headers();
+        h.pseudo.status = Some(200);
         h.fields.reserve(3 + metadata.len());
         h.fields
             .push(HeaderField::new(Bytes::from_static(b"content-type"), Bytes::from_static(CONTENT_TYPE)));
@@ -342,7 +340,7 @@ impl Server {
         }
         let c = self.calls.get(&call.0).ok_or_else(gone)?;
         let algo = if compress { c.send_compression.clone() } else { None };
-        let framed = frame_message(msg, algo.as_deref(), self.config.max_send_message_size, &mut self.arena)?;
+        let framed = frame_message(msg, algo.as_deref(), self.config.max_send_message_size)?;
         send_framed(&mut self.h2, call.0, framed, false).map_err(stream_status)
     }
 
@@ -376,17 +374,15 @@ impl Server {
             return Err(Status::new(Code::Internal, "call already finished"));
         }
         c.finished = true;
-        let mut h = if c.headers_sent {
-            Headers::trailers()
-        } else {
+        let mut h = self.h2.take_headers();
+        if !c.headers_sent {
             c.headers_sent = true;
-            let mut h = Headers::response(200);
+            h.pseudo.status = Some(200);
             h.fields.push(HeaderField::new(
                 Bytes::from_static(b"content-type"),
                 Bytes::from_static(CONTENT_TYPE),
             ));
-            h
-        };
+        }
         h.fields.reserve(3 + status.metadata.len() + trailers.len());
         status_fields(status, &mut h.fields);
         status.metadata.to_fields(&mut h.fields);
@@ -459,18 +455,14 @@ impl Server {
         if self.spare.len() < SPARE_INBOUND {
             self.spare.push(c.inbound);
         }
-        if self.calls.is_empty() {
-            // No call left: a quiet connection keeps no send arena.
-            self.arena = BytesMut::new();
-        }
         c.deadline
     }
 
-    fn on_request(&mut self, now: Instant, id: StreamId, mut h: Headers, end_stream: bool) {
+    fn on_request(&mut self, now: Instant, id: StreamId, h: Arc<Headers>, end_stream: bool) {
         let validated = self.validate(now, &h).and_then(|(mut start, algo)| {
-            start.authority = h.pseudo.authority.take();
+            start.authority = h.pseudo.authority.clone();
             // The decoded header list becomes the metadata in place.
-            start.metadata = Metadata::from_header_vec(std::mem::take(&mut h.fields)).map_err(|e| {
+            start.metadata = Metadata::from_received(&h.fields).map_err(|e| {
                 Rejection::Grpc(
                     Box::new(Status::new(Code::Internal, format!("malformed metadata: {e}"))),
                     None,

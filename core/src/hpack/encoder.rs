@@ -68,6 +68,22 @@ pub fn value_churns(name: &[u8], value: &[u8]) -> bool {
     }
 }
 
+/// Where an encoder's dynamic table stands: while it is the same, the same
+/// fields encode to the same octets ([`Encoder::table_state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableState {
+    inserted: u64,
+    max_size: usize,
+    len: usize,
+}
+
+impl TableState {
+    #[cfg(test)]
+    pub(crate) fn for_tests(inserted: u64, max_size: usize) -> Self {
+        TableState { inserted, max_size, len: 0 }
+    }
+}
+
 /// Encodes header blocks for one peer, keeping the dynamic table in step
 /// with the peer's decoder.
 #[derive(Debug)]
@@ -85,7 +101,7 @@ pub struct Encoder {
 }
 
 /// Slots of the encoder's memo.
-const MEMO_SLOTS: usize = 32;
+const MEMO_SLOTS: usize = 16;
 
 /// A field recently encoded as indexed, and where it is. Holding the buffers
 /// keeps them alive and unchanged (`Bytes` are immutable), so a field whose
@@ -109,11 +125,6 @@ enum Indexed {
 
 fn same_buffer(a: &Bytes, b: &Bytes) -> bool {
     a.as_ptr() == b.as_ptr() && a.len() == b.len()
-}
-
-fn memo_slot(name: &Bytes, value: &Bytes) -> usize {
-    let key = (name.as_ptr() as u64) ^ (value.as_ptr() as u64).rotate_left(29) ^ (value.len() as u64);
-    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 59) as usize % MEMO_SLOTS
 }
 
 impl Default for Encoder {
@@ -207,6 +218,16 @@ impl Encoder {
         self.table.entries.iter().map(|entry| (entry.name.as_ref(), entry.value.as_ref()))
     }
 
+    /// The dynamic table's state; `None` while a table size update is due
+    /// at the start of the next block.
+    pub fn table_state(&self) -> Option<TableState> {
+        if self.pending_smallest.is_some() {
+            return None;
+        }
+        let t = &self.table;
+        Some(TableState { inserted: t.next_id, max_size: t.max_size, len: t.entries.len() })
+    }
+
     /// Starts a header block: emits pending dynamic table size updates.
     /// Every block must start with it ([`Encoder::encode`] does).
     pub fn begin_block(&mut self, dst: &mut Vec<u8>) {
@@ -230,11 +251,23 @@ impl Encoder {
     /// name and value are the very buffers of a recently encoded indexed field
     /// (the same static strings, or clones of the same `Bytes`, as request
     /// after request uses) is found without hashing or comparing octets.
-    pub fn encode_shared(&mut self, name: &Bytes, value: &Bytes, sensitive: bool, dst: &mut Vec<u8>) {
+    ///
+    /// `position` picks the memo slot (taken modulo its size): a caller that
+    /// sends the same fields in the same order block after block passes each
+    /// field's place in its block, so the fields never evict each other. Any
+    /// value is correct; a poor one only costs memo misses.
+    pub fn encode_shared(
+        &mut self,
+        position: usize,
+        name: &Bytes,
+        value: &Bytes,
+        sensitive: bool,
+        dst: &mut Vec<u8>,
+    ) {
         if sensitive {
             return self.encode_field(name, value, true, dst);
         }
-        let slot = memo_slot(name, value);
+        let slot = position % MEMO_SLOTS;
         if let Some(memo) = self.memo.get(slot).and_then(Option::as_ref)
             && same_buffer(&memo.name, name)
             && same_buffer(&memo.value, value)
@@ -543,6 +576,35 @@ mod tests {
         let first = block(&mut encoder, &[("content-type", "application/grpc")]);
         assert_eq!(first[0], 0x40 | 31);
         assert_eq!(block(&mut encoder, &[("content-type", "application/grpc")]), [0x80 | 62]);
+    }
+
+    #[test]
+    fn shared_fields_match_plain_encoding_whatever_the_memo_positions() {
+        let fields = [
+            (Bytes::from_static(b"content-type"), Bytes::from_static(b"application/grpc")),
+            (Bytes::from_static(b"te"), Bytes::from_static(b"trailers")),
+            (Bytes::from_static(b":path"), Bytes::from_static(b"/a.B/C")),
+        ];
+        let mut plain = Encoder::new();
+        let mut shared = Encoder::new();
+        let mut decoder = Decoder::new(4096);
+        // Same positions block after block (memo hits), then every field
+        // forced into one slot (each evicts the last), then positions past
+        // the memo's size.
+        for positions in [[0, 1, 2], [0, 1, 2], [5, 5, 5], [5, 5, 5], [31, 32, 1000], [0, 1, 2]] {
+            let mut want = Vec::new();
+            let mut got = Vec::new();
+            plain.begin_block(&mut want);
+            shared.begin_block(&mut got);
+            for ((name, value), position) in fields.iter().zip(positions) {
+                plain.encode_field(name, value, false, &mut want);
+                shared.encode_shared(position, name, value, false, &mut got);
+            }
+            assert_eq!(got, want, "positions {positions:?}");
+            let mut decoded = Vec::new();
+            decoder.decode(&Bytes::from(got), 1 << 16, |f| decoded.push((f.name, f.value))).unwrap();
+            assert_eq!(decoded, fields, "positions {positions:?}");
+        }
     }
 
     #[test]

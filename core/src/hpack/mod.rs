@@ -19,7 +19,8 @@ mod table;
 
 pub use decoder::{Decoded, Decoder};
 pub use encoder::{
-    Encoder, HuffmanPolicy, IndexPolicy, MAX_ENCODER_TABLE_SIZE, MAX_INDEXED_PATH_LEN, value_churns,
+    Encoder, HuffmanPolicy, IndexPolicy, MAX_ENCODER_TABLE_SIZE, MAX_INDEXED_PATH_LEN, TableState,
+    value_churns,
 };
 pub use error::{DecoderError, HuffmanError};
 

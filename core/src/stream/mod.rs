@@ -17,9 +17,10 @@ use crate::headers::Headers;
 
 /// Where a stream's incoming message is, which decides how the next header
 /// block is read (§8.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum RecvPhase {
     /// Waiting for the request or response header section.
+    #[default]
     Head,
     /// Header section received; DATA or trailers may follow.
     Body,
@@ -30,13 +31,66 @@ pub(crate) enum RecvPhase {
 pub(crate) enum Outgoing {
     /// A header section, HPACK-encoded when it is its turn (encoding order must
     /// equal sending order).
-    Headers { headers: Headers, end_stream: bool },
-    /// A chunk of data; may be split across frames.
-    Data { data: Bytes, end_stream: bool },
+    Headers { headers: Box<Headers>, end_stream: bool },
+    /// A chunk of data (a few inline octets, then a payload held by
+    /// reference); may be split across frames.
+    Data { head: Head, data: Bytes, end_stream: bool },
+}
+
+impl Outgoing {
+    /// A data chunk without an inline head.
+    pub fn data(data: Bytes, end_stream: bool) -> Self {
+        Outgoing::Data { head: Head::default(), data, end_stream }
+    }
+}
+
+/// Up to [`Head::CAPACITY`] octets sent before a data chunk's payload, kept
+/// inline (a gRPC message prefix costs no allocation and no copy of the
+/// message it precedes).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Head {
+    octets: [u8; Head::CAPACITY],
+    start: u8,
+    end: u8,
+}
+
+impl Head {
+    /// The most octets a head holds.
+    pub const CAPACITY: usize = 8;
+
+    /// A head holding `src` (at most [`Head::CAPACITY`] octets).
+    #[inline]
+    pub fn new(src: &[u8]) -> Self {
+        let mut octets = [0; Head::CAPACITY];
+        octets[..src.len()].copy_from_slice(src);
+        Head { octets, start: 0, end: src.len() as u8 }
+    }
+
+    /// The octets not yet sent.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        &self.octets[self.start as usize..self.end as usize]
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        usize::from(self.end - self.start)
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Marks the first `n` octets sent.
+    #[inline]
+    pub fn advance(&mut self, n: usize) {
+        self.start += n.min(self.len()) as u8;
+    }
 }
 
 /// One stream's record.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Stream {
     pub state: State,
     pub recv_window: RecvWindow,
@@ -77,30 +131,59 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
+    /// Makes a removed stream's record a new idle stream in place, keeping
+    /// its (emptied) queues' allocations. Every field is named, so a new one
+    /// cannot be forgotten here.
+    pub fn reset(&mut self, recv_window: u32, send_window: u32) {
+        let Stream {
+            state,
+            recv_window: rw,
+            send_window: sw,
+            recv_queue,
+            recv_buffered,
+            data_event_armed,
+            recv_phase,
+            content_length_left,
+            is_head_request,
+            send_queue,
+            send_buffered,
+            headers_queued,
+            end_queued,
+            want_writable,
+            scheduled,
+            reset_code,
+            headers_sent,
+            reset_after_end,
+            recv_ended,
+            visible,
+        } = self;
+        recv_queue.clear();
+        send_queue.clear();
+        *state = State::Idle;
+        *rw = RecvWindow::new(recv_window);
+        *sw = SendWindow::new(send_window);
+        *recv_buffered = 0;
+        *data_event_armed = true;
+        *recv_phase = RecvPhase::Head;
+        *content_length_left = None;
+        *is_head_request = false;
+        *send_buffered = 0;
+        *headers_queued = false;
+        *end_queued = false;
+        *want_writable = false;
+        *scheduled = false;
+        *reset_code = None;
+        *headers_sent = false;
+        *reset_after_end = None;
+        *recv_ended = false;
+        *visible = false;
+    }
+
     /// A new idle stream with windows from the current settings.
     pub fn new(recv_window: u32, send_window: u32) -> Self {
-        Stream {
-            state: State::Idle,
-            recv_window: RecvWindow::new(recv_window),
-            send_window: SendWindow::new(send_window),
-            recv_queue: VecDeque::new(),
-            recv_buffered: 0,
-            data_event_armed: true,
-            recv_phase: RecvPhase::Head,
-            content_length_left: None,
-            is_head_request: false,
-            send_queue: VecDeque::new(),
-            send_buffered: 0,
-            headers_queued: false,
-            end_queued: false,
-            want_writable: false,
-            scheduled: false,
-            reset_code: None,
-            headers_sent: false,
-            visible: false,
-            reset_after_end: None,
-            recv_ended: false,
-        }
+        let mut stream = Stream::default();
+        stream.reset(recv_window, send_window);
+        stream
     }
 
     /// True when the record can be dropped: closed, nothing left to read or send.
@@ -113,7 +196,7 @@ impl Stream {
         match self.send_queue.front() {
             None => false,
             Some(Outgoing::Headers { .. }) => true,
-            Some(Outgoing::Data { data, .. }) if data.is_empty() => true,
+            Some(Outgoing::Data { head, data, .. }) if head.is_empty() && data.is_empty() => true,
             Some(Outgoing::Data { .. }) => self.send_window.available() > 0 && conn_window > 0,
         }
     }

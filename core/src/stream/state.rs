@@ -3,9 +3,10 @@
 use crate::error_code::ErrorCode;
 
 /// Stream states (RFC 9113 §5.1, figure 2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum State {
     /// Not yet used.
+    #[default]
     Idle,
     /// We promised this stream with PUSH_PROMISE.
     ReservedLocal,
@@ -76,27 +77,32 @@ pub enum Outcome {
 
 impl State {
     /// True once the stream is closed.
+    #[inline]
     pub fn is_closed(self) -> bool {
         matches!(self, State::Closed(_))
     }
 
     /// True while we may still send DATA (HEADERS may also open a reserved stream).
+    #[inline]
     pub fn can_send(self) -> bool {
         matches!(self, State::Open | State::HalfClosedRemote)
     }
 
     /// True while the peer may still send DATA or HEADERS.
+    #[inline]
     pub fn can_recv(self) -> bool {
         matches!(self, State::Open | State::HalfClosedLocal | State::ReservedRemote)
     }
 
     /// True for streams that count toward a MAX_CONCURRENT_STREAMS limit
     /// ("open" or either "half-closed" state, §5.1.2).
+    #[inline]
     pub fn is_active(self) -> bool {
         matches!(self, State::Open | State::HalfClosedLocal | State::HalfClosedRemote)
     }
 
     /// Applies `input`: the whole of RFC 9113 §5.1 in one match.
+    #[inline]
     pub fn transition(self, input: Input) -> Outcome {
         use self::Closed as How;
         use Input::*;

@@ -85,9 +85,7 @@ impl Store {
         let slot = match self.free.pop() {
             Some(slot) => {
                 let entry = &mut self.slots[slot as usize];
-                let recv_queue = std::mem::take(&mut entry.stream.recv_queue);
-                let send_queue = std::mem::take(&mut entry.stream.send_queue);
-                entry.stream = Stream { recv_queue, send_queue, ..Stream::new(recv_window, send_window) };
+                entry.stream.reset(recv_window, send_window);
                 entry.live = true;
                 slot
             }
@@ -101,6 +99,7 @@ impl Store {
         &mut self.slots[slot as usize].stream
     }
 
+    #[inline]
     pub fn get(&self, id: StreamId) -> Option<&Stream> {
         let slot = match self.last {
             Some((last, slot)) if last == id.0 => slot,
@@ -109,6 +108,7 @@ impl Store {
         Some(&self.slots[slot as usize].stream)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, id: StreamId) -> Option<&mut Stream> {
         let slot = match self.last {
             Some((last, slot)) if last == id.0 => slot,

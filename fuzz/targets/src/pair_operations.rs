@@ -552,7 +552,7 @@ impl Model {
                 match (side, kind) {
                     (Side::Server, HeadersKind::Request) => {
                         assert!(!s.server_knows, "request on {stream:?} twice");
-                        assert_eq!(headers, s.request, "request headers on {stream:?}");
+                        assert_eq!(*headers, s.request, "request headers on {stream:?}");
                         assert_eq!(end_stream, s.end_on_open);
                         s.server_knows = true;
                         if end_stream {
@@ -562,7 +562,7 @@ impl Model {
                     (Side::Client, HeadersKind::Response) => {
                         let (h, end) = s.response.as_ref().expect("response never sent");
                         assert!(!s.response_received, "response on {stream:?} twice");
-                        assert_eq!(&headers, h, "response headers on {stream:?}");
+                        assert_eq!(&*headers, h, "response headers on {stream:?}");
                         assert_eq!(end_stream, *end);
                         s.response_received = true;
                         if end_stream {
@@ -572,7 +572,7 @@ impl Model {
                     (_, HeadersKind::Trailers) => {
                         let f = &mut s.flows[1 - me];
                         let t = f.trailers.as_ref().expect("trailers never sent");
-                        assert_eq!(&headers, t, "trailers on {stream:?}");
+                        assert_eq!(&*headers, t, "trailers on {stream:?}");
                         assert!(end_stream);
                         assert!(!f.trailers_received);
                         f.trailers_received = true;

@@ -43,7 +43,7 @@ pub fn responses(c: &mut H2Conn<InMemoryClient>) -> Vec<Headers> {
     c.events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::Headers { kind: HeadersKind::Response, headers, .. } => Some(headers),
+            Event::Headers { kind: HeadersKind::Response, headers, .. } => Some(Headers::clone(&headers)),
             _ => None,
         })
         .collect()

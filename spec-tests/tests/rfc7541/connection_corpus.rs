@@ -112,7 +112,9 @@ fn outcome(c: &mut H2Conn<InMemoryConnection>, stream: u32) -> Outcome {
     let mut found = None;
     for e in c.target.take_events() {
         let this = match e {
-            Event::Headers { stream: s, headers, .. } if s.0 == stream => Outcome::Delivered(headers),
+            Event::Headers { stream: s, headers, .. } if s.0 == stream => {
+                Outcome::Delivered(Headers::clone(&headers))
+            }
             Event::Reset { stream: s, cause: Some(LocalResetCause::Malformed(_)), .. } if s.0 == stream => {
                 Outcome::Malformed
             }

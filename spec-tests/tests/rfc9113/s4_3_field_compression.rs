@@ -118,7 +118,7 @@ fn client_decodes_with_one_context_across_streams() {
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::Headers { kind: HeadersKind::Response, headers, .. } => Some(headers),
+            Event::Headers { kind: HeadersKind::Response, headers, .. } => Some(Headers::clone(&headers)),
             _ => None,
         })
         .collect();
