@@ -165,3 +165,20 @@ fn header_sections_are_reused_empty_and_only_a_few_small_ones_are_kept() {
     assert_eq!(kept.iter().filter(|&&n| n >= 4).count(), 3, "three kept: {kept:?}");
     assert!(kept.iter().all(|&n| n < 64), "a large section is not kept: {kept:?}");
 }
+
+#[test]
+fn chunks_behind_a_head_go_out_in_order_as_one_unit() {
+    let mut c = Peer::client(Config::default());
+    c.send(settings(Settings { initial_window_size: Some(6), ..Settings::default() }));
+    c.take_frames();
+    let id = c.conn.open_stream(request_headers(), false).unwrap();
+    let chunks = vec![Bytes::from_static(b"ab"), Bytes::new(), Bytes::from_static(b"cdef")];
+    c.conn.send_data_with_head_chunks(id, &[0, 0, 0, 0, 6], chunks, true).unwrap();
+    assert_eq!(c.conn.send_buffered(id), 11);
+    let first = c.take_frames();
+    assert_eq!(data_payloads(&first), vec![b"\0\0\0\0\x06a".to_vec()], "the window cuts inside a chunk");
+    c.send(Frame::WindowUpdate(weir_core::frame::WindowUpdate { stream_id: id, increment: 100 }));
+    let rest = c.take_frames();
+    assert_eq!(data_payloads(&rest), vec![b"bcdef".to_vec()]);
+    assert_eq!(data_frames(&rest), vec![(id.0, 5, true)]);
+}

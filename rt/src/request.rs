@@ -300,8 +300,11 @@ impl<T> Response<T> {
 /// compresses it (the call needs an encoding).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutMessage {
-    /// The encoded message.
+    /// The encoded message (its first part when `more` is not empty).
     pub data: Bytes,
+    /// Further parts of the same message, sent after `data` without being
+    /// joined: an encoding that kept large `bytes` fields by reference.
+    pub more: Vec<Bytes>,
     /// Per-message compression override.
     pub compress: Option<bool>,
 }
@@ -309,13 +312,49 @@ pub struct OutMessage {
 impl OutMessage {
     /// A message sent with an explicit compression choice.
     pub fn new(data: Bytes, compress: bool) -> Self {
-        OutMessage { data, compress: Some(compress) }
+        OutMessage { data, more: Vec::new(), compress: Some(compress) }
+    }
+
+    /// A message in several parts, sent in order without being joined.
+    pub fn from_parts(mut parts: Vec<Bytes>) -> Self {
+        if parts.len() == 1 {
+            return OutMessage::from(parts.remove(0));
+        }
+        OutMessage { data: Bytes::new(), more: parts, compress: None }
+    }
+
+    /// The encoded length.
+    pub fn len(&self) -> usize {
+        self.data.len() + self.more.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// True for an empty message.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The message as parts to send in order.
+    pub(crate) fn into_parts(self) -> Vec<Bytes> {
+        let mut parts = Vec::with_capacity(1 + self.more.len());
+        if !self.data.is_empty() {
+            parts.push(self.data);
+        }
+        parts.extend(self.more);
+        parts
+    }
+
+    /// The message in one buffer (joined only when it is in parts).
+    pub(crate) fn into_contiguous(self) -> Bytes {
+        if self.more.is_empty() {
+            return self.data;
+        }
+        self.into_parts().concat().into()
     }
 }
 
 impl From<Bytes> for OutMessage {
     fn from(data: Bytes) -> Self {
-        OutMessage { data, compress: None }
+        OutMessage { data, more: Vec::new(), compress: None }
     }
 }
 

@@ -597,7 +597,8 @@ impl Connection {
         chunks: [Bytes; N],
         end_stream: bool,
     ) -> Result<(), StreamError> {
-        self.queue_data(id, Head::default(), chunks, end_stream)
+        let len = chunks.iter().map(Bytes::len).sum();
+        self.queue_data(id, Head::default(), chunks, len, end_stream)
     }
 
     /// Queues a few octets followed by `data` as one unit: a `head` of up to
@@ -614,19 +615,39 @@ impl Connection {
         if head.len() > Head::CAPACITY {
             return self.send_chunks(id, [Bytes::copy_from_slice(head), data], end_stream);
         }
-        self.queue_data(id, Head::new(head), [data], end_stream)
+        let len = data.len();
+        self.queue_data(id, Head::new(head), [data], len, end_stream)
     }
 
-    fn queue_data<const N: usize>(
+    /// [`Connection::send_data_with_head`] for data in several chunks, sent
+    /// one after the other as one unit without being joined.
+    pub fn send_data_with_head_chunks(
+        &mut self,
+        id: StreamId,
+        head: &[u8],
+        chunks: Vec<Bytes>,
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        let len = chunks.iter().map(Bytes::len).sum();
+        if head.len() > Head::CAPACITY {
+            let all = std::iter::once(Bytes::copy_from_slice(head)).chain(chunks);
+            return self.queue_data(id, Head::default(), all, head.len() + len, end_stream);
+        }
+        self.queue_data(id, Head::new(head), chunks, len, end_stream)
+    }
+
+    /// Queues `head` then `chunks` (`len` octets in all, the head not counted).
+    fn queue_data(
         &mut self,
         id: StreamId,
         mut head: Head,
-        chunks: [Bytes; N],
+        chunks: impl IntoIterator<Item = Bytes>,
+        len: usize,
         end_stream: bool,
     ) -> Result<(), StreamError> {
         let per_stream = self.config.max_send_buffer_per_stream;
         let conn_full = self.send_buffered >= self.config.max_send_buffer_per_connection;
-        let empty = head.is_empty() && chunks.iter().all(Bytes::is_empty);
+        let empty = head.is_empty() && len == 0;
         let s = self.sendable_stream(id)?;
         if !s.headers_queued {
             return Err(StreamError::HeadersFirst);
@@ -639,12 +660,11 @@ impl Connection {
             }
             return Err(StreamError::BufferFull);
         }
-        let mut total = head.len();
+        let total = head.len() + len;
         for data in chunks {
             if data.is_empty() && head.is_empty() {
                 continue;
             }
-            total += data.len();
             s.send_queue.push_back(Outgoing::Data { head, data, end_stream: false });
             head = Head::default();
         }

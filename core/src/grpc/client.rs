@@ -13,7 +13,8 @@ use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::format_timeout;
 use super::{
-    CONTENT_TYPE, CallId, Deadlines, codec, frame_message, is_grpc_content_type, parse_status, send_framed,
+    CONTENT_TYPE, CallId, Deadlines, Payload, codec, frame_message, is_grpc_content_type, parse_status,
+    send_framed,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, OpenError, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
@@ -352,7 +353,7 @@ impl Client {
                 "message compression asked for on a call without grpc-encoding",
             ));
         }
-        let framed = frame_message(msg, algo, self.config.max_send_message_size)?;
+        let framed = frame_message(Payload::One(msg), algo, self.config.max_send_message_size)?;
         c.half_closed = end;
         send_framed(&mut self.h2, call.0, framed, end).map_err(stream_status)
     }

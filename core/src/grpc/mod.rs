@@ -89,33 +89,61 @@ pub(crate) fn parse_status(h: &Headers) -> Status {
     Status { details, ..Status::new(code, message) }
 }
 
+/// An encoded message to send: one buffer, or several sent one after the
+/// other without being joined (an encoding that kept large fields by
+/// reference).
+#[derive(Debug)]
+pub(crate) enum Payload {
+    One(Bytes),
+    Chunks(Vec<Bytes>),
+}
+
+impl Payload {
+    fn len(&self) -> usize {
+        match self {
+            Payload::One(b) => b.len(),
+            Payload::Chunks(v) => v.iter().map(Bytes::len).sum(),
+        }
+    }
+
+    /// The message in one buffer (copied only when it was in chunks).
+    fn contiguous(self) -> Bytes {
+        match self {
+            Payload::One(b) => b,
+            Payload::Chunks(v) => v.concat().into(),
+        }
+    }
+}
+
 /// A message ready to queue: its 5-octet prefix and its payload.
-pub(crate) type Framed = ([u8; codec::PREFIX_LEN], Bytes);
+pub(crate) type Framed = ([u8; codec::PREFIX_LEN], Payload);
 
 /// Frames one message: prefix + payload, compressed when `compress` is given.
 /// The payload is never copied: the HTTP/2 layer keeps the prefix inline and
-/// gathers both into one DATA frame.
+/// gathers prefix and chunks into DATA frames.
 pub(crate) fn frame_message(
-    msg: Bytes,
+    msg: Payload,
     compress: Option<&dyn Compression>,
     max_send: usize,
 ) -> Result<Framed, Status> {
     let (payload, compressed) = match compress {
         Some(c) => {
+            let msg = msg.contiguous();
             let mut out = Vec::with_capacity(msg.len() / 2 + 16);
             c.compress(&msg, &mut out)
                 .map_err(|e| Status::new(Code::Internal, format!("compression failed: {e}")))?;
-            (Bytes::from(out), true)
+            (Payload::One(Bytes::from(out)), true)
         }
         None => (msg, false),
     };
-    if payload.len() > max_send || payload.len() > u32::MAX as usize {
+    let len = payload.len();
+    if len > max_send || len > u32::MAX as usize {
         return Err(Status::new(
             Code::ResourceExhausted,
-            format!("trying to send message larger than max ({} vs. {max_send})", payload.len()),
+            format!("trying to send message larger than max ({len} vs. {max_send})"),
         ));
     }
-    Ok((codec::prefix(compressed, payload.len() as u32), payload))
+    Ok((codec::prefix(compressed, len as u32), payload))
 }
 
 /// Queues a framed message on a stream.
@@ -125,7 +153,10 @@ pub(crate) fn send_framed(
     (prefix, payload): Framed,
     end: bool,
 ) -> Result<(), StreamError> {
-    h2.send_data_with_head(id, &prefix, payload, end)
+    match payload {
+        Payload::One(data) => h2.send_data_with_head(id, &prefix, data, end),
+        Payload::Chunks(chunks) => h2.send_data_with_head_chunks(id, &prefix, chunks, end),
+    }
 }
 
 /// Call deadlines, earliest first.
@@ -187,14 +218,31 @@ mod tests {
     #[test]
     fn framing_keeps_the_payload_and_checks_the_limit() {
         let small = Bytes::from_static(b"abc");
-        let (prefix, payload) = frame_message(small.clone(), None, 100).unwrap();
+        let (prefix, payload) = frame_message(Payload::One(small.clone()), None, 100).unwrap();
         assert_eq!(prefix, [0, 0, 0, 0, 3]);
-        assert_eq!(payload.as_ptr(), small.as_ptr(), "payload not copied");
+        assert!(matches!(payload, Payload::One(p) if p.as_ptr() == small.as_ptr()), "payload not copied");
         let big = Bytes::from(vec![1u8; 2000]);
-        let (prefix, payload) = frame_message(big.clone(), None, 4000).unwrap();
+        let (prefix, payload) = frame_message(Payload::One(big.clone()), None, 4000).unwrap();
         assert_eq!(&prefix[..], &[0, 0, 0, 0x07, 0xd0]);
-        assert_eq!(payload.as_ptr(), big.as_ptr(), "large payload not copied");
-        let err = frame_message(big, None, 1000).unwrap_err();
+        assert!(matches!(payload, Payload::One(p) if p.as_ptr() == big.as_ptr()), "large payload not copied");
+        let chunks = vec![Bytes::from_static(b"ab"), big.clone()];
+        let (prefix, payload) = frame_message(Payload::Chunks(chunks), None, 4000).unwrap();
+        assert_eq!(&prefix[..], &[0, 0, 0, 0x07, 0xd2], "the length counts every chunk");
+        assert!(matches!(&payload, Payload::Chunks(v) if v[1].as_ptr() == big.as_ptr()), "chunks not joined");
+        let err = frame_message(Payload::One(big), None, 1000).unwrap_err();
         assert_eq!(err.code, Code::ResourceExhausted);
+    }
+
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn chunks_are_joined_before_compressing() {
+        let chunks = vec![Bytes::from_static(b"ab"), Bytes::from(vec![1u8; 2000])];
+        let gzip = compression::Gzip::default();
+        let (prefix, payload) = frame_message(Payload::Chunks(chunks), Some(&gzip), 4000).unwrap();
+        assert_eq!(prefix[0], 1, "compressed flag");
+        let mut plain = Vec::new();
+        gzip.decompress(&payload.contiguous(), &mut plain, 4000).unwrap();
+        assert_eq!(&plain[..2], b"ab");
+        assert_eq!(plain.len(), 2002);
     }
 }

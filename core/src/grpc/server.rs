@@ -13,7 +13,8 @@ use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::parse_timeout;
 use super::{
-    CONTENT_TYPE, CallId, Deadlines, codec, frame_message, is_grpc_content_type, send_framed, status_fields,
+    CONTENT_TYPE, CallId, Deadlines, Payload, codec, frame_message, is_grpc_content_type, send_framed,
+    status_fields,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
@@ -334,7 +335,25 @@ impl Server {
 
     /// Queues a response message, choosing compression for this message.
     pub fn send_message_with(&mut self, call: CallId, msg: Bytes, compress: bool) -> Result<(), Status> {
+        self.send_payload(call, Payload::One(msg), Some(compress))
+    }
+
+    /// Queues a response message held in several buffers, sent one after the
+    /// other without being joined (unless compressed): an encoding that kept
+    /// large fields by reference. `compress`: `None` follows the call's
+    /// encoding.
+    pub fn send_message_chunks(
+        &mut self,
+        call: CallId,
+        chunks: Vec<Bytes>,
+        compress: Option<bool>,
+    ) -> Result<(), Status> {
+        self.send_payload(call, Payload::Chunks(chunks), compress)
+    }
+
+    fn send_payload(&mut self, call: CallId, msg: Payload, compress: Option<bool>) -> Result<(), Status> {
         let c = self.calls.get(&call.0).ok_or_else(gone)?;
+        let compress = compress.unwrap_or(c.send_compression.is_some());
         if !c.headers_sent {
             self.send_headers(call, &Metadata::new())?;
         }

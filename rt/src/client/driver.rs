@@ -354,9 +354,11 @@ impl<R: Runtime> ClientDriver<R> {
             }
             let last = *last;
             let Some((msg, _, credited)) = entry.out.pop_front() else { return };
-            let len = msg.data.len();
+            let len = msg.len();
             let shared = entry.shared.clone();
-            let sent = self.core.send_message_with(call, msg.data, msg.compress, last);
+            let compress = msg.compress;
+            // The client core takes one buffer: a message in parts is joined.
+            let sent = self.core.send_message_with(call, msg.into_contiguous(), compress, last);
             if last {
                 entry.half_close = false;
             }

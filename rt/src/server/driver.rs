@@ -445,9 +445,13 @@ impl<R: Runtime> ServerDriver<R> {
                     }
                     let Some(Out::Message(msg, credited)) = entry.out.pop_front() else { return };
                     entry.headers_sent = true;
-                    let len = msg.data.len();
+                    let len = msg.len();
                     let shared = entry.shared.clone();
                     let sent = match msg.compress {
+                        _ if !msg.more.is_empty() => {
+                            let compress = msg.compress;
+                            self.core.send_message_chunks(call, msg.into_parts(), compress)
+                        }
                         None => self.core.send_message(call, msg.data),
                         Some(c) => self.core.send_message_with(call, msg.data, c),
                     };
@@ -578,7 +582,7 @@ async fn relay_stream(
             None => return Some(Status::ok()),
             Some(Err(status)) => return Some(status),
             Some(Ok(msg)) => {
-                let len = msg.data.len();
+                let len = msg.len();
                 std::future::poll_fn(|cx| shared.poll_reserve(cx, len)).await.ok()?;
                 cmds.push(ServerCmd::Message { call, msg }).ok()?;
             }

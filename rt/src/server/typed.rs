@@ -10,7 +10,7 @@ use futures_core::Stream;
 use weir_core::grpc::Status;
 
 use super::router::{Method, ResponseStream};
-use crate::codec::{Codec, encode_to_bytes};
+use crate::codec::{Codec, encode_message, encode_to_bytes};
 use crate::request::{OutMessage, Request, Response, Streaming};
 
 fn decode_request<C: Codec>(req: Request<Bytes>) -> Result<Request<C::Decode>, Status> {
@@ -56,7 +56,7 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.inner)
             .poll_next(cx)
-            .map(|item| item.map(|r| r.and_then(|m| encode_to_bytes::<C>(&m)).map(OutMessage::from)))
+            .map(|item| item.map(|r| r.and_then(|m| encode_message::<C>(&m))))
     }
 }
 
