@@ -224,7 +224,9 @@ impl<R: Runtime> Transport<R> {
                 return progress;
             }
             if self.out.is_empty() && core.poll_transmit(self.rt.now(), &mut self.out) == 0 {
-                self.out.release_if_idle(IDLE_KEEP);
+                // No call: keep nothing; between a running call's writes, a little.
+                let keep = if core.active_calls() == 0 { 0 } else { IDLE_KEEP };
+                self.out.release_if_idle(keep);
                 break;
             }
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];

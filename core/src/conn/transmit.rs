@@ -56,6 +56,8 @@ pub struct ChunkedBuf {
 impl ChunkedBuf {
     /// Payloads this large or larger are not copied.
     pub const ZERO_COPY_MIN: usize = 1024;
+    /// Room reserved at a time for copied bytes.
+    const TAIL_BLOCK: usize = 4 << 10;
 
     /// An empty buffer.
     pub fn new() -> Self {
@@ -133,6 +135,12 @@ impl ChunkedBuf {
 
 impl TransmitBuf for ChunkedBuf {
     fn put_slice(&mut self, src: &[u8]) {
+        if self.tail.capacity() - self.tail.len() < src.len() {
+            // One block holds many frame headers: the tail is sealed into a
+            // chunk before every zero-copy payload, and must not need an
+            // allocation of its own each time.
+            self.tail.reserve(src.len().max(Self::TAIL_BLOCK));
+        }
         self.tail.extend_from_slice(src);
         self.len += src.len();
     }
@@ -154,6 +162,25 @@ impl TransmitBuf for ChunkedBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_headers_between_payloads_share_one_block() {
+        let mut b = ChunkedBuf::new();
+        let payload = Bytes::from(vec![7u8; 2048]);
+        for _ in 0..100 {
+            b.put_slice(&[1; 14]);
+            b.put_bytes(payload.clone());
+        }
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = b.io_slices(&mut slices);
+        assert_eq!(n, 8);
+        assert_eq!(slices[1].as_ptr(), payload.as_ptr(), "payloads by reference");
+        // The second header follows the first in the same allocation.
+        assert_eq!(slices[2].as_ptr() as usize, slices[0].as_ptr() as usize + 14);
+        b.advance(b.len());
+        b.release_if_idle(0);
+        assert_eq!((b.len(), b.chunk_count()), (0, 0));
+    }
 
     #[test]
     fn chunked_buf_keeps_large_payloads_by_reference() {

@@ -1,7 +1,7 @@
 //! One task per client connection: owns the gRPC client core, starts calls
 //! the channel hands it, relays messages and statuses to call handles.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +19,7 @@ use crate::runtime::{Io, Runtime};
 use crate::stats::{Side, StatsHandler};
 use crate::trace::{CallObserver, ConnObserver};
 use crate::transport::Transport;
+use crate::util::IdMap;
 
 /// What every connection of one channel shares.
 pub(crate) struct ChannelCtx {
@@ -167,8 +168,8 @@ pub(crate) struct ClientDriver<R: Runtime> {
     core: grpc::Client,
     handle: Arc<ConnHandle>,
     cmd_buf: Vec<ClientCmd>,
-    keys: HashMap<u64, CallId>,
-    calls: HashMap<CallId, Entry>,
+    keys: IdMap<u64, CallId>,
+    calls: IdMap<CallId, Entry>,
     /// Starts waiting for a stream slot.
     waiting: VecDeque<ClientCmd>,
     ctx: Arc<ChannelCtx>,
@@ -199,8 +200,8 @@ impl<R: Runtime> ClientDriver<R> {
             rt,
             handle,
             cmd_buf: Vec::new(),
-            keys: HashMap::new(),
-            calls: HashMap::new(),
+            keys: IdMap::default(),
+            calls: IdMap::default(),
             waiting: VecDeque::new(),
         }
     }

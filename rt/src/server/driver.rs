@@ -6,7 +6,7 @@
 //! handler that answers at once (most unary calls) costs no spawn and no
 //! cross-task wake-up.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use crate::stats::{Side, StatsHandler};
 use crate::trace::{CallObserver, ConnObserver, HandlerSpan};
 use crate::transport::Transport;
 use crate::util::CatchUnwind;
+use crate::util::IdMap;
 
 /// The next item of a stream, as a future that can be polled repeatedly.
 struct StreamNext(ResponseStream);
@@ -101,7 +102,7 @@ pub(crate) struct ServerDriver<R: Runtime> {
     peer: Arc<PeerInfo>,
     cmds: Arc<CommandQueue<ServerCmd>>,
     cmd_buf: Vec<ServerCmd>,
-    calls: HashMap<CallId, Entry>,
+    calls: IdMap<CallId, Entry>,
     shutdown: Shutdown,
     shutdown_started: bool,
     obs: ConnObserver,
@@ -120,7 +121,7 @@ impl<R: Runtime> ServerDriver<R> {
             peer: Arc::new(peer),
             cmds: CommandQueue::new(),
             cmd_buf: Vec::new(),
-            calls: HashMap::new(),
+            calls: IdMap::default(),
             shutdown,
             shutdown_started: false,
         }
