@@ -1,7 +1,8 @@
 //! A fast, seeded, non-cryptographic hash (FxHash's multiply-rotate over
 //! 8-byte words) for tables whose collisions only cost speed, never
 //! correctness: the HPACK encoder's lookups (a collision is a missed match)
-//! and the call maps (keys are stream ids, at most the concurrency limit).
+//! and the call maps of the gRPC cores and the runtime drivers (keys are
+//! stream ids, at most the concurrency limit).
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -9,7 +10,7 @@ const K: u64 = 0x517c_c1b7_2722_0a95;
 
 /// The hasher.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct FxHasher(u64);
+pub struct FxHasher(u64);
 
 impl FxHasher {
     /// A hasher starting from `seed`.
@@ -61,7 +62,7 @@ impl Hasher for FxHasher {
 
 /// Builds [`FxHasher`]s (unseeded: for maps keyed by stream ids).
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct FxBuild;
+pub struct FxBuild;
 
 impl BuildHasher for FxBuild {
     type Hasher = FxHasher;

@@ -24,7 +24,7 @@ pub mod hpack;
 pub mod conn;
 pub mod flow;
 pub mod grpc;
-mod hash;
+pub mod hash;
 pub mod headers;
 pub mod sim;
 pub mod stream;

@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../rt/tests/python/interpreter.rs"]
+mod interpreter;
+use interpreter::python;
+
 /// A server binary that prints its address on its first line.
 struct Spawned {
     child: Child,
@@ -135,15 +139,6 @@ fn chat_members_see_each_other() {
         let _ = c.kill();
         let _ = c.wait();
     }
-}
-
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("WEIR_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(venv.exists(), "Python peer missing: run scripts/setup-python.sh (or set WEIR_PYTHON)");
-    venv
 }
 
 #[test]

@@ -13,14 +13,9 @@ use bytes::Bytes;
 use weir_rt::runtime::Net;
 use weir_rt::{Code, Endpoint, Request};
 
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("WEIR_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(venv.exists(), "Python peer missing: run scripts/setup-python.sh (or set WEIR_PYTHON)");
-    venv
-}
+#[path = "python/interpreter.rs"]
+mod interpreter;
+use interpreter::python;
 
 fn peer_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/peer.py")

@@ -11,14 +11,9 @@ use weir_rt::Server;
 use weir_services::health::{HealthReporter, ServingStatus};
 use weir_services::reflection::ReflectionBuilder;
 
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("WEIR_PYTHON") {
-        return p.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    assert!(venv.exists(), "Python peer missing: run scripts/setup-python.sh (or set WEIR_PYTHON)");
-    venv
-}
+#[path = "../../rt/tests/python/interpreter.rs"]
+mod interpreter;
+use interpreter::python;
 
 #[test]
 fn grpcio_checks_health_and_reflection() {

@@ -42,10 +42,6 @@ use crate::error_code::ErrorCode;
 use crate::flow::{BdpEstimator, RecvWindow, SendWindow};
 use crate::frame::{Frame, FrameDecoder, GoAway, Ping, StreamId};
 use crate::headers::{Headers, Pseudo};
-
-/// Header sections kept for reuse, and the most fields one may have room for.
-const SPARE_HEADERS: usize = 3;
-const SPARE_HEADER_FIELDS: usize = 8;
 use crate::hpack;
 use crate::stream::{Closed, Head, Input, Outcome, Outgoing, State, Store, Stream};
 use limits::RateCounter;
@@ -53,6 +49,10 @@ use settings::{LocalSettings, PeerSettings};
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Header sections kept for reuse, and the most fields one may have room for.
+const SPARE_HEADERS: usize = 3;
+const SPARE_HEADER_FIELDS: usize = 8;
 
 /// The default window of RFC 9113 §6.9.2 before any SETTINGS.
 const DEFAULT_WINDOW: u32 = 65_535;

@@ -68,8 +68,8 @@ fn valid_ascii_value(v: &[u8]) -> bool {
 /// An ordered list of metadata entries; keys may repeat.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
-    /// Entries as header fields (binary values decoded), so received headers
-    /// become metadata in place, without a second allocation.
+    /// Entries as header fields (binary values decoded), the form they are
+    /// received and sent in.
     entries: Vec<HeaderField>,
 }
 

@@ -329,8 +329,7 @@ impl Server {
 
     /// Queues a response message (compressed when the call has an encoding).
     pub fn send_message(&mut self, call: CallId, msg: Bytes) -> Result<(), Status> {
-        let compress = self.calls.get(&call.0).ok_or_else(gone)?.send_compression.is_some();
-        self.send_message_with(call, msg, compress)
+        self.send_payload(call, Payload::One(msg), None)
     }
 
     /// Queues a response message, choosing compression for this message.
