@@ -139,10 +139,31 @@ pub fn weir_server<R: weir_rt::runtime::Net>(server: weir_rt::Server<R>) -> weir
 
 /// tonic serving both bench services on `addr` until the future is dropped.
 pub async fn tonic_serve(addr: std::net::SocketAddr) -> Result<(), tonic::transport::Error> {
+    tonic_router().serve(addr).await
+}
+
+/// [`tonic_serve`] with `SO_SNDBUF` set to `send_buffer` on every accepted
+/// connection (tonic itself leaves the kernel's autotuning): Weir's loopback
+/// send buffer, given to tonic as well.
+pub async fn tonic_serve_with_send_buffer(
+    addr: std::net::SocketAddr,
+    send_buffer: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let incoming = futures::stream::unfold(listener, move |listener| async move {
+        let accepted = listener.accept().await.and_then(|(stream, _)| {
+            stream.set_nodelay(true)?;
+            socket2::SockRef::from(&stream).set_send_buffer_size(send_buffer)?;
+            Ok(stream)
+        });
+        Some((accepted, listener))
+    });
+    Ok(tonic_router().serve_with_incoming(incoming).await?)
+}
+
+fn tonic_router() -> tonic::transport::server::Router {
     tonic::transport::Server::builder()
         .max_concurrent_streams(10_000)
         .add_service(tonic_gen::helloworld::greeter_server::GreeterServer::new(TonicGreeter))
         .add_service(tonic_gen::bench::bench_server::BenchServer::new(TonicBench))
-        .serve(addr)
-        .await
 }

@@ -116,9 +116,11 @@ where
     Box::pin(smol::stream::repeat(listener).then(accept))
 }
 
-async fn accept_tcp(listener: net::TcpListener) -> io::Result<(FuturesIo<net::TcpStream>, PeerInfo)> {
+async fn accept_tcp(
+    (listener, options): (net::TcpListener, TcpOptions),
+) -> io::Result<(FuturesIo<net::TcpStream>, PeerInfo)> {
     let (stream, addr) = listener.accept().await?;
-    stream.set_nodelay(true)?;
+    options.apply(socket2::SockRef::from(&stream), addr)?;
     Ok((FuturesIo(stream), PeerInfo { addr: Some(addr), ..PeerInfo::default() }))
 }
 
@@ -128,19 +130,30 @@ async fn accept_unix(listener: net::unix::UnixListener) -> io::Result<FuturesIo<
 }
 
 impl Net for Smol {
-    fn bind_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
+    fn bind_tcp(
+        &self,
+        addr: SocketAddr,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
         Box::pin(async move {
             let listener = net::TcpListener::bind(addr).await?;
             let local = listener.local_addr()?;
-            Ok(Box::new(StreamListener::new(incoming(listener, accept_tcp)).with_local_addr(local))
-                as Box<dyn Listener>)
+            Ok(
+                Box::new(
+                    StreamListener::new(incoming((listener, options), accept_tcp)).with_local_addr(local),
+                ) as Box<dyn Listener>,
+            )
         })
     }
 
-    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Io>>> {
+    fn connect_tcp(
+        &self,
+        addr: SocketAddr,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Io>>> {
         Box::pin(async move {
             let stream = net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
+            options.apply(socket2::SockRef::from(&stream), addr)?;
             Ok(Box::new(FuturesIo(stream)) as Box<dyn Io>)
         })
     }

@@ -94,13 +94,13 @@ where
     }
 }
 
-struct TcpListener(tokio::net::TcpListener);
+struct TcpListener(tokio::net::TcpListener, TcpOptions);
 
 impl Listener for TcpListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<(Box<dyn Io>, PeerInfo)>> {
         Box::pin(async move {
             let (stream, addr) = self.0.accept().await?;
-            stream.set_nodelay(true)?;
+            self.1.apply(socket2::SockRef::from(&stream), addr)?;
             let peer = PeerInfo { addr: Some(addr), ..PeerInfo::default() };
             Ok((Box::new(TokioIo(stream)) as Box<dyn Io>, peer))
         })
@@ -129,16 +129,25 @@ impl Listener for UnixListener {
 }
 
 impl Net for Tokio {
-    fn bind_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
+    fn bind_tcp(
+        &self,
+        addr: SocketAddr,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
         Box::pin(async move {
-            Ok(Box::new(TcpListener(tokio::net::TcpListener::bind(addr).await?)) as Box<dyn Listener>)
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            Ok(Box::new(TcpListener(listener, options)) as Box<dyn Listener>)
         })
     }
 
-    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Io>>> {
+    fn connect_tcp(
+        &self,
+        addr: SocketAddr,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Io>>> {
         Box::pin(async move {
             let s = tokio::net::TcpStream::connect(addr).await?;
-            s.set_nodelay(true)?;
+            options.apply(socket2::SockRef::from(&s), addr)?;
             Ok(Box::new(TokioIo(s)) as Box<dyn Io>)
         })
     }

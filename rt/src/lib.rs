@@ -17,6 +17,7 @@ pub mod request;
 pub mod runtime;
 pub mod server;
 pub mod stats;
+pub mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod trace;
@@ -31,6 +32,7 @@ pub use request::{
 };
 pub use server::{BoundServer, Method, Router, Server, Service};
 pub use stats::{CallCounters, StatsHandler};
+pub use tcp::TcpOptions;
 pub use weir_core::grpc::{Code, Metadata, MetadataError, Status};
 
 /// Re-exports for generated code.

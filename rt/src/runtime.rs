@@ -12,6 +12,8 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
+use crate::tcp::TcpOptions;
+
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -97,11 +99,20 @@ pub trait Listener: Send + 'static {
 
 /// Sockets and TLS of a runtime: what an adapter implements besides [`Runtime`].
 pub trait Net: Runtime {
-    /// Binds a TCP listener.
-    fn bind_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
+    /// Binds a TCP listener; each accepted socket gets `options`
+    /// ([`TcpOptions::apply`]) before it is handed out.
+    fn bind_tcp(
+        &self,
+        addr: SocketAddr,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Listener>>>;
 
-    /// Connects over TCP (with `TCP_NODELAY`).
-    fn connect_tcp(&self, addr: SocketAddr) -> BoxFuture<'static, io::Result<Box<dyn Io>>>;
+    /// Connects over TCP and applies `options` ([`TcpOptions::apply`]).
+    fn connect_tcp(
+        &self,
+        addr: SocketAddr,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Io>>>;
 
     /// Binds a Unix domain socket listener.
     #[cfg(unix)]

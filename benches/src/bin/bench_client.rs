@@ -1,13 +1,18 @@
-//! `bench-client --impl weir|tonic --addr HOST:PORT --mode unary|download|idle|streams [options]`
+//! `bench-client --impl weir|tonic --addr HOST:PORT --mode unary|download|echo|idle|streams [options]`
 //!
 //! Each stack's own client, driving a bench server:
 //! - `unary`: SayHello with `--concurrency` workers over `--connections`
 //!   connections for `--duration` seconds; prints rate and latency percentiles;
 //! - `download`: repeated Download of `--count` chunks of `--size` bytes; prints MB/s;
+//! - `echo`: repeated Hold streams that send `--count` chunks of `--size` bytes and
+//!   read their echoes; prints MB/s of one direction;
 //! - `idle`: opens `--connections` connections (one call each), prints READY and
 //!   holds them until stdin closes (memory probes);
 //! - `streams`: opens `--streams` Hold streams on one connection, prints READY,
 //!   holds them until stdin closes.
+//!
+//! `--send-buffer BYTES` sets Weir's `loopback_send_buffer` (0: the kernel's
+//! autotuning); tonic's client has no such option.
 
 use std::time::{Duration, Instant};
 
@@ -24,15 +29,15 @@ enum Client {
     ),
 }
 
-async fn connect(stack: &str, addr: &str) -> Result<Client, String> {
+async fn connect(stack: &str, addr: &str, send_buffer: Option<usize>) -> Result<Client, String> {
     let url = format!("http://{addr}");
     match stack {
         "weir" => {
-            let ch = weir_tokio::Endpoint::new(&url)
-                .map_err(|e| e.to_string())?
-                .connect()
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut endpoint = weir_tokio::Endpoint::new(&url).map_err(|e| e.to_string())?;
+            if let Some(bytes) = send_buffer {
+                endpoint = endpoint.loopback_send_buffer((bytes > 0).then_some(bytes));
+            }
+            let ch = endpoint.connect().await.map_err(|e| e.to_string())?;
             Ok(Client::Weir(
                 weir_gen::helloworld::greeter_client::GreeterClient::new(ch.clone()),
                 weir_gen::bench::bench_client::BenchClient::new(ch),
@@ -89,6 +94,31 @@ impl Client {
         Ok(bytes)
     }
 
+    /// One Hold stream: sends `count` chunks of `size` bytes, reads the echoes.
+    async fn echo(&mut self, count: u32, size: u32) -> Result<u64, String> {
+        let data = bytes::Bytes::from(vec![7u8; size as usize]);
+        let mut bytes = 0u64;
+        match self {
+            Client::Weir(_, b) => {
+                let chunks = (0..count).map(move |_| weir_gen::bench::Chunk { data: data.clone() });
+                let mut s =
+                    b.hold(futures::stream::iter(chunks)).await.map_err(|e| e.to_string())?.into_inner();
+                while let Some(c) = s.message().await.map_err(|e| e.to_string())? {
+                    bytes += c.data.len() as u64;
+                }
+            }
+            Client::Tonic(_, b) => {
+                let chunks = (0..count).map(move |_| tonic_gen::bench::Chunk { data: data.clone() });
+                let mut s =
+                    b.hold(futures::stream::iter(chunks)).await.map_err(|e| e.to_string())?.into_inner();
+                while let Some(c) = s.message().await.map_err(|e| e.to_string())? {
+                    bytes += c.data.len() as u64;
+                }
+            }
+        }
+        Ok(bytes)
+    }
+
     /// Opens a Hold stream, sends one chunk, waits for its echo; returns a
     /// guard keeping the stream open.
     async fn hold(&mut self) -> Result<Box<dyn std::any::Any + Send>, String> {
@@ -134,14 +164,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (count, size): (u32, u32) = (args.num("count", 100), args.num("size", 1024));
     let streams: usize = args.num("streams", 1000);
     let threads: usize = args.num("threads", 1);
+    let send_buffer: Option<usize> = args.get("send-buffer", "").parse().ok();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
     rt.block_on(async move {
         let mut clients = Vec::with_capacity(connections);
         for _ in 0..connections {
-            clients.push(connect(&stack, &addr).await?);
+            clients.push(connect(&stack, &addr, send_buffer).await?);
         }
         match mode.as_str() {
-            "unary" | "download" => {
+            "unary" | "download" | "echo" => {
                 // Warm up every connection once.
                 for c in &mut clients {
                     c.say_hello().await?;
@@ -157,10 +188,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             let mut bytes = 0u64;
                             while Instant::now() < deadline {
                                 let t0 = Instant::now();
-                                if mode == "unary" {
-                                    c.say_hello().await?;
-                                } else {
-                                    bytes += c.download(count, size).await?;
+                                match mode.as_str() {
+                                    "unary" => c.say_hello().await?,
+                                    "download" => bytes += c.download(count, size).await?,
+                                    _ => bytes += c.echo(count, size).await?,
                                 }
                                 lat.push(t0.elapsed().as_micros() as u64);
                             }

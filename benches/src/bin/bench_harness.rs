@@ -16,6 +16,8 @@ use weir_benches::harness::report::{Better, Row, table};
 use weir_benches::harness::{parse_kv, process};
 
 const STACKS: [&str; 2] = ["weir", "tonic"];
+/// `weir_rt::tcp::DEFAULT_LOOPBACK_SEND_BUFFER`.
+const LOOPBACK_SEND_BUFFER: usize = weir_rt::tcp::DEFAULT_LOOPBACK_SEND_BUFFER;
 
 struct Ctx {
     bins: PathBuf,
@@ -53,6 +55,36 @@ fn num(m: &HashMap<String, String>, key: &str) -> Result<f64, String> {
     m.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| format!("missing {key} in {m:?}"))
 }
 
+/// Starts a bench server; it stops when the guard drops.
+fn start_server(
+    ctx: &Ctx,
+    stack: &str,
+    runtime: &str,
+    threads: u32,
+    extra: &[&str],
+) -> Result<(process::Guard, String), String> {
+    let port = process::free_port().map_err(|e| e.to_string())?;
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = ctx.bin("bench-server");
+    cmd.args(["--addr", &addr, "--threads", &threads.to_string(), "--runtime", runtime, "--impl", stack]);
+    cmd.args(extra);
+    let server = process::start_server(cmd, addr.parse().map_err(|e| format!("{e}"))?)?;
+    eprintln!("-- {stack} on {runtime}, {threads} server thread(s), {addr} {extra:?}");
+    Ok((server, addr))
+}
+
+/// MB/s of one 1 MiB server-streaming client.
+fn stream_1m(ctx: &Ctx, stack: &str, addr: &str) -> Result<f64, String> {
+    let m = own_client(
+        ctx,
+        stack,
+        addr,
+        &["--mode", "download", "--concurrency", "1", "--count", "64", "--size", "1048576"],
+    )?;
+    eprintln!("   download 1 MiB: {m:?}");
+    num(&m, "mbps")
+}
+
 /// Runs every load scenario against one server; figures keyed by label.
 fn measure_server(
     ctx: &Ctx,
@@ -61,12 +93,7 @@ fn measure_server(
     threads: u32,
     full: bool,
 ) -> Result<Figures, String> {
-    let port = process::free_port().map_err(|e| e.to_string())?;
-    let addr = format!("127.0.0.1:{port}");
-    let mut cmd = ctx.bin("bench-server");
-    cmd.args(["--addr", &addr, "--threads", &threads.to_string(), "--runtime", runtime, "--impl", stack]);
-    let _server = process::start_server(cmd, addr.parse().map_err(|e| format!("{e}"))?)?;
-    eprintln!("-- {stack} on {runtime}, {threads} server thread(s), {addr}");
+    let (_server, addr) = start_server(ctx, stack, runtime, threads, &[])?;
     let mut f = Figures::new();
     let url = format!("http://{addr}/helloworld.Greeter/SayHello");
     for (i, (label, load)) in h2load_scenarios(ctx.seconds).into_iter().enumerate() {
@@ -101,15 +128,37 @@ fn measure_server(
     )?;
     eprintln!("   download 1 KiB: {m:?}");
     f.insert("stream_1k", num(&m, "mbps")?);
-    let m = own_client(
-        ctx,
-        stack,
-        &addr,
-        &["--mode", "download", "--concurrency", "1", "--count", "64", "--size", "1048576"],
-    )?;
-    eprintln!("   download 1 MiB: {m:?}");
-    f.insert("stream_1m", num(&m, "mbps")?);
+    f.insert("stream_1m", stream_1m(ctx, stack, &addr)?);
     Ok(f)
+}
+
+/// 1 MiB streaming on one server thread with the same send-buffer setting on
+/// both stacks: Weir's fixed loopback buffer given to tonic too, then kernel
+/// autotuning for both (Weir's option off).
+fn send_buffer_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
+    let cases = [
+        (
+            format!("both with SO_SNDBUF {LOOPBACK_SEND_BUFFER} (Weir's loopback default, given to tonic)"),
+            LOOPBACK_SEND_BUFFER.to_string(),
+        ),
+        ("both with kernel autotuning (Weir's loopback send buffer off)".to_owned(), "0".to_owned()),
+    ];
+    let mut rows = Vec::new();
+    for (label, bytes) in cases {
+        let mut mbps = Vec::new();
+        for stack in STACKS {
+            let (_server, addr) = start_server(ctx, stack, "tokio", 1, &["--send-buffer", &bytes])?;
+            mbps.push(stream_1m(ctx, stack, &addr)?);
+        }
+        rows.push(Row {
+            scenario: format!("server streaming 1 MiB messages, 1 connection, 1 server thread, {label}"),
+            metric: "MB/s".into(),
+            weir: mbps[0],
+            tonic: mbps[1],
+            better: Better::Higher,
+        });
+    }
+    Ok(rows)
 }
 
 fn memory(ctx: &Ctx, stack: &str) -> Result<HashMap<String, String>, String> {
@@ -208,6 +257,10 @@ from its per-request `--log-file`. Every request must succeed.\n\
 - Own clients: each stack's generated client (`bench-client --impl …`, one tokio \
 thread) for unary calls and for server streaming (`bench.Bench/Download`, \
 `bytes` fields as `Bytes` in both stacks).\n\
+- Socket options are each stack's defaults: both set TCP_NODELAY; Weir fixes \
+`SO_SNDBUF` at {send_buffer} bytes (Linux doubles it) on loopback connections, tonic leaves \
+the kernel's autotuning. Two extra 1 MiB streaming rows give both stacks the same \
+setting (`bench-server --send-buffer BYTES`).\n\
 - Memory: `mem-probe` serves in-process under a counting global allocator on one \
 thread while a child client holds 200 idle connections (one call each), then \
 1000 open bidirectional streams on one connection; heap growth is divided by the \
@@ -224,6 +277,7 @@ cargo bench -p weir-benches    # criterion: frame codec, flow control, message c
 ## Machine\n\n{machine}\n\
 ## Results\n\n{table}",
         protos = "`examples/proto/helloworld.proto`, `benches/proto/bench.proto`",
+        send_buffer = LOOPBACK_SEND_BUFFER,
         machine = machine(),
         table = table(rows),
     );
@@ -250,6 +304,7 @@ fn main() -> Result<(), String> {
         }
         rows.extend(rows_for(threads, &figures[0], &figures[1]));
     }
+    rows.extend(send_buffer_rows(&ctx)?);
     // Weir on smol against tonic on tokio, h2load only (tonic has no smol server).
     let smol = measure_server(&ctx, "weir", "smol", 1, false)?;
     let tonic = measure_server(&ctx, "tonic", "tokio", 1, false)?;

@@ -1,12 +1,16 @@
-//! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol] [--impl weir|tonic]`:
-//! serves helloworld.Greeter/SayHello (reply "Hello " + name) and bench.Bench
-//! until killed. tonic runs on tokio only.
+//! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol] [--impl weir|tonic]
+//! [--send-buffer BYTES]`: serves helloworld.Greeter/SayHello (reply "Hello " + name) and
+//! bench.Bench until killed. tonic runs on tokio only.
+//!
+//! `--send-buffer` sets `SO_SNDBUF` on accepted loopback connections: Weir's
+//! `loopback_send_buffer` (0: the kernel's autotuning), and the same option
+//! on tonic's sockets (which it otherwise leaves to autotuning).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use weir_benches::args::Args;
-use weir_benches::services::{tonic_serve, weir_server};
+use weir_benches::services::{tonic_serve, tonic_serve_with_send_buffer, weir_server};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -14,6 +18,7 @@ fn main() -> Result<(), Error> {
     let args = Args::from_env();
     let addr: SocketAddr = args.get("addr", "127.0.0.1:50051").parse()?;
     let threads: usize = args.num("threads", 1).max(1);
+    let send_buffer: Option<usize> = args.get("send-buffer", "").parse().ok();
     match (args.get("runtime", "tokio"), args.get("impl", "weir")) {
         ("tokio", stack) => {
             let rt =
@@ -21,13 +26,16 @@ fn main() -> Result<(), Error> {
             rt.block_on(async move {
                 match stack {
                     "weir" => {
-                        let bound = weir_server(weir_tokio::Server::builder()).bind(addr).await?;
+                        let bound = configured(weir_tokio::Server::builder(), send_buffer).bind(addr).await?;
                         eprintln!("weir bench server (tokio) listening on {addr}");
                         bound.serve().await?;
                     }
                     "tonic" => {
                         eprintln!("tonic bench server listening on {addr}");
-                        tonic_serve(addr).await?;
+                        match send_buffer {
+                            Some(bytes) => tonic_serve_with_send_buffer(addr, bytes).await?,
+                            None => tonic_serve(addr).await?,
+                        }
                     }
                     other => return Err(format!("unknown --impl {other}").into()),
                 }
@@ -42,7 +50,8 @@ fn main() -> Result<(), Error> {
                 std::thread::spawn(move || smol::block_on(ex.run(smol::future::pending::<()>())));
             }
             smol::block_on(ex.run(async {
-                let server = weir_server(weir_smol::Server::new(weir_smol::Smol::new(ex.clone())));
+                let server =
+                    configured(weir_smol::Server::new(weir_smol::Smol::new(ex.clone())), send_buffer);
                 let bound = server.bind(addr).await?;
                 eprintln!("weir bench server (smol) listening on {addr}");
                 bound.serve().await?;
@@ -50,5 +59,16 @@ fn main() -> Result<(), Error> {
             }))
         }
         (runtime, stack) => Err(format!("unsupported --runtime {runtime} --impl {stack}").into()),
+    }
+}
+
+/// The bench server with `--send-buffer` applied.
+fn configured<R: weir_rt::runtime::Net>(
+    server: weir_rt::Server<R>,
+    send_buffer: Option<usize>,
+) -> weir_rt::Server<R> {
+    match send_buffer {
+        Some(bytes) => weir_server(server).loopback_send_buffer((bytes > 0).then_some(bytes)),
+        None => weir_server(server),
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::address::Address;
 use crate::runtime::{BoxFuture, Io, Net};
+use crate::tcp::TcpOptions;
 
 /// Opens the byte stream of a new connection instead of dialing the address
 /// (`Endpoint::connector`).
@@ -15,6 +16,7 @@ pub(crate) type Dial = Arc<dyn Fn() -> BoxFuture<'static, io::Result<Box<dyn Io>
 pub(crate) struct Connector<R: Net> {
     pub rt: R,
     pub dial: Option<Dial>,
+    pub tcp: TcpOptions,
     #[cfg(feature = "tls")]
     pub tls: Option<(Arc<rustls::ClientConfig>, rustls_pki_types::ServerName<'static>)>,
 }
@@ -24,12 +26,13 @@ impl<R: Net> Connector<R> {
         let rt = self.rt.clone();
         let address = address.clone();
         let dial = self.dial.clone();
+        let tcp = self.tcp;
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
         Box::pin(async move {
             let io = match (dial, address) {
                 (Some(dial), _) => dial().await?,
-                (None, Address::Tcp(a)) => rt.connect_tcp(a).await?,
+                (None, Address::Tcp(a)) => rt.connect_tcp(a, tcp).await?,
                 #[cfg(unix)]
                 (None, Address::Unix(path)) => rt.connect_unix(&path).await?,
             };

@@ -38,6 +38,7 @@ use crate::call::CallShared;
 use crate::interceptor::{Interceptor, run_after, run_before};
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Io, Net, Runtime};
+use crate::tcp::TcpOptions;
 use crate::util::{Either, select};
 use address::{Naming, ParsedTarget, parse_target};
 use connector::{Connector, Dial};
@@ -119,6 +120,7 @@ pub struct Endpoint<R: Net> {
     throttling: Option<RetryThrottling>,
     stats: Option<Arc<dyn crate::stats::StatsHandler>>,
     health_service: Option<String>,
+    tcp: TcpOptions,
 }
 
 impl<R: Net + Default> Endpoint<R> {
@@ -159,6 +161,7 @@ impl<R: Net> Endpoint<R> {
             throttling: None,
             stats: None,
             health_service: None,
+            tcp: TcpOptions::default(),
         })
     }
 
@@ -228,6 +231,14 @@ impl<R: Net> Endpoint<R> {
     /// long as the current backoff when that is longer.
     pub fn connect_timeout(mut self, t: Duration) -> Self {
         self.connect_timeout = t;
+        self
+    }
+
+    /// `SO_SNDBUF` for connections to this host (loopback addresses); `None`
+    /// leaves the kernel's autotuning. Default
+    /// [`DEFAULT_LOOPBACK_SEND_BUFFER`](crate::tcp::DEFAULT_LOOPBACK_SEND_BUFFER).
+    pub fn loopback_send_buffer(mut self, bytes: Option<usize>) -> Self {
+        self.tcp.loopback_send_buffer = bytes;
         self
     }
 
@@ -335,6 +346,7 @@ impl<R: Net> Endpoint<R> {
         let connector = Connector {
             rt: self.rt.clone(),
             dial: self.dial,
+            tcp: self.tcp,
             #[cfg(feature = "tls")]
             tls,
         };

@@ -26,6 +26,7 @@ use crate::interceptor::Interceptor;
 use crate::runtime::BoxFuture;
 use crate::runtime::{Io, Listener, Net, PeerInfo};
 use crate::stats::StatsHandler;
+use crate::tcp::TcpOptions;
 use crate::util::{Either, select};
 use driver::{ServerCtx, ServerDriver};
 use shutdown::{Shutdown, Tracker};
@@ -40,6 +41,7 @@ pub struct Server<R: Net> {
     max_connections: usize,
     handshake_timeout: Duration,
     stats: Option<Arc<dyn StatsHandler>>,
+    tcp: TcpOptions,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -65,6 +67,7 @@ impl<R: Net> Server<R> {
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
             stats: None,
+            tcp: TcpOptions::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -176,6 +179,14 @@ impl<R: Net> Server<R> {
         self
     }
 
+    /// `SO_SNDBUF` for connections from this host (loopback peers); `None`
+    /// leaves the kernel's autotuning. Default
+    /// [`DEFAULT_LOOPBACK_SEND_BUFFER`](crate::tcp::DEFAULT_LOOPBACK_SEND_BUFFER).
+    pub fn loopback_send_buffer(mut self, bytes: Option<usize>) -> Self {
+        self.tcp.loopback_send_buffer = bytes;
+        self
+    }
+
     /// Time a new connection has to complete its TLS handshake.
     pub fn handshake_timeout(mut self, t: Duration) -> Self {
         self.handshake_timeout = t;
@@ -184,7 +195,7 @@ impl<R: Net> Server<R> {
 
     /// Binds a TCP address (port 0 picks a free port).
     pub async fn bind(self, addr: SocketAddr) -> io::Result<BoundServer<R>> {
-        let listener = self.rt.bind_tcp(addr).await?;
+        let listener = self.rt.bind_tcp(addr, self.tcp).await?;
         Ok(BoundServer { server: self, listener })
     }
 

@@ -118,7 +118,8 @@ async fn serve_conn(mut io: Box<dyn Io>, mode: Refusal, refuse: Arc<AtomicUsize>
 
 /// Starts the fake server; returns its URL and the request-stream counter.
 async fn refusing_server<R: Net>(rt: &R, mode: Refusal, refuse: usize) -> (String, Arc<AtomicUsize>) {
-    let mut listener = rt.bind_tcp("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut listener =
+        rt.bind_tcp("127.0.0.1:0".parse().unwrap(), weir_rt::TcpOptions::default()).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let streams = Arc::new(AtomicUsize::new(0));
     let refuse = Arc::new(AtomicUsize::new(refuse));
