@@ -33,8 +33,8 @@ fn main() -> Result<(), Error> {
                     "tonic" => {
                         eprintln!("tonic bench server listening on {addr}");
                         match send_buffer {
-                            Some(bytes) => tonic_serve_with_send_buffer(addr, bytes).await?,
-                            None => tonic_serve(addr).await?,
+                            Some(bytes) if bytes > 0 => tonic_serve_with_send_buffer(addr, bytes).await?,
+                            _ => tonic_serve(addr).await?,
                         }
                     }
                     other => return Err(format!("unknown --impl {other}").into()),
