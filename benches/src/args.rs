@@ -39,4 +39,29 @@ impl Args {
     pub fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
         self.0.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
     }
+
+    /// `--send-buffer BYTES` of bench-server and bench-client: `None` when not
+    /// given (each stack's default), `Some(None)` for 0 (the kernel's
+    /// autotuning), `Some(Some(bytes))` for a fixed `SO_SNDBUF`.
+    pub fn send_buffer(&self) -> Option<Option<usize>> {
+        let bytes: usize = self.0.get("send-buffer")?.parse().ok()?;
+        Some((bytes > 0).then_some(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pairs: &[(&str, &str)]) -> Args {
+        Args(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn send_buffer_zero_means_autotuning() {
+        assert_eq!(args(&[]).send_buffer(), None);
+        assert_eq!(args(&[("send-buffer", "0")]).send_buffer(), Some(None));
+        assert_eq!(args(&[("send-buffer", "524288")]).send_buffer(), Some(Some(524288)));
+        assert_eq!(args(&[("send-buffer", "lots")]).send_buffer(), None);
+    }
 }

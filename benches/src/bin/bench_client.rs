@@ -29,13 +29,13 @@ enum Client {
     ),
 }
 
-async fn connect(stack: &str, addr: &str, send_buffer: Option<usize>) -> Result<Client, String> {
+async fn connect(stack: &str, addr: &str, send_buffer: Option<Option<usize>>) -> Result<Client, String> {
     let url = format!("http://{addr}");
     match stack {
         "weir" => {
             let mut endpoint = weir_tokio::Endpoint::new(&url).map_err(|e| e.to_string())?;
             if let Some(bytes) = send_buffer {
-                endpoint = endpoint.loopback_send_buffer((bytes > 0).then_some(bytes));
+                endpoint = endpoint.loopback_send_buffer(bytes);
             }
             let ch = endpoint.connect().await.map_err(|e| e.to_string())?;
             Ok(Client::Weir(
@@ -164,7 +164,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (count, size): (u32, u32) = (args.num("count", 100), args.num("size", 1024));
     let streams: usize = args.num("streams", 1000);
     let threads: usize = args.num("threads", 1);
-    let send_buffer: Option<usize> = args.get("send-buffer", "").parse().ok();
+    let send_buffer = args.send_buffer();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
     rt.block_on(async move {
         let mut clients = Vec::with_capacity(connections);

@@ -18,7 +18,7 @@ fn main() -> Result<(), Error> {
     let args = Args::from_env();
     let addr: SocketAddr = args.get("addr", "127.0.0.1:50051").parse()?;
     let threads: usize = args.num("threads", 1).max(1);
-    let send_buffer: Option<usize> = args.get("send-buffer", "").parse().ok();
+    let send_buffer = args.send_buffer();
     match (args.get("runtime", "tokio"), args.get("impl", "weir")) {
         ("tokio", stack) => {
             let rt =
@@ -33,7 +33,7 @@ fn main() -> Result<(), Error> {
                     "tonic" => {
                         eprintln!("tonic bench server listening on {addr}");
                         match send_buffer {
-                            Some(bytes) if bytes > 0 => tonic_serve_with_send_buffer(addr, bytes).await?,
+                            Some(Some(bytes)) => tonic_serve_with_send_buffer(addr, bytes).await?,
                             _ => tonic_serve(addr).await?,
                         }
                     }
@@ -65,10 +65,10 @@ fn main() -> Result<(), Error> {
 /// The bench server with `--send-buffer` applied.
 fn configured<R: weir_rt::runtime::Net>(
     server: weir_rt::Server<R>,
-    send_buffer: Option<usize>,
+    send_buffer: Option<Option<usize>>,
 ) -> weir_rt::Server<R> {
     match send_buffer {
-        Some(bytes) => weir_server(server).loopback_send_buffer((bytes > 0).then_some(bytes)),
+        Some(bytes) => weir_server(server).loopback_send_buffer(bytes),
         None => weir_server(server),
     }
 }
