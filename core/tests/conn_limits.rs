@@ -184,6 +184,24 @@ fn empty_data_flood_is_cut_off() {
 }
 
 #[test]
+fn empty_data_on_a_stream_we_reset_is_counted_too() {
+    // The frames are ignored after our RST_STREAM (§5.4.2), but each still
+    // costs work: they count toward the same limit.
+    let cfg = Config { max_empty_data_frames: 50, ..Config::default() };
+    let mut p = Peer::server(cfg);
+    p.request(1, false);
+    p.conn.reset_stream(StreamId(1), ErrorCode::CANCEL).unwrap();
+    p.take_frames();
+    let mut sent = 0;
+    while p.conn.is_open() && sent < 100_000 {
+        p.send(data(1, b"", false));
+        sent += 1;
+    }
+    assert_eq!(limit_of(&p), Some(Limit::EmptyDataFrames));
+    assert!(sent <= 51, "cut off after {sent}");
+}
+
+#[test]
 fn streams_beyond_the_limit_flood_is_cut_off() {
     let cfg = Config { max_concurrent_streams: 1, max_refused_streams_per_window: 20, ..Config::default() };
     let mut p = Peer::server(cfg);

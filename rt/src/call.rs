@@ -9,6 +9,8 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use weir_core::grpc::{Metadata, Status};
 
+use crate::budget::ConnBudget;
+
 /// Messages the driver pulls ahead of the application per call, counted in
 /// bytes: small messages flow in batches (one hand-off per many messages),
 /// large ones at least a few at a time. Beyond this the driver leaves data in
@@ -52,6 +54,9 @@ struct State {
 #[derive(Default)]
 pub(crate) struct CallShared {
     state: Mutex<State>,
+    /// The connection's memory budget (server calls), which counts this
+    /// call's queued request messages and reserved response bytes too.
+    budget: Option<Arc<ConnBudget>>,
 }
 
 /// What popping a message asks of the caller.
@@ -74,6 +79,11 @@ impl CallShared {
         Arc::new(CallShared::default())
     }
 
+    /// A call whose queues count against a connection's budget.
+    pub fn with_budget(budget: Arc<ConnBudget>) -> Arc<Self> {
+        Arc::new(CallShared { state: Mutex::default(), budget: Some(budget) })
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -88,6 +98,9 @@ impl CallShared {
 
     /// Delivers a message; returns false once the queue is full (stop pulling).
     pub fn push_message(&self, msg: Bytes, compressed: bool) -> bool {
+        if let Some(b) = &self.budget {
+            b.charge_inbound(msg.len());
+        }
         let (waker, room) = {
             let mut s = self.lock();
             s.queued_bytes += msg.len();
@@ -174,7 +187,11 @@ impl CallShared {
     pub fn credit(&self, n: usize) {
         let waker = {
             let mut s = self.lock();
-            s.send_queued = s.send_queued.saturating_sub(n);
+            let n = n.min(s.send_queued);
+            s.send_queued -= n;
+            if let Some(b) = &self.budget {
+                b.release(n);
+            }
             s.send_waker.take()
         };
         if let Some(w) = waker {
@@ -189,6 +206,9 @@ impl CallShared {
         let mut s = self.lock();
         if let Some(m) = s.messages.pop_front() {
             s.queued_bytes -= m.0.len();
+            if let Some(b) = &self.budget {
+                b.release_inbound(m.0.len());
+            }
             // Ask for more once half the budget is free, not at every message.
             let low = s.messages.len() < QUEUE_MIN_MESSAGES || s.queued_bytes < QUEUE_BYTES / 2;
             let pull = s.core_has_more && low;
@@ -202,7 +222,9 @@ impl CallShared {
             Some(Err(status)) => Popped { item: Poll::Ready(Some(Err(status.clone()))), pull: false },
             None => {
                 let pull = std::mem::take(&mut s.core_has_more);
-                s.recv_waker = Some(cx.waker().clone());
+                if !s.recv_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    s.recv_waker = Some(cx.waker().clone());
+                }
                 Popped { item: Poll::Pending, pull }
             }
         }
@@ -217,7 +239,7 @@ impl CallShared {
         if let Some((status, _)) = &s.finished {
             return Poll::Ready(Err(status.clone()));
         }
-        s.watchers.push(cx.waker().clone());
+        watch(&mut s.watchers, cx);
         Poll::Pending
     }
 
@@ -227,7 +249,7 @@ impl CallShared {
         if let Some(f) = &s.finished {
             return Poll::Ready(f.clone());
         }
-        s.watchers.push(cx.waker().clone());
+        watch(&mut s.watchers, cx);
         Poll::Pending
     }
 
@@ -250,10 +272,17 @@ impl CallShared {
             return Poll::Ready(Err(reason.clone()));
         }
         if s.send_queued == 0 || s.send_queued + n <= SEND_LIMIT {
+            if let Some(b) = &self.budget
+                && b.poll_reserve(cx, n).is_pending()
+            {
+                return Poll::Pending;
+            }
             s.send_queued += n;
             return Poll::Ready(Ok(()));
         }
-        s.send_waker = Some(cx.waker().clone());
+        if !s.send_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            s.send_waker = Some(cx.waker().clone());
+        }
         Poll::Pending
     }
 
@@ -269,8 +298,26 @@ impl CallShared {
         if let Some(reason) = &s.send_closed {
             return Poll::Ready(reason.clone());
         }
-        s.watchers.push(cx.waker().clone());
+        watch(&mut s.watchers, cx);
         Poll::Pending
+    }
+}
+
+/// Registers a waker once: a task polled again and again while it waits
+/// (every message of a long stream) must not add one each time.
+fn watch(watchers: &mut Vec<Waker>, cx: &Context<'_>) {
+    if !watchers.iter().any(|w| w.will_wake(cx.waker())) {
+        watchers.push(cx.waker().clone());
+    }
+}
+
+impl Drop for CallShared {
+    fn drop(&mut self) {
+        if let Some(b) = &self.budget {
+            let s = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+            b.release_inbound(s.queued_bytes);
+            b.release(s.send_queued);
+        }
     }
 }
 

@@ -58,12 +58,18 @@ pub struct ConnEnd {
     pub error: Option<weir_core::conn::ConnectionError>,
 }
 
+/// The method a server reports for calls to methods it does not serve
+/// (gRFC A66 collapses unregistered methods into `other`), so clients cannot
+/// grow the set of method names a stats handler keeps.
+pub const UNREGISTERED_METHOD: &str = "other";
+
 /// A call, as reported to [`StatsHandler`].
 #[derive(Clone, Copy, Debug)]
 pub struct CallMeta<'a> {
     /// Who reports.
     pub side: Side,
-    /// `/package.Service/Method`.
+    /// `/package.Service/Method`; on a server, [`UNREGISTERED_METHOD`] for a
+    /// method it does not serve.
     pub method: &'a str,
     /// The remote address (TCP), when known.
     pub peer: Option<SocketAddr>,

@@ -55,8 +55,10 @@ impl ConnObserver {
         }
     }
 
-    /// Starts observing a call; `None` when nobody listens.
-    pub fn call(&mut self, path: &Bytes, now: Instant) -> Option<Box<CallObserver>> {
+    /// Starts observing a call; `None` when nobody listens. The span names
+    /// `path`; stats name `reported` (a server passes
+    /// [`crate::stats::UNREGISTERED_METHOD`] for methods it does not serve).
+    pub fn call(&mut self, path: &Bytes, reported: &Bytes, now: Instant) -> Option<Box<CallObserver>> {
         self.calls += 1;
         let method = std::str::from_utf8(path).unwrap_or(INVALID_METHOD);
         #[cfg(feature = "tracing")]
@@ -78,13 +80,14 @@ impl ConnObserver {
         }
         let stats = self.stats.clone();
         if let Some(s) = &stats {
+            let method = std::str::from_utf8(reported).unwrap_or(INVALID_METHOD);
             s.call_start(&CallMeta { side: self.info.side, method, peer: self.info.peer });
         }
         Some(Box::new(CallObserver {
             stats,
             side: self.info.side,
             peer: self.info.peer,
-            path: path.clone(),
+            path: reported.clone(),
             started: now,
             sent: (0, 0),
             received: (0, 0),
@@ -120,7 +123,7 @@ pub(crate) struct CallObserver {
     stats: Option<Arc<dyn StatsHandler>>,
     side: Side,
     peer: Option<SocketAddr>,
-    /// `/package.Service/Method` (UTF-8 checked when the call started).
+    /// The method stats report (UTF-8 checked when the call started).
     path: Bytes,
     started: Instant,
     /// Messages and bytes sent.

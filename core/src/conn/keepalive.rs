@@ -45,7 +45,7 @@ impl Default for PingPolicy {
 pub(crate) struct PingEnforcement {
     strikes: u32,
     last_ping: Option<Instant>,
-    /// We sent HEADERS or DATA since the last PING: the next one is free.
+    /// We wrote HEADERS or DATA since the last PING: the next one is free.
     reset_due: bool,
     /// The peer closed the connection because we pinged too often.
     told_too_many_pings: bool,
@@ -56,7 +56,7 @@ impl PingEnforcement {
     pub fn on_ping(&mut self, policy: &PingPolicy, now: Instant, active_streams: usize) -> bool {
         let last = self.last_ping.replace(now);
         if std::mem::take(&mut self.reset_due) {
-            // As gRPC-Go: sending headers or data forgives earlier pings.
+            // As gRPC-Go: writing headers or data forgives earlier pings.
             self.strikes = 0;
             return false;
         }
@@ -72,7 +72,14 @@ impl PingEnforcement {
         self.strikes > policy.max_strikes
     }
 
-    /// We queued HEADERS or DATA.
+    /// We wrote a HEADERS or DATA frame. gRPC-Go's server forgives a
+    /// client's pings each time its writer puts one on the wire
+    /// (`internal/transport/controlbuf.go`: the `onWrite` of a header frame
+    /// and the `onEachWrite` of every data frame call
+    /// `http2Server.setResetPingStrikes`; `handlePing` then resets the strike
+    /// count). Its clients rely on that: they send a BDP ping whenever data
+    /// arrives, so a response written over several round trips draws
+    /// several pings.
     pub fn on_headers_or_data_sent(&mut self) {
         self.reset_due = true;
     }

@@ -395,6 +395,18 @@ impl Connection {
         false
     }
 
+    /// Octets queued for sending on all streams (what
+    /// `Config::max_send_buffer_per_connection` limits).
+    pub fn send_buffered_total(&self) -> usize {
+        self.send_buffered
+    }
+
+    /// True when data is queued but none of it may go: the peer's flow-control
+    /// windows hold every stream that has some (a peer that does not read).
+    pub fn send_blocked(&self) -> bool {
+        self.send_buffered > 0 && self.schedule.is_empty()
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         Stats {
@@ -578,7 +590,6 @@ impl Connection {
         s.end_queued = end_stream;
         s.send_queue.push_back(Outgoing::Headers { headers, end_stream });
         self.schedule_stream(id);
-        self.ping_enforcement.on_headers_or_data_sent();
         Ok(())
     }
 
@@ -681,7 +692,6 @@ impl Connection {
         s.end_queued = end_stream;
         self.send_buffered += total;
         self.schedule_stream(id);
-        self.ping_enforcement.on_headers_or_data_sent();
         Ok(())
     }
 
@@ -837,6 +847,28 @@ impl Connection {
             }
         }
         self.check_drained();
+    }
+
+    /// Counts a stream the owner refused because of what the peer sent (a
+    /// gRPC message over the size limit or malformed, a request refused
+    /// before any handler saw it) toward [`Config::max_resets_per_window`],
+    /// as the connection's own stream errors are counted. Past the limit the
+    /// connection closes with GOAWAY ENHANCE_YOUR_CALM; returns false then.
+    pub fn record_peer_fault(&mut self, now: Instant) -> bool {
+        if self.phase != Phase::Open {
+            return false;
+        }
+        if self.resets.record(now) {
+            self.fail(ConnectionError::limit(Limit::Resets));
+            return false;
+        }
+        true
+    }
+
+    /// When input last arrived (the time of the last `handle_input` or
+    /// `process_input`).
+    pub fn last_input_at(&self) -> Instant {
+        self.last_recv_at
     }
 
     /// Closes the connection now with GOAWAY(`code`, `debug`).

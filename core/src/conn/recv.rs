@@ -84,6 +84,11 @@ impl Connection {
             return self.fail(ConnectionError::local(ErrorCode::FLOW_CONTROL_ERROR, kind));
         }
         self.stats.data_received += d.data.len() as u64;
+        // Counted whatever the stream's state: empty frames on a stream we
+        // reset cost as much to process as on a live one.
+        if d.data.is_empty() && !d.end_stream && self.empty_data.record(now) {
+            return self.fail(ConnectionError::limit(Limit::EmptyDataFrames));
+        }
         match self.classify(id) {
             Known::Live => {}
             Known::Idle => {
@@ -116,9 +121,6 @@ impl Connection {
             Outcome::ConnectionError(code) => {
                 return self.fail(ConnectionError::local(code, ConnectionErrorKind::StreamClosed));
             }
-        }
-        if d.data.is_empty() && !d.end_stream && self.empty_data.record(now) {
-            return self.fail(ConnectionError::limit(Limit::EmptyDataFrames));
         }
         let Some(s) = self.streams.get_mut(id) else {
             return;

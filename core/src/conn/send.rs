@@ -195,6 +195,7 @@ impl Connection {
         buf.put_slice(&FrameHeader::new(FrameType::Data, flags, id, n as u32).to_bytes());
         self.stats.data_sent += n as u64;
         self.stats.frames_sent += 1;
+        self.ping_enforcement.on_headers_or_data_sent();
         let mut left = n;
         while let Some(s) = self.streams.get_mut(id) {
             let Some(Outgoing::Data { head, data, .. }) = s.send_queue.front_mut() else {
@@ -276,6 +277,7 @@ impl Connection {
             buf.put_slice(&self.frame_buf);
         }
         self.stats.frames_sent += 1;
+        self.ping_enforcement.on_headers_or_data_sent();
         if end_stream {
             self.after_end_sent(id);
         }

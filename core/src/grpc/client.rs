@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::compression::{Compression, Compressors};
-use super::inbound::{Inbound, Pumped, RecvMessage};
+use super::inbound::{Inbound, Pumped, RecvHold, RecvMessage, first_partial};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::format_timeout;
@@ -32,6 +32,10 @@ pub struct ClientConfig {
     pub max_recv_message_size: usize,
     /// Largest request message sent.
     pub max_send_message_size: usize,
+    /// Response bytes the calls of one connection may hold in the core
+    /// (partial messages and whole ones not yet taken); the same rule as
+    /// [`super::ServerConfig::max_recv_buffer_per_connection`].
+    pub max_recv_buffer_per_connection: usize,
     /// Supported compression algorithms (advertised in `grpc-accept-encoding`).
     pub compressors: Compressors,
     /// `user-agent` sent with every call.
@@ -61,6 +65,7 @@ impl Default for ClientConfig {
             },
             max_recv_message_size: codec::DEFAULT_MAX_RECV_MESSAGE,
             max_send_message_size: usize::MAX,
+            max_recv_buffer_per_connection: super::server::DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION,
             compressors: Compressors::builtin(),
             user_agent: Bytes::from_static(concat!("grpc-rust-weir/", env!("CARGO_PKG_VERSION")).as_bytes()),
             scheme: Bytes::from_static(b"http"),
@@ -163,6 +168,8 @@ pub struct Client {
     events: VecDeque<ClientEvent>,
     /// Receive state of finished calls, reused by new ones.
     spare: Vec<Inbound>,
+    /// Response bytes held by the calls, against their per-connection limit.
+    hold: RecvHold,
 }
 
 impl Client {
@@ -170,11 +177,12 @@ impl Client {
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         Client {
             h2: Connection::new(Role::Client, config.h2.clone(), now),
-            config,
             calls: HashMap::default(),
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
             spare: Vec::new(),
+            hold: RecvHold::new(config.max_recv_buffer_per_connection),
+            config,
         }
     }
 
@@ -395,17 +403,23 @@ impl Client {
     /// [`Client::recv_message`], with whether the message had the compressed
     /// flag set.
     pub fn recv_message_flagged(&mut self, call: CallId) -> Result<(RecvMessage, bool), Status> {
+        let allowance = self.allowance(call.0);
         let Some(c) = self.calls.get_mut(&call.0) else {
             return Ok((RecvMessage::End, false));
         };
         c.inbound.armed = true;
-        let out = match c.inbound.pump(&mut self.h2, call.0) {
-            Ok(Pumped::Ready) => c.inbound.take().map(|m| match m {
-                Some((data, compressed)) => (RecvMessage::Message(data), compressed),
-                None => (RecvMessage::Pending, false),
-            }),
-            Ok(Pumped::Waiting) if c.finished => Ok((RecvMessage::End, false)),
-            Ok(Pumped::Waiting) => Ok((RecvMessage::Pending, false)),
+        let out = match self.hold.pump(&mut c.inbound, &mut self.h2, call.0, allowance) {
+            Ok(Pumped::Ready) => {
+                let before = c.inbound.held();
+                let taken = c.inbound.take();
+                self.hold.adjust(before, c.inbound.held());
+                taken.map(|m| match m {
+                    Some((data, compressed)) => (RecvMessage::Message(data), compressed),
+                    None => (RecvMessage::Pending, false),
+                })
+            }
+            Ok(Pumped::Waiting | Pumped::Starved) if c.finished => Ok((RecvMessage::End, false)),
+            Ok(Pumped::Waiting | Pumped::Starved) => Ok((RecvMessage::Pending, false)),
             Ok(Pumped::Ended) => Ok((RecvMessage::End, false)),
             Err(e) => Err(e),
         };
@@ -423,7 +437,26 @@ impl Client {
                 }
             }
         }
+        self.wake_starved();
         out
+    }
+
+    /// Bytes a call may pull from its stream now.
+    fn allowance(&self, id: StreamId) -> usize {
+        self.hold.allowance(|| first_partial(self.calls.iter().map(|(id, c)| (id, &c.inbound))) == Some(id))
+    }
+
+    /// Pumps again the calls that stopped at the limit, once bytes were released.
+    fn wake_starved(&mut self) {
+        for id in self.hold.take_starved_if_released() {
+            self.on_data(id);
+        }
+    }
+
+    /// Response bytes the calls hold in the core, as counted against
+    /// [`ClientConfig::max_recv_buffer_per_connection`].
+    pub fn recv_held(&self) -> usize {
+        self.hold.held()
     }
 
     fn new_inbound(&mut self, encoding: Option<Arc<dyn Compression>>) -> Inbound {
@@ -439,6 +472,7 @@ impl Client {
 
     /// Keeps a finished call's receive state for reuse.
     fn retire(&mut self, c: ClientCall) {
+        self.hold.adjust(c.inbound.held(), 0);
         if self.spare.len() < SPARE_INBOUND {
             self.spare.push(c.inbound);
         }
@@ -562,7 +596,9 @@ impl Client {
             }
         };
         if let Some(c) = self.calls.get_mut(&id) {
+            let before = c.inbound.held();
             c.inbound.reset(self.config.max_recv_message_size, encoding);
+            self.hold.adjust(before, 0);
         }
         self.events.push_back(ClientEvent::Headers { call, metadata });
     }
@@ -574,7 +610,10 @@ impl Client {
         };
         let mut status = super::parse_status(&h);
         // Everything before the trailers is final: a partial message is an error.
-        if let Err(e) = c.inbound.finish_stream(&mut self.h2, id) {
+        let before = c.inbound.held();
+        let finished = c.inbound.finish_stream(&mut self.h2, id);
+        self.hold.adjust(before, c.inbound.held());
+        if let Err(e) = finished {
             status = e;
         }
         let mut trailers = Metadata::from_received(&h.fields).unwrap_or_default();
@@ -592,6 +631,7 @@ impl Client {
     }
 
     fn on_data(&mut self, id: StreamId) {
+        let allowance = self.allowance(id);
         let Some(c) = self.calls.get_mut(&id) else {
             while let Ok(conn::Read::Data { .. }) = self.h2.read(id, usize::MAX) {}
             return;
@@ -599,7 +639,7 @@ impl Client {
         if c.finished {
             return;
         }
-        match c.inbound.pump(&mut self.h2, id) {
+        match self.hold.pump(&mut c.inbound, &mut self.h2, id, allowance) {
             Ok(Pumped::Ready) if c.inbound.armed => {
                 c.inbound.armed = false;
                 self.events.push_back(ClientEvent::Message { call: CallId(id) });

@@ -1,6 +1,12 @@
 //! The receive half of a call, shared by both roles: pulls DATA from the HTTP/2
 //! stream only while no complete message is waiting (so the stream window is
-//! the backpressure), reassembles messages, decompresses them.
+//! the backpressure), reassembles messages, decompresses them when taken.
+//!
+//! Pulling DATA returns its flow-control credit, so what the calls of one
+//! connection hold (partial messages, whole ones not yet taken) is counted
+//! against one per-connection limit ([`RecvHold`]): past it, only the call
+//! whose partial message began first keeps reading; the others leave their
+//! data in the HTTP/2 stream, whose windows then push back on the peer.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,6 +30,92 @@ pub enum RecvMessage {
     End,
 }
 
+/// Received bytes held by the calls of one connection, and the limit.
+#[derive(Debug)]
+pub(crate) struct RecvHold {
+    held: usize,
+    limit: usize,
+    next_seq: u64,
+    /// Calls that stopped reading at the limit.
+    starved: Vec<StreamId>,
+    /// Bytes were released since the starved calls were last pumped.
+    released: bool,
+}
+
+impl RecvHold {
+    pub fn new(limit: usize) -> Self {
+        RecvHold { held: 0, limit, next_seq: 0, starved: Vec::new(), released: false }
+    }
+
+    /// Bytes held now.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Bytes a call may pull before it must stop: what is left under the
+    /// limit, or everything for the call whose partial message began first
+    /// (`first`), so that one message always completes.
+    pub fn allowance(&self, first: impl FnOnce() -> bool) -> usize {
+        match self.limit.saturating_sub(self.held) {
+            0 if first() => usize::MAX,
+            left => left,
+        }
+    }
+
+    /// Pumps `inbound` with the call's allowance and keeps the count.
+    pub fn pump(
+        &mut self,
+        inbound: &mut Inbound,
+        h2: &mut Connection,
+        id: StreamId,
+        allowance: usize,
+    ) -> Result<Pumped, Status> {
+        let before = inbound.held();
+        let out = inbound.pump(h2, id, allowance, &mut self.next_seq);
+        self.adjust(before, inbound.held());
+        self.note_starved(id, out)
+    }
+
+    /// The partial-message sequence, for [`Inbound::pump_single`].
+    pub fn seq(&mut self) -> &mut u64 {
+        &mut self.next_seq
+    }
+
+    /// Remembers a call that stopped at its allowance (reported as waiting).
+    pub fn note_starved(&mut self, id: StreamId, out: Result<Pumped, Status>) -> Result<Pumped, Status> {
+        if let Ok(Pumped::Starved) = out {
+            if !self.starved.contains(&id) {
+                self.starved.push(id);
+            }
+            return Ok(Pumped::Waiting);
+        }
+        out
+    }
+
+    /// Records a change of one call's holding from `before` to `after`.
+    pub fn adjust(&mut self, before: usize, after: usize) {
+        if after < before {
+            self.released = true;
+        }
+        self.held = self.held + after - before;
+    }
+
+    /// The calls to pump again, if bytes were released since they stopped.
+    pub fn take_starved_if_released(&mut self) -> Vec<StreamId> {
+        if self.starved.is_empty() || !std::mem::take(&mut self.released) {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.starved)
+    }
+}
+
+/// The call whose partial message began first, among `calls`.
+pub(crate) fn first_partial<'a>(
+    calls: impl Iterator<Item = (&'a StreamId, &'a Inbound)>,
+) -> Option<StreamId> {
+    calls.filter_map(|(id, i)| i.partial_since.map(|seq| (seq, *id))).min().map(|(_, id)| id)
+}
+
 /// Receive state of one call.
 #[derive(Debug)]
 pub(crate) struct Inbound {
@@ -31,6 +123,13 @@ pub(crate) struct Inbound {
     /// Messages decoded and not yet taken: at most one while the stream
     /// runs (so the window pushes back); all remaining ones once it ended.
     ready: VecDeque<RawMessage>,
+    /// Bytes in `ready`.
+    ready_bytes: usize,
+    /// When the message being reassembled began (a connection-wide sequence
+    /// number), while the decoder holds part of one.
+    partial_since: Option<u64>,
+    /// A message was taken.
+    delivered: bool,
     /// The HTTP/2 stream's receive side is finished (all its data pulled).
     peer_ended: bool,
     /// A `Message` event may be emitted.
@@ -48,6 +147,8 @@ pub(crate) enum Pumped {
     Ready,
     /// Waiting for more data.
     Waiting,
+    /// Data is waiting in the stream, but the call used its allowance.
+    Starved,
     /// The peer ended and every message was taken.
     Ended,
 }
@@ -57,6 +158,9 @@ impl Inbound {
         Inbound {
             decoder: MessageDecoder::new(max_len),
             ready: VecDeque::new(),
+            ready_bytes: 0,
+            partial_since: None,
+            delivered: false,
             peer_ended: false,
             armed: true,
             end_reported: false,
@@ -69,6 +173,9 @@ impl Inbound {
     pub fn reset(&mut self, max_len: usize, encoding: Option<Arc<dyn Compression>>) {
         self.decoder.reset(max_len);
         self.ready.clear();
+        self.ready_bytes = 0;
+        self.partial_since = None;
+        self.delivered = false;
         self.peer_ended = false;
         self.armed = true;
         self.end_reported = false;
@@ -76,34 +183,146 @@ impl Inbound {
         self.max_len = max_len;
     }
 
-    /// Pulls from the stream until a message is ready or nothing is buffered.
-    pub fn pump(&mut self, h2: &mut Connection, id: StreamId) -> Result<Pumped, Status> {
-        loop {
+    /// Received bytes this call holds: its partial message and the whole
+    /// ones not yet taken.
+    pub fn held(&self) -> usize {
+        self.decoder.buffered() + self.ready_bytes
+    }
+
+    fn push_ready(&mut self, m: RawMessage) {
+        self.ready_bytes += m.data.len();
+        self.ready.push_back(m);
+    }
+
+    /// Notes when the partial message in the decoder began.
+    fn track_partial(&mut self, seq: &mut u64) {
+        if self.decoder.is_empty() {
+            self.partial_since = None;
+        } else if self.partial_since.is_none() {
+            *seq += 1;
+            self.partial_since = Some(*seq);
+        }
+    }
+
+    /// Pulls from the stream until a message is ready or nothing is
+    /// buffered, pulling at most about `allowance` bytes (one DATA payload
+    /// may overshoot it); `seq` numbers the partial messages of the connection.
+    pub fn pump(
+        &mut self,
+        h2: &mut Connection,
+        id: StreamId,
+        allowance: usize,
+        seq: &mut u64,
+    ) -> Result<Pumped, Status> {
+        let mut pulled = 0;
+        let out = loop {
             if !self.ready.is_empty() {
-                return Ok(Pumped::Ready);
+                break Ok(Pumped::Ready);
             }
-            if let Some(m) = self.decoder.next_message().map_err(decode_status)? {
-                self.ready.push_back(m);
-                continue;
+            match self.decoder.next_message() {
+                Ok(Some(m)) => {
+                    self.push_ready(m);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => break Err(decode_status(e)),
             }
             if self.peer_ended {
-                self.decoder.finish().map_err(decode_status)?;
-                return Ok(Pumped::Ended);
+                break match self.decoder.finish() {
+                    Ok(()) => Ok(Pumped::Ended),
+                    Err(e) => Err(decode_status(e)),
+                };
+            }
+            // Past the allowance, only a stream with no data left may be
+            // read (to learn that it ended).
+            if pulled >= allowance && h2.recv_buffered(id) > 0 {
+                break Ok(Pumped::Starved);
             }
             match h2.read(id, usize::MAX) {
                 Ok(Read::Data { data, fin }) => {
                     self.peer_ended = fin;
-                    if let Some(m) = self.decoder.push_whole(data).map_err(decode_status)? {
-                        self.ready.push_back(m);
+                    pulled += data.len();
+                    match self.decoder.push_whole(data) {
+                        Ok(Some(m)) => self.push_ready(m),
+                        Ok(None) => {}
+                        Err(e) => break Err(decode_status(e)),
                     }
                 }
                 Ok(Read::Finished) => self.peer_ended = true,
-                Ok(Read::Pending) => return Ok(Pumped::Waiting),
+                Ok(Read::Pending) => break Ok(Pumped::Waiting),
                 // The stream is gone (reset or closed and dropped): the owner
                 // learns why from the reset event.
-                Err(_) => return Ok(Pumped::Waiting),
+                Err(_) => break Ok(Pumped::Waiting),
+            }
+        };
+        self.track_partial(seq);
+        out
+    }
+
+    /// For a call that takes exactly one request message (unary and
+    /// server-streaming): `Ready` once the message is whole *and* the peer
+    /// ended the stream, so the message is decompressed only when the
+    /// request is complete and nothing is inflated for a request that never
+    /// ends. A second message, or none, is an error.
+    pub fn pump_single(
+        &mut self,
+        h2: &mut Connection,
+        id: StreamId,
+        allowance: usize,
+        seq: &mut u64,
+    ) -> Result<Pumped, Status> {
+        loop {
+            let pumped = match self.ready.len() {
+                0 => self.pump(h2, id, allowance, seq)?,
+                _ => self.pump_past_ready(h2, id, allowance, seq)?,
+            };
+            match pumped {
+                Pumped::Ready if self.ready.len() > 1 || !self.decoder.is_empty() => {
+                    return Err(Status::new(
+                        Code::Internal,
+                        "unary call received more than one request message",
+                    ));
+                }
+                Pumped::Ready if self.peer_ended => return Ok(Pumped::Ready),
+                // The message is whole: read on to learn whether the stream ends.
+                Pumped::Ready => continue,
+                Pumped::Ended if self.delivered => return Ok(Pumped::Ended),
+                Pumped::Ended => {
+                    return Err(Status::new(Code::Internal, "unary call ended without a request message"));
+                }
+                waiting => return Ok(waiting),
             }
         }
+    }
+
+    /// With one message ready, reads on to learn whether the stream ends:
+    /// more data is a second message, the end makes the request complete.
+    fn pump_past_ready(
+        &mut self,
+        h2: &mut Connection,
+        id: StreamId,
+        allowance: usize,
+        seq: &mut u64,
+    ) -> Result<Pumped, Status> {
+        if self.peer_ended {
+            return Ok(Pumped::Ready);
+        }
+        if allowance == 0 && h2.recv_buffered(id) > 0 {
+            return Ok(Pumped::Starved);
+        }
+        match h2.read(id, usize::MAX) {
+            Ok(Read::Data { data, fin }) => {
+                self.peer_ended = fin;
+                self.decoder.push(data);
+            }
+            Ok(Read::Finished) => self.peer_ended = true,
+            Ok(Read::Pending) | Err(_) => return Ok(Pumped::Waiting),
+        }
+        if let Some(m) = self.decoder.next_message().map_err(decode_status)? {
+            self.push_ready(m);
+        }
+        self.track_partial(seq);
+        Ok(Pumped::Ready)
     }
 
     /// True when no message, whole or partial, is held.
@@ -118,8 +337,9 @@ impl Inbound {
             self.decoder.push(data);
         }
         self.peer_ended = true;
+        self.partial_since = None;
         while let Some(m) = self.decoder.next_message().map_err(decode_status)? {
-            self.ready.push_back(m);
+            self.push_ready(m);
         }
         self.decoder.finish().map_err(decode_status)
     }
@@ -135,6 +355,8 @@ impl Inbound {
         let Some(m) = self.ready.pop_front() else {
             return Ok(None);
         };
+        self.ready_bytes -= m.data.len();
+        self.delivered = true;
         if !m.compressed {
             return Ok(Some((m.data, false)));
         }

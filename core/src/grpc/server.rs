@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::compression::{Compression, Compressors};
-use super::inbound::{Inbound, Pumped, RecvMessage};
+use super::inbound::{Inbound, Pumped, RecvHold, RecvMessage, first_partial};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::parse_timeout;
@@ -32,9 +32,21 @@ pub struct ServerConfig {
     pub max_recv_message_size: usize,
     /// Largest response message sent.
     pub max_send_message_size: usize,
+    /// Request bytes the calls of one connection may hold in the core:
+    /// partial messages and whole ones not yet taken with `recv_message`
+    /// (counted as received, before decompression). Past it only the call
+    /// whose partial message began first keeps reading; the others leave
+    /// their data unread, so their stream windows push back on the client.
+    /// Without it, `max_recv_message_size` would be held per call, times
+    /// the streams of the connection.
+    pub max_recv_buffer_per_connection: usize,
     /// Supported compression algorithms.
     pub compressors: Compressors,
 }
+
+/// Default [`ServerConfig::max_recv_buffer_per_connection`] (and the
+/// client's): 16 MiB.
+pub const DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION: usize = 16 << 20;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -42,6 +54,7 @@ impl Default for ServerConfig {
             h2: conn::Config::default(),
             max_recv_message_size: codec::DEFAULT_MAX_RECV_MESSAGE,
             max_send_message_size: usize::MAX,
+            max_recv_buffer_per_connection: DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION,
             compressors: Compressors::builtin(),
         }
     }
@@ -136,6 +149,8 @@ pub struct Server {
     events: VecDeque<ServerEvent>,
     /// Receive state of finished calls, reused by new ones.
     spare: Vec<Inbound>,
+    /// Request bytes held by the calls, against their per-connection limit.
+    hold: RecvHold,
 }
 
 impl Server {
@@ -143,11 +158,12 @@ impl Server {
     pub fn new(config: ServerConfig, now: Instant) -> Self {
         Server {
             h2: Connection::new(Role::Server, config.h2.clone(), now),
-            config,
             calls: HashMap::default(),
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
             spare: Vec::new(),
+            hold: RecvHold::new(config.max_recv_buffer_per_connection),
+            config,
         }
     }
 
@@ -164,6 +180,13 @@ impl Server {
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Request bytes the calls hold in the core (partial messages and whole
+    /// ones not yet taken), as counted against
+    /// [`ServerConfig::max_recv_buffer_per_connection`].
+    pub fn recv_held(&self) -> usize {
+        self.hold.held()
     }
 
     // ----- input / output -------------------------------------------------------
@@ -254,17 +277,43 @@ impl Server {
     /// [`Server::recv_message`], with whether the message had the compressed
     /// flag set (the interop `expect_compressed` check needs it).
     pub fn recv_message_flagged(&mut self, call: CallId) -> Result<(RecvMessage, bool), Status> {
+        self.recv_with(call, false)
+    }
+
+    /// The request of a call that takes exactly one message (unary and
+    /// server-streaming methods): `Pending` until the message is whole *and*
+    /// the client ended its side, then the message, decompressed only now (a
+    /// request that never ends is never inflated), then `End`. A second
+    /// message, or none, fails the call with INTERNAL.
+    pub fn recv_single_message(&mut self, call: CallId) -> Result<(RecvMessage, bool), Status> {
+        self.recv_with(call, true)
+    }
+
+    fn recv_with(&mut self, call: CallId, single: bool) -> Result<(RecvMessage, bool), Status> {
+        let allowance = self.allowance(call.0);
         let Some(c) = self.calls.get_mut(&call.0) else {
             return Ok((RecvMessage::End, false));
         };
         c.inbound.armed = true;
-        let pumped = c.inbound.pump(&mut self.h2, call.0);
+        let pumped = if single {
+            let before = c.inbound.held();
+            let out = c.inbound.pump_single(&mut self.h2, call.0, allowance, self.hold.seq());
+            self.hold.adjust(before, c.inbound.held());
+            self.hold.note_starved(call.0, out)
+        } else {
+            self.hold.pump(&mut c.inbound, &mut self.h2, call.0, allowance)
+        };
         let out = match pumped {
-            Ok(Pumped::Ready) => c.inbound.take().map(|m| match m {
-                Some((data, compressed)) => (RecvMessage::Message(data), compressed),
-                None => (RecvMessage::Pending, false),
-            }),
-            Ok(Pumped::Waiting) => Ok((RecvMessage::Pending, false)),
+            Ok(Pumped::Ready) => {
+                let before = c.inbound.held();
+                let taken = c.inbound.take();
+                self.hold.adjust(before, c.inbound.held());
+                taken.map(|m| match m {
+                    Some((data, compressed)) => (RecvMessage::Message(data), compressed),
+                    None => (RecvMessage::Pending, false),
+                })
+            }
+            Ok(Pumped::Waiting | Pumped::Starved) => Ok((RecvMessage::Pending, false)),
             Ok(Pumped::Ended) => {
                 c.inbound.end_reported = true;
                 Ok((RecvMessage::End, false))
@@ -274,7 +323,20 @@ impl Server {
         if let Err(status) = &out {
             self.abort_call(call, status.clone());
         }
+        self.wake_starved();
         out
+    }
+
+    /// Bytes a call may pull from its stream now.
+    fn allowance(&self, id: StreamId) -> usize {
+        self.hold.allowance(|| first_partial(self.calls.iter().map(|(id, c)| (id, &c.inbound))) == Some(id))
+    }
+
+    /// Pumps again the calls that stopped at the limit, once bytes were released.
+    fn wake_starved(&mut self) {
+        for id in self.hold.take_starved_if_released() {
+            self.on_data(id);
+        }
     }
 
     /// Sends the response headers with custom metadata (optional: the first
@@ -382,6 +444,7 @@ impl Server {
         let _ = self.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR);
         let deadline = self.calls.remove(&call.0).and_then(|c| self.retire(c));
         self.deadlines.remove(deadline, call);
+        self.wake_starved();
         Ok(())
     }
 
@@ -415,6 +478,7 @@ impl Server {
             let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
             let deadline = self.calls.remove(&call.0).and_then(|c| self.retire(c));
             self.deadlines.remove(deadline, call);
+            self.wake_starved();
         }
     }
 
@@ -455,6 +519,7 @@ impl Server {
                 Event::Connected | Event::StreamClosed { .. } | Event::Pong { .. } => {}
             }
         }
+        self.wake_starved();
     }
 
     fn new_inbound(&mut self, encoding: Option<Arc<dyn Compression>>) -> Inbound {
@@ -470,6 +535,7 @@ impl Server {
 
     /// Keeps a finished call's receive state for reuse; returns its deadline.
     fn retire(&mut self, c: ServerCall) -> Option<Instant> {
+        self.hold.adjust(c.inbound.held(), 0);
         if self.spare.len() < SPARE_INBOUND {
             self.spare.push(c.inbound);
         }
@@ -490,6 +556,12 @@ impl Server {
         });
         let accepts = validated.as_ref().map(|(st, _)| st.accept_encoding.clone()).unwrap_or_default();
         match validated {
+            // `grpc-timeout` of zero: the deadline has passed before the call
+            // began, so no handler runs (gRPC-Go and grpcio answer the same).
+            Ok((start, _)) if start.deadline.is_some_and(|d| d <= now) => {
+                let status = Status::new(Code::DeadlineExceeded, "Deadline Exceeded");
+                self.reject_trailers_only(id, &status, None);
+            }
             Ok((start, recv_algo)) => {
                 let deadline = start.deadline;
                 let mut inbound = self.new_inbound(recv_algo);
@@ -513,12 +585,20 @@ impl Server {
                 self.events.push_back(ServerEvent::Call { call: CallId(id), start });
                 self.on_data(id);
             }
+            // A refused request counts toward the reset limit: a client that
+            // sends nothing but bad requests is cut off like one that resets.
             Err(Rejection::Http { status, grpc, message }) => {
-                // RFC 9110 §9.3.2: no content in a response to HEAD.
-                let head = h.pseudo.method.as_deref() == Some(b"HEAD");
-                self.reject_http(id, status, grpc, &message, head)
+                if self.h2.record_peer_fault(now) {
+                    // RFC 9110 §9.3.2: no content in a response to HEAD.
+                    let head = h.pseudo.method.as_deref() == Some(b"HEAD");
+                    self.reject_http(id, status, grpc, &message, head)
+                }
             }
-            Err(Rejection::Grpc(status, extra)) => self.reject_trailers_only(id, &status, extra),
+            Err(Rejection::Grpc(status, extra)) => {
+                if self.h2.record_peer_fault(now) {
+                    self.reject_trailers_only(id, &status, extra)
+                }
+            }
         }
     }
 
@@ -625,13 +705,14 @@ impl Server {
     }
 
     fn on_data(&mut self, id: StreamId) {
+        let allowance = self.allowance(id);
         let Some(c) = self.calls.get_mut(&id) else {
             // Data for a refused or finished request is read and dropped so its
             // flow-control credit returns.
             self.discard_request(id);
             return;
         };
-        match c.inbound.pump(&mut self.h2, id) {
+        match self.hold.pump(&mut c.inbound, &mut self.h2, id, allowance) {
             Ok(Pumped::Ready) if c.inbound.armed => {
                 c.inbound.armed = false;
                 self.events.push_back(ServerEvent::Message { call: CallId(id) });
@@ -651,6 +732,8 @@ impl Server {
         if !self.calls.contains_key(&call.0) {
             return;
         }
+        let now = self.h2.last_input_at();
+        self.h2.record_peer_fault(now);
         let _ = self.finish(call, &status, &Metadata::new());
         self.events.push_back(ServerEvent::Cancelled { call, reason: status });
     }

@@ -313,7 +313,7 @@ impl<R: Runtime> ClientDriver<R> {
             return;
         }
         let now = self.rt.now();
-        let obs = self.obs.call(&req.path, now);
+        let obs = self.obs.call(&req.path, &req.path, now);
         match self.core.start_call(now, req) {
             Ok(call) => {
                 self.keys.insert(key, call);

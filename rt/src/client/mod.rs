@@ -6,7 +6,7 @@
 //! the [`CallPolicy`] of their method says.
 
 mod address;
-mod backoff;
+pub(crate) mod backoff;
 mod balancer;
 mod connector;
 mod driver;

@@ -16,18 +16,22 @@ use bytes::Bytes;
 use weir_core::grpc::{self, CallId, Code, Metadata, RecvMessage, ServerEvent, Status};
 
 use super::router::{Method, ResponseStream};
-use super::shutdown::Shutdown;
+use super::shutdown::Listener;
+use crate::budget::{ConnBudget, ServerBudget};
 use crate::call::CallShared;
 use crate::interceptor::{Interceptor, run_after, run_before};
 use crate::queue::CommandQueue;
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Io, PeerInfo, Runtime};
 use crate::server::router::Router;
-use crate::stats::{Side, StatsHandler};
+use crate::stats::{Side, StatsHandler, UNREGISTERED_METHOD};
 use crate::trace::{CallObserver, ConnObserver, HandlerSpan};
 use crate::transport::Transport;
 use crate::util::CatchUnwind;
 use crate::util::IdMap;
+
+/// The path reported for calls to methods nobody serves.
+static UNREGISTERED: Bytes = Bytes::from_static(UNREGISTERED_METHOD.as_bytes());
 
 /// The next item of a stream, as a future that can be polled repeatedly.
 struct StreamNext(ResponseStream);
@@ -45,6 +49,10 @@ pub(crate) struct ServerCtx {
     pub interceptors: Vec<Arc<dyn Interceptor>>,
     pub config: grpc::ServerConfig,
     pub stats: Option<Arc<dyn StatsHandler>>,
+    /// Every connection's memory counts here too.
+    pub budget: Arc<ServerBudget>,
+    /// The memory budget of each connection.
+    pub connection_budget: usize,
 }
 
 /// Requests from handler tasks to their connection's driver.
@@ -75,10 +83,20 @@ struct Entry {
     obs: Option<Box<CallObserver>>,
 }
 
+impl Drop for Entry {
+    fn drop(&mut self) {
+        // Responses the core never took give their reservation back.
+        for out in self.out.drain(..) {
+            if let Out::Message(msg, true) = out {
+                self.shared.credit(msg.len());
+            }
+        }
+    }
+}
+
 struct PendingRequest {
     method: Method,
     metadata: Metadata,
-    message: Option<(Bytes, bool)>,
 }
 
 struct ServerLink {
@@ -103,18 +121,25 @@ pub(crate) struct ServerDriver<R: Runtime> {
     cmds: Arc<CommandQueue<ServerCmd>>,
     cmd_buf: Vec<ServerCmd>,
     calls: IdMap<CallId, Entry>,
-    shutdown: Shutdown,
+    shutdown: Listener,
     shutdown_started: bool,
     obs: ConnObserver,
+    budget: Arc<ConnBudget>,
+    /// Calls whose request messages stay in the core until the budget has room.
+    starved: Vec<CallId>,
 }
 
 impl<R: Runtime> ServerDriver<R> {
-    pub fn new(rt: R, io: Box<dyn Io>, peer: PeerInfo, ctx: Arc<ServerCtx>, shutdown: Shutdown) -> Self {
+    pub fn new(rt: R, io: Box<dyn Io>, peer: PeerInfo, ctx: Arc<ServerCtx>, shutdown: Listener) -> Self {
         let now = rt.now();
+        let mut config = ctx.config.clone();
+        config.h2.max_connection_age = config.h2.max_connection_age.map(jittered);
         let obs = ConnObserver::open(Side::Server, peer.addr, ctx.stats.clone(), now);
         ServerDriver {
             transport: Transport::new(rt.clone(), io),
-            core: grpc::Server::new(ctx.config.clone(), now),
+            core: grpc::Server::new(config, now),
+            budget: ConnBudget::new(ctx.connection_budget, ctx.budget.clone()),
+            starved: Vec::new(),
             rt,
             ctx,
             obs,
@@ -156,8 +181,8 @@ impl<R: Runtime> ServerDriver<R> {
                 ServerEvent::Call { call, start } => self.on_call(cx, call, start),
                 ServerEvent::Message { call } | ServerEvent::HalfClosed { call } => self.pump(cx, call),
                 ServerEvent::Cancelled { call, reason } => {
-                    if let Some(entry) = self.calls.remove(&call) {
-                        if let Some(obs) = entry.obs {
+                    if let Some(mut entry) = self.calls.remove(&call) {
+                        if let Some(obs) = entry.obs.take() {
                             obs.end(reason.code, &reason.message, self.rt.now());
                         }
                         entry.shared.close_send(reason.clone());
@@ -173,10 +198,11 @@ impl<R: Runtime> ServerDriver<R> {
     }
 
     fn fail_all(&mut self) {
+        self.starved.clear();
         let reason = Status::new(Code::Unavailable, "connection closed");
         let now = self.rt.now();
-        for (_, entry) in self.calls.drain() {
-            if let Some(obs) = entry.obs {
+        for (_, mut entry) in self.calls.drain() {
+            if let Some(obs) = entry.obs.take() {
                 obs.end(reason.code, &reason.message, now);
             }
             entry.shared.close_send(reason.clone());
@@ -185,13 +211,27 @@ impl<R: Runtime> ServerDriver<R> {
     }
 
     fn on_call(&mut self, cx: &mut Context<'_>, call: CallId, start: grpc::CallStart) {
-        let obs = self.obs.call(&start.path, self.rt.now());
-        let method = match self.ctx.router.lookup(&start.path) {
-            Ok(m) => m.clone(),
+        let now = self.rt.now();
+        let method = self.ctx.router.lookup(&start.path).cloned();
+        // Stats report methods nobody serves under one name (gRFC A66): a
+        // client must not be able to grow their label set. Spans keep the path.
+        let reported = if method.is_ok() { &start.path } else { &UNREGISTERED };
+        let obs = self.obs.call(&start.path, reported, now);
+        let refused = if self.memory_held_by_peer() {
+            // Backpressure did not help: the client keeps this connection's
+            // budget full and opens more calls. Refuse them, and count each
+            // refusal like a reset (enough of them end the connection).
+            self.core.h2_mut().record_peer_fault(now);
+            Err(Status::new(Code::ResourceExhausted, "connection memory budget exhausted"))
+        } else {
+            method
+        };
+        let method = match refused {
+            Ok(m) => m,
             Err(status) => {
                 let _ = self.core.finish(call, &status, &Metadata::new());
                 if let Some(obs) = obs {
-                    obs.end(status.code, &status.message, self.rt.now());
+                    obs.end(status.code, &status.message, now);
                 }
                 return;
             }
@@ -203,13 +243,10 @@ impl<R: Runtime> ServerDriver<R> {
             peer: self.peer.clone(),
         });
         let streams = method.streams_requests();
-        let pending = (!streams).then(|| PendingRequest {
-            method: method.clone(),
-            metadata: Metadata::new(),
-            message: None,
-        });
+        let pending =
+            (!streams).then(|| PendingRequest { method: method.clone(), metadata: Metadata::new() });
         let mut entry = Entry {
-            shared: CallShared::new(),
+            shared: CallShared::with_budget(self.budget.clone()),
             info,
             pending,
             out: VecDeque::new(),
@@ -227,44 +264,42 @@ impl<R: Runtime> ServerDriver<R> {
         }
     }
 
+    /// True when this connection is over its memory budget because of its
+    /// client: it does not read what it asked for (the core's send buffer is
+    /// full and window-blocked), or it sends requests faster than handlers
+    /// take them.
+    fn memory_held_by_peer(&self) -> bool {
+        self.budget.exhausted()
+            && (self.core.h2().send_blocked() || self.budget.inbound() >= self.ctx.connection_budget / 2)
+    }
+
     /// Moves request messages from the core toward the call.
     fn pump(&mut self, cx: &mut Context<'_>, call: CallId) {
         let Some(entry) = self.calls.get_mut(&call) else { return };
-        if let Some(p) = &mut entry.pending {
-            loop {
-                match self.core.recv_message_flagged(call) {
-                    Ok((RecvMessage::Message(m), compressed)) => {
-                        if let Some(obs) = &mut entry.obs {
-                            obs.received(m.len());
-                        }
-                        if p.message.is_some() {
-                            let st = Status::new(
-                                Code::Internal,
-                                "unary call received more than one request message",
-                            );
-                            return self.queue_out(call, Out::Finish(st, Metadata::new()));
-                        }
-                        p.message = Some((m, compressed));
-                    }
-                    Ok((RecvMessage::Pending, _)) => return,
-                    Ok((RecvMessage::End, _)) => {
-                        let Some(PendingRequest { method, metadata, message }) = entry.pending.take() else {
-                            return;
-                        };
-                        let Some(message) = message else {
-                            let st =
-                                Status::new(Code::Internal, "unary call ended without a request message");
-                            return self.queue_out(call, Out::Finish(st, Metadata::new()));
-                        };
-                        return self.start_handler(cx, call, method, metadata, Some(message));
-                    }
-                    // The core answered and reported the call cancelled.
-                    Err(_) => return,
+        if entry.pending.is_some() {
+            // One request message: taken (and decompressed) once the client
+            // ended its side, so a request that never ends holds nothing.
+            // Until then `Pending`; on an error the core answered and reports
+            // the call cancelled.
+            if let Ok((RecvMessage::Message(m), compressed)) = self.core.recv_single_message(call) {
+                if let Some(obs) = &mut entry.obs {
+                    obs.received(m.len());
                 }
+                let Some(PendingRequest { method, metadata }) = entry.pending.take() else { return };
+                self.start_handler(cx, call, method, metadata, Some((m, compressed)));
             }
+            return;
         }
         let shared = entry.shared.clone();
         while shared.wants_messages() {
+            if !self.budget.can_pull() {
+                // Left in the core (compressed) until the budget has room.
+                if !self.starved.contains(&call) {
+                    self.starved.push(call);
+                }
+                self.budget.register(cx);
+                return;
+            }
             match self.core.recv_message_flagged(call) {
                 Ok((RecvMessage::Message(m), compressed)) => {
                     if let Some(obs) = &mut entry.obs {
@@ -278,6 +313,17 @@ impl<R: Runtime> ServerDriver<R> {
             }
         }
         shared.set_core_has_more();
+    }
+
+    /// Pumps the calls that stopped at the budget, once it has room.
+    fn pump_starved(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.starved.is_empty() || !self.budget.can_pull() {
+            return false;
+        }
+        for call in std::mem::take(&mut self.starved) {
+            self.pump(cx, call);
+        }
+        true
     }
 
     fn start_handler(
@@ -463,6 +509,9 @@ impl<R: Runtime> ServerDriver<R> {
                     if let Some(obs) = self.calls.get_mut(&call).and_then(|e| e.obs.as_mut()) {
                         obs.sent(len);
                     }
+                    // The bytes move from the call's reservation to the core's
+                    // send buffer: count them there before giving the former back.
+                    self.budget.set_core_send(self.core.h2().send_buffered_total());
                     if credited {
                         shared.credit(len);
                     }
@@ -476,9 +525,9 @@ impl<R: Runtime> ServerDriver<R> {
     }
 
     fn finish_now(&mut self, call: CallId, status: Status, trailers: Metadata) {
-        if let Some(entry) = self.calls.remove(&call) {
+        if let Some(mut entry) = self.calls.remove(&call) {
             let _ = self.core.finish(call, &status, &trailers);
-            if let Some(obs) = entry.obs {
+            if let Some(obs) = entry.obs.take() {
                 obs.end(status.code, &status.message, self.rt.now());
             }
             entry.shared.close_send(Status::new(Code::Cancelled, "call already finished"));
@@ -559,6 +608,15 @@ pub(crate) async fn until_cancelled<F: Future>(fut: F, shared: &CallShared) -> O
     .await
 }
 
+/// A connection's maximum age: the configured one ±10 %, so that connections
+/// opened together (clients started with their server) are not all sent
+/// away together. gRPC-Go does the same (`internal/transport/http2_server.go`,
+/// `getJitter`: a random amount within a tenth of the age either way).
+fn jittered(age: std::time::Duration) -> std::time::Duration {
+    let spread = 0.1 * (2.0 * crate::client::backoff::random_unit() - 1.0);
+    age.mul_f64(1.0 + spread)
+}
+
 /// The status of a call whose handler panicked.
 fn panicked(msg: String) -> Status {
     Status::new(Code::Internal, format!("handler panicked: {msg}"))
@@ -610,6 +668,8 @@ impl<R: Runtime> Future for ServerDriver<R> {
             progress |= this.dispatch_events(cx);
             progress |= this.transport.poll_write(cx, &mut this.core);
             progress |= this.dispatch_events(cx);
+            this.budget.set_core_send(this.core.h2().send_buffered_total());
+            progress |= this.pump_starved(cx);
             if this.transport.is_done() {
                 this.fail_all();
                 this.cmds.close();
@@ -624,5 +684,20 @@ impl<R: Runtime> Future for ServerDriver<R> {
         // Busy connection: let other tasks run, then continue.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn connection_age_is_jittered_within_a_tenth() {
+        let age = Duration::from_secs(100);
+        let ages: Vec<Duration> = (0..200).map(|_| jittered(age)).collect();
+        assert!(ages.iter().all(|a| *a >= Duration::from_secs(90) && *a <= Duration::from_secs(110)));
+        let (lo, hi) = (ages.iter().min().unwrap(), ages.iter().max().unwrap());
+        assert!(*hi - *lo > Duration::from_secs(5), "spread out: {lo:?}..{hi:?}");
     }
 }

@@ -21,6 +21,8 @@ use std::time::Duration;
 use weir_core::conn::PingPolicy;
 use weir_core::grpc;
 
+use crate::budget::ServerBudget;
+pub use crate::budget::{DEFAULT_CONNECTION_BUDGET, DEFAULT_SERVER_BUDGET};
 use crate::interceptor::Interceptor;
 #[cfg(feature = "tls")]
 use crate::runtime::BoxFuture;
@@ -42,6 +44,8 @@ pub struct Server<R: Net> {
     handshake_timeout: Duration,
     stats: Option<Arc<dyn StatsHandler>>,
     tcp: TcpOptions,
+    connection_budget: usize,
+    server_budget: usize,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -68,6 +72,8 @@ impl<R: Net> Server<R> {
             handshake_timeout: Duration::from_secs(10),
             stats: None,
             tcp: TcpOptions::default(),
+            connection_budget: DEFAULT_CONNECTION_BUDGET,
+            server_budget: DEFAULT_SERVER_BUDGET,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -173,6 +179,30 @@ impl<R: Net> Server<R> {
         self
     }
 
+    /// Memory one connection may hold for its calls (default 32 MiB):
+    /// response messages handlers sent that are not written yet (queued, or
+    /// in the HTTP/2 send buffer) and request messages, decompressed, that no
+    /// handler took yet. Past it handlers' sends wait and request messages
+    /// stay unread (compressed) in the core, where flow control stops the
+    /// client; a client that keeps the budget full and opens more calls has
+    /// them refused with RESOURCE_EXHAUSTED, each refusal counted like a
+    /// reset (`Config::max_resets_per_window`, then GOAWAY ENHANCE_YOUR_CALM).
+    /// A connection holding nothing always gets one message through, however
+    /// large.
+    pub fn connection_memory_budget(mut self, bytes: usize) -> Self {
+        self.connection_budget = bytes;
+        self
+    }
+
+    /// Memory all connections together may hold, counted as
+    /// [`Server::connection_memory_budget`] counts it (default 512 MiB).
+    /// Past it every connection's sends and reads wait, except that each
+    /// connection still gets one message through when it holds nothing.
+    pub fn server_memory_budget(mut self, bytes: usize) -> Self {
+        self.server_budget = bytes;
+        self
+    }
+
     /// Most simultaneous connections; more are accepted and closed at once.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n;
@@ -254,6 +284,8 @@ impl<R: Net> BoundServer<R> {
             interceptors: server.interceptors,
             config: server.config,
             stats: server.stats,
+            budget: ServerBudget::new(server.server_budget),
+            connection_budget: server.connection_budget,
         });
         let shutdown = Shutdown::default();
         let tracker = Tracker::default();
@@ -334,6 +366,6 @@ impl<R: Net> Connection<R> {
                 }
             }
         };
-        ServerDriver::new(self.rt, io, peer, self.ctx, self.shutdown).await;
+        ServerDriver::new(self.rt, io, peer, self.ctx, self.shutdown.listener()).await;
     }
 }

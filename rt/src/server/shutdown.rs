@@ -1,17 +1,21 @@
 //! Graceful shutdown signalling between a server and its connections, and
 //! the count of live connections it waits on.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 #[derive(Default)]
 struct Signal {
     triggered: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
+    next_key: AtomicU64,
+    /// The wakers of live listeners, by listener; a listener removes its own
+    /// when its connection ends, so this holds one per live connection.
+    wakers: Mutex<HashMap<u64, Waker>>,
 }
 
-/// A one-shot broadcast: every connection driver polls it.
+/// A one-shot broadcast to every connection driver of a server.
 #[derive(Clone, Default)]
 pub(crate) struct Shutdown(Arc<Signal>);
 
@@ -19,21 +23,53 @@ impl Shutdown {
     pub fn trigger(&self) {
         self.0.triggered.store(true, Ordering::SeqCst);
         let wakers = std::mem::take(&mut *self.0.wakers.lock().unwrap_or_else(|e| e.into_inner()));
-        wakers.into_iter().for_each(Waker::wake);
+        wakers.into_values().for_each(Waker::wake);
     }
 
-    pub fn poll_triggered(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.triggered.load(Ordering::SeqCst) {
+    /// A listener for one connection.
+    pub fn listener(&self) -> Listener {
+        let key = self.0.next_key.fetch_add(1, Ordering::Relaxed);
+        Listener { signal: self.0.clone(), key, registered: None }
+    }
+
+    /// Listeners registered now (one per live connection that polled).
+    #[cfg(test)]
+    fn registered(&self) -> usize {
+        self.0.wakers.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// One connection's view of the [`Shutdown`] signal.
+pub(crate) struct Listener {
+    signal: Arc<Signal>,
+    key: u64,
+    /// The waker last registered, to skip the lock while it stays the same.
+    registered: Option<Waker>,
+}
+
+impl Listener {
+    pub fn poll_triggered(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.triggered.load(Ordering::SeqCst) {
             return Poll::Ready(());
         }
-        let mut w = self.0.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        if self.0.triggered.load(Ordering::SeqCst) {
+        if self.registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        let mut w = self.signal.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        if self.signal.triggered.load(Ordering::SeqCst) {
             return Poll::Ready(());
         }
-        if !w.iter().any(|x| x.will_wake(cx.waker())) {
-            w.push(cx.waker().clone());
-        }
+        w.insert(self.key, cx.waker().clone());
+        self.registered = Some(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if self.registered.is_some() {
+            self.signal.wakers.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+        }
     }
 }
 
@@ -73,5 +109,36 @@ impl Drop for Guard {
         {
             w.wake();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Wake;
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn listeners_deregister_when_their_connection_ends() {
+        let shutdown = Shutdown::default();
+        let w = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&w);
+        for _ in 0..1000 {
+            let mut l = shutdown.listener();
+            for _ in 0..10 {
+                assert!(l.poll_triggered(&mut cx).is_pending());
+            }
+        }
+        assert_eq!(shutdown.registered(), 0, "every ended connection took its waker away");
+        let mut live = shutdown.listener();
+        assert!(live.poll_triggered(&mut cx).is_pending());
+        assert_eq!(shutdown.registered(), 1);
+        shutdown.trigger();
+        assert!(live.poll_triggered(&mut cx).is_ready());
+        assert!(shutdown.listener().poll_triggered(&mut cx).is_ready(), "late listeners see it too");
     }
 }
