@@ -6,7 +6,7 @@ mod support;
 
 use bytes::Bytes;
 use support::*;
-use weir_core::conn::{ChunkedBuf, Config, TransmitBuf};
+use weir_core::conn::{ChunkedBuf, Config, SEND_ENTRY_COST, TransmitBuf};
 use weir_core::frame::{Frame, Settings, StreamId};
 
 fn data_frames(frames: &[Frame]) -> Vec<(u32, usize, bool)> {
@@ -138,11 +138,33 @@ fn a_head_alone_is_data_and_counts_against_the_buffers() {
     let mut c = Peer::client(Config::default());
     let id = c.conn.open_stream(request_headers(), false).unwrap();
     c.conn.send_data_with_head(id, &[0, 0, 0, 0, 0], Bytes::new(), false).unwrap();
-    assert_eq!(c.conn.send_buffered(id), 5);
+    assert_eq!(c.conn.send_buffered(id), 5 + SEND_ENTRY_COST, "its octets and its queue entry");
     c.conn.send_data(id, Bytes::new(), true).unwrap();
     let frames = c.take_frames();
     assert_eq!(data_payloads(&frames).concat(), vec![0u8; 5]);
     assert!(data_frames(&frames).last().is_some_and(|f| f.2), "END_STREAM sent");
+}
+
+#[test]
+fn empty_chunks_behind_heads_fill_the_buffer_by_their_entries() {
+    // A gRPC peer echoing empty messages queues a 5-octet prefix per
+    // message: each entry's own size is counted, so the buffer limit bounds
+    // the entries' memory too.
+    let cfg = Config { max_send_buffer_per_stream: 64 << 10, ..Config::default() };
+    let mut c = Peer::client(cfg);
+    c.send(settings(Settings { initial_window_size: Some(0), ..Settings::default() }));
+    c.take_frames();
+    let id = c.conn.open_stream(request_headers(), false).unwrap();
+    let mut queued = 0;
+    while c.conn.send_data_with_head(id, &[0, 0, 0, 0, 0], Bytes::new(), false).is_ok() {
+        queued += 1;
+        assert!(queued < 100_000, "never full");
+    }
+    assert_eq!(queued, (64 << 10) / (5 + SEND_ENTRY_COST) + 1);
+    c.take_frames();
+    c.send(Frame::WindowUpdate(weir_core::frame::WindowUpdate { stream_id: id, increment: 1 << 20 }));
+    c.take_frames();
+    assert_eq!(c.conn.send_buffered(id), 0, "written out, the entries' cost is released");
 }
 
 #[test]
@@ -174,7 +196,7 @@ fn chunks_behind_a_head_go_out_in_order_as_one_unit() {
     let id = c.conn.open_stream(request_headers(), false).unwrap();
     let chunks = vec![Bytes::from_static(b"ab"), Bytes::new(), Bytes::from_static(b"cdef")];
     c.conn.send_data_with_head_chunks(id, &[0, 0, 0, 0, 6], chunks, true).unwrap();
-    assert_eq!(c.conn.send_buffered(id), 11);
+    assert_eq!(c.conn.send_buffered(id), 11 + 2 * SEND_ENTRY_COST, "two entries: head and ab, then cdef");
     let first = c.take_frames();
     assert_eq!(data_payloads(&first), vec![b"\0\0\0\0\x06a".to_vec()], "the window cuts inside a chunk");
     c.send(Frame::WindowUpdate(weir_core::frame::WindowUpdate { stream_id: id, increment: 100 }));

@@ -127,9 +127,10 @@ impl ConnBudget {
         used == 0 || (used + n <= self.limit && self.server.has_room(n))
     }
 
-    /// True while the connection is at or over its budget.
+    /// True while the connection is over its budget, or within a
+    /// thirty-second of it (a typical message no longer fits).
     pub fn exhausted(&self) -> bool {
-        !self.fits(1)
+        self.used() + self.limit / 32 >= self.limit
     }
 
     fn add(&self, n: usize) {

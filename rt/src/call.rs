@@ -23,6 +23,11 @@ pub(crate) const QUEUE_MIN_MESSAGES: usize = 2;
 /// waits (the core holds another window's worth).
 pub(crate) const SEND_LIMIT: usize = 1 << 20;
 
+/// What one queued message costs besides its bytes (queue slot, buffer
+/// handles), counted in every queue bound and budget so that a flood of
+/// empty messages is not free.
+pub(crate) const MESSAGE_COST: usize = 64;
+
 #[derive(Default)]
 struct State {
     /// Received messages with their compressed flag.
@@ -98,12 +103,13 @@ impl CallShared {
 
     /// Delivers a message; returns false once the queue is full (stop pulling).
     pub fn push_message(&self, msg: Bytes, compressed: bool) -> bool {
+        let cost = msg.len() + MESSAGE_COST;
         if let Some(b) = &self.budget {
-            b.charge_inbound(msg.len());
+            b.charge_inbound(cost);
         }
         let (waker, room) = {
             let mut s = self.lock();
-            s.queued_bytes += msg.len();
+            s.queued_bytes += cost;
             s.messages.push_back((msg, compressed));
             (s.recv_waker.take(), Self::has_room(&s))
         };
@@ -183,11 +189,11 @@ impl CallShared {
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    /// The core accepted `n` queued bytes.
+    /// The core accepted a queued message of `n` bytes.
     pub fn credit(&self, n: usize) {
         let waker = {
             let mut s = self.lock();
-            let n = n.min(s.send_queued);
+            let n = (n + MESSAGE_COST).min(s.send_queued);
             s.send_queued -= n;
             if let Some(b) = &self.budget {
                 b.release(n);
@@ -205,9 +211,10 @@ impl CallShared {
     pub fn poll_message(&self, cx: &mut Context<'_>) -> Popped {
         let mut s = self.lock();
         if let Some(m) = s.messages.pop_front() {
-            s.queued_bytes -= m.0.len();
+            let cost = m.0.len() + MESSAGE_COST;
+            s.queued_bytes -= cost;
             if let Some(b) = &self.budget {
-                b.release_inbound(m.0.len());
+                b.release_inbound(cost);
             }
             // Ask for more once half the budget is free, not at every message.
             let low = s.messages.len() < QUEUE_MIN_MESSAGES || s.queued_bytes < QUEUE_BYTES / 2;
@@ -264,9 +271,10 @@ impl CallShared {
         self.lock().finished.is_some()
     }
 
-    /// Waits until `n` more bytes may be queued; reserves them. Fails when the
-    /// call can no longer send.
+    /// Waits until a message of `n` bytes may be queued; reserves room for
+    /// it. Fails when the call can no longer send.
     pub fn poll_reserve(&self, cx: &mut Context<'_>, n: usize) -> Poll<Result<(), Status>> {
+        let n = n + MESSAGE_COST;
         let mut s = self.lock();
         if let Some(reason) = &s.send_closed {
             return Poll::Ready(Err(reason.clone()));

@@ -44,6 +44,11 @@ use crate::frame::{Frame, FrameDecoder, GoAway, Ping, StreamId};
 use crate::headers::{Headers, Pseudo};
 use crate::hpack;
 use crate::stream::{Closed, Head, Input, Outcome, Outgoing, State, Store, Stream};
+
+/// What one queued DATA entry costs besides its octets, counted in the send
+/// buffers (`Config::max_send_buffer_per_stream` and `_per_connection`), so
+/// that a flood of empty messages is not free.
+pub const SEND_ENTRY_COST: usize = std::mem::size_of::<Outgoing>();
 use limits::RateCounter;
 use settings::{LocalSettings, PeerSettings};
 
@@ -659,6 +664,7 @@ impl Connection {
         let per_stream = self.config.max_send_buffer_per_stream;
         let conn_full = self.send_buffered >= self.config.max_send_buffer_per_connection;
         let empty = head.is_empty() && len == 0;
+        let head_len = head.len();
         let s = self.sendable_stream(id)?;
         if !s.headers_queued {
             return Err(StreamError::HeadersFirst);
@@ -671,7 +677,7 @@ impl Connection {
             }
             return Err(StreamError::BufferFull);
         }
-        let total = head.len() + len;
+        let entries = s.send_queue.len();
         for data in chunks {
             if data.is_empty() && head.is_empty() {
                 continue;
@@ -688,6 +694,9 @@ impl Connection {
                 _ => s.send_queue.push_back(Outgoing::data(Bytes::new(), true)),
             }
         }
+        // Each queue entry is charged its own size too: a flood of empty
+        // messages must not be free.
+        let total = head_len + len + (s.send_queue.len() - entries) * SEND_ENTRY_COST;
         s.send_buffered += total;
         s.end_queued = end_stream;
         self.send_buffered += total;
@@ -761,6 +770,8 @@ impl Connection {
     }
 
     /// DATA octets queued on a stream and not yet written.
+    ///
+    /// Each queued entry counts [`SEND_ENTRY_COST`] besides its octets.
     pub fn send_buffered(&self, id: StreamId) -> usize {
         self.streams.get(id).map_or(0, |s| s.send_buffered)
     }

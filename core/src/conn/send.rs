@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::event::Event;
 use super::settings::LocalSettings;
 use super::transmit::TransmitBuf;
-use super::{Connection, PREFACE, Phase};
+use super::{Connection, PREFACE, Phase, SEND_ENTRY_COST};
 use crate::frame::{
     Frame, FrameHeader, FrameType, HeaderBlockKind, SettingsFrame, StreamId, WindowUpdate,
     encode_header_block, flags,
@@ -216,6 +216,8 @@ impl Connection {
             }
             let chunk = std::mem::take(data);
             s.send_queue.pop_front();
+            s.send_buffered -= SEND_ENTRY_COST;
+            self.send_buffered -= SEND_ENTRY_COST;
             if !chunk.is_empty() {
                 buf.put_bytes(chunk);
             }

@@ -93,6 +93,7 @@ impl Meter {
     #[track_caller]
     pub fn assert_below(&self, bound: usize, attack: &str) {
         let grown = self.grown();
+        eprintln!("{attack}: live heap grew by {grown} bytes at most (bound {bound})");
         assert!(
             grown <= bound,
             "{attack}: the live heap grew by {grown} bytes during the attack; the bound from the limits is {bound}"
@@ -110,6 +111,9 @@ pub mod path {
     pub const SERVER_STREAM: &str = "/attack.Test/ServerStream";
     /// Echoes every message.
     pub const BIDI: &str = "/attack.Test/Bidi";
+    /// Client streaming whose handler never reads its requests (a slow
+    /// consumer): whatever the client sends stays queued for it.
+    pub const HOLD: &str = "/attack.Test/Hold";
 }
 
 /// The test service on a server with the secure defaults.
@@ -130,6 +134,14 @@ pub fn service() -> Server {
                     (0..count).map(move |_| Ok(Bytes::from(vec![0xab; size]).into())),
                 ));
                 Ok(Response::new(s))
+            }),
+        )
+        .route(
+            path::HOLD,
+            Method::client_streaming(|req| async move {
+                let _requests = req;
+                std::future::pending::<()>().await;
+                Ok(Response::new(Bytes::new()))
             }),
         )
         .route(

@@ -1,0 +1,239 @@
+//! Clients that make the server hold memory for them, per call and times
+//! the calls and connections they open (issue 18): zero-window readers of
+//! large responses, and small compressed requests that inflate to megabytes
+//! but are never consumed. Limits: `Server::connection_memory_budget` and
+//! `Server::server_memory_budget` (weir-rt), `ServerConfig::max_recv_buffer_per_connection`
+//! (the core). Reaction: backpressure (handlers' sends wait, request
+//! messages stay compressed in the core), then RESOURCE_EXHAUSTED for new
+//! calls on a connection its client keeps full, counted like resets until
+//! GOAWAY ENHANCE_YOUR_CALM.
+
+use std::time::{Duration, Instant};
+
+use weir_core::ErrorCode;
+use weir_core::grpc::Compressors;
+use weir_tokio::server::{DEFAULT_CONNECTION_BUDGET, DEFAULT_SERVER_BUDGET};
+
+use crate::alloc;
+use crate::harness::*;
+
+/// RESOURCE_EXHAUSTED.
+const RESOURCE_EXHAUSTED: u32 = 8;
+
+/// Waits until the live heap stops growing (the attack reached its steady
+/// state): no change above 1 % over half a second, or 10 s at most.
+fn settle() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = alloc::current();
+    let mut stable = 0;
+    while stable < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = alloc::current();
+        stable = if now.abs_diff(last) <= last / 100 { stable + 1 } else { 0 };
+        last = now;
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    Compressors::builtin().get(b"gzip").expect("gzip").compress(data, &mut out).expect("compress");
+    out
+}
+
+/// A gRPC message with the compressed flag.
+fn compressed_message(z: &[u8]) -> Vec<u8> {
+    let mut out = vec![1];
+    out.extend_from_slice(&(z.len() as u32).to_be_bytes());
+    out.extend_from_slice(z);
+    out
+}
+
+/// HEADERS opening a gzip-encoded call.
+fn gzip_call(stream: u32, path: &str) -> Vec<u8> {
+    headers(stream, request_block(path, &[(b"grpc-encoding", b"gzip")]), false)
+}
+
+/// A request that inflates to just under the 4 MiB message limit, and its
+/// gzip form (a few KiB).
+fn bomb() -> Vec<u8> {
+    let z = gzip(&vec![0u8; (4 << 20) - 64]);
+    assert!(z.len() < 8 << 10, "{} compressed bytes", z.len());
+    z
+}
+
+/// Opens one more HOLD call with a message; returns the server's answer.
+fn next_call_is_refused(raw: &mut Raw, id: u32, z: &[u8]) -> StreamEnd {
+    let mut call = gzip_call(id, path::HOLD);
+    call.extend(frames::data(id, false, &compressed_message(z)));
+    assert!(raw.send(&call));
+    raw.stream_end(id, Duration::from_secs(5)).expect("an answer to the new call")
+}
+
+/// Opens calls on a full connection, in batches well under the stream
+/// limit, until the refusals end it.
+/// `batch`: how many more streams the client may open.
+fn refusals_end_with_enhance_your_calm(raw: &mut Raw, from_id: u32, batch: u32, limit: u32, attack: &str) {
+    const BATCH: u32 = 64;
+    let batch = batch.min(BATCH);
+    let mut id = from_id;
+    while raw.goaway.is_none() && id < from_id + 2 * (limit + 2 * batch) {
+        let mut calls = Vec::new();
+        for i in 0..batch {
+            calls.extend(request(id + 2 * i, path::HOLD, false));
+        }
+        if !raw.send(&calls) {
+            break;
+        }
+        id += 2 * batch;
+        let _ = raw.stream_end(id - 2, Duration::from_secs(5));
+    }
+    expect_goaway(raw, ErrorCode::ENHANCE_YOUR_CALM, Duration::from_secs(10), attack);
+    let refused = raw.resets.iter().filter(|(_, c)| *c == ErrorCode::REFUSED_STREAM).count();
+    assert_eq!(refused, 0, "{attack}: refused by the memory budget, not by the stream limit");
+}
+
+/// 255 calls per connection on 4 connections ask for 64 MiB each of
+/// server-streaming responses and never grant flow-control window (the
+/// finding: +274 MiB per connection, +1.1 GiB for 4). Handlers' sends wait
+/// once a connection holds its budget (queued responses and the core's send
+/// buffer together); a bystander is served meanwhile; a new call on a full
+/// connection is refused with RESOURCE_EXHAUSTED, and a client that keeps
+/// opening calls is cut off.
+#[test]
+fn zero_window_streams_on_four_connections_stay_within_the_budget() {
+    let _serial = serial();
+    let server = TestServer::start(|s| s);
+    let budget = DEFAULT_CONNECTION_BUDGET;
+    const CONNS: usize = 4;
+    const CALLS: u32 = 255;
+    let (count, size) = (1024u32, 64u32 << 10);
+    let mut req = count.to_be_bytes().to_vec();
+    req.extend(size.to_be_bytes());
+    let meter = Meter::start();
+    let mut conns: Vec<Raw> = (0..CONNS)
+        .map(|_| {
+            let mut raw = Raw::open(server.addr, &[(frames::setting::INITIAL_WINDOW_SIZE, 0)]);
+            let mut attack = Vec::new();
+            for i in 0..CALLS {
+                attack.extend(request(1 + 2 * i, path::SERVER_STREAM, false));
+                attack.extend(frames::data(1 + 2 * i, true, &grpc_message(&req)));
+            }
+            assert!(raw.send(&attack));
+            raw
+        })
+        .collect();
+    settle();
+    server.assert_still_serving();
+    let held = meter.grown();
+    assert!(held > budget, "the attack did fill the budgets ({held} bytes held)");
+    let next = 1 + 2 * CALLS;
+    for raw in &mut conns {
+        let mut call = request(next, path::SERVER_STREAM, false);
+        call.extend(frames::data(next, true, &grpc_message(&req)));
+        assert!(raw.send(&call));
+        let end = raw.stream_end(next, Duration::from_secs(5)).expect("an answer to the new call");
+        assert_eq!(end.grpc_status, Some(RESOURCE_EXHAUSTED), "refused on a full connection: {end:?}");
+    }
+    let resets = server.config.h2.max_resets_per_window;
+    let free = server.config.h2.max_concurrent_streams - CALLS;
+    refusals_end_with_enhance_your_calm(&mut conns[0], next + 2, free, resets, "zero-window call flood");
+    let bound = CONNS * (2 * budget + per_connection(&server.config) + CALLS as usize * PER_STREAM) + SLACK;
+    assert!(bound <= DEFAULT_SERVER_BUDGET, "the bound is within the server's budget too");
+    assert!(bound < CONNS * CALLS as usize * (1 << 20), "far below what the calls could queue");
+    meter.assert_below(bound, "zero-window streams on 4 connections");
+    drop(conns);
+    server.assert_still_serving();
+}
+
+/// 256 unary calls per connection, each one 4 KiB gzip message that
+/// inflates to just under 4 MiB, never ending the stream (the finding:
+/// +1,025 MiB from 1.08 MB sent). A request is decompressed only once it is
+/// complete, so the server holds the compressed bytes only.
+#[test]
+fn held_gzip_unary_calls_are_never_inflated() {
+    let _serial = serial();
+    let z = bomb();
+    for conns in [1usize, 4] {
+        let server = TestServer::start(|s| s);
+        let streams = server.config.h2.max_concurrent_streams;
+        let meter = Meter::start();
+        let attackers: Vec<Raw> = (0..conns)
+            .map(|_| {
+                let mut raw = Raw::open(server.addr, &[]);
+                let mut attack = Vec::new();
+                for i in 0..streams {
+                    attack.extend(gzip_call(1 + 2 * i, path::UNARY));
+                    attack.extend(frames::data(1 + 2 * i, false, &compressed_message(&z)));
+                }
+                assert!(raw.send(&attack));
+                raw
+            })
+            .collect();
+        settle();
+        server.assert_still_serving();
+        let per_call = PER_STREAM + 2 * z.len();
+        let bound = conns * (per_connection(&server.config) + streams as usize * per_call) + SLACK;
+        assert!(bound < 2 * DEFAULT_CONNECTION_BUDGET * conns, "tighter than the budget");
+        meter.assert_below(bound, &format!("held gzip unary calls on {conns} connection(s)"));
+        drop(attackers);
+    }
+}
+
+/// 64 calls per connection to a handler that never reads its requests,
+/// each sending four 4 KiB gzip messages that inflate to 4 MiB (without a
+/// budget: 1 GiB per connection). Request messages are pulled out of the
+/// core, decompressed, only while the connection's budget has room; then
+/// they stay compressed in the core and flow control stops the client;
+/// new calls on the full connection are refused, and a client that keeps
+/// opening them is cut off.
+#[test]
+fn gzip_requests_to_slow_handlers_get_backpressure_then_refusal() {
+    let _serial = serial();
+    let z = bomb();
+    let budget = DEFAULT_CONNECTION_BUDGET;
+    const CALLS: u32 = 64;
+    const MESSAGES: usize = 4;
+    for conns in [1usize, 4] {
+        let server = TestServer::start(|s| s);
+        let meter = Meter::start();
+        let mut attackers: Vec<Raw> = (0..conns)
+            .map(|_| {
+                let mut raw = Raw::open(server.addr, &[]);
+                let mut attack = Vec::new();
+                for i in 0..CALLS {
+                    attack.extend(gzip_call(1 + 2 * i, path::HOLD));
+                    for _ in 0..MESSAGES {
+                        attack.extend(frames::data(1 + 2 * i, false, &compressed_message(&z)));
+                    }
+                }
+                assert!(raw.send(&attack));
+                raw
+            })
+            .collect();
+        settle();
+        server.assert_still_serving();
+        assert!(meter.grown() > budget / 2, "requests were inflated up to the budget");
+        let next = 1 + 2 * CALLS;
+        for raw in &mut attackers {
+            let end = next_call_is_refused(raw, next, &z);
+            assert_eq!(end.grpc_status, Some(RESOURCE_EXHAUSTED), "refused on a full connection: {end:?}");
+        }
+        let resets = server.config.h2.max_resets_per_window;
+        let free = server.config.h2.max_concurrent_streams - CALLS;
+        refusals_end_with_enhance_your_calm(
+            &mut attackers[0],
+            next + 2,
+            free,
+            resets,
+            "slow-handler call flood",
+        );
+        let compressed = CALLS as usize * MESSAGES * (z.len() + 5);
+        let bound = conns
+            * (2 * budget + per_connection(&server.config) + CALLS as usize * PER_STREAM + compressed)
+            + SLACK;
+        assert!(bound <= DEFAULT_SERVER_BUDGET);
+        meter.assert_below(bound, &format!("gzip requests to slow handlers on {conns} connection(s)"));
+        drop(attackers);
+        server.assert_still_serving();
+    }
+}
