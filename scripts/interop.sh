@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# gRPC interop matrix: Weir's interop-server/-client against the grpcio
-# (Python, C core) peer in interop/python, Weir against itself, and an h2load
-# run against the Weir interop server. Prints a pass table, writes it to
-# target/interop-results.txt and exits non-zero if any row failed.
+# gRPC interop matrix: Weir's interop-server/-client against three other
+# implementations, both directions, both runtimes, h2c and TLS: grpcio
+# (Python, C core; interop/python), gRPC-Go (Debian's golang-google-grpc-dev;
+# interop/go) and grpc-js (Node; interop/node); Weir against itself; and an
+# h2load run against the Weir interop server. Against gRPC-Go and grpc-js,
+# every row also repeats large_unary and server_streaming_4mib (four 1 MiB
+# responses) REPEAT times: responses written over several flow-control
+# windows are where gRPC-Go's BDP pings meet the server's ping policy.
+# Prints a pass table, writes it to target/interop-results.txt and exits
+# non-zero if any row failed.
 #
 # Bounded: every wait has a timeout and every process started here is
 # stopped (by its pid) on exit. Logs: target/interop-logs/.
@@ -13,6 +19,7 @@ SERVER_START_TIMEOUT=60  # s, until a server reports it is listening
 CLIENT_TIMEOUT=300       # s, one client run (all cases)
 H2LOAD_TIMEOUT=300       # s
 H2LOAD_REQUESTS=100000
+REPEAT=${INTEROP_REPEAT:-20} # large_unary and server_streaming_4mib, per row
 OVERRIDE=foo.test.google.fr
 CA_FILE=interop/certs/ca.pem
 
@@ -52,6 +59,16 @@ for b in "$SERVER_BIN" "$CLIENT_BIN"; do
 done
 
 ./scripts/install-h2load.sh
+
+echo "== gRPC-Go peer"
+GO_BIN=$(timeout 1800 ./scripts/setup-go.sh | tail -n 1)
+GO_SERVER=$GO_BIN/go-interop-server
+GO_CLIENT=$GO_BIN/go-interop-client
+echo "gRPC-Go $(sed -n 's/^const Version = "\(.*\)"/\1/p' /usr/share/gocode/src/google.golang.org/grpc/version.go)"
+
+echo "== grpc-js peer"
+NODE_DIR=$(timeout 900 ./scripts/setup-node.sh | tail -n 1)
+(cd "$NODE_DIR" && node -e 'console.log("grpc-js", require("@grpc/grpc-js/package.json").version)')
 
 RUNTIMES=(tokio smol)
 
@@ -170,6 +187,62 @@ for tr in h2c tls; do
     stop_server
 done
 
+# --- gRPC-Go and grpc-js, both directions -----------------------------------------
+# repeated NAME: NAME REPEAT times, comma-separated.
+repeated() {
+    local out="" i
+    for ((i = 0; i < REPEAT; i++)); do out+="${out:+,}$1"; done
+    echo "$out"
+}
+REPEATS="$(repeated large_unary),$(repeated server_streaming_4mib)"
+# Neither gRPC-Go 1.33's server nor grpc-js's compresses responses on request
+# (response_compressed), so Weir's client runs every other standard case.
+PEER_SERVER_CASES="empty_unary,large_unary,client_streaming,server_streaming,ping_pong,empty_stream"
+PEER_SERVER_CASES+=",timeout_on_sleeping_server,cancel_after_begin,cancel_after_first_response"
+PEER_SERVER_CASES+=",status_code_and_message,special_status_message,unimplemented_method"
+PEER_SERVER_CASES+=",unimplemented_service,custom_metadata,client_compressed_unary,client_compressed_streaming"
+
+# peer_rows NAME SERVER_CMD CLIENT_CMD: NAME client -> Weir server and Weir
+# client -> NAME server, each on both runtimes and both transports.
+peer_rows() {
+    local name=$1 server_cmd=$2 client_cmd=$3 rt tr dir
+    for rt in "${RUNTIMES[@]}"; do
+        for tr in h2c tls; do
+            dir="$name client -> weir server"
+            # shellcheck disable=SC2046
+            if ! start_server "$LOGS/weir-server-$name-$rt-$tr.log" "$SERVER_BIN" --runtime "$rt" $(server_tls_flag "$tr"); then
+                record "$dir" "$rt" "$tr" 0 "server did not start"
+                stop_server
+                continue
+            fi
+            # shellcheck disable=SC2046,SC2086
+            run_client "$dir" "$rt" "$tr" "$LOGS/$name-client-weir-$rt-$tr.log" \
+                $client_cmd --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
+                --test_case "all,$REPEATS" $(tls_flags "$tr")
+            stop_server
+        done
+    done
+    for tr in h2c tls; do
+        dir="weir client -> $name server"
+        # shellcheck disable=SC2046,SC2086
+        if ! start_server "$LOGS/$name-server-$tr.log" $server_cmd $(server_tls_flag "$tr"); then
+            for rt in "${RUNTIMES[@]}"; do record "$dir" "$rt" "$tr" 0 "server did not start"; done
+            stop_server
+            continue
+        fi
+        for rt in "${RUNTIMES[@]}"; do
+            # shellcheck disable=SC2046
+            run_client "$dir" "$rt" "$tr" "$LOGS/weir-client-$name-$rt-$tr.log" \
+                "$CLIENT_BIN" --runtime "$rt" --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
+                --test_case "$PEER_SERVER_CASES,$REPEATS" $(tls_flags "$tr")
+        done
+        stop_server
+    done
+}
+
+peer_rows go "$GO_SERVER" "$GO_CLIENT"
+peer_rows grpc-js "node $NODE_DIR/server.js" "node $NODE_DIR/client.js"
+
 # --- Weir client -> Weir server, across runtimes ---------------------------------
 dir="weir client -> weir server"
 for srt in "${RUNTIMES[@]}"; do
@@ -235,10 +308,10 @@ stop_server
 # --- table ----------------------------------------------------------------------
 mkdir -p target
 {
-    printf '%-30s %-12s %-10s %8s %8s\n' direction runtime transport passed failed
+    printf '%-32s %-12s %-10s %8s %8s\n' direction runtime transport passed failed
     for row in "${ROWS[@]}"; do
         IFS='|' read -r d r t p f <<<"$row"
-        printf '%-30s %-12s %-10s %8s %8s\n' "$d" "$r" "$t" "$p" "$f"
+        printf '%-32s %-12s %-10s %8s %8s\n' "$d" "$r" "$t" "$p" "$f"
     done
 } >target/interop-results.txt
 echo

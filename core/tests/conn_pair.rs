@@ -334,6 +334,28 @@ fn graceful_shutdown_grace_period_expires() {
 }
 
 #[test]
+fn shutdown_before_the_peer_said_anything_closes_at_once() {
+    // A connection whose client never sent its preface and SETTINGS holds
+    // no request: the server does not wait for a PING it would never get.
+    let now = std::time::Instant::now();
+    let mut server = Connection::new(weir_core::conn::Role::Server, Config::default(), now);
+    server.shutdown(now);
+    let mut out = Vec::new();
+    while server.poll_transmit(now, &mut out) > 0 {}
+    assert!(server.is_closed(), "closed without waiting");
+    let mut types = Vec::new();
+    let mut rest = &out[..];
+    while rest.len() >= 9 {
+        let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        types.push(rest[3]);
+        rest = &rest[9 + len..];
+    }
+    assert_eq!(types.first(), Some(&0x4), "SETTINGS first: {types:?}");
+    assert_eq!(types.last(), Some(&0x7), "then the final GOAWAY: {types:?}");
+    assert!(!types.contains(&0x6), "no PING to wait for: {types:?}");
+}
+
+#[test]
 fn ping_measures_rtt() {
     let mut p = pair(11);
     p.latency = Duration::from_millis(5);

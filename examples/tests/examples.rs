@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 mod interpreter;
 use interpreter::python;
 
-/// A server binary that prints its address on its first line.
+/// A server binary that prints its address on its first line; its standard
+/// output stays open (a server may print more, such as when it stops).
 struct Spawned {
     child: Child,
     addr: String,
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Drop for Spawned {
@@ -28,10 +30,11 @@ fn spawn_server(bin: &str, prefix_words: usize) -> Spawned {
     let mut child =
         Command::new(bin).arg("127.0.0.1:0").stdout(Stdio::piped()).spawn().expect("spawn server");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
     let addr = line.split_whitespace().nth(prefix_words).unwrap_or_default().to_owned();
     assert!(addr.contains(':'), "no address in {line:?}");
-    Spawned { child, addr }
+    Spawned { child, addr, _stdout: stdout }
 }
 
 /// Runs a client binary with a time limit.
@@ -159,4 +162,32 @@ fn custom_event_loop_serves_grpcio_and_weir_clients() {
         &[&format!("http://{}", server.addr), "loop"],
     ));
     assert_eq!(out.trim(), "Hello loop");
+}
+
+/// Every server example stops on SIGTERM (what `kill`, systemd and
+/// Kubernetes send) by shutting down gracefully, and exits with status 0,
+/// with a client connection open at the time.
+#[test]
+fn servers_exit_cleanly_on_sigterm() {
+    for (bin, words) in [
+        (env!("CARGO_BIN_EXE_helloworld_server"), 3),
+        (env!("CARGO_BIN_EXE_route_guide_server"), 3),
+        (env!("CARGO_BIN_EXE_chat_server"), 3),
+        (env!("CARGO_BIN_EXE_custom_event_loop"), 1),
+    ] {
+        let mut server = spawn_server(bin, words);
+        let conn = std::net::TcpStream::connect(&server.addr).expect("connect");
+        let kill = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{bin}: still running 10 s after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{bin}: {status:?}");
+        drop(conn);
+    }
 }

@@ -36,6 +36,13 @@ pub const CASES: [&str; 18] = [
     "server_compressed_streaming",
 ];
 
+/// Cases run only when named (not part of `all`).
+pub const EXTRA_CASES: [&str; 1] = [
+    // Four 1 MiB responses (4 MiB in all): several flow-control windows, so
+    // a gRPC-Go client sends BDP pings while the response is written.
+    "server_streaming_4mib",
+];
+
 type CaseResult = Result<(), String>;
 
 macro_rules! ensure {
@@ -92,6 +99,26 @@ pub async fn run(ch: &Channel, case: &str) -> CaseResult {
                 sizes.push(r.payload.map_or(0, |p| p.body.len()));
             }
             ensure!(sizes == [31_415, 9, 2_653, 58_979], "sizes {sizes:?}");
+            Ok(())
+        }
+        "server_streaming_4mib" => {
+            const MIB: usize = 1 << 20;
+            let req = StreamingOutputCallRequest {
+                response_parameters: params(&[MIB as i32; 4]),
+                ..Default::default()
+            };
+            let mut s = c.streaming_output_call(req).await.map_err(fail)?.into_inner();
+            let mut n = 0;
+            while let Some(r) = s.message().await.map_err(fail)? {
+                let body = r.payload.map(|p| p.body).unwrap_or_default();
+                ensure!(
+                    body.len() == MIB && body.iter().all(|&b| b == 0),
+                    "response {n}: {} bytes",
+                    body.len()
+                );
+                n += 1;
+            }
+            ensure!(n == 4, "{n} responses");
             Ok(())
         }
         "ping_pong" => ping_pong(&c).await,

@@ -35,6 +35,11 @@ use weir_rt::runtime::{BoxFuture, Io, Listener, Net, PeerInfo, Runtime, Timer};
 pub use weir_rt::adapter::{FuturesIo, StreamListener};
 pub use weir_rt::*;
 
+#[cfg(unix)]
+mod signal;
+#[cfg(unix)]
+pub use signal::shutdown_signal;
+
 /// The smol runtime: spawns on a given [`Executor`] ([`Smol::new`]), or on
 /// smol's global executor ([`Smol::default`], what `Server::builder()` and
 /// `Endpoint::new` use): `smol::spawn`, run by `SMOL_THREADS` background

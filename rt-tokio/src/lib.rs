@@ -28,6 +28,9 @@ use weir_rt::runtime::{BoxFuture, Io, Listener, Net, PeerInfo, Runtime, Timer};
 
 pub use weir_rt::*;
 
+mod signal;
+pub use signal::shutdown_signal;
+
 /// The tokio runtime (uses the ambient tokio runtime of the calling task).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tokio;

@@ -840,19 +840,23 @@ impl Connection {
     /// Starts a graceful shutdown: no new streams; in-flight ones may finish
     /// within `Config::shutdown_grace`. A server sends GOAWAY(2^31-1) and a
     /// PING, then the final GOAWAY with the real last stream id once the PING
-    /// is answered (so streams in flight are not lost).
+    /// is answered (so streams in flight are not lost); to a peer that has not
+    /// sent its SETTINGS yet, the final GOAWAY at once.
     pub fn shutdown(&mut self, now: Instant) {
         if self.phase != Phase::Open || self.shutdown.is_some() {
             return;
         }
         self.pending_open_fail(now);
         match self.role {
-            Role::Server => {
+            // A peer that never sent its SETTINGS has no request we could
+            // lose: the final GOAWAY goes at once (a request of its still in
+            // flight is above the last stream id, so its client may retry it).
+            Role::Server if self.got_peer_settings => {
                 self.queue_goaway(StreamId::MAX, ErrorCode::NO_ERROR, Bytes::new());
                 self.control.push_back(Frame::Ping(Ping { ack: false, payload: ping_payload::SHUTDOWN }));
                 self.shutdown = Some(Shutdown::AwaitingPing { started: now });
             }
-            Role::Client => {
+            Role::Server | Role::Client => {
                 self.queue_goaway(self.last_peer_id, ErrorCode::NO_ERROR, Bytes::new());
                 self.shutdown = Some(Shutdown::Draining { deadline: now + self.config.shutdown_grace });
             }

@@ -1,4 +1,5 @@
-//! `chat_server [ADDR]`: one chat room (chat.Chat) until Ctrl-C.
+//! `chat_server [ADDR]`: one chat room (chat.Chat) until Ctrl-C or SIGTERM
+//! (then calls in flight finish).
 
 use weir_examples::chat::chat_server::ChatServer;
 use weir_examples::chat_room::ChatRoom;
@@ -9,10 +10,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:50052".into()).parse()?;
     let bound = Server::builder().add_service(ChatServer::new(ChatRoom::default())).bind(addr).await?;
     println!("chat room on {}", bound.local_addr().expect("tcp"));
-    bound
-        .serve_with_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    bound.serve_with_shutdown(weir_tokio::shutdown_signal()).await?;
     Ok(())
 }

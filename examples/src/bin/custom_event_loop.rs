@@ -4,11 +4,15 @@
 //! read timeout doubles as the core's timer.
 //!
 //! This is the whole integration contract: feed bytes in, drain events, write
-//! what `poll_transmit` produced, wake up at `poll_timeout`.
+//! what `poll_transmit` produced, wake up at `poll_timeout`. On SIGTERM or
+//! SIGINT every connection starts the core's graceful shutdown (GOAWAY,
+//! calls in flight finish) and the process exits once they are closed.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -63,12 +67,16 @@ fn on_messages(core: &mut Server, call: CallId, m: Method) -> Result<(), Status>
     }
 }
 
-fn serve(mut stream: TcpStream) -> std::io::Result<()> {
+/// How often a blocked loop looks at the stop flag.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+fn serve(mut stream: TcpStream, stop: &AtomicBool) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut core = Server::new(ServerConfig::default(), Instant::now());
     let mut calls: HashMap<CallId, Method> = HashMap::new();
     let mut input = vec![0u8; 64 << 10];
     let mut output = Vec::with_capacity(64 << 10);
+    let mut stopping = false;
     loop {
         // 1. Events: start calls, answer messages.
         while let Some(event) = core.poll_event() {
@@ -102,9 +110,18 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
         if core.is_closed() {
             return Ok(());
         }
-        // 3. Input, waiting at most until the core's next deadline.
+        // 3. Asked to stop: GOAWAY, let the calls in flight finish (the core
+        // closes the connection once they have, or after its grace period).
+        if stop.load(Ordering::Relaxed) && !stopping {
+            stopping = true;
+            core.shutdown(Instant::now());
+            continue;
+        }
+        // 4. Input, waiting at most until the core's next deadline (and
+        // looking at the stop flag now and then).
         let timeout = core.poll_timeout().map(|t| t.saturating_duration_since(Instant::now()));
-        stream.set_read_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))?;
+        let timeout = timeout.map_or(STOP_CHECK, |t| t.min(STOP_CHECK));
+        stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
         match stream.read(&mut input) {
             Ok(0) => core.handle_eof(Instant::now()),
             Ok(n) => core.handle_input(Instant::now(), &input[..n]),
@@ -121,17 +138,32 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:50053".into());
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
     let listener = TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
     println!("LISTENING {}", listener.local_addr()?);
-    for stream in listener.incoming() {
-        match stream {
-            Ok(s) => {
-                std::thread::spawn(move || {
-                    let _ = serve(s);
-                });
+    let mut connections = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false)?;
+                let stop = stop.clone();
+                connections.push(std::thread::spawn(move || {
+                    let _ = serve(s, &stop);
+                }));
             }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(STOP_CHECK),
             Err(e) => eprintln!("accept failed: {e}"),
         }
+        connections.retain(|c| !c.is_finished());
     }
+    drop(listener);
+    for c in connections {
+        let _ = c.join();
+    }
+    println!("stopped");
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `helloworld_server [ADDR]`: serves helloworld.Greeter (default 127.0.0.1:50051)
-//! until Ctrl-C.
+//! until Ctrl-C or SIGTERM
+//! (then calls in flight finish).
 
 use weir_examples::greeter::MyGreeter;
 use weir_examples::helloworld::greeter_server::GreeterServer;
@@ -10,10 +11,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:50051".into()).parse()?;
     let bound = Server::builder().add_service(GreeterServer::new(MyGreeter)).bind(addr).await?;
     println!("Greeter listening on {}", bound.local_addr().expect("tcp"));
-    bound
-        .serve_with_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    bound.serve_with_shutdown(weir_tokio::shutdown_signal()).await?;
     Ok(())
 }

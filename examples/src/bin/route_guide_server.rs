@@ -1,4 +1,5 @@
-//! `route_guide_server [ADDR]`: serves routeguide.RouteGuide until Ctrl-C.
+//! `route_guide_server [ADDR]`: serves routeguide.RouteGuide until Ctrl-C or SIGTERM
+//! (then calls in flight finish).
 
 use weir_examples::route_guide::RouteGuideService;
 use weir_examples::routeguide::route_guide_server::RouteGuideServer;
@@ -10,10 +11,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bound =
         Server::builder().add_service(RouteGuideServer::new(RouteGuideService::default())).bind(addr).await?;
     println!("RouteGuide listening on {}", bound.local_addr().expect("tcp"));
-    bound
-        .serve_with_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    bound.serve_with_shutdown(weir_tokio::shutdown_signal()).await?;
     Ok(())
 }

@@ -1,6 +1,8 @@
-//! `interop-client --server_host H --server_port P --test_case NAME[,NAME...|all]
+//! `interop-client --server_host H --server_port P --test_case NAME[,NAME...]
 //! [--use_tls] [--server_host_override NAME] [--ca_file PATH] [--runtime tokio|smol]`:
 //! runs interop cases, one PASS/FAIL line each, then `N passed, M failed`.
+//! `all` stands for every standard case; a name may repeat; the extra case
+//! `server_streaming_4mib` runs only when named.
 
 use std::time::{Duration, Instant};
 
@@ -40,10 +42,18 @@ fn main() -> Result<(), Error> {
 async fn run_cases<R: Net>(rt: R, args: &Args) -> Result<usize, Error> {
     let host = args.get("server_host").unwrap_or("localhost").to_owned();
     let port: u16 = args.get("server_port").ok_or("--server_port is required")?.parse()?;
-    let cases: Vec<String> = match args.get("test_case").unwrap_or("all") {
-        "all" => client::CASES.iter().map(|s| s.to_string()).collect(),
-        list => list.split(',').map(str::to_owned).collect(),
-    };
+    // A comma-separated list; `all` stands for every standard case, and a
+    // name may repeat (each occurrence runs).
+    let cases: Vec<String> = args
+        .get("test_case")
+        .unwrap_or("all")
+        .split(',')
+        .flat_map(|name| match name {
+            "all" => client::CASES.to_vec(),
+            one => vec![one],
+        })
+        .map(str::to_owned)
+        .collect();
     let tls = args.flag("use_tls");
     let scheme = if tls { "https" } else { "http" };
     let mut endpoint = Endpoint::with_runtime(rt.clone(), format!("{scheme}://{host}:{port}"))?;

@@ -1,4 +1,8 @@
-//! `interop-server --port N [--use_tls] [--runtime tokio|smol]`: grpc.testing.TestService.
+//! `interop-server --port N [--use_tls] [--runtime tokio|smol]`: grpc.testing.TestService,
+//! until SIGTERM or SIGINT, then a graceful shutdown (calls in flight finish).
+
+use std::future::Future;
+use std::time::Duration;
 
 use weir_interop::args::Args;
 use weir_interop::{certs, server::test_service};
@@ -21,21 +25,30 @@ fn main() -> Result<(), Error> {
     match args.get("runtime").unwrap_or("tokio") {
         "tokio" => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(serve(weir_tokio::Tokio, port, tls))
+            rt.block_on(serve(weir_tokio::Tokio, port, tls, weir_tokio::shutdown_signal()))
         }
-        "smol" => smol::block_on(serve(weir_smol::Smol::default(), port, tls)),
+        "smol" => smol::block_on(serve(weir_smol::Smol::default(), port, tls, weir_smol::shutdown_signal())),
         other => Err(format!("unsupported --runtime {other}: {HELP}").into()),
     }
 }
 
-async fn serve<R: Net>(rt: R, port: u16, tls: bool) -> Result<(), Error> {
-    let mut server = test_service(Server::new(rt.clone()), rt);
+/// How long calls in flight may finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+async fn serve<R: Net>(
+    rt: R,
+    port: u16,
+    tls: bool,
+    stop: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
+    let mut server = test_service(Server::new(rt.clone()), rt).shutdown_grace(SHUTDOWN_GRACE);
     if tls {
         let id = Identity::from_pem(certs::SERVER_CERT, certs::SERVER_KEY)?;
         server = server.tls_config(ServerTlsConfig::new(id))?;
     }
     let bound = server.bind(([127, 0, 0, 1], port).into()).await?;
     eprintln!("interop server listening on {}", bound.local_addr().expect("tcp"));
-    bound.serve().await?;
+    bound.serve_with_shutdown(stop).await?;
+    eprintln!("interop server stopped");
     Ok(())
 }

@@ -237,3 +237,42 @@ fn gzip_requests_to_slow_handlers_get_backpressure_then_refusal() {
         server.assert_still_serving();
     }
 }
+
+/// The server's budget caps what all connections hold together, below the
+/// sum of their own budgets: 4 zero-window connections (255 calls each)
+/// under a 48 MiB server budget, where 4 × 32 MiB would be allowed
+/// connection by connection. A fresh connection is still served (a
+/// connection holding nothing always gets one message through).
+#[test]
+fn the_server_budget_bounds_many_connections() {
+    let _serial = serial();
+    const SERVER_BUDGET: usize = 48 << 20;
+    let server = TestServer::start(|s| s.server_memory_budget(SERVER_BUDGET));
+    const CONNS: usize = 4;
+    const CALLS: u32 = 255;
+    let (count, size) = (100_000u32, 16u32 << 10);
+    let mut req = count.to_be_bytes().to_vec();
+    req.extend(size.to_be_bytes());
+    let meter = Meter::start();
+    let conns: Vec<Raw> = (0..CONNS)
+        .map(|_| {
+            let mut raw = Raw::open(server.addr, &[(frames::setting::INITIAL_WINDOW_SIZE, 0)]);
+            let mut attack = Vec::new();
+            for i in 0..CALLS {
+                attack.extend(request(1 + 2 * i, path::SERVER_STREAM, false));
+                attack.extend(frames::data(1 + 2 * i, true, &grpc_message(&req)));
+            }
+            assert!(raw.send(&attack));
+            raw
+        })
+        .collect();
+    settle();
+    server.assert_still_serving();
+    // Each blocked handler also holds the one message it is sending.
+    let held_by_handlers = CONNS * CALLS as usize * (size as usize + PER_STREAM);
+    let bound = SERVER_BUDGET + CONNS * per_connection(&server.config) + held_by_handlers + SLACK;
+    assert!(bound < CONNS * DEFAULT_CONNECTION_BUDGET, "tighter than the connections' own budgets");
+    meter.assert_below(bound, "zero-window streams under the server budget");
+    drop(conns);
+    server.assert_still_serving();
+}
