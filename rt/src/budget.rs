@@ -47,7 +47,8 @@ impl Waiters {
     }
 
     fn wake_all(&self) {
-        if !self.any.swap(false, Ordering::SeqCst) {
+        // A plain load first: releases happen per message, waiters rarely.
+        if !self.any.load(Ordering::SeqCst) || !self.any.swap(false, Ordering::SeqCst) {
             return;
         }
         let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));

@@ -189,11 +189,11 @@ impl CallShared {
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    /// The core accepted a queued message of `n` bytes.
-    pub fn credit(&self, n: usize) {
+    /// The core accepted `messages` queued messages of `bytes` bytes in all.
+    pub fn credit(&self, bytes: usize, messages: usize) {
         let waker = {
             let mut s = self.lock();
-            let n = (n + MESSAGE_COST).min(s.send_queued);
+            let n = (bytes + messages * MESSAGE_COST).min(s.send_queued);
             s.send_queued -= n;
             if let Some(b) = &self.budget {
                 b.release(n);
@@ -370,7 +370,7 @@ mod tests {
         let mut cx = Context::from_waker(&w);
         assert!(c.poll_reserve(&mut cx, SEND_LIMIT * 2).is_ready(), "one message always fits");
         assert!(c.poll_reserve(&mut cx, 1).is_pending());
-        c.credit(SEND_LIMIT * 2);
+        c.credit(SEND_LIMIT * 2, 1);
         assert!(c.poll_reserve(&mut cx, 1).is_ready());
         c.close_send(Status::new(Code::Cancelled, "gone"));
         assert!(matches!(c.poll_reserve(&mut cx, 1), Poll::Ready(Err(s)) if s.code == Code::Cancelled));

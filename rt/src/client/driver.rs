@@ -369,7 +369,7 @@ impl<R: Runtime> ClientDriver<R> {
                 obs.sent(len);
             }
             if credited {
-                shared.credit(len);
+                shared.credit(len, 1);
             }
             if let Err(status) = sent {
                 self.core.cancel(call);

@@ -88,7 +88,7 @@ impl Drop for Entry {
         // Responses the core never took give their reservation back.
         for out in self.out.drain(..) {
             if let Out::Message(msg, true) = out {
-                self.shared.credit(msg.len());
+                self.shared.credit(msg.len(), 1);
             }
         }
     }
@@ -473,14 +473,33 @@ impl<R: Runtime> ServerDriver<R> {
         self.flush_out(call);
     }
 
-    /// Hands queued output to the core while it accepts it.
+    /// Hands queued output to the core while it accepts it. The messages'
+    /// reservations are given back once per pass, not per message.
     fn flush_out(&mut self, call: CallId) {
+        let mut credit = (0, 0);
+        let finish = self.hand_over(call, &mut credit);
+        if credit.1 > 0 {
+            // The bytes moved from the call's reservation to the core's send
+            // buffer: count them there before giving the former back.
+            self.budget.set_core_send(self.core.h2().send_buffered_total());
+            if let Some(entry) = self.calls.get(&call) {
+                entry.shared.credit(credit.0, credit.1);
+            }
+        }
+        if let Some((status, trailers)) = finish {
+            self.finish_now(call, status, trailers);
+        }
+    }
+
+    /// [`ServerDriver::flush_out`]'s loop: adds the bytes and count of the
+    /// reserved messages it handed over to `credit`; returns the status to
+    /// finish the call with, when it ends here.
+    fn hand_over(&mut self, call: CallId, credit: &mut (usize, usize)) -> Option<(Status, Metadata)> {
         loop {
-            let Some(entry) = self.calls.get_mut(&call) else { return };
-            let Some(front) = entry.out.front() else { return };
-            match front {
+            let entry = self.calls.get_mut(&call)?;
+            match entry.out.front()? {
                 Out::Headers(_) => {
-                    let Some(Out::Headers(md)) = entry.out.pop_front() else { return };
+                    let Some(Out::Headers(md)) = entry.out.pop_front() else { return None };
                     if !entry.headers_sent {
                         entry.headers_sent = true;
                         let _ = self.core.send_headers(call, &md);
@@ -488,12 +507,15 @@ impl<R: Runtime> ServerDriver<R> {
                 }
                 Out::Message(..) => {
                     if !self.core.poll_writable(call) {
-                        return;
+                        return None;
                     }
-                    let Some(Out::Message(msg, credited)) = entry.out.pop_front() else { return };
+                    let Some(Out::Message(msg, credited)) = entry.out.pop_front() else { return None };
                     entry.headers_sent = true;
                     let len = msg.len();
-                    let shared = entry.shared.clone();
+                    if credited {
+                        credit.0 += len;
+                        credit.1 += 1;
+                    }
                     let sent = match msg.compress {
                         _ if !msg.more.is_empty() => {
                             let compress = msg.compress;
@@ -504,21 +526,15 @@ impl<R: Runtime> ServerDriver<R> {
                     };
                     if let Err(status) = sent {
                         // Too large, or the stream is gone: the call ends here.
-                        return self.finish_now(call, status, Metadata::new());
+                        return Some((status, Metadata::new()));
                     }
                     if let Some(obs) = self.calls.get_mut(&call).and_then(|e| e.obs.as_mut()) {
                         obs.sent(len);
                     }
-                    // The bytes move from the call's reservation to the core's
-                    // send buffer: count them there before giving the former back.
-                    self.budget.set_core_send(self.core.h2().send_buffered_total());
-                    if credited {
-                        shared.credit(len);
-                    }
                 }
                 Out::Finish(..) => {
-                    let Some(Out::Finish(status, trailers)) = entry.out.pop_front() else { return };
-                    return self.finish_now(call, status, trailers);
+                    let Some(Out::Finish(status, trailers)) = entry.out.pop_front() else { return None };
+                    return Some((status, trailers));
                 }
             }
         }
