@@ -1,4 +1,4 @@
-//! `bench-client --impl weir|tonic --addr HOST:PORT --mode unary|download|echo|idle|streams [options]`
+//! `bench-client --impl weir|tonic --addr HOST:PORT --mode unary|download|echo|idle|streams|churn [options]`
 //!
 //! Each stack's own client, driving a bench server:
 //! - `unary`: SayHello with `--concurrency` workers over `--connections`
@@ -9,7 +9,10 @@
 //! - `idle`: opens `--connections` connections (one call each), prints READY and
 //!   holds them until stdin closes (memory probes);
 //! - `streams`: opens `--streams` Hold streams on one connection, prints READY,
-//!   holds them until stdin closes.
+//!   holds them until stdin closes;
+//! - `churn`: `--connections` short connections one after another, each a fresh
+//!   channel doing `--calls` SayHello calls and then dropped; prints how many
+//!   connections and calls succeeded, exits non-zero if any failed (soak tests).
 //!
 //! `--send-buffer BYTES` sets Weir's `loopback_send_buffer` (0: the kernel's
 //! autotuning); tonic's client has no such option.
@@ -148,6 +151,45 @@ fn check_reply(r: Result<String, String>) -> Result<(), String> {
     }
 }
 
+/// `--mode churn`: `connections` fresh channels one after another, `calls`
+/// SayHello calls on each, every channel dropped before the next one opens.
+async fn churn(
+    stack: &str,
+    addr: &str,
+    send_buffer: Option<Option<usize>>,
+    connections: usize,
+    calls: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    let (mut ok_conns, mut ok_calls, mut first_error) = (0usize, 0usize, None);
+    for _ in 0..connections {
+        let result = async {
+            let mut c = connect(stack, addr, send_buffer).await?;
+            for _ in 0..calls {
+                c.say_hello().await?;
+                ok_calls += 1;
+            }
+            Ok::<_, String>(())
+        }
+        .await;
+        match result {
+            Ok(()) => ok_conns += 1,
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let failed = connections - ok_conns;
+    println!(
+        "impl={stack} mode=churn connections={connections} calls_per_connection={calls} succeeded_connections={ok_conns} failed_connections={failed} succeeded_calls={ok_calls} secs={:.1}",
+        start.elapsed().as_secs_f64(),
+    );
+    match first_error {
+        Some(e) => Err(format!("{failed} of {connections} connections failed; first error: {e}").into()),
+        None => Ok(()),
+    }
+}
+
 fn wait_for_stdin_close() {
     let mut sink = String::new();
     while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {}
@@ -166,6 +208,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads: usize = args.num("threads", 1);
     let send_buffer = args.send_buffer();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+    if mode == "churn" {
+        let calls: usize = args.num("calls", 3);
+        return rt.block_on(churn(&stack, &addr, send_buffer, connections, calls));
+    }
     rt.block_on(async move {
         let mut clients = Vec::with_capacity(connections);
         for _ in 0..connections {
