@@ -24,25 +24,8 @@ OVERRIDE=foo.test.google.fr
 CA_FILE=interop/certs/ca.pem
 
 # --- processes ------------------------------------------------------------
-PIDS=()
-stop_pid() {
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    PIDS=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=scripts/lib/processes.sh
+source scripts/lib/processes.sh
 
 # --- setup -----------------------------------------------------------------
 echo "== Python peer"
@@ -151,43 +134,7 @@ tls_flags() { # TRANSPORT: client TLS flags
 
 server_tls_flag() { if [ "$1" = tls ]; then echo "--use_tls=true"; else echo "--use_tls=false"; fi; }
 
-# --- Python client -> Weir server ---------------------------------------------
-for rt in "${RUNTIMES[@]}"; do
-    for tr in h2c tls; do
-        dir="python client -> weir server"
-        # shellcheck disable=SC2046
-        if ! start_server "$LOGS/weir-server-$rt-$tr.log" "$SERVER_BIN" --runtime "$rt" $(server_tls_flag "$tr"); then
-            record "$dir" "$rt" "$tr" 0 "server did not start"
-            stop_server
-            continue
-        fi
-        # shellcheck disable=SC2046
-        run_client "$dir" "$rt" "$tr" "$LOGS/py-client-weir-$rt-$tr.log" \
-            "$PY" interop/python/interop_client.py --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
-            --test_case all $(tls_flags "$tr")
-        stop_server
-    done
-done
-
-# --- Weir client -> Python server ---------------------------------------------
-for tr in h2c tls; do
-    dir="weir client -> python server"
-    # shellcheck disable=SC2046
-    if ! start_server "$LOGS/py-server-$tr.log" "$PY" interop/python/interop_server.py $(server_tls_flag "$tr"); then
-        for rt in "${RUNTIMES[@]}"; do record "$dir" "$rt" "$tr" 0 "server did not start"; done
-        stop_server
-        continue
-    fi
-    for rt in "${RUNTIMES[@]}"; do
-        # shellcheck disable=SC2046
-        run_client "$dir" "$rt" "$tr" "$LOGS/weir-client-py-$rt-$tr.log" \
-            "$CLIENT_BIN" --runtime "$rt" --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
-            --test_case all $(tls_flags "$tr")
-    done
-    stop_server
-done
-
-# --- gRPC-Go and grpc-js, both directions -----------------------------------------
+# --- other implementations, both directions ----------------------------------------
 # repeated NAME: NAME REPEAT times, comma-separated.
 repeated() {
     local out="" i
@@ -202,10 +149,11 @@ PEER_SERVER_CASES+=",timeout_on_sleeping_server,cancel_after_begin,cancel_after_
 PEER_SERVER_CASES+=",status_code_and_message,special_status_message,unimplemented_method"
 PEER_SERVER_CASES+=",unimplemented_service,custom_metadata,client_compressed_unary,client_compressed_streaming"
 
-# peer_rows NAME SERVER_CMD CLIENT_CMD: NAME client -> Weir server and Weir
-# client -> NAME server, each on both runtimes and both transports.
+# peer_rows NAME SERVER_CMD CLIENT_CMD CLIENT_CASES SERVER_CASES: NAME's client
+# (running CLIENT_CASES) -> Weir server, and Weir's client (running
+# SERVER_CASES) -> NAME's server, each on both runtimes and both transports.
 peer_rows() {
-    local name=$1 server_cmd=$2 client_cmd=$3 rt tr dir
+    local name=$1 server_cmd=$2 client_cmd=$3 client_cases=$4 server_cases=$5 rt tr dir
     for rt in "${RUNTIMES[@]}"; do
         for tr in h2c tls; do
             dir="$name client -> weir server"
@@ -218,7 +166,7 @@ peer_rows() {
             # shellcheck disable=SC2046,SC2086
             run_client "$dir" "$rt" "$tr" "$LOGS/$name-client-weir-$rt-$tr.log" \
                 $client_cmd --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
-                --test_case "all,$REPEATS" $(tls_flags "$tr")
+                --test_case "$client_cases" $(tls_flags "$tr")
             stop_server
         done
     done
@@ -234,14 +182,17 @@ peer_rows() {
             # shellcheck disable=SC2046
             run_client "$dir" "$rt" "$tr" "$LOGS/weir-client-$name-$rt-$tr.log" \
                 "$CLIENT_BIN" --runtime "$rt" --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
-                --test_case "$PEER_SERVER_CASES,$REPEATS" $(tls_flags "$tr")
+                --test_case "$server_cases" $(tls_flags "$tr")
         done
         stop_server
     done
 }
 
-peer_rows go "$GO_SERVER" "$GO_CLIENT"
-peer_rows grpc-js "node $NODE_DIR/server.js" "node $NODE_DIR/client.js"
+# grpcio's client knows the standard cases only.
+peer_rows python "$PY interop/python/interop_server.py" "$PY interop/python/interop_client.py" \
+    all "all,$REPEATS"
+peer_rows go "$GO_SERVER" "$GO_CLIENT" "all,$REPEATS" "$PEER_SERVER_CASES,$REPEATS"
+peer_rows grpc-js "node $NODE_DIR/server.js" "node $NODE_DIR/client.js" "all,$REPEATS" "$PEER_SERVER_CASES,$REPEATS"
 
 # --- Weir client -> Weir server, across runtimes ---------------------------------
 dir="weir client -> weir server"

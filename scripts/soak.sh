@@ -40,25 +40,8 @@ OUT=target/soak
 PATH_SAY_HELLO=/helloworld.Greeter/SayHello
 
 # --- processes ------------------------------------------------------------
-PIDS=()
-stop_pid() {
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    PIDS=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=scripts/lib/processes.sh
+source scripts/lib/processes.sh
 
 # --- setup -----------------------------------------------------------------
 ./scripts/install-h2load.sh

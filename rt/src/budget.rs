@@ -46,9 +46,18 @@ impl Waiters {
         self.any.store(true, Ordering::SeqCst);
     }
 
+    /// Releases happen per message, waiters rarely: the check is inline,
+    /// the waking is not.
+    #[inline]
     fn wake_all(&self) {
-        // A plain load first: releases happen per message, waiters rarely.
-        if !self.any.load(Ordering::SeqCst) || !self.any.swap(false, Ordering::SeqCst) {
+        if self.any.load(Ordering::SeqCst) {
+            self.wake_all_now();
+        }
+    }
+
+    #[cold]
+    fn wake_all_now(&self) {
+        if !self.any.swap(false, Ordering::SeqCst) {
             return;
         }
         let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
@@ -69,19 +78,23 @@ impl ServerBudget {
     }
 
     /// Bytes held by every connection now.
+    #[inline]
     pub fn used(&self) -> usize {
         self.used.load(Ordering::SeqCst)
     }
 
+    #[inline]
     fn add(&self, n: usize) {
         self.used.fetch_add(n, Ordering::SeqCst);
     }
 
+    #[inline]
     fn sub(&self, n: usize) {
         self.used.fetch_sub(n, Ordering::SeqCst);
         self.waiters.wake_all();
     }
 
+    #[inline]
     fn has_room(&self, n: usize) -> bool {
         self.used() + n <= self.limit
     }
@@ -92,8 +105,6 @@ pub(crate) struct ConnBudget {
     limit: usize,
     /// Reserved responses and queued requests.
     used: AtomicUsize,
-    /// Of `used`: queued requests.
-    inbound: AtomicUsize,
     /// The core's send buffer, as last reported by the driver.
     core_send: AtomicUsize,
     server: Arc<ServerBudget>,
@@ -105,7 +116,6 @@ impl ConnBudget {
         Arc::new(ConnBudget {
             limit,
             used: AtomicUsize::new(0),
-            inbound: AtomicUsize::new(0),
             core_send: AtomicUsize::new(0),
             server,
             waiters: Waiters::default(),
@@ -113,16 +123,13 @@ impl ConnBudget {
     }
 
     /// Bytes this connection holds now.
+    #[inline]
     pub fn used(&self) -> usize {
         self.used.load(Ordering::SeqCst) + self.core_send.load(Ordering::SeqCst)
     }
 
-    /// Of [`ConnBudget::used`], request messages no handler has taken.
-    pub fn inbound(&self) -> usize {
-        self.inbound.load(Ordering::SeqCst)
-    }
-
     /// True when `n` more bytes fit (always, on a connection holding nothing).
+    #[inline]
     fn fits(&self, n: usize) -> bool {
         let used = self.used();
         used == 0 || (used + n <= self.limit && self.server.has_room(n))
@@ -134,6 +141,7 @@ impl ConnBudget {
         self.used() + self.limit / 32 >= self.limit
     }
 
+    #[inline]
     fn add(&self, n: usize) {
         self.used.fetch_add(n, Ordering::SeqCst);
         self.server.add(n);
@@ -141,6 +149,7 @@ impl ConnBudget {
 
     /// Gives back `n` bytes of what [`ConnBudget::poll_reserve`] or
     /// [`ConnBudget::charge_inbound`] took.
+    #[inline]
     pub fn release(&self, n: usize) {
         if n == 0 {
             return;
@@ -151,6 +160,7 @@ impl ConnBudget {
     }
 
     /// Reserves `n` bytes for a response message, waiting while they do not fit.
+    #[inline]
     pub fn poll_reserve(&self, cx: &mut Context<'_>, n: usize) -> Poll<()> {
         if self.fits(n) {
             self.add(n);
@@ -173,24 +183,31 @@ impl ConnBudget {
 
     /// True when the driver may pull another request message (which may
     /// then overshoot the budget by its own size).
+    #[inline]
     pub fn can_pull(&self) -> bool {
         self.fits(1)
     }
 
     /// Counts a request message pulled out of the core.
+    #[inline]
     pub fn charge_inbound(&self, n: usize) {
-        self.inbound.fetch_add(n, Ordering::SeqCst);
         self.add(n);
     }
 
     /// A handler took (or dropped) `n` bytes of queued request messages.
+    #[inline]
     pub fn release_inbound(&self, n: usize) {
-        self.inbound.fetch_sub(n, Ordering::SeqCst);
         self.release(n);
     }
 
     /// The driver reports the core's send buffer.
+    #[inline]
     pub fn set_core_send(&self, n: usize) {
+        // Only the driver writes it: unchanged (the usual case between
+        // writes) costs a load.
+        if self.core_send.load(Ordering::Relaxed) == n {
+            return;
+        }
         let old = self.core_send.swap(n, Ordering::SeqCst);
         if n > old {
             self.server.add(n - old);
@@ -269,7 +286,7 @@ mod tests {
         assert!(conn.can_pull());
         conn.charge_inbound(40);
         assert!(!conn.can_pull() && conn.exhausted());
-        assert_eq!((conn.inbound(), server.used()), (40, 110));
+        assert_eq!(server.used(), 110);
         conn.release_inbound(40);
         conn.set_core_send(0);
         assert_eq!((conn.used(), server.used()), (0, 0));

@@ -123,6 +123,11 @@ impl CallShared {
         s.messages.len() < QUEUE_MIN_MESSAGES || s.queued_bytes < QUEUE_BYTES
     }
 
+    /// What the queued request messages cost (bytes and bookkeeping).
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().queued_bytes
+    }
+
     /// True when the queue has room for another message.
     pub fn wants_messages(&self) -> bool {
         Self::has_room(&self.lock())
@@ -332,19 +337,12 @@ impl Drop for CallShared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::task::Wake;
     use weir_core::grpc::Code;
-
-    struct Noop;
-    impl Wake for Noop {
-        fn wake(self: Arc<Self>) {}
-    }
 
     #[test]
     fn messages_then_end_and_pull_requests() {
         let c = CallShared::new();
-        let w = Waker::from(Arc::new(Noop));
-        let mut cx = Context::from_waker(&w);
+        let mut cx = Context::from_waker(Waker::noop());
         let big = QUEUE_BYTES / 2;
         assert!(c.push_message(Bytes::from(vec![0u8; big]), false), "below both bounds: room");
         assert!(!c.push_message(Bytes::from(vec![1u8; big]), false), "byte budget reached: full");
@@ -366,8 +364,7 @@ mod tests {
     #[test]
     fn send_credit_bounds_queued_bytes() {
         let c = CallShared::new();
-        let w = Waker::from(Arc::new(Noop));
-        let mut cx = Context::from_waker(&w);
+        let mut cx = Context::from_waker(Waker::noop());
         assert!(c.poll_reserve(&mut cx, SEND_LIMIT * 2).is_ready(), "one message always fits");
         assert!(c.poll_reserve(&mut cx, 1).is_pending());
         c.credit(SEND_LIMIT * 2, 1);

@@ -227,6 +227,20 @@ func recvAll(s grpc.ClientStream) ([]*common.StreamingOutputCallResponse, error)
 	}
 }
 
+// closeAndCheck ends the client's side, then reads the responses until the
+// call ends OK: they must be zeros of exactly these sizes, in order (none
+// when no size is given).
+func closeAndCheck(s grpc.ClientStream, sizes ...int) error {
+	if err := s.CloseSend(); err != nil {
+		return err
+	}
+	rs, err := recvAll(s)
+	if err != nil {
+		return err
+	}
+	return checkSizes(rs, sizes...)
+}
+
 // checkSizes: the responses are zeros of exactly these sizes, in order.
 func checkSizes(rs []*common.StreamingOutputCallResponse, sizes ...int) error {
 	if len(rs) != len(sizes) {
@@ -298,14 +312,7 @@ func streamingOutput(ctx context.Context, cc *grpc.ClientConn, sizes ...int) err
 	if err := send(s, req); err != nil {
 		return err
 	}
-	if err := s.CloseSend(); err != nil {
-		return err
-	}
-	rs, err := recvAll(s)
-	if err != nil {
-		return err
-	}
-	return checkSizes(rs, sizes...)
+	return closeAndCheck(s, sizes...)
 }
 
 func pingPong(ctx context.Context, cc *grpc.ClientConn) error {
@@ -326,14 +333,7 @@ func pingPong(ctx context.Context, cc *grpc.ClientConn) error {
 			return err
 		}
 	}
-	if err := s.CloseSend(); err != nil {
-		return err
-	}
-	rs, err := recvAll(s)
-	if err != nil {
-		return err
-	}
-	return checkSizes(rs) // no more responses
+	return closeAndCheck(s)
 }
 
 func emptyStream(ctx context.Context, cc *grpc.ClientConn) error {
@@ -341,14 +341,7 @@ func emptyStream(ctx context.Context, cc *grpc.ClientConn) error {
 	if err != nil {
 		return err
 	}
-	if err := s.CloseSend(); err != nil {
-		return err
-	}
-	rs, err := recvAll(s)
-	if err != nil {
-		return err
-	}
-	return checkSizes(rs)
+	return closeAndCheck(s)
 }
 
 func timeoutOnSleepingServer(ctx context.Context, cc *grpc.ClientConn) error {
@@ -476,14 +469,7 @@ func customMetadata(ctx context.Context, cc *grpc.ClientConn) error {
 	if err := send(s, req); err != nil {
 		return err
 	}
-	if err := s.CloseSend(); err != nil {
-		return err
-	}
-	rs, err := recvAll(s)
-	if err == nil {
-		err = checkSizes(rs, 314159)
-	}
-	if err != nil {
+	if err := closeAndCheck(s, 314159); err != nil {
 		return fmt.Errorf("full duplex: %v", err)
 	}
 	header, err = s.Header()
@@ -561,14 +547,7 @@ func serverCompressedStreaming(ctx context.Context, cc *grpc.ClientConn) error {
 	if err := send(s, req); err != nil {
 		return err
 	}
-	if err := s.CloseSend(); err != nil {
-		return err
-	}
-	rs, err := recvAll(s)
-	if err != nil {
-		return err
-	}
-	if err := checkSizes(rs, 31415, 92653); err != nil {
+	if err := closeAndCheck(s, 31415, 92653); err != nil {
 		return err
 	}
 	if got := common.Received(ctx); len(got) != 2 || !got[0] || got[1] {

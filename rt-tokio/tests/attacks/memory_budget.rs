@@ -92,6 +92,32 @@ fn refusals_end_with_enhance_your_calm(raw: &mut Raw, from_id: u32, batch: u32, 
     assert_eq!(refused, 0, "{attack}: refused by the memory budget, not by the stream limit");
 }
 
+/// The request of SERVER_STREAM: `count` responses of `size` bytes.
+fn streaming_request(count: u32, size: u32) -> Vec<u8> {
+    let mut req = count.to_be_bytes().to_vec();
+    req.extend(size.to_be_bytes());
+    req
+}
+
+/// `conns` connections that grant no flow-control window (initial window 0)
+/// and open `calls` server-streaming calls each, asking for `count`
+/// responses of `size` bytes.
+fn zero_window_readers(server: &TestServer, conns: usize, calls: u32, count: u32, size: u32) -> Vec<Raw> {
+    let req = grpc_message(&streaming_request(count, size));
+    (0..conns)
+        .map(|_| {
+            let mut raw = Raw::open(server.addr, &[(frames::setting::INITIAL_WINDOW_SIZE, 0)]);
+            let mut attack = Vec::new();
+            for i in 0..calls {
+                attack.extend(request(1 + 2 * i, path::SERVER_STREAM, false));
+                attack.extend(frames::data(1 + 2 * i, true, &req));
+            }
+            assert!(raw.send(&attack));
+            raw
+        })
+        .collect()
+}
+
 /// 255 calls per connection on 4 connections ask for 64 MiB each of
 /// server-streaming responses and never grant flow-control window (the
 /// finding: +274 MiB per connection, +1.1 GiB for 4). Handlers' sends wait
@@ -106,22 +132,10 @@ fn zero_window_streams_on_four_connections_stay_within_the_budget() {
     let budget = DEFAULT_CONNECTION_BUDGET;
     const CONNS: usize = 4;
     const CALLS: u32 = 255;
-    let (count, size) = (1024u32, 64u32 << 10);
-    let mut req = count.to_be_bytes().to_vec();
-    req.extend(size.to_be_bytes());
+    let size = 64 << 10;
     let meter = Meter::start();
-    let mut conns: Vec<Raw> = (0..CONNS)
-        .map(|_| {
-            let mut raw = Raw::open(server.addr, &[(frames::setting::INITIAL_WINDOW_SIZE, 0)]);
-            let mut attack = Vec::new();
-            for i in 0..CALLS {
-                attack.extend(request(1 + 2 * i, path::SERVER_STREAM, false));
-                attack.extend(frames::data(1 + 2 * i, true, &grpc_message(&req)));
-            }
-            assert!(raw.send(&attack));
-            raw
-        })
-        .collect();
+    let mut conns = zero_window_readers(&server, CONNS, CALLS, 1024, size);
+    let req = streaming_request(1024, size);
     settle();
     server.assert_still_serving();
     let held = meter.grown();
@@ -250,22 +264,9 @@ fn the_server_budget_bounds_many_connections() {
     let server = TestServer::start(|s| s.server_memory_budget(SERVER_BUDGET));
     const CONNS: usize = 4;
     const CALLS: u32 = 255;
-    let (count, size) = (100_000u32, 16u32 << 10);
-    let mut req = count.to_be_bytes().to_vec();
-    req.extend(size.to_be_bytes());
+    let size = 16 << 10;
     let meter = Meter::start();
-    let conns: Vec<Raw> = (0..CONNS)
-        .map(|_| {
-            let mut raw = Raw::open(server.addr, &[(frames::setting::INITIAL_WINDOW_SIZE, 0)]);
-            let mut attack = Vec::new();
-            for i in 0..CALLS {
-                attack.extend(request(1 + 2 * i, path::SERVER_STREAM, false));
-                attack.extend(frames::data(1 + 2 * i, true, &grpc_message(&req)));
-            }
-            assert!(raw.send(&attack));
-            raw
-        })
-        .collect();
+    let conns = zero_window_readers(&server, CONNS, CALLS, 100_000, size);
     settle();
     server.assert_still_serving();
     // Each blocked handler also holds the one message it is sending.

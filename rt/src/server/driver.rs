@@ -269,8 +269,14 @@ impl<R: Runtime> ServerDriver<R> {
     /// full and window-blocked), or it sends requests faster than handlers
     /// take them.
     fn memory_held_by_peer(&self) -> bool {
-        self.budget.exhausted()
-            && (self.core.h2().send_blocked() || self.budget.inbound() >= self.ctx.connection_budget / 2)
+        if !self.budget.exhausted() {
+            return false;
+        }
+        self.core.h2().send_blocked() || {
+            // Summed only now (a full connection), not counted per message.
+            let inbound: usize = self.calls.values().map(|e| e.shared.queued_bytes()).sum();
+            inbound >= self.ctx.connection_budget / 2
+        }
     }
 
     /// Moves request messages from the core toward the call.
@@ -476,30 +482,13 @@ impl<R: Runtime> ServerDriver<R> {
     /// Hands queued output to the core while it accepts it. The messages'
     /// reservations are given back once per pass, not per message.
     fn flush_out(&mut self, call: CallId) {
-        let mut credit = (0, 0);
-        let finish = self.hand_over(call, &mut credit);
-        if credit.1 > 0 {
-            // The bytes moved from the call's reservation to the core's send
-            // buffer: count them there before giving the former back.
-            self.budget.set_core_send(self.core.h2().send_buffered_total());
-            if let Some(entry) = self.calls.get(&call) {
-                entry.shared.credit(credit.0, credit.1);
-            }
-        }
-        if let Some((status, trailers)) = finish {
-            self.finish_now(call, status, trailers);
-        }
-    }
-
-    /// [`ServerDriver::flush_out`]'s loop: adds the bytes and count of the
-    /// reserved messages it handed over to `credit`; returns the status to
-    /// finish the call with, when it ends here.
-    fn hand_over(&mut self, call: CallId, credit: &mut (usize, usize)) -> Option<(Status, Metadata)> {
-        loop {
-            let entry = self.calls.get_mut(&call)?;
-            match entry.out.front()? {
+        let Some(entry) = self.calls.get_mut(&call) else { return };
+        let (mut bytes, mut messages) = (0, 0);
+        let mut finish = None;
+        while let Some(front) = entry.out.front() {
+            match front {
                 Out::Headers(_) => {
-                    let Some(Out::Headers(md)) = entry.out.pop_front() else { return None };
+                    let Some(Out::Headers(md)) = entry.out.pop_front() else { break };
                     if !entry.headers_sent {
                         entry.headers_sent = true;
                         let _ = self.core.send_headers(call, &md);
@@ -507,14 +496,14 @@ impl<R: Runtime> ServerDriver<R> {
                 }
                 Out::Message(..) => {
                     if !self.core.poll_writable(call) {
-                        return None;
+                        break;
                     }
-                    let Some(Out::Message(msg, credited)) = entry.out.pop_front() else { return None };
+                    let Some(Out::Message(msg, credited)) = entry.out.pop_front() else { break };
                     entry.headers_sent = true;
                     let len = msg.len();
                     if credited {
-                        credit.0 += len;
-                        credit.1 += 1;
+                        bytes += len;
+                        messages += 1;
                     }
                     let sent = match msg.compress {
                         _ if !msg.more.is_empty() => {
@@ -526,17 +515,28 @@ impl<R: Runtime> ServerDriver<R> {
                     };
                     if let Err(status) = sent {
                         // Too large, or the stream is gone: the call ends here.
-                        return Some((status, Metadata::new()));
+                        finish = Some((status, Metadata::new()));
+                        break;
                     }
-                    if let Some(obs) = self.calls.get_mut(&call).and_then(|e| e.obs.as_mut()) {
+                    if let Some(obs) = &mut entry.obs {
                         obs.sent(len);
                     }
                 }
                 Out::Finish(..) => {
-                    let Some(Out::Finish(status, trailers)) = entry.out.pop_front() else { return None };
-                    return Some((status, trailers));
+                    let Some(Out::Finish(status, trailers)) = entry.out.pop_front() else { break };
+                    finish = Some((status, trailers));
+                    break;
                 }
             }
+        }
+        if messages > 0 {
+            // The bytes moved from the call's reservation to the core's send
+            // buffer: count them there before giving the former back.
+            self.budget.set_core_send(self.core.h2().send_buffered_total());
+            entry.shared.credit(bytes, messages);
+        }
+        if let Some((status, trailers)) = finish {
+            self.finish_now(call, status, trailers);
         }
     }
 

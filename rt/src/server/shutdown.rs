@@ -115,18 +115,11 @@ impl Drop for Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::task::Wake;
-
-    struct Noop;
-    impl Wake for Noop {
-        fn wake(self: Arc<Self>) {}
-    }
 
     #[test]
     fn listeners_deregister_when_their_connection_ends() {
         let shutdown = Shutdown::default();
-        let w = Waker::from(Arc::new(Noop));
-        let mut cx = Context::from_waker(&w);
+        let mut cx = Context::from_waker(Waker::noop());
         for _ in 0..1000 {
             let mut l = shutdown.listener();
             for _ in 0..10 {
