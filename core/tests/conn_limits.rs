@@ -202,6 +202,37 @@ fn empty_data_on_a_stream_we_reset_is_counted_too() {
 }
 
 #[test]
+fn refusals_before_our_settings_are_acknowledged_are_not_abuse() {
+    // A client that opens streams before it has seen our SETTINGS cannot
+    // know our limit (RFC 9113 §6.5.3): its excess is refused, not counted.
+    // Once it acknowledged them, refusals count again.
+    let cfg = Config { max_concurrent_streams: 1, max_refused_streams_per_window: 20, ..Config::default() };
+    let now = std::time::Instant::now();
+    let mut p = Peer::raw(weir_core::conn::Connection::new(weir_core::conn::Role::Server, cfg, now), now);
+    p.conn.handle_input(now, weir_core::conn::PREFACE);
+    p.send(settings(Settings::default()));
+    p.request(1, false);
+    let mut id = 3;
+    for _ in 0..100 {
+        p.request(id, false);
+        id += 2;
+    }
+    let frames = p.take_frames();
+    assert!(p.conn.is_open(), "100 refusals before the acknowledgement: {:?}", p.conn.error());
+    assert_eq!(resets(&frames).iter().filter(|(_, c)| *c == ErrorCode::REFUSED_STREAM).count(), 100);
+    p.send(settings_ack());
+    let mut after = 0;
+    while p.conn.is_open() && after < 1_000 {
+        p.request(id, false);
+        p.take_frames();
+        id += 2;
+        after += 1;
+    }
+    assert_eq!(limit_of(&p), Some(Limit::RefusedStreams));
+    assert!(after <= 21, "counted again after the acknowledgement: {after}");
+}
+
+#[test]
 fn streams_beyond_the_limit_flood_is_cut_off() {
     let cfg = Config { max_concurrent_streams: 1, max_refused_streams_per_window: 20, ..Config::default() };
     let mut p = Peer::server(cfg);

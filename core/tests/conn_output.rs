@@ -167,6 +167,34 @@ fn empty_chunks_behind_heads_fill_the_buffer_by_their_entries() {
     assert_eq!(c.conn.send_buffered(id), 0, "written out, the entries' cost is released");
 }
 
+/// HEADERS frames in `frames`.
+fn opened(frames: &[Frame]) -> usize {
+    frames.iter().filter(|f| matches!(f, Frame::Headers(_))).count()
+}
+
+#[test]
+fn a_client_opens_at_most_100_streams_before_the_servers_settings() {
+    // RFC 9113 §6.5.2: the initial limit is unlimited, but the server's real
+    // one (256 for gRPC servers) is unknown until its SETTINGS arrive; as
+    // gRPC-Go, the client assumes 100 until then and queues the rest.
+    // (the server's limit, streams opened once its SETTINGS arrive)
+    for (limit, more) in [(Some(256), 156), (None, 200)] {
+        let now = std::time::Instant::now();
+        let conn = weir_core::conn::Connection::new(weir_core::conn::Role::Client, Config::default(), now);
+        let mut c = Peer::raw(conn, now);
+        let mut preface = Vec::new();
+        c.conn.poll_transmit(now, &mut preface);
+        assert!(preface.starts_with(weir_core::conn::PREFACE));
+        for _ in 0..300 {
+            c.conn.open_stream(request_headers(), false).unwrap();
+        }
+        assert_eq!(opened(&c.take_frames()), 100, "before the server's SETTINGS");
+        c.send(settings(Settings { max_concurrent_streams: limit, ..Settings::default() }));
+        let after = opened(&c.take_frames());
+        assert_eq!(after, more, "after SETTINGS with MAX_CONCURRENT_STREAMS {limit:?}");
+    }
+}
+
 #[test]
 fn header_sections_are_reused_empty_and_only_a_few_small_ones_are_kept() {
     let mut c = Peer::client(Config::default());

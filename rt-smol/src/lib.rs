@@ -141,7 +141,7 @@ impl Net for Smol {
         options: TcpOptions,
     ) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
         Box::pin(async move {
-            let listener = net::TcpListener::bind(addr).await?;
+            let listener = net::TcpListener::try_from(options.bind(addr)?)?;
             let local = listener.local_addr()?;
             Ok(
                 Box::new(

@@ -138,7 +138,7 @@ impl Net for Tokio {
         options: TcpOptions,
     ) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
         Box::pin(async move {
-            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let listener = tokio::net::TcpListener::from_std(options.bind(addr)?)?;
             Ok(Box::new(TcpListener(listener, options)) as Box<dyn Listener>)
         })
     }

@@ -26,15 +26,53 @@ pub struct TcpOptions {
     /// keep autotuning: a fixed buffer would cap a long-distance connection at
     /// buffer size per round trip.
     pub loopback_send_buffer: Option<usize>,
+    /// The listen backlog of a server's socket: connections the kernel
+    /// completes and queues before the server accepts them. `None`: the
+    /// system's maximum ([`default_listen_backlog`]), as gRPC-Go and grpcio
+    /// do; a short queue drops the SYNs of a burst of connects, which then
+    /// wait a second for their retransmission.
+    pub listen_backlog: Option<u32>,
 }
 
 impl Default for TcpOptions {
     fn default() -> Self {
-        TcpOptions { loopback_send_buffer: Some(DEFAULT_LOOPBACK_SEND_BUFFER) }
+        TcpOptions { loopback_send_buffer: Some(DEFAULT_LOOPBACK_SEND_BUFFER), listen_backlog: None }
     }
 }
 
+/// The listen backlog used when none is set: the system's maximum
+/// (`/proc/sys/net/core/somaxconn` on Linux), else 4096.
+pub fn default_listen_backlog() -> u32 {
+    #[cfg(target_os = "linux")]
+    if let Ok(s) = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        && let Ok(n) = s.trim().parse::<u32>()
+        && n > 0
+    {
+        return n;
+    }
+    4096
+}
+
 impl TcpOptions {
+    /// The listen backlog in force.
+    pub fn backlog(&self) -> u32 {
+        self.listen_backlog.unwrap_or_else(default_listen_backlog)
+    }
+
+    /// A non-blocking listening socket on `addr` with [`TcpOptions::backlog`]
+    /// (`SO_REUSEADDR` on Unix, as the standard library sets it): what the
+    /// adapters wrap in their runtime's listener type.
+    pub fn bind(&self, addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        #[cfg(unix)]
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(self.backlog().min(i32::MAX as u32) as i32)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket.into())
+    }
+
     /// The send buffer to request for a connection to `peer`, if any.
     pub fn send_buffer_for(&self, peer: SocketAddr) -> Option<usize> {
         self.loopback_send_buffer.filter(|_| peer.ip().to_canonical().is_loopback())
@@ -70,7 +108,7 @@ mod tests {
         for peer in ["10.0.0.1:1", "192.168.1.2:50051", "[2001:db8::1]:443", "[::ffff:10.0.0.1]:80"] {
             assert_eq!(options.send_buffer_for(addr(peer)), None, "{peer}");
         }
-        let off = TcpOptions { loopback_send_buffer: None };
+        let off = TcpOptions { loopback_send_buffer: None, ..TcpOptions::default() };
         assert_eq!(off.send_buffer_for(addr("127.0.0.1:1")), None);
     }
 
@@ -80,7 +118,7 @@ mod tests {
         let peer = listener.local_addr().unwrap();
         let tuned = std::net::TcpStream::connect(peer).unwrap();
         let untouched = std::net::TcpStream::connect(peer).unwrap();
-        let options = TcpOptions { loopback_send_buffer: Some(300 << 10) };
+        let options = TcpOptions { loopback_send_buffer: Some(300 << 10), ..TcpOptions::default() };
         options.apply(socket2::SockRef::from(&tuned), peer).unwrap();
         assert!(tuned.nodelay().unwrap());
         let tuned_size = socket2::SockRef::from(&tuned).send_buffer_size().unwrap();

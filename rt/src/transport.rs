@@ -29,6 +29,7 @@ pub(crate) trait Core {
     fn input_buffer(&mut self) -> &mut BytesMut;
     fn process_input(&mut self, now: Instant);
     fn handle_eof(&mut self, now: Instant);
+    fn handle_reset(&mut self, now: Instant);
     fn handle_timeout(&mut self, now: Instant);
     fn poll_transmit(&mut self, now: Instant, buf: &mut ChunkedBuf) -> usize;
     fn poll_timeout(&self) -> Option<Instant>;
@@ -50,6 +51,9 @@ macro_rules! core_for {
             }
             fn handle_eof(&mut self, now: Instant) {
                 <$t>::handle_eof(self, now)
+            }
+            fn handle_reset(&mut self, now: Instant) {
+                <$t>::handle_reset(self, now)
             }
             fn handle_timeout(&mut self, now: Instant) {
                 <$t>::handle_timeout(self, now)
@@ -268,11 +272,19 @@ impl<R: Runtime> Transport<R> {
     }
 
     fn fail(&mut self, e: io::Error, core: &mut impl Core) {
+        let reset = matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
+        );
         if self.error.is_none() {
             self.error = Some(e);
         }
         self.read_eof = true;
-        core.handle_eof(self.rt.now());
+        if reset {
+            core.handle_reset(self.rt.now());
+        } else {
+            core.handle_eof(self.rt.now());
+        }
         self.phase = Phase::Done;
     }
 }

@@ -24,6 +24,12 @@ pub struct Config {
     pub max_encoder_table_size: u32,
     /// SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce on peer-opened streams.
     pub max_concurrent_streams: u32,
+    /// Streams we open at once before the peer's SETTINGS arrive (the RFC's
+    /// initial value is unlimited, but a burst of opens would then meet the
+    /// peer's real limit as REFUSED_STREAM; RFC 9113 §5.1.2, §6.5.2). More
+    /// wait until the SETTINGS tell the real limit. gRPC-Go's client assumes
+    /// 100 (`defaultMaxStreamsClient`).
+    pub assumed_peer_max_concurrent_streams: u32,
     /// SETTINGS_INITIAL_WINDOW_SIZE we advertise (per-stream receive window).
     pub initial_stream_window: u32,
     /// Our connection receive window (announced with a WINDOW_UPDATE after the preface).
@@ -95,6 +101,7 @@ impl Default for Config {
             header_table_size: 4096,
             max_encoder_table_size: 16 * 1024,
             max_concurrent_streams: 256,
+            assumed_peer_max_concurrent_streams: 100,
             initial_stream_window: 1 << 20,
             initial_connection_window: 2 << 20,
             max_frame_size: 1 << 14,

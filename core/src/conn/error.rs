@@ -63,6 +63,8 @@ pub enum ConnectionErrorKind {
     GoAway,
     /// The transport closed before the connection finished.
     Eof,
+    /// The transport failed before the connection finished (the peer reset it).
+    Reset,
     /// The application closed the connection with an error code.
     Application,
 }
@@ -94,6 +96,12 @@ impl ConnectionError {
 
 impl fmt::Display for ConnectionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not protocol errors: the transport ended.
+        match self.kind {
+            ConnectionErrorKind::Eof => return f.write_str("closed by the peer without GOAWAY"),
+            ConnectionErrorKind::Reset => return f.write_str("connection reset by the peer"),
+            _ => {}
+        }
         let who = match self.initiator {
             Initiator::Local => "local",
             Initiator::Remote => "remote",

@@ -163,6 +163,8 @@ pub struct Connection {
     spare_headers: Vec<Box<Headers>>,
     block: Option<PendingBlock>,
     got_peer_settings: bool,
+    /// The peer acknowledged our first SETTINGS: it knows our limits.
+    settings_acked: bool,
     last_recv_at: Instant,
     // output side
     hpack_enc: hpack::Encoder,
@@ -236,6 +238,7 @@ impl Connection {
             spare_headers: Vec::new(),
             block: None,
             got_peer_settings: false,
+            settings_acked: false,
             last_recv_at: now,
             hpack_enc,
             sent_memo: sent_memo::SentMemo::default(),
@@ -244,7 +247,10 @@ impl Connection {
             block_buf: Vec::new(),
             frame_buf: Vec::new(),
             local: LocalSettings::new(&config),
-            peer: PeerSettings::default(),
+            peer: PeerSettings {
+                max_concurrent_streams: config.assumed_peer_max_concurrent_streams,
+                ..PeerSettings::default()
+            },
             streams: Store::new(config.reset_stream_memory),
             next_local_id: first_local,
             last_peer_id: StreamId::ZERO,
@@ -369,6 +375,26 @@ impl Connection {
     /// The state of a stream, if it has a record.
     pub fn stream_state(&self, id: StreamId) -> Option<State> {
         self.streams.get(id).map(|s| s.state)
+    }
+
+    /// True once any header section of the stream was written (false for a
+    /// stream still waiting to open, or unknown).
+    pub fn headers_sent(&self, id: StreamId) -> bool {
+        self.streams.get(id).is_some_and(|s| s.headers_sent)
+    }
+
+    /// True when the peer cannot have acted on the stream as far as this
+    /// connection can tell: its HEADERS never left, or the connection ended
+    /// abruptly (end of file or reset, no GOAWAY) without a single frame
+    /// from the peer after them. A client may then send the request again
+    /// (see [`crate::grpc::UNPROCESSED`]).
+    pub fn unanswered_at_abrupt_end(&self, id: StreamId) -> bool {
+        let abrupt =
+            matches!(self.error.map(|e| e.kind), Some(ConnectionErrorKind::Eof | ConnectionErrorKind::Reset))
+                && self.goaway_recv.is_none();
+        self.streams.get(id).is_some_and(|s| {
+            !s.headers_sent || (abrupt && s.frames_received_at_headers == self.stats.frames_received)
+        })
     }
 
     /// True when `send_data` on the stream would be accepted now.
@@ -496,6 +522,15 @@ impl Connection {
 
     /// The transport reached end of file.
     pub fn handle_eof(&mut self, now: Instant) {
+        self.transport_ended(now, ConnectionErrorKind::Eof);
+    }
+
+    /// The transport failed (the peer reset it, or a write found it broken).
+    pub fn handle_reset(&mut self, now: Instant) {
+        self.transport_ended(now, ConnectionErrorKind::Reset);
+    }
+
+    fn transport_ended(&mut self, now: Instant, kind: ConnectionErrorKind) {
         let _ = now;
         if self.phase == Phase::Closed {
             return;
@@ -504,11 +539,8 @@ impl Connection {
             && self.pending_open.is_empty()
             && (self.goaway_recv.is_some() || self.goaway_sent.is_some() || self.phase == Phase::Closing);
         if self.error.is_none() && !clean {
-            self.error = Some(ConnectionError {
-                code: ErrorCode::NO_ERROR,
-                initiator: Initiator::Remote,
-                kind: ConnectionErrorKind::Eof,
-            });
+            self.error =
+                Some(ConnectionError { code: ErrorCode::NO_ERROR, initiator: Initiator::Remote, kind });
         }
         self.control.clear();
         self.close_now();

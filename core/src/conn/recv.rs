@@ -327,7 +327,10 @@ impl Connection {
             // §5.1.2: "An endpoint that receives a HEADERS frame that causes its
             // advertised concurrent stream limit to be exceeded MUST treat this as a
             // stream error of type PROTOCOL_ERROR or REFUSED_STREAM."
-            if self.refused.record(now) {
+            // A peer that has not acknowledged our SETTINGS may not know our
+            // limit yet (§6.5.3): those refusals are not held against it. The
+            // acknowledgement is due within `settings_ack_timeout`.
+            if self.settings_acked && self.refused.record(now) {
                 return self.fail(ConnectionError::limit(Limit::RefusedStreams));
             }
             self.streams.remember(id, Closed::LocalReset);
@@ -525,6 +528,7 @@ impl Connection {
     fn on_settings(&mut self, now: Instant, f: SettingsFrame) {
         if f.ack {
             if let Some(applied) = self.local.ack() {
+                self.settings_acked = true;
                 self.apply_acked_settings(applied);
             }
             return;
@@ -545,6 +549,10 @@ impl Connection {
         }
         if let Some(v) = s.max_concurrent_streams {
             self.peer.max_concurrent_streams = v;
+        } else if !self.got_peer_settings {
+            // The assumption made until now gives way to the RFC's initial
+            // value: no limit unless the peer states one.
+            self.peer.max_concurrent_streams = u32::MAX;
         }
         if let Some(v) = s.initial_window_size {
             // §6.9.2: apply the difference to every stream's send window; a window

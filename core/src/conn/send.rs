@@ -249,8 +249,12 @@ impl Connection {
         if !first {
             return;
         }
-        if let Some(s) = self.streams.get_mut(id) {
+        let frames_received = self.stats.frames_received;
+        if let Some(s) = self.streams.get_mut(id)
+            && !s.headers_sent
+        {
             s.headers_sent = true;
+            s.frames_received_at_headers = frames_received;
         }
         if end_stream {
             self.transition(id, Input::SendEndStream);

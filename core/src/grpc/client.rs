@@ -73,11 +73,12 @@ impl Default for ClientConfig {
     }
 }
 
-/// The message of the UNAVAILABLE status a call gets when the server refused
-/// its stream (RST_STREAM REFUSED_STREAM) or left it unprocessed (above
-/// GOAWAY's last stream id): the server never saw it, so a client may retry
-/// it transparently (gRFC A6).
-pub const UNPROCESSED: &str = "stream refused: the call was not processed";
+/// How the message of the UNAVAILABLE status begins when the server cannot
+/// have processed a call: it refused the stream (RST_STREAM REFUSED_STREAM),
+/// left it unprocessed (above GOAWAY's last stream id), or the connection
+/// ended before the call's HEADERS were written. A client may retry such a
+/// call transparently (gRFC A6).
+pub const UNPROCESSED: &str = "the call was not processed by the server";
 
 /// A call to start.
 #[derive(Clone, Debug, Default)]
@@ -228,6 +229,12 @@ impl Client {
     /// The transport closed.
     pub fn handle_eof(&mut self, now: Instant) {
         self.h2.handle_eof(now);
+        self.process_events(now);
+    }
+
+    /// The transport failed (reset by the peer).
+    pub fn handle_reset(&mut self, now: Instant) {
+        self.h2.handle_reset(now);
         self.process_events(now);
     }
 
@@ -502,7 +509,9 @@ impl Client {
                 Event::Data { stream, .. } => self.on_data(stream),
                 Event::Reset { stream, code, initiator, .. } => {
                     let status = match (code, initiator) {
-                        (ErrorCode::REFUSED_STREAM, _) => Status::new(Code::Unavailable, UNPROCESSED),
+                        (ErrorCode::REFUSED_STREAM, _) => {
+                            Status::new(Code::Unavailable, format!("{UNPROCESSED}: stream refused"))
+                        }
                         // PROTOCOL-HTTP2: "when a call fails with CANCELLED status the
                         // client is encouraged to check whether the deadline has expired
                         // and fail the call with DEADLINE_EXCEEDED instead".
@@ -535,11 +544,14 @@ impl Client {
                         None => "connection closed".to_string(),
                     };
                     for id in ids {
-                        self.finish_call(
-                            CallId(id),
-                            Status::new(Code::Unavailable, msg.clone()),
-                            Metadata::new(),
-                        );
+                        // A call whose HEADERS never left, or that the server
+                        // never answered before the connection broke, was not
+                        // processed as far as anyone can tell.
+                        let msg = match self.h2.unanswered_at_abrupt_end(id) {
+                            false => msg.clone(),
+                            true => format!("{UNPROCESSED}: {msg} before it was answered"),
+                        };
+                        self.finish_call(CallId(id), Status::new(Code::Unavailable, msg), Metadata::new());
                     }
                     self.events.push_back(ClientEvent::Closed { error });
                 }

@@ -214,6 +214,12 @@ impl Server {
         self.process_events(now);
     }
 
+    /// The transport failed (reset by the peer).
+    pub fn handle_reset(&mut self, now: Instant) {
+        self.h2.handle_reset(now);
+        self.process_events(now);
+    }
+
     /// Runs expired timers: HTTP/2 ones and call deadlines.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.h2.handle_timeout(now);

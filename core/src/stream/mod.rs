@@ -119,6 +119,9 @@ pub(crate) struct Stream {
     pub reset_code: Option<ErrorCode>,
     /// We sent any header section (server: response started).
     pub headers_sent: bool,
+    /// The connection's count of frames received when our first header
+    /// section was written: unchanged, the peer has said nothing since.
+    pub frames_received_at_headers: u64,
     /// Reset with this code once our END_STREAM is written, if the peer has
     /// not ended its side by then (gRPC "early server closure").
     pub reset_after_end: Option<ErrorCode>,
@@ -153,6 +156,7 @@ impl Stream {
             scheduled,
             reset_code,
             headers_sent,
+            frames_received_at_headers,
             reset_after_end,
             recv_ended,
             visible,
@@ -174,6 +178,7 @@ impl Stream {
         *scheduled = false;
         *reset_code = None;
         *headers_sent = false;
+        *frames_received_at_headers = 0;
         *reset_after_end = None;
         *recv_ended = false;
         *visible = false;

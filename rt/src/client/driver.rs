@@ -416,6 +416,11 @@ impl<R: Runtime> ClientDriver<R> {
     }
 
     fn dispatch_events(&mut self) -> bool {
+        // Out of the picker before any call hears that the connection is
+        // going: a call retried at once must not be given it again.
+        if !self.core.h2().is_open() {
+            self.handle.accepting.store(false, Ordering::Release);
+        }
         let mut progress = false;
         while let Some(e) = self.core.poll_event() {
             progress = true;
@@ -456,7 +461,7 @@ impl<R: Runtime> ClientDriver<R> {
         self.handle.accepting.store(false, Ordering::Release);
         let mut status = Status::new(Code::Unavailable, "connection closed");
         if let Some(e) = &self.transport.error {
-            status = Status::new(Code::Unavailable, format!("connection lost: {e}"))
+            status = Status::new(Code::Unavailable, format!("connection lost: {}", describe(e)))
                 .with_source(std::io::Error::new(e.kind(), e.to_string()));
         }
         let now = self.rt.now();
@@ -467,9 +472,10 @@ impl<R: Runtime> ClientDriver<R> {
             entry.shared.finish(status.clone(), Metadata::new());
         }
         self.keys.clear();
+        // Calls still waiting for a stream never left: retried transparently.
         for cmd in self.waiting.drain(..) {
             if let ClientCmd::Start { shared, .. } = cmd {
-                shared.finish(status.clone(), Metadata::new());
+                shared.finish(Status::new(Code::Unavailable, super::retry::NOT_SENT), Metadata::new());
             }
         }
     }
@@ -488,6 +494,12 @@ impl<R: Runtime> Future for ClientDriver<R> {
             progress |= this.dispatch_events();
             progress |= this.transport.poll_write(cx, &mut this.core);
             progress |= this.dispatch_events();
+            // The server's SETTINGS may have raised its stream limit above
+            // the number assumed until then.
+            if !this.waiting.is_empty() && this.core.can_start_call() {
+                this.start_waiting();
+                progress = true;
+            }
             if this.transport.is_done() {
                 this.handle.closed.store(true, Ordering::Release);
                 this.fail_all();
@@ -495,7 +507,8 @@ impl<R: Runtime> Future for ClientDriver<R> {
                 this.obs.close(h2.stats(), h2.error().copied(), this.rt.now());
                 for cmd in this.handle.cmds.close() {
                     if let ClientCmd::Start { shared, .. } = cmd {
-                        shared.finish(Status::new(Code::Unavailable, "connection closed"), Metadata::new());
+                        shared
+                            .finish(Status::new(Code::Unavailable, super::retry::NOT_SENT), Metadata::new());
                     }
                 }
                 return Poll::Ready(());
@@ -506,5 +519,18 @@ impl<R: Runtime> Future for ClientDriver<R> {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+/// What an abrupt end of the transport means, in words a user understands.
+fn describe(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionReset => "connection reset by peer".into(),
+        ErrorKind::ConnectionAborted => "connection aborted".into(),
+        ErrorKind::BrokenPipe => "connection closed by peer (broken pipe)".into(),
+        ErrorKind::UnexpectedEof => "connection closed by peer without GOAWAY".into(),
+        ErrorKind::TimedOut => "connection timed out".into(),
+        _ => e.to_string(),
     }
 }

@@ -20,6 +20,9 @@ use super::subchannel::AddressConn;
 use crate::runtime::Net;
 use crate::util::{Either, select};
 
+/// Why a pick found no connection: the one chosen died meanwhile.
+const LOST_WHILE_PICKING: &str = "the chosen connection closed while it was picked";
+
 /// How a pool connects and balances.
 pub(crate) struct PoolConfig {
     pub config: grpc::ClientConfig,
@@ -98,6 +101,18 @@ impl<R: Net> Pool<R> {
     }
 
     fn pick(self: &Arc<Self>, s: &mut LbState) -> Poll<Result<Arc<ConnHandle>, Status>> {
+        // A connection can die between looking at the states and taking it:
+        // look again then (it is idle now, and gets reconnected).
+        let mut outcome = self.pick_once(s);
+        if let Poll::Ready(Err(status)) = &outcome
+            && status.message == LOST_WHILE_PICKING
+        {
+            outcome = self.pick_once(s);
+        }
+        outcome
+    }
+
+    fn pick_once(self: &Arc<Self>, s: &mut LbState) -> Poll<Result<Arc<ConnHandle>, Status>> {
         if !s.resolved {
             if let Some(e) = &s.resolver_error {
                 self.requests.request();
@@ -141,8 +156,11 @@ impl<R: Net> Pool<R> {
                 self.rt.spawn(async move { this.connect(sub, failures).await });
             }
         }
-        if let Some(conn) = pick.ready.and_then(|i| s.subchannels.get(i)).and_then(|c| c.ready()) {
-            return Poll::Ready(Ok(conn));
+        if let Some(chosen) = pick.ready.and_then(|i| s.subchannels.get(i)) {
+            return match chosen.ready() {
+                Some(conn) => Poll::Ready(Ok(conn)),
+                None => Poll::Ready(Err(Status::new(Code::Unavailable, LOST_WHILE_PICKING))),
+            };
         }
         if states.contains(&ConnectivityState::Connecting) {
             return Poll::Pending;

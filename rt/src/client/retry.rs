@@ -20,12 +20,13 @@ pub(crate) const PREVIOUS_ATTEMPTS: &str = "grpc-previous-rpc-attempts";
 /// Trailer through which a server delays or forbids the next retry.
 const PUSHBACK: &str = "grpc-retry-pushback-ms";
 
-/// The status of a call that never reached the server because its
-/// connection closed first.
-pub(crate) const NOT_SENT: &str = "connection closed before the call was sent";
-/// The status weir-core gives a stream the server refused (RST_STREAM
-/// REFUSED_STREAM) or left unprocessed (above GOAWAY's last stream id).
-const REFUSED: &str = weir_core::grpc::UNPROCESSED;
+/// The status of a call that never reached its connection's driver, or
+/// waited there for a stream, when the connection ended.
+pub(crate) const NOT_SENT: &str =
+    "the call was not processed by the server: the connection closed before the call was sent";
+/// How weir-core's status begins for a call the server cannot have
+/// processed (refused, above GOAWAY's last stream id, never written).
+const UNPROCESSED: &str = weir_core::grpc::UNPROCESSED;
 
 /// The service config's `retryPolicy` (gRFC A6): failed attempts whose
 /// status is retryable are tried again, after an exponential backoff with
@@ -202,7 +203,7 @@ pub(crate) fn pushback(status: &Status) -> Pushback {
 /// True for a failure the server never processed: safe to send again
 /// whatever the policy (transparent retry).
 fn unprocessed(status: &Status) -> bool {
-    status.code == Code::Unavailable && (status.message.starts_with(REFUSED) || status.message == NOT_SENT)
+    status.code == Code::Unavailable && status.message.starts_with(UNPROCESSED)
 }
 
 /// The request metadata of an attempt after `previous` others.
@@ -352,9 +353,10 @@ mod tests {
 
     #[test]
     fn only_unprocessed_failures_are_transparent() {
-        assert!(unprocessed(&Status::new(Code::Unavailable, REFUSED)));
+        let refused = format!("{UNPROCESSED}: stream refused");
+        assert!(unprocessed(&Status::new(Code::Unavailable, refused.clone())));
         assert!(unprocessed(&Status::new(Code::Unavailable, NOT_SENT)));
         assert!(!unprocessed(&Status::new(Code::Unavailable, "connection lost")));
-        assert!(!unprocessed(&Status::new(Code::Internal, REFUSED)));
+        assert!(!unprocessed(&Status::new(Code::Internal, refused)));
     }
 }

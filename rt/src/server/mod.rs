@@ -217,6 +217,16 @@ impl<R: Net> Server<R> {
         self
     }
 
+    /// The listen backlog of the TCP socket (default: the system's maximum,
+    /// [`default_listen_backlog`](crate::tcp::default_listen_backlog)): how
+    /// many connections the kernel may complete before the server accepts
+    /// them. Too short, and a burst of connects loses SYNs that are resent
+    /// only a second later.
+    pub fn listen_backlog(mut self, backlog: u32) -> Self {
+        self.tcp.listen_backlog = Some(backlog);
+        self
+    }
+
     /// Time a new connection has to complete its TLS handshake.
     pub fn handshake_timeout(mut self, t: Duration) -> Self {
         self.handshake_timeout = t;

@@ -5,13 +5,14 @@
 
 pub mod balancing;
 pub mod certs;
+pub mod churning;
 pub mod compressing;
 pub mod refusing;
 pub mod retrying;
 pub mod runners;
 
 #[allow(unused_imports)]
-pub use {balancing::*, compressing::*, refusing::*, retrying::*};
+pub use {balancing::*, churning::*, compressing::*, refusing::*, retrying::*};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,6 +68,10 @@ macro_rules! scenario_tests {
             transparent_retry_happens_once,
             every_algorithm_compresses_both_ways,
             unsupported_encoding_is_unimplemented,
+            burst_on_a_fresh_channel_through_a_slow_link,
+            cut_connections_fail_no_call,
+            accept_burst_connects_promptly,
+            abrupt_close_errors_say_what_happened,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
