@@ -90,7 +90,7 @@ fn client(s: &Service, w: &str, buf: &mut String) {
     let full = full_name(s);
     let _ = writeln!(buf, "/// Generated client for `{full}`.");
     let _ = writeln!(buf, "pub mod {module} {{");
-    let _ = writeln!(buf, "    #![allow(unused_imports, missing_docs, clippy::all)]");
+    let _ = writeln!(buf, "    #![allow(unused_imports, dead_code, missing_docs, clippy::all)]");
     s.comments.append_with_indent(1, buf);
     let _ = writeln!(buf, "    #[derive(Debug, Clone)]");
     let _ = writeln!(buf, "    pub struct {client} {{\n        channel: {w}::Channel,\n    }}");
@@ -170,7 +170,7 @@ fn server(s: &Service, w: &str, buf: &mut String) {
     let full = full_name(s);
     let _ = writeln!(buf, "/// Generated server for `{full}`.");
     let _ = writeln!(buf, "pub mod {module} {{");
-    let _ = writeln!(buf, "    #![allow(unused_imports, missing_docs, clippy::all)]");
+    let _ = writeln!(buf, "    #![allow(unused_imports, dead_code, missing_docs, clippy::all)]");
     s.comments.append_with_indent(1, buf);
     let _ = writeln!(
         buf,

@@ -11,10 +11,33 @@
 //! }
 //! ```
 //!
-//! Then, in the crate: `pub mod helloworld { include!(concat!(env!("OUT_DIR"), "/helloworld.rs")); }`.
+//! Then, in the crate, `weir_rt::include_proto!` includes the file generated
+//! for a protobuf package (`$OUT_DIR/<package>.rs`):
+//!
+//! ```ignore
+//! pub mod helloworld {
+//!     weir_rt::include_proto!("helloworld");
+//! }
+//! ```
+//!
 //! The generated code is runtime-agnostic: it names only `weir_rt` (and
 //! `prost` for messages), so it serves and calls on tokio or smol alike.
+//!
+//! A `.proto` that does not compile fails the build with the place and the
+//! line, as compilers print errors:
+//!
+//! ```text
+//! proto/helloworld.proto:7:1: expected ';' or '[', but found '}'
+//!   |
+//! 7 | }
+//!   | ^ found here
+//! ```
+//!
+//! Cargo is told to run the build script again when any `.proto` file the
+//! compilation read changes: the files listed and every file they import,
+//! transitively, from the include directories.
 
+mod diagnostics;
 mod generator;
 
 use std::io;
@@ -109,15 +132,66 @@ impl Builder {
         self
     }
 
-    /// Parses the files and writes one Rust file per protobuf package.
+    /// Parses the files and writes one Rust file per protobuf package, and
+    /// prints `cargo:rerun-if-changed` for every `.proto` file read (unless
+    /// [`skip_rerun_if_changed`](Self::skip_rerun_if_changed)).
+    ///
+    /// An error in a `.proto` is returned as an `io::Error` whose message
+    /// reads `path/to/file.proto:LINE:COL: message`, then the offending line
+    /// with a caret under the spot.
     pub fn compile(self, protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> io::Result<()> {
-        let fds = protox::compile(protos, includes)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        if !self.skip_rerun {
-            for p in protos {
-                println!("cargo:rerun-if-changed={}", p.as_ref().display());
+        let skip_rerun = self.skip_rerun;
+        let generated = self.generate(protos, includes)?;
+        if !skip_rerun {
+            for line in generated.rerun_if_changed_lines() {
+                println!("{line}");
             }
         }
+        Ok(())
+    }
+
+    /// Does what [`compile`](Self::compile) does but prints nothing: returns
+    /// the `.proto` files it read, for a build script (or a test) to print or
+    /// inspect the `cargo:rerun-if-changed` lines itself.
+    pub fn generate(
+        self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> io::Result<Generated> {
+        let includes: Vec<PathBuf> = includes.iter().map(|i| i.as_ref().to_path_buf()).collect();
+        for proto in protos {
+            let proto = proto.as_ref();
+            // protox would call a missing file "not in any include path".
+            if !proto.is_file() && !includes.iter().any(|dir| dir.join(proto).is_file()) {
+                let dirs: Vec<String> = includes.iter().map(|d| d.display().to_string()).collect();
+                return Err(diagnostics::error(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "{}: file not found\n  = note: include directories searched: {}",
+                        proto.display(),
+                        dirs.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut compiler =
+            protox::Compiler::new(&includes).map_err(|e| diagnostics::from_protox(&e, &includes))?;
+        compiler.include_source_info(true).include_imports(true);
+        compiler.open_files(protos).map_err(|e| diagnostics::from_protox(&e, &includes))?;
+        let fds = compiler.file_descriptor_set();
+        // Every file protox read from disk (imports first), at the path it
+        // read: the include directory that holds it joined with its name.
+        // Well-known types protox supplies itself have no path.
+        let mut inputs: Vec<PathBuf> = Vec::new();
+        for file in compiler.files() {
+            if let Some(path) = file.path()
+                && !inputs.iter().any(|p| p == path)
+            {
+                inputs.push(path.to_path_buf());
+            }
+        }
+        let generated = Generated { inputs };
+
         let out_dir = match self.out_dir {
             Some(d) => d,
             None => std::env::var_os("OUT_DIR")
@@ -143,6 +217,30 @@ impl Builder {
             config.bytes(&self.bytes);
         }
         config.service_generator(Box::new(generator::Generator::new(self.options)));
-        config.compile_fds(fds)
+        config.compile_fds(fds)?;
+        Ok(generated)
+    }
+}
+
+/// What [`Builder::generate`] read.
+#[derive(Clone, Debug, Default)]
+pub struct Generated {
+    inputs: Vec<PathBuf>,
+}
+
+impl Generated {
+    /// Every `.proto` file the compilation read from the include
+    /// directories, each once, imports before the files importing them: the
+    /// files listed and all they import, transitively, each as its include
+    /// directory joined with its name. Well-known types (`google/protobuf/...`)
+    /// protox supplies itself are not files and are not listed.
+    pub fn inputs(&self) -> &[PathBuf] {
+        &self.inputs
+    }
+
+    /// The `cargo:rerun-if-changed=<path>` lines for [`inputs`](Self::inputs),
+    /// as [`Builder::compile`] prints them.
+    pub fn rerun_if_changed_lines(&self) -> Vec<String> {
+        self.inputs.iter().map(|p| format!("cargo:rerun-if-changed={}", p.display())).collect()
     }
 }

@@ -4,19 +4,19 @@
 /// `helloworld.Greeter`.
 pub mod helloworld {
     #![allow(missing_docs)]
-    include!(concat!(env!("OUT_DIR"), "/helloworld.rs"));
+    weir_rt::include_proto!("helloworld");
 }
 
 /// `routeguide.RouteGuide`.
 pub mod routeguide {
     #![allow(missing_docs)]
-    include!(concat!(env!("OUT_DIR"), "/routeguide.rs"));
+    weir_rt::include_proto!("routeguide");
 }
 
 /// `chat.Chat`.
 pub mod chat {
     #![allow(missing_docs)]
-    include!(concat!(env!("OUT_DIR"), "/chat.rs"));
+    weir_rt::include_proto!("chat");
 }
 
 /// The kitchen-sink proto of the code generation test.
@@ -24,12 +24,12 @@ pub mod kitchen {
     /// `kitchen.sink`.
     pub mod sink {
         #![allow(missing_docs)]
-        include!(concat!(env!("OUT_DIR"), "/kitchen.sink.rs"));
+        weir_rt::include_proto!("kitchen.sink");
     }
     /// `kitchen.common`.
     pub mod common {
         #![allow(missing_docs)]
-        include!(concat!(env!("OUT_DIR"), "/kitchen.common.rs"));
+        weir_rt::include_proto!("kitchen.common");
     }
 }
 
