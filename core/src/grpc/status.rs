@@ -219,6 +219,77 @@ impl Status {
     pub fn is_ok(&self) -> bool {
         self.code == Code::Ok
     }
+
+    /// The code.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The developer-facing message (empty when there is none).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The binary details (`grpc-status-details-bin`, usually a serialized
+    /// `google.rpc.Status`); empty when absent.
+    pub fn details(&self) -> &Bytes {
+        &self.details
+    }
+
+    /// The trailing metadata that goes with the status.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+}
+
+/// One constructor per non-OK code: `Status::not_found("no such user")` is
+/// `Status::new(Code::NotFound, "no such user")`.
+macro_rules! code_constructors {
+    ($($(#[$doc:meta])* $name:ident => $code:ident;)*) => {
+        impl Status {
+            $(
+                $(#[$doc])*
+                pub fn $name(message: impl Into<String>) -> Self {
+                    Status::new(Code::$code, message)
+                }
+            )*
+        }
+    };
+}
+
+code_constructors! {
+    /// A `CANCELLED` status: the operation was cancelled, typically by the caller.
+    cancelled => Cancelled;
+    /// An `UNKNOWN` status: an error with no better code.
+    unknown => Unknown;
+    /// An `INVALID_ARGUMENT` status: the client specified an invalid argument.
+    invalid_argument => InvalidArgument;
+    /// A `DEADLINE_EXCEEDED` status: the deadline expired before the operation completed.
+    deadline_exceeded => DeadlineExceeded;
+    /// A `NOT_FOUND` status: some requested entity was not found.
+    not_found => NotFound;
+    /// An `ALREADY_EXISTS` status: the entity a client tried to create already exists.
+    already_exists => AlreadyExists;
+    /// A `PERMISSION_DENIED` status: the caller lacks permission.
+    permission_denied => PermissionDenied;
+    /// A `RESOURCE_EXHAUSTED` status: some resource (quota, space...) has been exhausted.
+    resource_exhausted => ResourceExhausted;
+    /// A `FAILED_PRECONDITION` status: the system is not in a state required for the operation.
+    failed_precondition => FailedPrecondition;
+    /// An `ABORTED` status: the operation was aborted (a concurrency conflict, typically).
+    aborted => Aborted;
+    /// An `OUT_OF_RANGE` status: the operation was attempted past the valid range.
+    out_of_range => OutOfRange;
+    /// An `UNIMPLEMENTED` status: the operation is not implemented or supported.
+    unimplemented => Unimplemented;
+    /// An `INTERNAL` status: an internal error.
+    internal => Internal;
+    /// An `UNAVAILABLE` status: the service is currently unavailable (retrying may help).
+    unavailable => Unavailable;
+    /// A `DATA_LOSS` status: unrecoverable data loss or corruption.
+    data_loss => DataLoss;
+    /// An `UNAUTHENTICATED` status: the request lacks valid authentication credentials.
+    unauthenticated => Unauthenticated;
 }
 
 impl fmt::Debug for Status {
@@ -334,6 +405,55 @@ mod tests {
         assert_eq!(percent_decode(b"%zz%4"), "%zz%4");
         assert_eq!(percent_decode(b"%E2%98%BA"), "☺");
         assert_eq!(percent_decode(b"%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn a_constructor_per_code() {
+        type Make = fn(String) -> Status;
+        let made: [(Make, Code); 16] = [
+            (Status::cancelled, Code::Cancelled),
+            (Status::unknown, Code::Unknown),
+            (Status::invalid_argument, Code::InvalidArgument),
+            (Status::deadline_exceeded, Code::DeadlineExceeded),
+            (Status::not_found, Code::NotFound),
+            (Status::already_exists, Code::AlreadyExists),
+            (Status::permission_denied, Code::PermissionDenied),
+            (Status::resource_exhausted, Code::ResourceExhausted),
+            (Status::failed_precondition, Code::FailedPrecondition),
+            (Status::aborted, Code::Aborted),
+            (Status::out_of_range, Code::OutOfRange),
+            (Status::unimplemented, Code::Unimplemented),
+            (Status::internal, Code::Internal),
+            (Status::unavailable, Code::Unavailable),
+            (Status::data_loss, Code::DataLoss),
+            (Status::unauthenticated, Code::Unauthenticated),
+        ];
+        // Every code but OK, each once, in order.
+        assert_eq!(made.iter().map(|(_, c)| *c).collect::<Vec<_>>(), Code::ALL[1..]);
+        for (make, code) in made {
+            let st = make(format!("{} happened", code.name()));
+            assert_eq!(st, Status::new(code, format!("{} happened", code.name())));
+            assert_eq!(st.code(), code);
+            assert_eq!(st.message(), format!("{} happened", code.name()));
+            assert!(st.details().is_empty() && st.metadata().is_empty() && !st.is_ok());
+        }
+        assert_eq!(Status::ok().code(), Code::Ok);
+        assert!(Status::ok().is_ok());
+        // `impl Into<String>`: borrowed and owned strings alike.
+        assert_eq!(Status::not_found("gone").message(), "gone");
+        assert_eq!(Status::internal(String::from("boom")).message(), "boom");
+    }
+
+    #[test]
+    fn getters_read_the_fields() {
+        let mut md = Metadata::new();
+        md.insert("retry-hint", "later").unwrap();
+        let st = Status::unavailable("down").with_details(vec![8u8, 3]).with_metadata(md.clone());
+        assert_eq!(st.code(), Code::Unavailable);
+        assert_eq!(st.message(), "down");
+        assert_eq!(&st.details()[..], [8, 3]);
+        assert_eq!(st.metadata(), &md);
+        assert_eq!(st.metadata().get("retry-hint").map(|v| &v[..]), Some(&b"later"[..]));
     }
 
     #[test]
