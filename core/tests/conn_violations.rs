@@ -38,6 +38,25 @@ fn first_frame_must_be_settings() {
 }
 
 #[test]
+fn tls_record_where_the_servers_settings_should_be() {
+    // A plaintext client at a TLS port: the server's alert (or handshake
+    // record) arrives where its SETTINGS should; told in words, no 1.3 MB
+    // "frame" awaited.
+    let now = std::time::Instant::now();
+    for record in [&[0x15u8, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32][..], &[0x16, 0x03, 0x01, 0x00]] {
+        let mut client = Connection::new(Role::Client, Config::default(), now);
+        client.handle_input(now, record);
+        let err = client.error().copied().expect("failed at once");
+        assert_eq!(err.kind, ConnectionErrorKind::TlsFromServer);
+        assert_eq!(err.to_string(), "the server answered with TLS: use https:// (or ClientTlsConfig)");
+    }
+    // A server's SETTINGS is not mistaken for TLS.
+    let mut client = Connection::new(Role::Client, Config::default(), now);
+    client.handle_input(now, &[0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    assert_eq!(client.error(), None);
+}
+
+#[test]
 fn data_on_idle_stream() {
     // §5.1 idle: "Receiving any frame other than HEADERS or PRIORITY on a stream in
     // this state MUST be treated as a connection error of type PROTOCOL_ERROR."

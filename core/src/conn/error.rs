@@ -38,6 +38,9 @@ pub enum ConnectionErrorKind {
     Preface,
     /// The first frame from the server was not SETTINGS (§3.4).
     MissingSettings,
+    /// The server answered with a TLS record where its SETTINGS should be: a
+    /// plaintext client talking to a port that serves TLS.
+    TlsFromServer,
     /// A frame broke a framing rule (§4, §6).
     Frame(FrameErrorKind),
     /// HPACK decoding failed (COMPRESSION_ERROR, §4.3).
@@ -100,6 +103,9 @@ impl fmt::Display for ConnectionError {
         match self.kind {
             ConnectionErrorKind::Eof => return f.write_str("closed by the peer without GOAWAY"),
             ConnectionErrorKind::Reset => return f.write_str("connection reset by the peer"),
+            ConnectionErrorKind::TlsFromServer => {
+                return f.write_str("the server answered with TLS: use https:// (or ClientTlsConfig)");
+            }
             _ => {}
         }
         let who = match self.initiator {

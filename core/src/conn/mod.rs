@@ -483,6 +483,9 @@ impl Connection {
         if self.preface_left > 0 && !self.read_preface() {
             return;
         }
+        if self.tls_instead_of_settings() {
+            self.fail(ConnectionError::protocol(ConnectionErrorKind::TlsFromServer));
+        }
         while self.phase == Phase::Open {
             match self.frames.decode(&mut self.recv_buf) {
                 Ok(None) => break,

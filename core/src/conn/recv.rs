@@ -29,6 +29,17 @@ enum Known {
 }
 
 impl Connection {
+    /// A client's first bytes from the server are a TLS record (an alert or
+    /// a handshake message of version 3.x) where its SETTINGS should be: the
+    /// server speaks TLS on this port. Read as a frame header, those bytes
+    /// would announce a SETTINGS frame of more than 1.3 MB, which no server
+    /// sends.
+    pub(super) fn tls_instead_of_settings(&self) -> bool {
+        self.role == Role::Client
+            && !self.got_peer_settings
+            && matches!(self.recv_buf[..], [0x15 | 0x16, 0x03, 0x00..=0x04, ..])
+    }
+
     fn classify(&self, id: StreamId) -> Known {
         if self.streams.get(id).is_some() {
             return Known::Live;

@@ -38,7 +38,10 @@ impl<R: Net> Connector<R> {
             };
             #[cfg(feature = "tls")]
             if let Some((config, name)) = tls {
-                let (io, info) = rt.tls_connect(io, config, name).await?;
+                // Untrusted certificates and servers that do not speak TLS
+                // are told in words, with what to do.
+                let (io, info) =
+                    rt.tls_connect(io, config, name).await.map_err(crate::tls::explain_handshake_error)?;
                 // gRPC requires HTTP/2: a server that did not agree on h2 speaks
                 // something else.
                 if info.alpn.as_deref() != Some(crate::tls::ALPN_H2) {

@@ -204,8 +204,10 @@ impl<R: Net> Pool<R> {
                 sub.connected(handle);
             }
             Err(status) => {
-                sub.failed(started + backoff);
+                // The error first: a picker that sees the address failed
+                // finds why (not "no address is ready").
                 self.lock().last_error = Some(status);
+                sub.failed(started + backoff);
                 self.requests.request();
             }
         }
