@@ -16,6 +16,79 @@
 //! * [`grpc`]: gRPC calls over a connection (message framing, status,
 //!   metadata, deadlines, compression);
 //! * [`sim`]: an in-memory harness that wires two endpoints together.
+//!
+//! ## The loop an embedder writes
+//!
+//! Every endpoint has the same shape: feed what the transport read with
+//! `handle_input`, drain `poll_event`, act on the events (start replies, read
+//! messages), then call `poll_transmit` until it returns 0 and write what it
+//! produced, and arm one timer for `poll_timeout`. Here a client and a server
+//! core talk through two byte buffers; in real life each side does the same
+//! against its socket (see
+//! [`examples/custom_event_loop.rs`](https://github.com/weir-rs/weir/blob/main/examples/src/bin/custom_event_loop.rs)
+//! for a blocking `std::net` server, about a hundred lines).
+//!
+//! ```
+//! use std::time::Instant;
+//! use bytes::Bytes;
+//! use weir_core::grpc::{
+//!     CallRequest, Client, ClientConfig, ClientEvent, Code, Metadata, RecvMessage, Server,
+//!     ServerConfig, ServerEvent, Status,
+//! };
+//!
+//! let now = Instant::now();
+//! let mut client = Client::new(ClientConfig::default(), now);
+//! let mut server = Server::new(ServerConfig::default(), now);
+//!
+//! // Client: start a call and send its one request message.
+//! let call = client.start_call(now, CallRequest::new("/helloworld.Greeter/SayHello", "localhost")).unwrap();
+//! client.send_last_message(call, Bytes::from_static(b"\n\x05world")).unwrap();
+//!
+//! let mut reply = None;
+//! let mut status = None;
+//! for _round in 0..10 {
+//!     // Each side writes everything it has (one call writes at most
+//!     // `max_transmit_size`, so loop until it returns 0)...
+//!     let mut to_server = Vec::new();
+//!     while client.poll_transmit(now, &mut to_server) > 0 {}
+//!     // ...and the other side reads it.
+//!     server.handle_input(now, &to_server);
+//!     while let Some(event) = server.poll_event() {
+//!         match event {
+//!             ServerEvent::Call { start, .. } => assert_eq!(&start.path[..], b"/helloworld.Greeter/SayHello"),
+//!             ServerEvent::Message { call } | ServerEvent::HalfClosed { call } => {
+//!                 if let Ok(RecvMessage::Message(request)) = server.recv_message(call) {
+//!                     assert_eq!(&request[..], b"\n\x05world");
+//!                     server.send_message(call, Bytes::from_static(b"\n\x0bHello world")).unwrap();
+//!                     server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
+//!                 }
+//!             }
+//!             _ => {}
+//!         }
+//!     }
+//!     let mut to_client = Vec::new();
+//!     while server.poll_transmit(now, &mut to_client) > 0 {}
+//!     client.handle_input(now, &to_client);
+//!     while let Some(event) = client.poll_event() {
+//!         match event {
+//!             ClientEvent::Message { call } => {
+//!                 if let Ok(RecvMessage::Message(m)) = client.recv_message(call) {
+//!                     reply = Some(m);
+//!                 }
+//!             }
+//!             ClientEvent::Finished { status: s, .. } => status = Some(s),
+//!             _ => {}
+//!         }
+//!     }
+//!     if status.is_some() {
+//!         break;
+//!     }
+//!     // A real loop also sleeps until `poll_timeout()` and then calls
+//!     // `handle_timeout(now)` (keepalive, deadlines, settings timeouts).
+//! }
+//! assert_eq!(reply.as_deref(), Some(&b"\n\x0bHello world"[..]));
+//! assert_eq!(status.map(|s| s.code), Some(Code::Ok));
+//! ```
 
 pub mod error_code;
 pub mod frame;

@@ -191,3 +191,28 @@ fn servers_exit_cleanly_on_sigterm() {
         drop(conn);
     }
 }
+
+/// The README's quick start is `examples/src/bin/quickstart.rs`, verbatim
+/// (the file's leading `//!` lines aside), so what a new user copies builds
+/// and runs: this test and the next keep it so.
+#[test]
+fn the_readme_quick_start_is_the_quickstart_example() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let marker = "<!-- quickstart: kept equal to examples/src/bin/quickstart.rs by a test -->\n```rust\n";
+    let start = readme.find(marker).expect("the quick start marker in README.md") + marker.len();
+    let block = &readme[start..start + readme[start..].find("\n```").expect("the end of the block")];
+    let file = std::fs::read_to_string(root.join("examples/src/bin/quickstart.rs")).unwrap();
+    let body: Vec<&str> = file.lines().skip_while(|l| l.starts_with("//!") || l.is_empty()).collect();
+    assert_eq!(
+        block.trim_end(),
+        body.join("\n").trim_end(),
+        "README.md's quick start and quickstart.rs differ"
+    );
+}
+
+#[test]
+fn the_quick_start_runs() {
+    let out = stdout_of(&run(env!("CARGO_BIN_EXE_quickstart"), &[]));
+    assert_eq!(out, "Hello world\nHello world\nBonjour world\nINVALID_ARGUMENT: say who to greet\n");
+}

@@ -276,6 +276,11 @@ impl CallShared {
         self.lock().finished.is_some()
     }
 
+    /// Client: the final status, once known.
+    pub fn finished_status(&self) -> Option<Status> {
+        self.lock().finished.as_ref().map(|(s, _)| s.clone())
+    }
+
     /// Waits until a message of `n` bytes may be queued; reserves room for
     /// it. Fails when the call can no longer send.
     pub fn poll_reserve(&self, cx: &mut Context<'_>, n: usize) -> Poll<Result<(), Status>> {

@@ -1,23 +1,34 @@
 //! Interceptors: async hooks around every call, on servers and clients. One
-//! runs before the call (read or change the request metadata, or reject the
-//! call with a status) and after it (see and change the final status), which
-//! is enough to wrap a call with timing, logging, auth or metrics.
+//! runs before the call (read or change the request metadata, store typed
+//! extensions for the handler, or reject the call with a status) and after
+//! it (see and change the final status), which is enough to wrap a call
+//! with timing, logging, auth or metrics.
+//!
+//! Every call whose `before` hooks ran gets its `after` hooks exactly once,
+//! whatever its kind (unary, client, server or bidirectional streaming) and
+//! outcome (OK, an error, cancelled): on a client, when the response (or the
+//! response stream's end) reaches the caller, or with CANCELLED on a task of
+//! its own when the caller drops the call first; on a server, before the
+//! status is sent, or with the cancellation's status when the call is
+//! cancelled (client cancel, deadline, lost connection).
 
 use std::sync::Arc;
 
 use weir_core::grpc::{Metadata, Status};
 
-use crate::request::CallInfo;
+use crate::request::{CallInfo, RequestHead};
 use crate::runtime::BoxFuture;
 
 /// An async hook around calls.
 pub trait Interceptor: Send + Sync + 'static {
-    /// Before the call. Server: the request metadata as received; client: the
-    /// metadata about to be sent. An error rejects the call with that status.
+    /// Before the call. Server: the request metadata as received, and
+    /// extensions the handler will see; client: the metadata about to be
+    /// sent, and the extensions the caller set. An error rejects the call
+    /// with that status.
     fn before<'a>(
         &'a self,
         call: &'a CallInfo,
-        metadata: &'a mut Metadata,
+        head: &'a mut RequestHead,
     ) -> BoxFuture<'a, Result<(), Status>>;
 
     /// After the call, with its final status (which may be changed: server
@@ -41,9 +52,9 @@ where
         fn before<'a>(
             &'a self,
             call: &'a CallInfo,
-            md: &'a mut Metadata,
+            head: &'a mut RequestHead,
         ) -> BoxFuture<'a, Result<(), Status>> {
-            let r = (self.0)(call, md);
+            let r = (self.0)(call, &mut head.metadata);
             Box::pin(async move { r })
         }
     }
@@ -54,10 +65,10 @@ where
 pub(crate) async fn run_before(
     chain: &[Arc<dyn Interceptor>],
     call: &CallInfo,
-    metadata: &mut Metadata,
+    head: &mut RequestHead,
 ) -> Result<(), Status> {
     for i in chain {
-        i.before(call, metadata).await?;
+        i.before(call, head).await?;
     }
     Ok(())
 }
@@ -66,5 +77,93 @@ pub(crate) async fn run_before(
 pub(crate) async fn run_after(chain: &[Arc<dyn Interceptor>], call: &CallInfo, status: &mut Status) {
     for i in chain.iter().rev() {
         i.after(call, status).await;
+    }
+}
+
+/// The `after` hooks one server call owes, run exactly once: by the call's
+/// own end (the handler's result or its stream's end) or, when it is
+/// cancelled first, with the cancellation's status.
+pub(crate) struct AfterOnce {
+    chain: Arc<[Arc<dyn Interceptor>]>,
+    info: Arc<CallInfo>,
+    claimed: std::sync::atomic::AtomicBool,
+}
+
+impl AfterOnce {
+    /// `None` when there are no interceptors: nothing is owed.
+    pub fn new(chain: &Arc<[Arc<dyn Interceptor>]>, info: &Arc<CallInfo>) -> Option<Arc<Self>> {
+        (!chain.is_empty()).then(|| {
+            Arc::new(AfterOnce { chain: chain.clone(), info: info.clone(), claimed: Default::default() })
+        })
+    }
+
+    /// Runs the hooks on `status` unless they already ran (or are running).
+    pub async fn run(&self, status: &mut Status) {
+        if !self.claimed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            run_after(&self.chain, &self.info, status).await;
+        }
+    }
+}
+
+/// Spawns a detached task (the client's runtime).
+pub(crate) type Spawn = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
+
+/// The `after` hooks a client call owes its caller. Run them on the final
+/// status with [`Owed::settle`]; if the caller drops the call first, the
+/// owed hooks run on a task of their own with CANCELLED (the value's `Drop`).
+pub(crate) struct Owed {
+    hooks: Option<OwedHooks>,
+}
+
+/// The chain, the call, and where to run them if the call is dropped.
+type OwedHooks = (Arc<[Arc<dyn Interceptor>]>, Arc<CallInfo>, Spawn);
+
+impl Owed {
+    /// `None`-like (owes nothing) when there are no interceptors.
+    pub fn new(
+        chain: &Arc<[Arc<dyn Interceptor>]>,
+        info: &Arc<CallInfo>,
+        spawn: impl FnOnce() -> Spawn,
+    ) -> Self {
+        Owed { hooks: (!chain.is_empty()).then(|| (chain.clone(), info.clone(), spawn())) }
+    }
+
+    /// Runs the hooks on `status` (which they may change).
+    pub fn settle(mut self, status: Status) -> BoxFuture<'static, Status> {
+        let hooks = self.hooks.take();
+        Box::pin(async move {
+            let mut status = status;
+            if let Some((chain, info, _)) = hooks {
+                run_after(&chain, &info, &mut status).await;
+            }
+            status
+        })
+    }
+
+    /// Runs the hooks on `status` on a task of their own.
+    pub fn settle_detached(mut self, status: Status) {
+        if let Some((chain, info, spawn)) = self.hooks.take() {
+            spawn(Box::pin(async move {
+                let mut status = status;
+                run_after(&chain, &info, &mut status).await;
+            }));
+        }
+    }
+
+    /// True when hooks are owed.
+    pub fn is_owed(&self) -> bool {
+        self.hooks.is_some()
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        if self.hooks.is_some() {
+            let owed = Owed { hooks: self.hooks.take() };
+            owed.settle_detached(Status::new(
+                weir_core::grpc::Code::Cancelled,
+                "call cancelled by the caller",
+            ));
+        }
     }
 }

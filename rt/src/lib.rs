@@ -12,6 +12,8 @@ mod budget;
 mod call;
 pub mod client;
 pub mod codec;
+mod extensions;
+mod include_proto;
 pub mod interceptor;
 mod queue;
 pub mod request;
@@ -29,7 +31,8 @@ pub use client::{Backoff, Channel, Endpoint};
 pub use codec::{Codec, ProstCodec};
 pub use interceptor::Interceptor;
 pub use request::{
-    CallInfo, Cancellation, IntoRequest, IntoStreamingRequest, OutMessage, Request, Response, Streaming,
+    CallInfo, Cancellation, Extensions, IntoRequest, IntoStreamingRequest, OutMessage, Request, RequestHead,
+    Response, Streaming,
 };
 pub use server::{BoundServer, Method, Router, Server, Service};
 pub use stats::{CallCounters, StatsHandler};

@@ -12,7 +12,9 @@ use futures_core::Stream;
 use weir_core::grpc::{Metadata, Status};
 
 use crate::call::CallShared;
-use crate::runtime::PeerInfo;
+pub use crate::extensions::Extensions;
+use crate::interceptor::Owed;
+use crate::runtime::{BoxFuture, PeerInfo};
 
 /// What the server knows about a call when its handler starts.
 #[derive(Clone, Debug, Default)]
@@ -27,11 +29,24 @@ pub struct CallInfo {
     pub peer: Arc<PeerInfo>,
 }
 
+/// What an interceptor's `before` hook sees of a request besides its call
+/// info: the metadata (sent or received) and typed extensions, which a
+/// server handler reads with [`Request::extensions`].
+#[derive(Debug, Default)]
+pub struct RequestHead {
+    /// The request metadata.
+    pub metadata: Metadata,
+    /// Typed values, local to this process (never sent).
+    pub extensions: Extensions,
+}
+
 /// A request: metadata and a message (or a message stream).
 #[derive(Debug)]
 pub struct Request<T> {
-    metadata: Metadata,
+    head: RequestHead,
     message: T,
+    /// Client: an absolute deadline (from [`Request::set_deadline`]).
+    pub(crate) deadline: Option<Instant>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<&'static str>,
     pub(crate) info: Option<Arc<CallInfo>>,
@@ -43,8 +58,9 @@ impl<T> Request<T> {
     /// A request carrying `message` and no metadata.
     pub fn new(message: T) -> Self {
         Request {
-            metadata: Metadata::new(),
+            head: RequestHead::default(),
             message,
+            deadline: None,
             timeout: None,
             compression: None,
             info: None,
@@ -61,12 +77,26 @@ impl<T> Request<T> {
 
     /// The request metadata.
     pub fn metadata(&self) -> &Metadata {
-        &self.metadata
+        &self.head.metadata
     }
 
     /// The request metadata, to add or change entries.
     pub fn metadata_mut(&mut self) -> &mut Metadata {
-        &mut self.metadata
+        &mut self.head.metadata
+    }
+
+    /// Typed values: on a server, what interceptors stored for the handler.
+    pub fn extensions(&self) -> &Extensions {
+        &self.head.extensions
+    }
+
+    /// Typed values, to add or take.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.head.extensions
+    }
+
+    pub(crate) fn head_mut(&mut self) -> &mut RequestHead {
+        &mut self.head
     }
 
     /// The message.
@@ -86,12 +116,46 @@ impl<T> Request<T> {
 
     /// Splits into metadata and message.
     pub fn into_parts(self) -> (Metadata, T) {
-        (self.metadata, self.message)
+        (self.head.metadata, self.message)
+    }
+
+    /// Splits into metadata with extensions, and message.
+    pub(crate) fn into_head(self) -> (RequestHead, T) {
+        (self.head, self.message)
     }
 
     /// Client: the call's deadline, relative to its start (sent as `grpc-timeout`).
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = Some(timeout);
+    }
+
+    /// Client: the call's deadline as an instant (the earlier of this and a
+    /// [`Request::set_timeout`] wins).
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
+    }
+
+    /// Client: the same deadline as a call this server is handling, so a
+    /// call made on its behalf gives up when its caller does (deadline
+    /// propagation). Nothing changes when `parent` has no deadline.
+    ///
+    /// ```no_run
+    /// # async fn handler(req: weir_rt::Request<bytes::Bytes>, downstream: weir_rt::Channel) -> Result<(), weir_rt::Status> {
+    /// let child = weir_rt::Request::new(bytes::Bytes::from_static(b"query")).with_deadline_of(&req);
+    /// downstream.unary("/store.Store/Get", child).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_deadline_of<U>(mut self, parent: &Request<U>) -> Self {
+        if let Some(d) = parent.deadline() {
+            self.deadline = Some(self.deadline.map_or(d, |mine| mine.min(d)));
+        }
+        self
+    }
+
+    /// Server: how long until the client gives up, if it said (zero once
+    /// passed).
+    pub fn time_remaining(&self) -> Option<Duration> {
+        self.deadline().map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     /// Client: compress request messages (`gzip`, or any installed algorithm).
@@ -118,8 +182,9 @@ impl<T> Request<T> {
     /// Replaces the message, keeping everything else.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Request<U> {
         Request {
-            metadata: self.metadata,
+            head: self.head,
             message: f(self.message),
+            deadline: self.deadline,
             timeout: self.timeout,
             compression: self.compression,
             info: self.info,
@@ -134,7 +199,7 @@ impl<T> Request<T> {
         info: Arc<CallInfo>,
         call: Arc<CallShared>,
     ) -> Self {
-        self.metadata = metadata;
+        self.head.metadata = metadata;
         self.info = Some(info);
         self.call = Some(call);
         self
@@ -375,6 +440,10 @@ pub struct Streaming<T> {
     done: bool,
     cancel_on_drop: bool,
     last_compressed: bool,
+    /// Client: the `after` interceptors owed when the stream ends.
+    owed: Option<Owed>,
+    /// Client: those hooks running on the final status.
+    settling: Option<BoxFuture<'static, Status>>,
 }
 
 impl<T> Streaming<T> {
@@ -384,7 +453,22 @@ impl<T> Streaming<T> {
         decode: fn(Bytes) -> Result<T, Status>,
         cancel_on_drop: bool,
     ) -> Self {
-        Streaming { call, link, decode, done: false, cancel_on_drop, last_compressed: false }
+        Streaming {
+            call,
+            link,
+            decode,
+            done: false,
+            cancel_on_drop,
+            last_compressed: false,
+            owed: None,
+            settling: None,
+        }
+    }
+
+    /// Client: runs the channel's `after` interceptors when the stream ends.
+    pub(crate) fn with_owed(mut self, owed: Owed) -> Self {
+        self.owed = owed.is_owed().then_some(owed);
+        self
     }
 
     /// Whether the last message returned arrived compressed.
@@ -403,6 +487,8 @@ impl<T> Streaming<T> {
             done: self.done,
             cancel_on_drop,
             last_compressed: self.last_compressed,
+            owed: self.owed.take(),
+            settling: self.settling.take(),
         }
     }
 
@@ -412,6 +498,12 @@ impl<T> Streaming<T> {
     }
 
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
+        if let Some(settling) = &mut self.settling {
+            let status = std::task::ready!(settling.as_mut().poll(cx));
+            self.settling = None;
+            self.done = true;
+            return Poll::Ready(if status.is_ok() { Ok(None) } else { Err(status) });
+        }
         if self.done {
             return Poll::Ready(Ok(None));
         }
@@ -419,19 +511,24 @@ impl<T> Streaming<T> {
         if popped.pull {
             self.link.pull();
         }
-        match popped.item {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(None) => {
-                self.done = true;
-                Poll::Ready(Ok(None))
-            }
-            Poll::Ready(Some(Err(status))) => {
-                self.done = true;
-                Poll::Ready(Err(status))
-            }
+        let end = match popped.item {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => Status::ok(),
+            Poll::Ready(Some(Err(status))) => status,
             Poll::Ready(Some(Ok((bytes, compressed)))) => {
                 self.last_compressed = compressed;
-                Poll::Ready((self.decode)(bytes).map(Some))
+                return Poll::Ready((self.decode)(bytes).map(Some));
+            }
+        };
+        match self.owed.take() {
+            // The caller learns the end once the `after` hooks had their say.
+            Some(owed) => {
+                self.settling = Some(owed.settle(end));
+                self.poll_message(cx)
+            }
+            None => {
+                self.done = true;
+                Poll::Ready(if end.is_ok() { Ok(None) } else { Err(end) })
             }
         }
     }
@@ -469,6 +566,14 @@ impl<T> Drop for Streaming<T> {
     fn drop(&mut self) {
         if self.cancel_on_drop && !self.call.is_finished() {
             self.link.cancel();
+        }
+        if let Some(owed) = self.owed.take() {
+            // Dropped before its end: the hooks see how the call ended, or
+            // that the caller cancelled it.
+            let status = self.call.finished_status().unwrap_or_else(|| {
+                Status::new(weir_core::grpc::Code::Cancelled, "call cancelled by the caller")
+            });
+            owed.settle_detached(status);
         }
     }
 }

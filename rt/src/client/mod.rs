@@ -35,7 +35,7 @@ use futures_core::Stream;
 use weir_core::grpc::{self, Code, Metadata, Status};
 
 use crate::call::CallShared;
-use crate::interceptor::{Interceptor, run_after, run_before};
+use crate::interceptor::{Interceptor, Owed, Spawn, run_before};
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Io, Net, Runtime};
 use crate::tcp::TcpOptions;
@@ -79,7 +79,7 @@ impl<R: Net> Backend for Arc<Pool<R>> {
 struct Shared {
     backend: Box<dyn Backend>,
     authority: Bytes,
-    interceptors: Vec<Arc<dyn Interceptor>>,
+    interceptors: Arc<[Arc<dyn Interceptor>]>,
     default_timeout: Option<Duration>,
     policies: MethodPolicies,
     throttle: Option<Throttle>,
@@ -211,7 +211,11 @@ impl<R: Net> Endpoint<R> {
         self
     }
 
-    /// TLS settings (roots, server name, client identity).
+    /// TLS settings (roots, server name, client identity), or a
+    /// `rustls::ClientConfig` of your own
+    /// ([`ClientTlsConfig::from_rustls`](crate::tls::ClientTlsConfig::from_rustls)).
+    /// An `https://` endpoint without it trusts the default roots
+    /// ([`default_root_store`](crate::tls::default_root_store)).
     #[cfg(feature = "tls")]
     pub fn tls_config(mut self, tls: crate::tls::ClientTlsConfig) -> Self {
         self.tls = true;
@@ -367,7 +371,7 @@ impl<R: Net> Endpoint<R> {
             shared: Arc::new(Shared {
                 backend: Box::new(pool),
                 authority,
-                interceptors: self.interceptors,
+                interceptors: self.interceptors.into(),
                 default_timeout: self.default_timeout,
                 policies: self.policies,
                 throttle: self.throttling.map(Throttle::new),
@@ -412,21 +416,33 @@ impl Drop for CancelOnDrop {
 }
 
 impl Channel {
-    /// Runs the `before` interceptors; gives the call's info and deadline.
-    async fn prepare(
-        &self,
-        path: &Bytes,
-        req_meta: &mut Metadata,
-        timeout: Option<Duration>,
-    ) -> Result<(Arc<CallInfo>, Option<Instant>), Status> {
+    /// Runs the `before` interceptors. Gives the call's deadline (the
+    /// earliest of the request's deadline, its timeout and the channel's
+    /// default timeout) and the `after` hooks it now owes, which must see
+    /// the call's end even when a `before` hook rejected it.
+    async fn prepare<T>(&self, path: &Bytes, req: Request<T>) -> Prepared<T> {
         let info = Arc::new(CallInfo {
             path: path.clone(),
             authority: Some(self.shared.authority.clone()),
             ..Default::default()
         });
-        let deadline = timeout.or(self.shared.default_timeout).map(|t| self.clock().now() + t);
-        run_before(&self.shared.interceptors, &info, req_meta).await?;
-        Ok((info, deadline))
+        let now = self.clock().now();
+        let timeout = req.timeout.or(self.shared.default_timeout).map(|t| now + t);
+        let deadline = match (timeout, req.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let compression = req.compression;
+        let (mut head, message) = req.into_head();
+        let before = run_before(&self.shared.interceptors, &info, &mut head).await;
+        let owed = Owed::new(&self.shared.interceptors, &info, || self.spawner());
+        Prepared { before, owed, deadline, compression, metadata: head.metadata, message }
+    }
+
+    /// Spawns on the channel's runtime (for hooks owed by dropped calls).
+    fn spawner(&self) -> Spawn {
+        let channel = self.clone();
+        Arc::new(move |f| channel.shared.backend.spawn(f))
     }
 
     fn clock(&self) -> &dyn Clock {
@@ -515,34 +531,24 @@ impl Channel {
         }
     }
 
-    /// Applies the `after` interceptors to a final status.
-    async fn after(&self, info: &CallInfo, mut status: Status) -> Status {
-        run_after(&self.shared.interceptors, info, &mut status).await;
-        status
-    }
-
     /// A unary call with an encoded request.
     pub async fn unary(
         &self,
         path: impl Into<Bytes>,
         req: Request<Bytes>,
     ) -> Result<Response<Bytes>, Status> {
-        let (timeout, compression) = (req.timeout, req.compression);
-        let (mut md, msg) = req.into_parts();
         let path = path.into();
-        let (info, deadline) = self.prepare(&path, &mut md, timeout).await?;
+        let Prepared { before, owed, deadline, compression, metadata: md, message: msg } =
+            self.prepare(&path, req).await;
+        if let Err(status) = before {
+            return Err(owed.settle(status).await);
+        }
         let result = self
             .attempts(&path, deadline, |previous| {
                 unary_attempt(self.start_single(&path, &md, previous, deadline, compression, &msg))
             })
             .await;
-        match result {
-            Ok(resp) => {
-                let status = self.after(&info, Status::ok()).await;
-                if status.is_ok() { Ok(resp) } else { Err(status) }
-            }
-            Err(status) => Err(self.after(&info, status).await),
-        }
+        settled(result, owed).await
     }
 
     /// A server-streaming call: one request, a stream of responses.
@@ -551,14 +557,21 @@ impl Channel {
         path: impl Into<Bytes>,
         req: Request<Bytes>,
     ) -> Result<Response<Streaming<Bytes>>, Status> {
-        let (timeout, compression) = (req.timeout, req.compression);
-        let (mut md, msg) = req.into_parts();
         let path = path.into();
-        let (_, deadline) = self.prepare(&path, &mut md, timeout).await?;
-        self.attempts(&path, deadline, |previous| {
-            streaming_attempt(self.start_single(&path, &md, previous, deadline, compression, &msg))
-        })
-        .await
+        let Prepared { before, owed, deadline, compression, metadata: md, message: msg } =
+            self.prepare(&path, req).await;
+        if let Err(status) = before {
+            return Err(owed.settle(status).await);
+        }
+        let result = self
+            .attempts(&path, deadline, |previous| {
+                streaming_attempt(self.start_single(&path, &md, previous, deadline, compression, &msg))
+            })
+            .await;
+        match result {
+            Ok(resp) => Ok(resp.map(|s| s.with_owed(owed))),
+            Err(status) => Err(owed.settle(status).await),
+        }
     }
 
     /// A client-streaming call: a stream of requests (`Bytes`, or
@@ -573,19 +586,21 @@ impl Channel {
         S: Stream<Item = I> + Send + 'static,
         I: Into<OutMessage> + Send + 'static,
     {
-        let (timeout, compression) = (req.timeout, req.compression);
-        let (mut md, stream) = req.into_parts();
         let path = path.into();
-        let (info, deadline) = self.prepare(&path, &mut md, timeout).await?;
-        let call = self.start(path, md, deadline, compression, None, false).await?;
+        let Prepared { before, owed, deadline, compression, metadata: md, message: stream } =
+            self.prepare(&path, req).await;
+        if let Err(status) = before {
+            return Err(owed.settle(status).await);
+        }
+        let call = match self.start(path, md, deadline, compression, None, false).await {
+            Ok(call) => call,
+            Err(status) => return Err(owed.settle(status).await),
+        };
         let mut guard = call.finish_guard();
         self.shared.backend.spawn(Box::pin(send_stream(stream, call.shared.clone(), call.link.clone())));
         let result = receive_unary(&call.shared, &call.link).await;
         guard.armed = false;
-        match result {
-            Ok(resp) => Ok(resp),
-            Err(status) => Err(self.after(&info, status).await),
-        }
+        settled(result, owed).await
     }
 
     /// A bidirectional-streaming call. Returns at once (servers may send
@@ -600,14 +615,41 @@ impl Channel {
         S: Stream<Item = I> + Send + 'static,
         I: Into<OutMessage> + Send + 'static,
     {
-        let (timeout, compression) = (req.timeout, req.compression);
-        let (mut md, stream) = req.into_parts();
         let path = path.into();
-        let (_, deadline) = self.prepare(&path, &mut md, timeout).await?;
-        let call = self.start(path, md, deadline, compression, None, false).await?;
+        let Prepared { before, owed, deadline, compression, metadata: md, message: stream } =
+            self.prepare(&path, req).await;
+        if let Err(status) = before {
+            return Err(owed.settle(status).await);
+        }
+        let call = match self.start(path, md, deadline, compression, None, false).await {
+            Ok(call) => call,
+            Err(status) => return Err(owed.settle(status).await),
+        };
         self.shared.backend.spawn(Box::pin(send_stream(stream, call.shared.clone(), call.link.clone())));
         let link: Arc<dyn CallLink> = call.link.clone();
-        Ok(Response::new(Streaming::new(call.shared, link, Ok, true)))
+        Ok(Response::new(Streaming::new(call.shared, link, Ok, true).with_owed(owed)))
+    }
+}
+
+/// A call after its `before` interceptors: what it needs to start.
+struct Prepared<T> {
+    before: Result<(), Status>,
+    owed: Owed,
+    deadline: Option<Instant>,
+    compression: Option<&'static str>,
+    metadata: Metadata,
+    message: T,
+}
+
+/// A call's outcome once the `after` interceptors had their say (they may
+/// turn a success into an error or change an error).
+async fn settled<T>(result: Result<Response<T>, Status>, owed: Owed) -> Result<Response<T>, Status> {
+    match result {
+        Ok(resp) => {
+            let status = owed.settle(Status::ok()).await;
+            if status.is_ok() { Ok(resp) } else { Err(status) }
+        }
+        Err(status) => Err(owed.settle(status).await),
     }
 }
 

@@ -19,7 +19,7 @@ use super::router::{Method, ResponseStream};
 use super::shutdown::Listener;
 use crate::budget::{ConnBudget, ServerBudget};
 use crate::call::CallShared;
-use crate::interceptor::{Interceptor, run_after, run_before};
+use crate::interceptor::{AfterOnce, Interceptor, run_before};
 use crate::queue::CommandQueue;
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Io, PeerInfo, Runtime};
@@ -46,7 +46,7 @@ impl Future for StreamNext {
 /// What every connection of one server shares.
 pub(crate) struct ServerCtx {
     pub router: Router,
-    pub interceptors: Vec<Arc<dyn Interceptor>>,
+    pub interceptors: Arc<[Arc<dyn Interceptor>]>,
     pub config: grpc::ServerConfig,
     pub stats: Option<Arc<dyn StatsHandler>>,
     /// Every connection's memory counts here too.
@@ -81,6 +81,8 @@ struct Entry {
     headers_sent: bool,
     /// Spans and stats, when anyone listens.
     obs: Option<Box<CallObserver>>,
+    /// The interceptors' `after` hooks a streaming response still owes.
+    after: Option<Arc<AfterOnce>>,
 }
 
 impl Drop for Entry {
@@ -252,6 +254,7 @@ impl<R: Runtime> ServerDriver<R> {
             out: VecDeque::new(),
             headers_sent: false,
             obs,
+            after: None,
         };
         if let Some(p) = &mut entry.pending {
             p.metadata = start.metadata;
@@ -340,11 +343,13 @@ impl<R: Runtime> ServerDriver<R> {
         metadata: Metadata,
         message: Option<(Bytes, bool)>,
     ) {
-        let Some(entry) = self.calls.get(&call) else { return };
+        let Some(entry) = self.calls.get_mut(&call) else { return };
         let (message, compressed) = message.unwrap_or_default();
         let (shared, info) = (entry.shared.clone(), entry.info.clone());
         let span = HandlerSpan::of(entry.obs.as_deref());
         let chain = self.ctx.interceptors.clone();
+        let after = AfterOnce::new(&chain, &info);
+        entry.after = after.clone();
         let streaming = || {
             let link: Arc<dyn CallLink> = Arc::new(ServerLink { cmds: self.cmds.clone(), call });
             Streaming::new(shared.clone(), link, Ok, false)
@@ -354,71 +359,89 @@ impl<R: Runtime> ServerDriver<R> {
                 let mut req = Request::new(message);
                 req.compressed = compressed;
                 let req = req.with_server_parts(metadata, info.clone(), shared.clone());
-                let fut = span.wrap(with_interceptors(chain, info, req, move |r| h(r)));
-                self.run_unary(cx, call, shared, fut);
+                let fut = span.wrap(with_interceptors(chain, info, after.clone(), req, move |r| h(r)));
+                self.run_unary(cx, call, shared, after, fut);
             }
             Method::ClientStreaming(h) => {
                 let req = Request::new(streaming()).with_server_parts(metadata, info.clone(), shared.clone());
-                let fut = span.wrap(with_interceptors(chain, info, req, move |r| h(r)));
-                self.run_unary(cx, call, shared, fut);
+                let fut = span.wrap(with_interceptors(chain, info, after.clone(), req, move |r| h(r)));
+                self.run_unary(cx, call, shared, after, fut);
             }
             Method::ServerStreaming(h) => {
                 let mut req = Request::new(message);
                 req.compressed = compressed;
                 let req = req.with_server_parts(metadata, info.clone(), shared.clone());
-                let fut = span.wrap(with_interceptors_before(chain, info, req, move |r| h(r)));
-                self.run_streaming(cx, call, shared, fut);
+                let fut = span.wrap(with_interceptors_before(chain, info, after.clone(), req, move |r| h(r)));
+                self.run_streaming(cx, call, shared, after, fut);
             }
             Method::Bidi(h) => {
                 let req = Request::new(streaming()).with_server_parts(metadata, info.clone(), shared.clone());
-                let fut = span.wrap(with_interceptors_before(chain, info, req, move |r| h(r)));
-                self.run_streaming(cx, call, shared, fut);
+                let fut = span.wrap(with_interceptors_before(chain, info, after.clone(), req, move |r| h(r)));
+                self.run_streaming(cx, call, shared, after, fut);
             }
         }
     }
 
     /// Polls a handler once inline; spawns it only if it is not ready.
+    /// Polls a handler once inline; spawns it only if it is not ready. A
+    /// panic, or a cancellation that drops the handler, still gets the
+    /// `after` hooks it owes (on the spawned task).
     fn run_unary(
         &mut self,
         cx: &mut Context<'_>,
         call: CallId,
         shared: Arc<CallShared>,
+        after: Option<Arc<AfterOnce>>,
         fut: BoxFuture<'static, Result<Response<Bytes>, Status>>,
     ) {
         let mut fut = CatchUnwind(fut);
+        let cmds = self.cmds.clone();
         match Pin::new(&mut fut).poll(cx) {
-            Poll::Ready(result) => self.apply_unary(call, result.unwrap_or_else(|p| Err(panicked(p)))),
-            Poll::Pending => {
-                let cmds = self.cmds.clone();
-                self.rt.spawn(async move {
-                    if let Some(result) = until_cancelled(fut, &shared).await {
-                        let result = result.unwrap_or_else(|p| Err(panicked(p)));
-                        let _ = cmds.push(ServerCmd::Done { call, result });
+            Poll::Ready(Ok(result)) => self.apply_unary(call, result),
+            Poll::Ready(Err(p)) => self.rt.spawn(async move {
+                let status = settle(after, panicked(p)).await;
+                let _ = cmds.push(ServerCmd::Done { call, result: Err(status) });
+            }),
+            Poll::Pending => self.rt.spawn(async move {
+                match until_cancelled(fut, &shared).await {
+                    Some(Ok(result)) => drop(cmds.push(ServerCmd::Done { call, result })),
+                    Some(Err(p)) => {
+                        let status = settle(after, panicked(p)).await;
+                        let _ = cmds.push(ServerCmd::Done { call, result: Err(status) });
                     }
-                });
-            }
+                    None => drop(settle(after, cancellation(&shared)).await),
+                }
+            }),
         }
     }
 
+    /// [`ServerDriver::run_unary`] for a handler returning a response stream.
     fn run_streaming(
         &mut self,
         cx: &mut Context<'_>,
         call: CallId,
         shared: Arc<CallShared>,
+        after: Option<Arc<AfterOnce>>,
         fut: BoxFuture<'static, Result<Response<ResponseStream>, Status>>,
     ) {
         let mut fut = CatchUnwind(fut);
+        let cmds = self.cmds.clone();
         match Pin::new(&mut fut).poll(cx) {
-            Poll::Ready(result) => self.apply_stream(call, result.unwrap_or_else(|p| Err(panicked(p)))),
-            Poll::Pending => {
-                let cmds = self.cmds.clone();
-                self.rt.spawn(async move {
-                    if let Some(result) = until_cancelled(fut, &shared).await {
-                        let result = result.unwrap_or_else(|p| Err(panicked(p)));
-                        let _ = cmds.push(ServerCmd::Stream { call, result });
+            Poll::Ready(Ok(result)) => self.apply_stream(call, result),
+            Poll::Ready(Err(p)) => self.rt.spawn(async move {
+                let status = settle(after, panicked(p)).await;
+                let _ = cmds.push(ServerCmd::Stream { call, result: Err(status) });
+            }),
+            Poll::Pending => self.rt.spawn(async move {
+                match until_cancelled(fut, &shared).await {
+                    Some(Ok(result)) => drop(cmds.push(ServerCmd::Stream { call, result })),
+                    Some(Err(p)) => {
+                        let status = settle(after, panicked(p)).await;
+                        let _ = cmds.push(ServerCmd::Stream { call, result: Err(status) });
                     }
-                });
-            }
+                    None => drop(settle(after, cancellation(&shared)).await),
+                }
+            }),
         }
     }
 
@@ -444,18 +467,20 @@ impl<R: Runtime> ServerDriver<R> {
             Ok(resp) => resp,
             Err(status) => return self.queue_out(call, Out::Finish(status, Metadata::new())),
         };
-        let Some(entry) = self.calls.get(&call) else { return };
-        let (shared, info) = (entry.shared.clone(), entry.info.clone());
+        let Some(entry) = self.calls.get_mut(&call) else { return };
+        let (shared, after) = (entry.shared.clone(), entry.after.take());
         self.use_compression(call, resp.compression);
         let (md, stream, trailers) = resp.into_parts();
         self.queue_out(call, Out::Headers(md));
         let cmds = self.cmds.clone();
-        let chain = self.ctx.interceptors.clone();
         self.rt.spawn(async move {
-            let status = relay_stream(stream, &shared, &cmds, call).await;
-            let Some(mut status) = status else { return };
-            run_after(&chain, &info, &mut status).await;
-            let _ = cmds.push(ServerCmd::Finish { call, status, trailers });
+            match relay_stream(stream, &shared, &cmds, call).await {
+                Some(status) => {
+                    let status = settle(after, status).await;
+                    let _ = cmds.push(ServerCmd::Finish { call, status, trailers });
+                }
+                None => drop(settle(after, cancellation(&shared)).await),
+            }
         });
     }
 
@@ -553,8 +578,9 @@ impl<R: Runtime> ServerDriver<R> {
 
 /// Runs the `before` interceptors, the handler, and the `after` interceptors.
 fn with_interceptors<T, F>(
-    chain: Vec<Arc<dyn Interceptor>>,
+    chain: Arc<[Arc<dyn Interceptor>]>,
     info: Arc<CallInfo>,
+    after: Option<Arc<AfterOnce>>,
     mut req: Request<T>,
     handler: F,
 ) -> BoxFuture<'static, Result<Response<Bytes>, Status>>
@@ -562,11 +588,9 @@ where
     T: Send + 'static,
     F: FnOnce(Request<T>) -> BoxFuture<'static, Result<Response<Bytes>, Status>> + Send + 'static,
 {
-    if chain.is_empty() {
-        return handler(req);
-    }
+    let Some(after) = after else { return handler(req) };
     Box::pin(async move {
-        let result = match run_before(&chain, &info, req.metadata_mut()).await {
+        let result = match run_before(&chain, &info, req.head_mut()).await {
             Ok(()) => handler(req).await,
             Err(status) => Err(status),
         };
@@ -574,7 +598,7 @@ where
             Ok(_) => Status::ok(),
             Err(s) => s.clone(),
         };
-        run_after(&chain, &info, &mut status).await;
+        after.run(&mut status).await;
         match result {
             Ok(resp) if status.is_ok() => Ok(resp),
             _ => Err(status),
@@ -583,10 +607,12 @@ where
 }
 
 /// Runs the `before` interceptors and the handler of a streaming response;
-/// the `after` ones run when the stream ends.
+/// the `after` ones run when the stream ends, or here when the handler
+/// fails before returning one.
 fn with_interceptors_before<T, F>(
-    chain: Vec<Arc<dyn Interceptor>>,
+    chain: Arc<[Arc<dyn Interceptor>]>,
     info: Arc<CallInfo>,
+    after: Option<Arc<AfterOnce>>,
     mut req: Request<T>,
     handler: F,
 ) -> BoxFuture<'static, Result<Response<ResponseStream>, Status>>
@@ -594,18 +620,33 @@ where
     T: Send + 'static,
     F: FnOnce(Request<T>) -> BoxFuture<'static, Result<Response<ResponseStream>, Status>> + Send + 'static,
 {
-    if chain.is_empty() {
-        return handler(req);
-    }
+    let Some(after) = after else { return handler(req) };
     Box::pin(async move {
-        match run_before(&chain, &info, req.metadata_mut()).await {
+        let result = match run_before(&chain, &info, req.head_mut()).await {
             Ok(()) => handler(req).await,
+            Err(status) => Err(status),
+        };
+        match result {
+            Ok(resp) => Ok(resp),
             Err(mut status) => {
-                run_after(&chain, &info, &mut status).await;
+                after.run(&mut status).await;
                 Err(status)
             }
         }
     })
+}
+
+/// Runs the `after` hooks a call owes, if any, on its final status.
+async fn settle(after: Option<Arc<AfterOnce>>, mut status: Status) -> Status {
+    if let Some(after) = after {
+        after.run(&mut status).await;
+    }
+    status
+}
+
+/// The status of a cancelled call: why it can no longer send.
+fn cancellation(shared: &CallShared) -> Status {
+    shared.send_closed().unwrap_or_else(|| Status::new(Code::Cancelled, "call cancelled"))
 }
 
 /// Awaits `fut` unless the call is cancelled first (then drops it: the

@@ -97,7 +97,10 @@ impl<R: Net> Server<R> {
         self
     }
 
-    /// Serves TLS with this configuration (ALPN `h2`).
+    /// Serves TLS with this configuration (ALPN `h2`): a fixed identity,
+    /// one replaced at run time ([`ServerTlsConfig::rotating`](crate::tls::ServerTlsConfig::rotating):
+    /// certificate rotation without restart), or a `rustls::ServerConfig` of
+    /// your own ([`ServerTlsConfig::from_rustls`](crate::tls::ServerTlsConfig::from_rustls)).
     #[cfg(feature = "tls")]
     pub fn tls_config(mut self, tls: crate::tls::ServerTlsConfig) -> Result<Self, crate::tls::TlsError> {
         self.tls = Some(tls.build()?);
@@ -291,7 +294,7 @@ impl<R: Net> BoundServer<R> {
         let grace = server.config.h2.shutdown_grace;
         let ctx = Arc::new(ServerCtx {
             router: server.router,
-            interceptors: server.interceptors,
+            interceptors: server.interceptors.into(),
             config: server.config,
             stats: server.stats,
             budget: ServerBudget::new(server.server_budget),

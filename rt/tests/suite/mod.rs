@@ -7,12 +7,13 @@ pub mod balancing;
 pub mod certs;
 pub mod churning;
 pub mod compressing;
+pub mod intercepting;
 pub mod refusing;
 pub mod retrying;
 pub mod runners;
 
 #[allow(unused_imports)]
-pub use {balancing::*, churning::*, compressing::*, refusing::*, retrying::*};
+pub use {balancing::*, churning::*, compressing::*, intercepting::*, refusing::*, retrying::*};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,6 +73,9 @@ macro_rules! scenario_tests {
             cut_connections_fail_no_call,
             accept_burst_connects_promptly,
             abrupt_close_errors_say_what_happened,
+            interceptors_run_once_per_call,
+            extensions_reach_the_handler,
+            deadlines_carry_over_to_downstream_calls,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
