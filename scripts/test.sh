@@ -12,5 +12,11 @@ cargo clippy -p weir-rt -p weir-tokio -p weir-smol --no-default-features -- -D w
 # nowhere (prost-build would fail if anything tried to run it).
 PROTOC=/nonexistent/protoc cargo build -p weir-examples
 cargo test --workspace
+# Documentation builds without a warning (broken links, bad code blocks).
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+# Every publishable crate packages: metadata, license, readme, versioned
+# dependencies (what crates.io checks before building anything).
+cargo package --no-verify --allow-dirty -p weir-core -p weir-rt -p weir-tokio -p weir-smol \
+    -p weir-build -p weir-services -p weir-types
 # Interop matrix against grpcio (Python, C core) and h2load; prints a table.
 ./scripts/interop.sh

@@ -8,12 +8,13 @@ pub mod certs;
 pub mod churning;
 pub mod compressing;
 pub mod intercepting;
+pub mod limits;
 pub mod refusing;
 pub mod retrying;
 pub mod runners;
 
 #[allow(unused_imports)]
-pub use {balancing::*, churning::*, compressing::*, intercepting::*, refusing::*, retrying::*};
+pub use {balancing::*, churning::*, compressing::*, intercepting::*, limits::*, refusing::*, retrying::*};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,6 +77,7 @@ macro_rules! scenario_tests {
             interceptors_run_once_per_call,
             extensions_reach_the_handler,
             deadlines_carry_over_to_downstream_calls,
+            endpoint_message_size_limits,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
