@@ -5,9 +5,8 @@
 
 mod suite;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use bytes::Bytes;
 use weir_rt::runtime::Net;
@@ -15,7 +14,7 @@ use weir_rt::{Code, Endpoint, Request};
 
 #[path = "python/interpreter.rs"]
 mod interpreter;
-use interpreter::python;
+use interpreter::{PythonServer, python};
 
 fn peer_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/peer.py")
@@ -58,36 +57,6 @@ async fn weir_client_calls_python_server<R: Net + Default>(_rt: R, port: u16) {
     assert_eq!(err.code, Code::Unimplemented);
 }
 
-/// The grpcio server process, stopped when dropped.
-struct PythonServer {
-    child: Child,
-    port: u16,
-}
-
-impl PythonServer {
-    fn start() -> Self {
-        let mut child = Command::new(python())
-            .arg(peer_script())
-            .arg("server")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("LISTENING ").expect("port line").parse().unwrap();
-        PythonServer { child, port }
-    }
-}
-
-impl Drop for PythonServer {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Both tests on one runtime's runner.
 macro_rules! on_runtime {
     ($module:ident, $run:path) => {
@@ -99,7 +68,7 @@ macro_rules! on_runtime {
 
             #[test]
             fn weir_client_calls_python_server() {
-                let peer = super::PythonServer::start();
+                let peer = super::PythonServer::start(&super::peer_script());
                 $run(|rt| super::weir_client_calls_python_server(rt, peer.port));
             }
         }

@@ -10,9 +10,8 @@
 //! in `tests/python/peer.py`). The interpreter comes from
 //! `scripts/setup-python.sh` (`.venv`), or `WEIR_PYTHON`.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -23,7 +22,7 @@ use weir_types::{Any, ErrorDetails, FieldViolation, LocalizedMessage, StatusExt}
 
 #[path = "../../rt/tests/python/interpreter.rs"]
 mod interpreter;
-use interpreter::python;
+use interpreter::{PythonServer, python};
 
 const METHOD: &str = "/weir.test.Details/Fail";
 const MESSAGE: &str = "invalid request ☺ 100%";
@@ -119,39 +118,9 @@ fn rich_details_json() -> serde_json::Value {
     ])
 }
 
-/// The grpcio server process, stopped when dropped.
-struct PythonServer {
-    child: Child,
-    port: u16,
-}
-
-impl PythonServer {
-    fn start() -> Self {
-        let mut child = Command::new(python())
-            .arg(peer_script())
-            .arg("server")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("LISTENING ").expect("port line").parse().unwrap();
-        PythonServer { child, port }
-    }
-}
-
-impl Drop for PythonServer {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn weir_client_reads_grpcio_rich_status() {
-    let peer = PythonServer::start();
+    let peer = PythonServer::start(&peer_script());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let status = rt.block_on(async {
         let ch = Endpoint::new(format!("http://127.0.0.1:{}", peer.port)).unwrap().connect().await.unwrap();

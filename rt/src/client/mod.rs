@@ -432,9 +432,9 @@ impl Drop for CancelOnDrop {
 impl Channel {
     /// Runs the `before` interceptors. Gives the call's deadline (the
     /// earliest of the request's deadline, its timeout and the channel's
-    /// default timeout) and the `after` hooks it now owes, which must see
-    /// the call's end even when a `before` hook rejected it.
-    async fn prepare<T>(&self, path: &Bytes, req: Request<T>) -> Prepared<T> {
+    /// default timeout) and the `after` hooks it now owes; when a `before`
+    /// hook rejects the call, the `after` hooks see that status here.
+    async fn prepare<T>(&self, path: &Bytes, req: Request<T>) -> Result<Prepared<T>, Status> {
         let info = Arc::new(CallInfo {
             path: path.clone(),
             authority: Some(self.shared.authority.clone()),
@@ -450,7 +450,10 @@ impl Channel {
         let (mut head, message) = req.into_head();
         let before = run_before(&self.shared.interceptors, &info, &mut head).await;
         let owed = Owed::new(&self.shared.interceptors, &info, || self.spawner());
-        Prepared { before, owed, deadline, compression, metadata: head.metadata, message }
+        match before {
+            Ok(()) => Ok(Prepared { owed, deadline, compression, metadata: head.metadata, message }),
+            Err(status) => Err(owed.settle(status).await),
+        }
     }
 
     /// Spawns on the channel's runtime (for hooks owed by dropped calls).
@@ -552,11 +555,8 @@ impl Channel {
         req: Request<Bytes>,
     ) -> Result<Response<Bytes>, Status> {
         let path = path.into();
-        let Prepared { before, owed, deadline, compression, metadata: md, message: msg } =
-            self.prepare(&path, req).await;
-        if let Err(status) = before {
-            return Err(owed.settle(status).await);
-        }
+        let Prepared { owed, deadline, compression, metadata: md, message: msg } =
+            self.prepare(&path, req).await?;
         let result = self
             .attempts(&path, deadline, |previous| {
                 unary_attempt(self.start_single(&path, &md, previous, deadline, compression, &msg))
@@ -572,11 +572,8 @@ impl Channel {
         req: Request<Bytes>,
     ) -> Result<Response<Streaming<Bytes>>, Status> {
         let path = path.into();
-        let Prepared { before, owed, deadline, compression, metadata: md, message: msg } =
-            self.prepare(&path, req).await;
-        if let Err(status) = before {
-            return Err(owed.settle(status).await);
-        }
+        let Prepared { owed, deadline, compression, metadata: md, message: msg } =
+            self.prepare(&path, req).await?;
         let result = self
             .attempts(&path, deadline, |previous| {
                 streaming_attempt(self.start_single(&path, &md, previous, deadline, compression, &msg))
@@ -601,11 +598,8 @@ impl Channel {
         I: Into<OutMessage> + Send + 'static,
     {
         let path = path.into();
-        let Prepared { before, owed, deadline, compression, metadata: md, message: stream } =
-            self.prepare(&path, req).await;
-        if let Err(status) = before {
-            return Err(owed.settle(status).await);
-        }
+        let Prepared { owed, deadline, compression, metadata: md, message: stream } =
+            self.prepare(&path, req).await?;
         let call = match self.start(path, md, deadline, compression, None, false).await {
             Ok(call) => call,
             Err(status) => return Err(owed.settle(status).await),
@@ -630,11 +624,8 @@ impl Channel {
         I: Into<OutMessage> + Send + 'static,
     {
         let path = path.into();
-        let Prepared { before, owed, deadline, compression, metadata: md, message: stream } =
-            self.prepare(&path, req).await;
-        if let Err(status) = before {
-            return Err(owed.settle(status).await);
-        }
+        let Prepared { owed, deadline, compression, metadata: md, message: stream } =
+            self.prepare(&path, req).await?;
         let call = match self.start(path, md, deadline, compression, None, false).await {
             Ok(call) => call,
             Err(status) => return Err(owed.settle(status).await),
@@ -647,7 +638,6 @@ impl Channel {
 
 /// A call after its `before` interceptors: what it needs to start.
 struct Prepared<T> {
-    before: Result<(), Status>,
     owed: Owed,
     deadline: Option<Instant>,
     compression: Option<&'static str>,

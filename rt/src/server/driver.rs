@@ -30,6 +30,14 @@ use crate::transport::Transport;
 use crate::util::CatchUnwind;
 use crate::util::IdMap;
 
+/// A started handler and what its call needs when it is done.
+struct Handler<T> {
+    call: CallId,
+    shared: Arc<CallShared>,
+    after: Option<Arc<AfterOnce>>,
+    fut: BoxFuture<'static, Result<T, Status>>,
+}
+
 /// The path reported for calls to methods nobody serves.
 static UNREGISTERED: Bytes = Bytes::from_static(UNREGISTERED_METHOD.as_bytes());
 
@@ -394,24 +402,9 @@ impl<R: Runtime> ServerDriver<R> {
         after: Option<Arc<AfterOnce>>,
         fut: BoxFuture<'static, Result<Response<Bytes>, Status>>,
     ) {
-        let mut fut = CatchUnwind(fut);
-        let cmds = self.cmds.clone();
-        match Pin::new(&mut fut).poll(cx) {
-            Poll::Ready(Ok(result)) => self.apply_unary(call, result),
-            Poll::Ready(Err(p)) => self.rt.spawn(async move {
-                let status = settle(after, panicked(p)).await;
-                let _ = cmds.push(ServerCmd::Done { call, result: Err(status) });
-            }),
-            Poll::Pending => self.rt.spawn(async move {
-                match until_cancelled(fut, &shared).await {
-                    Some(Ok(result)) => drop(cmds.push(ServerCmd::Done { call, result })),
-                    Some(Err(p)) => {
-                        let status = settle(after, panicked(p)).await;
-                        let _ = cmds.push(ServerCmd::Done { call, result: Err(status) });
-                    }
-                    None => drop(settle(after, cancellation(&shared)).await),
-                }
-            }),
+        let handler = Handler { call, shared, after, fut };
+        if let Some(result) = self.run_handler(cx, handler, |call, result| ServerCmd::Done { call, result }) {
+            self.apply_unary(call, result);
         }
     }
 
@@ -424,25 +417,42 @@ impl<R: Runtime> ServerDriver<R> {
         after: Option<Arc<AfterOnce>>,
         fut: BoxFuture<'static, Result<Response<ResponseStream>, Status>>,
     ) {
+        let handler = Handler { call, shared, after, fut };
+        if let Some(result) = self.run_handler(cx, handler, |call, result| ServerCmd::Stream { call, result })
+        {
+            self.apply_stream(call, result);
+        }
+    }
+
+    /// Polls a handler once; its result when it answered at once, or
+    /// `None` when it goes on as a task that reports back with `done`.
+    fn run_handler<T: Send + 'static>(
+        &mut self,
+        cx: &mut Context<'_>,
+        handler: Handler<T>,
+        done: fn(CallId, Result<T, Status>) -> ServerCmd,
+    ) -> Option<Result<T, Status>> {
+        let Handler { call, shared, after, fut } = handler;
         let mut fut = CatchUnwind(fut);
         let cmds = self.cmds.clone();
         match Pin::new(&mut fut).poll(cx) {
-            Poll::Ready(Ok(result)) => self.apply_stream(call, result),
+            Poll::Ready(Ok(result)) => return Some(result),
             Poll::Ready(Err(p)) => self.rt.spawn(async move {
                 let status = settle(after, panicked(p)).await;
-                let _ = cmds.push(ServerCmd::Stream { call, result: Err(status) });
+                let _ = cmds.push(done(call, Err(status)));
             }),
             Poll::Pending => self.rt.spawn(async move {
                 match until_cancelled(fut, &shared).await {
-                    Some(Ok(result)) => drop(cmds.push(ServerCmd::Stream { call, result })),
+                    Some(Ok(result)) => drop(cmds.push(done(call, result))),
                     Some(Err(p)) => {
                         let status = settle(after, panicked(p)).await;
-                        let _ = cmds.push(ServerCmd::Stream { call, result: Err(status) });
+                        let _ = cmds.push(done(call, Err(status)));
                     }
                     None => drop(settle(after, cancellation(&shared)).await),
                 }
             }),
         }
+        None
     }
 
     fn apply_unary(&mut self, call: CallId, result: Result<Response<Bytes>, Status>) {

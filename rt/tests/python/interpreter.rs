@@ -13,3 +13,38 @@ pub fn python() -> PathBuf {
     assert!(venv.exists(), "Python peer missing: run scripts/setup-python.sh (or set WEIR_PYTHON)");
     venv
 }
+
+/// A grpcio server process (`SCRIPT server`, which prints `LISTENING <port>`
+/// first), stopped when dropped. Unused by the crates that only run clients.
+#[allow(dead_code)]
+pub struct PythonServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+#[allow(dead_code)]
+impl PythonServer {
+    pub fn start(script: &std::path::Path) -> Self {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(python())
+            .arg(script)
+            .arg("server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the Python server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+        let port = line.trim().strip_prefix("LISTENING ").expect("port line").parse().expect("a port");
+        PythonServer { child, port }
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
