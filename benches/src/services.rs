@@ -64,6 +64,19 @@ impl weir_gen::bench::bench_server::Bench for WeirBench {
         let s = request.into_inner();
         Ok(weir_rt::Response::new(s.boxed()))
     }
+
+    async fn upload(
+        &self,
+        request: weir_rt::Request<weir_rt::Streaming<weir_gen::bench::Chunk>>,
+    ) -> Result<weir_rt::Response<weir_gen::bench::UploadSummary>, weir_rt::Status> {
+        let mut s = request.into_inner();
+        let mut summary = weir_gen::bench::UploadSummary::default();
+        while let Some(c) = s.message().await? {
+            summary.bytes += c.data.len() as u64;
+            summary.chunks += 1;
+        }
+        Ok(weir_rt::Response::new(summary))
+    }
 }
 
 /// tonic's Greeter.
@@ -125,6 +138,19 @@ impl tonic_gen::bench::bench_server::Bench for TonicBench {
         request: tonic::Request<tonic::Streaming<tonic_gen::bench::Chunk>>,
     ) -> Result<tonic::Response<Self::HoldStream>, tonic::Status> {
         Ok(tonic::Response::new(request.into_inner().boxed()))
+    }
+
+    async fn upload(
+        &self,
+        request: tonic::Request<tonic::Streaming<tonic_gen::bench::Chunk>>,
+    ) -> Result<tonic::Response<tonic_gen::bench::UploadSummary>, tonic::Status> {
+        let mut s = request.into_inner();
+        let mut summary = tonic_gen::bench::UploadSummary::default();
+        while let Some(c) = s.message().await? {
+            summary.bytes += c.data.len() as u64;
+            summary.chunks += 1;
+        }
+        Ok(tonic::Response::new(summary))
     }
 }
 

@@ -503,3 +503,94 @@ fn response_before_request_end_survives_the_servers_early_reset() {
     let (msgs, _) = client_recv_all(&mut p, call);
     assert_eq!(msgs, vec![Bytes::from_static(b"one"), Bytes::from_static(b"two")]);
 }
+
+/// `count` messages framed back to back the way a batching owner does.
+fn framed(messages: &[Bytes]) -> Bytes {
+    let mut out = Vec::new();
+    for m in messages {
+        out.extend_from_slice(&weir_core::grpc::codec::prefix(false, m.len() as u32));
+        out.extend_from_slice(m);
+    }
+    out.into()
+}
+
+/// Messages sent as one framed batch arrive one by one (PROTOCOL-HTTP2: a
+/// DATA frame may carry several Length-Prefixed-Messages) and are taken in
+/// batches bounded by their room; a compressing call compresses each one.
+#[test]
+fn framed_batches_both_ways_and_batched_receive() {
+    use std::collections::VecDeque;
+    use weir_core::grpc::{RecvBatch, Room};
+    for compress in [None, Some("gzip")] {
+        let mut p = pair(40);
+        let mut r = req("/s/Batch");
+        r.compression = compress;
+        let call = p.client.start_call(p.now, r).unwrap();
+        let msgs: Vec<Bytes> = (0..200u32).map(|i| Bytes::from(vec![i as u8; 1 + (i as usize % 7) * 50])).collect();
+        p.client.send_framed(call, framed(&msgs[..150]), false).unwrap();
+        p.client.send_framed(call, framed(&msgs[150..]), true).unwrap();
+        p.drive();
+        server_events(&mut p);
+        // Batches stop at their room: at least one message each time.
+        let mut got = VecDeque::new();
+        let room = Room { bytes: 1000, per_message: 64 };
+        let mut batches = 0;
+        let end = loop {
+            let before = got.len();
+            let next = p.server.recv_messages(call, room, &mut got).unwrap();
+            batches += 1;
+            assert!(got.len() > before || next != RecvBatch::Full, "a full batch took something");
+            let cost: usize = got.iter().skip(before).map(|(m, _)| m.len() + 64).sum();
+            assert!(cost < 1000 + 400, "a batch stops at its room (one message may cross it): {cost}");
+            if next != RecvBatch::Full {
+                break next;
+            }
+        };
+        assert_eq!(end, RecvBatch::End);
+        assert!(batches > 10, "{batches} batches");
+        assert!(got.iter().all(|(_, flag)| *flag == compress.is_some()), "compressed per message");
+        assert_eq!(got.into_iter().map(|(m, _)| m).collect::<Vec<_>>(), msgs);
+        if let Some(algo) = compress {
+            p.server.set_send_compression(call, Some(algo)).unwrap();
+        }
+        p.server.send_framed(call, framed(&msgs)).unwrap();
+        p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
+        p.drive();
+        client_events(&mut p);
+        let mut back = VecDeque::new();
+        assert_eq!(p.client.recv_messages(call, Room::ALL, &mut back).unwrap(), RecvBatch::End);
+        assert_eq!(back.into_iter().map(|(m, _)| m).collect::<Vec<_>>(), msgs);
+    }
+}
+
+/// A batch is checked before anything is queued: a message over the send
+/// limit is RESOURCE_EXHAUSTED (as one sent alone), a malformed batch INTERNAL.
+#[test]
+fn framed_batches_are_checked() {
+    let mut p = Pair::grpc(
+        ClientConfig { max_send_message_size: 100, ..ClientConfig::default() },
+        ServerConfig { max_send_message_size: 100, ..ServerConfig::default() },
+        41,
+    );
+    let call = p.client.start_call(p.now, req("/s/Batch")).unwrap();
+    let ok = Bytes::from(vec![1u8; 100]);
+    let big = Bytes::from(vec![2u8; 101]);
+    let err = p.client.send_framed(call, framed(&[ok.clone(), big.clone()]), false).unwrap_err();
+    assert_eq!(err.code, Code::ResourceExhausted, "{err:?}");
+    p.client.send_framed(call, framed(&[ok.clone()]), false).unwrap();
+    p.drive();
+    server_events(&mut p);
+    let mut truncated = framed(&[ok.clone()]).to_vec();
+    truncated.pop();
+    let err = p.server.send_framed(call, truncated.into()).unwrap_err();
+    assert_eq!(err.code, Code::Internal, "{err:?}");
+    let mut flagged = framed(&[ok.clone()]).to_vec();
+    flagged[0] = 1;
+    assert_eq!(p.server.send_framed(call, flagged.into()).unwrap_err().code, Code::Internal);
+    assert_eq!(p.server.send_framed(call, framed(&[big])).unwrap_err().code, Code::ResourceExhausted);
+    assert_eq!(server_recv_all(&mut p, call).0, vec![ok.clone()], "the good batch arrived");
+    p.server.send_framed(call, framed(&[ok.clone(), ok.clone()])).unwrap();
+    p.drive();
+    client_events(&mut p);
+    assert_eq!(client_recv_all(&mut p, call).0, vec![ok.clone(), ok], "nothing of the bad batches was sent");
+}

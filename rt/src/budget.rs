@@ -187,7 +187,6 @@ impl ConnBudget {
     pub fn can_pull(&self) -> bool {
         self.fits(1)
     }
-
     /// Counts a request message pulled out of the core.
     #[inline]
     pub fn charge_inbound(&self, n: usize) {

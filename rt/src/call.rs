@@ -13,11 +13,14 @@ use crate::budget::ConnBudget;
 
 /// Messages the driver pulls ahead of the application per call, counted in
 /// bytes: small messages flow in batches (one hand-off per many messages),
-/// large ones at least a few at a time. Beyond this the driver leaves data in
-/// the core, whose stream window then pushes back on the peer.
-pub(crate) const QUEUE_BYTES: usize = 64 << 10;
+/// large ones at least one at a time. The application takes the whole queue
+/// at once ([`CallShared::poll_batch`]), and the driver refills it while
+/// that batch is worked through, so a call holds at most twice this (or two
+/// messages). Beyond it the driver leaves data in the core, whose stream
+/// window then pushes back on the peer.
+pub(crate) const QUEUE_BYTES: usize = 32 << 10;
 /// The least number of messages queued ahead, whatever their size.
-pub(crate) const QUEUE_MIN_MESSAGES: usize = 2;
+pub(crate) const QUEUE_MIN_MESSAGES: usize = 1;
 
 /// Outgoing bytes a call may have queued toward its driver before `send`
 /// waits (the core holds another window's worth).
@@ -34,6 +37,10 @@ struct State {
     messages: VecDeque<(Bytes, bool)>,
     /// Bytes in `messages`.
     queued_bytes: usize,
+    /// What the batch last taken by the application costs: counted in the
+    /// connection's budget until the application comes back for the next
+    /// batch (or lets go of its stream).
+    handed: usize,
     /// The driver stopped pulling because the queue was full.
     core_has_more: bool,
     /// The message stream ended: `Ok` after the peer's last message, `Err`
@@ -64,11 +71,11 @@ pub(crate) struct CallShared {
     budget: Option<Arc<ConnBudget>>,
 }
 
-/// What popping a message asks of the caller.
-pub(crate) struct Popped {
-    /// The next item: a message and its compressed flag, the end (`None`),
-    /// or the call's failure.
-    pub item: Poll<Option<Result<(Bytes, bool), Status>>>,
+/// What popping a message (or a batch) asks of the caller.
+pub(crate) struct Popped<T = (Bytes, bool)> {
+    /// The next item: a message and its compressed flag (or a batch), the
+    /// end (`None`), or the call's failure.
+    pub item: Poll<Option<Result<T, Status>>>,
     /// The driver must be asked to pull more from the core.
     pub pull: bool,
 }
@@ -102,35 +109,60 @@ impl CallShared {
     // ----- driver side ----------------------------------------------------------
 
     /// Delivers a message; returns false once the queue is full (stop pulling).
+    #[cfg(test)]
     pub fn push_message(&self, msg: Bytes, compressed: bool) -> bool {
-        let cost = msg.len() + MESSAGE_COST;
+        let mut batch = VecDeque::from([(msg, compressed)]);
+        let cost = msg_cost(batch.make_contiguous());
+        self.push_messages(&mut batch, cost);
+        self.wants_messages()
+    }
+
+    /// Delivers the messages in `batch`
+    /// with one lock and at most one wake-up; leaves `batch` empty. `cost`
+    /// counts each message's bytes plus [`MESSAGE_COST`].
+    pub fn push_messages(&self, batch: &mut VecDeque<(Bytes, bool)>, cost: usize) {
+        if batch.is_empty() {
+            return;
+        }
         if let Some(b) = &self.budget {
             b.charge_inbound(cost);
         }
-        let (waker, room) = {
+        let waker = {
             let mut s = self.lock();
             s.queued_bytes += cost;
-            s.messages.push_back((msg, compressed));
-            (s.recv_waker.take(), Self::has_room(&s))
+            if s.messages.is_empty() {
+                // The usual case: the application took the last batch.
+                std::mem::swap(&mut s.messages, batch);
+            } else {
+                s.messages.append(batch);
+            }
+            s.recv_waker.take()
         };
         if let Some(w) = waker {
             w.wake();
         }
-        room
     }
 
-    fn has_room(s: &State) -> bool {
-        s.messages.len() < QUEUE_MIN_MESSAGES || s.queued_bytes < QUEUE_BYTES
+    /// What is queued now: messages and their cost. The driver pulls while
+    /// [`queue_has_room`] says so (the application only ever takes messages
+    /// away meanwhile).
+    pub fn queue_len(&self) -> (usize, usize) {
+        let s = self.lock();
+        (s.messages.len(), s.queued_bytes)
     }
 
-    /// What the queued request messages cost (bytes and bookkeeping).
+    /// What the queued request messages cost (bytes and bookkeeping),
+    /// with the batch the application is working through.
     pub fn queued_bytes(&self) -> usize {
-        self.lock().queued_bytes
+        let s = self.lock();
+        s.queued_bytes + s.handed
     }
 
     /// True when the queue has room for another message.
+    #[cfg(test)]
     pub fn wants_messages(&self) -> bool {
-        Self::has_room(&self.lock())
+        let (messages, bytes) = self.queue_len();
+        queue_has_room(messages, bytes)
     }
 
     /// The driver left messages in the core; a pop below target asks for more.
@@ -242,6 +274,46 @@ impl CallShared {
         }
     }
 
+    /// Takes every queued message into `out` (which must be empty) with
+    /// one lock: `Ready(Some(Ok))` with messages, the end (`None`) or the
+    /// call's failure once nothing is queued. The previous batch's cost
+    /// leaves the budget now; this one's stays counted until the next call
+    /// (or [`CallShared::release_handed`]).
+    pub fn poll_batch(&self, cx: &mut Context<'_>, out: &mut VecDeque<(Bytes, bool)>) -> Popped<()> {
+        let mut s = self.lock();
+        let done = std::mem::take(&mut s.handed);
+        if let Some(b) = &self.budget {
+            b.release_inbound(done);
+        }
+        // The queue is empty after this either way: the driver may refill
+        // it while the application works through the batch.
+        let pull = std::mem::take(&mut s.core_has_more);
+        if !s.messages.is_empty() {
+            std::mem::swap(&mut s.messages, out);
+            s.handed = std::mem::take(&mut s.queued_bytes);
+            return Popped { item: Poll::Ready(Some(Ok(()))), pull };
+        }
+        let item = match &s.end {
+            Some(Ok(())) => Poll::Ready(None),
+            Some(Err(status)) => Poll::Ready(Some(Err(status.clone()))),
+            None => {
+                if !s.recv_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    s.recv_waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        };
+        Popped { item, pull }
+    }
+
+    /// The application let go of the batch it took last.
+    pub fn release_handed(&self) {
+        let done = std::mem::take(&mut self.lock().handed);
+        if let Some(b) = &self.budget {
+            b.release_inbound(done);
+        }
+    }
+
     /// Client: the response headers, once known.
     pub fn poll_headers(&self, cx: &mut Context<'_>) -> Poll<Result<Metadata, Status>> {
         let mut s = self.lock();
@@ -321,6 +393,27 @@ impl CallShared {
     }
 }
 
+/// What a batch of received messages costs in queue bounds and budgets.
+#[cfg(test)]
+fn msg_cost(batch: &[(Bytes, bool)]) -> usize {
+    batch.iter().map(|(m, _)| m.len() + MESSAGE_COST).sum()
+}
+
+/// True when a queue holding `messages` that cost `bytes` takes another.
+pub(crate) fn queue_has_room(messages: usize, bytes: usize) -> bool {
+    messages < QUEUE_MIN_MESSAGES || bytes < QUEUE_BYTES
+}
+
+/// How many more bytes of messages a queue holding `messages` that cost
+/// `bytes` takes (at least one message's worth when it holds none).
+pub(crate) fn queue_room(messages: usize, bytes: usize) -> usize {
+    if messages < QUEUE_MIN_MESSAGES {
+        QUEUE_BYTES.saturating_sub(bytes).max(1)
+    } else {
+        QUEUE_BYTES.saturating_sub(bytes)
+    }
+}
+
 /// Registers a waker once: a task polled again and again while it waits
 /// (every message of a long stream) must not add one each time.
 fn watch(watchers: &mut Vec<Waker>, cx: &Context<'_>) {
@@ -333,7 +426,7 @@ impl Drop for CallShared {
     fn drop(&mut self) {
         if let Some(b) = &self.budget {
             let s = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
-            b.release_inbound(s.queued_bytes);
+            b.release_inbound(s.queued_bytes + s.handed);
             b.release(s.send_queued);
         }
     }
@@ -358,12 +451,46 @@ mod tests {
         c.set_core_has_more();
         let p = c.poll_message(&mut cx);
         assert!(matches!(p.item, Poll::Ready(Some(Ok(_)))));
-        assert!(p.pull, "below target with more in the core: ask for a pull");
+        assert!(!p.pull, "still half full: no pull yet");
         let p = c.poll_message(&mut cx);
-        assert!(!p.pull, "asked once");
+        assert!(p.pull, "below target with more in the core: ask for a pull");
+        assert!(!c.poll_message(&mut cx).pull, "asked once");
         c.end_messages(Ok(()));
-        while let Poll::Ready(Some(_)) = c.poll_message(&mut cx).item {}
         assert!(matches!(c.poll_message(&mut cx).item, Poll::Ready(None)));
+    }
+
+    #[test]
+    fn batches_are_taken_whole_and_counted_until_the_next_one() {
+        let server = crate::budget::ServerBudget::new(1 << 30);
+        let budget = ConnBudget::new(1 << 20, server.clone());
+        let c = CallShared::with_budget(budget.clone());
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut batch: VecDeque<(Bytes, bool)> = (0..3).map(|i| (Bytes::from(vec![i; 100]), false)).collect();
+        c.push_messages(&mut batch, 3 * (100 + MESSAGE_COST));
+        assert!(batch.is_empty(), "handed over");
+        let cost = 3 * (100 + MESSAGE_COST);
+        assert_eq!(budget.used(), cost);
+        c.set_core_has_more();
+        let mut taken = VecDeque::new();
+        let p = c.poll_batch(&mut cx, &mut taken);
+        assert!(matches!(p.item, Poll::Ready(Some(Ok(())))));
+        assert!(p.pull, "the queue is empty again: the driver may refill it");
+        assert_eq!(taken.len(), 3, "one lock for the whole batch");
+        assert_eq!(c.queue_len(), (0, 0), "the queue has room for the next batch");
+        assert_eq!(c.queued_bytes(), cost, "the batch being worked through still counts");
+        assert_eq!(budget.used(), cost, "and stays in the budget");
+        taken.clear();
+        assert!(c.poll_batch(&mut cx, &mut taken).item.is_pending());
+        assert_eq!(budget.used(), 0, "given back when the application came back");
+        let mut more = VecDeque::from([(Bytes::from_static(b"x"), true)]);
+        c.push_messages(&mut more, 1 + MESSAGE_COST);
+        assert!(c.poll_batch(&mut cx, &mut taken).item.is_ready());
+        c.release_handed();
+        assert_eq!(budget.used(), 0, "a stream that lets go gives its batch back");
+        taken.clear();
+        c.end_messages(Err(Status::new(Code::Aborted, "stop")));
+        assert!(matches!(c.poll_batch(&mut cx, &mut taken).item, Poll::Ready(Some(Err(_)))));
+        assert_eq!(server.used(), 0);
     }
 
     #[test]

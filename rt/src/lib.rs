@@ -8,6 +8,7 @@
 //! spawning, through the traits in [`runtime`].
 
 pub mod adapter;
+mod batch;
 mod budget;
 mod call;
 pub mod client;

@@ -1,6 +1,7 @@
 //! What handlers and callers hold: requests and responses with their
 //! metadata, and message streams.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use weir_core::grpc::{Metadata, Status};
 
+use crate::batch::BatchInfo;
 use crate::call::CallShared;
 pub use crate::extensions::Extensions;
 use crate::interceptor::Owed;
@@ -372,12 +374,19 @@ pub struct OutMessage {
     pub more: Vec<Bytes>,
     /// Per-message compression override.
     pub compress: Option<bool>,
+    /// Set when `data` holds several messages, each behind its prefix.
+    pub(crate) batch: Option<BatchInfo>,
 }
 
 impl OutMessage {
     /// A message sent with an explicit compression choice.
     pub fn new(data: Bytes, compress: bool) -> Self {
-        OutMessage { data, more: Vec::new(), compress: Some(compress) }
+        OutMessage { data, more: Vec::new(), compress: Some(compress), batch: None }
+    }
+
+    /// Messages framed into one buffer (see [`crate::batch`]).
+    pub(crate) fn batch(data: Bytes, info: BatchInfo) -> Self {
+        OutMessage { data, more: Vec::new(), compress: None, batch: Some(info) }
     }
 
     /// A message in several parts, sent in order without being joined.
@@ -385,10 +394,10 @@ impl OutMessage {
         if parts.len() == 1 {
             return OutMessage::from(parts.remove(0));
         }
-        OutMessage { data: Bytes::new(), more: parts, compress: None }
+        OutMessage { data: Bytes::new(), more: parts, compress: None, batch: None }
     }
 
-    /// The encoded length.
+    /// The encoded length (of a batch: with the prefixes).
     pub fn len(&self) -> usize {
         self.data.len() + self.more.iter().map(Bytes::len).sum::<usize>()
     }
@@ -419,7 +428,7 @@ impl OutMessage {
 
 impl From<Bytes> for OutMessage {
     fn from(data: Bytes) -> Self {
-        OutMessage { data, more: Vec::new(), compress: None }
+        OutMessage { data, more: Vec::new(), compress: None, batch: None }
     }
 }
 
@@ -435,6 +444,11 @@ pub(crate) trait CallLink: Send + Sync + 'static {
 /// on the client. Dropping it early cancels a client call.
 pub struct Streaming<T> {
     call: Arc<CallShared>,
+    /// The batch taken from the call's queue, worked through without locks.
+    batch: VecDeque<(Bytes, bool)>,
+    /// This stream holds the batch last taken (and gives its cost back to
+    /// the budget when dropped).
+    holds_batch: bool,
     link: Arc<dyn CallLink>,
     decode: fn(Bytes) -> Result<T, Status>,
     done: bool,
@@ -455,6 +469,8 @@ impl<T> Streaming<T> {
     ) -> Self {
         Streaming {
             call,
+            batch: VecDeque::new(),
+            holds_batch: true,
             link,
             decode,
             done: false,
@@ -480,8 +496,11 @@ impl<T> Streaming<T> {
     pub fn with_decoder<U>(mut self, decode: fn(Bytes) -> Result<U, Status>) -> Streaming<U> {
         // The new stream takes over the cancel-on-drop duty.
         let cancel_on_drop = std::mem::replace(&mut self.cancel_on_drop, false);
+        self.holds_batch = false;
         Streaming {
             call: self.call.clone(),
+            batch: std::mem::take(&mut self.batch),
+            holds_batch: true,
             link: self.link.clone(),
             decode,
             done: self.done,
@@ -507,7 +526,11 @@ impl<T> Streaming<T> {
         if self.done {
             return Poll::Ready(Ok(None));
         }
-        let popped = self.call.poll_message(cx);
+        if let Some((bytes, compressed)) = self.batch.pop_front() {
+            self.last_compressed = compressed;
+            return Poll::Ready((self.decode)(bytes).map(Some));
+        }
+        let popped = self.call.poll_batch(cx, &mut self.batch);
         if popped.pull {
             self.link.pull();
         }
@@ -515,10 +538,7 @@ impl<T> Streaming<T> {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => Status::ok(),
             Poll::Ready(Some(Err(status))) => status,
-            Poll::Ready(Some(Ok((bytes, compressed)))) => {
-                self.last_compressed = compressed;
-                return Poll::Ready((self.decode)(bytes).map(Some));
-            }
+            Poll::Ready(Some(Ok(()))) => return self.poll_message(cx),
         };
         match self.owed.take() {
             // The caller learns the end once the `after` hooks had their say.
@@ -564,6 +584,9 @@ impl<T> Stream for Streaming<T> {
 
 impl<T> Drop for Streaming<T> {
     fn drop(&mut self) {
+        if self.holds_batch {
+            self.call.release_handed();
+        }
         if self.cancel_on_drop && !self.call.is_finished() {
             self.link.cancel();
         }

@@ -141,6 +141,12 @@ impl CallObserver {
         self.sent.1 += len as u64;
     }
 
+    /// `count` messages of `bytes` bytes in all were sent.
+    pub fn sent_many(&mut self, count: usize, bytes: usize) {
+        self.sent.0 += count as u64;
+        self.sent.1 += bytes as u64;
+    }
+
     /// A message of `len` bytes was received.
     pub fn received(&mut self, len: usize) {
         self.received.0 += 1;

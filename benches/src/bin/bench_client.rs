@@ -1,9 +1,11 @@
-//! `bench-client --impl weir|tonic --addr HOST:PORT --mode unary|download|echo|idle|streams|churn [options]`
+//! `bench-client --impl weir|tonic --addr HOST:PORT --mode unary|download|upload|echo|idle|streams|churn [options]`
 //!
 //! Each stack's own client, driving a bench server:
 //! - `unary`: SayHello with `--concurrency` workers over `--connections`
 //!   connections for `--duration` seconds; prints rate and latency percentiles;
 //! - `download`: repeated Download of `--count` chunks of `--size` bytes; prints MB/s;
+//! - `upload`: repeated Upload (client streaming) of `--count` chunks of `--size`
+//!   bytes; prints MB/s;
 //! - `echo`: repeated Hold streams that send `--count` chunks of `--size` bytes and
 //!   read their echoes; prints MB/s of one direction;
 //! - `idle`: opens `--connections` connections (one call each), prints READY and
@@ -122,6 +124,29 @@ impl Client {
         Ok(bytes)
     }
 
+    /// One Upload: sends `count` chunks of `size` bytes, reads the summary.
+    async fn upload(&mut self, count: u32, size: u32) -> Result<u64, String> {
+        let data = bytes::Bytes::from(vec![7u8; size as usize]);
+        let (bytes, chunks) = match self {
+            Client::Weir(_, b) => {
+                let chunks = (0..count).map(move |_| weir_gen::bench::Chunk { data: data.clone() });
+                let s =
+                    b.upload(futures::stream::iter(chunks)).await.map_err(|e| e.to_string())?.into_inner();
+                (s.bytes, s.chunks)
+            }
+            Client::Tonic(_, b) => {
+                let chunks = (0..count).map(move |_| tonic_gen::bench::Chunk { data: data.clone() });
+                let s =
+                    b.upload(futures::stream::iter(chunks)).await.map_err(|e| e.to_string())?.into_inner();
+                (s.bytes, s.chunks)
+            }
+        };
+        if chunks != count {
+            return Err(format!("the server counted {chunks} chunks of {count}"));
+        }
+        Ok(bytes)
+    }
+
     /// Opens a Hold stream, sends one chunk, waits for its echo; returns a
     /// guard keeping the stream open.
     async fn hold(&mut self) -> Result<Box<dyn std::any::Any + Send>, String> {
@@ -218,7 +243,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             clients.push(connect(&stack, &addr, send_buffer).await?);
         }
         match mode.as_str() {
-            "unary" | "download" | "echo" => {
+            "unary" | "download" | "echo" | "upload" => {
                 // Warm up every connection once.
                 for c in &mut clients {
                     c.say_hello().await?;
@@ -237,6 +262,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                                 match mode.as_str() {
                                     "unary" => c.say_hello().await?,
                                     "download" => bytes += c.download(count, size).await?,
+                                    "upload" => bytes += c.upload(count, size).await?,
                                     _ => bytes += c.echo(count, size).await?,
                                 }
                                 lat.push(t0.elapsed().as_micros() as u64);

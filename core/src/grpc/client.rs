@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::compression::{Compression, Compressors};
-use super::inbound::{Inbound, Pumped, RecvHold, RecvMessage, first_partial};
+use super::inbound::{Inbound, Pumped, RecvBatch, RecvHold, RecvMessage, Room, first_partial};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::format_timeout;
 use super::{
-    CONTENT_TYPE, CallId, Deadlines, Payload, codec, frame_message, is_grpc_content_type, parse_status,
-    send_framed,
+    CONTENT_TYPE, CallId, Deadlines, Payload, codec, frame_message, gone, is_grpc_content_type, parse_status,
+    send_batch, send_framed, stream_status,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, OpenError, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
@@ -373,6 +373,15 @@ impl Client {
         send_framed(&mut self.h2, call.0, framed, end).map_err(stream_status)
     }
 
+    /// Queues request messages the owner framed into one buffer (see
+    /// [`super::Server::send_framed`]); `last` ends the request stream.
+    pub fn send_framed(&mut self, call: CallId, framed: Bytes, last: bool) -> Result<(), Status> {
+        let c = self.calls.get_mut(&call.0).filter(|c| !c.finished && !c.half_closed).ok_or_else(gone)?;
+        let algo = c.send_compression.clone();
+        c.half_closed = last;
+        send_batch(&mut self.h2, call.0, framed, algo.as_deref(), self.config.max_send_message_size, last)
+    }
+
     /// Ends the request stream (no more messages).
     pub fn half_close(&mut self, call: CallId) -> Result<(), Status> {
         let c = self.calls.get_mut(&call.0).filter(|c| !c.finished).ok_or_else(gone)?;
@@ -430,7 +439,40 @@ impl Client {
             Ok(Pumped::Ended) => Ok((RecvMessage::End, false)),
             Err(e) => Err(e),
         };
-        match &out {
+        self.after_recv(call, &out);
+        out
+    }
+
+    /// Takes every whole response message of `call` that fits `room` into
+    /// `out` (decompressed, with its compressed flag): one call for a batch
+    /// of [`Client::recv_message_flagged`]. On an error the call has failed
+    /// as there, and the messages before the error are in `out`.
+    pub fn recv_messages(
+        &mut self,
+        call: CallId,
+        room: Room,
+        out: &mut VecDeque<(Bytes, bool)>,
+    ) -> Result<RecvBatch, Status> {
+        let allowance = self.allowance(call.0);
+        let Some(c) = self.calls.get_mut(&call.0) else {
+            return Ok(RecvBatch::End);
+        };
+        c.inbound.armed = true;
+        let out = match self.hold.pump_batch(&mut c.inbound, &mut self.h2, call.0, allowance, room, out) {
+            Ok(Pumped::Ready) => Ok(RecvBatch::Full),
+            Ok(Pumped::Waiting | Pumped::Starved) if c.finished => Ok(RecvBatch::End),
+            Ok(Pumped::Waiting | Pumped::Starved) => Ok(RecvBatch::Pending),
+            Ok(Pumped::Ended) => Ok(RecvBatch::End),
+            Err(e) => Err(e),
+        };
+        self.after_recv(call, &out);
+        out
+    }
+
+    /// After taking messages: forgets a finished and drained call, or fails
+    /// one whose response stream broke.
+    fn after_recv<T>(&mut self, call: CallId, out: &Result<T, Status>) {
+        match out {
             Ok(_) => self.forget_if_done(call),
             Err(status) => {
                 // A broken response stream fails the call (and the stream).
@@ -445,7 +487,6 @@ impl Client {
             }
         }
         self.wake_starved();
-        out
     }
 
     /// Bytes a call may pull from its stream now.
@@ -685,27 +726,11 @@ impl Client {
     }
 }
 
-fn gone() -> Status {
-    Status::new(Code::Cancelled, "call is no longer active")
-}
-
 fn open_status(e: OpenError) -> Status {
     match e {
         OpenError::ConcurrencyLimit => {
             Status::new(Code::ResourceExhausted, "too many calls waiting for a stream")
         }
         other => Status::new(Code::Unavailable, format!("cannot start a call on this connection: {other:?}")),
-    }
-}
-
-fn stream_status(e: conn::StreamError) -> Status {
-    match e {
-        conn::StreamError::BufferFull => {
-            Status::new(Code::ResourceExhausted, "send buffer full: wait for Writable")
-        }
-        conn::StreamError::Reset(code) => {
-            Status::new(Code::from_h2_reset(code), format!("stream reset: {code}"))
-        }
-        other => Status::new(Code::Unavailable, format!("stream unavailable: {other:?}")),
     }
 }

@@ -30,6 +30,18 @@ pub enum RecvMessage {
     End,
 }
 
+/// How a batch from [`super::Server::recv_messages`] or
+/// [`super::Client::recv_messages`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvBatch {
+    /// The batch reached its room: more messages may be ready.
+    Full,
+    /// No more for now; a `Message` event follows when one is complete.
+    Pending,
+    /// The peer finished sending: no messages after these.
+    End,
+}
+
 /// Received bytes held by the calls of one connection, and the limit.
 #[derive(Debug)]
 pub(crate) struct RecvHold {
@@ -76,6 +88,23 @@ impl RecvHold {
         self.note_starved(id, out)
     }
 
+    /// [`RecvHold::pump`] for a batch ([`Inbound::pump_batch`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn pump_batch(
+        &mut self,
+        inbound: &mut Inbound,
+        h2: &mut Connection,
+        id: StreamId,
+        allowance: usize,
+        room: Room,
+        out: &mut VecDeque<(Bytes, bool)>,
+    ) -> Result<Pumped, Status> {
+        let before = inbound.held();
+        let pumped = inbound.pump_batch(h2, id, allowance, &mut self.next_seq, room, out);
+        self.adjust(before, inbound.held());
+        self.note_starved(id, pumped)
+    }
+
     /// The partial-message sequence, for [`Inbound::pump_single`].
     pub fn seq(&mut self) -> &mut u64 {
         &mut self.next_seq
@@ -107,6 +136,23 @@ impl RecvHold {
         }
         std::mem::take(&mut self.starved)
     }
+}
+
+/// How much one batch of received messages may take: messages are counted
+/// as their length plus `per_message` (the taker's bookkeeping), and the
+/// batch stops once it reached `bytes`. One message is always taken when
+/// one is whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Room {
+    /// Where the batch stops.
+    pub bytes: usize,
+    /// What each message counts besides its length.
+    pub per_message: usize,
+}
+
+impl Room {
+    /// No limit: everything that is whole (a finished call being drained).
+    pub const ALL: Room = Room { bytes: usize::MAX, per_message: 0 };
 }
 
 /// The call whose partial message began first, among `calls`.
@@ -257,6 +303,34 @@ impl Inbound {
         };
         self.track_partial(seq);
         out
+    }
+
+    /// Pumps and takes whole messages (decompressed, with their compressed
+    /// flag) into `out` until they fill `room`. `Ready` when it stopped at
+    /// the room (more may be ready), otherwise how the stream stands after
+    /// the last message. On an error, the messages before it stay in `out`.
+    pub fn pump_batch(
+        &mut self,
+        h2: &mut Connection,
+        id: StreamId,
+        allowance: usize,
+        seq: &mut u64,
+        room: Room,
+        out: &mut VecDeque<(Bytes, bool)>,
+    ) -> Result<Pumped, Status> {
+        let mut used = 0usize;
+        while used < room.bytes {
+            match self.pump(h2, id, allowance, seq)? {
+                Pumped::Ready => {
+                    if let Some(m) = self.take()? {
+                        used = used.saturating_add(m.0.len() + room.per_message);
+                        out.push_back(m);
+                    }
+                }
+                other => return Ok(other),
+            }
+        }
+        Ok(Pumped::Ready)
     }
 
     /// For a call that takes exactly one request message (unary and

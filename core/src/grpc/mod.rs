@@ -21,7 +21,7 @@ pub use client::{
     CallRequest, Client, ClientConfig, ClientEvent, DEFAULT_CLIENT_MAX_FRAME_SIZE, UNPROCESSED,
 };
 pub use compression::{Compression, CompressionError, Compressors};
-pub use inbound::RecvMessage;
+pub use inbound::{RecvBatch, RecvMessage, Room};
 pub use metadata::{Metadata, MetadataError};
 pub use server::{CallStart, Server, ServerConfig, ServerEvent};
 pub use status::{Code, Status};
@@ -144,6 +144,74 @@ pub(crate) fn frame_message(
         ));
     }
     Ok((codec::prefix(compressed, len as u32), payload))
+}
+
+/// Queues messages the owner framed into one buffer, each behind its
+/// 5-octet prefix with the compressed flag clear: checked whole and within
+/// `max_send` each, then queued as one piece, or one by one compressed when
+/// the call compresses (`compress`).
+pub(crate) fn send_batch(
+    h2: &mut Connection,
+    id: StreamId,
+    batch: Bytes,
+    compress: Option<&dyn Compression>,
+    max_send: usize,
+    end: bool,
+) -> Result<(), Status> {
+    let messages = split_batch(&batch, max_send)?;
+    match compress {
+        None => h2.send_data(id, batch, end).map_err(stream_status),
+        Some(algo) => {
+            let count = messages.len();
+            for (i, (start, len)) in messages.into_iter().enumerate() {
+                let msg = Payload::One(batch.slice(start..start + len));
+                let framed = frame_message(msg, Some(algo), max_send)?;
+                send_framed(h2, id, framed, end && i + 1 == count).map_err(stream_status)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Where each message of a batch lies: (start, length) of its payload.
+fn split_batch(batch: &[u8], max_send: usize) -> Result<Vec<(usize, usize)>, Status> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at < batch.len() {
+        let Some(&[flag, l0, l1, l2, l3]) = batch[at..].first_chunk::<{ codec::PREFIX_LEN }>() else {
+            return Err(Status::new(Code::Internal, "message batch ends inside a prefix"));
+        };
+        let len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
+        let start = at + codec::PREFIX_LEN;
+        if flag != 0 || len > batch.len() - start {
+            return Err(Status::new(Code::Internal, "malformed message batch"));
+        }
+        if len > max_send {
+            return Err(Status::new(
+                Code::ResourceExhausted,
+                format!("trying to send message larger than max ({len} vs. {max_send})"),
+            ));
+        }
+        out.push((start, len));
+        at = start + len;
+    }
+    Ok(out)
+}
+
+/// The status of an operation on a call that already ended.
+pub(crate) fn gone() -> Status {
+    Status::new(Code::Cancelled, "call is no longer active")
+}
+
+/// The status of a call whose stream refused an operation.
+pub(crate) fn stream_status(e: StreamError) -> Status {
+    match e {
+        StreamError::BufferFull => {
+            Status::new(Code::ResourceExhausted, "send buffer full: wait for Writable")
+        }
+        StreamError::Reset(code) => Status::new(Code::from_h2_reset(code), format!("stream reset: {code}")),
+        other => Status::new(Code::Unavailable, format!("stream unavailable: {other:?}")),
+    }
 }
 
 /// Queues a framed message on a stream.

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::compression::{Compression, Compressors};
-use super::inbound::{Inbound, Pumped, RecvHold, RecvMessage, first_partial};
+use super::inbound::{Inbound, Pumped, RecvBatch, RecvHold, RecvMessage, Room, first_partial};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::parse_timeout;
 use super::{
-    CONTENT_TYPE, CallId, Deadlines, Payload, codec, frame_message, is_grpc_content_type, send_framed,
-    status_fields,
+    CONTENT_TYPE, CallId, Deadlines, Payload, codec, frame_message, gone, is_grpc_content_type, send_batch,
+    send_framed, status_fields, stream_status,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
@@ -333,6 +333,38 @@ impl Server {
         out
     }
 
+    /// Takes every whole request message of `call` that fits `room` into
+    /// `out` (decompressed, with its compressed flag): one call for a batch
+    /// of [`Server::recv_message_flagged`]. On an error the call was
+    /// answered and is reported cancelled, as there; the messages before
+    /// the error are in `out`.
+    pub fn recv_messages(
+        &mut self,
+        call: CallId,
+        room: Room,
+        out: &mut VecDeque<(Bytes, bool)>,
+    ) -> Result<RecvBatch, Status> {
+        let allowance = self.allowance(call.0);
+        let Some(c) = self.calls.get_mut(&call.0) else {
+            return Ok(RecvBatch::End);
+        };
+        c.inbound.armed = true;
+        let out = match self.hold.pump_batch(&mut c.inbound, &mut self.h2, call.0, allowance, room, out) {
+            Ok(Pumped::Ready) => Ok(RecvBatch::Full),
+            Ok(Pumped::Waiting | Pumped::Starved) => Ok(RecvBatch::Pending),
+            Ok(Pumped::Ended) => {
+                c.inbound.end_reported = true;
+                Ok(RecvBatch::End)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(status) = &out {
+            self.abort_call(call, status.clone());
+        }
+        self.wake_starved();
+        out
+    }
+
     /// Bytes a call may pull from its stream now.
     fn allowance(&self, id: StreamId) -> usize {
         self.hold.allowance(|| first_partial(self.calls.iter().map(|(id, c)| (id, &c.inbound))) == Some(id))
@@ -428,6 +460,22 @@ impl Server {
         let algo = if compress { c.send_compression.clone() } else { None };
         let framed = frame_message(msg, algo.as_deref(), self.config.max_send_message_size)?;
         send_framed(&mut self.h2, call.0, framed, false).map_err(stream_status)
+    }
+
+    /// Queues response messages the owner framed into one buffer: whole
+    /// gRPC messages back to back, each behind its 5-octet prefix with the
+    /// compressed flag clear. Each must be within `max_send_message_size`;
+    /// they are compressed (one by one) when the call compresses. Many small
+    /// messages then cost one queue entry and go out in as few DATA frames
+    /// as the windows allow.
+    pub fn send_framed(&mut self, call: CallId, framed: Bytes) -> Result<(), Status> {
+        let c = self.calls.get(&call.0).ok_or_else(gone)?;
+        if !c.headers_sent {
+            self.send_headers(call, &Metadata::new())?;
+        }
+        let c = self.calls.get(&call.0).ok_or_else(gone)?;
+        let algo = c.send_compression.clone();
+        send_batch(&mut self.h2, call.0, framed, algo.as_deref(), self.config.max_send_message_size, false)
     }
 
     /// True when a message can be queued without waiting for `Writable`.
@@ -756,20 +804,4 @@ impl Server {
 enum Rejection {
     Http { status: u16, grpc: Code, message: String },
     Grpc(Box<Status>, Option<Bytes>),
-}
-
-fn gone() -> Status {
-    Status::new(Code::Cancelled, "call is no longer active")
-}
-
-fn stream_status(e: conn::StreamError) -> Status {
-    match e {
-        conn::StreamError::BufferFull => {
-            Status::new(Code::ResourceExhausted, "send buffer full: wait for Writable")
-        }
-        conn::StreamError::Reset(code) => {
-            Status::new(Code::from_h2_reset(code), format!("stream reset: {code}"))
-        }
-        other => Status::new(Code::Unavailable, format!("stream unavailable: {other:?}")),
-    }
 }

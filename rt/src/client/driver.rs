@@ -10,9 +10,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvMessage, Status};
+use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvBatch, Room, Status};
 
-use crate::call::CallShared;
+use crate::call::{CallShared, MESSAGE_COST, queue_has_room, queue_room};
 use crate::queue::CommandQueue;
 use crate::request::{CallLink, OutMessage};
 use crate::runtime::{Io, Runtime};
@@ -177,6 +177,8 @@ pub(crate) struct ClientDriver<R: Runtime> {
     /// The keepalive time of this connection.
     keepalive: Option<Duration>,
     told_too_many_pings: bool,
+    /// A reused buffer for response messages on their way to a call.
+    batch: VecDeque<(Bytes, bool)>,
 }
 
 impl<R: Runtime> ClientDriver<R> {
@@ -203,6 +205,7 @@ impl<R: Runtime> ClientDriver<R> {
             keys: IdMap::default(),
             calls: IdMap::default(),
             waiting: VecDeque::new(),
+            batch: VecDeque::new(),
         }
     }
 
@@ -358,15 +361,22 @@ impl<R: Runtime> ClientDriver<R> {
             let len = msg.len();
             let shared = entry.shared.clone();
             let compress = msg.compress;
-            // The client core takes one buffer: a message in parts is joined.
-            let sent = self.core.send_message_with(call, msg.into_contiguous(), compress, last);
+            let batch = msg.batch;
+            let sent = match batch {
+                Some(_) => self.core.send_framed(call, msg.data, last),
+                // The client core takes one buffer: a message in parts is joined.
+                None => self.core.send_message_with(call, msg.into_contiguous(), compress, last),
+            };
             if last {
                 entry.half_close = false;
             }
             if let Some(obs) = &mut entry.obs
                 && sent.is_ok()
             {
-                obs.sent(len);
+                match batch {
+                    Some(b) => obs.sent_many(b.messages, b.payload),
+                    None => obs.sent(len),
+                }
             }
             if credited {
                 shared.credit(len, 1);
@@ -400,19 +410,30 @@ impl<R: Runtime> ClientDriver<R> {
     fn pump(&mut self, call: CallId, all: bool) {
         let Some(entry) = self.calls.get_mut(&call) else { return };
         let shared = entry.shared.clone();
-        while all || shared.wants_messages() {
-            match self.core.recv_message_flagged(call) {
-                Ok((RecvMessage::Message(m), compressed)) => {
-                    if let Some(obs) = &mut entry.obs {
-                        obs.received(m.len());
-                    }
-                    shared.push_message(m, compressed);
-                }
-                Ok((RecvMessage::Pending | RecvMessage::End, _)) => return,
-                Err(status) => return shared.end_messages(Err(status)),
+        // Everything the queue has room for goes over in one batch: one
+        // lock and one wake-up for many small messages.
+        let (count, cost) = shared.queue_len();
+        let room = match all {
+            true => Room::ALL,
+            false if !queue_has_room(count, cost) => return shared.set_core_has_more(),
+            false => Room { bytes: queue_room(count, cost), per_message: MESSAGE_COST },
+        };
+        let mut batch = std::mem::take(&mut self.batch);
+        let next = self.core.recv_messages(call, room, &mut batch);
+        let mut batch_cost = 0;
+        for (m, _) in &batch {
+            if let Some(obs) = &mut entry.obs {
+                obs.received(m.len());
             }
+            batch_cost += m.len() + MESSAGE_COST;
         }
-        shared.set_core_has_more();
+        shared.push_messages(&mut batch, batch_cost);
+        self.batch = batch;
+        match next {
+            Ok(RecvBatch::Full) => shared.set_core_has_more(),
+            Ok(RecvBatch::Pending | RecvBatch::End) => {}
+            Err(status) => shared.end_messages(Err(status)),
+        }
     }
 
     fn dispatch_events(&mut self) -> bool {

@@ -9,18 +9,28 @@ use futures_core::Stream;
 use weir_core::grpc::Status;
 
 use super::Channel;
+use crate::batch::EncodeBatches;
 use crate::codec::{Codec, encode_to_bytes};
-use crate::request::{Request, Response, Streaming};
+use crate::request::{OutMessage, Request, Response, Streaming};
 
 fn decode_response<C: Codec>(resp: Response<Bytes>) -> Result<Response<C::Decode>, Status> {
     let msg = C::decode(resp.get_ref().clone())?;
     Ok(resp.map(|_| msg))
 }
 
-/// Encodes a typed request stream; an item that fails to encode ends it.
-struct EncodeRequests<S, C> {
-    inner: S,
-    _codec: std::marker::PhantomData<fn() -> C>,
+/// Encodes a typed request stream in batches ([`EncodeBatches`]); an item
+/// that fails to encode ends it.
+struct EncodeRequests<S, C>(EncodeBatches<OkStream<S>, C>);
+
+/// A stream's items as `Ok`.
+struct OkStream<S>(S);
+
+impl<S: Stream + Unpin> Stream for OkStream<S> {
+    type Item = Result<S::Item, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0).poll_next(cx).map(|item| item.map(Ok))
+    }
 }
 
 impl<S, C> Stream for EncodeRequests<S, C>
@@ -28,10 +38,10 @@ where
     S: Stream<Item = C::Encode> + Unpin,
     C: Codec,
 {
-    type Item = Bytes;
+    type Item = OutMessage;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        Pin::new(&mut self.inner).poll_next(cx).map(|item| item.and_then(|m| encode_to_bytes::<C>(&m).ok()))
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<OutMessage>> {
+        Pin::new(&mut self.0).poll_next(cx).map(|item| item.and_then(Result::ok))
     }
 }
 
@@ -40,7 +50,7 @@ where
     C: Codec,
     S: Stream<Item = C::Encode> + Send + 'static,
 {
-    req.map(|s| EncodeRequests { inner: Box::pin(s), _codec: std::marker::PhantomData })
+    req.map(|s| EncodeRequests(EncodeBatches::new(OkStream(Box::pin(s)))))
 }
 
 /// A typed unary call.

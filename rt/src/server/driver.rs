@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use weir_core::grpc::{self, CallId, Code, Metadata, RecvMessage, ServerEvent, Status};
+use weir_core::grpc::{self, CallId, Code, Metadata, RecvBatch, RecvMessage, Room, ServerEvent, Status};
 
 use super::router::{Method, ResponseStream};
 use super::shutdown::Listener;
+use crate::batch::{FrameBuf, batchable};
 use crate::budget::{ConnBudget, ServerBudget};
-use crate::call::CallShared;
+use crate::call::{CallShared, MESSAGE_COST, queue_has_room, queue_room};
 use crate::interceptor::{AfterOnce, Interceptor, run_before};
 use crate::queue::CommandQueue;
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
@@ -137,6 +138,11 @@ pub(crate) struct ServerDriver<R: Runtime> {
     budget: Arc<ConnBudget>,
     /// Calls whose request messages stay in the core until the budget has room.
     starved: Vec<CallId>,
+    /// A reused buffer for request messages on their way to a call.
+    batch: VecDeque<(Bytes, bool)>,
+    /// Since when every response waiting in the core has been held back by
+    /// the client's flow-control windows.
+    blocked_since: Option<std::time::Instant>,
 }
 
 impl<R: Runtime> ServerDriver<R> {
@@ -150,6 +156,8 @@ impl<R: Runtime> ServerDriver<R> {
             core: grpc::Server::new(config, now),
             budget: ConnBudget::new(ctx.connection_budget, ctx.budget.clone()),
             starved: Vec::new(),
+            batch: VecDeque::new(),
+            blocked_since: None,
             rt,
             ctx,
             obs,
@@ -227,7 +235,7 @@ impl<R: Runtime> ServerDriver<R> {
         // client must not be able to grow their label set. Spans keep the path.
         let reported = if method.is_ok() { &start.path } else { &UNREGISTERED };
         let obs = self.obs.call(&start.path, reported, now);
-        let refused = if self.memory_held_by_peer() {
+        let refused = if self.memory_held_by_peer(now) {
             // Backpressure did not help: the client keeps this connection's
             // budget full and opens more calls. Refuse them, and count each
             // refusal like a reset (enough of them end the connection).
@@ -279,11 +287,13 @@ impl<R: Runtime> ServerDriver<R> {
     /// client: it does not read what it asked for (the core's send buffer is
     /// full and window-blocked), or it sends requests faster than handlers
     /// take them.
-    fn memory_held_by_peer(&self) -> bool {
+    fn memory_held_by_peer(&self, now: std::time::Instant) -> bool {
         if !self.budget.exhausted() {
             return false;
         }
-        self.core.h2().send_blocked() || {
+        // A client that reads, only slower than handlers write, gets
+        // backpressure; one whose windows stay shut is holding the memory.
+        self.blocked_since.is_some_and(|t| now.saturating_duration_since(t) >= PEER_STALL) || {
             // Summed only now (a full connection), not counted per message.
             let inbound: usize = self.calls.values().map(|e| e.shared.queued_bytes()).sum();
             inbound >= self.ctx.connection_budget / 2
@@ -308,28 +318,39 @@ impl<R: Runtime> ServerDriver<R> {
             return;
         }
         let shared = entry.shared.clone();
-        while shared.wants_messages() {
-            if !self.budget.can_pull() {
-                // Left in the core (compressed) until the budget has room.
-                if !self.starved.contains(&call) {
-                    self.starved.push(call);
-                }
-                self.budget.register(cx);
-                return;
-            }
-            match self.core.recv_message_flagged(call) {
-                Ok((RecvMessage::Message(m), compressed)) => {
-                    if let Some(obs) = &mut entry.obs {
-                        obs.received(m.len());
-                    }
-                    shared.push_message(m, compressed);
-                }
-                Ok((RecvMessage::Pending, _)) => return,
-                Ok((RecvMessage::End, _)) => return shared.end_messages(Ok(())),
-                Err(status) => return shared.end_messages(Err(status)),
-            }
+        // Everything the queue has room for goes over in one batch: one
+        // lock, one budget charge and one wake-up for many small messages.
+        let (count, cost) = shared.queue_len();
+        if !queue_has_room(count, cost) {
+            return shared.set_core_has_more();
         }
-        shared.set_core_has_more();
+        if !self.budget.can_pull() {
+            // Left in the core (compressed) until the budget has room.
+            if !self.starved.contains(&call) {
+                self.starved.push(call);
+            }
+            self.budget.register(cx);
+            return;
+        }
+        // The batch may overshoot the budget by itself, as one message may.
+        let room = Room { bytes: queue_room(count, cost), per_message: MESSAGE_COST };
+        let mut batch = std::mem::take(&mut self.batch);
+        let next = self.core.recv_messages(call, room, &mut batch);
+        let mut batch_cost = 0;
+        for (m, _) in &batch {
+            if let Some(obs) = &mut entry.obs {
+                obs.received(m.len());
+            }
+            batch_cost += m.len() + MESSAGE_COST;
+        }
+        shared.push_messages(&mut batch, batch_cost);
+        self.batch = batch;
+        match next {
+            Ok(RecvBatch::Full) => shared.set_core_has_more(),
+            Ok(RecvBatch::Pending) => {}
+            Ok(RecvBatch::End) => shared.end_messages(Ok(())),
+            Err(status) => shared.end_messages(Err(status)),
+        }
     }
 
     /// Pumps the calls that stopped at the budget, once it has room.
@@ -540,7 +561,9 @@ impl<R: Runtime> ServerDriver<R> {
                         bytes += len;
                         messages += 1;
                     }
+                    let batch = msg.batch;
                     let sent = match msg.compress {
+                        _ if batch.is_some() => self.core.send_framed(call, msg.data),
                         _ if !msg.more.is_empty() => {
                             let compress = msg.compress;
                             self.core.send_message_chunks(call, msg.into_parts(), compress)
@@ -554,7 +577,10 @@ impl<R: Runtime> ServerDriver<R> {
                         break;
                     }
                     if let Some(obs) = &mut entry.obs {
-                        obs.sent(len);
+                        match batch {
+                            Some(b) => obs.sent_many(b.messages, b.payload),
+                            None => obs.sent(len),
+                        }
                     }
                 }
                 Out::Finish(..) => {
@@ -689,8 +715,13 @@ fn panicked(msg: String) -> Status {
     Status::new(Code::Internal, format!("handler panicked: {msg}"))
 }
 
+/// How long a full connection's client must have kept every response
+/// waiting (its flow-control windows shut) before new calls are refused.
+const PEER_STALL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Forwards a response stream to the driver with flow control. Returns the
-/// final status, or `None` when the call went away first.
+/// final status, or `None` when the call went away first. Small messages
+/// that are ready at once travel in batches.
 async fn relay_stream(
     stream: ResponseStream,
     shared: &CallShared,
@@ -698,21 +729,46 @@ async fn relay_stream(
     call: CallId,
 ) -> Option<Status> {
     let mut stream = CatchUnwind(StreamNext(stream));
+    let mut held: Option<Option<Result<OutMessage, Status>>> = None;
+    let mut frames = FrameBuf::default();
     loop {
-        let next = std::future::poll_fn(|cx| Pin::new(&mut stream).poll(cx));
-        let item = match until_cancelled(next, shared).await? {
-            Ok(item) => item,
-            Err(p) => Some(Err(panicked(p))),
+        let item = match held.take() {
+            Some(item) => item,
+            None => {
+                let next = std::future::poll_fn(|cx| Pin::new(&mut stream).poll(cx));
+                match until_cancelled(next, shared).await? {
+                    Ok(item) => item,
+                    Err(p) => Some(Err(panicked(p))),
+                }
+            }
         };
-        match item {
+        let msg = match item {
             None => return Some(Status::ok()),
             Some(Err(status)) => return Some(status),
+            Some(Ok(msg)) if !batchable(&msg) => msg,
             Some(Ok(msg)) => {
-                let len = msg.len();
-                std::future::poll_fn(|cx| shared.poll_reserve(cx, len)).await.ok()?;
-                cmds.push(ServerCmd::Message { call, msg }).ok()?;
+                // Frame this message and every small one the stream has ready now.
+                frames.push_copy(&msg);
+                while !frames.is_full() {
+                    let ready = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut stream).poll(cx))).await;
+                    match ready {
+                        Poll::Pending => break,
+                        Poll::Ready(Ok(Some(Ok(next)))) if batchable(&next) => frames.push_copy(&next),
+                        Poll::Ready(Ok(other)) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Poll::Ready(Err(p)) => {
+                            held = Some(Some(Err(panicked(p))));
+                            break;
+                        }
+                    }
+                }
+                frames.take()?
             }
-        }
+        };
+        std::future::poll_fn(|cx| shared.poll_reserve(cx, msg.len())).await.ok()?;
+        cmds.push(ServerCmd::Message { call, msg }).ok()?;
     }
 }
 
@@ -736,6 +792,11 @@ impl<R: Runtime> Future for ServerDriver<R> {
             progress |= this.transport.poll_write(cx, &mut this.core);
             progress |= this.dispatch_events(cx);
             this.budget.set_core_send(this.core.h2().send_buffered_total());
+            match this.core.h2().send_blocked() {
+                false => this.blocked_since = None,
+                true if this.blocked_since.is_none() => this.blocked_since = Some(this.rt.now()),
+                true => {}
+            }
             progress |= this.pump_starved(cx);
             if this.transport.is_done() {
                 this.fail_all();

@@ -2,16 +2,15 @@
 //! responses with a [`Codec`]. Generated service code calls these.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
 use weir_core::grpc::Status;
 
 use super::router::{Method, ResponseStream};
-use crate::codec::{Codec, encode_message, encode_to_bytes};
-use crate::request::{OutMessage, Request, Response, Streaming};
+use crate::batch::EncodeBatches;
+use crate::codec::{Codec, encode_to_bytes};
+use crate::request::{Request, Response, Streaming};
 
 fn decode_request<C: Codec>(req: Request<Bytes>) -> Result<Request<C::Decode>, Status> {
     let mut err = None;
@@ -33,39 +32,12 @@ fn encode_response<C: Codec>(resp: Response<C::Encode>) -> Result<Response<Bytes
     Ok(resp.map(|_| bytes))
 }
 
-/// Encodes each item of a typed response stream.
-pub struct EncodeStream<S, C> {
-    inner: S,
-    _codec: std::marker::PhantomData<fn() -> C>,
-}
-
-impl<S, C> EncodeStream<S, C> {
-    /// Wraps a stream of typed messages.
-    pub fn new(inner: S) -> Self {
-        EncodeStream { inner, _codec: std::marker::PhantomData }
-    }
-}
-
-impl<S, C> Stream for EncodeStream<S, C>
-where
-    S: Stream<Item = Result<C::Encode, Status>> + Unpin,
-    C: Codec,
-{
-    type Item = Result<OutMessage, Status>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.inner)
-            .poll_next(cx)
-            .map(|item| item.map(|r| r.and_then(|m| encode_message::<C>(&m))))
-    }
-}
-
 fn encode_stream<C, S>(resp: Response<S>) -> Response<ResponseStream>
 where
     C: Codec,
     S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
 {
-    resp.map(|s| Box::pin(EncodeStream::<_, C>::new(Box::pin(s))) as ResponseStream)
+    resp.map(|s| Box::pin(EncodeBatches::<_, C>::new(Box::pin(s))) as ResponseStream)
 }
 
 /// A typed unary method.

@@ -1,0 +1,244 @@
+//! Many small messages framed into one buffer: one send reservation, one
+//! hand-off to the connection driver, one queue entry in the core and as few
+//! DATA frames as the windows allow, instead of one of each per message.
+//! Typed streams encode straight into the batch ([`EncodeBatches`]); the
+//! server's relay copies small messages of byte-level streams into one.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, BytesMut};
+use futures_core::Stream;
+use weir_core::grpc::codec::{PREFIX_LEN, prefix};
+use weir_core::grpc::{Code, Status};
+
+use crate::codec::{Codec, encode_message};
+use crate::request::OutMessage;
+
+/// Messages at most this large go into batches (larger ones are sent as
+/// they are, by reference).
+pub(crate) const BATCH_MESSAGE_MAX: usize = 4 << 10;
+/// A batch closes at this size.
+pub(crate) const BATCH_BYTES: usize = 32 << 10;
+
+/// What a batch holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BatchInfo {
+    /// How many messages.
+    pub messages: usize,
+    /// Their bytes without the prefixes.
+    pub payload: usize,
+}
+
+/// A batch being filled. Batches are split off one buffer, which is reused
+/// once the batches sent from it are gone.
+#[derive(Default)]
+pub(crate) struct FrameBuf {
+    buf: BytesMut,
+    info: Option<BatchInfo>,
+}
+
+impl FrameBuf {
+    fn make_room(&mut self) {
+        const ROOM: usize = BATCH_BYTES + BATCH_MESSAGE_MAX + PREFIX_LEN;
+        if self.buf.capacity() - self.buf.len() < ROOM {
+            self.buf.reserve(2 * ROOM);
+        }
+    }
+
+    fn count(&mut self, len: usize) {
+        let info = self.info.get_or_insert(BatchInfo { messages: 0, payload: 0 });
+        info.messages += 1;
+        info.payload += len;
+    }
+
+    /// Encodes `item` behind its prefix.
+    pub fn push_encoded<C: Codec>(&mut self, item: &C::Encode) -> Result<(), Status> {
+        self.make_room();
+        let start = self.buf.len();
+        self.buf.put_slice(&[0; PREFIX_LEN]);
+        let encoded = C::encode(item, &mut self.buf);
+        let len = self.buf.len() - start - PREFIX_LEN;
+        match encoded {
+            Ok(()) if len <= u32::MAX as usize => {
+                self.buf[start..start + PREFIX_LEN].copy_from_slice(&prefix(false, len as u32));
+                self.count(len);
+                Ok(())
+            }
+            other => {
+                self.buf.truncate(start);
+                Err(other.err().unwrap_or_else(|| Status::new(Code::ResourceExhausted, "message too large")))
+            }
+        }
+    }
+
+    /// Copies an encoded message in behind its prefix.
+    pub fn push_copy(&mut self, msg: &OutMessage) {
+        self.make_room();
+        let len = msg.len();
+        self.buf.put_slice(&prefix(false, len as u32));
+        self.buf.put_slice(&msg.data);
+        for part in &msg.more {
+            self.buf.put_slice(part);
+        }
+        self.count(len);
+    }
+
+    /// True once the batch should go.
+    pub fn is_full(&self) -> bool {
+        self.buf.len() >= BATCH_BYTES
+    }
+
+    /// The batch filled so far, if any.
+    pub fn take(&mut self) -> Option<OutMessage> {
+        let info = self.info.take()?;
+        Some(OutMessage::batch(self.buf.split().freeze(), info))
+    }
+}
+
+/// True when `msg` may be copied into a batch: small, following the call's
+/// compression, not a batch itself.
+pub(crate) fn batchable(msg: &OutMessage) -> bool {
+    msg.compress.is_none() && msg.batch.is_none() && msg.len() <= BATCH_MESSAGE_MAX
+}
+
+/// Encodes a typed message stream, every message that is ready at once
+/// into one batch (tonic's encoder does the same); a large message travels
+/// alone. An item's error ends the batch before it and is passed on.
+pub(crate) struct EncodeBatches<S, C> {
+    inner: S,
+    buf: FrameBuf,
+    /// What came after the batch being returned: the next item or the end.
+    held: Option<Option<Result<OutMessage, Status>>>,
+    _codec: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<S, C> EncodeBatches<S, C> {
+    pub fn new(inner: S) -> Self {
+        EncodeBatches { inner, buf: FrameBuf::default(), held: None, _codec: std::marker::PhantomData }
+    }
+}
+
+impl<S, C> Stream for EncodeBatches<S, C>
+where
+    S: Stream<Item = Result<C::Encode, Status>> + Unpin,
+    C: Codec,
+{
+    type Item = Result<OutMessage, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(held) = this.held.take() {
+            return Poll::Ready(held);
+        }
+        while !this.buf.is_full() {
+            let item = match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Pending => break,
+                Poll::Ready(None) => None,
+                Poll::Ready(Some(Err(status))) => Some(Err(status)),
+                Poll::Ready(Some(Ok(item))) if C::size_hint(&item) <= BATCH_MESSAGE_MAX => {
+                    match this.buf.push_encoded::<C>(&item) {
+                        Ok(()) => continue,
+                        Err(status) => Some(Err(status)),
+                    }
+                }
+                Poll::Ready(Some(Ok(item))) => Some(encode_message::<C>(&item)),
+            };
+            this.held = Some(item);
+            break;
+        }
+        match this.buf.take() {
+            Some(batch) => Poll::Ready(Some(Ok(batch))),
+            None => this.held.take().map_or(Poll::Pending, Poll::Ready),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::ProstCodec;
+    use bytes::Bytes;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Chunk {
+        #[prost(bytes = "bytes", tag = "1")]
+        data: Bytes,
+    }
+
+    type C = ProstCodec<Chunk, Chunk>;
+
+    fn chunk(n: usize) -> Chunk {
+        Chunk { data: Bytes::from(vec![7u8; n]) }
+    }
+
+    /// Splits a batch back into its messages (prefix checks included).
+    fn messages(batch: &OutMessage) -> Vec<Chunk> {
+        let mut data = batch.data.clone();
+        let mut out = Vec::new();
+        while !data.is_empty() {
+            assert_eq!(data[0], 0, "compressed flag clear");
+            let len = u32::from_be_bytes(data[1..5].try_into().unwrap()) as usize;
+            out.push(C::decode(data.slice(5..5 + len)).unwrap());
+            data = data.slice(5 + len..);
+        }
+        out
+    }
+
+    #[test]
+    fn ready_messages_share_a_batch_and_large_ones_travel_alone() {
+        let items = vec![Ok(chunk(10)), Ok(chunk(20)), Ok(chunk(BATCH_MESSAGE_MAX * 2)), Ok(chunk(30))];
+        let mut s = EncodeBatches::<_, C>::new(futures::stream::iter(items));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut poll = || match Pin::new(&mut s).poll_next(&mut cx) {
+            Poll::Ready(item) => item,
+            Poll::Pending => panic!("an iterator is always ready"),
+        };
+        let first = poll().unwrap().unwrap();
+        assert_eq!(first.batch, Some(BatchInfo { messages: 2, payload: 12 + 22 }));
+        assert_eq!(messages(&first), vec![chunk(10), chunk(20)]);
+        let large = poll().unwrap().unwrap();
+        assert_eq!(large.batch, None, "sent as it is");
+        assert_eq!(large.len(), BATCH_MESSAGE_MAX * 2 + 3);
+        let last = poll().unwrap().unwrap();
+        assert_eq!(messages(&last), vec![chunk(30)]);
+        assert!(poll().is_none());
+    }
+
+    #[test]
+    fn a_batch_closes_at_its_size_and_an_error_follows_its_batch() {
+        let mut items: Vec<Result<Chunk, Status>> = (0..100).map(|_| Ok(chunk(1000))).collect();
+        items.push(Err(Status::new(Code::Aborted, "stop")));
+        let mut s = EncodeBatches::<_, C>::new(futures::stream::iter(items));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut total = 0;
+        loop {
+            match Pin::new(&mut s).poll_next(&mut cx) {
+                Poll::Ready(Some(Ok(batch))) => {
+                    assert!(batch.len() < BATCH_BYTES + BATCH_MESSAGE_MAX, "closed near its size");
+                    total += messages(&batch).len();
+                }
+                Poll::Ready(Some(Err(status))) => {
+                    assert_eq!(status.code, Code::Aborted);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(total, 100, "every message before the error was sent");
+    }
+
+    #[test]
+    fn copied_messages_are_framed_like_encoded_ones() {
+        let mut buf = FrameBuf::default();
+        assert!(buf.take().is_none(), "an empty batch is not sent");
+        buf.push_copy(&OutMessage::from_parts(vec![
+            Bytes::from_static(b"\x0a\x02"),
+            Bytes::from_static(b"ab"),
+        ]));
+        buf.push_encoded::<C>(&Chunk { data: Bytes::from_static(b"cd") }).unwrap();
+        let batch = buf.take().unwrap();
+        assert_eq!(&batch.data[..], b"\0\0\0\0\x04\x0a\x02ab\0\0\0\0\x04\x0a\x02cd");
+        assert_eq!(batch.batch, Some(BatchInfo { messages: 2, payload: 8 }));
+    }
+}
