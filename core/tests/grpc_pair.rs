@@ -526,7 +526,8 @@ fn framed_batches_both_ways_and_batched_receive() {
         let mut r = req("/s/Batch");
         r.compression = compress;
         let call = p.client.start_call(p.now, r).unwrap();
-        let msgs: Vec<Bytes> = (0..200u32).map(|i| Bytes::from(vec![i as u8; 1 + (i as usize % 7) * 50])).collect();
+        let msgs: Vec<Bytes> =
+            (0..200u32).map(|i| Bytes::from(vec![i as u8; 1 + (i as usize % 7) * 50])).collect();
         p.client.send_framed(call, framed(&msgs[..150]), false).unwrap();
         p.client.send_framed(call, framed(&msgs[150..]), true).unwrap();
         p.drive();
@@ -577,14 +578,14 @@ fn framed_batches_are_checked() {
     let big = Bytes::from(vec![2u8; 101]);
     let err = p.client.send_framed(call, framed(&[ok.clone(), big.clone()]), false).unwrap_err();
     assert_eq!(err.code, Code::ResourceExhausted, "{err:?}");
-    p.client.send_framed(call, framed(&[ok.clone()]), false).unwrap();
+    p.client.send_framed(call, framed(std::slice::from_ref(&ok)), false).unwrap();
     p.drive();
     server_events(&mut p);
-    let mut truncated = framed(&[ok.clone()]).to_vec();
+    let mut truncated = framed(std::slice::from_ref(&ok)).to_vec();
     truncated.pop();
     let err = p.server.send_framed(call, truncated.into()).unwrap_err();
     assert_eq!(err.code, Code::Internal, "{err:?}");
-    let mut flagged = framed(&[ok.clone()]).to_vec();
+    let mut flagged = framed(std::slice::from_ref(&ok)).to_vec();
     flagged[0] = 1;
     assert_eq!(p.server.send_framed(call, flagged.into()).unwrap_err().code, Code::Internal);
     assert_eq!(p.server.send_framed(call, framed(&[big])).unwrap_err().code, Code::ResourceExhausted);

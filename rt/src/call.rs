@@ -10,6 +10,7 @@ use bytes::Bytes;
 use weir_core::grpc::{Metadata, Status};
 
 use crate::budget::ConnBudget;
+use crate::trace::CallObserver;
 
 /// Messages the driver pulls ahead of the application per call, counted in
 /// bytes: small messages flow in batches (one hand-off per many messages),
@@ -141,6 +142,19 @@ impl CallShared {
         if let Some(w) = waker {
             w.wake();
         }
+    }
+
+    /// Delivers a batch the core produced: each message reported to `obs`,
+    /// then all of them charged and handed over at once.
+    pub fn deliver(&self, batch: &mut VecDeque<(Bytes, bool)>, mut obs: Option<&mut CallObserver>) {
+        let mut cost = 0;
+        for (m, _) in batch.iter() {
+            if let Some(obs) = &mut obs {
+                obs.received(m.len());
+            }
+            cost += m.len() + MESSAGE_COST;
+        }
+        self.push_messages(batch, cost);
     }
 
     /// What is queued now: messages and their cost. The driver pulls while

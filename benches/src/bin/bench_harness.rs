@@ -112,6 +112,7 @@ fn measure_server(
         f.insert(["h2load0", "h2load1", "h2load2"][i], o.rps);
         f.insert(["h2load0_p99", "h2load1_p99", "h2load2_p99"][i], o.p99_us as f64);
         f.insert(["h2load0_p50", "h2load1_p50", "h2load2_p50"][i], o.p50_us as f64);
+        f.insert(["h2load0_mean", "h2load1_mean", "h2load2_mean"][i], o.mean_us as f64);
     }
     if !full {
         return Ok(f);
@@ -130,6 +131,123 @@ fn measure_server(
     f.insert("stream_1k", num(&m, "mbps")?);
     f.insert("stream_1m", stream_1m(ctx, stack, &addr)?);
     Ok(f)
+}
+
+/// The small-message streaming scenarios: (size, mode, concurrent calls).
+fn small_scenarios() -> Vec<(u32, &'static str, u32)> {
+    let mut v = Vec::new();
+    for size in [64, 1024] {
+        for mode in ["download", "upload", "echo"] {
+            for calls in [1, 64] {
+                v.push((size, mode, calls));
+            }
+        }
+    }
+    v
+}
+
+/// Streams of 64 B and 1 KiB messages (server streaming, client streaming,
+/// bidi echo; 1 and 64 calls on one connection) on 1 and 2 server threads:
+/// three runs alternating the stacks, the median of the three per figure.
+fn small_message_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
+    const RUNS: usize = 3;
+    let seconds = ctx.seconds.min(2).to_string();
+    let mut rows = Vec::new();
+    for threads in [1, 2] {
+        let mut figures: HashMap<(&str, usize), Vec<f64>> = HashMap::new();
+        for _ in 0..RUNS {
+            for stack in STACKS {
+                let (_server, addr) = start_server(ctx, stack, "tokio", threads, &[])?;
+                for (i, (size, mode, calls)) in small_scenarios().into_iter().enumerate() {
+                    let mut cmd = ctx.bin("bench-client");
+                    cmd.args(["--impl", stack, "--addr", &addr, "--duration", &seconds, "--mode", mode])
+                        .args(["--concurrency", &calls.to_string(), "--count", "20000"])
+                        .args(["--size", &size.to_string()]);
+                    let out = process::run(cmd, Duration::from_secs(120))?;
+                    let m = parse_kv(out.lines().last().ok_or("bench-client printed nothing")?);
+                    figures.entry((stack, i)).or_default().push(num(&m, "mbps")?);
+                }
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        for (i, (size, mode, calls)) in small_scenarios().into_iter().enumerate() {
+            let what = match mode {
+                "download" => "server streaming",
+                "upload" => "client streaming",
+                _ => "bidi echo",
+            };
+            let row = Row {
+                scenario: format!(
+                    "{what} {size} B messages, {calls} call{} on 1 connection, {threads} server thread{}",
+                    if calls == 1 { "" } else { "s at once" },
+                    if threads == 1 { "" } else { "s" }
+                ),
+                metric: "MB/s (median of 3)".into(),
+                weir: median(figures.get_mut(&("weir", i)).ok_or("no figure")?),
+                tonic: median(figures.get_mut(&("tonic", i)).ok_or("no figure")?),
+                better: Better::Higher,
+            };
+            eprintln!("   {}: {:.0} vs {:.0}", row.scenario, row.weir, row.tonic);
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// Instructions per streamed message through both stacks (server and
+/// client in one process on one thread, `stream-instr`), counted by
+/// callgrind: one run of N messages and one of 2N, the difference over N.
+/// Empty when valgrind is not installed.
+fn instruction_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
+    const N: u32 = 5000;
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("-- valgrind not found: no instruction counts");
+        return Ok(Vec::new());
+    }
+    let total = |stack: &str, mode: &str, size: u32, count: u32| -> Result<f64, String> {
+        let out = ctx.work.join("callgrind.out");
+        let mut cmd = Command::new("valgrind");
+        cmd.arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", out.display()));
+        cmd.arg(ctx.bins.join("stream-instr"));
+        cmd.args([
+            "--impl",
+            stack,
+            "--mode",
+            mode,
+            "--size",
+            &size.to_string(),
+            "--count",
+            &count.to_string(),
+        ]);
+        process::run(cmd, Duration::from_secs(600))?;
+        let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("summary: "))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| "no summary in callgrind's output".into())
+    };
+    let mut rows = Vec::new();
+    for size in [64, 1024] {
+        for mode in ["download", "upload", "echo"] {
+            let mut per = [0.0; 2];
+            for (i, stack) in STACKS.iter().enumerate() {
+                per[i] = (total(stack, mode, size, 2 * N)? - total(stack, mode, size, N)?) / f64::from(N);
+            }
+            let row = Row {
+                scenario: format!("{mode} {size} B messages, server and client in one thread (callgrind)"),
+                metric: "instructions per message".into(),
+                weir: per[0].round(),
+                tonic: per[1].round(),
+                better: Better::Lower,
+            };
+            eprintln!("   {}: {} vs {}", row.scenario, row.weir, row.tonic);
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// 1 MiB streaming on one server thread with the same send-buffer setting on
@@ -183,6 +301,12 @@ fn rows_for(threads: u32, w: &Figures, t: &Figures) -> Vec<Row> {
         push(scen(label), "req/s", ["h2load0", "h2load1", "h2load2"][i], Better::Higher);
         push(scen(label), "p50 latency µs", ["h2load0_p50", "h2load1_p50", "h2load2_p50"][i], Better::Lower);
         push(scen(label), "p99 latency µs", ["h2load0_p99", "h2load1_p99", "h2load2_p99"][i], Better::Lower);
+        push(
+            scen(label),
+            "mean latency µs",
+            ["h2load0_mean", "h2load1_mean", "h2load2_mean"][i],
+            Better::Lower,
+        );
     }
     push(scen("unary, own client, 64 in flight, 1 connection"), "calls/s", "own_unary", Better::Higher);
     push(
@@ -261,6 +385,16 @@ thread) for unary calls and for server streaming (`bench.Bench/Download`, \
 `SO_SNDBUF` at {send_buffer} bytes (Linux doubles it) on loopback connections, tonic leaves \
 the kernel's autotuning. Two extra 1 MiB streaming rows give both stacks the same \
 setting (`bench-server --send-buffer BYTES`).\n\
+- Small messages: each stack's own client streams 64 B and 1 KiB messages \
+(`bench.Bench/Download`, `Upload` and `Hold` for server streaming, client \
+streaming and bidi echo; 20,000 per call, calls one after another) with 1 and \
+with 64 calls at once on one connection, three runs alternating the stacks; \
+the median of the three is shown.\n\
+- Instructions per message: `stream-instr` runs a server and a client in one \
+process on one thread (both stacks' generated code, loopback TCP) under \
+callgrind, once with 5,000 and once with 10,000 messages; the difference over \
+5,000 is what one message costs both sides, free of start-up and of timing noise \
+(`benches/instr.sh` prints the same figures).\n\
 - Memory: `mem-probe` serves in-process under a counting global allocator on one \
 thread while a child client holds 200 idle connections (one call each), then \
 1000 open bidirectional streams on one connection; heap growth is divided by the \
@@ -304,6 +438,8 @@ fn main() -> Result<(), String> {
         }
         rows.extend(rows_for(threads, &figures[0], &figures[1]));
     }
+    rows.extend(small_message_rows(&ctx)?);
+    rows.extend(instruction_rows(&ctx)?);
     rows.extend(send_buffer_rows(&ctx)?);
     // Weir on smol against tonic on tokio, h2load only (tonic has no smol server).
     let smol = measure_server(&ctx, "weir", "smol", 1, false)?;

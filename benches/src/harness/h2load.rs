@@ -33,6 +33,9 @@ pub struct Outcome {
     pub p50_us: u64,
     /// 99th percentile latency, µs.
     pub p99_us: u64,
+    /// Mean latency, µs (with a fixed number of streams in flight, their
+    /// number over the request rate: Little's law).
+    pub mean_us: u64,
 }
 
 /// Runs h2load against `url` (a gRPC method) with `body` as each request.
@@ -50,6 +53,7 @@ pub fn run(url: &str, body: &Path, load: Load, log: &Path) -> Result<Outcome, St
     let mut o = parse_summary(&out).ok_or_else(|| format!("unexpected h2load output:\n{out}"))?;
     let mut lat = read_latencies(log)?;
     lat.sort_unstable();
+    o.mean_us = lat.iter().sum::<u64>() / (lat.len() as u64).max(1);
     o.p50_us = percentile(&lat, 0.50);
     o.p99_us = percentile(&lat, 0.99);
     Ok(o)

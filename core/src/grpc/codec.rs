@@ -123,6 +123,30 @@ impl MessageDecoder {
     /// The next complete message, if any. A length over the limit is reported
     /// as soon as the prefix is read, before the body is buffered.
     pub fn next_message(&mut self) -> Result<Option<RawMessage>, DecodeError> {
+        // The usual case first: prefix and message within the first chunk.
+        if self.pending.is_none()
+            && let Some(front) = self.chunks.front_mut()
+            && let Some(&[flag, l0, l1, l2, l3]) = front.first_chunk::<PREFIX_LEN>()
+        {
+            let len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
+            if front.len() - PREFIX_LEN >= len {
+                let compressed = match flag {
+                    0 => false,
+                    1 => true,
+                    f => return Err(DecodeError::BadFlag(f)),
+                };
+                if len > self.max_len {
+                    return Err(DecodeError::TooLarge { len, max: self.max_len });
+                }
+                front.advance(PREFIX_LEN);
+                let data = front.split_to(len);
+                if front.is_empty() {
+                    self.chunks.pop_front();
+                }
+                self.buffered -= PREFIX_LEN + len;
+                return Ok(Some(RawMessage { compressed, data }));
+            }
+        }
         if self.pending.is_none() {
             if self.buffered < PREFIX_LEN {
                 return Ok(None);

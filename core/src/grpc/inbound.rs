@@ -320,16 +320,29 @@ impl Inbound {
     ) -> Result<Pumped, Status> {
         let mut used = 0usize;
         while used < room.bytes {
-            match self.pump(h2, id, allowance, seq)? {
-                Pumped::Ready => {
-                    if let Some(m) = self.take()? {
-                        used = used.saturating_add(m.0.len() + room.per_message);
-                        out.push_back(m);
-                    }
+            let raw = match self.ready.pop_front() {
+                Some(m) => {
+                    self.ready_bytes -= m.data.len();
+                    m
                 }
-                other => return Ok(other),
-            }
+                None => match self.decoder.next_message() {
+                    Ok(Some(m)) => m,
+                    // Read more from the stream (what `pump` decides).
+                    Ok(None) => match self.pump(h2, id, allowance, seq)? {
+                        Pumped::Ready => continue,
+                        other => return Ok(other),
+                    },
+                    Err(e) => {
+                        self.track_partial(seq);
+                        return Err(decode_status(e));
+                    }
+                },
+            };
+            let m = self.open(raw)?;
+            used = used.saturating_add(m.0.len() + room.per_message);
+            out.push_back(m);
         }
+        self.track_partial(seq);
         Ok(Pumped::Ready)
     }
 
@@ -430,9 +443,14 @@ impl Inbound {
             return Ok(None);
         };
         self.ready_bytes -= m.data.len();
+        self.open(m).map(Some)
+    }
+
+    /// A message being delivered: decompressed, with its compressed flag.
+    fn open(&mut self, m: RawMessage) -> Result<(Bytes, bool), Status> {
         self.delivered = true;
         if !m.compressed {
-            return Ok(Some((m.data, false)));
+            return Ok((m.data, false));
         }
         // PROTOCOL-HTTP2: "If the Message-Encoding header is omitted then the
         // Compressed-Flag must be 0."
@@ -441,7 +459,7 @@ impl Inbound {
         };
         let mut out = Vec::new();
         match algo.decompress(&m.data, &mut out, self.max_len) {
-            Ok(()) => Ok(Some((out.into(), true))),
+            Ok(()) => Ok((out.into(), true)),
             Err(CompressionError::TooLarge { max }) => Err(Status::new(
                 Code::ResourceExhausted,
                 format!("decompressed message larger than max ({max})"),

@@ -336,14 +336,7 @@ impl<R: Runtime> ServerDriver<R> {
         let room = Room { bytes: queue_room(count, cost), per_message: MESSAGE_COST };
         let mut batch = std::mem::take(&mut self.batch);
         let next = self.core.recv_messages(call, room, &mut batch);
-        let mut batch_cost = 0;
-        for (m, _) in &batch {
-            if let Some(obs) = &mut entry.obs {
-                obs.received(m.len());
-            }
-            batch_cost += m.len() + MESSAGE_COST;
-        }
-        shared.push_messages(&mut batch, batch_cost);
+        shared.deliver(&mut batch, entry.obs.as_deref_mut());
         self.batch = batch;
         match next {
             Ok(RecvBatch::Full) => shared.set_core_has_more(),
