@@ -576,8 +576,9 @@ fn framed_batches_are_checked() {
     let call = p.client.start_call(p.now, req("/s/Batch")).unwrap();
     let ok = Bytes::from(vec![1u8; 100]);
     let big = Bytes::from(vec![2u8; 101]);
-    let err = p.client.send_framed(call, framed(&[ok.clone(), big.clone()]), false).unwrap_err();
+    let err = p.client.send_framed(call, framed(&[ok.clone(), big.clone()]), true).unwrap_err();
     assert_eq!(err.code, Code::ResourceExhausted, "{err:?}");
+    // Refused as a whole: the request stream is still open for the next batch.
     p.client.send_framed(call, framed(std::slice::from_ref(&ok)), false).unwrap();
     p.drive();
     server_events(&mut p);

@@ -121,8 +121,19 @@ impl CallShared {
     /// Delivers the messages in `batch`
     /// with one lock and at most one wake-up; leaves `batch` empty. `cost`
     /// counts each message's bytes plus [`MESSAGE_COST`].
+    #[cfg(test)]
     pub fn push_messages(&self, batch: &mut VecDeque<(Bytes, bool)>, cost: usize) {
+        self.push_batch(batch, cost, false);
+    }
+
+    /// [`CallShared::push_messages`]; `more`: messages were left in the core,
+    /// which the application asks for when it takes these (set under the
+    /// same lock as the push, so that it cannot be missed).
+    fn push_batch(&self, batch: &mut VecDeque<(Bytes, bool)>, cost: usize, more: bool) {
         if batch.is_empty() {
+            if more {
+                self.lock().core_has_more = true;
+            }
             return;
         }
         if let Some(b) = &self.budget {
@@ -131,6 +142,7 @@ impl CallShared {
         let waker = {
             let mut s = self.lock();
             s.queued_bytes += cost;
+            s.core_has_more |= more;
             if s.messages.is_empty() {
                 // The usual case: the application took the last batch.
                 std::mem::swap(&mut s.messages, batch);
@@ -145,8 +157,14 @@ impl CallShared {
     }
 
     /// Delivers a batch the core produced: each message reported to `obs`,
-    /// then all of them charged and handed over at once.
-    pub fn deliver(&self, batch: &mut VecDeque<(Bytes, bool)>, mut obs: Option<&mut CallObserver>) {
+    /// then all of them charged and handed over at once; `more`: the core
+    /// holds more (the batch filled the queue).
+    pub fn deliver(
+        &self,
+        batch: &mut VecDeque<(Bytes, bool)>,
+        mut obs: Option<&mut CallObserver>,
+        more: bool,
+    ) {
         let mut cost = 0;
         for (m, _) in batch.iter() {
             if let Some(obs) = &mut obs {
@@ -154,7 +172,7 @@ impl CallShared {
             }
             cost += m.len() + MESSAGE_COST;
         }
-        self.push_messages(batch, cost);
+        self.push_batch(batch, cost, more);
     }
 
     /// What is queued now: messages and their cost. The driver pulls while
@@ -179,9 +197,17 @@ impl CallShared {
         queue_has_room(messages, bytes)
     }
 
-    /// The driver left messages in the core; a pop below target asks for more.
-    pub fn set_core_has_more(&self) {
-        self.lock().core_has_more = true;
+    /// The driver left messages in the core because the queue was full: the
+    /// application asks for more when it takes the queue. False when it
+    /// already took it (the driver goes on at once): checked under the same
+    /// lock, so the request cannot fall between the two.
+    pub fn set_core_has_more(&self) -> bool {
+        let mut s = self.lock();
+        if s.messages.is_empty() {
+            return false;
+        }
+        s.core_has_more = true;
+        true
     }
 
     /// Ends the message stream (`Ok`: the peer finished; `Err`: the call failed).
@@ -462,7 +488,7 @@ mod tests {
         for _ in 0..100 {
             assert!(small.push_message(Bytes::from(vec![0u8; 10]), false), "small messages batch up");
         }
-        c.set_core_has_more();
+        assert!(c.set_core_has_more(), "the queue holds messages");
         let p = c.poll_message(&mut cx);
         assert!(matches!(p.item, Poll::Ready(Some(Ok(_)))));
         assert!(!p.pull, "still half full: no pull yet");
@@ -484,7 +510,7 @@ mod tests {
         assert!(batch.is_empty(), "handed over");
         let cost = 3 * (100 + MESSAGE_COST);
         assert_eq!(budget.used(), cost);
-        c.set_core_has_more();
+        assert!(c.set_core_has_more(), "the queue holds messages");
         let mut taken = VecDeque::new();
         let p = c.poll_batch(&mut cx, &mut taken);
         assert!(matches!(p.item, Poll::Ready(Some(Ok(())))));
@@ -494,11 +520,14 @@ mod tests {
         assert_eq!(c.queued_bytes(), cost, "the batch being worked through still counts");
         assert_eq!(budget.used(), cost, "and stays in the budget");
         taken.clear();
+        assert!(!c.set_core_has_more(), "the application took the queue: the driver goes on itself");
         assert!(c.poll_batch(&mut cx, &mut taken).item.is_pending());
         assert_eq!(budget.used(), 0, "given back when the application came back");
         let mut more = VecDeque::from([(Bytes::from_static(b"x"), true)]);
-        c.push_messages(&mut more, 1 + MESSAGE_COST);
-        assert!(c.poll_batch(&mut cx, &mut taken).item.is_ready());
+        c.deliver(&mut more, None, true);
+        let p = c.poll_batch(&mut cx, &mut taken);
+        assert!(p.item.is_ready());
+        assert!(p.pull, "more left in the core, told with the batch: asked for at once");
         c.release_handed();
         assert_eq!(budget.used(), 0, "a stream that lets go gives its batch back");
         taken.clear();

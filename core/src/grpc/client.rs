@@ -378,8 +378,17 @@ impl Client {
     pub fn send_framed(&mut self, call: CallId, framed: Bytes, last: bool) -> Result<(), Status> {
         let c = self.calls.get_mut(&call.0).filter(|c| !c.finished && !c.half_closed).ok_or_else(gone)?;
         let algo = c.send_compression.clone();
-        c.half_closed = last;
-        send_batch(&mut self.h2, call.0, framed, algo.as_deref(), self.config.max_send_message_size, last)
+        let sent = send_batch(
+            &mut self.h2,
+            call.0,
+            framed,
+            algo.as_deref(),
+            self.config.max_send_message_size,
+            last,
+        );
+        // A batch refused before anything was queued leaves the stream open.
+        c.half_closed = last && sent.is_ok();
+        sent
     }
 
     /// Ends the request stream (no more messages).

@@ -412,19 +412,24 @@ impl<R: Runtime> ClientDriver<R> {
         let shared = entry.shared.clone();
         // Everything the queue has room for goes over in one batch: one
         // lock and one wake-up for many small messages.
-        let (count, cost) = shared.queue_len();
+        let (mut count, mut cost) = shared.queue_len();
+        if !all && !queue_has_room(count, cost) {
+            if shared.set_core_has_more() {
+                return;
+            }
+            // The application took the queue meanwhile.
+            (count, cost) = (0, 0);
+        }
         let room = match all {
             true => Room::ALL,
-            false if !queue_has_room(count, cost) => return shared.set_core_has_more(),
             false => Room { bytes: queue_room(count, cost), per_message: MESSAGE_COST },
         };
         let mut batch = std::mem::take(&mut self.batch);
         let next = self.core.recv_messages(call, room, &mut batch);
-        shared.deliver(&mut batch, entry.obs.as_deref_mut());
+        shared.deliver(&mut batch, entry.obs.as_deref_mut(), matches!(next, Ok(RecvBatch::Full)));
         self.batch = batch;
         match next {
-            Ok(RecvBatch::Full) => shared.set_core_has_more(),
-            Ok(RecvBatch::Pending | RecvBatch::End) => {}
+            Ok(RecvBatch::Full | RecvBatch::Pending | RecvBatch::End) => {}
             Err(status) => shared.end_messages(Err(status)),
         }
     }

@@ -320,9 +320,13 @@ impl<R: Runtime> ServerDriver<R> {
         let shared = entry.shared.clone();
         // Everything the queue has room for goes over in one batch: one
         // lock, one budget charge and one wake-up for many small messages.
-        let (count, cost) = shared.queue_len();
+        let (mut count, mut cost) = shared.queue_len();
         if !queue_has_room(count, cost) {
-            return shared.set_core_has_more();
+            if shared.set_core_has_more() {
+                return;
+            }
+            // The handler took the queue meanwhile.
+            (count, cost) = (0, 0);
         }
         if !self.budget.can_pull() {
             // Left in the core (compressed) until the budget has room.
@@ -336,11 +340,10 @@ impl<R: Runtime> ServerDriver<R> {
         let room = Room { bytes: queue_room(count, cost), per_message: MESSAGE_COST };
         let mut batch = std::mem::take(&mut self.batch);
         let next = self.core.recv_messages(call, room, &mut batch);
-        shared.deliver(&mut batch, entry.obs.as_deref_mut());
+        shared.deliver(&mut batch, entry.obs.as_deref_mut(), matches!(next, Ok(RecvBatch::Full)));
         self.batch = batch;
         match next {
-            Ok(RecvBatch::Full) => shared.set_core_has_more(),
-            Ok(RecvBatch::Pending) => {}
+            Ok(RecvBatch::Full | RecvBatch::Pending) => {}
             Ok(RecvBatch::End) => shared.end_messages(Ok(())),
             Err(status) => shared.end_messages(Err(status)),
         }
