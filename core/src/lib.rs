@@ -15,7 +15,8 @@
 //! * [`conn`]: the HTTP/2 connection for both roles;
 //! * [`grpc`]: gRPC calls over a connection (message framing, status,
 //!   metadata, deadlines, compression);
-//! * [`sim`]: an in-memory harness that wires two endpoints together.
+//! * [`sim`]: an in-memory harness that wires two endpoints together;
+//! * [`Endpoint`]: the input/output/event/timer shape all of them share.
 //!
 //! ## The loop an embedder writes
 //!
@@ -95,11 +96,14 @@ pub mod frame;
 pub mod hpack;
 
 pub mod conn;
+pub mod endpoint;
 pub mod flow;
 pub mod grpc;
 pub mod hash;
 pub mod headers;
 pub mod sim;
 pub mod stream;
+
+pub use endpoint::Endpoint;
 
 pub use error_code::ErrorCode;

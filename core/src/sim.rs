@@ -6,32 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::conn::{Config, Connection, Role};
 
-/// Anything with the Sans-IO shape the harness can drive.
-pub trait Endpoint {
-    /// Feeds received bytes.
-    fn handle_input(&mut self, now: Instant, data: &[u8]);
-    /// Appends bytes to send.
-    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> usize;
-    /// Earliest deadline.
-    fn poll_timeout(&self) -> Option<Instant>;
-    /// Runs expired timers.
-    fn handle_timeout(&mut self, now: Instant);
-}
-
-impl Endpoint for Connection {
-    fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        Connection::handle_input(self, now, data)
-    }
-    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> usize {
-        Connection::poll_transmit(self, now, buf)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Connection::poll_timeout(self)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Connection::handle_timeout(self, now)
-    }
-}
+/// What the harness drives: any core ([`crate::Endpoint`]).
+pub use crate::endpoint::Endpoint;
 
 /// SplitMix64: a tiny seeded generator, enough to choose split points.
 #[derive(Clone, Debug)]
@@ -190,28 +166,6 @@ impl<C: Endpoint, S: Endpoint> Pair<C, S> {
         self.server.handle_timeout(self.now);
     }
 }
-
-macro_rules! endpoint_for {
-    ($t:ty) => {
-        impl Endpoint for $t {
-            fn handle_input(&mut self, now: Instant, data: &[u8]) {
-                <$t>::handle_input(self, now, data)
-            }
-            fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> usize {
-                <$t>::poll_transmit(self, now, buf)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$t>::poll_timeout(self)
-            }
-            fn handle_timeout(&mut self, now: Instant) {
-                <$t>::handle_timeout(self, now)
-            }
-        }
-    };
-}
-
-endpoint_for!(crate::grpc::Client);
-endpoint_for!(crate::grpc::Server);
 
 impl Pair<crate::grpc::Client, crate::grpc::Server> {
     /// A gRPC client and server connected in memory.

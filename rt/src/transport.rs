@@ -4,11 +4,11 @@
 
 use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
+use weir_core::Endpoint;
 use weir_core::conn::{ChunkedBuf, TransmitBuf};
-use weir_core::grpc;
 
 use crate::runtime::{Io, Runtime, Timer};
 
@@ -23,63 +23,6 @@ const IDLE_KEEP: usize = 8 << 10;
 const MAX_READS_PER_POLL: usize = 32;
 /// Slices per vectored write.
 const MAX_IOVECS: usize = 64;
-
-/// The Sans-IO core a transport drives (a gRPC client or server).
-pub(crate) trait Core {
-    fn input_buffer(&mut self) -> &mut BytesMut;
-    fn process_input(&mut self, now: Instant);
-    fn handle_eof(&mut self, now: Instant);
-    fn handle_reset(&mut self, now: Instant);
-    fn handle_timeout(&mut self, now: Instant);
-    fn poll_transmit(&mut self, now: Instant, buf: &mut ChunkedBuf) -> usize;
-    fn poll_timeout(&self) -> Option<Instant>;
-    fn is_closed(&self) -> bool;
-    /// How long output may take to drain once the core is closing (its
-    /// final GOAWAY queued) or closed; `None` while it is open.
-    fn close_flush_timeout(&self) -> Option<Duration>;
-    fn active_calls(&self) -> usize;
-}
-
-macro_rules! core_for {
-    ($t:ty) => {
-        impl Core for $t {
-            fn input_buffer(&mut self) -> &mut BytesMut {
-                <$t>::input_buffer(self)
-            }
-            fn process_input(&mut self, now: Instant) {
-                <$t>::process_input(self, now)
-            }
-            fn handle_eof(&mut self, now: Instant) {
-                <$t>::handle_eof(self, now)
-            }
-            fn handle_reset(&mut self, now: Instant) {
-                <$t>::handle_reset(self, now)
-            }
-            fn handle_timeout(&mut self, now: Instant) {
-                <$t>::handle_timeout(self, now)
-            }
-            fn poll_transmit(&mut self, now: Instant, buf: &mut ChunkedBuf) -> usize {
-                <$t>::poll_transmit(self, now, buf)
-            }
-            fn poll_timeout(&self) -> Option<Instant> {
-                <$t>::poll_timeout(self)
-            }
-            fn active_calls(&self) -> usize {
-                <$t>::active_calls(self)
-            }
-            fn is_closed(&self) -> bool {
-                <$t>::is_closed(self)
-            }
-            fn close_flush_timeout(&self) -> Option<Duration> {
-                let h2 = <$t>::h2(self);
-                (!h2.is_open()).then(|| h2.config().close_flush_timeout)
-            }
-        }
-    };
-}
-
-core_for!(grpc::Server);
-core_for!(grpc::Client);
 
 /// Where the transport is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,7 +73,7 @@ impl<R: Runtime> Transport<R> {
 
     /// Reads whatever is available into the core. True when anything was read
     /// (or the stream ended).
-    pub fn poll_read(&mut self, cx: &mut Context<'_>, core: &mut impl Core) -> bool {
+    pub fn poll_read(&mut self, cx: &mut Context<'_>, core: &mut impl Endpoint) -> bool {
         if self.read_eof || self.phase != Phase::Running {
             return false;
         }
@@ -160,7 +103,7 @@ impl<R: Runtime> Transport<R> {
                     // Idle (no call): give the empty input buffer back. While
                     // calls run it is kept, so its memory is reclaimed in place
                     // once the messages cut from it are dropped.
-                    let idle = core.active_calls() == 0;
+                    let idle = core.active_streams() == 0;
                     let buf = core.input_buffer();
                     if idle && buf.is_empty() && buf.capacity() > 0 {
                         *buf = BytesMut::new();
@@ -176,7 +119,7 @@ impl<R: Runtime> Transport<R> {
     }
 
     /// Fires the timer when due. True when the core handled a timeout.
-    pub fn poll_timer(&mut self, cx: &mut Context<'_>, core: &mut impl Core) -> bool {
+    pub fn poll_timer(&mut self, cx: &mut Context<'_>, core: &mut impl Endpoint) -> bool {
         if self.close_deadline.is_none()
             && self.phase != Phase::Done
             && let Some(timeout) = core.close_flush_timeout()
@@ -209,7 +152,7 @@ impl<R: Runtime> Transport<R> {
 
     /// The timer expired: give up on a closed connection's output, or run
     /// the core's timeouts.
-    fn fire(&mut self, now: Instant, core: &mut impl Core) -> bool {
+    fn fire(&mut self, now: Instant, core: &mut impl Endpoint) -> bool {
         if self.close_deadline.is_some_and(|d| d <= now) {
             self.read_eof = true;
             self.phase = Phase::Done;
@@ -221,7 +164,7 @@ impl<R: Runtime> Transport<R> {
 
     /// Writes what the core has to send until the socket pushes back. True
     /// when anything was written.
-    pub fn poll_write(&mut self, cx: &mut Context<'_>, core: &mut impl Core) -> bool {
+    pub fn poll_write(&mut self, cx: &mut Context<'_>, core: &mut impl Endpoint) -> bool {
         let mut progress = false;
         loop {
             if self.phase == Phase::Done {
@@ -229,7 +172,7 @@ impl<R: Runtime> Transport<R> {
             }
             if self.out.is_empty() && core.poll_transmit(self.rt.now(), &mut self.out) == 0 {
                 // No call: keep nothing; between a running call's writes, a little.
-                let keep = if core.active_calls() == 0 { 0 } else { IDLE_KEEP };
+                let keep = if core.active_streams() == 0 { 0 } else { IDLE_KEEP };
                 self.out.release_if_idle(keep);
                 break;
             }
@@ -271,7 +214,7 @@ impl<R: Runtime> Transport<R> {
         progress
     }
 
-    fn fail(&mut self, e: io::Error, core: &mut impl Core) {
+    fn fail(&mut self, e: io::Error, core: &mut impl Endpoint) {
         let reset = matches!(
             e.kind(),
             io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe

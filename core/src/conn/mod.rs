@@ -305,6 +305,11 @@ impl Connection {
         self.phase == Phase::Open
     }
 
+    /// Streams open or half-closed (what this connection holds per stream).
+    pub fn live_streams(&self) -> usize {
+        self.streams.len()
+    }
+
     /// True once the connection is finished (after `Event::Closed`).
     pub fn is_closed(&self) -> bool {
         self.phase == Phase::Closed

@@ -167,21 +167,6 @@ impl Server {
         }
     }
 
-    /// The HTTP/2 connection underneath (stats, settings).
-    pub fn h2(&self) -> &Connection {
-        &self.h2
-    }
-
-    /// Mutable access to the HTTP/2 connection (pings, settings changes).
-    pub fn h2_mut(&mut self) -> &mut Connection {
-        &mut self.h2
-    }
-
-    /// Calls in progress.
-    pub fn active_calls(&self) -> usize {
-        self.calls.len()
-    }
-
     /// Request bytes the calls hold in the core (partial messages and whole
     /// ones not yet taken), as counted against
     /// [`ServerConfig::max_recv_buffer_per_connection`].
@@ -189,36 +174,7 @@ impl Server {
         self.hold.held()
     }
 
-    // ----- input / output -------------------------------------------------------
-
-    /// Feeds received bytes.
-    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        self.h2.handle_input(now, data);
-        self.process_events(now);
-    }
-
-    /// The HTTP/2 input buffer for zero-copy reads; then call `process_input`.
-    pub fn input_buffer(&mut self) -> &mut bytes::BytesMut {
-        self.h2.input_buffer()
-    }
-
-    /// Processes what was read into `input_buffer`.
-    pub fn process_input(&mut self, now: Instant) {
-        self.h2.process_input(now);
-        self.process_events(now);
-    }
-
-    /// The transport closed.
-    pub fn handle_eof(&mut self, now: Instant) {
-        self.h2.handle_eof(now);
-        self.process_events(now);
-    }
-
-    /// The transport failed (reset by the peer).
-    pub fn handle_reset(&mut self, now: Instant) {
-        self.h2.handle_reset(now);
-        self.process_events(now);
-    }
+    crate::endpoint::forward_io_to_h2!();
 
     /// Runs expired timers: HTTP/2 ones and call deadlines.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -246,13 +202,6 @@ impl Server {
         self.process_events(now);
     }
 
-    /// Appends bytes to send.
-    pub fn poll_transmit<B: TransmitBuf>(&mut self, now: Instant, buf: &mut B) -> usize {
-        let n = self.h2.poll_transmit(now, buf);
-        self.process_events(now);
-        n
-    }
-
     /// The earliest deadline of the connection or any call.
     pub fn poll_timeout(&self) -> Option<Instant> {
         [self.h2.poll_timeout(), self.deadlines.next()].into_iter().flatten().min()
@@ -266,11 +215,6 @@ impl Server {
     /// Starts a graceful shutdown (two-phase GOAWAY; in-flight calls finish).
     pub fn shutdown(&mut self, now: Instant) {
         self.h2.shutdown(now);
-    }
-
-    /// True once the connection is finished.
-    pub fn is_closed(&self) -> bool {
-        self.h2.is_closed()
     }
 
     // ----- commands -------------------------------------------------------------

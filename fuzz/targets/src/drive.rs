@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use weir_core::Endpoint;
 use weir_core::conn::{Config, Connection, Event, HeadersKind, Role};
 use weir_core::frame::{MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE, StreamId};
 use weir_core::sim::Rng;
@@ -327,30 +328,12 @@ pub trait Driven {
     fn transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> usize;
 }
 
-impl Driven for Connection {
+impl<E: Endpoint> Driven for E {
     fn h2(&self) -> &Connection {
-        self
+        Endpoint::h2(self)
     }
     fn transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> usize {
-        self.poll_transmit(now, buf)
-    }
-}
-
-impl Driven for weir_core::grpc::Server {
-    fn h2(&self) -> &Connection {
-        weir_core::grpc::Server::h2(self)
-    }
-    fn transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> usize {
-        self.poll_transmit(now, buf)
-    }
-}
-
-impl Driven for weir_core::grpc::Client {
-    fn h2(&self) -> &Connection {
-        weir_core::grpc::Client::h2(self)
-    }
-    fn transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> usize {
-        self.poll_transmit(now, buf)
+        Endpoint::poll_transmit(self, now, buf)
     }
 }
 
