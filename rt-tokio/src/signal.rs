@@ -9,24 +9,30 @@
 /// server.serve_with_shutdown("127.0.0.1:50051".parse().unwrap(), weir_tokio::shutdown_signal()).await
 /// # }
 /// ```
-pub async fn shutdown_signal() {
-    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+///
+/// The handlers are installed when this is called, not when the future is
+/// first polled: a signal that arrives in between (a server that printed
+/// its address and is about to serve) is not lost, nor does it kill the
+/// process by its default action. Call it inside the tokio runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
-        use std::future::Future;
-        use std::task::Poll;
+    let handlers = {
         use tokio::signal::unix::{SignalKind, signal};
-        // Without a SIGTERM handler (it could not be installed), Ctrl-C alone.
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+        // Without handlers (they could not be installed), Ctrl-C alone.
+        signal(SignalKind::terminate()).ok().zip(signal(SignalKind::interrupt()).ok())
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = handlers {
             std::future::poll_fn(|cx| {
-                if ctrl_c.as_mut().poll(cx).is_ready() || term.poll_recv(cx).is_ready() {
-                    return Poll::Ready(());
+                if term.poll_recv(cx).is_ready() || int.poll_recv(cx).is_ready() {
+                    return std::task::Poll::Ready(());
                 }
-                Poll::Pending
+                std::task::Poll::Pending
             })
             .await;
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = ctrl_c.await;
 }

@@ -30,19 +30,28 @@ pub(crate) struct BatchInfo {
     pub payload: usize,
 }
 
-/// A batch being filled. Batches are split off one buffer, which is reused
-/// once the batches sent from it are gone.
+/// A batch being filled. Each batch is a buffer of its own, sized after
+/// the previous one (a stream sending one message now and then holds a
+/// small buffer, and none once its batch is written; a busy one gets a
+/// full batch's worth at once).
 #[derive(Default)]
 pub(crate) struct FrameBuf {
     buf: BytesMut,
     info: Option<BatchInfo>,
+    /// The size of the last batch taken.
+    last: usize,
 }
 
 impl FrameBuf {
-    fn make_room(&mut self) {
+    /// Room for a message of about `len` bytes.
+    fn make_room(&mut self, len: usize) {
         const ROOM: usize = BATCH_BYTES + BATCH_MESSAGE_MAX + PREFIX_LEN;
-        if self.buf.capacity() - self.buf.len() < ROOM {
-            self.buf.reserve(2 * ROOM);
+        let need = len + PREFIX_LEN;
+        if self.buf.capacity() - self.buf.len() < need {
+            let first = self.buf.capacity() == 0;
+            let size =
+                if first { self.last.next_power_of_two().clamp(256, ROOM) } else { 2 * self.buf.capacity() };
+            self.buf.reserve(size.max(need));
         }
     }
 
@@ -54,7 +63,7 @@ impl FrameBuf {
 
     /// Encodes `item` behind its prefix.
     pub fn push_encoded<C: Codec>(&mut self, item: &C::Encode) -> Result<(), Status> {
-        self.make_room();
+        self.make_room(C::size_hint(item));
         let start = self.buf.len();
         self.buf.put_slice(&[0; PREFIX_LEN]);
         let encoded = C::encode(item, &mut self.buf);
@@ -74,8 +83,8 @@ impl FrameBuf {
 
     /// Copies an encoded message in behind its prefix.
     pub fn push_copy(&mut self, msg: &OutMessage) {
-        self.make_room();
         let len = msg.len();
+        self.make_room(len);
         self.buf.put_slice(&prefix(false, len as u32));
         self.buf.put_slice(&msg.data);
         for part in &msg.more {
@@ -92,7 +101,39 @@ impl FrameBuf {
     /// The batch filled so far, if any.
     pub fn take(&mut self) -> Option<OutMessage> {
         let info = self.info.take()?;
-        Some(OutMessage::batch(self.buf.split().freeze(), info))
+        let batch = std::mem::take(&mut self.buf).freeze();
+        self.last = batch.len();
+        Some(OutMessage::batch(batch, info))
+    }
+}
+
+/// What came after a batch, kept for the next poll: an item (boxed: it is
+/// rare, a large message or an error, while streams are many and each
+/// holds one of these) or the end.
+#[derive(Default)]
+pub(crate) enum Held {
+    #[default]
+    Nothing,
+    End,
+    Item(Box<Result<OutMessage, Status>>),
+}
+
+impl Held {
+    /// Keeps `item` (`None`: the end).
+    pub fn put(&mut self, item: Option<Result<OutMessage, Status>>) {
+        *self = match item {
+            None => Held::End,
+            Some(item) => Held::Item(Box::new(item)),
+        };
+    }
+
+    /// What was kept, if anything.
+    pub fn take(&mut self) -> Option<Option<Result<OutMessage, Status>>> {
+        match std::mem::take(self) {
+            Held::Nothing => None,
+            Held::End => Some(None),
+            Held::Item(item) => Some(Some(*item)),
+        }
     }
 }
 
@@ -109,13 +150,18 @@ pub(crate) struct EncodeBatches<S, C> {
     inner: S,
     buf: FrameBuf,
     /// What came after the batch being returned: the next item or the end.
-    held: Option<Option<Result<OutMessage, Status>>>,
+    held: Held,
     _codec: std::marker::PhantomData<fn() -> C>,
 }
 
 impl<S, C> EncodeBatches<S, C> {
     pub fn new(inner: S) -> Self {
-        EncodeBatches { inner, buf: FrameBuf::default(), held: None, _codec: std::marker::PhantomData }
+        EncodeBatches {
+            inner,
+            buf: FrameBuf::default(),
+            held: Held::Nothing,
+            _codec: std::marker::PhantomData,
+        }
     }
 }
 
@@ -144,7 +190,7 @@ where
                 }
                 Poll::Ready(Some(Ok(item))) => Some(encode_message::<C>(&item)),
             };
-            this.held = Some(item);
+            this.held.put(item);
             break;
         }
         match this.buf.take() {

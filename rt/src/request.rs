@@ -535,7 +535,14 @@ impl<T> Streaming<T> {
             self.link.pull();
         }
         let end = match popped.item {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                // A stream that went quiet after a message or two keeps no
+                // buffer (a busy one keeps its larger one between batches).
+                if self.batch.capacity() <= 8 {
+                    self.batch = VecDeque::new();
+                }
+                return Poll::Pending;
+            }
             Poll::Ready(None) => Status::ok(),
             Poll::Ready(Some(Err(status))) => status,
             Poll::Ready(Some(Ok(()))) => return self.poll_message(cx),

@@ -42,6 +42,9 @@ pub enum RecvBatch {
     End,
 }
 
+/// Messages taken from a call in one batch, each with its compressed flag.
+pub type Received = VecDeque<(Bytes, bool)>;
+
 /// Received bytes held by the calls of one connection, and the limit.
 #[derive(Debug)]
 pub(crate) struct RecvHold {
@@ -88,21 +91,34 @@ impl RecvHold {
         self.note_starved(id, out)
     }
 
-    /// [`RecvHold::pump`] for a batch ([`Inbound::pump_batch`]).
+    /// A batch for a call of either role ([`Inbound::pump_batch`], counted
+    /// here), told as a [`RecvBatch`]; `finished`: the call has its final
+    /// status (a client that saw the trailers), so a stream with nothing
+    /// more ended.
     #[allow(clippy::too_many_arguments)]
-    pub fn pump_batch(
+    pub fn recv_batch(
         &mut self,
         inbound: &mut Inbound,
         h2: &mut Connection,
         id: StreamId,
         allowance: usize,
         room: Room,
-        out: &mut VecDeque<(Bytes, bool)>,
-    ) -> Result<Pumped, Status> {
+        out: &mut Received,
+        finished: bool,
+    ) -> Result<RecvBatch, Status> {
+        inbound.armed = true;
         let before = inbound.held();
         let pumped = inbound.pump_batch(h2, id, allowance, &mut self.next_seq, room, out);
         self.adjust(before, inbound.held());
-        self.note_starved(id, pumped)
+        match self.note_starved(id, pumped)? {
+            Pumped::Ready => Ok(RecvBatch::Full),
+            Pumped::Waiting | Pumped::Starved if finished => Ok(RecvBatch::End),
+            Pumped::Waiting | Pumped::Starved => Ok(RecvBatch::Pending),
+            Pumped::Ended => {
+                inbound.end_reported = true;
+                Ok(RecvBatch::End)
+            }
+        }
     }
 
     /// The partial-message sequence, for [`Inbound::pump_single`].
@@ -316,7 +332,7 @@ impl Inbound {
         allowance: usize,
         seq: &mut u64,
         room: Room,
-        out: &mut VecDeque<(Bytes, bool)>,
+        out: &mut Received,
     ) -> Result<Pumped, Status> {
         let mut used = 0usize;
         while used < room.bytes {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::compression::{Compression, Compressors};
-use super::inbound::{Inbound, Pumped, RecvBatch, RecvHold, RecvMessage, Room, first_partial};
+use super::inbound::{Inbound, Pumped, Received, RecvBatch, RecvHold, RecvMessage, Room, first_partial};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::parse_timeout;
@@ -286,21 +286,14 @@ impl Server {
         &mut self,
         call: CallId,
         room: Room,
-        out: &mut VecDeque<(Bytes, bool)>,
+        out: &mut Received,
     ) -> Result<RecvBatch, Status> {
         let allowance = self.allowance(call.0);
-        let Some(c) = self.calls.get_mut(&call.0) else {
-            return Ok(RecvBatch::End);
-        };
-        c.inbound.armed = true;
-        let out = match self.hold.pump_batch(&mut c.inbound, &mut self.h2, call.0, allowance, room, out) {
-            Ok(Pumped::Ready) => Ok(RecvBatch::Full),
-            Ok(Pumped::Waiting | Pumped::Starved) => Ok(RecvBatch::Pending),
-            Ok(Pumped::Ended) => {
-                c.inbound.end_reported = true;
-                Ok(RecvBatch::End)
+        let out = match self.calls.get_mut(&call.0) {
+            Some(c) => {
+                self.hold.recv_batch(&mut c.inbound, &mut self.h2, call.0, allowance, room, out, false)
             }
-            Err(e) => Err(e),
+            None => return Ok(RecvBatch::End),
         };
         if let Err(status) = &out {
             self.abort_call(call, status.clone());

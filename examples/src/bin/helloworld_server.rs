@@ -10,7 +10,9 @@ use weir_tokio::Server;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:50051".into()).parse()?;
     let bound = Server::builder().add_service(GreeterServer::new(MyGreeter)).bind(addr).await?;
+    // Handlers first: a SIGTERM right after the address is printed stops us cleanly.
+    let stop = weir_tokio::shutdown_signal();
     println!("Greeter listening on {}", bound.local_addr().expect("tcp"));
-    bound.serve_with_shutdown(weir_tokio::shutdown_signal()).await?;
+    bound.serve_with_shutdown(stop).await?;
     Ok(())
 }

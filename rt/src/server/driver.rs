@@ -17,7 +17,7 @@ use weir_core::grpc::{self, CallId, Code, Metadata, RecvBatch, RecvMessage, Room
 
 use super::router::{Method, ResponseStream};
 use super::shutdown::Listener;
-use crate::batch::{FrameBuf, batchable};
+use crate::batch::{FrameBuf, Held, batchable};
 use crate::budget::{ConnBudget, ServerBudget};
 use crate::call::{CallShared, MESSAGE_COST, queue_has_room, queue_room};
 use crate::interceptor::{AfterOnce, Interceptor, run_before};
@@ -725,8 +725,7 @@ async fn relay_stream(
     call: CallId,
 ) -> Option<Status> {
     let mut stream = CatchUnwind(StreamNext(stream));
-    let mut held: Option<Option<Result<OutMessage, Status>>> = None;
-    let mut frames = FrameBuf::default();
+    let mut held = Held::Nothing;
     loop {
         let item = match held.take() {
             Some(item) => item,
@@ -744,6 +743,7 @@ async fn relay_stream(
             Some(Ok(msg)) if !batchable(&msg) => msg,
             Some(Ok(msg)) => {
                 // Frame this message and every small one the stream has ready now.
+                let mut frames = FrameBuf::default();
                 frames.push_copy(&msg);
                 while !frames.is_full() {
                     let ready = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut stream).poll(cx))).await;
@@ -751,11 +751,11 @@ async fn relay_stream(
                         Poll::Pending => break,
                         Poll::Ready(Ok(Some(Ok(next)))) if batchable(&next) => frames.push_copy(&next),
                         Poll::Ready(Ok(other)) => {
-                            held = Some(other);
+                            held.put(other);
                             break;
                         }
                         Poll::Ready(Err(p)) => {
-                            held = Some(Some(Err(panicked(p))));
+                            held.put(Some(Err(panicked(p))));
                             break;
                         }
                     }
