@@ -10,20 +10,17 @@
 /// # }
 /// ```
 ///
-/// The handlers are installed when this is called, not when the future is
-/// first polled: a signal that arrives in between (a server that printed
-/// its address and is about to serve) is not lost, nor does it kill the
-/// process by its default action. Call it inside the tokio runtime.
+/// Called inside the tokio runtime, it installs the handlers at once, not
+/// when the future is first polled: a signal that arrives in between (a
+/// server that printed its address and is about to serve) is then not lost,
+/// nor does it kill the process by its default action. Called outside, it
+/// installs them at the first poll.
 pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let handlers = {
-        use tokio::signal::unix::{SignalKind, signal};
-        // Without handlers (they could not be installed), Ctrl-C alone.
-        signal(SignalKind::terminate()).ok().zip(signal(SignalKind::interrupt()).ok())
-    };
+    let early = tokio::runtime::Handle::try_current().ok().map(|_| handlers());
     async move {
         #[cfg(unix)]
-        if let Some((mut term, mut int)) = handlers {
+        if let Some((mut term, mut int)) = early.unwrap_or_else(handlers) {
             std::future::poll_fn(|cx| {
                 if term.poll_recv(cx).is_ready() || int.poll_recv(cx).is_ready() {
                     return std::task::Poll::Ready(());
@@ -35,4 +32,12 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
         }
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// SIGTERM and SIGINT handlers; `None` when they cannot be installed (then
+/// Ctrl-C alone is watched).
+#[cfg(unix)]
+fn handlers() -> Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::terminate()).ok().zip(signal(SignalKind::interrupt()).ok())
 }

@@ -25,7 +25,12 @@ fn main() -> Result<(), Error> {
     match args.get("runtime").unwrap_or("tokio") {
         "tokio" => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(serve(weir_tokio::Tokio, port, tls, weir_tokio::shutdown_signal()))
+            // Inside the runtime, the handlers are installed before the port is printed.
+            let stop = {
+                let _context = rt.enter();
+                weir_tokio::shutdown_signal()
+            };
+            rt.block_on(serve(weir_tokio::Tokio, port, tls, stop))
         }
         "smol" => smol::block_on(serve(weir_smol::Smol::default(), port, tls, weir_smol::shutdown_signal())),
         other => Err(format!("unsupported --runtime {other}: {HELP}").into()),
