@@ -176,7 +176,7 @@ impl CallShared {
     }
 
     /// What is queued now: messages and their cost. The driver pulls while
-    /// [`queue_has_room`] says so (the application only ever takes messages
+    /// [`queue_room`] leaves room (the application only ever takes messages
     /// away meanwhile).
     pub fn queue_len(&self) -> (usize, usize) {
         let s = self.lock();
@@ -194,7 +194,7 @@ impl CallShared {
     #[cfg(test)]
     pub fn wants_messages(&self) -> bool {
         let (messages, bytes) = self.queue_len();
-        queue_has_room(messages, bytes)
+        queue_room(messages, bytes) > 0
     }
 
     /// The driver left messages in the core because the queue was full: the
@@ -437,11 +437,6 @@ impl CallShared {
 #[cfg(test)]
 fn msg_cost(batch: &[(Bytes, bool)]) -> usize {
     batch.iter().map(|(m, _)| m.len() + MESSAGE_COST).sum()
-}
-
-/// True when a queue holding `messages` that cost `bytes` takes another.
-pub(crate) fn queue_has_room(messages: usize, bytes: usize) -> bool {
-    messages < QUEUE_MIN_MESSAGES || bytes < QUEUE_BYTES
 }
 
 /// How many more bytes of messages a queue holding `messages` that cost

@@ -158,10 +158,15 @@ pub(crate) fn send_batch(
     max_send: usize,
     end: bool,
 ) -> Result<(), Status> {
-    let messages = split_batch(&batch, max_send)?;
     match compress {
-        None => h2.send_data(id, batch, end).map_err(stream_status),
+        // The usual case: checked in place, queued as one piece.
+        None => {
+            check_batch(&batch, max_send, |_, _| {})?;
+            h2.send_data(id, batch, end).map_err(stream_status)
+        }
         Some(algo) => {
+            let mut messages = Vec::new();
+            check_batch(&batch, max_send, |start, len| messages.push((start, len)))?;
             let count = messages.len();
             for (i, (start, len)) in messages.into_iter().enumerate() {
                 let msg = Payload::One(batch.slice(start..start + len));
@@ -173,10 +178,10 @@ pub(crate) fn send_batch(
     }
 }
 
-/// Where each message of a batch lies: (start, length) of its payload.
-fn split_batch(batch: &[u8], max_send: usize) -> Result<Vec<(usize, usize)>, Status> {
+/// Checks every message of a batch, telling `each` where its payload lies
+/// (start, length); nothing is allocated.
+fn check_batch(batch: &[u8], max_send: usize, mut each: impl FnMut(usize, usize)) -> Result<(), Status> {
     let mut at = 0;
-    let mut out = Vec::new();
     while at < batch.len() {
         let Some(&[flag, l0, l1, l2, l3]) = batch[at..].first_chunk::<{ codec::PREFIX_LEN }>() else {
             return Err(Status::new(Code::Internal, "message batch ends inside a prefix"));
@@ -192,10 +197,10 @@ fn split_batch(batch: &[u8], max_send: usize) -> Result<Vec<(usize, usize)>, Sta
                 format!("trying to send message larger than max ({len} vs. {max_send})"),
             ));
         }
-        out.push((start, len));
+        each(start, len);
         at = start + len;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The status of an operation on a call that already ended.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvBatch, Room, Status};
 
-use crate::call::{CallShared, MESSAGE_COST, queue_has_room, queue_room};
+use crate::call::{CallShared, MESSAGE_COST, queue_room};
 use crate::queue::CommandQueue;
 use crate::request::{CallLink, OutMessage};
 use crate::runtime::{Io, Runtime};
@@ -413,7 +413,7 @@ impl<R: Runtime> ClientDriver<R> {
         // Everything the queue has room for goes over in one batch: one
         // lock and one wake-up for many small messages.
         let (mut count, mut cost) = shared.queue_len();
-        if !all && !queue_has_room(count, cost) {
+        if !all && queue_room(count, cost) == 0 {
             if shared.set_core_has_more() {
                 return;
             }

@@ -19,7 +19,7 @@ use super::router::{Method, ResponseStream};
 use super::shutdown::Listener;
 use crate::batch::{FrameBuf, Held, batchable};
 use crate::budget::{ConnBudget, ServerBudget};
-use crate::call::{CallShared, MESSAGE_COST, queue_has_room, queue_room};
+use crate::call::{CallShared, MESSAGE_COST, queue_room};
 use crate::interceptor::{AfterOnce, Interceptor, run_before};
 use crate::queue::CommandQueue;
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
@@ -321,7 +321,7 @@ impl<R: Runtime> ServerDriver<R> {
         // Everything the queue has room for goes over in one batch: one
         // lock, one budget charge and one wake-up for many small messages.
         let (mut count, mut cost) = shared.queue_len();
-        if !queue_has_room(count, cost) {
+        if queue_room(count, cost) == 0 {
             if shared.set_core_has_more() {
                 return;
             }
