@@ -104,68 +104,97 @@ endpoint_by_inherent_methods!(crate::grpc::Client, crate::grpc::ClientEvent, |c|
 endpoint_by_inherent_methods!(crate::grpc::Server, crate::grpc::ServerEvent, |s| s.h2(), active_calls);
 
 /// What both gRPC roles have alike: access to their HTTP/2 connection
-/// (`self.h2`), their call count, and the input/output methods they forward
+/// (`self.calls.h2`), their call count, their event queue, and the input/output methods they forward
 /// to the connection, processing its events after each. One definition for
 /// both roles, expanded in each `impl` block.
 macro_rules! forward_io_to_h2 {
-    () => {
+    ($event:ty) => {
         /// The HTTP/2 connection underneath (stats, settings).
         pub fn h2(&self) -> &Connection {
-            &self.h2
+            &self.calls.h2
         }
 
         /// Mutable access to the HTTP/2 connection (pings, settings changes).
         pub fn h2_mut(&mut self) -> &mut Connection {
-            &mut self.h2
+            &mut self.calls.h2
         }
 
         /// Calls in progress (on a client: not yet finished, or with unread
         /// messages).
         pub fn active_calls(&self) -> usize {
-            self.calls.len()
+            self.calls.map.len()
+        }
+
+        /// Received bytes the calls hold in the core (partial messages and
+        /// whole ones not yet taken), as counted against
+        /// [`crate::grpc::MessageConfig::max_recv_buffer_per_connection`].
+        pub fn recv_held(&self) -> usize {
+            self.calls.hold.held()
+        }
+
+        /// True when a message can be queued on `call` without waiting for
+        /// `Writable`.
+        pub fn is_writable(&self, call: CallId) -> bool {
+            self.calls.h2.is_writable(call.0)
+        }
+
+        /// Like `is_writable`, and when false a `Writable` event follows
+        /// once the call can take more.
+        pub fn poll_writable(&mut self, call: CallId) -> bool {
+            self.calls.h2.poll_writable(call.0)
         }
 
         // ----- input / output ---------------------------------------------------
 
         /// Feeds received bytes.
         pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
-            self.h2.handle_input(now, data);
+            self.calls.h2.handle_input(now, data);
             self.process_events(now);
         }
 
         /// The HTTP/2 input buffer for zero-copy reads; then call `process_input`.
         pub fn input_buffer(&mut self) -> &mut bytes::BytesMut {
-            self.h2.input_buffer()
+            self.calls.h2.input_buffer()
         }
 
         /// Processes what was read into `input_buffer`.
         pub fn process_input(&mut self, now: Instant) {
-            self.h2.process_input(now);
+            self.calls.h2.process_input(now);
             self.process_events(now);
         }
 
         /// The transport closed.
         pub fn handle_eof(&mut self, now: Instant) {
-            self.h2.handle_eof(now);
+            self.calls.h2.handle_eof(now);
             self.process_events(now);
         }
 
         /// The transport failed (reset by the peer).
         pub fn handle_reset(&mut self, now: Instant) {
-            self.h2.handle_reset(now);
+            self.calls.h2.handle_reset(now);
             self.process_events(now);
         }
 
         /// Appends bytes to send.
         pub fn poll_transmit<B: TransmitBuf>(&mut self, now: Instant, buf: &mut B) -> usize {
-            let n = self.h2.poll_transmit(now, buf);
+            let n = self.calls.h2.poll_transmit(now, buf);
             self.process_events(now);
             n
         }
 
+        /// The earliest deadline of the connection or any call.
+        pub fn poll_timeout(&self) -> Option<Instant> {
+            self.calls.poll_timeout()
+        }
+
+        /// The next event.
+        pub fn poll_event(&mut self) -> Option<$event> {
+            self.calls.events.pop_front()
+        }
+
         /// True once the connection is finished.
         pub fn is_closed(&self) -> bool {
-            self.h2.is_closed()
+            self.calls.h2.is_closed()
         }
     };
 }

@@ -143,7 +143,8 @@ const FRAME: usize = 16 << 10;
 /// A server whose calls may hold 1 MiB of request bytes in all, with windows
 /// wide enough that the client is not what limits it.
 fn held_limited_server() -> Raw<weir_core::grpc::Server> {
-    let mut config = ServerConfig { max_recv_buffer_per_connection: LIMIT, ..ServerConfig::default() };
+    let mut config = ServerConfig::default();
+    config.messages.max_recv_buffer_per_connection = LIMIT;
     config.h2.initial_connection_window = 64 << 20;
     config.h2.bdp_window_growth = false;
     server_with(config)

@@ -450,7 +450,11 @@ fn compressed_messages_both_ways() {
 fn unsupported_request_encoding_is_unimplemented() {
     let mut p = Pair::grpc(
         ClientConfig::default(),
-        ServerConfig { compressors: weir_core::grpc::Compressors::none(), ..ServerConfig::default() },
+        {
+            let mut c = ServerConfig::default();
+            c.messages.compressors = weir_core::grpc::Compressors::none();
+            c
+        },
         15,
     );
     let mut r = req("/s/Zip");
@@ -465,8 +469,11 @@ fn unsupported_request_encoding_is_unimplemented() {
 
 #[test]
 fn server_never_compresses_with_an_encoding_the_client_does_not_accept() {
-    let client =
-        ClientConfig { compressors: weir_core::grpc::Compressors::none(), ..ClientConfig::default() };
+    let client = {
+        let mut c = ClientConfig::default();
+        c.messages.compressors = weir_core::grpc::Compressors::none();
+        c
+    };
     let mut p = Pair::grpc(client, ServerConfig::default(), 16);
     let call = p.client.start_call(p.now, req("/s/Zip")).unwrap();
     p.client.send_last_message(call, Bytes::new()).unwrap();
@@ -569,8 +576,16 @@ fn framed_batches_both_ways_and_batched_receive() {
 #[test]
 fn framed_batches_are_checked() {
     let mut p = Pair::grpc(
-        ClientConfig { max_send_message_size: 100, ..ClientConfig::default() },
-        ServerConfig { max_send_message_size: 100, ..ServerConfig::default() },
+        {
+            let mut c = ClientConfig::default();
+            c.messages.max_send_message_size = 100;
+            c
+        },
+        {
+            let mut c = ServerConfig::default();
+            c.messages.max_send_message_size = 100;
+            c
+        },
         41,
     );
     let call = p.client.start_call(p.now, req("/s/Batch")).unwrap();

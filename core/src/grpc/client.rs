@@ -1,25 +1,22 @@
 //! The client side of gRPC: request headers, messages, half-close,
 //! cancellation, response headers, trailers and deadlines.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::compression::{Compression, Compressors};
-use super::inbound::{Inbound, Pumped, Received, RecvBatch, RecvHold, RecvMessage, Room, first_partial};
+use super::calls::{Call, Calls, MessageConfig, Report, push_call_fields, recv_methods};
+use super::inbound::{Received, RecvBatch, RecvMessage, Room};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::format_timeout;
 use super::{
-    CONTENT_TYPE, CallId, Deadlines, Payload, codec, frame_message, gone, is_grpc_content_type, parse_status,
-    send_batch, send_framed, stream_status,
+    CallId, Payload, frame_message, gone, is_grpc_content_type, parse_status, send_framed, stream_status,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, OpenError, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
 use crate::frame::StreamId;
-use crate::hash::FxBuild;
 use crate::headers::Headers;
 use crate::hpack::HeaderField;
 
@@ -28,20 +25,12 @@ use crate::hpack::HeaderField;
 pub struct ClientConfig {
     /// HTTP/2 settings and limits.
     pub h2: conn::Config,
-    /// Largest response message accepted (after decompression).
-    pub max_recv_message_size: usize,
-    /// Largest request message sent.
-    pub max_send_message_size: usize,
-    /// Response bytes the calls of one connection may hold in the core
-    /// (partial messages and whole ones not yet taken); the same rule as
-    /// [`super::ServerConfig::max_recv_buffer_per_connection`].
-    pub max_recv_buffer_per_connection: usize,
-    /// Supported compression algorithms (advertised in `grpc-accept-encoding`).
-    pub compressors: Compressors,
-    /// `user-agent` sent with every call.
-    pub user_agent: Bytes,
     /// `:scheme` (`http` or `https`).
     pub scheme: Bytes,
+    /// `user-agent` sent with every call.
+    pub user_agent: Bytes,
+    /// Message limits and compression (requests sent, responses received).
+    pub messages: MessageConfig,
 }
 
 /// SETTINGS_MAX_FRAME_SIZE and stream window a client advertises by default
@@ -63,10 +52,7 @@ impl Default for ClientConfig {
                 initial_connection_window: 2 * DEFAULT_CLIENT_MAX_FRAME_SIZE,
                 ..conn::Config::default()
             },
-            max_recv_message_size: codec::DEFAULT_MAX_RECV_MESSAGE,
-            max_send_message_size: usize::MAX,
-            max_recv_buffer_per_connection: super::server::DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION,
-            compressors: Compressors::builtin(),
+            messages: MessageConfig::default(),
             user_agent: Bytes::from_static(concat!("grpc-rust-weir/", env!("CARGO_PKG_VERSION")).as_bytes()),
             scheme: Bytes::from_static(b"http"),
         }
@@ -147,61 +133,39 @@ pub enum ClientEvent {
 }
 
 #[derive(Debug)]
-struct ClientCall {
-    inbound: Inbound,
-    send_compression: Option<Arc<dyn Compression>>,
-    deadline: Option<Instant>,
-    /// The final status is known; only buffered messages remain to be read.
-    finished: bool,
+struct ClientSide {
+    /// The request stream is ended.
     half_closed: bool,
 }
-
-/// Receive states kept for reuse (each holds two small queues).
-const SPARE_INBOUND: usize = 64;
 
 /// A gRPC client connection (Sans-IO).
 #[derive(Debug)]
 pub struct Client {
-    h2: Connection,
+    calls: Calls<ClientSide, ClientEvent>,
     config: ClientConfig,
-    calls: HashMap<StreamId, ClientCall, FxBuild>,
-    deadlines: Deadlines,
-    events: VecDeque<ClientEvent>,
-    /// Receive state of finished calls, reused by new ones.
-    spare: Vec<Inbound>,
-    /// Response bytes held by the calls, against their per-connection limit.
-    hold: RecvHold,
 }
 
 impl Client {
     /// A client connection, created when the transport connected.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
-        Client {
-            h2: Connection::new(Role::Client, config.h2.clone(), now),
-            calls: HashMap::default(),
-            deadlines: Deadlines::default(),
-            events: VecDeque::new(),
-            spare: Vec::new(),
-            hold: RecvHold::new(config.max_recv_buffer_per_connection),
-            config,
-        }
+        let calls = Calls::new(Role::Client, &config.h2, &config.messages, now);
+        Client { calls, config }
     }
 
     /// True when a new call can start now.
     pub fn can_start_call(&self) -> bool {
-        self.h2.can_open()
+        self.calls.h2.can_open()
     }
 
-    crate::endpoint::forward_io_to_h2!();
+    crate::endpoint::forward_io_to_h2!(ClientEvent);
 
     /// Runs expired timers: HTTP/2 ones and call deadlines.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.h2.handle_timeout(now);
-        for call in self.deadlines.expired(now) {
-            if self.calls.get(&call.0).is_some_and(|c| !c.finished) {
+        for call in self.calls.handle_timeout(now) {
+            if self.calls.get(call).is_some_and(|c| !c.finished) {
                 // PROTOCOL-HTTP2: "The RPC's deadline expiring is considered a client
                 // cancellation": RST_STREAM(CANCEL), DEADLINE_EXCEEDED locally.
-                let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
+                let _ = self.calls.h2.reset_stream(call.0, ErrorCode::CANCEL);
                 self.finish_call(
                     call,
                     Status::new(Code::DeadlineExceeded, "deadline exceeded"),
@@ -212,19 +176,9 @@ impl Client {
         self.process_events(now);
     }
 
-    /// The earliest deadline of the connection or any call.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.h2.poll_timeout(), self.deadlines.next()].into_iter().flatten().min()
-    }
-
-    /// The next event.
-    pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
-    }
-
     /// Stops starting calls; the connection closes when the last one ends.
     pub fn shutdown(&mut self, now: Instant) {
-        self.h2.shutdown(now);
+        self.calls.h2.shutdown(now);
     }
 
     // ----- commands -------------------------------------------------------------
@@ -235,12 +189,12 @@ impl Client {
             match req.compression {
                 None | Some("identity") => None,
                 Some(name) => {
-                    Some(self.config.compressors.get(name.as_bytes()).cloned().ok_or_else(|| {
+                    Some(self.config.messages.compressors.get(name.as_bytes()).cloned().ok_or_else(|| {
                         Status::new(Code::Internal, format!("compressor {name} not installed"))
                     })?)
                 }
             };
-        let mut h = self.h2.take_headers();
+        let mut h = self.calls.h2.take_headers();
         h.pseudo.method = Some(Bytes::from_static(b"POST"));
         h.pseudo.scheme = Some(self.config.scheme.clone());
         h.pseudo.authority = Some(req.authority);
@@ -252,32 +206,17 @@ impl Client {
         if let Some(t) = req.timeout {
             f.push(HeaderField::new(Bytes::from_static(b"grpc-timeout"), format_timeout(t)));
         }
-        f.push(HeaderField::new(Bytes::from_static(b"content-type"), Bytes::from_static(CONTENT_TYPE)));
-        f.push(HeaderField::new(Bytes::from_static(b"te"), Bytes::from_static(b"trailers")));
-        if let Some(algo) = &send_compression {
-            f.push(HeaderField::new(
-                Bytes::from_static(b"grpc-encoding"),
-                Bytes::from_static(algo.name().as_bytes()),
-            ));
-        }
-        f.push(HeaderField::new(
-            Bytes::from_static(b"grpc-accept-encoding"),
-            self.config.compressors.accept_encoding(),
-        ));
+        let te = HeaderField::new(Bytes::from_static(b"te"), Bytes::from_static(b"trailers"));
+        push_call_fields(f, Some(te), send_compression.as_ref(), &self.config.messages.compressors);
         f.push(HeaderField::new(Bytes::from_static(b"user-agent"), self.config.user_agent.clone()));
         req.metadata.to_fields(f);
-        let id = self.h2.open_stream(h, false).map_err(open_status)?;
+        let id = self.calls.h2.open_stream(h, false).map_err(open_status)?;
         let call = CallId(id);
         let deadline = req.timeout.map(|t| now + t);
-        if let Some(d) = deadline {
-            self.deadlines.insert(d, call);
-        }
         // Response decompression is set from the response's grpc-encoding.
-        let inbound = self.new_inbound(None);
-        self.calls.insert(
-            id,
-            ClientCall { inbound, send_compression, deadline, finished: false, half_closed: false },
-        );
+        let inbound = self.calls.new_inbound(None);
+        self.calls
+            .insert(call, Call::new(inbound, send_compression, deadline, ClientSide { half_closed: false }));
         Ok(call)
     }
 
@@ -304,7 +243,7 @@ impl Client {
     }
 
     fn send(&mut self, call: CallId, msg: Bytes, end: bool, compress: Option<bool>) -> Result<(), Status> {
-        let c = self.calls.get_mut(&call.0).filter(|c| !c.finished && !c.half_closed).ok_or_else(gone)?;
+        let c = self.calls.get_mut(call).filter(|c| !c.finished && !c.side.half_closed).ok_or_else(gone)?;
         let algo = if compress == Some(false) { None } else { c.send_compression.as_deref() };
         if compress == Some(true) && algo.is_none() {
             return Err(Status::new(
@@ -312,109 +251,48 @@ impl Client {
                 "message compression asked for on a call without grpc-encoding",
             ));
         }
-        let framed = frame_message(Payload::One(msg), algo, self.config.max_send_message_size)?;
-        c.half_closed = end;
-        send_framed(&mut self.h2, call.0, framed, end).map_err(stream_status)
+        let framed = frame_message(Payload::One(msg), algo, self.config.messages.max_send_message_size)?;
+        c.side.half_closed = end;
+        send_framed(&mut self.calls.h2, call.0, framed, end).map_err(stream_status)
     }
 
     /// Queues request messages the owner framed into one buffer (see
     /// [`super::Server::send_framed`]); `last` ends the request stream.
     pub fn send_framed(&mut self, call: CallId, framed: Bytes, last: bool) -> Result<(), Status> {
-        let c = self.calls.get_mut(&call.0).filter(|c| !c.finished && !c.half_closed).ok_or_else(gone)?;
-        let algo = c.send_compression.clone();
-        let sent = send_batch(
-            &mut self.h2,
-            call.0,
-            framed,
-            algo.as_deref(),
-            self.config.max_send_message_size,
-            last,
-        );
+        let c = self
+            .calls
+            .map
+            .get_mut(&call.0)
+            .filter(|c| !c.finished && !c.side.half_closed)
+            .ok_or_else(gone)?;
         // A batch refused before anything was queued leaves the stream open.
-        c.half_closed = last && sent.is_ok();
+        c.side.half_closed = last;
+        let sent = self.calls.send_batch(call, framed, self.config.messages.max_send_message_size, last);
+        if let (Err(_), Some(c)) = (&sent, self.calls.get_mut(call)) {
+            c.side.half_closed = false;
+        }
         sent
     }
 
     /// Ends the request stream (no more messages).
     pub fn half_close(&mut self, call: CallId) -> Result<(), Status> {
-        let c = self.calls.get_mut(&call.0).filter(|c| !c.finished).ok_or_else(gone)?;
-        if c.half_closed {
+        let c = self.calls.get_mut(call).filter(|c| !c.finished).ok_or_else(gone)?;
+        if c.side.half_closed {
             return Ok(());
         }
-        c.half_closed = true;
-        self.h2.send_data(call.0, Bytes::new(), true).map_err(stream_status)
-    }
-
-    /// True when a message can be queued without waiting for `Writable`.
-    pub fn is_writable(&self, call: CallId) -> bool {
-        self.h2.is_writable(call.0)
-    }
-
-    /// Like [`Self::is_writable`], and when false a `Writable` event follows
-    /// once the call can take more.
-    pub fn poll_writable(&mut self, call: CallId) -> bool {
-        self.h2.poll_writable(call.0)
+        c.side.half_closed = true;
+        self.calls.h2.send_data(call.0, Bytes::new(), true).map_err(stream_status)
     }
 
     /// Cancels a call: RST_STREAM(CANCEL); a `Finished` event with CANCELLED follows.
     pub fn cancel(&mut self, call: CallId) {
-        if self.calls.get(&call.0).is_some_and(|c| !c.finished) {
-            let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
+        if self.calls.get(call).is_some_and(|c| !c.finished) {
+            let _ = self.calls.h2.reset_stream(call.0, ErrorCode::CANCEL);
             self.finish_call(call, Status::new(Code::Cancelled, "call cancelled"), Metadata::new());
         }
     }
 
-    /// The next response message of a call.
-    pub fn recv_message(&mut self, call: CallId) -> Result<RecvMessage, Status> {
-        self.recv_message_flagged(call).map(|(m, _)| m)
-    }
-
-    /// [`Client::recv_message`], with whether the message had the compressed
-    /// flag set.
-    pub fn recv_message_flagged(&mut self, call: CallId) -> Result<(RecvMessage, bool), Status> {
-        let allowance = self.allowance(call.0);
-        let Some(c) = self.calls.get_mut(&call.0) else {
-            return Ok((RecvMessage::End, false));
-        };
-        c.inbound.armed = true;
-        let out = match self.hold.pump(&mut c.inbound, &mut self.h2, call.0, allowance) {
-            Ok(Pumped::Ready) => {
-                let before = c.inbound.held();
-                let taken = c.inbound.take();
-                self.hold.adjust(before, c.inbound.held());
-                taken.map(|m| match m {
-                    Some((data, compressed)) => (RecvMessage::Message(data), compressed),
-                    None => (RecvMessage::Pending, false),
-                })
-            }
-            Ok(Pumped::Waiting | Pumped::Starved) if c.finished => Ok((RecvMessage::End, false)),
-            Ok(Pumped::Waiting | Pumped::Starved) => Ok((RecvMessage::Pending, false)),
-            Ok(Pumped::Ended) => Ok((RecvMessage::End, false)),
-            Err(e) => Err(e),
-        };
-        self.after_recv(call, &out);
-        out
-    }
-
-    /// Takes every whole response message of `call` that fits `room` into
-    /// `out` (decompressed, with its compressed flag): one call for a batch
-    /// of [`Client::recv_message_flagged`]. On an error the call has failed
-    /// as there, and the messages before the error are in `out`.
-    pub fn recv_messages(
-        &mut self,
-        call: CallId,
-        room: Room,
-        out: &mut Received,
-    ) -> Result<RecvBatch, Status> {
-        let allowance = self.allowance(call.0);
-        let Some(c) = self.calls.get_mut(&call.0) else {
-            return Ok(RecvBatch::End);
-        };
-        let finished = c.finished;
-        let out = self.hold.recv_batch(&mut c.inbound, &mut self.h2, call.0, allowance, room, out, finished);
-        self.after_recv(call, &out);
-        out
-    }
+    recv_methods!();
 
     /// After taking messages: forgets a finished and drained call, or fails
     /// one whose response stream broke.
@@ -423,69 +301,28 @@ impl Client {
             Ok(_) => self.forget_if_done(call),
             Err(status) => {
                 // A broken response stream fails the call (and the stream).
-                let status = status.clone();
-                if self.calls.get(&call.0).is_some_and(|c| !c.finished) {
-                    let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
-                    self.finish_call(call, status, Metadata::new());
+                if self.calls.get(call).is_some_and(|c| !c.finished) {
+                    self.fail_stream(call, status.clone());
                 }
-                if let Some(c) = self.calls.remove(&call.0) {
-                    self.retire(c);
-                }
+                self.calls.remove(call);
             }
         }
         self.wake_starved();
     }
 
-    /// Bytes a call may pull from its stream now.
-    fn allowance(&self, id: StreamId) -> usize {
-        self.hold.allowance(|| first_partial(self.calls.iter().map(|(id, c)| (id, &c.inbound))) == Some(id))
-    }
-
-    /// Pumps again the calls that stopped at the limit, once bytes were released.
-    fn wake_starved(&mut self) {
-        for id in self.hold.take_starved_if_released() {
-            self.on_data(id);
-        }
-    }
-
-    /// Response bytes the calls hold in the core, as counted against
-    /// [`ClientConfig::max_recv_buffer_per_connection`].
-    pub fn recv_held(&self) -> usize {
-        self.hold.held()
-    }
-
-    fn new_inbound(&mut self, encoding: Option<Arc<dyn Compression>>) -> Inbound {
-        let max = self.config.max_recv_message_size;
-        match self.spare.pop() {
-            Some(mut i) => {
-                i.reset(max, encoding);
-                i
-            }
-            None => Inbound::new(max, encoding),
-        }
-    }
-
-    /// Keeps a finished call's receive state for reuse.
-    fn retire(&mut self, c: ClientCall) {
-        self.hold.adjust(c.inbound.held(), 0);
-        if self.spare.len() < SPARE_INBOUND {
-            self.spare.push(c.inbound);
-        }
-    }
-
     /// Drops a finished call's record once every message was read.
     fn forget_if_done(&mut self, call: CallId) {
-        let drained = self.calls.get(&call.0).is_some_and(|c| c.finished && c.inbound.is_drained())
-            && self.h2.recv_buffered(call.0) == 0;
-        if drained && let Some(c) = self.calls.remove(&call.0) {
-            self.retire(c);
+        let drained = self.calls.get(call).is_some_and(|c| c.finished && c.inbound.is_drained())
+            && self.calls.h2.recv_buffered(call.0) == 0;
+        if drained {
+            self.calls.remove(call);
         }
     }
 
     // ----- HTTP/2 events → calls ------------------------------------------------
 
     fn process_events(&mut self, now: Instant) {
-        while let Some(e) = self.h2.poll_event() {
+        while let Some(e) = self.calls.h2.poll_event() {
             match e {
                 Event::Headers { stream, kind: HeadersKind::Response, headers, end_stream } => {
                     self.on_response(stream, headers, end_stream)
@@ -504,7 +341,12 @@ impl Client {
                         // client is encouraged to check whether the deadline has expired
                         // and fail the call with DEADLINE_EXCEEDED instead".
                         (ErrorCode::CANCEL, conn::Initiator::Remote)
-                            if self.calls.get(&stream).and_then(|c| c.deadline).is_some_and(|d| d <= now) =>
+                            if self
+                                .calls
+                                .map
+                                .get(&stream)
+                                .and_then(|c| c.deadline)
+                                .is_some_and(|d| d <= now) =>
                         {
                             Status::new(Code::DeadlineExceeded, "deadline exceeded")
                         }
@@ -518,15 +360,15 @@ impl Client {
                     self.finish_call(CallId(stream), status, Metadata::new());
                 }
                 Event::Writable { stream } => {
-                    if self.calls.contains_key(&stream) {
-                        self.events.push_back(ClientEvent::Writable { call: CallId(stream) });
+                    if self.calls.contains(CallId(stream)) {
+                        self.calls.events.push_back(ClientEvent::Writable { call: CallId(stream) });
                     }
                 }
                 Event::GoAway { code, last_stream_id, .. } => {
-                    self.events.push_back(ClientEvent::GoAway { code, last_stream_id })
+                    self.calls.events.push_back(ClientEvent::GoAway { code, last_stream_id })
                 }
                 Event::Closed { error } => {
-                    let ids: Vec<StreamId> = self.calls.keys().copied().collect();
+                    let ids: Vec<StreamId> = self.calls.map.keys().copied().collect();
                     let msg = match &error {
                         Some(e) => format!("connection closed: {e}"),
                         None => "connection closed".to_string(),
@@ -535,13 +377,13 @@ impl Client {
                         // A call whose HEADERS never left, or that the server
                         // never answered before the connection broke, was not
                         // processed as far as anyone can tell.
-                        let msg = match self.h2.unanswered_at_abrupt_end(id) {
+                        let msg = match self.calls.h2.unanswered_at_abrupt_end(id) {
                             false => msg.clone(),
                             true => format!("{UNPROCESSED}: {msg} before it was answered"),
                         };
                         self.finish_call(CallId(id), Status::new(Code::Unavailable, msg), Metadata::new());
                     }
-                    self.events.push_back(ClientEvent::Closed { error });
+                    self.calls.events.push_back(ClientEvent::Closed { error });
                 }
                 Event::Connected | Event::StreamClosed { .. } | Event::Pong { .. } => {}
             }
@@ -550,7 +392,7 @@ impl Client {
 
     fn on_response(&mut self, id: StreamId, h: Arc<Headers>, end_stream: bool) {
         let call = CallId(id);
-        if !self.calls.contains_key(&id) {
+        if !self.calls.contains(call) {
             return;
         }
         let http = h.pseudo.status.unwrap_or(0);
@@ -579,7 +421,7 @@ impl Client {
         }
         let encoding = match h.get(b"grpc-encoding").map(|v| &v[..]) {
             None | Some(b"identity") => None,
-            Some(name) => match self.config.compressors.get(name) {
+            Some(name) => match self.config.messages.compressors.get(name) {
                 Some(a) => Some(a.clone()),
                 None => {
                     let msg =
@@ -595,24 +437,24 @@ impl Client {
                     .fail_stream(call, Status::new(Code::Internal, format!("malformed metadata: {e}")));
             }
         };
-        if let Some(c) = self.calls.get_mut(&id) {
+        if let Some(c) = self.calls.map.get_mut(&id) {
             let before = c.inbound.held();
-            c.inbound.reset(self.config.max_recv_message_size, encoding);
-            self.hold.adjust(before, 0);
+            c.inbound.reset(self.config.messages.max_recv_message_size, encoding);
+            self.calls.hold.adjust(before, 0);
         }
-        self.events.push_back(ClientEvent::Headers { call, metadata });
+        self.calls.events.push_back(ClientEvent::Headers { call, metadata });
     }
 
     fn on_trailers(&mut self, id: StreamId, h: Arc<Headers>) {
         let call = CallId(id);
-        let Some(c) = self.calls.get_mut(&id) else {
+        let Some(c) = self.calls.map.get_mut(&id) else {
             return;
         };
         let mut status = super::parse_status(&h);
         // Everything before the trailers is final: a partial message is an error.
         let before = c.inbound.held();
-        let finished = c.inbound.finish_stream(&mut self.h2, id);
-        self.hold.adjust(before, c.inbound.held());
+        let finished = c.inbound.finish_stream(&mut self.calls.h2, id);
+        self.calls.hold.adjust(before, c.inbound.held());
         if let Err(e) = finished {
             status = e;
         }
@@ -624,42 +466,32 @@ impl Client {
         }
         // "when a client receives Trailers before the client's END_STREAM, then the
         // client should send RST_STREAM with NO_ERROR".
-        if !c.half_closed {
-            let _ = self.h2.reset_stream(id, ErrorCode::NO_ERROR);
+        if !c.side.half_closed {
+            let _ = self.calls.h2.reset_stream(id, ErrorCode::NO_ERROR);
         }
         self.finish_call(call, status, trailers);
     }
 
     fn on_data(&mut self, id: StreamId) {
-        let allowance = self.allowance(id);
-        let Some(c) = self.calls.get_mut(&id) else {
-            while let Ok(conn::Read::Data { .. }) = self.h2.read(id, usize::MAX) {}
-            return;
-        };
-        if c.finished {
+        let call = CallId(id);
+        if self.calls.get(call).is_some_and(|c| c.finished) {
             return;
         }
-        match self.hold.pump(&mut c.inbound, &mut self.h2, id, allowance) {
-            Ok(Pumped::Ready) if c.inbound.armed => {
-                c.inbound.armed = false;
-                self.events.push_back(ClientEvent::Message { call: CallId(id) });
-            }
-            Ok(_) => {}
-            Err(status) => {
-                let _ = self.h2.reset_stream(id, ErrorCode::CANCEL);
-                self.finish_call(CallId(id), status, Metadata::new());
-            }
+        match self.calls.pump_to_report(id) {
+            Some(Ok(Report::Message)) => self.calls.events.push_back(ClientEvent::Message { call }),
+            Some(Err(status)) => self.fail_stream(call, status),
+            _ => {}
         }
     }
 
     fn fail_stream(&mut self, call: CallId, status: Status) {
-        let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
+        let _ = self.calls.h2.reset_stream(call.0, ErrorCode::CANCEL);
         self.finish_call(call, status, Metadata::new());
     }
 
     /// Records the final status once and reports it.
     fn finish_call(&mut self, call: CallId, status: Status, trailers: Metadata) {
-        let Some(c) = self.calls.get_mut(&call.0) else {
+        let Some(c) = self.calls.get_mut(call) else {
             return;
         };
         if c.finished {
@@ -667,8 +499,8 @@ impl Client {
         }
         c.finished = true;
         let deadline = c.deadline.take();
-        self.deadlines.remove(deadline, call);
-        self.events.push_back(ClientEvent::Finished { call, status, trailers });
+        self.calls.deadlines.remove(deadline, call);
+        self.calls.events.push_back(ClientEvent::Finished { call, status, trailers });
         self.forget_if_done(call);
     }
 }

@@ -8,6 +8,7 @@
 //! and pushed with `send_message`.
 
 pub mod base64;
+mod calls;
 mod client;
 pub mod codec;
 pub mod compression;
@@ -17,6 +18,7 @@ mod server;
 pub mod status;
 pub mod timeout;
 
+pub use calls::{DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION, MessageConfig};
 pub use client::{
     CallRequest, Client, ClientConfig, ClientEvent, DEFAULT_CLIENT_MAX_FRAME_SIZE, UNPROCESSED,
 };

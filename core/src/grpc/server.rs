@@ -1,63 +1,34 @@
 //! The server side of gRPC: validates requests, reports calls, frames
 //! responses, enforces deadlines.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::compression::{Compression, Compressors};
-use super::inbound::{Inbound, Pumped, Received, RecvBatch, RecvHold, RecvMessage, Room, first_partial};
+use super::calls::{Call, Calls, MessageConfig, Report, push_call_fields, recv_methods};
+use super::compression::Compression;
+use super::inbound::{Received, RecvBatch, RecvMessage, Room};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::parse_timeout;
 use super::{
-    CONTENT_TYPE, CallId, Deadlines, Payload, codec, frame_message, gone, is_grpc_content_type, send_batch,
-    send_framed, status_fields, stream_status,
+    CONTENT_TYPE, CallId, Payload, frame_message, gone, is_grpc_content_type, send_framed, status_fields,
+    stream_status,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
 use crate::frame::StreamId;
-use crate::hash::FxBuild;
 use crate::headers::Headers;
 use crate::hpack::HeaderField;
 
 /// Server configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ServerConfig {
     /// HTTP/2 settings and limits.
     pub h2: conn::Config,
-    /// Largest request message accepted (after decompression).
-    pub max_recv_message_size: usize,
-    /// Largest response message sent.
-    pub max_send_message_size: usize,
-    /// Request bytes the calls of one connection may hold in the core:
-    /// partial messages and whole ones not yet taken with `recv_message`
-    /// (counted as received, before decompression). Past it only the call
-    /// whose partial message began first keeps reading; the others leave
-    /// their data unread, so their stream windows push back on the client.
-    /// Without it, `max_recv_message_size` would be held per call, times
-    /// the streams of the connection.
-    pub max_recv_buffer_per_connection: usize,
-    /// Supported compression algorithms.
-    pub compressors: Compressors,
-}
-
-/// Default [`ServerConfig::max_recv_buffer_per_connection`] (and the
-/// client's): 16 MiB.
-pub const DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION: usize = 16 << 20;
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            h2: conn::Config::default(),
-            max_recv_message_size: codec::DEFAULT_MAX_RECV_MESSAGE,
-            max_send_message_size: usize::MAX,
-            max_recv_buffer_per_connection: DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION,
-            compressors: Compressors::builtin(),
-        }
-    }
+    /// Message limits and compression (requests received, responses sent).
+    pub messages: MessageConfig,
 }
 
 /// A new call as the server sees it.
@@ -89,6 +60,11 @@ pub enum ServerEvent {
         /// Its request headers, validated.
         start: CallStart,
     },
+    /// More response data can be queued.
+    Writable {
+        /// The call.
+        call: CallId,
+    },
     /// A message can be read with [`Server::recv_message`] (reported once
     /// until `recv_message` is called again).
     Message {
@@ -108,11 +84,6 @@ pub enum ServerEvent {
         /// Why (CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ...).
         reason: Status,
     },
-    /// More response data can be queued.
-    Writable {
-        /// The call.
-        call: CallId,
-    },
     /// The client sent GOAWAY.
     GoAway {
         /// Its error code.
@@ -125,62 +96,34 @@ pub enum ServerEvent {
     },
 }
 
-#[derive(Debug)]
-struct ServerCall {
-    inbound: Inbound,
-    send_compression: Option<Arc<dyn Compression>>,
-    /// The client's `grpc-accept-encoding`: response encodings it can read.
-    accepts: Bytes,
-    headers_sent: bool,
-    finished: bool,
-    deadline: Option<Instant>,
-}
-
-/// Receive states kept for reuse (each holds two small queues).
-const SPARE_INBOUND: usize = 64;
-
 /// A gRPC server connection (Sans-IO).
 #[derive(Debug)]
 pub struct Server {
-    h2: Connection,
+    calls: Calls<ServerSide, ServerEvent>,
     config: ServerConfig,
-    calls: HashMap<StreamId, ServerCall, FxBuild>,
-    deadlines: Deadlines,
-    events: VecDeque<ServerEvent>,
-    /// Receive state of finished calls, reused by new ones.
-    spare: Vec<Inbound>,
-    /// Request bytes held by the calls, against their per-connection limit.
-    hold: RecvHold,
+}
+
+/// The server's own part of a call record.
+#[derive(Debug)]
+struct ServerSide {
+    /// The client's `grpc-accept-encoding`: response encodings it can read.
+    accepts: Bytes,
+    headers_sent: bool,
 }
 
 impl Server {
     /// A server connection, created when the transport was accepted.
     pub fn new(config: ServerConfig, now: Instant) -> Self {
-        Server {
-            h2: Connection::new(Role::Server, config.h2.clone(), now),
-            calls: HashMap::default(),
-            deadlines: Deadlines::default(),
-            events: VecDeque::new(),
-            spare: Vec::new(),
-            hold: RecvHold::new(config.max_recv_buffer_per_connection),
-            config,
-        }
+        let calls = Calls::new(Role::Server, &config.h2, &config.messages, now);
+        Server { calls, config }
     }
 
-    /// Request bytes the calls hold in the core (partial messages and whole
-    /// ones not yet taken), as counted against
-    /// [`ServerConfig::max_recv_buffer_per_connection`].
-    pub fn recv_held(&self) -> usize {
-        self.hold.held()
-    }
-
-    crate::endpoint::forward_io_to_h2!();
+    crate::endpoint::forward_io_to_h2!(ServerEvent);
 
     /// Runs expired timers: HTTP/2 ones and call deadlines.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.h2.handle_timeout(now);
-        for call in self.deadlines.expired(now) {
-            if !self.calls.contains_key(&call.0) {
+        for call in self.calls.handle_timeout(now) {
+            if !self.calls.contains(call) {
                 continue;
             }
             // PROTOCOL-HTTP2 "Timeouts": the server cancels the RPC locally. Like
@@ -190,45 +133,26 @@ impl Server {
             // one right after the trailers. Otherwise RST_STREAM(CANCEL), as
             // the protocol document says.
             let status = Status::new(Code::DeadlineExceeded, "Deadline Exceeded");
-            let clean = self.h2.send_buffered(call.0) == 0
+            let clean = self.calls.h2.send_buffered(call.0) == 0
                 && self.send_status(call, &status, &Metadata::new()).is_ok();
             let _ = if clean {
-                self.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR)
+                self.calls.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR)
             } else {
-                self.h2.reset_stream(call.0, ErrorCode::CANCEL)
+                self.calls.h2.reset_stream(call.0, ErrorCode::CANCEL)
             };
             self.end_call(call, status);
         }
         self.process_events(now);
     }
 
-    /// The earliest deadline of the connection or any call.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.h2.poll_timeout(), self.deadlines.next()].into_iter().flatten().min()
-    }
-
-    /// The next event.
-    pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
-    }
-
     /// Starts a graceful shutdown (two-phase GOAWAY; in-flight calls finish).
     pub fn shutdown(&mut self, now: Instant) {
-        self.h2.shutdown(now);
+        self.calls.h2.shutdown(now);
     }
 
     // ----- commands -------------------------------------------------------------
 
-    /// The next request message of a call.
-    pub fn recv_message(&mut self, call: CallId) -> Result<RecvMessage, Status> {
-        self.recv_message_flagged(call).map(|(m, _)| m)
-    }
-
-    /// [`Server::recv_message`], with whether the message had the compressed
-    /// flag set (the interop `expect_compressed` check needs it).
-    pub fn recv_message_flagged(&mut self, call: CallId) -> Result<(RecvMessage, bool), Status> {
-        self.recv_with(call, false)
-    }
+    recv_methods!();
 
     /// The request of a call that takes exactly one message (unary and
     /// server-streaming methods): `Pending` until the message is whole *and*
@@ -239,126 +163,49 @@ impl Server {
         self.recv_with(call, true)
     }
 
-    fn recv_with(&mut self, call: CallId, single: bool) -> Result<(RecvMessage, bool), Status> {
-        let allowance = self.allowance(call.0);
-        let Some(c) = self.calls.get_mut(&call.0) else {
-            return Ok((RecvMessage::End, false));
-        };
-        c.inbound.armed = true;
-        let pumped = if single {
-            let before = c.inbound.held();
-            let out = c.inbound.pump_single(&mut self.h2, call.0, allowance, self.hold.seq());
-            self.hold.adjust(before, c.inbound.held());
-            self.hold.note_starved(call.0, out)
-        } else {
-            self.hold.pump(&mut c.inbound, &mut self.h2, call.0, allowance)
-        };
-        let out = match pumped {
-            Ok(Pumped::Ready) => {
-                let before = c.inbound.held();
-                let taken = c.inbound.take();
-                self.hold.adjust(before, c.inbound.held());
-                taken.map(|m| match m {
-                    Some((data, compressed)) => (RecvMessage::Message(data), compressed),
-                    None => (RecvMessage::Pending, false),
-                })
-            }
-            Ok(Pumped::Waiting | Pumped::Starved) => Ok((RecvMessage::Pending, false)),
-            Ok(Pumped::Ended) => {
-                c.inbound.end_reported = true;
-                Ok((RecvMessage::End, false))
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(status) = &out {
+    /// After taking messages: answers a call whose request stream broke.
+    fn after_recv<T>(&mut self, call: CallId, out: &Result<T, Status>) {
+        if let Err(status) = out {
             self.abort_call(call, status.clone());
         }
         self.wake_starved();
-        out
-    }
-
-    /// Takes every whole request message of `call` that fits `room` into
-    /// `out` (decompressed, with its compressed flag): one call for a batch
-    /// of [`Server::recv_message_flagged`]. On an error the call was
-    /// answered and is reported cancelled, as there; the messages before
-    /// the error are in `out`.
-    pub fn recv_messages(
-        &mut self,
-        call: CallId,
-        room: Room,
-        out: &mut Received,
-    ) -> Result<RecvBatch, Status> {
-        let allowance = self.allowance(call.0);
-        let out = match self.calls.get_mut(&call.0) {
-            Some(c) => {
-                self.hold.recv_batch(&mut c.inbound, &mut self.h2, call.0, allowance, room, out, false)
-            }
-            None => return Ok(RecvBatch::End),
-        };
-        if let Err(status) = &out {
-            self.abort_call(call, status.clone());
-        }
-        self.wake_starved();
-        out
-    }
-
-    /// Bytes a call may pull from its stream now.
-    fn allowance(&self, id: StreamId) -> usize {
-        self.hold.allowance(|| first_partial(self.calls.iter().map(|(id, c)| (id, &c.inbound))) == Some(id))
-    }
-
-    /// Pumps again the calls that stopped at the limit, once bytes were released.
-    fn wake_starved(&mut self) {
-        for id in self.hold.take_starved_if_released() {
-            self.on_data(id);
-        }
     }
 
     /// Sends the response headers with custom metadata (optional: the first
     /// message or `finish` sends them when needed).
     pub fn send_headers(&mut self, call: CallId, metadata: &Metadata) -> Result<(), Status> {
-        let c = self.calls.get_mut(&call.0).ok_or_else(gone)?;
-        if c.headers_sent {
+        let c = self.calls.map.get_mut(&call.0).ok_or_else(gone)?;
+        if c.side.headers_sent {
             return Err(Status::new(Code::Internal, "response headers already sent"));
         }
-        c.headers_sent = true;
-        let mut h = self.h2.take_headers();
+        c.side.headers_sent = true;
+        let mut h = self.calls.h2.take_headers();
         h.pseudo.status = Some(200);
         h.fields.reserve(3 + metadata.len());
-        h.fields
-            .push(HeaderField::new(Bytes::from_static(b"content-type"), Bytes::from_static(CONTENT_TYPE)));
-        if let Some(algo) = &c.send_compression {
-            h.fields.push(HeaderField::new(
-                Bytes::from_static(b"grpc-encoding"),
-                Bytes::from_static(algo.name().as_bytes()),
-            ));
-        }
-        h.fields.push(HeaderField::new(
-            Bytes::from_static(b"grpc-accept-encoding"),
-            self.config.compressors.accept_encoding(),
-        ));
+        push_call_fields(&mut h.fields, None, c.send_compression.as_ref(), &self.config.messages.compressors);
         metadata.to_fields(&mut h.fields);
-        self.h2.send_headers(call.0, h, false).map_err(stream_status)
+        self.calls.h2.send_headers(call.0, h, false).map_err(stream_status)
     }
 
     /// Chooses the response compression (must be one the client accepts and
     /// we support; `None` for identity). Call before the headers go out.
     pub fn set_send_compression(&mut self, call: CallId, name: Option<&str>) -> Result<(), Status> {
-        let algo =
-            match name {
-                None => None,
-                Some(n) => Some(self.config.compressors.get(n.as_bytes()).cloned().ok_or_else(|| {
+        let algo = match name {
+            None => None,
+            Some(n) => {
+                Some(self.config.messages.compressors.get(n.as_bytes()).cloned().ok_or_else(|| {
                     Status::new(Code::Unimplemented, format!("compression {n} not supported"))
-                })?),
-            };
-        let c = self.calls.get_mut(&call.0).ok_or_else(gone)?;
-        if c.headers_sent {
+                })?)
+            }
+        };
+        let c = self.calls.get_mut(call).ok_or_else(gone)?;
+        if c.side.headers_sent {
             return Err(Status::new(Code::Internal, "response headers already sent"));
         }
         // An encoding the client did not list in grpc-accept-encoding would be
         // unreadable to it: fall back to identity (compression is optional).
         let accepted = |a: &Arc<dyn Compression>| {
-            c.accepts.split(|&b| b == b',').any(|t| t.trim_ascii() == a.name().as_bytes())
+            c.side.accepts.split(|&b| b == b',').any(|t| t.trim_ascii() == a.name().as_bytes())
         };
         c.send_compression = algo.filter(accepted);
         Ok(())
@@ -388,15 +235,15 @@ impl Server {
     }
 
     fn send_payload(&mut self, call: CallId, msg: Payload, compress: Option<bool>) -> Result<(), Status> {
-        let c = self.calls.get(&call.0).ok_or_else(gone)?;
+        let c = self.calls.get(call).ok_or_else(gone)?;
         let compress = compress.unwrap_or(c.send_compression.is_some());
-        if !c.headers_sent {
+        if !c.side.headers_sent {
             self.send_headers(call, &Metadata::new())?;
         }
-        let c = self.calls.get(&call.0).ok_or_else(gone)?;
+        let c = self.calls.get(call).ok_or_else(gone)?;
         let algo = if compress { c.send_compression.clone() } else { None };
-        let framed = frame_message(msg, algo.as_deref(), self.config.max_send_message_size)?;
-        send_framed(&mut self.h2, call.0, framed, false).map_err(stream_status)
+        let framed = frame_message(msg, algo.as_deref(), self.config.messages.max_send_message_size)?;
+        send_framed(&mut self.calls.h2, call.0, framed, false).map_err(stream_status)
     }
 
     /// Queues response messages the owner framed into one buffer: whole
@@ -406,24 +253,11 @@ impl Server {
     /// messages then cost one queue entry and go out in as few DATA frames
     /// as the windows allow.
     pub fn send_framed(&mut self, call: CallId, framed: Bytes) -> Result<(), Status> {
-        let c = self.calls.get(&call.0).ok_or_else(gone)?;
-        if !c.headers_sent {
+        let c = self.calls.get(call).ok_or_else(gone)?;
+        if !c.side.headers_sent {
             self.send_headers(call, &Metadata::new())?;
         }
-        let c = self.calls.get(&call.0).ok_or_else(gone)?;
-        let algo = c.send_compression.clone();
-        send_batch(&mut self.h2, call.0, framed, algo.as_deref(), self.config.max_send_message_size, false)
-    }
-
-    /// True when a message can be queued without waiting for `Writable`.
-    pub fn is_writable(&self, call: CallId) -> bool {
-        self.h2.is_writable(call.0)
-    }
-
-    /// Like [`Self::is_writable`], and when false a `Writable` event follows
-    /// once the call can take more.
-    pub fn poll_writable(&mut self, call: CallId) -> bool {
-        self.h2.poll_writable(call.0)
+        self.calls.send_batch(call, framed, self.config.messages.max_send_message_size, false)
     }
 
     /// Ends the call with `status` and trailing metadata (trailers-only when no
@@ -432,23 +266,22 @@ impl Server {
         self.send_status(call, status, trailers)?;
         // PROTOCOL-HTTP2 "Early Server Closure": RST_STREAM(NO_ERROR) after the
         // trailers if the client is still sending.
-        let _ = self.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR);
-        let deadline = self.calls.remove(&call.0).and_then(|c| self.retire(c));
-        self.deadlines.remove(deadline, call);
+        let _ = self.calls.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR);
+        self.calls.remove(call);
         self.wake_starved();
         Ok(())
     }
 
     /// Queues the status (trailers, or a trailers-only response) with END_STREAM.
     fn send_status(&mut self, call: CallId, status: &Status, trailers: &Metadata) -> Result<(), Status> {
-        let c = self.calls.get_mut(&call.0).ok_or_else(gone)?;
+        let c = self.calls.map.get_mut(&call.0).ok_or_else(gone)?;
         if c.finished {
             return Err(Status::new(Code::Internal, "call already finished"));
         }
         c.finished = true;
-        let mut h = self.h2.take_headers();
-        if !c.headers_sent {
-            c.headers_sent = true;
+        let mut h = self.calls.h2.take_headers();
+        if !c.side.headers_sent {
+            c.side.headers_sent = true;
             h.pseudo.status = Some(200);
             h.fields.push(HeaderField::new(
                 Bytes::from_static(b"content-type"),
@@ -459,16 +292,15 @@ impl Server {
         status_fields(status, &mut h.fields);
         status.metadata.to_fields(&mut h.fields);
         trailers.to_fields(&mut h.fields);
-        self.h2.send_headers(call.0, h, true).map_err(stream_status)
+        self.calls.h2.send_headers(call.0, h, true).map_err(stream_status)
     }
 
     /// Cancels a call: RST_STREAM(CANCEL) (PROTOCOL-HTTP2: servers use this
     /// "when they need to cancel a call but the payload byte sequence is incomplete").
     pub fn cancel(&mut self, call: CallId) {
-        if self.calls.contains_key(&call.0) {
-            let _ = self.h2.reset_stream(call.0, ErrorCode::CANCEL);
-            let deadline = self.calls.remove(&call.0).and_then(|c| self.retire(c));
-            self.deadlines.remove(deadline, call);
+        if self.calls.contains(call) {
+            let _ = self.calls.h2.reset_stream(call.0, ErrorCode::CANCEL);
+            self.calls.remove(call);
             self.wake_starved();
         }
     }
@@ -476,7 +308,7 @@ impl Server {
     // ----- HTTP/2 events → calls ------------------------------------------------
 
     fn process_events(&mut self, now: Instant) {
-        while let Some(e) = self.h2.poll_event() {
+        while let Some(e) = self.calls.h2.poll_event() {
             match e {
                 Event::Headers { stream, kind: HeadersKind::Request, headers, end_stream } => {
                     self.on_request(now, stream, headers, end_stream)
@@ -486,7 +318,7 @@ impl Server {
                 Event::Headers { .. } => {}
                 Event::Data { stream, .. } => self.on_data(stream),
                 Event::Reset { stream, code, .. } => {
-                    if self.calls.contains_key(&stream) {
+                    if self.calls.contains(CallId(stream)) {
                         let reason = match code {
                             ErrorCode::CANCEL => Status::new(Code::Cancelled, "call cancelled by the client"),
                             c => Status::new(Code::from_h2_reset(c), format!("stream reset: {c}")),
@@ -495,42 +327,22 @@ impl Server {
                     }
                 }
                 Event::Writable { stream } => {
-                    if self.calls.contains_key(&stream) {
-                        self.events.push_back(ServerEvent::Writable { call: CallId(stream) });
+                    if self.calls.contains(CallId(stream)) {
+                        self.calls.events.push_back(ServerEvent::Writable { call: CallId(stream) });
                     }
                 }
-                Event::GoAway { code, .. } => self.events.push_back(ServerEvent::GoAway { code }),
+                Event::GoAway { code, .. } => self.calls.events.push_back(ServerEvent::GoAway { code }),
                 Event::Closed { error } => {
-                    let ids: Vec<StreamId> = self.calls.keys().copied().collect();
+                    let ids: Vec<StreamId> = self.calls.map.keys().copied().collect();
                     for id in ids {
                         self.end_call(CallId(id), Status::new(Code::Unavailable, "connection closed"));
                     }
-                    self.events.push_back(ServerEvent::Closed { error });
+                    self.calls.events.push_back(ServerEvent::Closed { error });
                 }
                 Event::Connected | Event::StreamClosed { .. } | Event::Pong { .. } => {}
             }
         }
         self.wake_starved();
-    }
-
-    fn new_inbound(&mut self, encoding: Option<Arc<dyn Compression>>) -> Inbound {
-        let max = self.config.max_recv_message_size;
-        match self.spare.pop() {
-            Some(mut i) => {
-                i.reset(max, encoding);
-                i
-            }
-            None => Inbound::new(max, encoding),
-        }
-    }
-
-    /// Keeps a finished call's receive state for reuse; returns its deadline.
-    fn retire(&mut self, c: ServerCall) -> Option<Instant> {
-        self.hold.adjust(c.inbound.held(), 0);
-        if self.spare.len() < SPARE_INBOUND {
-            self.spare.push(c.inbound);
-        }
-        c.deadline
     }
 
     fn on_request(&mut self, now: Instant, id: StreamId, h: Arc<Headers>, end_stream: bool) {
@@ -555,38 +367,28 @@ impl Server {
             }
             Ok((start, recv_algo)) => {
                 let deadline = start.deadline;
-                let mut inbound = self.new_inbound(recv_algo);
+                let mut inbound = self.calls.new_inbound(recv_algo);
                 if end_stream {
                     inbound.set_peer_ended();
                 }
                 self.calls.insert(
-                    id,
-                    ServerCall {
-                        inbound,
-                        send_compression: None,
-                        accepts,
-                        headers_sent: false,
-                        finished: false,
-                        deadline,
-                    },
+                    CallId(id),
+                    Call::new(inbound, None, deadline, ServerSide { accepts, headers_sent: false }),
                 );
-                if let Some(d) = deadline {
-                    self.deadlines.insert(d, CallId(id));
-                }
-                self.events.push_back(ServerEvent::Call { call: CallId(id), start });
+                self.calls.events.push_back(ServerEvent::Call { call: CallId(id), start });
                 self.on_data(id);
             }
             // A refused request counts toward the reset limit: a client that
             // sends nothing but bad requests is cut off like one that resets.
             Err(Rejection::Http { status, grpc, message }) => {
-                if self.h2.record_peer_fault(now) {
+                if self.calls.h2.record_peer_fault(now) {
                     // RFC 9110 §9.3.2: no content in a response to HEAD.
                     let head = h.pseudo.method.as_deref() == Some(b"HEAD");
                     self.reject_http(id, status, grpc, &message, head)
                 }
             }
             Err(Rejection::Grpc(status, extra)) => {
-                if self.h2.record_peer_fault(now) {
+                if self.calls.h2.record_peer_fault(now) {
                     self.reject_trailers_only(id, &status, extra)
                 }
             }
@@ -633,10 +435,10 @@ impl Server {
         };
         let (encoding, algo) = match h.get(b"grpc-encoding").map(|v| &v[..]) {
             None | Some(b"identity") => (None, None),
-            Some(name) => match self.config.compressors.get(name) {
+            Some(name) => match self.config.messages.compressors.get(name) {
                 Some(a) => (Some(a.name()), Some(a.clone())),
                 None => {
-                    let accept = self.config.compressors.accept_encoding();
+                    let accept = self.config.messages.compressors.accept_encoding();
                     let msg = format!(
                         "grpc: compressor is not installed for requested grpc-encoding {:?} (accepted: {})",
                         String::from_utf8_lossy(name),
@@ -669,11 +471,11 @@ impl Server {
         let mut h = Headers::response(status);
         h.push(Bytes::from_static(b"content-type"), Bytes::from_static(b"text/plain; charset=utf-8"));
         status_fields(&Status::new(grpc, message), &mut h.fields);
-        let _ = self.h2.send_headers(id, h, head);
+        let _ = self.calls.h2.send_headers(id, h, head);
         if !head {
-            let _ = self.h2.send_data(id, Bytes::from(format!("{message}\n")), true);
+            let _ = self.calls.h2.send_data(id, Bytes::from(format!("{message}\n")), true);
         }
-        self.discard_request(id);
+        self.calls.discard(id);
     }
 
     /// A gRPC request refused before it reaches a handler: trailers-only.
@@ -685,55 +487,38 @@ impl Server {
             h.fields.push(HeaderField::new(Bytes::from_static(b"grpc-accept-encoding"), a));
         }
         status_fields(status, &mut h.fields);
-        let _ = self.h2.send_headers(id, h, true);
-        let _ = self.h2.reset_when_sent(id, ErrorCode::NO_ERROR);
-        self.discard_request(id);
-    }
-
-    /// Drops whatever request data is already buffered for a refused stream.
-    fn discard_request(&mut self, id: StreamId) {
-        while let Ok(conn::Read::Data { .. }) = self.h2.read(id, usize::MAX) {}
+        let _ = self.calls.h2.send_headers(id, h, true);
+        let _ = self.calls.h2.reset_when_sent(id, ErrorCode::NO_ERROR);
+        self.calls.discard(id);
     }
 
     fn on_data(&mut self, id: StreamId) {
-        let allowance = self.allowance(id);
-        let Some(c) = self.calls.get_mut(&id) else {
-            // Data for a refused or finished request is read and dropped so its
-            // flow-control credit returns.
-            self.discard_request(id);
-            return;
-        };
-        match self.hold.pump(&mut c.inbound, &mut self.h2, id, allowance) {
-            Ok(Pumped::Ready) if c.inbound.armed => {
-                c.inbound.armed = false;
-                self.events.push_back(ServerEvent::Message { call: CallId(id) });
-            }
-            Ok(Pumped::Ended) if !c.inbound.end_reported => {
-                c.inbound.end_reported = true;
-                self.events.push_back(ServerEvent::HalfClosed { call: CallId(id) });
-            }
-            Ok(_) => {}
-            Err(status) => self.abort_call(CallId(id), status),
+        // Data for a refused or finished request is read and dropped so its
+        // flow-control credit returns.
+        let call = CallId(id);
+        match self.calls.pump_to_report(id) {
+            Some(Ok(Report::Message)) => self.calls.events.push_back(ServerEvent::Message { call }),
+            Some(Ok(Report::End)) => self.calls.events.push_back(ServerEvent::HalfClosed { call }),
+            Some(Ok(Report::Nothing)) | None => {}
+            Some(Err(status)) => self.abort_call(call, status),
         }
     }
 
     /// The request stream is broken (oversized or truncated message): answer
     /// with the status and report the call cancelled.
     fn abort_call(&mut self, call: CallId, status: Status) {
-        if !self.calls.contains_key(&call.0) {
+        if !self.calls.contains(call) {
             return;
         }
-        let now = self.h2.last_input_at();
-        self.h2.record_peer_fault(now);
+        let now = self.calls.h2.last_input_at();
+        self.calls.h2.record_peer_fault(now);
         let _ = self.finish(call, &status, &Metadata::new());
-        self.events.push_back(ServerEvent::Cancelled { call, reason: status });
+        self.calls.events.push_back(ServerEvent::Cancelled { call, reason: status });
     }
 
     fn end_call(&mut self, call: CallId, reason: Status) {
-        if let Some(c) = self.calls.remove(&call.0) {
-            let deadline = self.retire(c);
-            self.deadlines.remove(deadline, call);
-            self.events.push_back(ServerEvent::Cancelled { call, reason });
+        if self.calls.remove(call) {
+            self.calls.events.push_back(ServerEvent::Cancelled { call, reason });
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use weir_core::conn::{Connection, Event, Role};
 use weir_core::frame::{Frame, Settings, SettingsFrame, StreamId};
-use weir_core::grpc::{self, CallId, CallRequest, ClientConfig, ClientEvent, RecvMessage};
+use weir_core::grpc::{self, CallId, CallRequest, ClientConfig, ClientEvent, MessageConfig, RecvMessage};
 use weir_core::headers::Headers;
 use weir_core::sim::Rng;
 
@@ -38,7 +38,11 @@ pub fn run(input: &[u8]) {
     Frame::Settings(SettingsFrame { ack: false, settings: Settings::default() }).encode(&mut settings);
     if header.grpc {
         let max_recv = [16usize, 1024, 1 << 20][rng.below(3)];
-        let cfg = ClientConfig { h2: config, max_recv_message_size: max_recv, ..ClientConfig::default() };
+        let cfg = ClientConfig {
+            h2: config,
+            messages: MessageConfig { max_recv_message_size: max_recv, ..MessageConfig::default() },
+            ..ClientConfig::default()
+        };
         let mut app = GrpcClient {
             client: grpc::Client::new(cfg, clock.now),
             calls: Vec::new(),

@@ -24,7 +24,9 @@ use bytes::Bytes;
 use weir_core::ErrorCode;
 use weir_core::conn::{Connection, Event, HeadersKind, PREFACE, Role};
 use weir_core::frame::{Frame, Settings, SettingsFrame, StreamId};
-use weir_core::grpc::{self, CallId, Code, Metadata, RecvMessage, ServerConfig, ServerEvent, Status};
+use weir_core::grpc::{
+    self, CallId, Code, MessageConfig, Metadata, RecvMessage, ServerConfig, ServerEvent, Status,
+};
 use weir_core::headers::Headers;
 use weir_core::sim::Rng;
 
@@ -44,7 +46,10 @@ pub fn run(data: &[u8]) {
     Frame::Settings(SettingsFrame { ack: false, settings: Settings::default() }).encode(&mut hello);
     if header.grpc {
         let max_recv = [16usize, 1024, 1 << 20][rng.below(3)];
-        let cfg = ServerConfig { h2: config, max_recv_message_size: max_recv, ..ServerConfig::default() };
+        let cfg = ServerConfig {
+            h2: config,
+            messages: MessageConfig { max_recv_message_size: max_recv, ..MessageConfig::default() },
+        };
         let mut app = GrpcServer { server: grpc::Server::new(cfg, clock.now), calls: Vec::new(), max_recv };
         app.input(clock.now, &hello);
         drive::run_loop(&mut app, &mut checker, &mut rng, &mut clock, wire);

@@ -16,7 +16,7 @@ use crate::harness::*;
 fn oversized_message_gets_resource_exhausted() {
     let _serial = serial();
     let server = TestServer::start(|s| s);
-    let max = server.config.max_recv_message_size;
+    let max = server.config.messages.max_recv_message_size;
     let mut raw = Raw::open(server.addr, &[]);
     let mut attack = request(1, path::UNARY, false);
     let mut body = vec![0u8];

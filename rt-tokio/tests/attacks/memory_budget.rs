@@ -2,7 +2,7 @@
 //! the calls and connections they open (issue 18): zero-window readers of
 //! large responses, and small compressed requests that inflate to megabytes
 //! but are never consumed. Limits: `Server::connection_memory_budget` and
-//! `Server::server_memory_budget` (weir-rt), `ServerConfig::max_recv_buffer_per_connection`
+//! `Server::server_memory_budget` (weir-rt), `MessageConfig::max_recv_buffer_per_connection`
 //! (the core). Reaction: backpressure (handlers' sends wait, request
 //! messages stay compressed in the core), then RESOURCE_EXHAUSTED for new
 //! calls on a connection its client keeps full, counted like resets until

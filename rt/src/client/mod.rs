@@ -319,14 +319,14 @@ impl<R: Net> Endpoint<R> {
     /// Largest response message accepted, after decompression (default
     /// 4 MiB, as in gRPC); a larger one fails its call with RESOURCE_EXHAUSTED.
     pub fn max_recv_message_size(mut self, bytes: usize) -> Self {
-        self.config.max_recv_message_size = bytes;
+        self.config.messages.max_recv_message_size = bytes;
         self
     }
 
     /// Largest request message sent (default: no limit); a larger one fails
     /// its call with RESOURCE_EXHAUSTED before anything is sent.
     pub fn max_send_message_size(mut self, bytes: usize) -> Self {
-        self.config.max_send_message_size = bytes;
+        self.config.messages.max_send_message_size = bytes;
         self
     }
 

@@ -120,13 +120,13 @@ impl<R: Net> Server<R> {
 
     /// Largest request message accepted (default 4 MiB).
     pub fn max_recv_message_size(mut self, n: usize) -> Self {
-        self.config.max_recv_message_size = n;
+        self.config.messages.max_recv_message_size = n;
         self
     }
 
     /// Largest response message sent.
     pub fn max_send_message_size(mut self, n: usize) -> Self {
-        self.config.max_send_message_size = n;
+        self.config.messages.max_send_message_size = n;
         self
     }
 

@@ -52,7 +52,7 @@ pub async fn every_algorithm_compresses_both_ways<R: Net + Default>(rt: R) {
 /// what it accepts, and the handler never runs.
 pub async fn unsupported_encoding_is_unimplemented<R: Net + Default>(rt: R) {
     let mut zip = zip_server(rt.clone());
-    zip.config_mut().compressors = weir_core::grpc::Compressors::none();
+    zip.config_mut().messages.compressors = weir_core::grpc::Compressors::none();
     let server = start(&rt, zip).await;
     let ch = Endpoint::<R>::new(format!("http://{}", server.addr.unwrap())).unwrap().connect().await.unwrap();
     let mut req = Request::new(Bytes::from_static(b"x"));
