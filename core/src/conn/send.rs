@@ -332,11 +332,12 @@ impl Connection {
 fn encode_headers(enc: &mut crate::hpack::Encoder, h: &Headers, dst: &mut Vec<u8>) {
     enc.begin_block(dst);
     let p = &h.pseudo;
-    // Each kind of section keeps its fields in its own encoder memo slots.
+    // Each kind of section keeps its fields in its own encoder memo slots. A
+    // connection sends requests (a client) or responses and trailers (a
+    // server), never both: requests and responses share the low slots.
     let mut position = match (&p.method, p.status) {
-        (Some(_), _) => 0,
-        (None, Some(_)) => 8,
-        (None, None) => 12,
+        (Some(_), _) | (None, Some(_)) => 0,
+        (None, None) => 4,
     };
     static NAMES: [Bytes; 5] = [
         Bytes::from_static(b":method"),

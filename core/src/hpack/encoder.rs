@@ -96,7 +96,7 @@ pub struct Encoder {
     huffman: HuffmanPolicy,
     policy: IndexPolicy,
     /// Recently indexed fields by buffer identity ([`Encoder::encode_shared`]):
-    /// empty until first used, then `MEMO_SLOTS` direct-mapped slots.
+    /// direct-mapped slots, up to `MEMO_SLOTS`, grown as they are used.
     memo: Vec<Option<Memo>>,
 }
 
@@ -282,8 +282,11 @@ impl Encoder {
             }
         }
         if let Some(at) = self.encode_field_at(name, value, false, dst) {
-            if self.memo.is_empty() {
-                self.memo.resize_with(MEMO_SLOTS, || None);
+            // Grown to the slots used (a server's responses and trailers
+            // use six or so of them): the memo is kept per connection.
+            if self.memo.len() <= slot {
+                self.memo.reserve_exact(slot + 1 - self.memo.len());
+                self.memo.resize_with(slot + 1, || None);
             }
             self.memo[slot] = Some(Memo { name: name.clone(), value: value.clone(), at });
         }

@@ -207,7 +207,7 @@ impl<R: Runtime> ServerDriver<R> {
                         entry.shared.end_messages(Err(reason));
                     }
                 }
-                ServerEvent::Writable { call } => self.flush_out(call),
+                ServerEvent::Writable { call } => self.flush_out(call, None),
                 ServerEvent::GoAway { .. } => {}
                 ServerEvent::Closed { .. } => self.fail_all(),
             }
@@ -527,30 +527,38 @@ impl<R: Runtime> ServerDriver<R> {
             }
             return;
         };
-        entry.out.push_back(out);
-        self.flush_out(call);
+        // Nothing waiting: `out` goes straight to the core, and the queue is
+        // only allocated for a call the client's windows hold back.
+        let first = match entry.out.is_empty() {
+            true => Some(out),
+            false => {
+                entry.out.push_back(out);
+                None
+            }
+        };
+        self.flush_out(call, first);
     }
 
-    /// Hands queued output to the core while it accepts it. The messages'
+    /// Hands queued output to the core while it accepts it, `first` (given
+    /// only when the queue is empty) before the rest. The messages'
     /// reservations are given back once per pass, not per message.
-    fn flush_out(&mut self, call: CallId) {
+    fn flush_out(&mut self, call: CallId, mut first: Option<Out>) {
         let Some(entry) = self.calls.get_mut(&call) else { return };
         let (mut bytes, mut messages) = (0, 0);
         let mut finish = None;
-        while let Some(front) = entry.out.front() {
-            match front {
-                Out::Headers(_) => {
-                    let Some(Out::Headers(md)) = entry.out.pop_front() else { break };
+        while let Some(next) = first.take().or_else(|| entry.out.pop_front()) {
+            match next {
+                Out::Headers(md) => {
                     if !entry.headers_sent {
                         entry.headers_sent = true;
                         let _ = self.core.send_headers(call, &md);
                     }
                 }
-                Out::Message(..) => {
+                Out::Message(msg, credited) => {
                     if !self.core.poll_writable(call) {
+                        entry.out.push_front(Out::Message(msg, credited));
                         break;
                     }
-                    let Some(Out::Message(msg, credited)) = entry.out.pop_front() else { break };
                     entry.headers_sent = true;
                     let len = msg.len();
                     if credited {
@@ -579,8 +587,7 @@ impl<R: Runtime> ServerDriver<R> {
                         }
                     }
                 }
-                Out::Finish(..) => {
-                    let Some(Out::Finish(status, trailers)) = entry.out.pop_front() else { break };
+                Out::Finish(status, trailers) => {
                     finish = Some((status, trailers));
                     break;
                 }
