@@ -49,8 +49,14 @@ impl FrameBuf {
         let need = len + PREFIX_LEN;
         if self.buf.capacity() - self.buf.len() < need {
             let first = self.buf.capacity() == 0;
-            let size =
-                if first { self.last.next_power_of_two().clamp(256, ROOM) } else { 2 * self.buf.capacity() };
+            // Twice the last batch: a stream whose batches are small (one
+            // message now and then) keeps small buffers, a busy one fills
+            // its first at once instead of growing it a step at a time.
+            let size = if first {
+                (2 * self.last).next_power_of_two().clamp(4 << 10, ROOM)
+            } else {
+                2 * self.buf.capacity()
+            };
             self.buf.reserve(size.max(need));
         }
     }
@@ -61,12 +67,13 @@ impl FrameBuf {
         info.payload += len;
     }
 
-    /// Encodes `item` behind its prefix.
-    pub fn push_encoded<C: Codec>(&mut self, item: &C::Encode) -> Result<(), Status> {
-        self.make_room(C::size_hint(item));
+    /// Encodes `item`, of about `size` bytes ([`Codec::size_hint`]), behind
+    /// its prefix.
+    pub fn push_encoded<C: Codec>(&mut self, item: &C::Encode, size: usize) -> Result<(), Status> {
+        self.make_room(size);
         let start = self.buf.len();
         self.buf.put_slice(&[0; PREFIX_LEN]);
-        let encoded = C::encode(item, &mut self.buf);
+        let encoded = C::encode_reserved(item, &mut self.buf);
         let len = self.buf.len() - start - PREFIX_LEN;
         match encoded {
             Ok(()) if len <= u32::MAX as usize => {
@@ -182,13 +189,13 @@ where
                 Poll::Pending => break,
                 Poll::Ready(None) => None,
                 Poll::Ready(Some(Err(status))) => Some(Err(status)),
-                Poll::Ready(Some(Ok(item))) if C::size_hint(&item) <= BATCH_MESSAGE_MAX => {
-                    match this.buf.push_encoded::<C>(&item) {
+                Poll::Ready(Some(Ok(item))) => match C::size_hint(&item) {
+                    size if size <= BATCH_MESSAGE_MAX => match this.buf.push_encoded::<C>(&item, size) {
                         Ok(()) => continue,
                         Err(status) => Some(Err(status)),
-                    }
-                }
-                Poll::Ready(Some(Ok(item))) => Some(encode_message::<C>(&item)),
+                    },
+                    _ => Some(encode_message::<C>(&item)),
+                },
             };
             this.held.put(item);
             break;
@@ -282,7 +289,8 @@ mod tests {
             Bytes::from_static(b"\x0a\x02"),
             Bytes::from_static(b"ab"),
         ]));
-        buf.push_encoded::<C>(&Chunk { data: Bytes::from_static(b"cd") }).unwrap();
+        let chunk = Chunk { data: Bytes::from_static(b"cd") };
+        buf.push_encoded::<C>(&chunk, C::size_hint(&chunk)).unwrap();
         let batch = buf.take().unwrap();
         assert_eq!(&batch.data[..], b"\0\0\0\0\x04\x0a\x02ab\0\0\0\0\x04\x0a\x02cd");
         assert_eq!(batch.batch, Some(BatchInfo { messages: 2, payload: 8 }));

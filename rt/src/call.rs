@@ -24,8 +24,18 @@ pub(crate) const QUEUE_BYTES: usize = 32 << 10;
 pub(crate) const QUEUE_MIN_MESSAGES: usize = 1;
 
 /// Outgoing bytes a call may have queued toward its driver before `send`
-/// waits (the core holds another window's worth).
+/// waits (the core holds another window's worth), each message counted as
+/// its bytes plus [`SEND_MESSAGE_COST`].
 pub(crate) const SEND_LIMIT: usize = 1 << 20;
+
+/// What one outgoing message counts against [`SEND_LIMIT`] and the budgets
+/// besides its bytes. Encoding a small message costs its sender about what
+/// copying this many bytes does, so a stream of small messages runs about as
+/// far ahead of its driver, in time, as one of large ones. Counted in bytes
+/// alone, a handler sharing one thread with its driver encoded some 15,000
+/// messages of 64 B before the driver wrote any, and the peer waited (64 B
+/// server streaming, one call: 350 MB/s; counted so, 560 MB/s).
+pub(crate) const SEND_MESSAGE_COST: usize = 512;
 
 /// What one queued message costs besides its bytes (queue slot, buffer
 /// handles), counted in every queue bound and budget so that a flood of
@@ -270,7 +280,7 @@ impl CallShared {
     pub fn credit(&self, bytes: usize, messages: usize) {
         let waker = {
             let mut s = self.lock();
-            let n = (bytes + messages * MESSAGE_COST).min(s.send_queued);
+            let n = (bytes + messages * SEND_MESSAGE_COST).min(s.send_queued);
             s.send_queued -= n;
             if let Some(b) = &self.budget {
                 b.release(n);
@@ -393,10 +403,11 @@ impl CallShared {
         self.lock().finished.as_ref().map(|(s, _)| s.clone())
     }
 
-    /// Waits until a message of `n` bytes may be queued; reserves room for
-    /// it. Fails when the call can no longer send.
-    pub fn poll_reserve(&self, cx: &mut Context<'_>, n: usize) -> Poll<Result<(), Status>> {
-        let n = n + MESSAGE_COST;
+    /// Waits until `messages` messages of `n` bytes in all (a batch, or
+    /// one) may be queued; reserves room for them. Fails when the call can
+    /// no longer send.
+    pub fn poll_reserve(&self, cx: &mut Context<'_>, n: usize, messages: usize) -> Poll<Result<(), Status>> {
+        let n = n + messages * SEND_MESSAGE_COST;
         let mut s = self.lock();
         if let Some(reason) = &s.send_closed {
             return Poll::Ready(Err(reason.clone()));
@@ -535,11 +546,23 @@ mod tests {
     fn send_credit_bounds_queued_bytes() {
         let c = CallShared::new();
         let mut cx = Context::from_waker(Waker::noop());
-        assert!(c.poll_reserve(&mut cx, SEND_LIMIT * 2).is_ready(), "one message always fits");
-        assert!(c.poll_reserve(&mut cx, 1).is_pending());
+        assert!(c.poll_reserve(&mut cx, SEND_LIMIT * 2, 1).is_ready(), "one message always fits");
+        assert!(c.poll_reserve(&mut cx, 1, 1).is_pending());
         c.credit(SEND_LIMIT * 2, 1);
-        assert!(c.poll_reserve(&mut cx, 1).is_ready());
+        assert!(c.poll_reserve(&mut cx, 1, 1).is_ready());
         c.close_send(Status::new(Code::Cancelled, "gone"));
-        assert!(matches!(c.poll_reserve(&mut cx, 1), Poll::Ready(Err(s)) if s.code == Code::Cancelled));
+        assert!(matches!(c.poll_reserve(&mut cx, 1, 1), Poll::Ready(Err(s)) if s.code == Code::Cancelled));
+    }
+
+    #[test]
+    fn a_batch_counts_each_of_its_messages() {
+        let c = CallShared::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        let fill = SEND_LIMIT / SEND_MESSAGE_COST;
+        assert!(c.poll_reserve(&mut cx, 0, fill / 2).is_ready());
+        assert!(c.poll_reserve(&mut cx, 0, fill / 2).is_ready(), "exactly at the limit");
+        assert!(c.poll_reserve(&mut cx, 0, 1).is_pending(), "empty messages are not free");
+        c.credit(0, fill / 2);
+        assert!(c.poll_reserve(&mut cx, 0, 1).is_ready(), "credit counts messages the same way");
     }
 }

@@ -17,6 +17,13 @@ pub trait Codec: Send + Sync + 'static {
     /// Appends the encoding of `item` to `buf`.
     fn encode(item: &Self::Encode, buf: &mut BytesMut) -> Result<(), Status>;
 
+    /// [`Codec::encode`] into a buffer the caller already gave room for
+    /// the item's [`Codec::size_hint`] (the batch encoder does): a codec
+    /// may skip its own sizing.
+    fn encode_reserved(item: &Self::Encode, buf: &mut BytesMut) -> Result<(), Status> {
+        Self::encode(item, buf)
+    }
+
     /// Decodes one message.
     fn decode(buf: Bytes) -> Result<Self::Decode, Status>;
 
@@ -45,6 +52,10 @@ where
 
     fn encode(item: &E, buf: &mut BytesMut) -> Result<(), Status> {
         buf.reserve(item.encoded_len());
+        item.encode(buf).map_err(|e| Status::new(Code::Internal, format!("encoding failed: {e}")))
+    }
+
+    fn encode_reserved(item: &E, buf: &mut BytesMut) -> Result<(), Status> {
         item.encode(buf).map_err(|e| Status::new(Code::Internal, format!("encoding failed: {e}")))
     }
 

@@ -379,6 +379,11 @@ pub struct OutMessage {
 }
 
 impl OutMessage {
+    /// How many gRPC messages this is (a batch holds several).
+    pub(crate) fn messages(&self) -> usize {
+        self.batch.as_ref().map_or(1, |b| b.messages)
+    }
+
     /// A message sent with an explicit compression choice.
     pub fn new(data: Bytes, compress: bool) -> Self {
         OutMessage { data, more: Vec::new(), compress: Some(compress), batch: None }

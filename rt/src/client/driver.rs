@@ -358,7 +358,7 @@ impl<R: Runtime> ClientDriver<R> {
             }
             let last = *last;
             let Some((msg, _, credited)) = entry.out.pop_front() else { return };
-            let len = msg.len();
+            let (len, count) = (msg.len(), msg.messages());
             let shared = entry.shared.clone();
             let compress = msg.compress;
             let batch = msg.batch;
@@ -379,7 +379,7 @@ impl<R: Runtime> ClientDriver<R> {
                 }
             }
             if credited {
-                shared.credit(len, 1);
+                shared.credit(len, count);
             }
             if let Err(status) = sent {
                 self.core.cancel(call);

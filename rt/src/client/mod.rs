@@ -757,7 +757,10 @@ where
             }
             Some(Some(msg)) => {
                 let msg: OutMessage = msg.into();
-                if std::future::poll_fn(|cx| shared.poll_reserve(cx, msg.len())).await.is_err() {
+                if std::future::poll_fn(|cx| shared.poll_reserve(cx, msg.len(), msg.messages()))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 if link.conn.cmds.push(ClientCmd::Send { key: link.key, msg, last: false }).is_err() {

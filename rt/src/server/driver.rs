@@ -99,7 +99,7 @@ impl Drop for Entry {
         // Responses the core never took give their reservation back.
         for out in self.out.drain(..) {
             if let Out::Message(msg, true) = out {
-                self.shared.credit(msg.len(), 1);
+                self.shared.credit(msg.len(), msg.messages());
             }
         }
     }
@@ -563,7 +563,7 @@ impl<R: Runtime> ServerDriver<R> {
                     let len = msg.len();
                     if credited {
                         bytes += len;
-                        messages += 1;
+                        messages += msg.messages();
                     }
                     let batch = msg.batch;
                     let sent = match msg.compress {
@@ -770,7 +770,7 @@ async fn relay_stream(
                 frames.take()?
             }
         };
-        std::future::poll_fn(|cx| shared.poll_reserve(cx, msg.len())).await.ok()?;
+        std::future::poll_fn(|cx| shared.poll_reserve(cx, msg.len(), msg.messages())).await.ok()?;
         cmds.push(ServerCmd::Message { call, msg }).ok()?;
     }
 }
