@@ -106,7 +106,6 @@ pub(crate) struct Calls<S, E> {
     pub hold: RecvHold,
     /// Receive state of finished calls, reused by new ones.
     spare: Vec<Inbound>,
-    max_recv_message_size: usize,
 }
 
 impl<S, E> Calls<S, E> {
@@ -118,7 +117,6 @@ impl<S, E> Calls<S, E> {
             events: VecDeque::new(),
             hold: RecvHold::new(messages.max_recv_buffer_per_connection),
             spare: Vec::new(),
-            max_recv_message_size: messages.max_recv_message_size,
         }
     }
 
@@ -159,9 +157,9 @@ impl<S, E> Calls<S, E> {
         self.deadlines.expired(now)
     }
 
-    /// Fresh receive state for a new call (a spare one when there is one).
-    pub fn new_inbound(&mut self, encoding: Option<Arc<dyn Compression>>) -> Inbound {
-        let max = self.max_recv_message_size;
+    /// Fresh receive state for a new call (a spare one when there is one),
+    /// taking messages up to `max` bytes.
+    pub fn new_inbound(&mut self, encoding: Option<Arc<dyn Compression>>, max: usize) -> Inbound {
         match self.spare.pop() {
             Some(mut i) => {
                 i.reset(max, encoding);
@@ -263,12 +261,7 @@ impl<S, E> Calls<S, E> {
 
     /// Every whole message of a call that fits `room`, into `out`
     /// ([`RecvHold::recv_batch`]).
-    pub fn recv_messages(
-        &mut self,
-        call: CallId,
-        room: Room,
-        out: &mut Received,
-    ) -> Result<RecvBatch, Status> {
+    pub fn take_batch(&mut self, call: CallId, room: Room, out: &mut Received) -> Result<RecvBatch, Status> {
         let allowance = self.allowance(call.0);
         let Some(c) = self.map.get_mut(&call.0) else {
             return Ok(RecvBatch::End);
@@ -343,7 +336,7 @@ macro_rules! recv_methods {
             room: Room,
             out: &mut Received,
         ) -> Result<RecvBatch, Status> {
-            let out = self.calls.recv_messages(call, room, out);
+            let out = self.calls.take_batch(call, room, out);
             self.after_recv(call, &out);
             out
         }

@@ -79,6 +79,13 @@ pub struct CallRequest {
     pub timeout: Option<Duration>,
     /// Compress request messages with this algorithm (`grpc-encoding`).
     pub compression: Option<&'static str>,
+    /// This call's largest request message, when below
+    /// [`MessageConfig::max_send_message_size`] (a service config's
+    /// `maxRequestMessageBytes`).
+    pub max_send_message_size: Option<usize>,
+    /// This call's largest response message, when below
+    /// [`MessageConfig::max_recv_message_size`] (`maxResponseMessageBytes`).
+    pub max_recv_message_size: Option<usize>,
 }
 
 impl CallRequest {
@@ -136,6 +143,9 @@ pub enum ClientEvent {
 struct ClientSide {
     /// The request stream is ended.
     half_closed: bool,
+    /// The call's message limits (the connection's, or lower).
+    max_send: usize,
+    max_recv: usize,
 }
 
 /// A gRPC client connection (Sans-IO).
@@ -214,9 +224,16 @@ impl Client {
         let call = CallId(id);
         let deadline = req.timeout.map(|t| now + t);
         // Response decompression is set from the response's grpc-encoding.
-        let inbound = self.calls.new_inbound(None);
-        self.calls
-            .insert(call, Call::new(inbound, send_compression, deadline, ClientSide { half_closed: false }));
+        let limits = &self.config.messages;
+        let max_send = req
+            .max_send_message_size
+            .map_or(limits.max_send_message_size, |n| n.min(limits.max_send_message_size));
+        let max_recv = req
+            .max_recv_message_size
+            .map_or(limits.max_recv_message_size, |n| n.min(limits.max_recv_message_size));
+        let inbound = self.calls.new_inbound(None, max_recv);
+        let side = ClientSide { half_closed: false, max_send, max_recv };
+        self.calls.insert(call, Call::new(inbound, send_compression, deadline, side));
         Ok(call)
     }
 
@@ -251,7 +268,7 @@ impl Client {
                 "message compression asked for on a call without grpc-encoding",
             ));
         }
-        let framed = frame_message(Payload::One(msg), algo, self.config.messages.max_send_message_size)?;
+        let framed = frame_message(Payload::One(msg), algo, c.side.max_send)?;
         c.side.half_closed = end;
         send_framed(&mut self.calls.h2, call.0, framed, end).map_err(stream_status)
     }
@@ -267,7 +284,8 @@ impl Client {
             .ok_or_else(gone)?;
         // A batch refused before anything was queued leaves the stream open.
         c.side.half_closed = last;
-        let sent = self.calls.send_batch(call, framed, self.config.messages.max_send_message_size, last);
+        let max_send = c.side.max_send;
+        let sent = self.calls.send_batch(call, framed, max_send, last);
         if let (Err(_), Some(c)) = (&sent, self.calls.get_mut(call)) {
             c.side.half_closed = false;
         }
@@ -439,7 +457,7 @@ impl Client {
         };
         if let Some(c) = self.calls.map.get_mut(&id) {
             let before = c.inbound.held();
-            c.inbound.reset(self.config.messages.max_recv_message_size, encoding);
+            c.inbound.reset(c.side.max_recv, encoding);
             self.calls.hold.adjust(before, 0);
         }
         self.calls.events.push_back(ClientEvent::Headers { call, metadata });

@@ -367,7 +367,8 @@ impl Server {
             }
             Ok((start, recv_algo)) => {
                 let deadline = start.deadline;
-                let mut inbound = self.calls.new_inbound(recv_algo);
+                let max = self.config.messages.max_recv_message_size;
+                let mut inbound = self.calls.new_inbound(recv_algo, max);
                 if end_stream {
                     inbound.set_peer_ended();
                 }

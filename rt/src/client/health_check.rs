@@ -85,8 +85,7 @@ async fn watch_once(conn: &Arc<ConnHandle>, check: &HealthCheck, set: &impl Fn(u
         path: Bytes::from_static(WATCH.as_bytes()),
         authority: check.authority.clone(),
         metadata: Metadata::new(),
-        timeout: None,
-        compression: None,
+        ..grpc::CallRequest::default()
     };
     let body = prost::Message::encode_to_vec(&HealthCheckRequest { service: check.service.clone() });
     let cmd =

@@ -15,6 +15,7 @@ mod hedging;
 mod pool;
 mod resolver;
 mod retry;
+mod service_config;
 mod subchannel;
 pub mod typed;
 
@@ -23,6 +24,9 @@ pub use backoff::Backoff;
 pub use balancer::{Balancer, ConnectivityState, Pick, PickFirst, RoundRobin, Subchannel};
 pub use resolver::{Resolver, ResolverUpdates, StaticResolver};
 pub use retry::{CallPolicy, HedgingPolicy, RetryPolicy, RetryThrottling};
+pub use service_config::{
+    LbPolicy, MethodConfig, MethodName, ServiceConfig, ServiceConfigError, parse_duration,
+};
 
 use std::future::Future;
 use std::io;
@@ -187,13 +191,13 @@ impl<R: Net> Endpoint<R> {
 
     /// Retries failed calls of every method without a policy of its own.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policies.default = Some(CallPolicy::Retry(policy));
+        self.policies.default.policy = Some(CallPolicy::Retry(policy));
         self
     }
 
     /// Hedges calls of every method without a policy of its own.
     pub fn hedging_policy(mut self, policy: HedgingPolicy) -> Self {
-        self.policies.default = Some(CallPolicy::Hedging(policy));
+        self.policies.default.policy = Some(CallPolicy::Hedging(policy));
         self
     }
 
@@ -201,7 +205,37 @@ impl<R: Net> Endpoint<R> {
     /// service (`package.Service`); a method's own wins over its service's,
     /// which wins over the channel-wide one.
     pub fn method_policy(mut self, name: &str, policy: CallPolicy) -> Self {
-        self.policies.by_name.insert(retry::method_key(name), policy);
+        self.policies.by_name.entry(retry::method_key(name)).or_default().policy = Some(policy);
+        self
+    }
+
+    /// The service config the channel starts with, in its JSON form (gRFC
+    /// A2): `loadBalancingConfig`, `methodConfig` (`timeout`,
+    /// `maxRequestMessageBytes`, `maxResponseMessageBytes`, `retryPolicy`,
+    /// `hedgingPolicy`), `retryThrottling` and `healthCheckConfig`. An
+    /// invalid config is an error naming the field. See [`Self::service_config`].
+    pub fn default_service_config(self, json: &str) -> Result<Self, ServiceConfigError> {
+        Ok(self.service_config(ServiceConfig::from_json(json)?))
+    }
+
+    /// Applies a parsed service config. Its per-method settings replace
+    /// those given by [`Self::retry_policy`], [`Self::hedging_policy`] and
+    /// [`Self::method_policy`]; its balancer, throttling and health check,
+    /// when it names them, replace the builder's. `waitForReady` is read but
+    /// not acted on yet: calls fail at once when no backend is ready.
+    pub fn service_config(mut self, config: ServiceConfig) -> Self {
+        match config.load_balancing {
+            Some(LbPolicy::PickFirst) => self.balancer = Arc::new(PickFirst),
+            Some(LbPolicy::RoundRobin) => self.balancer = Arc::new(RoundRobin::default()),
+            None => {}
+        }
+        self.policies = MethodPolicies::from_config(&config);
+        if let Some(t) = config.retry_throttling {
+            self.throttling = Some(t);
+        }
+        if let Some(service) = config.health_check_service {
+            self.health_service = Some(service);
+        }
         self
     }
 
@@ -442,10 +476,10 @@ impl Channel {
         });
         let now = self.clock().now();
         let timeout = req.timeout.or(self.shared.default_timeout).map(|t| now + t);
-        let deadline = match (timeout, req.deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        // gRFC A2: the method's configured timeout bounds whatever the
+        // application asked for.
+        let configured = self.shared.policies.lookup(path).timeout.map(|t| now + t);
+        let deadline = [timeout, req.deadline, configured].into_iter().flatten().min();
         let compression = req.compression;
         let (mut head, message) = req.into_head();
         let before = run_before(&self.shared.interceptors, &info, &mut head).await;
@@ -490,7 +524,10 @@ impl Channel {
         };
         let shared = CallShared::new();
         let key = conn.next_key();
+        let settings = self.shared.policies.lookup(&path);
         let req = grpc::CallRequest {
+            max_send_message_size: settings.max_request,
+            max_recv_message_size: settings.max_response,
             path,
             authority: self.shared.authority.clone(),
             metadata,
@@ -539,7 +576,7 @@ impl Channel {
     {
         let clock = self.clock();
         let throttle = self.shared.throttle.as_ref();
-        match self.shared.policies.lookup(path) {
+        match &self.shared.policies.lookup(path).policy {
             Some(CallPolicy::Hedging(policy)) => hedged(HedgeCtx { clock, policy, throttle }, attempt).await,
             Some(CallPolicy::Retry(policy)) => {
                 with_retries(RetryCtx { clock, policy: Some(policy), throttle, deadline }, attempt).await

@@ -152,23 +152,60 @@ impl Throttle {
     }
 }
 
-/// Policies by method, as a service config's `methodConfig` names them:
+/// What applies to the calls of one method (a service config's
+/// `methodConfig` entry, or the builder's per-method settings).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct MethodSettings {
+    pub policy: Option<CallPolicy>,
+    /// The longest a call may take (the application's deadline wins when earlier).
+    pub timeout: Option<Duration>,
+    /// Largest request message, below the channel's own limit.
+    pub max_request: Option<usize>,
+    /// Largest response message, below the channel's own limit.
+    pub max_response: Option<usize>,
+}
+
+/// Settings by method, as a service config's `methodConfig` names them:
 /// `/package.Service/Method`, a whole `package.Service`, or every method.
+/// The most specific entry applies whole (gRFC A2).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MethodPolicies {
-    pub default: Option<CallPolicy>,
-    pub by_name: HashMap<String, CallPolicy>,
+    pub default: MethodSettings,
+    pub by_name: HashMap<String, MethodSettings>,
 }
 
 impl MethodPolicies {
-    /// The policy of the method at `path` (`/service/method`).
-    pub fn lookup(&self, path: &[u8]) -> Option<&CallPolicy> {
+    /// A service config's `methodConfig` entries, by name.
+    pub fn from_config(config: &super::ServiceConfig) -> Self {
+        let mut out = MethodPolicies::default();
+        for mc in &config.method_configs {
+            let settings = MethodSettings {
+                policy: mc.policy.clone(),
+                timeout: mc.timeout,
+                max_request: mc.max_request_message_bytes,
+                max_response: mc.max_response_message_bytes,
+            };
+            for name in &mc.names {
+                match (name.service.as_str(), name.method.as_str()) {
+                    ("", _) => out.default = settings.clone(),
+                    (service, "") => drop(out.by_name.insert(service.to_owned(), settings.clone())),
+                    (service, method) => {
+                        drop(out.by_name.insert(format!("/{service}/{method}"), settings.clone()))
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The settings of the method at `path` (`/service/method`).
+    pub fn lookup(&self, path: &[u8]) -> &MethodSettings {
         if self.by_name.is_empty() {
-            return self.default.as_ref();
+            return &self.default;
         }
         let path = std::str::from_utf8(path).unwrap_or_default();
         let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
-        self.by_name.get(path).or_else(|| self.by_name.get(service)).or(self.default.as_ref())
+        self.by_name.get(path).or_else(|| self.by_name.get(service)).unwrap_or(&self.default)
     }
 }
 
@@ -343,12 +380,38 @@ mod tests {
     #[test]
     fn method_lookup_prefers_method_then_service_then_default() {
         let policy = |n| CallPolicy::Retry(RetryPolicy { max_attempts: n, ..RetryPolicy::default() });
-        let mut p = MethodPolicies { default: Some(policy(2)), ..Default::default() };
-        p.by_name.insert(method_key("pkg.Svc"), policy(3));
-        p.by_name.insert(method_key("pkg.Svc/Get"), policy(4));
-        assert_eq!(p.lookup(b"/pkg.Svc/Get"), Some(&policy(4)));
-        assert_eq!(p.lookup(b"/pkg.Svc/Put"), Some(&policy(3)));
-        assert_eq!(p.lookup(b"/other.Svc/Get"), Some(&policy(2)));
+        let settings = |n| MethodSettings { policy: Some(policy(n)), ..MethodSettings::default() };
+        let mut p = MethodPolicies { default: settings(2), ..Default::default() };
+        p.by_name.insert(method_key("pkg.Svc"), settings(3));
+        p.by_name.insert(method_key("pkg.Svc/Get"), settings(4));
+        assert_eq!(p.lookup(b"/pkg.Svc/Get").policy, Some(policy(4)));
+        assert_eq!(p.lookup(b"/pkg.Svc/Put").policy, Some(policy(3)));
+        assert_eq!(p.lookup(b"/other.Svc/Get").policy, Some(policy(2)));
+    }
+
+    #[test]
+    fn a_service_config_fills_the_method_table() {
+        let config = super::super::ServiceConfig::from_json(
+            r#"{"methodConfig": [
+              {"name": [{"service": "pkg.Svc", "method": "Get"}, {"service": "pkg.Other"}], "timeout": "1s",
+               "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.1s", "maxBackoff": "1s",
+                               "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}},
+              {"name": [{}], "maxResponseMessageBytes": 10}
+            ]}"#,
+        )
+        .unwrap();
+        let p = MethodPolicies::from_config(&config);
+        let get = p.lookup(b"/pkg.Svc/Get");
+        assert_eq!(get.timeout, Some(Duration::from_secs(1)));
+        assert!(matches!(&get.policy, Some(CallPolicy::Retry(r)) if r.max_attempts == 4));
+        assert_eq!(get.max_response, None, "the method's entry applies whole");
+        assert_eq!(p.lookup(b"/pkg.Other/Any").timeout, Some(Duration::from_secs(1)), "a whole service");
+        let other = p.lookup(b"/pkg.Svc/Put");
+        assert_eq!(
+            (other.timeout, other.max_response, &other.policy),
+            (None, Some(10), &None),
+            "the default"
+        );
     }
 
     #[test]

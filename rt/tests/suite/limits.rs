@@ -28,3 +28,62 @@ pub async fn endpoint_message_size_limits<R: Net + Default>(rt: R) {
     assert!(too_big_out.message.contains("send"), "{too_big_out:?}");
     server.stop().await;
 }
+
+/// A service config in its JSON form drives the channel (gRFC A2): the
+/// method's `timeout` bounds the call, `maxRequestMessageBytes` and
+/// `maxResponseMessageBytes` refuse larger messages with RESOURCE_EXHAUSTED
+/// for the methods they name only, and the default entry covers the rest.
+pub async fn service_config_json_sets_timeouts_and_limits<R: Net + Default>(rt: R) {
+    let server = start(&rt, test_server(rt.clone(), Default::default())).await;
+    let config = r#"{
+      "loadBalancingConfig": [{"round_robin": {}}],
+      "methodConfig": [
+        {"name": [{"service": "test.Test", "method": "Sleep"}], "timeout": "0.2s"},
+        {"name": [{"service": "test.Test", "method": "Unary"}],
+         "maxRequestMessageBytes": 1000, "maxResponseMessageBytes": 500},
+        {"name": [{"service": "test.Test", "method": "ServerStream"}], "maxResponseMessageBytes": 100},
+        {"name": [{}], "timeout": "30s"}
+      ]
+    }"#;
+    let ch = Endpoint::<R>::with_runtime(rt.clone(), server.url())
+        .unwrap()
+        .default_service_config(config)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let started = rt.now();
+    let slow = ch.unary("/test.Test/Sleep", req(super::ms(5_000))).await.unwrap_err();
+    assert_eq!(slow.code, Code::DeadlineExceeded, "{slow:?}");
+    let took = rt.now() - started;
+    assert!(took < std::time::Duration::from_secs(3), "the config's 0.2 s timeout, not the sleep: {took:?}");
+    let fits = ch.unary("/test.Test/Unary", req(vec![1u8; 400])).await.unwrap();
+    assert_eq!(fits.into_inner().len(), 400);
+    let out = ch.unary("/test.Test/Unary", req(vec![1u8; 1200])).await.unwrap_err();
+    assert_eq!(out.code, Code::ResourceExhausted, "request over maxRequestMessageBytes: {out:?}");
+    let back = ch.unary("/test.Test/Unary", req(vec![1u8; 800])).await.unwrap_err();
+    assert_eq!(back.code, Code::ResourceExhausted, "response over maxResponseMessageBytes: {back:?}");
+    let mut stream = ch
+        .server_streaming("/test.Test/ServerStream", req(super::count_size(3, 200)))
+        .await
+        .unwrap()
+        .into_inner();
+    let err = loop {
+        match stream.message().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("200-byte messages must be refused under a 100-byte limit"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.code, Code::ResourceExhausted, "{err:?}");
+    let big = ch.unary("/test.Test/Unary", req(vec![1u8; 500])).await.unwrap();
+    assert_eq!(big.into_inner().len(), 500, "exactly at the limit");
+    assert!(
+        Endpoint::<R>::with_runtime(rt.clone(), server.url())
+            .unwrap()
+            .default_service_config(r#"{"methodConfig": [{"timeout": "soon"}]}"#)
+            .is_err(),
+        "an invalid config is refused"
+    );
+    server.stop().await;
+}

@@ -79,6 +79,7 @@ macro_rules! scenario_tests {
             extensions_reach_the_handler,
             deadlines_carry_over_to_downstream_calls,
             endpoint_message_size_limits,
+            service_config_json_sets_timeouts_and_limits,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
