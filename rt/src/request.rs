@@ -50,6 +50,8 @@ pub struct Request<T> {
     /// Client: an absolute deadline (from [`Request::set_deadline`]).
     pub(crate) deadline: Option<Instant>,
     pub(crate) timeout: Option<Duration>,
+    /// Client: wait for a ready connection (`None`: as the method's config says).
+    pub(crate) wait_for_ready: Option<bool>,
     pub(crate) compression: Option<&'static str>,
     pub(crate) info: Option<Arc<CallInfo>>,
     pub(crate) call: Option<Arc<CallShared>>,
@@ -64,6 +66,7 @@ impl<T> Request<T> {
             message,
             deadline: None,
             timeout: None,
+            wait_for_ready: None,
             compression: None,
             info: None,
             call: None,
@@ -131,6 +134,14 @@ impl<T> Request<T> {
         self.timeout = Some(timeout);
     }
 
+    /// Client: whether the call waits for a ready connection while every
+    /// backend is down or the name is not resolved yet (gRPC's
+    /// wait-for-ready), until its deadline, instead of failing with
+    /// UNAVAILABLE at once. Overrides the method's `waitForReady`.
+    pub fn set_wait_for_ready(&mut self, wait: bool) {
+        self.wait_for_ready = Some(wait);
+    }
+
     /// Client: the call's deadline as an instant (the earlier of this and a
     /// [`Request::set_timeout`] wins).
     pub fn set_deadline(&mut self, deadline: Instant) {
@@ -188,6 +199,7 @@ impl<T> Request<T> {
             message: f(self.message),
             deadline: self.deadline,
             timeout: self.timeout,
+            wait_for_ready: self.wait_for_ready,
             compression: self.compression,
             info: self.info,
             call: self.call,

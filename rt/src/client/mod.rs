@@ -54,7 +54,9 @@ use retry::{Attempt, Clock, MethodPolicies, RetryCtx, Throttle, attempt_metadata
 
 /// What a channel needs from its runtime-specific part.
 trait Backend: Send + Sync + 'static {
-    fn connection(&self) -> BoxFuture<'_, Result<Arc<ConnHandle>, Status>>;
+    /// A connection for a call; `wait_for_ready`: wait through transient
+    /// failures instead of failing at once.
+    fn connection(&self, wait_for_ready: bool) -> BoxFuture<'_, Result<Arc<ConnHandle>, Status>>;
     fn spawn(&self, fut: BoxFuture<'static, ()>);
     fn clock(&self) -> &dyn Clock;
 }
@@ -69,8 +71,8 @@ impl<R: Net> Clock for Pool<R> {
 }
 
 impl<R: Net> Backend for Arc<Pool<R>> {
-    fn connection(&self) -> BoxFuture<'_, Result<Arc<ConnHandle>, Status>> {
-        Box::pin(Pool::connection(self))
+    fn connection(&self, wait_for_ready: bool) -> BoxFuture<'_, Result<Arc<ConnHandle>, Status>> {
+        Box::pin(Pool::connection(self, wait_for_ready))
     }
     fn spawn(&self, fut: BoxFuture<'static, ()>) {
         Runtime::spawn(self.runtime(), fut);
@@ -221,8 +223,9 @@ impl<R: Net> Endpoint<R> {
     /// Applies a parsed service config. Its per-method settings replace
     /// those given by [`Self::retry_policy`], [`Self::hedging_policy`] and
     /// [`Self::method_policy`]; its balancer, throttling and health check,
-    /// when it names them, replace the builder's. `waitForReady` is read but
-    /// not acted on yet: calls fail at once when no backend is ready.
+    /// when it names them, replace the builder's. A method's
+    /// `waitForReady` applies unless the call says otherwise
+    /// ([`Request::set_wait_for_ready`]).
     pub fn service_config(mut self, config: ServiceConfig) -> Self {
         match config.load_balancing {
             Some(LbPolicy::PickFirst) => self.balancer = Arc::new(PickFirst),
@@ -431,7 +434,7 @@ impl<R: Net> Endpoint<R> {
     /// balancer picks first).
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.connect_lazy()?;
-        channel.shared.backend.connection().await?;
+        channel.shared.backend.connection(false).await?;
         Ok(channel)
     }
 }
@@ -480,12 +483,14 @@ impl Channel {
         // application asked for.
         let configured = self.shared.policies.lookup(path).timeout.map(|t| now + t);
         let deadline = [timeout, req.deadline, configured].into_iter().flatten().min();
-        let compression = req.compression;
+        let wait_for_ready =
+            req.wait_for_ready.or(self.shared.policies.lookup(path).wait_for_ready).unwrap_or(false);
+        let opts = CallOpts { deadline, compression: req.compression, wait_for_ready };
         let (mut head, message) = req.into_head();
         let before = run_before(&self.shared.interceptors, &info, &mut head).await;
         let owed = Owed::new(&self.shared.interceptors, &info, || self.spawner());
         match before {
-            Ok(()) => Ok(Prepared { owed, deadline, compression, metadata: head.metadata, message }),
+            Ok(()) => Ok(Prepared { owed, opts, metadata: head.metadata, message }),
             Err(status) => Err(owed.settle(status).await),
         }
     }
@@ -505,15 +510,16 @@ impl Channel {
         &self,
         path: Bytes,
         metadata: Metadata,
-        deadline: Option<Instant>,
-        compression: Option<&'static str>,
+        opts: CallOpts,
         first: Option<Bytes>,
         last: bool,
     ) -> Result<Call, Status> {
+        let CallOpts { deadline, compression, wait_for_ready } = opts;
         let expired = || Status::new(Code::DeadlineExceeded, "deadline exceeded");
+        let connection = self.shared.backend.connection(wait_for_ready);
         let conn = match deadline {
-            None => self.shared.backend.connection().await?,
-            Some(at) => match select(self.shared.backend.connection(), self.clock().sleep_until(at)).await {
+            None => connection.await?,
+            Some(at) => match select(connection, self.clock().sleep_until(at)).await {
                 Either::Left(conn) => conn?,
                 Either::Right(()) => return Err(expired()),
             },
@@ -548,18 +554,10 @@ impl Channel {
         path: &Bytes,
         md: &Metadata,
         previous: u32,
-        deadline: Option<Instant>,
-        compression: Option<&'static str>,
+        opts: CallOpts,
         msg: &Bytes,
     ) -> impl Future<Output = Result<Call, Status>> + '_ {
-        self.start(
-            path.clone(),
-            attempt_metadata(md, previous),
-            deadline,
-            compression,
-            Some(msg.clone()),
-            true,
-        )
+        self.start(path.clone(), attempt_metadata(md, previous), opts, Some(msg.clone()), true)
     }
 
     /// Runs the attempts of a call as its method's policy says: retried,
@@ -592,11 +590,10 @@ impl Channel {
         req: Request<Bytes>,
     ) -> Result<Response<Bytes>, Status> {
         let path = path.into();
-        let Prepared { owed, deadline, compression, metadata: md, message: msg } =
-            self.prepare(&path, req).await?;
+        let Prepared { owed, opts, metadata: md, message: msg } = self.prepare(&path, req).await?;
         let result = self
-            .attempts(&path, deadline, |previous| {
-                unary_attempt(self.start_single(&path, &md, previous, deadline, compression, &msg))
+            .attempts(&path, opts.deadline, |previous| {
+                unary_attempt(self.start_single(&path, &md, previous, opts, &msg))
             })
             .await;
         settled(result, owed).await
@@ -609,11 +606,10 @@ impl Channel {
         req: Request<Bytes>,
     ) -> Result<Response<Streaming<Bytes>>, Status> {
         let path = path.into();
-        let Prepared { owed, deadline, compression, metadata: md, message: msg } =
-            self.prepare(&path, req).await?;
+        let Prepared { owed, opts, metadata: md, message: msg } = self.prepare(&path, req).await?;
         let result = self
-            .attempts(&path, deadline, |previous| {
-                streaming_attempt(self.start_single(&path, &md, previous, deadline, compression, &msg))
+            .attempts(&path, opts.deadline, |previous| {
+                streaming_attempt(self.start_single(&path, &md, previous, opts, &msg))
             })
             .await;
         match result {
@@ -635,9 +631,8 @@ impl Channel {
         I: Into<OutMessage> + Send + 'static,
     {
         let path = path.into();
-        let Prepared { owed, deadline, compression, metadata: md, message: stream } =
-            self.prepare(&path, req).await?;
-        let call = match self.start(path, md, deadline, compression, None, false).await {
+        let Prepared { owed, opts, metadata: md, message: stream } = self.prepare(&path, req).await?;
+        let call = match self.start(path, md, opts, None, false).await {
             Ok(call) => call,
             Err(status) => return Err(owed.settle(status).await),
         };
@@ -661,9 +656,8 @@ impl Channel {
         I: Into<OutMessage> + Send + 'static,
     {
         let path = path.into();
-        let Prepared { owed, deadline, compression, metadata: md, message: stream } =
-            self.prepare(&path, req).await?;
-        let call = match self.start(path, md, deadline, compression, None, false).await {
+        let Prepared { owed, opts, metadata: md, message: stream } = self.prepare(&path, req).await?;
+        let call = match self.start(path, md, opts, None, false).await {
             Ok(call) => call,
             Err(status) => return Err(owed.settle(status).await),
         };
@@ -676,10 +670,18 @@ impl Channel {
 /// A call after its `before` interceptors: what it needs to start.
 struct Prepared<T> {
     owed: Owed,
-    deadline: Option<Instant>,
-    compression: Option<&'static str>,
+    opts: CallOpts,
     metadata: Metadata,
     message: T,
+}
+
+/// How each attempt of a call starts.
+#[derive(Clone, Copy)]
+struct CallOpts {
+    deadline: Option<Instant>,
+    compression: Option<&'static str>,
+    /// Wait for a ready connection instead of failing while none is.
+    wait_for_ready: bool,
 }
 
 /// A call's outcome once the `after` interceptors had their say (they may

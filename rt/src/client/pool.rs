@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use weir_core::grpc::{self, Code, Status};
 
@@ -50,6 +50,9 @@ struct LbState {
     last_error: Option<Status>,
     /// Calls waiting for a state change.
     waiters: Vec<Waker>,
+    /// When a timer wakes the waiters next (the earliest end of an
+    /// address's backoff, while wait-for-ready calls wait).
+    wake_at: Option<Instant>,
 }
 
 /// The connections of one channel.
@@ -81,8 +84,10 @@ impl<R: Net> Pool<R> {
     }
 
     /// A ready connection chosen by the balancer; waits while the addresses
-    /// it wants are connecting.
-    pub async fn connection(self: &Arc<Self>) -> Result<Arc<ConnHandle>, Status> {
+    /// it wants are connecting. `wait_for_ready`: also waits while none can
+    /// be had (every address failing, no address, the name not resolved),
+    /// where a call otherwise fails at once (gRPC's wait-for-ready).
+    pub async fn connection(self: &Arc<Self>, wait_for_ready: bool) -> Result<Arc<ConnHandle>, Status> {
         std::future::poll_fn(|cx| {
             let mut s = self.lock();
             if !s.started {
@@ -91,7 +96,11 @@ impl<R: Net> Pool<R> {
                 let updates = ResolverUpdates::new(sink, self.requests.clone());
                 self.rt.spawn(self.cfg.resolver.run(updates));
             }
-            let outcome = self.pick(&mut s);
+            let mut outcome = self.pick(&mut s);
+            if wait_for_ready && matches!(outcome, Poll::Ready(Err(_))) {
+                self.wake_when_an_address_may_connect(&mut s);
+                outcome = Poll::Pending;
+            }
             if outcome.is_pending() && !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
                 s.waiters.push(cx.waker().clone());
             }
@@ -228,6 +237,29 @@ impl<R: Net> Pool<R> {
             Box::pin(rt.sleep_until(rt.now() + d))
         };
         super::health_check::watch(conn, check, changed, sleep).await;
+    }
+
+    /// Arms a timer for the earliest end of an address's backoff: a waiting
+    /// call picks again then, which starts the next connection attempt.
+    fn wake_when_an_address_may_connect(self: &Arc<Self>, s: &mut LbState) {
+        let Some(at) = s.subchannels.iter().filter_map(|c| c.retry_at()).min() else { return };
+        if s.wake_at.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        s.wake_at = Some(at);
+        let pool = Arc::downgrade(self);
+        let rt = self.rt.clone();
+        self.rt.spawn(async move {
+            rt.sleep_until(at).await;
+            if let Some(pool) = pool.upgrade() {
+                let mut s = pool.lock();
+                if s.wake_at == Some(at) {
+                    s.wake_at = None;
+                }
+                drop(s);
+                pool.wake_all();
+            }
+        });
     }
 
     fn wake_all(&self) {

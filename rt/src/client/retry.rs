@@ -163,6 +163,8 @@ pub(crate) struct MethodSettings {
     pub max_request: Option<usize>,
     /// Largest response message, below the channel's own limit.
     pub max_response: Option<usize>,
+    /// Calls wait for a ready connection (unless the call says otherwise).
+    pub wait_for_ready: Option<bool>,
 }
 
 /// Settings by method, as a service config's `methodConfig` names them:
@@ -184,6 +186,7 @@ impl MethodPolicies {
                 timeout: mc.timeout,
                 max_request: mc.max_request_message_bytes,
                 max_response: mc.max_response_message_bytes,
+                wait_for_ready: mc.wait_for_ready,
             };
             for name in &mc.names {
                 match (name.service.as_str(), name.method.as_str()) {

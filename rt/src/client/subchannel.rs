@@ -94,6 +94,14 @@ impl AddressConn {
         }
     }
 
+    /// When a failed address may be tried again.
+    pub fn retry_at(&self) -> Option<Instant> {
+        match self.lock().state {
+            State::Failed { until } => Some(until),
+            _ => None,
+        }
+    }
+
     /// The attempt succeeded.
     pub fn connected(&self, handle: Arc<ConnHandle>) {
         let mut g = self.lock();

@@ -12,9 +12,13 @@ pub mod limits;
 pub mod refusing;
 pub mod retrying;
 pub mod runners;
+pub mod waiting;
 
 #[allow(unused_imports)]
-pub use {balancing::*, churning::*, compressing::*, intercepting::*, limits::*, refusing::*, retrying::*};
+pub use {
+    balancing::*, churning::*, compressing::*, intercepting::*, limits::*, refusing::*, retrying::*,
+    waiting::*,
+};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,6 +84,7 @@ macro_rules! scenario_tests {
             deadlines_carry_over_to_downstream_calls,
             endpoint_message_size_limits,
             service_config_json_sets_timeouts_and_limits,
+            wait_for_ready_waits_for_the_backend,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
