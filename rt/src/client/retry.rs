@@ -189,13 +189,15 @@ impl MethodPolicies {
                 wait_for_ready: mc.wait_for_ready,
             };
             for name in &mc.names {
-                match (name.service.as_str(), name.method.as_str()) {
-                    ("", _) => out.default = settings.clone(),
-                    (service, "") => drop(out.by_name.insert(service.to_owned(), settings.clone())),
-                    (service, method) => {
-                        drop(out.by_name.insert(format!("/{service}/{method}"), settings.clone()))
+                let key = match (name.service.as_str(), name.method.as_str()) {
+                    ("", _) => {
+                        out.default = settings.clone();
+                        continue;
                     }
-                }
+                    (service, "") => service.to_owned(),
+                    (service, method) => format!("/{service}/{method}"),
+                };
+                out.by_name.insert(key, settings.clone());
             }
         }
         out

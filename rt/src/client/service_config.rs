@@ -158,10 +158,10 @@ fn load_balancing(top: &Map<String, Value>) -> Parsed<Option<LbPolicy>> {
         for (i, entry) in list.iter().enumerate() {
             let at = format!("loadBalancingConfig[{i}]");
             let Value::Object(one) = entry else { return err(&at, "not an object") };
-            if one.len() != 1 {
+            let mut policies = one.iter();
+            let (Some((name, config)), None) = (policies.next(), policies.next()) else {
                 return err(&at, "must name exactly one policy");
-            }
-            let (name, config) = one.iter().next().expect("one entry");
+            };
             if !config.is_object() {
                 return err(&format!("{at}.{name}"), "the policy's config is not an object");
             }
