@@ -26,6 +26,10 @@ pub trait Endpoint {
     fn input_buffer(&mut self) -> &mut BytesMut;
     /// Processes what was read into [`Endpoint::input_buffer`].
     fn process_input(&mut self, now: Instant);
+    /// Processes about `max_bytes` of the input buffer (whole frames); true
+    /// when input is left for another call. See
+    /// [`Connection::process_input_up_to`].
+    fn process_input_up_to(&mut self, now: Instant, max_bytes: usize) -> bool;
     /// The transport reached end of file.
     fn handle_eof(&mut self, now: Instant);
     /// The transport failed (reset by the peer).
@@ -66,6 +70,9 @@ macro_rules! endpoint_by_inherent_methods {
             }
             fn process_input(&mut self, now: Instant) {
                 <$t>::process_input(self, now)
+            }
+            fn process_input_up_to(&mut self, now: Instant, max_bytes: usize) -> bool {
+                <$t>::process_input_up_to(self, now, max_bytes)
             }
             fn handle_eof(&mut self, now: Instant) {
                 <$t>::handle_eof(self, now)
@@ -161,6 +168,14 @@ macro_rules! forward_io_to_h2 {
         pub fn process_input(&mut self, now: Instant) {
             self.calls.h2.process_input(now);
             self.process_events(now);
+        }
+
+        /// Processes about `max_bytes` of the input buffer; true when input
+        /// is left for another call (see `Connection::process_input_up_to`).
+        pub fn process_input_up_to(&mut self, now: Instant, max_bytes: usize) -> bool {
+            let more = self.calls.h2.process_input_up_to(now, max_bytes);
+            self.process_events(now);
+            more
         }
 
         /// The transport closed.

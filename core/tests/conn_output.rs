@@ -8,6 +8,7 @@ use bytes::Bytes;
 use support::*;
 use weir_core::conn::{ChunkedBuf, Config, SEND_ENTRY_COST, TransmitBuf};
 use weir_core::frame::{Frame, Settings, StreamId};
+use weir_core::headers::Headers;
 
 fn data_frames(frames: &[Frame]) -> Vec<(u32, usize, bool)> {
     frames
@@ -231,4 +232,97 @@ fn chunks_behind_a_head_go_out_in_order_as_one_unit() {
     let rest = c.take_frames();
     assert_eq!(data_payloads(&rest), vec![b"bcdef".to_vec()]);
     assert_eq!(data_frames(&rest), vec![(id.0, 5, true)]);
+}
+
+fn frame_streams(frames: &[Frame]) -> Vec<(u32, &'static str)> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Headers(h) => Some((h.stream_id.0, if h.end_stream { "trailers" } else { "headers" })),
+            Frame::Data(d) => Some((d.stream_id.0, "data")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A stream's turn writes frames up to one maximum frame of bytes, so a small
+/// response (headers, message, trailers) leaves whole, before the next
+/// stream's: a peer reading part of a burst can finish those calls at once
+/// (round-robin one frame per turn would send every stream's headers first,
+/// then every message, then every trailers section).
+#[test]
+fn a_small_response_leaves_whole_in_its_stream_turn() {
+    let mut s = Peer::server(Config::default());
+    let ids = [1u32, 3, 5];
+    for id in ids {
+        s.request(id, true);
+    }
+    s.drain_events();
+    for id in ids {
+        let id = StreamId(id);
+        s.conn.send_headers(id, Headers::response(200), false).unwrap();
+        s.conn.send_data(id, Bytes::from_static(b"\0\0\0\0\x02hi"), false).unwrap();
+        let mut trailers = Headers::trailers();
+        trailers.push("grpc-status", "0");
+        s.conn.send_headers(id, trailers, true).unwrap();
+    }
+    let order = frame_streams(&s.take_frames());
+    let expected: Vec<(u32, &str)> =
+        ids.iter().flat_map(|&id| [(id, "headers"), (id, "data"), (id, "trailers")]).collect();
+    assert_eq!(order, expected);
+}
+
+/// Input processed in slices: each call stops after the frame that reaches
+/// the slice size and says input is left; the slices together do what one
+/// call over the whole buffer does.
+#[test]
+fn input_is_processed_in_slices_of_whole_frames() {
+    let burst = |s: &mut Peer| {
+        let mut wire = Vec::new();
+        for id in (1..=199u32).step_by(2) {
+            s.headers(id, REQUEST, false).encode(&mut wire);
+            data(id, b"\0\0\0\0\x02hi", true).encode(&mut wire);
+        }
+        wire
+    };
+    let mut whole = Peer::server(Config::default());
+    let wire = burst(&mut whole);
+    whole.conn.handle_input(whole.now, &wire);
+    let all_at_once = whole.drain_events().len();
+
+    let mut sliced = Peer::server(Config::default());
+    let wire = burst(&mut sliced);
+    sliced.conn.input_buffer().extend_from_slice(&wire);
+    let mut slices = Vec::new();
+    loop {
+        let before = sliced.conn.input_buffer().len();
+        let more = sliced.conn.process_input_up_to(sliced.now, 1024);
+        let used = before - sliced.conn.input_buffer().len();
+        slices.push((used, sliced.drain_events().len()));
+        if !more {
+            break;
+        }
+    }
+    assert!(slices.len() >= wire.len() / 1100, "{} bytes in {} slices", wire.len(), slices.len());
+    // Whole frames: a slice stops at most one frame past its size.
+    assert!(slices.iter().all(|&(used, _)| used <= 1024 + 64), "{slices:?}");
+    assert!(slices.iter().all(|&(_, events)| events > 0), "every slice delivers events: {slices:?}");
+    assert_eq!(slices.iter().map(|s| s.1).sum::<usize>(), all_at_once);
+    assert!(sliced.conn.input_buffer().is_empty());
+}
+
+/// Input that arrives after a connection error is dropped, not kept: a peer
+/// that floods a failed connection (and does not read its GOAWAY) holds at
+/// most one read's worth of memory.
+#[test]
+fn input_after_a_connection_error_is_dropped() {
+    let mut s = Peer::server(Config::default());
+    s.send(data(0, b"stream zero", false)); // §6.1: DATA on stream 0 is a connection error
+    assert!(!s.conn.is_open());
+    s.conn.input_buffer().extend_from_slice(&[0u8; 10_000]);
+    assert!(!s.conn.process_input_up_to(s.now, 4096));
+    assert!(s.conn.input_buffer().is_empty());
+    s.conn.input_buffer().extend_from_slice(&[0u8; 10_000]);
+    s.conn.process_input(s.now);
+    assert!(s.conn.input_buffer().is_empty());
 }

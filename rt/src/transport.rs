@@ -21,6 +21,10 @@ const READ_RESERVE_MAX: usize = 64 << 10;
 const IDLE_KEEP: usize = 8 << 10;
 /// Reads per driver poll before yielding to other tasks.
 const MAX_READS_PER_POLL: usize = 32;
+/// Input processed before the driver dispatches events and writes: a burst of
+/// small requests read at once is answered slice by slice, so the peer gets
+/// the first responses (and sends more requests) while the rest are handled.
+const INPUT_SLICE: usize = 4 << 10;
 /// Slices per vectored write.
 const MAX_IOVECS: usize = 64;
 
@@ -42,6 +46,8 @@ pub(crate) struct Transport<R: Runtime> {
     timer_at: Option<Instant>,
     read_eof: bool,
     read_reserve: usize,
+    /// Input read but not yet processed (the core stopped after a slice).
+    input_left: bool,
     phase: Phase,
     /// When the core started closing, plus its `close_flush_timeout`: past it the
     /// transport is done whatever is left unwritten (a peer that does not
@@ -61,6 +67,7 @@ impl<R: Runtime> Transport<R> {
             timer_at: None,
             read_eof: false,
             read_reserve: READ_RESERVE_MIN,
+            input_left: false,
             phase: Phase::Running,
             close_deadline: None,
             error: None,
@@ -72,8 +79,13 @@ impl<R: Runtime> Transport<R> {
     }
 
     /// Reads whatever is available into the core. True when anything was read
-    /// (or the stream ended).
+    /// (or the stream ended). Returns after each slice of input that leaves
+    /// more behind, so the driver answers it before going on.
     pub fn poll_read(&mut self, cx: &mut Context<'_>, core: &mut impl Endpoint) -> bool {
+        if self.input_left {
+            self.input_left = core.process_input_up_to(self.rt.now(), INPUT_SLICE);
+            return true;
+        }
         if self.read_eof || self.phase != Phase::Running {
             return false;
         }
@@ -92,7 +104,10 @@ impl<R: Runtime> Transport<R> {
                     if n >= room {
                         self.read_reserve = (self.read_reserve * 2).min(READ_RESERVE_MAX);
                     }
-                    core.process_input(self.rt.now());
+                    self.input_left = core.process_input_up_to(self.rt.now(), INPUT_SLICE);
+                    if self.input_left {
+                        return true;
+                    }
                     progress = true;
                 }
                 Poll::Ready(Err(e)) => {

@@ -480,18 +480,39 @@ impl Connection {
 
     /// Processes what is in the input buffer.
     pub fn process_input(&mut self, now: Instant) {
+        self.process_input_up_to(now, usize::MAX);
+    }
+
+    /// Like [`Connection::process_input`], but stops after the frame that
+    /// brings the bytes processed to `max_bytes`; true when it stopped with
+    /// input left, to be processed by calling it again (before or after
+    /// reading more). An owner that writes between slices answers the first
+    /// requests of a large burst while it reads the rest.
+    pub fn process_input_up_to(&mut self, now: Instant, max_bytes: usize) -> bool {
         if self.phase != Phase::Open {
-            return;
+            // Input after a connection error is never processed: drop it, so
+            // a peer flooding a failed connection whose GOAWAY cannot be
+            // written (it does not read) holds no more than one read.
+            if !self.recv_buf.is_empty() {
+                self.recv_buf = BytesMut::new();
+            }
+            return false;
         }
         self.last_recv_at = now;
         self.keepalive_sent = None;
         if self.preface_left > 0 && !self.read_preface() {
-            return;
+            return false;
         }
         if self.tls_instead_of_settings() {
             self.fail(ConnectionError::protocol(ConnectionErrorKind::TlsFromServer));
         }
+        let stop_below = self.recv_buf.len().saturating_sub(max_bytes);
+        let mut more = false;
         while self.phase == Phase::Open {
+            if stop_below > 0 && self.recv_buf.len() <= stop_below {
+                more = true;
+                break;
+            }
             match self.frames.decode(&mut self.recv_buf) {
                 Ok(None) => break,
                 Ok(Some(frame)) => {
@@ -512,7 +533,9 @@ impl Connection {
         // Nothing from a peer that broke the connection is kept around.
         if self.phase != Phase::Open {
             self.recv_buf = BytesMut::new();
+            return false;
         }
+        more
     }
 
     /// Checks the client preface (server role); false while incomplete or wrong.

@@ -129,21 +129,35 @@ impl Connection {
         }
     }
 
-    /// One turn of one stream: at most one frame (fairness between streams).
+    /// One turn of one stream: frames until a turn's quantum of bytes (one
+    /// maximum frame) is written or the stream cannot send more. Fair between
+    /// streams, and a small response (headers, message, trailers) leaves in
+    /// one turn instead of one frame per round, so the peer can finish it
+    /// before the rest of a burst arrives.
     fn stream_turn<B: TransmitBuf>(&mut self, id: StreamId, buf: &mut B) {
-        let Some(s) = self.streams.get_mut(id) else {
-            return;
-        };
-        match s.send_queue.front() {
-            None => {}
-            Some(Outgoing::Headers { .. }) => {
-                let Some(Outgoing::Headers { headers, end_stream }) = s.send_queue.pop_front() else {
-                    return;
-                };
-                self.write_headers(id, &headers, end_stream, buf);
-                self.recycle_headers(headers);
+        let start = buf.len();
+        let quantum = self.peer.max_frame_size as usize;
+        while let Some(s) = self.streams.get_mut(id) {
+            let before = buf.len();
+            match s.send_queue.front() {
+                None => break,
+                Some(Outgoing::Headers { .. }) => {
+                    let Some(Outgoing::Headers { headers, end_stream }) = s.send_queue.pop_front() else {
+                        break;
+                    };
+                    self.write_headers(id, &headers, end_stream, buf);
+                    self.recycle_headers(headers);
+                }
+                Some(Outgoing::Data { .. }) => {
+                    self.write_data_frame(id, buf);
+                    if buf.len() == before {
+                        break;
+                    }
+                }
             }
-            Some(Outgoing::Data { .. }) => self.write_data_frame(id, buf),
+            if buf.len() - start >= quantum {
+                break;
+            }
         }
         self.schedule_stream(id);
         self.maybe_remove(id);
