@@ -28,7 +28,7 @@ mod trace;
 mod transport;
 mod util;
 
-pub use client::{Backoff, Channel, Endpoint, ServiceConfig};
+pub use client::{Backoff, Channel, ConnectivityState, Endpoint, ServiceConfig};
 pub use codec::{Codec, ProstCodec};
 pub use interceptor::Interceptor;
 pub use request::{

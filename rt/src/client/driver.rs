@@ -110,6 +110,9 @@ pub(crate) struct ConnHandle {
     /// The health watch's verdict (`health_check::health`); SERVING when
     /// health checking is off.
     pub health: std::sync::atomic::AtomicU8,
+    /// Calls running or waiting for a stream, as the driver last saw (the
+    /// channel's idle timer reads it).
+    pub active_calls: std::sync::atomic::AtomicUsize,
     next_key: AtomicU64,
 }
 
@@ -120,6 +123,7 @@ impl ConnHandle {
             closed: AtomicBool::new(false),
             accepting: AtomicBool::new(true),
             health: std::sync::atomic::AtomicU8::new(super::health_check::health::SERVING),
+            active_calls: std::sync::atomic::AtomicUsize::new(0),
             next_key: AtomicU64::new(1),
         })
     }
@@ -533,11 +537,19 @@ impl<R: Runtime> Future for ClientDriver<R> {
                 return Poll::Ready(());
             }
             if !progress {
+                this.note_active_calls();
                 return Poll::Pending;
             }
         }
+        this.note_active_calls();
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+impl<R: Runtime> ClientDriver<R> {
+    fn note_active_calls(&self) {
+        self.handle.active_calls.store(self.keys.len() + self.waiting.len(), Ordering::Release);
     }
 }
 

@@ -12,6 +12,7 @@ mod connector;
 mod driver;
 mod health_check;
 mod hedging;
+mod live_config;
 mod pool;
 mod resolver;
 mod retry;
@@ -48,9 +49,13 @@ use address::{Naming, ParsedTarget, parse_target};
 use connector::{Connector, Dial};
 use driver::{ClientCmd, ClientLink, ConnHandle};
 use hedging::{HedgeCtx, hedged};
+use live_config::{Applied, LiveConfig};
 use pool::{Pool, PoolConfig};
 use resolver::DnsResolver;
 use retry::{Attempt, Clock, MethodPolicies, RetryCtx, Throttle, attempt_metadata, with_retries};
+
+/// gRPC-Go's default idle timeout.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// What a channel needs from its runtime-specific part.
 trait Backend: Send + Sync + 'static {
@@ -59,6 +64,15 @@ trait Backend: Send + Sync + 'static {
     fn connection(&self, wait_for_ready: bool) -> BoxFuture<'_, Result<Arc<ConnHandle>, Status>>;
     fn spawn(&self, fut: BoxFuture<'static, ()>);
     fn clock(&self) -> &dyn Clock;
+    fn state(&self, try_to_connect: bool) -> ConnectivityState;
+    /// Ready once the resolver answered (addresses, or an error) at least
+    /// once; starts it.
+    fn poll_resolved(&self, cx: &mut std::task::Context<'_>) -> Poll<()>;
+    fn poll_state_change(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        from: ConnectivityState,
+    ) -> Poll<ConnectivityState>;
 }
 
 impl<R: Net> Clock for Pool<R> {
@@ -80,6 +94,19 @@ impl<R: Net> Backend for Arc<Pool<R>> {
     fn clock(&self) -> &dyn Clock {
         &**self
     }
+    fn state(&self, try_to_connect: bool) -> ConnectivityState {
+        Pool::state(self, try_to_connect)
+    }
+    fn poll_resolved(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        Pool::poll_resolved(self, cx)
+    }
+    fn poll_state_change(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        from: ConnectivityState,
+    ) -> Poll<ConnectivityState> {
+        Pool::poll_state_change(self, cx, from)
+    }
 }
 
 struct Shared {
@@ -87,8 +114,9 @@ struct Shared {
     authority: Bytes,
     interceptors: Arc<[Arc<dyn Interceptor>]>,
     default_timeout: Option<Duration>,
-    policies: MethodPolicies,
-    throttle: Option<Throttle>,
+    /// Method policies and retry throttling (from the application, or
+    /// from the resolver's service config).
+    config: Arc<LiveConfig>,
 }
 
 /// A client channel to one target. Cheap to clone; clones share the
@@ -126,6 +154,7 @@ pub struct Endpoint<R: Net> {
     throttling: Option<RetryThrottling>,
     stats: Option<Arc<dyn crate::stats::StatsHandler>>,
     health_service: Option<String>,
+    idle_timeout: Option<Duration>,
     tcp: TcpOptions,
 }
 
@@ -167,8 +196,18 @@ impl<R: Net> Endpoint<R> {
             throttling: None,
             stats: None,
             health_service: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             tcp: TcpOptions::default(),
         })
+    }
+
+    /// Idle mode (gRPC-Go's `WithIdleTimeout`): after this long without
+    /// calls the channel closes its connections and stops redialling; the
+    /// next call connects again. `None` keeps connections for ever.
+    /// Default: 30 minutes.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
     }
 
     /// Discovers the addresses with `resolver` instead of the URI, which
@@ -406,16 +445,25 @@ impl<R: Net> Endpoint<R> {
             tls,
         };
         let authority = Bytes::from(self.authority);
+        let live = LiveConfig::new(
+            Applied {
+                policies: self.policies,
+                throttle: self.throttling.map(|t| Arc::new(Throttle::new(t))),
+                balancer: self.balancer,
+                health_check: self
+                    .health_service
+                    .map(|service| health_check::HealthCheck { service, authority: authority.clone() }),
+            },
+            authority.clone(),
+        );
         let cfg = PoolConfig {
             channel: driver::ChannelCtx::new(self.stats, self.config.h2.keepalive_interval),
             config: self.config,
             connect_timeout: self.connect_timeout,
             backoff: self.backoff,
-            balancer: self.balancer,
+            live: live.clone(),
             resolver,
-            health_check: self
-                .health_service
-                .map(|service| health_check::HealthCheck { service, authority: authority.clone() }),
+            idle_timeout: self.idle_timeout,
         };
         let pool = Pool::new(self.rt, connector, cfg);
         Ok(Channel {
@@ -424,8 +472,7 @@ impl<R: Net> Endpoint<R> {
                 authority,
                 interceptors: self.interceptors.into(),
                 default_timeout: self.default_timeout,
-                policies: self.policies,
-                throttle: self.throttling.map(Throttle::new),
+                config: live,
             }),
         })
     }
@@ -467,6 +514,22 @@ impl Drop for CancelOnDrop {
 }
 
 impl Channel {
+    /// The channel's connectivity state (gRPC's IDLE, CONNECTING, READY,
+    /// TRANSIENT_FAILURE; a dropped channel is shut down, so none reports
+    /// SHUTDOWN). `try_to_connect` leaves IDLE as a call would (gRPC-Go's
+    /// `Connect`).
+    pub fn state(&self, try_to_connect: bool) -> ConnectivityState {
+        self.shared.backend.state(try_to_connect)
+    }
+
+    /// Waits until the state is not `from` any more and returns it (gRPC-Go's
+    /// `WaitForStateChange`; bound the wait with the runtime's timer).
+    pub async fn wait_for_state_change(&self, from: ConnectivityState) -> ConnectivityState {
+        std::future::poll_fn(|cx| self.shared.backend.poll_state_change(cx, from)).await
+    }
+}
+
+impl Channel {
     /// Runs the `before` interceptors. Gives the call's deadline (the
     /// earliest of the request's deadline, its timeout and the channel's
     /// default timeout) and the `after` hooks it now owes; when a `before`
@@ -479,12 +542,30 @@ impl Channel {
         });
         let now = self.clock().now();
         let timeout = req.timeout.or(self.shared.default_timeout).map(|t| now + t);
+        // The method's config may come from the resolver: the first calls
+        // wait for its first answer (gRPC-Go's waitForResolvedAddrs), within
+        // their own deadline.
+        let asked = [timeout, req.deadline].into_iter().flatten().min();
+        let resolved = std::future::poll_fn(|cx| self.shared.backend.poll_resolved(cx));
+        match asked {
+            Some(at) => {
+                if let Either::Right(()) = select(resolved, self.clock().sleep_until(at)).await {
+                    return Err(Status::new(
+                        Code::DeadlineExceeded,
+                        "deadline exceeded while resolving the name",
+                    ));
+                }
+            }
+            None => resolved.await,
+        }
+        let now = self.clock().now();
         // gRFC A2: the method's configured timeout bounds whatever the
         // application asked for.
-        let configured = self.shared.policies.lookup(path).timeout.map(|t| now + t);
+        let config = self.shared.config.current();
+        let settings = config.policies.lookup(path);
+        let configured = settings.timeout.map(|t| now + t);
         let deadline = [timeout, req.deadline, configured].into_iter().flatten().min();
-        let wait_for_ready =
-            req.wait_for_ready.or(self.shared.policies.lookup(path).wait_for_ready).unwrap_or(false);
+        let wait_for_ready = req.wait_for_ready.or(settings.wait_for_ready).unwrap_or(false);
         let opts = CallOpts { deadline, compression: req.compression, wait_for_ready };
         let (mut head, message) = req.into_head();
         let before = run_before(&self.shared.interceptors, &info, &mut head).await;
@@ -530,7 +611,8 @@ impl Channel {
         };
         let shared = CallShared::new();
         let key = conn.next_key();
-        let settings = self.shared.policies.lookup(&path);
+        let config = self.shared.config.current();
+        let settings = config.policies.lookup(&path);
         let req = grpc::CallRequest {
             max_send_message_size: settings.max_request,
             max_recv_message_size: settings.max_response,
@@ -573,8 +655,9 @@ impl Channel {
         Fut: Future<Output = Attempt<T>>,
     {
         let clock = self.clock();
-        let throttle = self.shared.throttle.as_ref();
-        match &self.shared.policies.lookup(path).policy {
+        let config = self.shared.config.current();
+        let throttle = config.throttle.as_deref();
+        match &config.policies.lookup(path).policy {
             Some(CallPolicy::Hedging(policy)) => hedged(HedgeCtx { clock, policy, throttle }, attempt).await,
             Some(CallPolicy::Retry(policy)) => {
                 with_retries(RetryCtx { clock, policy: Some(policy), throttle, deadline }, attempt).await

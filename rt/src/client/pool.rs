@@ -3,6 +3,13 @@
 //! that picks one for each call. Connections open on demand (the first call,
 //! or when a policy asks), and while every address is failing calls fail
 //! fast with the latest error.
+//!
+//! Once a channel is in use, an address the balancer connected is kept
+//! connected: a lost connection is redialled at once and a failed attempt
+//! again when its backoff ends, so the channel's state (`state`) follows the
+//! backends without calls. After `idle_timeout` without calls the channel
+//! goes idle (gRPC-Go's idle mode): its connections close, nothing is
+//! redialled, and the next call connects again.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Poll, Waker};
@@ -12,9 +19,10 @@ use weir_core::grpc::{self, Code, Status};
 
 use super::address::Address;
 use super::backoff::Backoff;
-use super::balancer::{Balancer, ConnectivityState, Subchannel};
+use super::balancer::{ConnectivityState, Subchannel};
 use super::connector::Connector;
 use super::driver::{ClientDriver, ConnHandle};
+use super::live_config::LiveConfig;
 use super::resolver::{AddressSink, ResolveRequests, Resolver, ResolverUpdates};
 use super::subchannel::AddressConn;
 use crate::runtime::Net;
@@ -29,12 +37,14 @@ pub(crate) struct PoolConfig {
     /// The least time allowed for one connection attempt.
     pub connect_timeout: Duration,
     pub backoff: Backoff,
-    pub balancer: Arc<dyn Balancer>,
+    /// The balancer and health check (from the application, or from the
+    /// resolver's service config).
+    pub live: Arc<LiveConfig>,
     pub resolver: Arc<dyn Resolver>,
     /// Stats handler and keepalive backoff, shared by every connection.
     pub channel: Arc<super::driver::ChannelCtx>,
-    /// Client-side health checking: connections are used only while serving.
-    pub health_check: Option<super::health_check::HealthCheck>,
+    /// Idle mode: this long without calls closes the connections.
+    pub idle_timeout: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -53,10 +63,23 @@ struct LbState {
     /// When a timer wakes the waiters next (the earliest end of an
     /// address's backoff, while wait-for-ready calls wait).
     wake_at: Option<Instant>,
+    /// In use (a call or `state(true)` since the start or the last idle
+    /// period): connections the balancer opened are kept up.
+    active: bool,
+    /// Idle mode entered after `idle_timeout` without calls.
+    idle: bool,
+    /// The idle timer task runs.
+    idle_timer: bool,
+    /// The last call's pick, for the idle timer.
+    last_call: Option<Instant>,
+    /// `wait_for_state_change` callers.
+    watchers: Vec<Waker>,
 }
 
 /// The connections of one channel.
 pub(crate) struct Pool<R: Net> {
+    /// This pool, for tasks started where only `&self` is at hand.
+    me: Weak<Self>,
     rt: R,
     connector: Connector<R>,
     cfg: PoolConfig,
@@ -72,7 +95,14 @@ impl<R: Net> Drop for Pool<R> {
 
 impl<R: Net> Pool<R> {
     pub fn new(rt: R, connector: Connector<R>, cfg: PoolConfig) -> Arc<Self> {
-        Arc::new(Pool { rt, connector, cfg, requests: ResolveRequests::default(), state: Mutex::default() })
+        Arc::new_cyclic(|me| Pool {
+            me: me.clone(),
+            rt,
+            connector,
+            cfg,
+            requests: ResolveRequests::default(),
+            state: Mutex::default(),
+        })
     }
 
     pub fn runtime(&self) -> &R {
@@ -90,12 +120,8 @@ impl<R: Net> Pool<R> {
     pub async fn connection(self: &Arc<Self>, wait_for_ready: bool) -> Result<Arc<ConnHandle>, Status> {
         std::future::poll_fn(|cx| {
             let mut s = self.lock();
-            if !s.started {
-                s.started = true;
-                let sink: Weak<dyn AddressSink> = Arc::downgrade(self) as Weak<dyn AddressSink>;
-                let updates = ResolverUpdates::new(sink, self.requests.clone());
-                self.rt.spawn(self.cfg.resolver.run(updates));
-            }
+            self.activate(&mut s);
+            s.last_call = Some(self.rt.now());
             let mut outcome = self.pick(&mut s);
             if wait_for_ready && matches!(outcome, Poll::Ready(Err(_))) {
                 self.wake_when_an_address_may_connect(&mut s);
@@ -107,6 +133,151 @@ impl<R: Net> Pool<R> {
             outcome
         })
         .await
+    }
+
+    /// Starts the resolver on first use and leaves idle mode: from now on
+    /// the connections the balancer opens are kept up.
+    fn activate(self: &Arc<Self>, s: &mut LbState) {
+        if !s.started {
+            s.started = true;
+            let sink: Weak<dyn AddressSink> = Arc::downgrade(self) as Weak<dyn AddressSink>;
+            let updates = ResolverUpdates::new(sink, self.requests.clone());
+            // `run` is called in the task, not here under the pool's lock: a
+            // resolver may push its first results before returning its future.
+            let resolver = self.cfg.resolver.clone();
+            self.rt.spawn(async move { resolver.run(updates).await });
+        }
+        if !s.active {
+            s.active = true;
+            s.idle = false;
+            self.start_idle_timer(s);
+            self.wake_watchers(s);
+        }
+    }
+
+    /// The channel's state (gRPC's connectivity semantics): IDLE before the
+    /// first use and in idle mode; CONNECTING while the name resolves;
+    /// then READY if any address is, else CONNECTING if any connects, else
+    /// IDLE if any waits to, else TRANSIENT_FAILURE.
+    fn channel_state(&self, s: &LbState) -> ConnectivityState {
+        use ConnectivityState::*;
+        if !s.active {
+            return Idle;
+        }
+        if !s.resolved {
+            return if s.resolver_error.is_some() { TransientFailure } else { Connecting };
+        }
+        let states: Vec<ConnectivityState> = s.subchannels.iter().map(|c| c.peek()).collect();
+        [Ready, Connecting, Idle].into_iter().find(|want| states.contains(want)).unwrap_or(TransientFailure)
+    }
+
+    /// The state now; `try_to_connect` leaves IDLE as a call would.
+    pub fn state(self: &Arc<Self>, try_to_connect: bool) -> ConnectivityState {
+        let mut s = self.lock();
+        if try_to_connect && !s.active {
+            self.activate(&mut s);
+            if s.resolved {
+                let _ = self.pick(&mut s);
+            }
+        }
+        self.channel_state(&s)
+    }
+
+    /// Ready once the resolver answered at least once (a list or an
+    /// error); starts it on first use.
+    pub fn poll_resolved(self: &Arc<Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut s = self.lock();
+        if s.resolved || s.resolver_error.is_some() {
+            return Poll::Ready(());
+        }
+        self.activate(&mut s);
+        if !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            s.waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Ready with the state once it differs from `from`.
+    pub fn poll_state_change(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        from: ConnectivityState,
+    ) -> Poll<ConnectivityState> {
+        let mut s = self.lock();
+        let now = self.channel_state(&s);
+        if now != from {
+            return Poll::Ready(now);
+        }
+        if !s.watchers.iter().any(|w| w.will_wake(cx.waker())) {
+            s.watchers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    fn wake_watchers(&self, s: &mut LbState) {
+        std::mem::take(&mut s.watchers).into_iter().for_each(Waker::wake);
+    }
+
+    /// An address whose connection is wanted and not up: dial it now if it
+    /// is idle, or when its backoff ends.
+    fn keep_up(self: &Arc<Self>, s: &LbState, sub: &Arc<AddressConn>) {
+        if !s.active || !s.subchannels.iter().any(|c| Arc::ptr_eq(c, sub)) {
+            return;
+        }
+        sub.observe(self.rt.now());
+        if let Some(failures) = sub.begin_connect() {
+            let this = self.clone();
+            let sub = sub.clone();
+            self.rt.spawn(async move { this.connect(sub, failures).await });
+        }
+    }
+
+    /// A connection of `sub` ended (the server went away, or idle mode or
+    /// a new address list closed it).
+    fn connection_ended(self: &Arc<Self>, sub: &Arc<AddressConn>) {
+        let mut s = self.lock();
+        if sub.observe(self.rt.now()).lost {
+            self.requests.request();
+        }
+        self.keep_up(&s, sub);
+        self.wake_watchers(&mut s);
+        drop(s);
+        self.wake_all();
+    }
+
+    /// Runs while the channel is active: once `idle_timeout` passed since
+    /// the last call with no call running, the channel goes idle.
+    fn start_idle_timer(self: &Arc<Self>, s: &mut LbState) {
+        let Some(timeout) = self.cfg.idle_timeout else { return };
+        if s.idle_timer {
+            return;
+        }
+        s.idle_timer = true;
+        let pool = Arc::downgrade(self);
+        let rt = self.rt.clone();
+        self.rt.spawn(async move {
+            let mut due = rt.now() + timeout;
+            loop {
+                rt.sleep_until(due).await;
+                let Some(pool) = pool.upgrade() else { return };
+                let mut s = pool.lock();
+                let now = rt.now();
+                let quiet_until = s.last_call.map(|t| t + timeout).filter(|&t| t > now);
+                let busy = !s.waiters.is_empty() || s.subchannels.iter().any(|c| c.calls() > 0);
+                if busy || quiet_until.is_some() {
+                    due = if busy { now + timeout } else { quiet_until.unwrap_or(now + timeout) };
+                    continue;
+                }
+                s.idle_timer = false;
+                s.active = false;
+                s.idle = true;
+                for c in &s.subchannels {
+                    c.go_idle();
+                }
+                pool.wake_watchers(&mut s);
+                return;
+            }
+        });
     }
 
     fn pick(self: &Arc<Self>, s: &mut LbState) -> Poll<Result<Arc<ConnHandle>, Status>> {
@@ -153,7 +324,7 @@ impl<R: Net> Pool<R> {
                 .zip(&states)
                 .map(|(c, &state)| Subchannel { address: &c.address, state })
                 .collect();
-            self.cfg.balancer.pick(&views)
+            self.cfg.live.current().balancer.pick(&views)
         };
         for i in pick.connect {
             if let Some(sub) = s.subchannels.get(i)
@@ -203,8 +374,17 @@ impl<R: Net> Pool<R> {
                 let channel = self.cfg.channel.clone();
                 let driver =
                     ClientDriver::new(self.rt.clone(), io, self.cfg.config.clone(), handle.clone(), channel);
-                self.rt.spawn(driver);
-                if let Some(check) = self.cfg.health_check.clone() {
+                let pool = Arc::downgrade(&self);
+                // Weak: an address dropped from the list must drop (which
+                // shuts its connection down) while the connection runs.
+                let ended = Arc::downgrade(&sub);
+                self.rt.spawn(async move {
+                    driver.await;
+                    if let (Some(pool), Some(sub)) = (pool.upgrade(), ended.upgrade()) {
+                        pool.connection_ended(&sub);
+                    }
+                });
+                if let Some(check) = self.cfg.live.current().health_check.clone() {
                     handle
                         .health
                         .store(super::health_check::health::UNKNOWN, std::sync::atomic::Ordering::Release);
@@ -216,11 +396,29 @@ impl<R: Net> Pool<R> {
                 // The error first: a picker that sees the address failed
                 // finds why (not "no address is ready").
                 self.lock().last_error = Some(status);
-                sub.failed(started + backoff);
+                let until = started + backoff;
+                sub.failed(until);
                 self.requests.request();
+                self.redial_at(sub, until);
             }
         }
         self.wake_all();
+    }
+
+    /// Dials a failed address again when its backoff ends, if the channel
+    /// still wants it then.
+    fn redial_at(self: &Arc<Self>, sub: Arc<AddressConn>, at: Instant) {
+        let pool = Arc::downgrade(self);
+        let sub = Arc::downgrade(&sub);
+        let rt = self.rt.clone();
+        self.rt.spawn(async move {
+            rt.sleep_until(at).await;
+            if let (Some(pool), Some(sub)) = (pool.upgrade(), sub.upgrade()) {
+                let mut s = pool.lock();
+                pool.keep_up(&s, &sub);
+                pool.wake_watchers(&mut s);
+            }
+        });
     }
 
     /// Follows one connection's health; re-picks whenever it changes.
@@ -263,12 +461,30 @@ impl<R: Net> Pool<R> {
     }
 
     fn wake_all(&self) {
-        let waiters = std::mem::take(&mut self.lock().waiters);
-        waiters.into_iter().for_each(Waker::wake);
+        let mut s = self.lock();
+        let waiters = std::mem::take(&mut s.waiters);
+        let watchers = std::mem::take(&mut s.watchers);
+        drop(s);
+        waiters.into_iter().chain(watchers).for_each(Waker::wake);
     }
 }
 
 impl<R: Net> AddressSink for Pool<R> {
+    fn apply_config(&self, config: &super::ServiceConfig) {
+        self.cfg.live.apply(config);
+        {
+            // A new balancer may want other connections.
+            let mut s = self.lock();
+            if s.active
+                && s.resolved
+                && let Some(me) = self.me.upgrade()
+            {
+                let _ = me.pick(&mut s);
+            }
+        }
+        self.wake_all();
+    }
+
     fn apply(&self, result: Result<Vec<Address>, Status>) {
         {
             let mut s = self.lock();
@@ -285,6 +501,13 @@ impl<R: Net> AddressSink for Pool<R> {
                     s.subchannels = next;
                     s.resolved = true;
                     s.resolver_error = None;
+                    // Asked to connect before the name resolved.
+                    if s.active
+                        && s.waiters.is_empty()
+                        && let Some(me) = self.me.upgrade()
+                    {
+                        let _ = me.pick(&mut s);
+                    }
                 }
                 Err(status) => {
                     if !s.resolved {

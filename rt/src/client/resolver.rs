@@ -46,6 +46,8 @@ pub trait Resolver: Send + Sync + 'static {
 /// implements.
 pub(crate) trait AddressSink: Send + Sync {
     fn apply(&self, result: Result<Vec<Address>, Status>);
+    /// A valid service config from the resolver.
+    fn apply_config(&self, config: &super::ServiceConfig);
 }
 
 #[derive(Default)]
@@ -115,6 +117,23 @@ impl ResolverUpdates {
     /// the channel is gone.
     pub fn error(&self, status: Status) -> bool {
         self.send(Err(status))
+    }
+
+    /// Delivers a service config in gRPC's JSON form (gRFC A2), as DNS TXT
+    /// records, xDS or a control plane would: what it sets replaces the
+    /// application's settings (method configs, balancer, retry throttling,
+    /// health check for new connections). An invalid config is refused
+    /// with the error naming its field, and the channel keeps the config it
+    /// had. `Ok(false)` once the channel is gone.
+    pub fn service_config(&self, json: &str) -> Result<bool, super::ServiceConfigError> {
+        let config = super::ServiceConfig::from_json(json)?;
+        Ok(match self.sink.upgrade() {
+            Some(sink) => {
+                sink.apply_config(&config);
+                true
+            }
+            None => false,
+        })
     }
 
     fn send(&self, result: Result<Vec<Address>, Status>) -> bool {

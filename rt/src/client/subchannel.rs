@@ -71,6 +71,23 @@ impl AddressConn {
         Observed { state, lost }
     }
 
+    /// The state as the channel reports it, changing nothing: a failed
+    /// address stays TRANSIENT_FAILURE until its next attempt starts (gRPC
+    /// goes from TRANSIENT_FAILURE to CONNECTING), a lost connection is IDLE.
+    pub fn peek(&self) -> ConnectivityState {
+        match &self.lock().state {
+            State::Idle => ConnectivityState::Idle,
+            State::Connecting => ConnectivityState::Connecting,
+            State::Ready(h) if !h.usable() => ConnectivityState::Idle,
+            State::Ready(h) => match h.health.load(Ordering::Acquire) {
+                health::SERVING => ConnectivityState::Ready,
+                health::UNKNOWN => ConnectivityState::Connecting,
+                _ => ConnectivityState::TransientFailure,
+            },
+            State::Failed { .. } => ConnectivityState::TransientFailure,
+        }
+    }
+
     /// The live connection, when ready.
     pub fn ready(&self) -> Option<Arc<ConnHandle>> {
         match &self.lock().state {
@@ -107,6 +124,27 @@ impl AddressConn {
         let mut g = self.lock();
         g.failures = 0;
         g.state = State::Ready(handle);
+    }
+
+    /// Calls running on its connection.
+    pub fn calls(&self) -> usize {
+        match &self.lock().state {
+            State::Ready(h) => h.active_calls.load(Ordering::Acquire),
+            _ => 0,
+        }
+    }
+
+    /// Idle mode: closes the connection (gracefully, once its calls end)
+    /// and forgets failures; the next pick connects afresh.
+    pub fn go_idle(&self) {
+        let mut g = self.lock();
+        if let State::Ready(handle) = &g.state {
+            let _ = handle.cmds.push(ClientCmd::Shutdown);
+        }
+        if !matches!(g.state, State::Connecting) {
+            g.state = State::Idle;
+            g.failures = 0;
+        }
     }
 
     /// The attempt failed: transient failure until `until`.

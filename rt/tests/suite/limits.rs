@@ -1,5 +1,7 @@
 //! Per-channel message size limits set with the endpoint's builder.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use weir_rt::runtime::Net;
 use weir_rt::{Code, Endpoint};
@@ -85,5 +87,69 @@ pub async fn service_config_json_sets_timeouts_and_limits<R: Net + Default>(rt: 
             .is_err(),
         "an invalid config is refused"
     );
+    server.stop().await;
+}
+
+/// Hands its `ResolverUpdates` to the test: the test plays the resolver.
+struct Scripted {
+    address: std::net::SocketAddr,
+    config: &'static str,
+    updates: std::sync::Arc<std::sync::Mutex<Option<weir_rt::client::ResolverUpdates>>>,
+}
+
+impl weir_rt::client::Resolver for Scripted {
+    fn run(&self, updates: weir_rt::client::ResolverUpdates) -> weir_rt::runtime::BoxFuture<'static, ()> {
+        updates.service_config(self.config).expect("a valid first config");
+        updates.update(vec![weir_rt::client::Address::Tcp(self.address)]);
+        *self.updates.lock().unwrap() = Some(updates);
+        Box::pin(async {})
+    }
+}
+
+/// A service config delivered by the resolver replaces the application's
+/// (gRFC A2): its method timeout cuts a call the application's default
+/// config let run; an invalid one is refused naming its field and the
+/// channel keeps the config it had; a later valid one applies.
+pub async fn resolver_service_config_applies_and_an_invalid_one_keeps_the_last<R: Net + Default>(rt: R) {
+    let server = start(&rt, test_server(rt.clone(), Default::default())).await;
+    let address = server.addr.expect("a TCP server");
+    let updates = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let resolver = Scripted {
+        address,
+        config: r#"{"methodConfig": [{"name": [{"service": "test.Test", "method": "Sleep"}], "timeout": "0.2s"}]}"#,
+        updates: updates.clone(),
+    };
+    let ch = Endpoint::<R>::with_runtime(rt.clone(), server.url())
+        .unwrap()
+        .resolver(resolver)
+        .default_service_config(r#"{"methodConfig": [{"name": [{}], "timeout": "30s"}]}"#)
+        .unwrap()
+        .connect_lazy()
+        .unwrap();
+    let cut_after = |rt: R, ch: weir_rt::Channel, sleep_ms: u32| async move {
+        let started = rt.now();
+        let outcome = ch.unary("/test.Test/Sleep", req(super::ms(sleep_ms))).await;
+        (outcome.map(|_| ()).map_err(|s| s.code), rt.now() - started)
+    };
+    let (outcome, took) = cut_after(rt.clone(), ch.clone(), 5_000).await;
+    assert_eq!(outcome, Err(Code::DeadlineExceeded), "the resolver's 0.2 s timeout");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+
+    let resolver_side = updates.lock().unwrap().clone().expect("the resolver ran");
+    let refused = resolver_side
+        .service_config(r#"{"methodConfig": [{"name": [{}], "timeout": "soon"}]}"#)
+        .expect_err("an invalid config is refused");
+    assert!(refused.to_string().contains("timeout"), "names the field: {refused}");
+    let (outcome, took) = cut_after(rt.clone(), ch.clone(), 5_000).await;
+    assert_eq!(outcome, Err(Code::DeadlineExceeded), "the last valid config still applies");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+
+    let applied = resolver_side
+        .service_config(r#"{"methodConfig": [{"name": [{"service": "test.Test"}], "timeout": "2s"}]}"#)
+        .expect("a valid config");
+    assert!(applied, "the channel is alive");
+    let (outcome, took) = cut_after(rt.clone(), ch.clone(), 400).await;
+    assert_eq!(outcome, Ok(()), "the new config's 2 s timeout lets a 0.4 s call finish");
+    assert!(took >= Duration::from_millis(350), "{took:?}");
     server.stop().await;
 }

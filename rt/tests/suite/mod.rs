@@ -7,6 +7,7 @@ pub mod balancing;
 pub mod certs;
 pub mod churning;
 pub mod compressing;
+pub mod connectivity;
 pub mod intercepting;
 pub mod limits;
 pub mod refusing;
@@ -16,8 +17,8 @@ pub mod waiting;
 
 #[allow(unused_imports)]
 pub use {
-    balancing::*, churning::*, compressing::*, intercepting::*, limits::*, refusing::*, retrying::*,
-    waiting::*,
+    balancing::*, churning::*, compressing::*, connectivity::*, intercepting::*, limits::*, refusing::*,
+    retrying::*, waiting::*,
 };
 
 use std::net::SocketAddr;
@@ -85,6 +86,9 @@ macro_rules! scenario_tests {
             endpoint_message_size_limits,
             service_config_json_sets_timeouts_and_limits,
             wait_for_ready_waits_for_the_backend,
+            channel_state_follows_the_backend,
+            idle_channel_closes_its_connection_and_reconnects,
+            resolver_service_config_applies_and_an_invalid_one_keeps_the_last,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
