@@ -133,6 +133,56 @@ fn measure_server(
     Ok(f)
 }
 
+/// `h2load -c 1 -m 1000` latency, three runs alternating the stacks on a
+/// fresh server each, one server thread: a single run's p50 moves by a
+/// quarter between runs on a shared machine, so this row takes the median,
+/// as the streaming rows do.
+fn many_streams_latency_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
+    const RUNS: usize = 3;
+    let load = Load { connections: 1, streams: 1000, seconds: ctx.seconds };
+    let mut p50: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut rps: HashMap<&str, Vec<f64>> = HashMap::new();
+    for run in 0..RUNS {
+        for stack in STACKS {
+            let (_server, addr) = start_server(ctx, stack, "tokio", 1, &[])?;
+            let url = format!("http://{addr}/helloworld.Greeter/SayHello");
+            let log = ctx.work.join(format!("h2load-m1000-{stack}-{run}.log"));
+            let o = h2load::run(&url, &ctx.body, load, &log)?;
+            if o.failed > 0 || o.succeeded == 0 {
+                return Err(format!(
+                    "{stack}: h2load -m 1000: {} failed, {} succeeded",
+                    o.failed, o.succeeded
+                ));
+            }
+            eprintln!("   -m 1000 run {run}, {stack}: {:.0} req/s p50 {} µs", o.rps, o.p50_us);
+            p50.entry(stack).or_default().push(o.p50_us as f64);
+            rps.entry(stack).or_default().push(o.rps);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let scenario =
+        "unary, h2load -c 1 -m 1000 (many streams), 1 server thread, 3 runs alternating".to_string();
+    Ok(vec![
+        Row {
+            scenario: scenario.clone(),
+            metric: "req/s (median of 3)".into(),
+            weir: median(rps.get_mut("weir").ok_or("no figure")?),
+            tonic: median(rps.get_mut("tonic").ok_or("no figure")?),
+            better: Better::Higher,
+        },
+        Row {
+            scenario,
+            metric: "p50 latency µs (median of 3)".into(),
+            weir: median(p50.get_mut("weir").ok_or("no figure")?),
+            tonic: median(p50.get_mut("tonic").ok_or("no figure")?),
+            better: Better::Lower,
+        },
+    ])
+}
+
 /// The small-message streaming scenarios: (size, mode, concurrent calls).
 fn small_scenarios() -> Vec<(u32, &'static str, u32)> {
     let mut v = Vec::new();
@@ -385,6 +435,9 @@ thread) for unary calls and for server streaming (`bench.Bench/Download`, \
 `SO_SNDBUF` at {send_buffer} bytes (Linux doubles it) on loopback connections, tonic leaves \
 the kernel's autotuning. Two extra 1 MiB streaming rows give both stacks the same \
 setting (`bench-server --send-buffer BYTES`).\n\
+- Many streams: `h2load -c 1 -m 1000` also runs three times alternating the \
+stacks (a fresh server each time, one thread); its rows give the median of the \
+three, because one run's p50 moves by a quarter on a shared machine.\n\
 - Small messages: each stack's own client streams 64 B and 1 KiB messages \
 (`bench.Bench/Download`, `Upload` and `Hold` for server streaming, client \
 streaming and bidi echo; 20,000 per call, calls one after another) with 1 and \
@@ -438,6 +491,7 @@ fn main() -> Result<(), String> {
         }
         rows.extend(rows_for(threads, &figures[0], &figures[1]));
     }
+    rows.extend(many_streams_latency_rows(&ctx)?);
     rows.extend(small_message_rows(&ctx)?);
     rows.extend(instruction_rows(&ctx)?);
     rows.extend(send_buffer_rows(&ctx)?);
