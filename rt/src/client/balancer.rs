@@ -27,6 +27,9 @@ pub struct Subchannel<'a> {
     pub address: &'a Address,
     /// Its connection's state.
     pub state: ConnectivityState,
+    /// Calls running on its connection, counted from their pick to their
+    /// end (what `least_request` compares).
+    pub outstanding: usize,
 }
 
 /// A policy's decision for one call.
@@ -91,6 +94,53 @@ impl Balancer for RoundRobin {
     }
 }
 
+/// gRPC's `least_request` (gRFC A48): connects to every address and sends
+/// each call to the one with the fewest calls running among `choice_count`
+/// READY addresses drawn at random (all of them when there are no more
+/// than that), so a slow or overloaded backend gets fewer new calls.
+#[derive(Debug)]
+pub struct LeastRequest {
+    choice_count: usize,
+}
+
+impl LeastRequest {
+    /// Compares `choice_count` random candidates per call (gRFC A48: 2 by
+    /// default, clamped to 2..=10).
+    pub fn new(choice_count: u32) -> Self {
+        LeastRequest { choice_count: choice_count.clamp(2, 10) as usize }
+    }
+}
+
+impl Default for LeastRequest {
+    fn default() -> Self {
+        LeastRequest::new(2)
+    }
+}
+
+impl Balancer for LeastRequest {
+    fn pick(&self, subchannels: &[Subchannel<'_>]) -> Pick {
+        let connect =
+            (0..subchannels.len()).filter(|&i| subchannels[i].state == ConnectivityState::Idle).collect();
+        let ready: Vec<usize> =
+            (0..subchannels.len()).filter(|&i| subchannels[i].state == ConnectivityState::Ready).collect();
+        let candidates: Vec<usize> = if ready.len() <= self.choice_count {
+            ready
+        } else {
+            (0..self.choice_count).map(|_| ready[random_below(ready.len())]).collect()
+        };
+        // Ties go to a random one of the least loaded, not always the first.
+        let least = candidates.iter().map(|&i| subchannels[i].outstanding).min();
+        let tied: Vec<usize> =
+            candidates.into_iter().filter(|&i| Some(subchannels[i].outstanding) == least).collect();
+        let index = (!tied.is_empty()).then(|| tied[random_below(tied.len())]);
+        Pick { ready: index, connect }
+    }
+}
+
+fn random_below(n: usize) -> usize {
+    ((super::backoff::random_unit() * n as f64) as usize).min(n.saturating_sub(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::ConnectivityState::*;
@@ -99,9 +149,40 @@ mod tests {
     fn with<T>(states: &[ConnectivityState], f: impl FnOnce(&[Subchannel<'_>]) -> T) -> T {
         let addrs: Vec<Address> =
             (0..states.len()).map(|i| Address::Tcp(([127, 0, 0, 1], 1000 + i as u16).into())).collect();
-        let subs: Vec<Subchannel<'_>> =
-            addrs.iter().zip(states).map(|(address, &state)| Subchannel { address, state }).collect();
+        let subs: Vec<Subchannel<'_>> = addrs
+            .iter()
+            .zip(states)
+            .map(|(address, &state)| Subchannel { address, state, outstanding: 0 })
+            .collect();
         f(&subs)
+    }
+
+    #[test]
+    fn least_request_goes_to_the_least_loaded_ready_address() {
+        let addrs: Vec<Address> = (0..4).map(|i| Address::Tcp(([127, 0, 0, 1], 2000 + i).into())).collect();
+        let sub = |i: usize, state, outstanding| Subchannel { address: &addrs[i], state, outstanding };
+        let p = LeastRequest::default();
+        for _ in 0..50 {
+            let subs = [sub(0, Ready, 7), sub(1, Idle, 0), sub(2, Ready, 2), sub(3, TransientFailure, 0)];
+            assert_eq!(p.pick(&subs), Pick { ready: Some(2), connect: vec![1] });
+        }
+        // More ready than choices: two random draws, so the least loaded of
+        // all wins often, the most loaded only when drawn twice.
+        let wide = LeastRequest::new(2);
+        let mut counts = [0usize; 4];
+        for _ in 0..4000 {
+            let subs = [sub(0, Ready, 0), sub(1, Ready, 1), sub(2, Ready, 2), sub(3, Ready, 3)];
+            counts[wide.pick(&subs).ready.unwrap()] += 1;
+        }
+        assert!(counts[0] > counts[1] && counts[1] > counts[2] && counts[2] > counts[3], "{counts:?}");
+        assert!(counts[3] < 600, "the busiest only when drawn twice (1/16): {counts:?}");
+        // Ties are spread.
+        let mut tie = [0usize; 2];
+        for _ in 0..1000 {
+            tie[p.pick(&[sub(0, Ready, 1), sub(1, Ready, 1)]).ready.unwrap()] += 1;
+        }
+        assert!(tie[0] > 300 && tie[1] > 300, "{tie:?}");
+        assert_eq!(p.pick(&[sub(0, Connecting, 0)]), Pick::default());
     }
 
     #[test]

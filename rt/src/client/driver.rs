@@ -113,6 +113,9 @@ pub(crate) struct ConnHandle {
     /// Calls running or waiting for a stream, as the driver last saw (the
     /// channel's idle timer reads it).
     pub active_calls: std::sync::atomic::AtomicUsize,
+    /// Application calls picked for this connection and not yet dropped
+    /// (`least_request`'s measure).
+    pub outstanding: std::sync::atomic::AtomicUsize,
     next_key: AtomicU64,
 }
 
@@ -124,6 +127,7 @@ impl ConnHandle {
             accepting: AtomicBool::new(true),
             health: std::sync::atomic::AtomicU8::new(super::health_check::health::SERVING),
             active_calls: std::sync::atomic::AtomicUsize::new(0),
+            outstanding: std::sync::atomic::AtomicUsize::new(0),
             next_key: AtomicU64::new(1),
         })
     }
@@ -144,6 +148,29 @@ impl ConnHandle {
 pub(crate) struct ClientLink {
     pub conn: Arc<ConnHandle>,
     pub key: u64,
+    /// Counted in the connection's `outstanding` calls until dropped.
+    counted: bool,
+}
+
+impl ClientLink {
+    /// A link the balancer counts (`ConnHandle::outstanding`) while it lives.
+    pub fn counted(conn: Arc<ConnHandle>, key: u64) -> Self {
+        conn.outstanding.fetch_add(1, Ordering::AcqRel);
+        ClientLink { conn, key, counted: true }
+    }
+
+    /// A link of the channel's own (health checks), not counted.
+    pub fn uncounted(conn: Arc<ConnHandle>, key: u64) -> Self {
+        ClientLink { conn, key, counted: false }
+    }
+}
+
+impl Drop for ClientLink {
+    fn drop(&mut self) {
+        if self.counted {
+            self.conn.outstanding.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl CallLink for ClientLink {

@@ -93,7 +93,7 @@ async fn watch_once(conn: &Arc<ConnHandle>, check: &HealthCheck, set: &impl Fn(u
     if conn.cmds.push(cmd).is_err() {
         return Code::Unavailable;
     }
-    let call = Call { shared, link: Arc::new(ClientLink { conn: conn.clone(), key }) };
+    let call = Call { shared, link: Arc::new(ClientLink::uncounted(conn.clone(), key)) };
     let mut stream = match streaming_response(call).await {
         Ok(resp) => resp.into_inner(),
         Err(status) => return status.code,

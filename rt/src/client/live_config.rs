@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
-use super::balancer::{Balancer, PickFirst, RoundRobin};
+use super::balancer::{Balancer, LeastRequest, PickFirst, RoundRobin};
 use super::health_check::HealthCheck;
 use super::retry::{MethodPolicies, Throttle};
 use super::service_config::{LbPolicy, ServiceConfig};
@@ -61,6 +61,7 @@ impl LiveConfig {
             balancer: match config.load_balancing {
                 Some(LbPolicy::PickFirst) => Arc::new(PickFirst),
                 Some(LbPolicy::RoundRobin) => Arc::new(RoundRobin::default()),
+                Some(LbPolicy::LeastRequest { choice_count }) => Arc::new(LeastRequest::new(choice_count)),
                 None => d.balancer.clone(),
             },
             health_check: config

@@ -22,7 +22,7 @@ pub mod typed;
 
 pub use address::Address;
 pub use backoff::Backoff;
-pub use balancer::{Balancer, ConnectivityState, Pick, PickFirst, RoundRobin, Subchannel};
+pub use balancer::{Balancer, ConnectivityState, LeastRequest, Pick, PickFirst, RoundRobin, Subchannel};
 pub use resolver::{Resolver, ResolverUpdates, StaticResolver};
 pub use retry::{CallPolicy, HedgingPolicy, RetryPolicy, RetryThrottling};
 pub use service_config::{
@@ -269,6 +269,9 @@ impl<R: Net> Endpoint<R> {
         match config.load_balancing {
             Some(LbPolicy::PickFirst) => self.balancer = Arc::new(PickFirst),
             Some(LbPolicy::RoundRobin) => self.balancer = Arc::new(RoundRobin::default()),
+            Some(LbPolicy::LeastRequest { choice_count }) => {
+                self.balancer = Arc::new(balancer::LeastRequest::new(choice_count))
+            }
             None => {}
         }
         self.policies = MethodPolicies::from_config(&config);
@@ -626,7 +629,7 @@ impl Channel {
         if conn.cmds.push(cmd).is_err() {
             return Err(Status::new(Code::Unavailable, retry::NOT_SENT));
         }
-        Ok(Call { shared, link: Arc::new(ClientLink { conn, key }) })
+        Ok(Call { shared, link: Arc::new(ClientLink::counted(conn, key)) })
     }
 
     /// Starts one attempt of a call with a single request message (sent

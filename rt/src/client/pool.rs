@@ -322,7 +322,7 @@ impl<R: Net> Pool<R> {
                 .subchannels
                 .iter()
                 .zip(&states)
-                .map(|(c, &state)| Subchannel { address: &c.address, state })
+                .map(|(c, &state)| Subchannel { address: &c.address, state, outstanding: c.outstanding() })
                 .collect();
             self.cfg.live.current().balancer.pick(&views)
         };

@@ -38,6 +38,11 @@ pub enum LbPolicy {
     PickFirst,
     /// `round_robin`.
     RoundRobin,
+    /// `least_request_experimental` (gRFC A48) with its `choiceCount`.
+    LeastRequest {
+        /// Random candidates compared per call (2..=10).
+        choice_count: u32,
+    },
 }
 
 /// What a `methodConfig` entry applies to one or more methods.
@@ -151,6 +156,7 @@ fn load_balancing(top: &Map<String, Value>) -> Parsed<Option<LbPolicy>> {
     let known = |name: &str| match name {
         "pick_first" => Some(LbPolicy::PickFirst),
         "round_robin" => Some(LbPolicy::RoundRobin),
+        "least_request_experimental" | "least_request" => Some(LbPolicy::LeastRequest { choice_count: 2 }),
         _ => None,
     };
     if let Some(list) = top.get("loadBalancingConfig") {
@@ -167,14 +173,18 @@ fn load_balancing(top: &Map<String, Value>) -> Parsed<Option<LbPolicy>> {
             }
             // The first policy this client implements wins (gRFC A24).
             if let Some(p) = known(name) {
-                return Ok(Some(p));
+                return match p {
+                    LbPolicy::LeastRequest { .. } => least_request(config, &format!("{at}.{name}")).map(Some),
+                    p => Ok(Some(p)),
+                };
             }
         }
         return match list.is_empty() {
             true => Ok(None),
-            false => {
-                err("loadBalancingConfig", "none of the policies is supported (pick_first, round_robin)")
-            }
+            false => err(
+                "loadBalancingConfig",
+                "none of the policies is supported (pick_first, round_robin, least_request_experimental)",
+            ),
         };
     }
     match string(top, "loadBalancingPolicy", "loadBalancingPolicy")? {
@@ -184,6 +194,19 @@ fn load_balancing(top: &Map<String, Value>) -> Parsed<Option<LbPolicy>> {
             None => err("loadBalancingPolicy", format!("unknown policy {name:?}")),
         },
     }
+}
+
+/// gRFC A48: `choiceCount` defaults to 2, below 2 is invalid, above 10 is
+/// taken as 10.
+fn least_request(config: &Value, at: &str) -> Parsed<LbPolicy> {
+    let choice_count = match config.get("choiceCount") {
+        None => 2,
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 2 => n.min(10) as u32,
+            _ => return err(&format!("{at}.choiceCount"), "must be an integer of at least 2"),
+        },
+    };
+    Ok(LbPolicy::LeastRequest { choice_count })
 }
 
 fn method_config(v: &Value, at: &str) -> Parsed<MethodConfig> {
@@ -548,12 +571,39 @@ mod tests {
             (r#"{"loadBalancingConfig": [{"grpclb": {}}]}"#, "loadBalancingConfig"),
             (r#"{"loadBalancingConfig": [{"round_robin": {}, "pick_first": {}}]}"#, "loadBalancingConfig[0]"),
             (r#"{"loadBalancingPolicy": "nope"}"#, "loadBalancingPolicy"),
+            (
+                r#"{"loadBalancingConfig": [{"least_request_experimental": {"choiceCount": 1}}]}"#,
+                "loadBalancingConfig[0].least_request_experimental.choiceCount",
+            ),
             (r#"{"healthCheckConfig": []}"#, "healthCheckConfig"),
         ] {
             let e = ServiceConfig::from_json(json).expect_err(json);
             assert_eq!(e.field, field, "{json}: {e}");
             assert!(e.to_string().starts_with("invalid service config"), "{e}");
         }
+    }
+
+    #[test]
+    fn least_request_takes_its_choice_count() {
+        let lr = |json: &str| ServiceConfig::from_json(json).unwrap().load_balancing;
+        assert_eq!(
+            lr(r#"{"loadBalancingConfig": [{"least_request_experimental": {"choiceCount": 3}}]}"#),
+            Some(LbPolicy::LeastRequest { choice_count: 3 })
+        );
+        assert_eq!(
+            lr(r#"{"loadBalancingConfig": [{"least_request_experimental": {}}]}"#),
+            Some(LbPolicy::LeastRequest { choice_count: 2 }),
+            "gRFC A48's default"
+        );
+        assert_eq!(
+            lr(r#"{"loadBalancingConfig": [{"least_request_experimental": {"choiceCount": 25}}]}"#),
+            Some(LbPolicy::LeastRequest { choice_count: 10 }),
+            "capped at 10"
+        );
+        assert_eq!(
+            lr(r#"{"loadBalancingPolicy": "least_request_experimental"}"#),
+            Some(LbPolicy::LeastRequest { choice_count: 2 })
+        );
     }
 
     #[test]

@@ -126,6 +126,14 @@ impl AddressConn {
         g.state = State::Ready(handle);
     }
 
+    /// Application calls picked for its connection and not yet finished.
+    pub fn outstanding(&self) -> usize {
+        match &self.lock().state {
+            State::Ready(h) => h.outstanding.load(Ordering::Acquire),
+            _ => 0,
+        }
+    }
+
     /// Calls running on its connection.
     pub fn calls(&self) -> usize {
         match &self.lock().state {

@@ -261,3 +261,85 @@ pub async fn connection_failure_asks_for_re_resolution<R: Net + Default>(rt: R) 
     b.stop().await;
     c.stop().await;
 }
+
+/// Streams `id` once, then stays open until the client drops the call.
+const HOLD: &str = "/lb.Test/Hold";
+
+async fn holding<R: Net>(rt: &R, id: u8) -> Running {
+    let server = Server::new(rt.clone())
+        .route(WHO, Method::unary(move |_req| async move { Ok(Response::new(Bytes::from(vec![id]))) }))
+        .route(
+            HOLD,
+            Method::server_streaming(move |_req| async move {
+                let first = futures::stream::iter([Ok(Bytes::from(vec![id]).into())]);
+                let s: weir_rt::server::ResponseStream = Box::pin(first.chain(futures::stream::pending()));
+                Ok(Response::new(s))
+            }),
+        );
+    start(rt, server).await
+}
+
+/// Opens a held call and says which backend took it.
+async fn hold(ch: &Channel) -> (u8, weir_rt::Streaming<Bytes>) {
+    let mut s = ch.server_streaming(HOLD, Request::new(Bytes::new())).await.unwrap().into_inner();
+    let first = s.message().await.unwrap().expect("the backend's number");
+    (first[0], s)
+}
+
+/// gRFC A48 `least_request`, chosen by the service config: with four calls
+/// held on backend 0 (the only address at first), every new call goes to
+/// backend 1 until the two carry the same load, where round_robin would
+/// alternate; the calls held spread evenly, and ending the calls on
+/// backend 1 sends the next ones there again.
+pub async fn least_request_sends_calls_to_the_least_loaded_backend<R: Net + Default>(rt: R) {
+    let servers = [holding(&rt, 0).await, holding(&rt, 1).await];
+    let (tx, rx) = mpsc::unbounded();
+    tx.unbounded_send(vec![addr(&servers[0])]).unwrap();
+    let ch = Endpoint::<R>::new("http://lb.test")
+        .unwrap()
+        .resolver(Pushed(Mutex::new(Some(rx))))
+        .default_service_config(
+            r#"{"loadBalancingConfig": [{"least_request_experimental": {"choiceCount": 2}}]}"#,
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(hold(&ch).await);
+    }
+    assert!(held.iter().all(|(who, _)| *who == 0));
+    tx.unbounded_send(vec![addr(&servers[0]), addr(&servers[1])]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while who(&ch).await.unwrap() != 1 {
+        assert!(Instant::now() < deadline, "backend 1 never became ready");
+    }
+    let mut added = Vec::new();
+    for _ in 0..4 {
+        added.push(hold(&ch).await);
+    }
+    let went: Vec<u8> = added.iter().map(|(who, _)| *who).collect();
+    assert_eq!(went, [1, 1, 1, 1], "the least loaded backend takes the new calls");
+    let mut more = Vec::new();
+    for _ in 0..6 {
+        more.push(hold(&ch).await);
+    }
+    let ones = more.iter().filter(|(who, _)| *who == 1).count();
+    assert_eq!(
+        ones,
+        3,
+        "at equal load the calls spread evenly: {:?}",
+        more.iter().map(|m| m.0).collect::<Vec<_>>()
+    );
+    drop(added);
+    let mut after = Vec::new();
+    for _ in 0..4 {
+        after.push(hold(&ch).await.0);
+    }
+    assert_eq!(after, [1, 1, 1, 1], "backend 1's calls ended: it is the least loaded again");
+    drop((held, more));
+    for s in servers {
+        s.stop().await;
+    }
+}

@@ -89,6 +89,7 @@ macro_rules! scenario_tests {
             channel_state_follows_the_backend,
             idle_channel_closes_its_connection_and_reconnects,
             resolver_service_config_applies_and_an_invalid_one_keeps_the_last,
+            least_request_sends_calls_to_the_least_loaded_backend,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
