@@ -83,13 +83,15 @@ pub(crate) struct Pool<R: Net> {
     rt: R,
     connector: Connector<R>,
     cfg: PoolConfig,
-    requests: ResolveRequests,
+    /// The running resolver's link; a fresh one each time it starts (it is
+    /// closed, which stops the resolver, when the channel goes idle).
+    requests: Mutex<ResolveRequests>,
     state: Mutex<LbState>,
 }
 
 impl<R: Net> Drop for Pool<R> {
     fn drop(&mut self) {
-        self.requests.close();
+        self.requests().close();
     }
 }
 
@@ -100,13 +102,17 @@ impl<R: Net> Pool<R> {
             rt,
             connector,
             cfg,
-            requests: ResolveRequests::default(),
+            requests: Mutex::default(),
             state: Mutex::default(),
         })
     }
 
     pub fn runtime(&self) -> &R {
         &self.rt
+    }
+
+    fn requests(&self) -> ResolveRequests {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, LbState> {
@@ -141,7 +147,9 @@ impl<R: Net> Pool<R> {
         if !s.started {
             s.started = true;
             let sink: Weak<dyn AddressSink> = Arc::downgrade(self) as Weak<dyn AddressSink>;
-            let updates = ResolverUpdates::new(sink, self.requests.clone());
+            let requests = ResolveRequests::default();
+            *self.requests.lock().unwrap_or_else(|e| e.into_inner()) = requests.clone();
+            let updates = ResolverUpdates::new(sink, requests);
             // `run` is called in the task, not here under the pool's lock: a
             // resolver may push its first results before returning its future.
             let resolver = self.cfg.resolver.clone();
@@ -237,7 +245,7 @@ impl<R: Net> Pool<R> {
     fn connection_ended(self: &Arc<Self>, sub: &Arc<AddressConn>) {
         let mut s = self.lock();
         if sub.observe(self.rt.now()).lost {
-            self.requests.request();
+            self.requests().request();
         }
         self.keep_up(&s, sub);
         self.wake_watchers(&mut s);
@@ -271,6 +279,10 @@ impl<R: Net> Pool<R> {
                 s.idle_timer = false;
                 s.active = false;
                 s.idle = true;
+                // The resolver stops too (gRPC-Go closes it); the next call
+                // starts it again and uses the last list meanwhile.
+                s.started = false;
+                pool.requests().close();
                 for c in &s.subchannels {
                     c.go_idle();
                 }
@@ -295,7 +307,7 @@ impl<R: Net> Pool<R> {
     fn pick_once(self: &Arc<Self>, s: &mut LbState) -> Poll<Result<Arc<ConnHandle>, Status>> {
         if !s.resolved {
             if let Some(e) = &s.resolver_error {
-                self.requests.request();
+                self.requests().request();
                 return Poll::Ready(Err(e.clone()));
             }
             return Poll::Pending;
@@ -315,7 +327,7 @@ impl<R: Net> Pool<R> {
             })
             .collect();
         if lost {
-            self.requests.request();
+            self.requests().request();
         }
         let pick = {
             let views: Vec<Subchannel<'_>> = s
@@ -398,7 +410,7 @@ impl<R: Net> Pool<R> {
                 self.lock().last_error = Some(status);
                 let until = started + backoff;
                 sub.failed(until);
-                self.requests.request();
+                self.requests().request();
                 self.redial_at(sub, until);
             }
         }

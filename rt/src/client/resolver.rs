@@ -35,10 +35,11 @@ use crate::util::{Either, select};
 /// ```
 pub trait Resolver: Send + Sync + 'static {
     /// Resolves until the channel is gone, pushing lists through `updates`.
-    /// The channel spawns it on its runtime when its first call starts. A
-    /// resolver that re-resolves should do so when
-    /// [`ResolverUpdates::resolve_requested`] fires (a connection failed), and
-    /// return once that reports the channel closed.
+    /// The channel spawns it on its runtime when its first call starts, and
+    /// again with new `updates` when a call ends the channel's idle mode
+    /// (entering it closes the old ones). A resolver that re-resolves should
+    /// do so when [`ResolverUpdates::resolve_requested`] fires (a connection
+    /// failed), and return once that reports the channel closed.
     fn run(&self, updates: ResolverUpdates) -> BoxFuture<'static, ()>;
 }
 
@@ -128,11 +129,11 @@ impl ResolverUpdates {
     pub fn service_config(&self, json: &str) -> Result<bool, super::ServiceConfigError> {
         let config = super::ServiceConfig::from_json(json)?;
         Ok(match self.sink.upgrade() {
-            Some(sink) => {
+            Some(sink) if !self.is_closed() => {
                 sink.apply_config(&config);
                 true
             }
-            None => false,
+            _ => false,
         })
     }
 

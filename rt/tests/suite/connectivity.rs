@@ -2,6 +2,7 @@
 //! `Channel::wait_for_state_change`) and idle mode.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -98,17 +99,39 @@ pub async fn channel_state_follows_the_backend<R: Net + Default>(rt: R) {
     running.stop().await;
 }
 
-/// After `idle_timeout` without calls the channel closes its connection and
-/// reports IDLE; the next call reconnects by itself. A call that runs
-/// longer than the timeout keeps the channel out of idle mode meanwhile.
+/// Announces one address, then waits for re-resolution requests until its
+/// link closes; counts its runs and their ends.
+struct Counting {
+    address: std::net::SocketAddr,
+    runs: Arc<AtomicUsize>,
+    ended: Arc<AtomicUsize>,
+}
+
+impl weir_rt::client::Resolver for Counting {
+    fn run(&self, updates: weir_rt::client::ResolverUpdates) -> weir_rt::runtime::BoxFuture<'static, ()> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let (address, ended) = (self.address, self.ended.clone());
+        Box::pin(async move {
+            updates.update(vec![weir_rt::client::Address::Tcp(address)]);
+            while updates.resolve_requested().await {}
+            ended.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+}
+
+/// After `idle_timeout` without calls the channel closes its connection,
+/// stops its resolver and reports IDLE; the next call restarts the resolver
+/// and reconnects by itself.
 pub async fn idle_channel_closes_its_connection_and_reconnects<R: Net + Default>(rt: R) {
     let server =
         test_server(rt.clone(), Default::default()).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = server.local_addr().expect("a TCP address");
     let running = spawn_bound(&rt, server);
     let counters = Arc::new(CallCounters::new());
+    let (runs, ended) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let ch = Endpoint::<R>::with_runtime(rt.clone(), format!("http://{addr}"))
         .unwrap()
+        .resolver(Counting { address: addr, runs: runs.clone(), ended: ended.clone() })
         .idle_timeout(Some(Duration::from_millis(200)))
         .stats_handler(counters.clone())
         .connect_lazy()
@@ -125,10 +148,16 @@ pub async fn idle_channel_closes_its_connection_and_reconnects<R: Net + Default>
         rt.sleep_until(rt.now() + Duration::from_millis(10)).await;
     }
     assert_eq!(ch.state(false), Idle, "nothing redials an idle channel");
+    while ended.load(Ordering::SeqCst) < 1 {
+        assert!(rt.now() < closed_by, "idle mode stops the resolver");
+        rt.sleep_until(rt.now() + Duration::from_millis(10)).await;
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
 
     let answer = ch.unary("/test.Test/Unary", req(&b"two"[..])).await.expect("the next call reconnects");
     assert_eq!(answer.into_inner(), Bytes::from_static(b"two"));
     assert_eq!(counters.connections_opened(), 2, "a new connection");
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "the resolver runs again");
     assert_eq!(ch.state(false), Ready);
     running.stop().await;
 }
