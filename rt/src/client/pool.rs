@@ -66,8 +66,6 @@ struct LbState {
     /// In use (a call or `state(true)` since the start or the last idle
     /// period): connections the balancer opened are kept up.
     active: bool,
-    /// Idle mode entered after `idle_timeout` without calls.
-    idle: bool,
     /// The idle timer task runs.
     idle_timer: bool,
     /// The last call's pick, for the idle timer.
@@ -157,7 +155,6 @@ impl<R: Net> Pool<R> {
         }
         if !s.active {
             s.active = true;
-            s.idle = false;
             self.start_idle_timer(s);
             self.wake_watchers(s);
         }
@@ -243,12 +240,11 @@ impl<R: Net> Pool<R> {
     /// A connection of `sub` ended (the server went away, or idle mode or
     /// a new address list closed it).
     fn connection_ended(self: &Arc<Self>, sub: &Arc<AddressConn>) {
-        let mut s = self.lock();
+        let s = self.lock();
         if sub.observe(self.rt.now()).lost {
             self.requests().request();
         }
         self.keep_up(&s, sub);
-        self.wake_watchers(&mut s);
         drop(s);
         self.wake_all();
     }
@@ -270,15 +266,16 @@ impl<R: Net> Pool<R> {
                 let Some(pool) = pool.upgrade() else { return };
                 let mut s = pool.lock();
                 let now = rt.now();
-                let quiet_until = s.last_call.map(|t| t + timeout).filter(|&t| t > now);
-                let busy = !s.waiters.is_empty() || s.subchannels.iter().any(|c| c.calls() > 0);
-                if busy || quiet_until.is_some() {
-                    due = if busy { now + timeout } else { quiet_until.unwrap_or(now + timeout) };
+                if !s.waiters.is_empty() || s.subchannels.iter().any(|c| c.calls() > 0) {
+                    due = now + timeout;
+                    continue;
+                }
+                if let Some(quiet_until) = s.last_call.map(|t| t + timeout).filter(|&t| t > now) {
+                    due = quiet_until;
                     continue;
                 }
                 s.idle_timer = false;
                 s.active = false;
-                s.idle = true;
                 // The resolver stops too (gRPC-Go closes it); the next call
                 // starts it again and uses the last list meanwhile.
                 s.started = false;

@@ -128,23 +128,16 @@ impl ResolverUpdates {
     /// had. `Ok(false)` once the channel is gone.
     pub fn service_config(&self, json: &str) -> Result<bool, super::ServiceConfigError> {
         let config = super::ServiceConfig::from_json(json)?;
-        Ok(match self.sink.upgrade() {
-            Some(sink) if !self.is_closed() => {
-                sink.apply_config(&config);
-                true
-            }
-            _ => false,
-        })
+        Ok(self.live_sink().map(|sink| sink.apply_config(&config)).is_some())
     }
 
     fn send(&self, result: Result<Vec<Address>, Status>) -> bool {
-        match self.sink.upgrade() {
-            Some(sink) if !self.is_closed() => {
-                sink.apply(result);
-                true
-            }
-            _ => false,
-        }
+        self.live_sink().map(|sink| sink.apply(result)).is_some()
+    }
+
+    /// The channel, unless it is gone or this link was closed.
+    fn live_sink(&self) -> Option<Arc<dyn AddressSink>> {
+        self.sink.upgrade().filter(|_| !self.is_closed())
     }
 
     /// True once the channel is gone.

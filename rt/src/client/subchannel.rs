@@ -58,34 +58,14 @@ impl AddressConn {
             State::Failed { until } if now >= *until => g.state = State::Idle,
             _ => {}
         }
-        let state = match &g.state {
-            State::Idle => ConnectivityState::Idle,
-            State::Connecting => ConnectivityState::Connecting,
-            State::Ready(h) => match h.health.load(Ordering::Acquire) {
-                health::SERVING => ConnectivityState::Ready,
-                health::UNKNOWN => ConnectivityState::Connecting,
-                _ => ConnectivityState::TransientFailure,
-            },
-            State::Failed { .. } => ConnectivityState::TransientFailure,
-        };
-        Observed { state, lost }
+        Observed { state: reported(&g.state), lost }
     }
 
     /// The state as the channel reports it, changing nothing: a failed
     /// address stays TRANSIENT_FAILURE until its next attempt starts (gRPC
     /// goes from TRANSIENT_FAILURE to CONNECTING), a lost connection is IDLE.
     pub fn peek(&self) -> ConnectivityState {
-        match &self.lock().state {
-            State::Idle => ConnectivityState::Idle,
-            State::Connecting => ConnectivityState::Connecting,
-            State::Ready(h) if !h.usable() => ConnectivityState::Idle,
-            State::Ready(h) => match h.health.load(Ordering::Acquire) {
-                health::SERVING => ConnectivityState::Ready,
-                health::UNKNOWN => ConnectivityState::Connecting,
-                _ => ConnectivityState::TransientFailure,
-            },
-            State::Failed { .. } => ConnectivityState::TransientFailure,
-        }
+        reported(&self.lock().state)
     }
 
     /// The live connection, when ready.
@@ -128,16 +108,18 @@ impl AddressConn {
 
     /// Application calls picked for its connection and not yet finished.
     pub fn outstanding(&self) -> usize {
-        match &self.lock().state {
-            State::Ready(h) => h.outstanding.load(Ordering::Acquire),
-            _ => 0,
-        }
+        self.count(|h| &h.outstanding)
     }
 
     /// Calls running on its connection.
     pub fn calls(&self) -> usize {
+        self.count(|h| &h.active_calls)
+    }
+
+    /// One of its connection's counters; 0 without a connection.
+    fn count(&self, counter: impl Fn(&ConnHandle) -> &std::sync::atomic::AtomicUsize) -> usize {
         match &self.lock().state {
-            State::Ready(h) => h.active_calls.load(Ordering::Acquire),
+            State::Ready(h) => counter(h).load(Ordering::Acquire),
             _ => 0,
         }
     }
@@ -160,6 +142,23 @@ impl AddressConn {
         let mut g = self.lock();
         g.failures = g.failures.saturating_add(1);
         g.state = State::Failed { until };
+    }
+}
+
+/// What a subchannel in `state` reports: a connection that stopped taking
+/// calls is IDLE, a connected one READY only while its health check says
+/// SERVING.
+fn reported(state: &State) -> ConnectivityState {
+    match state {
+        State::Idle => ConnectivityState::Idle,
+        State::Connecting => ConnectivityState::Connecting,
+        State::Ready(h) if !h.usable() => ConnectivityState::Idle,
+        State::Ready(h) => match h.health.load(Ordering::Acquire) {
+            health::SERVING => ConnectivityState::Ready,
+            health::UNKNOWN => ConnectivityState::Connecting,
+            _ => ConnectivityState::TransientFailure,
+        },
+        State::Failed { .. } => ConnectivityState::TransientFailure,
     }
 }
 
