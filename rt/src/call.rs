@@ -398,6 +398,11 @@ impl CallShared {
         self.lock().finished.is_some()
     }
 
+    /// Client: whether the call ended with OK, once it ended.
+    pub fn finished_ok(&self) -> Option<bool> {
+        self.lock().finished.as_ref().map(|(s, _)| s.is_ok())
+    }
+
     /// Client: the final status, once known.
     pub fn finished_status(&self) -> Option<Status> {
         self.lock().finished.as_ref().map(|(s, _)| s.clone())

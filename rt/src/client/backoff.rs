@@ -47,9 +47,13 @@ impl Backoff {
 
 /// A number in [0, 1) from the standard library's randomly keyed hasher.
 pub(crate) fn random_unit() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// 64 random bits from the standard library's randomly keyed hasher.
+pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    let h = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    (h >> 11) as f64 / (1u64 << 53) as f64
+    std::collections::hash_map::RandomState::new().build_hasher().finish()
 }
 
 #[cfg(test)]

@@ -1,10 +1,19 @@
-//! Load-balancing policies: the [`Balancer`] trait a channel consults for
-//! every call, and gRPC's two standard policies, [`PickFirst`] and
-//! [`RoundRobin`].
+//! Load-balancing policies, on gRPC-Go's picker model: whenever the address
+//! list or an address's state changes, the channel asks its [`Balancer`]
+//! for a new [`Picker`], a snapshot of the states, and calls pick with that
+//! snapshot without taking any channel lock. Policies: [`PickFirst`] (the
+//! default), [`RoundRobin`], [`LeastRequest`] (gRFC A48),
+//! [`WeightedRoundRobin`] (address weights) and [`RingHash`] (gRFC A42,
+//! keyed by a request header as in gRFC A76).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use weir_core::grpc::Metadata;
+
 use super::address::Address;
+use super::driver::ConnHandle;
+use super::xxhash::xxh64;
 
 /// The connectivity state of one address (gRPC's subchannel states).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -15,41 +24,143 @@ pub enum ConnectivityState {
     Connecting,
     /// Connected: calls can go there.
     Ready,
-    /// The last attempt failed; waiting out its backoff before the address
-    /// may be tried again.
+    /// The last attempt failed (or outlier detection ejected the address);
+    /// waiting out its backoff before the address may be tried again.
     TransientFailure,
 }
 
-/// What a policy sees of one address.
-#[derive(Clone, Copy, Debug)]
+/// The live count of calls running on one address's connection, read at
+/// pick time (what `least_request` compares). Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Load(LoadSource);
+
+#[derive(Clone, Default)]
+enum LoadSource {
+    #[default]
+    None,
+    Conn(Arc<ConnHandle>),
+    Fixed(usize),
+}
+
+impl Load {
+    pub(crate) fn of(conn: Arc<ConnHandle>) -> Self {
+        Load(LoadSource::Conn(conn))
+    }
+
+    /// A constant load, for testing a policy.
+    pub fn fixed(calls: usize) -> Self {
+        Load(LoadSource::Fixed(calls))
+    }
+
+    /// Calls picked for this connection and not finished yet.
+    pub fn outstanding(&self) -> usize {
+        match &self.0 {
+            LoadSource::None => 0,
+            LoadSource::Conn(c) => c.outstanding.load(Ordering::Acquire),
+            LoadSource::Fixed(n) => *n,
+        }
+    }
+}
+
+impl std::fmt::Debug for Load {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Load({})", self.outstanding())
+    }
+}
+
+/// What a policy sees of one address when it builds a picker.
+#[derive(Clone, Debug)]
 pub struct Subchannel<'a> {
     /// The address.
     pub address: &'a Address,
     /// Its connection's state.
     pub state: ConnectivityState,
-    /// Calls running on its connection, counted from their pick to their
-    /// end (what `least_request` compares).
-    pub outstanding: usize,
+    /// Its weight from the resolver (1 unless given): what
+    /// `weighted_round_robin` and `ring_hash` share calls by.
+    pub weight: u32,
+    /// Calls running on its connection, live.
+    pub load: Load,
 }
 
-/// A policy's decision for one call.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Pick {
-    /// The READY subchannel (index) to send the call on. `None`: the call
-    /// waits for a state change while some subchannel is connecting, and
-    /// fails (UNAVAILABLE, with the latest connection error) otherwise.
-    pub ready: Option<usize>,
-    /// Subchannels to start connecting; only IDLE ones are acted on.
+/// What a picker sees of a call.
+#[derive(Clone, Copy, Debug)]
+pub struct PickInfo<'a> {
+    /// The method path, `/package.Service/Method`.
+    pub path: &'a [u8],
+    /// The request metadata, after the client interceptors.
+    pub metadata: &'a Metadata,
+}
+
+/// A picker's decision for one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// Send the call on this READY subchannel (its index in the list the
+    /// picker was built from).
+    Ready(usize),
+    /// Wait for the next picker; first start connecting this IDLE
+    /// subchannel, if given.
+    Wait(Option<usize>),
+    /// No subchannel can take the call: it fails with the latest connection
+    /// error (UNAVAILABLE), or waits if it is wait-for-ready.
+    Fail,
+}
+
+/// Picks for calls from one snapshot of the subchannels' states. Called
+/// concurrently by every call on the channel, so keep it quick and
+/// lock-free.
+pub trait Picker: Send + Sync + 'static {
+    /// Decides for one call.
+    fn pick(&self, call: &PickInfo<'_>) -> Pick;
+}
+
+/// A balancer's answer to a change of states.
+pub struct Update {
+    /// The picker calls use until the next change.
+    pub picker: Box<dyn Picker>,
+    /// IDLE subchannels to connect now (a policy that connects eagerly
+    /// names them all; `pick_first` the next in order).
     pub connect: Vec<usize>,
 }
 
-/// A load-balancing policy: given the state of every address, which one a
-/// call goes to, and which addresses to connect to. Called for each call
-/// and again whenever a waiting call sees a state change; keep it quick
-/// and lock-free where possible.
+impl std::fmt::Debug for Update {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Update").field("connect", &self.connect).finish_non_exhaustive()
+    }
+}
+
+/// A load-balancing policy: turns the states of a channel's addresses into
+/// a [`Picker`]. Called under the channel's lock each time the address list
+/// or a state changes (never per call).
 pub trait Balancer: Send + Sync + 'static {
-    /// Decides for one call.
-    fn pick(&self, subchannels: &[Subchannel<'_>]) -> Pick;
+    /// The picker for these states, and which addresses to connect.
+    fn update(&self, subchannels: &[Subchannel<'_>]) -> Update;
+}
+
+/// A picker that always decides the same.
+pub(crate) struct Always(pub Pick);
+
+impl Picker for Always {
+    fn pick(&self, _: &PickInfo<'_>) -> Pick {
+        self.0
+    }
+}
+
+/// Every IDLE subchannel.
+fn all_idle(subchannels: &[Subchannel<'_>]) -> Vec<usize> {
+    indices(subchannels, ConnectivityState::Idle)
+}
+
+fn indices(subchannels: &[Subchannel<'_>], state: ConnectivityState) -> Vec<usize> {
+    (0..subchannels.len()).filter(|&i| subchannels[i].state == state).collect()
+}
+
+/// With no READY subchannel: wait while one connects (or is about to),
+/// fail otherwise.
+fn not_ready(subchannels: &[Subchannel<'_>], connect: Vec<usize>) -> Update {
+    let connecting =
+        !connect.is_empty() || subchannels.iter().any(|s| s.state == ConnectivityState::Connecting);
+    let pick = if connecting { Pick::Wait(None) } else { Pick::Fail };
+    Update { picker: Box::new(Always(pick)), connect }
 }
 
 /// gRPC's `pick_first`: tries the addresses in order and sends every call to
@@ -59,16 +170,16 @@ pub trait Balancer: Send + Sync + 'static {
 pub struct PickFirst;
 
 impl Balancer for PickFirst {
-    fn pick(&self, subchannels: &[Subchannel<'_>]) -> Pick {
+    fn update(&self, subchannels: &[Subchannel<'_>]) -> Update {
         use ConnectivityState::*;
         if let Some(i) = subchannels.iter().position(|s| s.state == Ready) {
-            return Pick { ready: Some(i), connect: Vec::new() };
+            return Update { picker: Box::new(Always(Pick::Ready(i))), connect: Vec::new() };
         }
-        if subchannels.iter().any(|s| s.state == Connecting) {
-            return Pick::default();
-        }
-        let connect = subchannels.iter().position(|s| s.state == Idle).into_iter().collect();
-        Pick { ready: None, connect }
+        let connect = match subchannels.iter().any(|s| s.state == Connecting) {
+            true => Vec::new(),
+            false => subchannels.iter().position(|s| s.state == Idle).into_iter().collect(),
+        };
+        not_ready(subchannels, connect)
     }
 }
 
@@ -76,21 +187,30 @@ impl Balancer for PickFirst {
 /// ready ones in turn.
 #[derive(Debug, Default)]
 pub struct RoundRobin {
-    next: AtomicUsize,
+    /// Shared by its pickers, so the rotation continues across changes.
+    next: Arc<AtomicUsize>,
+}
+
+struct RoundRobinPicker {
+    ready: Vec<usize>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Picker for RoundRobinPicker {
+    fn pick(&self, _: &PickInfo<'_>) -> Pick {
+        let nth = self.next.fetch_add(1, Ordering::Relaxed) % self.ready.len();
+        Pick::Ready(self.ready[nth])
+    }
 }
 
 impl Balancer for RoundRobin {
-    fn pick(&self, subchannels: &[Subchannel<'_>]) -> Pick {
-        let connect =
-            (0..subchannels.len()).filter(|&i| subchannels[i].state == ConnectivityState::Idle).collect();
-        let ready = subchannels.iter().filter(|s| s.state == ConnectivityState::Ready).count();
-        if ready == 0 {
-            return Pick { ready: None, connect };
+    fn update(&self, subchannels: &[Subchannel<'_>]) -> Update {
+        let connect = all_idle(subchannels);
+        let ready = indices(subchannels, ConnectivityState::Ready);
+        if ready.is_empty() {
+            return not_ready(subchannels, connect);
         }
-        let nth = self.next.fetch_add(1, Ordering::Relaxed) % ready;
-        let index =
-            (0..subchannels.len()).filter(|&i| subchannels[i].state == ConnectivityState::Ready).nth(nth);
-        Pick { ready: index, connect }
+        Update { picker: Box::new(RoundRobinPicker { ready, next: self.next.clone() }), connect }
     }
 }
 
@@ -117,23 +237,250 @@ impl Default for LeastRequest {
     }
 }
 
-impl Balancer for LeastRequest {
-    fn pick(&self, subchannels: &[Subchannel<'_>]) -> Pick {
-        let connect =
-            (0..subchannels.len()).filter(|&i| subchannels[i].state == ConnectivityState::Idle).collect();
-        let ready: Vec<usize> =
-            (0..subchannels.len()).filter(|&i| subchannels[i].state == ConnectivityState::Ready).collect();
-        let candidates: Vec<usize> = if ready.len() <= self.choice_count {
-            ready
-        } else {
-            (0..self.choice_count).map(|_| ready[random_below(ready.len())]).collect()
+struct LeastRequestPicker {
+    /// READY subchannels: (index, live load).
+    ready: Vec<(usize, Load)>,
+    choice_count: usize,
+}
+
+impl Picker for LeastRequestPicker {
+    fn pick(&self, _: &PickInfo<'_>) -> Pick {
+        let n = self.ready.len();
+        let mut best: Option<(usize, usize)> = None;
+        let mut ties = 0usize;
+        let mut consider = |slot: usize| {
+            let load = self.ready[slot].1.outstanding();
+            match best {
+                Some((_, least)) if load > least => {}
+                Some((_, least)) if load == least => {
+                    // Ties go to a random one of the least loaded
+                    // (reservoir sampling), not always the first.
+                    ties += 1;
+                    if random_below(ties) == 0 {
+                        best = Some((slot, load));
+                    }
+                }
+                _ => {
+                    best = Some((slot, load));
+                    ties = 1;
+                }
+            }
         };
-        // Ties go to a random one of the least loaded, not always the first.
-        let least = candidates.iter().map(|&i| subchannels[i].outstanding).min();
-        let tied: Vec<usize> =
-            candidates.into_iter().filter(|&i| Some(subchannels[i].outstanding) == least).collect();
-        let index = (!tied.is_empty()).then(|| tied[random_below(tied.len())]);
-        Pick { ready: index, connect }
+        if n <= self.choice_count {
+            (0..n).for_each(&mut consider);
+        } else {
+            (0..self.choice_count).for_each(|_| consider(random_below(n)));
+        }
+        match best {
+            Some((slot, _)) => Pick::Ready(self.ready[slot].0),
+            None => Pick::Fail,
+        }
+    }
+}
+
+impl Balancer for LeastRequest {
+    fn update(&self, subchannels: &[Subchannel<'_>]) -> Update {
+        let connect = all_idle(subchannels);
+        let ready: Vec<(usize, Load)> = indices(subchannels, ConnectivityState::Ready)
+            .into_iter()
+            .map(|i| (i, subchannels[i].load.clone()))
+            .collect();
+        if ready.is_empty() {
+            return not_ready(subchannels, connect);
+        }
+        Update { picker: Box::new(LeastRequestPicker { ready, choice_count: self.choice_count }), connect }
+    }
+}
+
+/// Weighted round robin over the resolver's address weights
+/// ([`ResolverUpdates::update_weighted`](super::ResolverUpdates::update_weighted)):
+/// connects to every address and gives each READY one a share of the calls
+/// proportional to its weight, interleaved (nginx's smooth weighted
+/// round robin), not in runs.
+#[derive(Debug, Default)]
+pub struct WeightedRoundRobin {
+    next: Arc<AtomicUsize>,
+}
+
+/// The longest schedule a picker holds; larger weight sums are scaled down.
+const MAX_SCHEDULE: u64 = 4096;
+
+struct ScheduledPicker {
+    /// One period of picks (subchannel indices).
+    schedule: Vec<usize>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Picker for ScheduledPicker {
+    fn pick(&self, _: &PickInfo<'_>) -> Pick {
+        let nth = self.next.fetch_add(1, Ordering::Relaxed) % self.schedule.len();
+        Pick::Ready(self.schedule[nth])
+    }
+}
+
+/// One period of smooth weighted round robin over `(index, weight)`.
+fn smooth_schedule(weighted: &[(usize, u64)]) -> Vec<usize> {
+    let total: u64 = weighted.iter().map(|w| w.1).sum();
+    let weights: Vec<i64> = if total > MAX_SCHEDULE {
+        weighted.iter().map(|w| ((w.1 * MAX_SCHEDULE / total).max(1)) as i64).collect()
+    } else {
+        weighted.iter().map(|w| w.1 as i64).collect()
+    };
+    let total: i64 = weights.iter().sum();
+    let mut current = vec![0i64; weights.len()];
+    (0..total)
+        .map(|_| {
+            let mut best = 0;
+            for i in 0..weights.len() {
+                current[i] += weights[i];
+                if current[i] > current[best] {
+                    best = i;
+                }
+            }
+            current[best] -= total;
+            weighted[best].0
+        })
+        .collect()
+}
+
+impl Balancer for WeightedRoundRobin {
+    fn update(&self, subchannels: &[Subchannel<'_>]) -> Update {
+        let connect = all_idle(subchannels);
+        let weighted: Vec<(usize, u64)> = indices(subchannels, ConnectivityState::Ready)
+            .into_iter()
+            .map(|i| (i, subchannels[i].weight.max(1) as u64))
+            .collect();
+        if weighted.is_empty() {
+            return not_ready(subchannels, connect);
+        }
+        let schedule = smooth_schedule(&weighted);
+        Update { picker: Box::new(ScheduledPicker { schedule, next: self.next.clone() }), connect }
+    }
+}
+
+/// gRPC's `ring_hash` (gRFC A42): consistent hashing. Each address owns
+/// points on a ring (XXH64 of `"<address>_<n>"`, as many as its weight's
+/// share of the ring); a call goes to the first address at or after the
+/// XXH64 of its request key, the value of `hash_header` (gRFC A76; a random
+/// key without one). The same key always reaches the same backend, and
+/// removing a backend moves only the keys it had. Connects lazily: only the
+/// addresses calls land on.
+#[derive(Clone, Debug)]
+pub struct RingHash {
+    min_ring_size: u64,
+    max_ring_size: u64,
+    hash_header: Option<String>,
+}
+
+/// gRFC A42's defaults and the cap gRPC applies by default.
+const RING_DEFAULT_MIN: u64 = 1024;
+const RING_CAP: u64 = 4096;
+
+impl RingHash {
+    /// A ring of `min_ring_size..=max_ring_size` entries (capped at 4096,
+    /// gRPC's default cap), keyed by the request header `hash_header`
+    /// (lower case; several values are joined with `,`).
+    pub fn new(min_ring_size: u64, max_ring_size: u64, hash_header: Option<&str>) -> Self {
+        let max_ring_size = max_ring_size.clamp(1, RING_CAP);
+        RingHash {
+            min_ring_size: min_ring_size.clamp(1, max_ring_size),
+            max_ring_size,
+            hash_header: hash_header.map(|h| h.to_ascii_lowercase()),
+        }
+    }
+
+    /// gRFC A42's default ring sizes, keyed by `hash_header`.
+    pub fn with_header(hash_header: &str) -> Self {
+        RingHash::new(RING_DEFAULT_MIN, RING_CAP, Some(hash_header))
+    }
+
+    /// The ring for these `(address, weight)`: sorted `(hash, index)`.
+    fn ring(&self, addresses: &[(String, u64)]) -> Vec<(u64, usize)> {
+        let total: u64 = addresses.iter().map(|a| a.1).sum();
+        if total == 0 {
+            return Vec::new();
+        }
+        let normalized: Vec<f64> = addresses.iter().map(|a| a.1 as f64 / total as f64).collect();
+        let min_weight = normalized.iter().copied().fold(f64::INFINITY, f64::min);
+        let scale =
+            ((min_weight * self.min_ring_size as f64).ceil() / min_weight).min(self.max_ring_size as f64);
+        let mut ring = Vec::with_capacity(scale.ceil() as usize);
+        let (mut current, mut target) = (0.0f64, 0.0f64);
+        for (i, (name, _)) in addresses.iter().enumerate() {
+            target += scale * normalized[i];
+            let mut n = 0u64;
+            while current < target {
+                ring.push((xxh64(format!("{name}_{n}").as_bytes(), 0), i));
+                n += 1;
+                current += 1.0;
+            }
+        }
+        ring.sort_unstable();
+        ring
+    }
+}
+
+impl Default for RingHash {
+    fn default() -> Self {
+        RingHash::new(RING_DEFAULT_MIN, RING_CAP, None)
+    }
+}
+
+struct RingPicker {
+    ring: Vec<(u64, usize)>,
+    states: Vec<ConnectivityState>,
+    hash_header: Option<String>,
+}
+
+impl RingPicker {
+    fn request_hash(&self, call: &PickInfo<'_>) -> u64 {
+        let key = self.hash_header.as_deref().and_then(|name| {
+            let values: Vec<&[u8]> = call.metadata.get_all(name).map(|v| v.as_ref()).collect();
+            (!values.is_empty()).then(|| values.join(&b","[..]))
+        });
+        match key {
+            Some(key) => xxh64(&key, 0),
+            None => super::backoff::random_u64(),
+        }
+    }
+}
+
+impl Picker for RingPicker {
+    /// gRFC A42: the first entry's address if READY; wait for it while it
+    /// connects (starting it when IDLE); past a failed one, the next
+    /// distinct addresses the same way; fail when all have failed.
+    fn pick(&self, call: &PickInfo<'_>) -> Pick {
+        use ConnectivityState::*;
+        let hash = self.request_hash(call);
+        let start = self.ring.partition_point(|e| e.0 < hash) % self.ring.len();
+        let mut seen = vec![false; self.states.len()];
+        for k in 0..self.ring.len() {
+            let index = self.ring[(start + k) % self.ring.len()].1;
+            if std::mem::replace(&mut seen[index], true) {
+                continue;
+            }
+            match self.states[index] {
+                Ready => return Pick::Ready(index),
+                Idle => return Pick::Wait(Some(index)),
+                Connecting => return Pick::Wait(None),
+                TransientFailure => {}
+            }
+        }
+        Pick::Fail
+    }
+}
+
+impl Balancer for RingHash {
+    fn update(&self, subchannels: &[Subchannel<'_>]) -> Update {
+        let addresses: Vec<(String, u64)> =
+            subchannels.iter().map(|s| (s.address.to_string(), s.weight.max(1) as u64)).collect();
+        let ring = self.ring(&addresses);
+        if ring.is_empty() {
+            return not_ready(subchannels, Vec::new());
+        }
+        let states = subchannels.iter().map(|s| s.state).collect();
+        let picker = RingPicker { ring, states, hash_header: self.hash_header.clone() };
+        Update { picker: Box::new(picker), connect: Vec::new() }
     }
 }
 
@@ -146,63 +493,189 @@ mod tests {
     use super::ConnectivityState::*;
     use super::*;
 
-    fn with<T>(states: &[ConnectivityState], f: impl FnOnce(&[Subchannel<'_>]) -> T) -> T {
-        let addrs: Vec<Address> =
-            (0..states.len()).map(|i| Address::Tcp(([127, 0, 0, 1], 1000 + i as u16).into())).collect();
-        let subs: Vec<Subchannel<'_>> = addrs
+    fn addrs(n: usize) -> Vec<Address> {
+        (0..n).map(|i| Address::Tcp(([127, 0, 0, 1], 1000 + i as u16).into())).collect()
+    }
+
+    fn views<'a>(addrs: &'a [Address], states: &[ConnectivityState]) -> Vec<Subchannel<'a>> {
+        addrs
             .iter()
             .zip(states)
-            .map(|(address, &state)| Subchannel { address, state, outstanding: 0 })
-            .collect();
-        f(&subs)
+            .map(|(address, &state)| Subchannel { address, state, weight: 1, load: Load::default() })
+            .collect()
+    }
+
+    fn md() -> Metadata {
+        Metadata::new()
+    }
+
+    fn pick(b: &dyn Balancer, states: &[ConnectivityState]) -> (Pick, Vec<usize>) {
+        let a = addrs(states.len());
+        let u = b.update(&views(&a, states));
+        let md = md();
+        (u.picker.pick(&PickInfo { path: b"/s/m", metadata: &md }), u.connect)
     }
 
     #[test]
     fn least_request_goes_to_the_least_loaded_ready_address() {
-        let addrs: Vec<Address> = (0..4).map(|i| Address::Tcp(([127, 0, 0, 1], 2000 + i).into())).collect();
-        let sub = |i: usize, state, outstanding| Subchannel { address: &addrs[i], state, outstanding };
+        let a = addrs(4);
+        let sub =
+            |i: usize, state, load| Subchannel { address: &a[i], state, weight: 1, load: Load::fixed(load) };
+        let md = md();
+        let call = PickInfo { path: b"/s/m", metadata: &md };
         let p = LeastRequest::default();
+        let u = p.update(&[sub(0, Ready, 7), sub(1, Idle, 0), sub(2, Ready, 2), sub(3, TransientFailure, 0)]);
+        assert_eq!(u.connect, vec![1]);
         for _ in 0..50 {
-            let subs = [sub(0, Ready, 7), sub(1, Idle, 0), sub(2, Ready, 2), sub(3, TransientFailure, 0)];
-            assert_eq!(p.pick(&subs), Pick { ready: Some(2), connect: vec![1] });
+            assert_eq!(u.picker.pick(&call), Pick::Ready(2));
         }
         // More ready than choices: two random draws, so the least loaded of
         // all wins often, the most loaded only when drawn twice.
-        let wide = LeastRequest::new(2);
+        let u = LeastRequest::new(2).update(&[
+            sub(0, Ready, 0),
+            sub(1, Ready, 1),
+            sub(2, Ready, 2),
+            sub(3, Ready, 3),
+        ]);
         let mut counts = [0usize; 4];
         for _ in 0..4000 {
-            let subs = [sub(0, Ready, 0), sub(1, Ready, 1), sub(2, Ready, 2), sub(3, Ready, 3)];
-            counts[wide.pick(&subs).ready.unwrap()] += 1;
+            let Pick::Ready(i) = u.picker.pick(&call) else { panic!() };
+            counts[i] += 1;
         }
         assert!(counts[0] > counts[1] && counts[1] > counts[2] && counts[2] > counts[3], "{counts:?}");
         assert!(counts[3] < 600, "the busiest only when drawn twice (1/16): {counts:?}");
         // Ties are spread.
+        let u = p.update(&[sub(0, Ready, 1), sub(1, Ready, 1)]);
         let mut tie = [0usize; 2];
         for _ in 0..1000 {
-            tie[p.pick(&[sub(0, Ready, 1), sub(1, Ready, 1)]).ready.unwrap()] += 1;
+            let Pick::Ready(i) = u.picker.pick(&call) else { panic!() };
+            tie[i] += 1;
         }
         assert!(tie[0] > 300 && tie[1] > 300, "{tie:?}");
-        assert_eq!(p.pick(&[sub(0, Connecting, 0)]), Pick::default());
+        assert_eq!(pick(&p, &[Connecting]), (Pick::Wait(None), vec![]));
     }
 
     #[test]
     fn pick_first_uses_the_first_ready_and_connects_in_order() {
         let p = PickFirst;
-        assert_eq!(with(&[Idle, Idle], |s| p.pick(s)), Pick { ready: None, connect: vec![0] });
-        assert_eq!(with(&[Connecting, Idle], |s| p.pick(s)), Pick::default());
-        assert_eq!(with(&[TransientFailure, Idle], |s| p.pick(s)), Pick { ready: None, connect: vec![1] });
-        assert_eq!(with(&[Idle, Ready], |s| p.pick(s)), Pick { ready: Some(1), connect: vec![] });
-        assert_eq!(with(&[TransientFailure, TransientFailure], |s| p.pick(s)), Pick::default());
+        assert_eq!(pick(&p, &[Idle, Idle]), (Pick::Wait(None), vec![0]));
+        assert_eq!(pick(&p, &[Connecting, Idle]), (Pick::Wait(None), vec![]));
+        assert_eq!(pick(&p, &[TransientFailure, Idle]), (Pick::Wait(None), vec![1]));
+        assert_eq!(pick(&p, &[Idle, Ready]), (Pick::Ready(1), vec![]));
+        assert_eq!(pick(&p, &[TransientFailure, TransientFailure]), (Pick::Fail, vec![]));
     }
 
     #[test]
     fn round_robin_rotates_over_ready_and_connects_idle() {
         let p = RoundRobin::default();
-        let picks: Vec<_> =
-            (0..6).map(|_| with(&[Ready, Idle, Ready, TransientFailure], |s| p.pick(s))).collect();
-        assert!(picks.iter().all(|p| p.connect == vec![1]));
-        let order: Vec<_> = picks.iter().map(|p| p.ready.unwrap()).collect();
-        assert_eq!(order, vec![0, 2, 0, 2, 0, 2]);
-        assert_eq!(with(&[Connecting, Idle], |s| p.pick(s)), Pick { ready: None, connect: vec![1] });
+        let a = addrs(4);
+        let u = p.update(&views(&a, &[Ready, Idle, Ready, TransientFailure]));
+        assert_eq!(u.connect, vec![1]);
+        let md = md();
+        let order: Vec<_> =
+            (0..6).map(|_| u.picker.pick(&PickInfo { path: b"/s/m", metadata: &md })).collect();
+        use Pick::Ready as R;
+        assert_eq!(order, vec![R(0), R(2), R(0), R(2), R(0), R(2)]);
+        assert_eq!(pick(&p, &[Connecting, Idle]), (Pick::Wait(None), vec![1]));
+        assert_eq!(pick(&p, &[TransientFailure]), (Pick::Fail, vec![]));
+    }
+
+    #[test]
+    fn weighted_round_robin_shares_calls_by_weight_interleaved() {
+        let a = addrs(4);
+        let weights = [1u32, 3, 6, 9];
+        let states = [Ready, Ready, Ready, TransientFailure];
+        let subs: Vec<Subchannel<'_>> = (0..4)
+            .map(|i| Subchannel {
+                address: &a[i],
+                state: states[i],
+                weight: weights[i],
+                load: Load::default(),
+            })
+            .collect();
+        let u = WeightedRoundRobin::default().update(&subs);
+        let md = md();
+        let picks: Vec<usize> = (0..100)
+            .map(|_| match u.picker.pick(&PickInfo { path: b"/s/m", metadata: &md }) {
+                Pick::Ready(i) => i,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let count = |i| picks.iter().filter(|&&p| p == i).count();
+        assert_eq!((count(0), count(1), count(2), count(3)), (10, 30, 60, 0));
+        // Smooth: the heaviest never runs three times in a row here (6 of 10).
+        assert!(!picks.windows(3).any(|w| w.iter().all(|&p| p == 2)), "{picks:?}");
+        // Huge weights are scaled into a bounded schedule, keeping the ratio.
+        let schedule = smooth_schedule(&[(0, 1_000_000), (1, 3_000_000)]);
+        assert!(schedule.len() as u64 <= MAX_SCHEDULE);
+        let ones = schedule.iter().filter(|&&i| i == 1).count();
+        assert_eq!(ones * 4, schedule.len() * 3);
+    }
+
+    fn ring_pick(u: &Update, key: &str) -> Pick {
+        let mut md = Metadata::new();
+        md.append("x-user", key).unwrap();
+        u.picker.pick(&PickInfo { path: b"/s/m", metadata: &md })
+    }
+
+    #[test]
+    fn ring_hash_keeps_keys_on_their_backend_and_moves_only_a_removed_ones() {
+        let a = addrs(4);
+        let ring = RingHash::with_header("X-User");
+        let all = ring.update(&views(&a, &[Ready; 4]));
+        let keys: Vec<String> = (0..400).map(|k| format!("user-{k}")).collect();
+        let placed: Vec<Pick> = keys.iter().map(|k| ring_pick(&all, k)).collect();
+        assert_eq!(placed, keys.iter().map(|k| ring_pick(&all, k)).collect::<Vec<_>>(), "stable");
+        for i in 0..4 {
+            let n = placed.iter().filter(|&&p| p == Pick::Ready(i)).count();
+            assert!((50..=150).contains(&n), "backend {i} got {n} of 400 keys");
+        }
+        // Without backend 2, its keys move to the others. gRFC A42 keeps the
+        // ring at least `min_ring_size` long, so the others gain points
+        // (256 → 342 each here); a key of theirs moves only when one of those
+        // new points now comes first, never onto an old point.
+        let kept = [a[0].clone(), a[1].clone(), a[3].clone()];
+        let three = ring.update(&views(&kept, &[Ready; 3]));
+        let names = |list: &[Address]| list.iter().map(|x| (x.to_string(), 1)).collect::<Vec<_>>();
+        let old_points: std::collections::HashSet<u64> =
+            ring.ring(&names(&a)).into_iter().map(|e| e.0).collect();
+        let new_ring = ring.ring(&names(&kept));
+        let mut moved = 0;
+        for (key, before) in keys.iter().zip(&placed) {
+            let after = match ring_pick(&three, key) {
+                Pick::Ready(i) => [0, 1, 3][i],
+                other => panic!("{other:?}"),
+            };
+            assert_ne!(after, 2);
+            if *before != Pick::Ready(2) && Pick::Ready(after) != *before {
+                let hash = xxh64(key.as_bytes(), 0);
+                let owner = new_ring[new_ring.partition_point(|e| e.0 < hash) % new_ring.len()].0;
+                assert!(!old_points.contains(&owner), "{key} moved onto an old point");
+                moved += 1;
+            }
+        }
+        let others = placed.iter().filter(|&&p| p != Pick::Ready(2)).count();
+        assert!(moved * 4 < others, "{moved} of {others} keys of the kept backends moved");
+        // A key on a failed backend goes to the next on the ring; an idle
+        // one is connected and waited for.
+        let key = keys.iter().find(|k| ring_pick(&all, k) == Pick::Ready(1)).unwrap();
+        let failed = ring.update(&views(&a, &[Ready, TransientFailure, Ready, Ready]));
+        assert!(matches!(ring_pick(&failed, key), Pick::Ready(i) if i != 1));
+        let idle = ring.update(&views(&a, &[Ready, Idle, Ready, Ready]));
+        assert_eq!(ring_pick(&idle, key), Pick::Wait(Some(1)));
+        assert!(idle.connect.is_empty(), "ring_hash connects lazily");
+        let down = ring.update(&views(&a, &[TransientFailure; 4]));
+        assert_eq!(ring_pick(&down, key), Pick::Fail);
+    }
+
+    #[test]
+    fn ring_hash_entries_follow_weights_and_sizes() {
+        let ring = RingHash::new(100, 1000, None);
+        let entries = ring.ring(&[("a".into(), 1), ("b".into(), 3)]);
+        // A42: scale = ceil(0.25 * 100) / 0.25 = 100 entries, 25 and 75.
+        assert_eq!(entries.len(), 100);
+        assert_eq!(entries.iter().filter(|e| e.1 == 0).count(), 25);
+        assert!(entries.windows(2).all(|w| w[0].0 <= w[1].0), "sorted");
+        assert_eq!(RingHash::new(1 << 20, 1 << 23, None).ring(&[("a".into(), 1)]).len() as u64, RING_CAP);
     }
 }

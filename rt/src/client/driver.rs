@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvBatch, Room, Status};
 
+use super::outlier::Outcomes;
 use crate::call::{CallShared, MESSAGE_COST, queue_room};
 use crate::queue::CommandQueue;
 use crate::request::{CallLink, OutMessage};
@@ -116,12 +117,16 @@ pub(crate) struct ConnHandle {
     /// Application calls picked for this connection and not yet dropped
     /// (`least_request`'s measure).
     pub outstanding: std::sync::atomic::AtomicUsize,
+    /// Where its application calls' outcomes are counted (its address's,
+    /// for outlier detection).
+    pub outcomes: Arc<Outcomes>,
     next_key: AtomicU64,
 }
 
 impl ConnHandle {
-    pub fn new() -> Arc<Self> {
+    pub fn new(outcomes: Arc<Outcomes>) -> Arc<Self> {
         Arc::new(ConnHandle {
+            outcomes,
             cmds: CommandQueue::new(),
             closed: AtomicBool::new(false),
             accepting: AtomicBool::new(true),
@@ -148,27 +153,34 @@ impl ConnHandle {
 pub(crate) struct ClientLink {
     pub conn: Arc<ConnHandle>,
     pub key: u64,
-    /// Counted in the connection's `outstanding` calls until dropped.
-    counted: bool,
+    /// An application call: counted in the connection's `outstanding`
+    /// calls until dropped, its outcome then in `outcomes`.
+    counted: Option<Arc<CallShared>>,
 }
 
 impl ClientLink {
-    /// A link the balancer counts (`ConnHandle::outstanding`) while it lives.
-    pub fn counted(conn: Arc<ConnHandle>, key: u64) -> Self {
+    /// A link the balancer counts (`ConnHandle::outstanding`) while it
+    /// lives, and whose outcome outlier detection counts.
+    pub fn counted(conn: Arc<ConnHandle>, key: u64, call: &Arc<CallShared>) -> Self {
         conn.outstanding.fetch_add(1, Ordering::AcqRel);
-        ClientLink { conn, key, counted: true }
+        ClientLink { conn, key, counted: Some(call.clone()) }
     }
 
     /// A link of the channel's own (health checks), not counted.
     pub fn uncounted(conn: Arc<ConnHandle>, key: u64) -> Self {
-        ClientLink { conn, key, counted: false }
+        ClientLink { conn, key, counted: None }
     }
 }
 
 impl Drop for ClientLink {
     fn drop(&mut self) {
-        if self.counted {
+        if let Some(call) = &self.counted {
             self.conn.outstanding.fetch_sub(1, Ordering::AcqRel);
+            // A call the application dropped before its end counts for
+            // nothing.
+            if let Some(ok) = call.finished_ok() {
+                self.conn.outcomes.record(ok);
+            }
         }
     }
 }

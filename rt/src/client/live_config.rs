@@ -4,14 +4,15 @@
 //! (what it leaves out stays as the application set it), and an invalid one
 //! changes nothing, as in gRPC-Go.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
-use super::balancer::{Balancer, LeastRequest, PickFirst, RoundRobin};
+use super::balancer::Balancer;
 use super::health_check::HealthCheck;
+use super::outlier::OutlierDetection;
 use super::retry::{MethodPolicies, Throttle};
-use super::service_config::{LbPolicy, ServiceConfig};
+use super::service_config::ServiceConfig;
 
 /// The settings taken from a service config.
 pub(crate) struct Applied {
@@ -19,29 +20,27 @@ pub(crate) struct Applied {
     pub throttle: Option<Arc<Throttle>>,
     pub balancer: Arc<dyn Balancer>,
     pub health_check: Option<HealthCheck>,
+    pub outlier_detection: Option<OutlierDetection>,
 }
 
 /// The applied settings, replaced whole when a resolver's config arrives;
-/// calls and picks take the current ones (an `Arc`, cheap to hold).
+/// calls and picks take the current ones (an `Arc`, cheap to hold; the
+/// lock is a read lock, so calls on many threads do not wait for each other).
 pub(crate) struct LiveConfig {
     defaults: Arc<Applied>,
-    current: Mutex<Arc<Applied>>,
+    current: RwLock<Arc<Applied>>,
     authority: Bytes,
 }
 
 impl LiveConfig {
     pub fn new(defaults: Applied, authority: Bytes) -> Arc<Self> {
         let defaults = Arc::new(defaults);
-        Arc::new(LiveConfig { current: Mutex::new(defaults.clone()), defaults, authority })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Arc<Applied>> {
-        self.current.lock().unwrap_or_else(|e| e.into_inner())
+        Arc::new(LiveConfig { current: RwLock::new(defaults.clone()), defaults, authority })
     }
 
     /// What applies now.
     pub fn current(&self) -> Arc<Applied> {
-        self.lock().clone()
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// A resolver's (valid) config: the parts it has replace the
@@ -58,11 +57,15 @@ impl LiveConfig {
                 .retry_throttling
                 .map(|t| Arc::new(Throttle::new(t)))
                 .or_else(|| d.throttle.clone()),
-            balancer: match config.load_balancing {
-                Some(LbPolicy::PickFirst) => Arc::new(PickFirst),
-                Some(LbPolicy::RoundRobin) => Arc::new(RoundRobin::default()),
-                Some(LbPolicy::LeastRequest { choice_count }) => Arc::new(LeastRequest::new(choice_count)),
+            balancer: match &config.load_balancing {
+                Some(policy) => policy.balancer(),
                 None => d.balancer.clone(),
+            },
+            // Part of the balancing config: a config naming a balancer
+            // without it turns it off.
+            outlier_detection: match &config.load_balancing {
+                Some(_) => config.outlier_detection.clone(),
+                None => d.outlier_detection.clone(),
             },
             health_check: config
                 .health_check_service
@@ -70,6 +73,6 @@ impl LiveConfig {
                 .map(|service| HealthCheck { service, authority: self.authority.clone() })
                 .or_else(|| d.health_check.clone()),
         };
-        *self.lock() = Arc::new(applied);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(applied);
     }
 }

@@ -13,16 +13,24 @@ mod driver;
 mod health_check;
 mod hedging;
 mod live_config;
+mod outlier;
 mod pool;
+mod replay;
 mod resolver;
 mod retry;
 mod service_config;
 mod subchannel;
 pub mod typed;
+mod xxhash;
 
 pub use address::Address;
 pub use backoff::Backoff;
-pub use balancer::{Balancer, ConnectivityState, LeastRequest, Pick, PickFirst, RoundRobin, Subchannel};
+pub use balancer::{
+    Balancer, ConnectivityState, LeastRequest, Load, Pick, PickFirst, PickInfo, Picker, RingHash, RoundRobin,
+    Subchannel, Update, WeightedRoundRobin,
+};
+pub use outlier::{FailurePercentageEjection, OutlierDetection, SuccessRateEjection};
+pub use replay::RetryBufferLimits;
 pub use resolver::{Resolver, ResolverUpdates, StaticResolver};
 pub use retry::{CallPolicy, HedgingPolicy, RetryPolicy, RetryThrottling};
 pub use service_config::{
@@ -51,6 +59,7 @@ use driver::{ClientCmd, ClientLink, ConnHandle};
 use hedging::{HedgeCtx, hedged};
 use live_config::{Applied, LiveConfig};
 use pool::{Pool, PoolConfig};
+use replay::{ChannelBuffer, Replay};
 use resolver::DnsResolver;
 use retry::{Attempt, Clock, MethodPolicies, RetryCtx, Throttle, attempt_metadata, with_retries};
 
@@ -61,7 +70,13 @@ const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 trait Backend: Send + Sync + 'static {
     /// A connection for a call; `wait_for_ready`: wait through transient
     /// failures instead of failing at once.
-    fn connection(&self, wait_for_ready: bool) -> BoxFuture<'_, Result<Arc<ConnHandle>, Status>>;
+    fn connection<'a>(
+        &'a self,
+        call: PickInfo<'a>,
+        wait_for_ready: bool,
+    ) -> BoxFuture<'a, Result<Arc<ConnHandle>, Status>>;
+    /// Picks that needed the channel's state lock.
+    fn locked_picks(&self) -> u64;
     fn spawn(&self, fut: BoxFuture<'static, ()>);
     fn clock(&self) -> &dyn Clock;
     fn state(&self, try_to_connect: bool) -> ConnectivityState;
@@ -85,8 +100,15 @@ impl<R: Net> Clock for Pool<R> {
 }
 
 impl<R: Net> Backend for Arc<Pool<R>> {
-    fn connection(&self, wait_for_ready: bool) -> BoxFuture<'_, Result<Arc<ConnHandle>, Status>> {
-        Box::pin(Pool::connection(self, wait_for_ready))
+    fn connection<'a>(
+        &'a self,
+        call: PickInfo<'a>,
+        wait_for_ready: bool,
+    ) -> BoxFuture<'a, Result<Arc<ConnHandle>, Status>> {
+        Box::pin(Pool::connection(self, call, wait_for_ready))
+    }
+    fn locked_picks(&self) -> u64 {
+        Pool::locked_picks(self)
     }
     fn spawn(&self, fut: BoxFuture<'static, ()>) {
         Runtime::spawn(self.runtime(), fut);
@@ -117,6 +139,9 @@ struct Shared {
     /// Method policies and retry throttling (from the application, or
     /// from the resolver's service config).
     config: Arc<LiveConfig>,
+    /// What retried streaming calls may keep for replay, and what they keep.
+    retry_buffer: RetryBufferLimits,
+    retry_buffered: Arc<ChannelBuffer>,
 }
 
 /// A client channel to one target. Cheap to clone; clones share the
@@ -154,7 +179,9 @@ pub struct Endpoint<R: Net> {
     throttling: Option<RetryThrottling>,
     stats: Option<Arc<dyn crate::stats::StatsHandler>>,
     health_service: Option<String>,
+    outlier_detection: Option<OutlierDetection>,
     idle_timeout: Option<Duration>,
+    retry_buffer: RetryBufferLimits,
     tcp: TcpOptions,
 }
 
@@ -196,7 +223,9 @@ impl<R: Net> Endpoint<R> {
             throttling: None,
             stats: None,
             health_service: None,
+            outlier_detection: None,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            retry_buffer: RetryBufferLimits::default(),
             tcp: TcpOptions::default(),
         })
     }
@@ -220,6 +249,23 @@ impl<R: Net> Endpoint<R> {
     /// The load-balancing policy (default: [`PickFirst`]).
     pub fn balancer(mut self, balancer: impl Balancer) -> Self {
         self.balancer = Arc::new(balancer);
+        self
+    }
+
+    /// How many request bytes retried client-streaming and bidi calls keep
+    /// for replay: past the per-call limit, or when the channel's calls
+    /// together hold the per-channel limit, a call commits to its current
+    /// attempt (default: 256 KiB per call, 16 MiB per channel).
+    pub fn retry_buffer(mut self, limits: RetryBufferLimits) -> Self {
+        self.retry_buffer = limits;
+        self
+    }
+
+    /// Outlier detection (gRFC A50) around the balancer: addresses whose
+    /// calls fail far more than the others' are ejected (the balancer sees
+    /// them in TRANSIENT_FAILURE) for a growing time. Off by default.
+    pub fn outlier_detection(mut self, config: OutlierDetection) -> Self {
+        self.outlier_detection = Some(config);
         self
     }
 
@@ -266,13 +312,9 @@ impl<R: Net> Endpoint<R> {
     /// `waitForReady` applies unless the call says otherwise
     /// ([`Request::set_wait_for_ready`]).
     pub fn service_config(mut self, config: ServiceConfig) -> Self {
-        match config.load_balancing {
-            Some(LbPolicy::PickFirst) => self.balancer = Arc::new(PickFirst),
-            Some(LbPolicy::RoundRobin) => self.balancer = Arc::new(RoundRobin::default()),
-            Some(LbPolicy::LeastRequest { choice_count }) => {
-                self.balancer = Arc::new(balancer::LeastRequest::new(choice_count))
-            }
-            None => {}
+        if let Some(policy) = &config.load_balancing {
+            self.balancer = policy.balancer();
+            self.outlier_detection = config.outlier_detection.clone();
         }
         self.policies = MethodPolicies::from_config(&config);
         if let Some(t) = config.retry_throttling {
@@ -456,6 +498,7 @@ impl<R: Net> Endpoint<R> {
                 health_check: self
                     .health_service
                     .map(|service| health_check::HealthCheck { service, authority: authority.clone() }),
+                outlier_detection: self.outlier_detection,
             },
             authority.clone(),
         );
@@ -476,6 +519,8 @@ impl<R: Net> Endpoint<R> {
                 interceptors: self.interceptors.into(),
                 default_timeout: self.default_timeout,
                 config: live,
+                retry_buffer: self.retry_buffer,
+                retry_buffered: Arc::default(),
             }),
         })
     }
@@ -484,7 +529,8 @@ impl<R: Net> Endpoint<R> {
     /// balancer picks first).
     pub async fn connect(self) -> Result<Channel, Status> {
         let channel = self.connect_lazy()?;
-        channel.shared.backend.connection(false).await?;
+        let metadata = Metadata::new();
+        channel.shared.backend.connection(PickInfo { path: b"", metadata: &metadata }, false).await?;
         Ok(channel)
     }
 }
@@ -523,6 +569,14 @@ impl Channel {
     /// `Connect`).
     pub fn state(&self, try_to_connect: bool) -> ConnectivityState {
         self.shared.backend.state(try_to_connect)
+    }
+
+    /// Picks so far that needed the channel's state lock (to wait for a
+    /// connection, start one, or fail). Calls on a channel with a ready
+    /// picker pick without any lock; this is how tests show it.
+    #[doc(hidden)]
+    pub fn locked_picks(&self) -> u64 {
+        self.shared.backend.locked_picks()
     }
 
     /// Waits until the state is not `from` any more and returns it (gRPC-Go's
@@ -600,7 +654,8 @@ impl Channel {
     ) -> Result<Call, Status> {
         let CallOpts { deadline, compression, wait_for_ready } = opts;
         let expired = || Status::new(Code::DeadlineExceeded, "deadline exceeded");
-        let connection = self.shared.backend.connection(wait_for_ready);
+        let call = PickInfo { path: &path, metadata: &metadata };
+        let connection = self.shared.backend.connection(call, wait_for_ready);
         let conn = match deadline {
             None => connection.await?,
             Some(at) => match select(connection, self.clock().sleep_until(at)).await {
@@ -629,7 +684,8 @@ impl Channel {
         if conn.cmds.push(cmd).is_err() {
             return Err(Status::new(Code::Unavailable, retry::NOT_SENT));
         }
-        Ok(Call { shared, link: Arc::new(ClientLink::counted(conn, key)) })
+        let link = Arc::new(ClientLink::counted(conn, key, &shared));
+        Ok(Call { shared, link })
     }
 
     /// Starts one attempt of a call with a single request message (sent
@@ -706,7 +762,9 @@ impl Channel {
 
     /// A client-streaming call: a stream of requests (`Bytes`, or
     /// [`OutMessage`] to choose compression per message), one response.
-    /// Sent once (its messages are not kept for a retry).
+    /// With a retry policy for the method, its messages are kept (within
+    /// [`Endpoint::retry_buffer`]) and a failed attempt is retried with all
+    /// of them; otherwise it is sent once.
     pub async fn client_streaming<S, I>(
         &self,
         path: impl Into<Bytes>,
@@ -718,6 +776,17 @@ impl Channel {
     {
         let path = path.into();
         let Prepared { owed, opts, metadata: md, message: stream } = self.prepare(&path, req).await?;
+        let config = self.shared.config.current();
+        if let Some(CallPolicy::Retry(policy)) = &config.policies.lookup(&path).policy {
+            let replay = self.replay(stream);
+            let ctx = self.retry_ctx(policy, config.throttle.as_deref(), opts.deadline);
+            let result = with_retries(ctx, |previous| {
+                let call = self.start(path.clone(), attempt_metadata(&md, previous), opts, None, false);
+                self.client_streaming_attempt(call, replay.clone())
+            })
+            .await;
+            return settled(result, owed).await;
+        }
         let call = match self.start(path, md, opts, None, false).await {
             Ok(call) => call,
             Err(status) => return Err(owed.settle(status).await),
@@ -731,7 +800,13 @@ impl Channel {
 
     /// A bidirectional-streaming call. Returns at once (servers may send
     /// their headers only with their first message): the response header
-    /// metadata is available from [`Streaming::headers`]. Sent once.
+    /// metadata is available from [`Streaming::headers`]. Sent once, unless
+    /// the method has a retry policy: then its request messages are kept
+    /// (within [`Endpoint::retry_buffer`]) and this returns once an attempt
+    /// received response headers (the call is committed), retrying attempts
+    /// that failed before, with every message sent so far. A server that
+    /// sends its headers only after several requests needs the request
+    /// stream to be fed before this returns.
     pub async fn streaming<S, I>(
         &self,
         path: impl Into<Bytes>,
@@ -743,6 +818,20 @@ impl Channel {
     {
         let path = path.into();
         let Prepared { owed, opts, metadata: md, message: stream } = self.prepare(&path, req).await?;
+        let config = self.shared.config.current();
+        if let Some(CallPolicy::Retry(policy)) = &config.policies.lookup(&path).policy {
+            let replay = self.replay(stream);
+            let ctx = self.retry_ctx(policy, config.throttle.as_deref(), opts.deadline);
+            let result = with_retries(ctx, |previous| {
+                let call = self.start(path.clone(), attempt_metadata(&md, previous), opts, None, false);
+                self.bidi_attempt(call, replay.clone())
+            })
+            .await;
+            return match result {
+                Ok(resp) => Ok(resp.map(|s| s.with_owed(owed))),
+                Err(status) => Err(owed.settle(status).await),
+            };
+        }
         let call = match self.start(path, md, opts, None, false).await {
             Ok(call) => call,
             Err(status) => return Err(owed.settle(status).await),
@@ -751,6 +840,120 @@ impl Channel {
         let link: Arc<dyn CallLink> = call.link.clone();
         Ok(Response::new(Streaming::new(call.shared, link, Ok, true).with_owed(owed)))
     }
+}
+
+impl Channel {
+    /// A retried streaming call's request messages, kept for replay.
+    fn replay<S, I>(&self, stream: S) -> Arc<Replay<S>>
+    where
+        S: Stream<Item = I> + Send + 'static,
+        I: Into<OutMessage> + Send + 'static,
+    {
+        Replay::new(stream, self.shared.retry_buffer, self.shared.retry_buffered.clone())
+    }
+
+    fn retry_ctx<'a>(
+        &'a self,
+        policy: &'a RetryPolicy,
+        throttle: Option<&'a Throttle>,
+        deadline: Option<Instant>,
+    ) -> RetryCtx<'a> {
+        RetryCtx { clock: self.clock(), policy: Some(policy), throttle, deadline }
+    }
+
+    /// Starts sending the kept and further request messages on `call`.
+    fn send_replayed<S, I>(&self, call: &Call, replay: Arc<Replay<S>>)
+    where
+        S: Stream<Item = I> + Send + 'static,
+        I: Into<OutMessage> + Send + 'static,
+    {
+        let mut index = 0;
+        let next = move |cx: &mut std::task::Context<'_>| {
+            let polled = replay.poll_message(cx, index);
+            if let Poll::Ready(Some(_)) = polled {
+                index += 1;
+            }
+            polled
+        };
+        self.shared.backend.spawn(Box::pin(send_messages(next, call.shared.clone(), call.link.clone())));
+    }
+
+    /// One attempt of a retried client-streaming call.
+    async fn client_streaming_attempt<S, I>(
+        &self,
+        call: impl Future<Output = Result<Call, Status>>,
+        replay: Arc<Replay<S>>,
+    ) -> Attempt<Response<Bytes>>
+    where
+        S: Stream<Item = I> + Send + 'static,
+        I: Into<OutMessage> + Send + 'static,
+    {
+        let call = match call.await {
+            Ok(call) => call,
+            Err(status) => return replay_failure(&replay, status),
+        };
+        let mut guard = call.finish_guard();
+        self.send_replayed(&call, replay.clone());
+        let result = receive_unary(&call.shared, &call.link).await;
+        guard.armed = false;
+        if result.is_ok() || call.shared.headers_received() {
+            replay.commit();
+        }
+        match result {
+            Ok(resp) => Attempt { result: Ok(resp), failure: None },
+            Err(status) => replay_failure(&replay, status),
+        }
+    }
+
+    /// One attempt of a retried bidi call: committed once response headers
+    /// arrive, which gives the caller the response stream.
+    async fn bidi_attempt<S, I>(
+        &self,
+        call: impl Future<Output = Result<Call, Status>>,
+        replay: Arc<Replay<S>>,
+    ) -> Attempt<Response<Streaming<Bytes>>>
+    where
+        S: Stream<Item = I> + Send + 'static,
+        I: Into<OutMessage> + Send + 'static,
+    {
+        let call = match call.await {
+            Ok(call) => call,
+            Err(status) => return replay_failure(&replay, status),
+        };
+        let mut guard = call.finish_guard();
+        self.send_replayed(&call, replay.clone());
+        let headers = std::future::poll_fn(|cx| call.shared.poll_headers(cx)).await;
+        // A trailers-only answer ends the attempt without headers.
+        let headers = match headers {
+            Ok(_) if !call.shared.headers_received() => {
+                match std::future::poll_fn(|cx| call.shared.poll_finished(cx)).await {
+                    (status, _) if !status.is_ok() => Err(status),
+                    _ => headers,
+                }
+            }
+            other => other,
+        };
+        match headers {
+            Ok(md) => {
+                replay.commit();
+                guard.armed = false;
+                let link: Arc<dyn CallLink> = call.link.clone();
+                let stream = Streaming::new(call.shared.clone(), link, Ok, true);
+                Attempt { result: Ok(Response::new(stream).map_headers(md)), failure: None }
+            }
+            Err(status) => {
+                guard.armed = false;
+                replay_failure(&replay, status)
+            }
+        }
+    }
+}
+
+/// A failed attempt of a retried streaming call: retryable unless the call
+/// committed (its buffer overflowed, or headers came).
+fn replay_failure<T, S>(replay: &Replay<S>, status: Status) -> Attempt<T> {
+    let failure = (!replay.committed()).then(|| status.clone());
+    Attempt { result: Err(status), failure }
 }
 
 /// A call after its `before` interceptors: what it needs to start.
@@ -863,25 +1066,36 @@ where
     I: Into<OutMessage> + Send + 'static,
 {
     let mut stream = std::pin::pin!(stream);
+    let next =
+        move |cx: &mut std::task::Context<'_>| stream.as_mut().poll_next(cx).map(|m| m.map(Into::into));
+    send_messages(next, shared, link).await
+}
+
+/// Sends the messages `next` gives into a call with flow control, then
+/// half-closes; stops early when the call ends.
+async fn send_messages(
+    mut next: impl FnMut(&mut std::task::Context<'_>) -> Poll<Option<OutMessage>>,
+    shared: Arc<CallShared>,
+    link: Arc<ClientLink>,
+) {
     loop {
-        let next = std::future::poll_fn(|cx| {
+        let item = std::future::poll_fn(|cx| {
             if shared.send_closed().is_some() {
                 return Poll::Ready(None);
             }
-            match stream.as_mut().poll_next(cx) {
+            match next(cx) {
                 Poll::Ready(item) => Poll::Ready(Some(item)),
                 Poll::Pending => shared.poll_send_closed(cx).map(|_| None),
             }
         })
         .await;
-        match next {
+        match item {
             None => return,
             Some(None) => {
                 let _ = link.conn.cmds.push(ClientCmd::HalfClose { key: link.key });
                 return;
             }
             Some(Some(msg)) => {
-                let msg: OutMessage = msg.into();
                 if std::future::poll_fn(|cx| shared.poll_reserve(cx, msg.len(), msg.messages()))
                     .await
                     .is_err()

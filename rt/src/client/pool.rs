@@ -11,7 +11,8 @@
 //! goes idle (gRPC-Go's idle mode): its connections close, nothing is
 //! redialled, and the next call connects again.
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -19,17 +20,15 @@ use weir_core::grpc::{self, Code, Status};
 
 use super::address::Address;
 use super::backoff::Backoff;
-use super::balancer::{ConnectivityState, Subchannel};
+use super::balancer::{Always, ConnectivityState, Load, Pick, PickInfo, Picker, Subchannel};
 use super::connector::Connector;
 use super::driver::{ClientDriver, ConnHandle};
 use super::live_config::LiveConfig;
+use super::outlier::Tracked;
 use super::resolver::{AddressSink, ResolveRequests, Resolver, ResolverUpdates};
 use super::subchannel::AddressConn;
 use crate::runtime::Net;
 use crate::util::{Either, select};
-
-/// Why a pick found no connection: the one chosen died meanwhile.
-const LOST_WHILE_PICKING: &str = "the chosen connection closed while it was picked";
 
 /// How a pool connects and balances.
 pub(crate) struct PoolConfig {
@@ -54,11 +53,13 @@ struct LbState {
     /// A list arrived.
     resolved: bool,
     subchannels: Vec<Arc<AddressConn>>,
+    /// Each address's weight from the resolver.
+    weights: Vec<u32>,
     /// The resolver's error, while there is no list.
     resolver_error: Option<Status>,
     /// The latest connection failure.
     last_error: Option<Status>,
-    /// Calls waiting for a state change.
+    /// Calls waiting for the next picker.
     waiters: Vec<Waker>,
     /// When a timer wakes the waiters next (the earliest end of an
     /// address's backoff, while wait-for-ready calls wait).
@@ -68,10 +69,37 @@ struct LbState {
     active: bool,
     /// The idle timer task runs.
     idle_timer: bool,
-    /// The last call's pick, for the idle timer.
-    last_call: Option<Instant>,
+    /// The outlier detection task runs.
+    outlier_timer: bool,
     /// `wait_for_state_change` callers.
     watchers: Vec<Waker>,
+    /// Pickers built so far (the current one's number).
+    generation: u64,
+}
+
+/// The picker calls use, with what its picks refer to: built under the
+/// state lock whenever the list or a state changes, read by calls without
+/// that lock.
+struct Snapshot {
+    generation: u64,
+    picker: Box<dyn Picker>,
+    /// The subchannels the picker's indices refer to.
+    subchannels: Vec<Arc<AddressConn>>,
+    /// Their connections that were READY when it was built.
+    conns: Vec<Option<Arc<ConnHandle>>>,
+    /// What a failing pick reports.
+    failure: Status,
+    /// A failing pick asks the resolver to try again (its error stands).
+    re_resolve: bool,
+}
+
+/// What a pick came to.
+enum Verdict {
+    Conn(Arc<ConnHandle>),
+    /// Picked a connection that closed since the picker was built.
+    Stale,
+    Wait(Option<Arc<AddressConn>>),
+    Fail(Status, bool),
 }
 
 /// The connections of one channel.
@@ -85,6 +113,18 @@ pub(crate) struct Pool<R: Net> {
     /// closed, which stops the resolver, when the channel goes idle).
     requests: Mutex<ResolveRequests>,
     state: Mutex<LbState>,
+    /// The current picker (a read lock held only while one call picks).
+    snapshot: RwLock<Snapshot>,
+    /// `LbState::active` and `LbState::resolved`, for calls to check
+    /// without the state lock.
+    active: AtomicBool,
+    resolved: AtomicBool,
+    /// The last call's start, in nanoseconds since `epoch`.
+    last_call: AtomicU64,
+    epoch: Instant,
+    /// Times a call needed the state lock to pick (a diagnostic: with a
+    /// ready picker, calls pick without it).
+    locked_picks: AtomicU64,
 }
 
 impl<R: Net> Drop for Pool<R> {
@@ -95,6 +135,7 @@ impl<R: Net> Drop for Pool<R> {
 
 impl<R: Net> Pool<R> {
     pub fn new(rt: R, connector: Connector<R>, cfg: PoolConfig) -> Arc<Self> {
+        let epoch = rt.now();
         Arc::new_cyclic(|me| Pool {
             me: me.clone(),
             rt,
@@ -102,11 +143,29 @@ impl<R: Net> Pool<R> {
             cfg,
             requests: Mutex::default(),
             state: Mutex::default(),
+            snapshot: RwLock::new(Snapshot {
+                generation: 0,
+                picker: Box::new(Always(Pick::Wait(None))),
+                subchannels: Vec::new(),
+                conns: Vec::new(),
+                failure: Status::new(Code::Unavailable, "no address is ready"),
+                re_resolve: false,
+            }),
+            active: AtomicBool::new(false),
+            resolved: AtomicBool::new(false),
+            last_call: AtomicU64::new(0),
+            epoch,
+            locked_picks: AtomicU64::new(0),
         })
     }
 
     pub fn runtime(&self) -> &R {
         &self.rt
+    }
+
+    /// How many picks needed the channel's state lock.
+    pub fn locked_picks(&self) -> u64 {
+        self.locked_picks.load(Ordering::Relaxed)
     }
 
     fn requests(&self) -> ResolveRequests {
@@ -117,26 +176,201 @@ impl<R: Net> Pool<R> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A ready connection chosen by the balancer; waits while the addresses
-    /// it wants are connecting. `wait_for_ready`: also waits while none can
-    /// be had (every address failing, no address, the name not resolved),
-    /// where a call otherwise fails at once (gRPC's wait-for-ready).
-    pub async fn connection(self: &Arc<Self>, wait_for_ready: bool) -> Result<Arc<ConnHandle>, Status> {
-        std::future::poll_fn(|cx| {
+    /// A ready connection chosen by the current picker; waits for the next
+    /// picker while the addresses it wants are connecting.
+    /// `wait_for_ready`: also waits while none can be had (every address
+    /// failing, no address, the name not resolved), where a call otherwise
+    /// fails at once (gRPC's wait-for-ready).
+    pub async fn connection(
+        self: &Arc<Self>,
+        call: PickInfo<'_>,
+        wait_for_ready: bool,
+    ) -> Result<Arc<ConnHandle>, Status> {
+        if !self.active.load(Ordering::Acquire) {
             let mut s = self.lock();
             self.activate(&mut s);
-            s.last_call = Some(self.rt.now());
-            let mut outcome = self.pick(&mut s);
-            if wait_for_ready && matches!(outcome, Poll::Ready(Err(_))) {
-                self.wake_when_an_address_may_connect(&mut s);
-                outcome = Poll::Pending;
+        }
+        let since_epoch = self.rt.now().saturating_duration_since(self.epoch).as_nanos() as u64;
+        self.last_call.store(since_epoch, Ordering::Relaxed);
+        std::future::poll_fn(|cx| self.poll_pick(cx, &call, wait_for_ready)).await
+    }
+
+    /// Picks with the current picker; takes the state lock only when the
+    /// call must wait, fail, or start a connection.
+    fn poll_pick(
+        self: &Arc<Self>,
+        cx: &mut std::task::Context<'_>,
+        call: &PickInfo<'_>,
+        wait_for_ready: bool,
+    ) -> Poll<Result<Arc<ConnHandle>, Status>> {
+        // A few rounds: each ends with a new picker (a closed connection
+        // seen, a connection started) or a decision.
+        for _ in 0..4 {
+            let (generation, verdict) = self.pick_now(call);
+            if let Verdict::Conn(conn) = verdict {
+                return Poll::Ready(Ok(conn));
             }
-            if outcome.is_pending() && !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                s.waiters.push(cx.waker().clone());
+            self.locked_picks.fetch_add(1, Ordering::Relaxed);
+            let mut s = self.lock();
+            if s.generation != generation {
+                continue;
             }
-            outcome
-        })
-        .await
+            match verdict {
+                Verdict::Conn(_) => unreachable!("returned above"),
+                Verdict::Stale => self.rebuild(&mut s),
+                Verdict::Wait(Some(sub)) if s.active && sub.peek() == ConnectivityState::Idle => {
+                    if let Some(failures) = sub.begin_connect() {
+                        self.spawn_connect(sub, failures);
+                    }
+                    self.rebuild(&mut s);
+                }
+                Verdict::Wait(_) => return self.wait(&mut s, cx),
+                Verdict::Fail(status, re_resolve) => {
+                    if re_resolve {
+                        self.requests().request();
+                    }
+                    if !wait_for_ready {
+                        return Poll::Ready(Err(status));
+                    }
+                    self.wake_when_an_address_may_connect(&mut s);
+                    return self.wait(&mut s, cx);
+                }
+            }
+        }
+        let mut s = self.lock();
+        self.wait(&mut s, cx)
+    }
+
+    /// The current picker's decision for `call`, and the picker's number.
+    fn pick_now(&self, call: &PickInfo<'_>) -> (u64, Verdict) {
+        let snap = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
+        let verdict = match snap.picker.pick(call) {
+            Pick::Ready(i) => match snap.conns.get(i).and_then(Option::as_ref) {
+                Some(conn) if conn.usable() => Verdict::Conn(conn.clone()),
+                _ => Verdict::Stale,
+            },
+            Pick::Wait(connect) => Verdict::Wait(connect.and_then(|i| snap.subchannels.get(i).cloned())),
+            Pick::Fail => Verdict::Fail(snap.failure.clone(), snap.re_resolve),
+        };
+        (snap.generation, verdict)
+    }
+
+    fn wait(
+        &self,
+        s: &mut LbState,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<Arc<ConnHandle>, Status>> {
+        if !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            s.waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Builds a new picker from the states now (asking the balancer to
+    /// connect what it wants while the channel is active), installs it and
+    /// wakes the calls waiting for it and the state watchers.
+    fn rebuild(self: &Arc<Self>, s: &mut LbState) {
+        s.generation += 1;
+        let snapshot = self.build(s);
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
+        std::mem::take(&mut s.waiters).into_iter().for_each(Waker::wake);
+        self.wake_watchers(s);
+    }
+
+    fn build(self: &Arc<Self>, s: &mut LbState) -> Snapshot {
+        let generation = s.generation;
+        let snapshot = |picker: Pick, failure: Status, re_resolve: bool| Snapshot {
+            generation,
+            picker: Box::new(Always(picker)),
+            subchannels: Vec::new(),
+            conns: Vec::new(),
+            failure,
+            re_resolve,
+        };
+        if !s.resolved {
+            return match &s.resolver_error {
+                Some(e) => snapshot(Pick::Fail, e.clone(), true),
+                None => {
+                    snapshot(Pick::Wait(None), Status::new(Code::Unavailable, "name not resolved"), false)
+                }
+            };
+        }
+        if s.subchannels.is_empty() {
+            return snapshot(
+                Pick::Fail,
+                Status::new(Code::Unavailable, "name resolution gave no address"),
+                false,
+            );
+        }
+        let balancer = self.cfg.live.current().balancer.clone();
+        let now = self.rt.now();
+        // Twice at most: connections the balancer asks for change the
+        // states it decided on (IDLE to CONNECTING).
+        for round in 0..2 {
+            let mut lost = false;
+            let states: Vec<ConnectivityState> = s
+                .subchannels
+                .iter()
+                .map(|c| {
+                    let o = c.observe(now);
+                    lost |= o.lost;
+                    if c.ejected() { ConnectivityState::TransientFailure } else { o.state }
+                })
+                .collect();
+            if lost {
+                self.requests().request();
+            }
+            let conns: Vec<Option<Arc<ConnHandle>>> = s.subchannels.iter().map(|c| c.ready()).collect();
+            let update = {
+                let views: Vec<Subchannel<'_>> = (0..s.subchannels.len())
+                    .map(|i| Subchannel {
+                        address: &s.subchannels[i].address,
+                        state: states[i],
+                        weight: s.weights.get(i).copied().unwrap_or(1),
+                        load: conns[i].clone().map(Load::of).unwrap_or_default(),
+                    })
+                    .collect();
+                balancer.update(&views)
+            };
+            let mut started = false;
+            if s.active {
+                for i in update.connect {
+                    if let Some(sub) = s.subchannels.get(i)
+                        && let Some(failures) = sub.begin_connect()
+                    {
+                        self.spawn_connect(sub.clone(), failures);
+                        started = true;
+                    }
+                }
+            }
+            if !started || round == 1 {
+                return Snapshot {
+                    generation,
+                    picker: update.picker,
+                    subchannels: s.subchannels.clone(),
+                    conns,
+                    failure: s
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| Status::new(Code::Unavailable, "no address is ready")),
+                    re_resolve: false,
+                };
+            }
+        }
+        unreachable!("the second round returns")
+    }
+
+    /// Rebuilds the picker now (a state changed).
+    fn refresh(self: &Arc<Self>) {
+        let mut s = self.lock();
+        self.rebuild(&mut s);
+    }
+
+    /// Starts one connection attempt of `sub` (already moved to
+    /// connecting).
+    fn spawn_connect(self: &Arc<Self>, sub: Arc<AddressConn>, failures: u32) {
+        let this = self.clone();
+        self.rt.spawn(async move { this.connect(sub, failures).await });
     }
 
     /// Starts the resolver on first use and leaves idle mode: from now on
@@ -155,8 +389,11 @@ impl<R: Net> Pool<R> {
         }
         if !s.active {
             s.active = true;
+            self.active.store(true, Ordering::Release);
             self.start_idle_timer(s);
-            self.wake_watchers(s);
+            self.start_outlier_detection(s);
+            // The balancer may connect now.
+            self.rebuild(s);
         }
     }
 
@@ -181,9 +418,6 @@ impl<R: Net> Pool<R> {
         let mut s = self.lock();
         if try_to_connect && !s.active {
             self.activate(&mut s);
-            if s.resolved {
-                let _ = self.pick(&mut s);
-            }
         }
         self.channel_state(&s)
     }
@@ -191,6 +425,9 @@ impl<R: Net> Pool<R> {
     /// Ready once the resolver answered at least once (a list or an
     /// error); starts it on first use.
     pub fn poll_resolved(self: &Arc<Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if self.resolved.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
         let mut s = self.lock();
         if s.resolved || s.resolver_error.is_some() {
             return Poll::Ready(());
@@ -231,22 +468,19 @@ impl<R: Net> Pool<R> {
         }
         sub.observe(self.rt.now());
         if let Some(failures) = sub.begin_connect() {
-            let this = self.clone();
-            let sub = sub.clone();
-            self.rt.spawn(async move { this.connect(sub, failures).await });
+            self.spawn_connect(sub.clone(), failures);
         }
     }
 
     /// A connection of `sub` ended (the server went away, or idle mode or
     /// a new address list closed it).
     fn connection_ended(self: &Arc<Self>, sub: &Arc<AddressConn>) {
-        let s = self.lock();
+        let mut s = self.lock();
         if sub.observe(self.rt.now()).lost {
             self.requests().request();
         }
         self.keep_up(&s, sub);
-        drop(s);
-        self.wake_all();
+        self.rebuild(&mut s);
     }
 
     /// Runs while the channel is active: once `idle_timeout` passed since
@@ -270,12 +504,14 @@ impl<R: Net> Pool<R> {
                     due = now + timeout;
                     continue;
                 }
-                if let Some(quiet_until) = s.last_call.map(|t| t + timeout).filter(|&t| t > now) {
-                    due = quiet_until;
+                let last_call = pool.epoch + Duration::from_nanos(pool.last_call.load(Ordering::Relaxed));
+                if last_call + timeout > now {
+                    due = last_call + timeout;
                     continue;
                 }
                 s.idle_timer = false;
                 s.active = false;
+                pool.active.store(false, Ordering::Release);
                 // The resolver stops too (gRPC-Go closes it); the next call
                 // starts it again and uses the last list meanwhile.
                 s.started = false;
@@ -283,81 +519,57 @@ impl<R: Net> Pool<R> {
                 for c in &s.subchannels {
                     c.go_idle();
                 }
-                pool.wake_watchers(&mut s);
+                pool.rebuild(&mut s);
                 return;
             }
         });
     }
 
-    fn pick(self: &Arc<Self>, s: &mut LbState) -> Poll<Result<Arc<ConnHandle>, Status>> {
-        // A connection can die between looking at the states and taking it:
-        // look again then (it is idle now, and gets reconnected).
-        let mut outcome = self.pick_once(s);
-        if let Poll::Ready(Err(status)) = &outcome
-            && status.message == LOST_WHILE_PICKING
-        {
-            outcome = self.pick_once(s);
+    /// Runs outlier detection's sweeps (gRFC A50) while the channel is
+    /// active and its config asks for them.
+    fn start_outlier_detection(self: &Arc<Self>, s: &mut LbState) {
+        if s.outlier_timer || !s.active || self.cfg.live.current().outlier_detection.is_none() {
+            return;
         }
-        outcome
-    }
-
-    fn pick_once(self: &Arc<Self>, s: &mut LbState) -> Poll<Result<Arc<ConnHandle>, Status>> {
-        if !s.resolved {
-            if let Some(e) = &s.resolver_error {
-                self.requests().request();
-                return Poll::Ready(Err(e.clone()));
+        s.outlier_timer = true;
+        let pool = Arc::downgrade(self);
+        let rt = self.rt.clone();
+        self.rt.spawn(async move {
+            loop {
+                let Some(interval) =
+                    pool.upgrade().and_then(|p| p.cfg.live.current().outlier_detection.clone())
+                else {
+                    return;
+                };
+                rt.sleep_until(rt.now() + interval.interval).await;
+                let Some(pool) = pool.upgrade() else { return };
+                let mut s = pool.lock();
+                let config = pool.cfg.live.current().outlier_detection.clone();
+                let Some(od) = config.filter(|_| s.active) else {
+                    s.outlier_timer = false;
+                    for c in &s.subchannels {
+                        c.with_ejection(|e| *e = Default::default());
+                    }
+                    pool.rebuild(&mut s);
+                    return;
+                };
+                let counts: Vec<(u64, u64)> = s.subchannels.iter().map(|c| c.outcomes.take()).collect();
+                let mut ejections: Vec<_> = s.subchannels.iter().map(|c| c.with_ejection(|e| *e)).collect();
+                let mut tracked: Vec<Tracked<'_>> = counts
+                    .iter()
+                    .zip(ejections.iter_mut())
+                    .map(|(&(successes, failures), ejection)| Tracked { successes, failures, ejection })
+                    .collect();
+                let changed =
+                    od.sweep(rt.now(), &mut tracked, || (super::backoff::random_unit() * 100.0) as u32);
+                for (c, e) in s.subchannels.iter().zip(&ejections) {
+                    c.with_ejection(|mine| *mine = *e);
+                }
+                if changed {
+                    pool.rebuild(&mut s);
+                }
             }
-            return Poll::Pending;
-        }
-        if s.subchannels.is_empty() {
-            return Poll::Ready(Err(Status::new(Code::Unavailable, "name resolution gave no address")));
-        }
-        let now = self.rt.now();
-        let mut lost = false;
-        let mut states: Vec<ConnectivityState> = s
-            .subchannels
-            .iter()
-            .map(|c| {
-                let o = c.observe(now);
-                lost |= o.lost;
-                o.state
-            })
-            .collect();
-        if lost {
-            self.requests().request();
-        }
-        let pick = {
-            let views: Vec<Subchannel<'_>> = s
-                .subchannels
-                .iter()
-                .zip(&states)
-                .map(|(c, &state)| Subchannel { address: &c.address, state, outstanding: c.outstanding() })
-                .collect();
-            self.cfg.live.current().balancer.pick(&views)
-        };
-        for i in pick.connect {
-            if let Some(sub) = s.subchannels.get(i)
-                && let Some(failures) = sub.begin_connect()
-            {
-                states[i] = ConnectivityState::Connecting;
-                let this = self.clone();
-                let sub = sub.clone();
-                self.rt.spawn(async move { this.connect(sub, failures).await });
-            }
-        }
-        if let Some(chosen) = pick.ready.and_then(|i| s.subchannels.get(i)) {
-            return match chosen.ready() {
-                Some(conn) => Poll::Ready(Ok(conn)),
-                None => Poll::Ready(Err(Status::new(Code::Unavailable, LOST_WHILE_PICKING))),
-            };
-        }
-        if states.contains(&ConnectivityState::Connecting) {
-            return Poll::Pending;
-        }
-        Poll::Ready(Err(s
-            .last_error
-            .clone()
-            .unwrap_or_else(|| Status::new(Code::Unavailable, "no address is ready"))))
+        });
     }
 
     /// One connection attempt (grpc/doc/connection-backoff.md): allowed
@@ -379,7 +591,7 @@ impl<R: Net> Pool<R> {
         };
         match outcome {
             Ok(io) => {
-                let handle = ConnHandle::new();
+                let handle = ConnHandle::new(sub.outcomes.clone());
                 let channel = self.cfg.channel.clone();
                 let driver =
                     ClientDriver::new(self.rt.clone(), io, self.cfg.config.clone(), handle.clone(), channel);
@@ -394,9 +606,7 @@ impl<R: Net> Pool<R> {
                     }
                 });
                 if let Some(check) = self.cfg.live.current().health_check.clone() {
-                    handle
-                        .health
-                        .store(super::health_check::health::UNKNOWN, std::sync::atomic::Ordering::Release);
+                    handle.health.store(super::health_check::health::UNKNOWN, Ordering::Release);
                     self.rt.spawn(self.clone().watch_health(handle.clone(), check));
                 }
                 sub.connected(handle);
@@ -411,7 +621,7 @@ impl<R: Net> Pool<R> {
                 self.redial_at(sub, until);
             }
         }
-        self.wake_all();
+        self.refresh();
     }
 
     /// Dials a failed address again when its backoff ends, if the channel
@@ -425,19 +635,19 @@ impl<R: Net> Pool<R> {
             if let (Some(pool), Some(sub)) = (pool.upgrade(), sub.upgrade()) {
                 let mut s = pool.lock();
                 pool.keep_up(&s, &sub);
-                pool.wake_watchers(&mut s);
+                pool.rebuild(&mut s);
             }
         });
     }
 
-    /// Follows one connection's health; re-picks whenever it changes.
+    /// Follows one connection's health; a new picker whenever it changes.
     async fn watch_health(self: Arc<Self>, conn: Arc<ConnHandle>, check: super::health_check::HealthCheck) {
         let pool = Arc::downgrade(&self);
         let rt = self.rt.clone();
         drop(self);
         let changed = move || {
             if let Some(pool) = pool.upgrade() {
-                pool.wake_all();
+                pool.refresh();
             }
         };
         let sleep = move |d: Duration| -> crate::runtime::BoxFuture<'static, ()> {
@@ -446,8 +656,8 @@ impl<R: Net> Pool<R> {
         super::health_check::watch(conn, check, changed, sleep).await;
     }
 
-    /// Arms a timer for the earliest end of an address's backoff: a waiting
-    /// call picks again then, which starts the next connection attempt.
+    /// Arms a timer for the earliest end of an address's backoff: the
+    /// picker is rebuilt then, which lets the balancer connect again.
     fn wake_when_an_address_may_connect(self: &Arc<Self>, s: &mut LbState) {
         let Some(at) = s.subchannels.iter().filter_map(|c| c.retry_at()).min() else { return };
         if s.wake_at.is_some_and(|armed| armed <= at) {
@@ -463,70 +673,52 @@ impl<R: Net> Pool<R> {
                 if s.wake_at == Some(at) {
                     s.wake_at = None;
                 }
-                drop(s);
-                pool.wake_all();
+                pool.rebuild(&mut s);
             }
         });
-    }
-
-    fn wake_all(&self) {
-        let mut s = self.lock();
-        let waiters = std::mem::take(&mut s.waiters);
-        let watchers = std::mem::take(&mut s.watchers);
-        drop(s);
-        waiters.into_iter().chain(watchers).for_each(Waker::wake);
     }
 }
 
 impl<R: Net> AddressSink for Pool<R> {
     fn apply_config(&self, config: &super::ServiceConfig) {
         self.cfg.live.apply(config);
-        {
+        if let Some(me) = self.me.upgrade() {
             // A new balancer may want other connections.
             let mut s = self.lock();
-            if s.active
-                && s.resolved
-                && let Some(me) = self.me.upgrade()
-            {
-                let _ = me.pick(&mut s);
-            }
+            me.start_outlier_detection(&mut s);
+            me.rebuild(&mut s);
         }
-        self.wake_all();
     }
 
-    fn apply(&self, result: Result<Vec<Address>, Status>) {
-        {
-            let mut s = self.lock();
-            match result {
-                Ok(addresses) => {
-                    let mut next: Vec<Arc<AddressConn>> = Vec::with_capacity(addresses.len());
-                    for a in addresses {
-                        if next.iter().any(|c| c.address == a) {
-                            continue;
-                        }
-                        let kept = s.subchannels.iter().find(|c| c.address == a).cloned();
-                        next.push(kept.unwrap_or_else(|| AddressConn::new(a)));
+    fn apply(&self, result: Result<Vec<(Address, u32)>, Status>) {
+        let Some(me) = self.me.upgrade() else { return };
+        let mut s = self.lock();
+        match result {
+            Ok(addresses) => {
+                let mut next: Vec<Arc<AddressConn>> = Vec::with_capacity(addresses.len());
+                let mut weights = Vec::with_capacity(addresses.len());
+                for (a, weight) in addresses {
+                    if next.iter().any(|c| c.address == a) {
+                        continue;
                     }
-                    s.subchannels = next;
-                    s.resolved = true;
-                    s.resolver_error = None;
-                    // Asked to connect before the name resolved.
-                    if s.active
-                        && s.waiters.is_empty()
-                        && let Some(me) = self.me.upgrade()
-                    {
-                        let _ = me.pick(&mut s);
-                    }
+                    let kept = s.subchannels.iter().find(|c| c.address == a).cloned();
+                    next.push(kept.unwrap_or_else(|| AddressConn::new(a)));
+                    weights.push(weight);
                 }
-                Err(status) => {
-                    if !s.resolved {
-                        let mut status = status;
-                        status.code = Code::Unavailable;
-                        s.resolver_error = Some(status);
-                    }
+                s.subchannels = next;
+                s.weights = weights;
+                s.resolved = true;
+                self.resolved.store(true, Ordering::Release);
+                s.resolver_error = None;
+            }
+            Err(status) => {
+                if !s.resolved {
+                    let mut status = status;
+                    status.code = Code::Unavailable;
+                    s.resolver_error = Some(status);
                 }
             }
         }
-        self.wake_all();
+        me.rebuild(&mut s);
     }
 }

@@ -46,7 +46,8 @@ pub trait Resolver: Send + Sync + 'static {
 /// Receives a resolver's results: what a channel's balancing layer
 /// implements.
 pub(crate) trait AddressSink: Send + Sync {
-    fn apply(&self, result: Result<Vec<Address>, Status>);
+    /// A list of `(address, weight)`, or a resolution error.
+    fn apply(&self, result: Result<Vec<(Address, u32)>, Status>);
     /// A valid service config from the resolver.
     fn apply_config(&self, config: &super::ServiceConfig);
 }
@@ -110,7 +111,15 @@ impl ResolverUpdates {
     /// Replaces the channel's address list. Connections to addresses that
     /// remain are kept. Returns false once the channel is gone.
     pub fn update(&self, addresses: Vec<Address>) -> bool {
-        self.send(Ok(addresses))
+        self.send(Ok(addresses.into_iter().map(|a| (a, 1)).collect()))
+    }
+
+    /// Replaces the list with weighted addresses: `weighted_round_robin`
+    /// gives each a share of the calls proportional to its weight and
+    /// `ring_hash` a share of the ring (weights below 1 count as 1). The
+    /// other policies ignore weights. Returns false once the channel is gone.
+    pub fn update_weighted(&self, addresses: Vec<(Address, u32)>) -> bool {
+        self.send(Ok(addresses.into_iter().map(|(a, w)| (a, w.max(1))).collect()))
     }
 
     /// Reports a failed resolution. The channel keeps its last list; with
@@ -131,7 +140,7 @@ impl ResolverUpdates {
         Ok(self.live_sink().map(|sink| sink.apply_config(&config)).is_some())
     }
 
-    fn send(&self, result: Result<Vec<Address>, Status>) -> bool {
+    fn send(&self, result: Result<Vec<(Address, u32)>, Status>) -> bool {
         self.live_sink().map(|sink| sink.apply(result)).is_some()
     }
 

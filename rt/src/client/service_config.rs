@@ -2,7 +2,12 @@
 //! service_config.proto`), parsed into typed settings: the load-balancing
 //! policy, per-method settings (`methodConfig`: name matching, `timeout`,
 //! `waitForReady`, message size limits, `retryPolicy` or `hedgingPolicy`),
-//! `retryThrottling` and `healthCheckConfig`.
+//! `retryThrottling` and `healthCheckConfig`. Balancers in
+//! `loadBalancingConfig`: `pick_first`, `round_robin`,
+//! `least_request_experimental` (gRFC A48), `weighted_round_robin` (over the
+//! resolver's address weights), `ring_hash_experimental` (gRFC A42, keyed by
+//! gRFC A76's `requestHashHeader`), and `outlier_detection_experimental`
+//! (gRFC A50) around one of them.
 //!
 //! Errors name the field that is wrong (`methodConfig[1].retryPolicy.
 //! maxAttempts: ...`); a config with an error is refused whole, as gRPC-Go
@@ -14,6 +19,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use weir_core::grpc::Code;
 
+use super::outlier::{FailurePercentageEjection, OutlierDetection, SuccessRateEjection};
 use super::retry::{CallPolicy, HedgingPolicy, RetryPolicy, RetryThrottling};
 
 /// A parsed service config.
@@ -29,10 +35,12 @@ pub struct ServiceConfig {
     /// `healthCheckConfig.serviceName`: client-side health checking of this
     /// service on every connection.
     pub health_check_service: Option<String>,
+    /// `outlier_detection_experimental` (gRFC A50) around the balancer.
+    pub outlier_detection: Option<OutlierDetection>,
 }
 
 /// A load-balancing policy Weir implements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LbPolicy {
     /// `pick_first`.
     PickFirst,
@@ -43,6 +51,34 @@ pub enum LbPolicy {
         /// Random candidates compared per call (2..=10).
         choice_count: u32,
     },
+    /// `weighted_round_robin`, over the resolver's address weights.
+    WeightedRoundRobin,
+    /// `ring_hash_experimental` (gRFC A42).
+    RingHash {
+        /// `minRingSize` (1024).
+        min_ring_size: u64,
+        /// `maxRingSize` (4096; larger is capped at 4096).
+        max_ring_size: u64,
+        /// `requestHashHeader` (gRFC A76): the header whose value is the
+        /// request's key; without it, each call gets a random key.
+        request_hash_header: Option<String>,
+    },
+}
+
+impl LbPolicy {
+    /// The balancer this policy names.
+    pub fn balancer(&self) -> std::sync::Arc<dyn super::Balancer> {
+        use super::balancer::*;
+        match self {
+            LbPolicy::PickFirst => std::sync::Arc::new(PickFirst),
+            LbPolicy::RoundRobin => std::sync::Arc::new(RoundRobin::default()),
+            LbPolicy::LeastRequest { choice_count } => std::sync::Arc::new(LeastRequest::new(*choice_count)),
+            LbPolicy::WeightedRoundRobin => std::sync::Arc::new(WeightedRoundRobin::default()),
+            LbPolicy::RingHash { min_ring_size, max_ring_size, request_hash_header } => std::sync::Arc::new(
+                RingHash::new(*min_ring_size, *max_ring_size, request_hash_header.as_deref()),
+            ),
+        }
+    }
 }
 
 /// What a `methodConfig` entry applies to one or more methods.
@@ -104,7 +140,7 @@ impl ServiceConfig {
     pub fn from_json(json: &str) -> Parsed<Self> {
         let value: Value = serde_json::from_str(json).or_else(|e| err("", format!("not JSON: {e}")))?;
         let Value::Object(top) = value else { return err("", "not a JSON object") };
-        let load_balancing = load_balancing(&top)?;
+        let (load_balancing, outlier_detection) = load_balancing(&top)?;
         let mut method_configs = Vec::new();
         let mut seen = HashMap::new();
         for (i, entry) in array(&top, "methodConfig", "methodConfig")?.iter().enumerate() {
@@ -129,7 +165,13 @@ impl ServiceConfig {
             }
             Some(_) => return err("healthCheckConfig", "not an object"),
         };
-        Ok(ServiceConfig { load_balancing, method_configs, retry_throttling, health_check_service })
+        Ok(ServiceConfig {
+            load_balancing,
+            method_configs,
+            retry_throttling,
+            health_check_service,
+            outlier_detection,
+        })
     }
 
     /// The `methodConfig` entry for the method at `path`
@@ -152,47 +194,182 @@ impl std::fmt::Display for MethodName {
     }
 }
 
-fn load_balancing(top: &Map<String, Value>) -> Parsed<Option<LbPolicy>> {
-    let known = |name: &str| match name {
-        "pick_first" => Some(LbPolicy::PickFirst),
-        "round_robin" => Some(LbPolicy::RoundRobin),
-        "least_request_experimental" | "least_request" => Some(LbPolicy::LeastRequest { choice_count: 2 }),
-        _ => None,
-    };
+/// The balancer, and outlier detection around it.
+type Balancing = (Option<LbPolicy>, Option<OutlierDetection>);
+
+const SUPPORTED: &str = "pick_first, round_robin, least_request_experimental, weighted_round_robin, \
+                         ring_hash_experimental, outlier_detection_experimental";
+
+fn load_balancing(top: &Map<String, Value>) -> Parsed<Balancing> {
     if let Some(list) = top.get("loadBalancingConfig") {
-        let Value::Array(list) = list else { return err("loadBalancingConfig", "not a list") };
-        for (i, entry) in list.iter().enumerate() {
-            let at = format!("loadBalancingConfig[{i}]");
-            let Value::Object(one) = entry else { return err(&at, "not an object") };
-            let mut policies = one.iter();
-            let (Some((name, config)), None) = (policies.next(), policies.next()) else {
-                return err(&at, "must name exactly one policy");
-            };
-            if !config.is_object() {
-                return err(&format!("{at}.{name}"), "the policy's config is not an object");
-            }
-            // The first policy this client implements wins (gRFC A24).
-            if let Some(p) = known(name) {
-                return match p {
-                    LbPolicy::LeastRequest { .. } => least_request(config, &format!("{at}.{name}")).map(Some),
-                    p => Ok(Some(p)),
-                };
-            }
-        }
-        return match list.is_empty() {
-            true => Ok(None),
-            false => err(
-                "loadBalancingConfig",
-                "none of the policies is supported (pick_first, round_robin, least_request_experimental)",
-            ),
+        return match policy_list(list, "loadBalancingConfig")? {
+            Some(found) => Ok(found),
+            None => Ok((None, None)),
         };
     }
     match string(top, "loadBalancingPolicy", "loadBalancingPolicy")? {
-        None => Ok(None),
-        Some(name) => match known(&name.to_ascii_lowercase()) {
-            Some(p) => Ok(Some(p)),
-            None => err("loadBalancingPolicy", format!("unknown policy {name:?}")),
-        },
+        None => Ok((None, None)),
+        Some(name) => {
+            match policy(&name.to_ascii_lowercase(), &Value::Object(Map::new()), "loadBalancingPolicy")? {
+                Some((p, None)) => Ok((Some(p), None)),
+                _ => err("loadBalancingPolicy", format!("unknown policy {name:?}")),
+            }
+        }
+    }
+}
+
+/// The first policy of a `loadBalancingConfig` list this client implements
+/// (gRFC A24); `None` for an empty list.
+fn policy_list(list: &Value, at: &str) -> Parsed<Option<Balancing>> {
+    let Value::Array(list) = list else { return err(at, "not a list") };
+    for (i, entry) in list.iter().enumerate() {
+        let here = format!("{at}[{i}]");
+        let Value::Object(one) = entry else { return err(&here, "not an object") };
+        let mut policies = one.iter();
+        let (Some((name, config)), None) = (policies.next(), policies.next()) else {
+            return err(&here, "must name exactly one policy");
+        };
+        if !config.is_object() {
+            return err(&format!("{here}.{name}"), "the policy's config is not an object");
+        }
+        if let Some((p, od)) = policy(name, config, &format!("{here}.{name}"))? {
+            return Ok(Some((Some(p), od)));
+        }
+    }
+    match list.is_empty() {
+        true => Ok(None),
+        false => err(at, format!("none of the policies is supported ({SUPPORTED})")),
+    }
+}
+
+/// One named policy with its config; `None` when Weir does not implement it.
+fn policy(name: &str, config: &Value, at: &str) -> Parsed<Option<(LbPolicy, Option<OutlierDetection>)>> {
+    let p = match name {
+        "pick_first" => LbPolicy::PickFirst,
+        "round_robin" => LbPolicy::RoundRobin,
+        "least_request_experimental" | "least_request" => least_request(config, at)?,
+        "weighted_round_robin" => LbPolicy::WeightedRoundRobin,
+        "ring_hash_experimental" | "ring_hash" => ring_hash(config, at)?,
+        "outlier_detection_experimental" | "outlier_detection" => {
+            return outlier_detection(config, at).map(Some);
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some((p, None)))
+}
+
+/// gRFC A42: sizes default to 1024 and 8M, `minRingSize` ≤ `maxRingSize`
+/// ≤ 8M; gRPC caps the ring at 4096 entries. gRFC A76: `requestHashHeader`.
+fn ring_hash(config: &Value, at: &str) -> Parsed<LbPolicy> {
+    let Value::Object(o) = config else { return err(at, "not an object") };
+    const LIMIT: u64 = 8 * 1024 * 1024;
+    let size = |key: &str, default: u64| -> Parsed<u64> {
+        match o.get(key) {
+            None => Ok(default),
+            Some(v) => match integer(v) {
+                Some(n) if (1..=LIMIT).contains(&n) => Ok(n),
+                _ => err(&format!("{at}.{key}"), "must be an integer from 1 to 8388608"),
+            },
+        }
+    };
+    let (min, max) = (size("minRingSize", 1024)?, size("maxRingSize", LIMIT)?);
+    if min > max {
+        return err(&format!("{at}.minRingSize"), "is larger than maxRingSize");
+    }
+    let header =
+        string(o, "requestHashHeader", &format!("{at}.requestHashHeader"))?.filter(|h| !h.is_empty());
+    if let Some(h) = &header
+        && (h.starts_with(':') || h.ends_with("-bin"))
+    {
+        return err(&format!("{at}.requestHashHeader"), "must not be a pseudo-header or binary header");
+    }
+    Ok(LbPolicy::RingHash { min_ring_size: min, max_ring_size: max, request_hash_header: header })
+}
+
+/// gRFC A50's config, with its `childPolicy` (a policy list).
+fn outlier_detection(config: &Value, at: &str) -> Parsed<(LbPolicy, Option<OutlierDetection>)> {
+    let Value::Object(o) = config else { return err(at, "not an object") };
+    let d = OutlierDetection::default();
+    let percent = |o: &Map<String, Value>, key: &str, default: u32, at: &str| -> Parsed<u32> {
+        match o.get(key) {
+            None => Ok(default),
+            Some(v) => match integer(v) {
+                Some(n) if n <= 100 => Ok(n as u32),
+                _ => err(&format!("{at}.{key}"), "must be a percentage from 0 to 100"),
+            },
+        }
+    };
+    let count = |o: &Map<String, Value>, key: &str, default: u32, at: &str| -> Parsed<u32> {
+        match o.get(key) {
+            None => Ok(default),
+            Some(v) => match integer(v).and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => Ok(n),
+                None => err(&format!("{at}.{key}"), "must be a 32-bit unsigned integer"),
+            },
+        }
+    };
+    let positive = |key: &str, default: Duration| -> Parsed<Duration> {
+        match duration(o, key, &format!("{at}.{key}"))? {
+            None => Ok(default),
+            Some(t) if t > Duration::ZERO => Ok(t),
+            Some(_) => err(&format!("{at}.{key}"), "must be positive"),
+        }
+    };
+    let success_rate = match o.get("successRateEjection") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(sr)) => {
+            let here = format!("{at}.successRateEjection");
+            let x = SuccessRateEjection::default();
+            Some(SuccessRateEjection {
+                stdev_factor: count(sr, "stdevFactor", x.stdev_factor, &here)?,
+                enforcement_percentage: percent(
+                    sr,
+                    "enforcementPercentage",
+                    x.enforcement_percentage,
+                    &here,
+                )?,
+                minimum_hosts: count(sr, "minimumHosts", x.minimum_hosts, &here)?,
+                request_volume: count(sr, "requestVolume", x.request_volume, &here)?,
+            })
+        }
+        Some(_) => return err(&format!("{at}.successRateEjection"), "not an object"),
+    };
+    let failure_percentage = match o.get("failurePercentageEjection") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(fp)) => {
+            let here = format!("{at}.failurePercentageEjection");
+            let x = FailurePercentageEjection::default();
+            Some(FailurePercentageEjection {
+                threshold: percent(fp, "threshold", x.threshold, &here)?,
+                enforcement_percentage: percent(
+                    fp,
+                    "enforcementPercentage",
+                    x.enforcement_percentage,
+                    &here,
+                )?,
+                minimum_hosts: count(fp, "minimumHosts", x.minimum_hosts, &here)?,
+                request_volume: count(fp, "requestVolume", x.request_volume, &here)?,
+            })
+        }
+        Some(_) => return err(&format!("{at}.failurePercentageEjection"), "not an object"),
+    };
+    let od = OutlierDetection {
+        interval: positive("interval", d.interval)?,
+        base_ejection_time: positive("baseEjectionTime", d.base_ejection_time)?,
+        max_ejection_time: positive("maxEjectionTime", d.max_ejection_time)?,
+        max_ejection_percent: percent(o, "maxEjectionPercent", d.max_ejection_percent, at)?,
+        success_rate,
+        failure_percentage,
+    };
+    let child_at = format!("{at}.childPolicy");
+    let child = match o.get("childPolicy") {
+        None => return err(&child_at, "is required"),
+        Some(list) => policy_list(list, &child_at)?,
+    };
+    match child {
+        Some((Some(p), None)) => Ok((p, Some(od))),
+        Some(_) => err(&child_at, "must not be outlier detection again"),
+        None => err(&child_at, "must name a policy"),
     }
 }
 
@@ -604,6 +781,101 @@ mod tests {
             lr(r#"{"loadBalancingPolicy": "least_request_experimental"}"#),
             Some(LbPolicy::LeastRequest { choice_count: 2 })
         );
+    }
+
+    #[test]
+    fn ring_hash_weighted_round_robin_and_outlier_detection_parse() {
+        let lb = |json: &str| ServiceConfig::from_json(json).unwrap();
+        let c = lb(r#"{"loadBalancingConfig": [{"ring_hash_experimental": {
+            "minRingSize": 64, "maxRingSize": "512", "requestHashHeader": "x-user"}}]}"#);
+        assert_eq!(
+            c.load_balancing,
+            Some(LbPolicy::RingHash {
+                min_ring_size: 64,
+                max_ring_size: 512,
+                request_hash_header: Some("x-user".into())
+            })
+        );
+        let c = lb(r#"{"loadBalancingConfig": [{"ring_hash_experimental": {}}]}"#);
+        assert_eq!(
+            c.load_balancing,
+            Some(LbPolicy::RingHash {
+                min_ring_size: 1024,
+                max_ring_size: 8 << 20,
+                request_hash_header: None
+            }),
+            "gRFC A42's defaults"
+        );
+        let c = lb(r#"{"loadBalancingConfig": [{"weighted_round_robin": {}}]}"#);
+        assert_eq!(c.load_balancing, Some(LbPolicy::WeightedRoundRobin));
+        // A50: the child policy is the balancer; unset fields take A50's
+        // defaults; ejection kinds are on only when present.
+        let c = lb(r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {
+            "interval": "1.5s", "maxEjectionPercent": 30,
+            "failurePercentageEjection": {"threshold": 60, "requestVolume": 20},
+            "childPolicy": [{"grpclb": {}}, {"least_request_experimental": {"choiceCount": 3}}]}}]}"#);
+        assert_eq!(c.load_balancing, Some(LbPolicy::LeastRequest { choice_count: 3 }));
+        let od = c.outlier_detection.unwrap();
+        assert_eq!(od.interval, Duration::from_millis(1500));
+        assert_eq!(
+            (od.base_ejection_time, od.max_ejection_time),
+            (Duration::from_secs(30), Duration::from_secs(300))
+        );
+        assert_eq!(od.max_ejection_percent, 30);
+        assert_eq!(od.success_rate, None);
+        assert_eq!(
+            od.failure_percentage,
+            Some(FailurePercentageEjection {
+                threshold: 60,
+                enforcement_percentage: 100,
+                minimum_hosts: 5,
+                request_volume: 20
+            })
+        );
+        let c = lb(r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {
+            "successRateEjection": {}, "childPolicy": [{"round_robin": {}}]}}]}"#);
+        assert_eq!(c.outlier_detection.unwrap().success_rate, Some(SuccessRateEjection::default()));
+        for (json, field) in [
+            (
+                r#"{"loadBalancingConfig": [{"ring_hash_experimental": {"minRingSize": 0}}]}"#,
+                "loadBalancingConfig[0].ring_hash_experimental.minRingSize",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"ring_hash_experimental": {"maxRingSize": 8388609}}]}"#,
+                "loadBalancingConfig[0].ring_hash_experimental.maxRingSize",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"ring_hash_experimental": {"minRingSize": 10, "maxRingSize": 5}}]}"#,
+                "loadBalancingConfig[0].ring_hash_experimental.minRingSize",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"ring_hash_experimental": {"requestHashHeader": "x-bin"}}]}"#,
+                "loadBalancingConfig[0].ring_hash_experimental.requestHashHeader",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {}}]}"#,
+                "loadBalancingConfig[0].outlier_detection_experimental.childPolicy",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {"interval": "0s", "childPolicy": [{"round_robin": {}}]}}]}"#,
+                "loadBalancingConfig[0].outlier_detection_experimental.interval",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {"maxEjectionPercent": 101, "childPolicy": [{"round_robin": {}}]}}]}"#,
+                "loadBalancingConfig[0].outlier_detection_experimental.maxEjectionPercent",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {"failurePercentageEjection": {"threshold": 200}, "childPolicy": [{"round_robin": {}}]}}]}"#,
+                "loadBalancingConfig[0].outlier_detection_experimental.failurePercentageEjection.threshold",
+            ),
+            (
+                r#"{"loadBalancingConfig": [{"outlier_detection_experimental": {"childPolicy": [{"grpclb": {}}]}}]}"#,
+                "loadBalancingConfig[0].outlier_detection_experimental.childPolicy",
+            ),
+        ] {
+            let e = ServiceConfig::from_json(json).expect_err(json);
+            assert_eq!(e.field, field, "{json}: {e}");
+        }
     }
 
     #[test]

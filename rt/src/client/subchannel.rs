@@ -8,6 +8,7 @@ use super::address::Address;
 use super::balancer::ConnectivityState;
 use super::driver::{ClientCmd, ConnHandle};
 use super::health_check::health;
+use super::outlier::{Ejection, Outcomes};
 use std::sync::atomic::Ordering;
 
 enum State {
@@ -21,11 +22,15 @@ struct Inner {
     state: State,
     /// Consecutive failed attempts (the backoff exponent).
     failures: u32,
+    /// Outlier detection's verdict.
+    ejection: Ejection,
 }
 
 /// The connection to one address.
 pub(crate) struct AddressConn {
     pub address: Address,
+    /// Its calls' outcomes, for outlier detection (across reconnections).
+    pub outcomes: Arc<Outcomes>,
     inner: Mutex<Inner>,
 }
 
@@ -38,7 +43,11 @@ pub(crate) struct Observed {
 
 impl AddressConn {
     pub fn new(address: Address) -> Arc<Self> {
-        Arc::new(AddressConn { address, inner: Mutex::new(Inner { state: State::Idle, failures: 0 }) })
+        Arc::new(AddressConn {
+            address,
+            outcomes: Arc::default(),
+            inner: Mutex::new(Inner { state: State::Idle, failures: 0, ejection: Ejection::default() }),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -106,9 +115,14 @@ impl AddressConn {
         g.state = State::Ready(handle);
     }
 
-    /// Application calls picked for its connection and not yet finished.
-    pub fn outstanding(&self) -> usize {
-        self.count(|h| &h.outstanding)
+    /// Ejected by outlier detection.
+    pub fn ejected(&self) -> bool {
+        self.lock().ejection.since.is_some()
+    }
+
+    /// Runs `f` on its ejection state.
+    pub fn with_ejection<T>(&self, f: impl FnOnce(&mut Ejection) -> T) -> T {
+        f(&mut self.lock().ejection)
     }
 
     /// Calls running on its connection.

@@ -15,40 +15,40 @@ use weir_rt::{Backoff, Channel, Code, Endpoint, Method, Request, Response, Serve
 
 use super::{Running, start};
 
-const WHO: &str = "/lb.Test/Who";
+pub(super) const WHO: &str = "/lb.Test/Who";
 
 /// A server that answers `Who` with `id`.
-async fn numbered<R: Net>(rt: &R, id: u8) -> Running {
+pub(super) async fn numbered<R: Net>(rt: &R, id: u8) -> Running {
     let server = Server::new(rt.clone())
         .route(WHO, Method::unary(move |_req| async move { Ok(Response::new(Bytes::from(vec![id]))) }));
     start(rt, server).await
 }
 
-async fn three<R: Net>(rt: &R) -> [Running; 3] {
+pub(super) async fn three<R: Net>(rt: &R) -> [Running; 3] {
     [numbered(rt, 0).await, numbered(rt, 1).await, numbered(rt, 2).await]
 }
 
-fn addr(r: &Running) -> Address {
+pub(super) fn addr(r: &Running) -> Address {
     Address::Tcp(r.addr.expect("tcp server"))
 }
 
-fn list(servers: &[&Running]) -> String {
+pub(super) fn list(servers: &[&Running]) -> String {
     let addrs: Vec<String> = servers.iter().map(|s| s.addr.unwrap().to_string()).collect();
     format!("ipv4:{}", addrs.join(","))
 }
 
-fn quick_backoff() -> Backoff {
+pub(super) fn quick_backoff() -> Backoff {
     Backoff { initial: Duration::from_millis(20), max: Duration::from_millis(100), ..Backoff::default() }
 }
 
 /// Which server answered.
-async fn who(ch: &Channel) -> Result<u8, weir_rt::Status> {
+pub(super) async fn who(ch: &Channel) -> Result<u8, weir_rt::Status> {
     let r = ch.unary(WHO, Request::new(Bytes::new())).await?;
     Ok(r.into_inner()[0])
 }
 
 /// Calls `n` times; counts the answers per server.
-async fn tally(ch: &Channel, n: usize) -> [usize; 3] {
+pub(super) async fn tally(ch: &Channel, n: usize) -> [usize; 3] {
     let mut counts = [0; 3];
     for _ in 0..n {
         counts[usize::from(who(ch).await.expect("call"))] += 1;
@@ -58,7 +58,7 @@ async fn tally(ch: &Channel, n: usize) -> [usize; 3] {
 
 /// Calls until every server in `ids` answered (round_robin connects to all
 /// of them in the background), for up to five seconds.
-async fn until_all_answer(ch: &Channel, ids: &[u8]) {
+pub(super) async fn until_all_answer(ch: &Channel, ids: &[u8]) {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut seen = Vec::new();
     while !ids.iter().all(|i| seen.contains(i)) {
@@ -107,7 +107,7 @@ pub async fn pick_first_fails_over_when_a_server_stops<R: Net + Default>(rt: R) 
 }
 
 /// A resolver fed by the test: every list sent on the channel is pushed.
-struct Pushed(Mutex<Option<mpsc::UnboundedReceiver<Vec<Address>>>>);
+pub(super) struct Pushed(pub(super) Mutex<Option<mpsc::UnboundedReceiver<Vec<Address>>>>);
 
 impl Resolver for Pushed {
     fn run(&self, updates: ResolverUpdates) -> BoxFuture<'static, ()> {

@@ -10,15 +10,17 @@ pub mod compressing;
 pub mod connectivity;
 pub mod intercepting;
 pub mod limits;
+pub mod picking;
 pub mod refusing;
+pub mod replaying;
 pub mod retrying;
 pub mod runners;
 pub mod waiting;
 
 #[allow(unused_imports)]
 pub use {
-    balancing::*, churning::*, compressing::*, connectivity::*, intercepting::*, limits::*, refusing::*,
-    retrying::*, waiting::*,
+    balancing::*, churning::*, compressing::*, connectivity::*, intercepting::*, limits::*, picking::*,
+    refusing::*, replaying::*, retrying::*, waiting::*,
 };
 
 use std::net::SocketAddr;
@@ -90,6 +92,13 @@ macro_rules! scenario_tests {
             idle_channel_closes_its_connection_and_reconnects,
             resolver_service_config_applies_and_an_invalid_one_keeps_the_last,
             least_request_sends_calls_to_the_least_loaded_backend,
+            eight_threads_pick_without_the_channel_lock,
+            weighted_round_robin_follows_resolver_weights,
+            ring_hash_keeps_each_key_on_its_backend,
+            outlier_detection_ejects_a_failing_backend_and_returns_it,
+            client_streaming_retry_replays_every_message,
+            bidi_retry_replays_every_message,
+            streaming_call_past_the_replay_buffer_is_not_retried,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
