@@ -49,10 +49,19 @@ fn full_name(s: &Service) -> String {
 }
 
 fn snake(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
+    for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
-            if i > 0 {
+            // A word starts at a capital after a small letter or digit, or
+            // at the last capital of an acronym before a small letter:
+            // `KV` → `kv`, `HTTPServer` → `http_server` (as tonic names them).
+            let prev = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1);
+            let after_word = prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit());
+            let acronym_end =
+                prev.is_some_and(|p| p.is_ascii_uppercase()) && next.is_some_and(|n| n.is_ascii_lowercase());
+            if after_word || acronym_end {
                 out.push('_');
             }
             out.push(c.to_ascii_lowercase());
@@ -61,6 +70,21 @@ fn snake(name: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod snake_tests {
+    use super::snake;
+
+    #[test]
+    fn acronyms_stay_one_word() {
+        assert_eq!(snake("KV"), "kv");
+        assert_eq!(snake("HTTPServer"), "http_server");
+        assert_eq!(snake("LeaseKeepAlive"), "lease_keep_alive");
+        assert_eq!(snake("RouteGuide"), "route_guide");
+        assert_eq!(snake("Get2Things"), "get2_things");
+        assert_eq!(snake("unaryCall"), "unary_call");
+    }
 }
 
 /// A message type as seen from the generated module (one level below the

@@ -406,7 +406,12 @@ impl RingHash {
             ((min_weight * self.min_ring_size as f64).ceil() / min_weight).min(self.max_ring_size as f64);
         let mut ring = Vec::with_capacity(scale.ceil() as usize);
         let (mut current, mut target) = (0.0f64, 0.0f64);
-        for (i, (name, _)) in addresses.iter().enumerate() {
+        // In name order, as gRPC-Go builds it: the resolver's order must not
+        // move the points.
+        let mut order: Vec<usize> = (0..addresses.len()).collect();
+        order.sort_by(|&a, &b| addresses[a].0.cmp(&addresses[b].0));
+        for i in order {
+            let name = &addresses[i].0;
             target += scale * normalized[i];
             let mut n = 0u64;
             while current < target {
@@ -433,14 +438,37 @@ struct RingPicker {
 }
 
 impl RingPicker {
-    fn request_hash(&self, call: &PickInfo<'_>) -> u64 {
-        let key = self.hash_header.as_deref().and_then(|name| {
-            let values: Vec<&[u8]> = call.metadata.get_all(name).map(|v| v.as_ref()).collect();
-            (!values.is_empty()).then(|| values.join(&b","[..]))
-        });
-        match key {
-            Some(key) => xxh64(&key, 0),
-            None => super::backoff::random_u64(),
+    /// The XXH64 of the request's key, when it has one.
+    fn request_hash(&self, call: &PickInfo<'_>) -> Option<u64> {
+        let name = self.hash_header.as_deref()?;
+        let values: Vec<&[u8]> = call.metadata.get_all(name).map(|v| v.as_ref()).collect();
+        (!values.is_empty()).then(|| xxh64(&values.join(&b","[..]), 0))
+    }
+
+    /// The distinct subchannels in ring order from `hash`.
+    fn walk(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
+        let start = self.ring.partition_point(|e| e.0 < hash);
+        let mut seen = vec![false; self.states.len()];
+        (0..self.ring.len())
+            .map(move |k| self.ring[(start + k) % self.ring.len()].1)
+            .filter(move |&i| !std::mem::replace(&mut seen[i], true))
+    }
+
+    /// A call without a key (gRFC A76): the first READY address from a
+    /// random point; with none, connect one IDLE address unless one is
+    /// connecting already, and wait.
+    fn pick_random(&self) -> Pick {
+        use ConnectivityState::*;
+        let hash = super::backoff::random_u64();
+        if let Some(i) = self.walk(hash).find(|&i| self.states[i] == Ready) {
+            return Pick::Ready(i);
+        }
+        if self.states.contains(&Connecting) {
+            return Pick::Wait(None);
+        }
+        match self.walk(hash).find(|&i| self.states[i] == Idle) {
+            Some(i) => Pick::Wait(Some(i)),
+            None => Pick::Fail,
         }
     }
 }
@@ -451,14 +479,8 @@ impl Picker for RingPicker {
     /// distinct addresses the same way; fail when all have failed.
     fn pick(&self, call: &PickInfo<'_>) -> Pick {
         use ConnectivityState::*;
-        let hash = self.request_hash(call);
-        let start = self.ring.partition_point(|e| e.0 < hash) % self.ring.len();
-        let mut seen = vec![false; self.states.len()];
-        for k in 0..self.ring.len() {
-            let index = self.ring[(start + k) % self.ring.len()].1;
-            if std::mem::replace(&mut seen[index], true) {
-                continue;
-            }
+        let Some(hash) = self.request_hash(call) else { return self.pick_random() };
+        for index in self.walk(hash) {
             match self.states[index] {
                 Ready => return Pick::Ready(index),
                 Idle => return Pick::Wait(Some(index)),
@@ -666,6 +688,30 @@ mod tests {
         assert!(idle.connect.is_empty(), "ring_hash connects lazily");
         let down = ring.update(&views(&a, &[TransientFailure; 4]));
         assert_eq!(ring_pick(&down, key), Pick::Fail);
+    }
+
+    #[test]
+    fn ring_hash_without_a_key_takes_a_ready_address_or_connects_one() {
+        let a = addrs(3);
+        let ring = RingHash::with_header("x-user");
+        let md = md();
+        let call = PickInfo { path: b"/s/m", metadata: &md };
+        let u = ring.update(&views(&a, &[Idle, Ready, TransientFailure]));
+        for _ in 0..50 {
+            assert_eq!(u.picker.pick(&call), Pick::Ready(1), "no key: any READY address");
+        }
+        let u = ring.update(&views(&a, &[Idle, TransientFailure, Idle]));
+        assert!(matches!(u.picker.pick(&call), Pick::Wait(Some(0 | 2))), "one IDLE address is connected");
+        let u = ring.update(&views(&a, &[Idle, Connecting, Idle]));
+        assert_eq!(u.picker.pick(&call), Pick::Wait(None), "not another while one connects");
+        let u = ring.update(&views(&a, &[TransientFailure; 3]));
+        assert_eq!(u.picker.pick(&call), Pick::Fail);
+        // The resolver's order does not move the points.
+        let names = |order: [usize; 3]| order.map(|i| (a[i].to_string(), 1)).to_vec();
+        let one = ring.ring(&names([0, 1, 2]));
+        let other = ring.ring(&names([2, 0, 1]));
+        let owner = |r: &[(u64, usize)], order: [usize; 3]| r.iter().map(|e| order[e.1]).collect::<Vec<_>>();
+        assert_eq!(owner(&one, [0, 1, 2]), owner(&other, [2, 0, 1]));
     }
 
     #[test]

@@ -867,9 +867,10 @@ impl Channel {
         S: Stream<Item = I> + Send + 'static,
         I: Into<OutMessage> + Send + 'static,
     {
+        let attempt = replay.begin_attempt();
         let mut index = 0;
         let next = move |cx: &mut std::task::Context<'_>| {
-            let polled = replay.poll_message(cx, index);
+            let polled = replay.poll_message(cx, attempt, index);
             if let Poll::Ready(Some(_)) = polled {
                 index += 1;
             }

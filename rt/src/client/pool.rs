@@ -186,12 +186,14 @@ impl<R: Net> Pool<R> {
         call: PickInfo<'_>,
         wait_for_ready: bool,
     ) -> Result<Arc<ConnHandle>, Status> {
-        if !self.active.load(Ordering::Acquire) {
+        // The time first: an idle timer that sees the channel active also
+        // sees this call.
+        let since_epoch = self.rt.now().saturating_duration_since(self.epoch).as_nanos() as u64;
+        self.last_call.store(since_epoch, Ordering::SeqCst);
+        if !self.active.load(Ordering::SeqCst) {
             let mut s = self.lock();
             self.activate(&mut s);
         }
-        let since_epoch = self.rt.now().saturating_duration_since(self.epoch).as_nanos() as u64;
-        self.last_call.store(since_epoch, Ordering::Relaxed);
         std::future::poll_fn(|cx| self.poll_pick(cx, &call, wait_for_ready)).await
     }
 
@@ -215,10 +217,15 @@ impl<R: Net> Pool<R> {
             if s.generation != generation {
                 continue;
             }
+            if !s.active {
+                // Idle mode began after this call looked: wake the channel.
+                self.activate(&mut s);
+                continue;
+            }
             match verdict {
                 Verdict::Conn(_) => unreachable!("returned above"),
                 Verdict::Stale => self.rebuild(&mut s),
-                Verdict::Wait(Some(sub)) if s.active && sub.peek() == ConnectivityState::Idle => {
+                Verdict::Wait(Some(sub)) if sub.peek() == ConnectivityState::Idle => {
                     if let Some(failures) = sub.begin_connect() {
                         self.spawn_connect(sub, failures);
                     }
@@ -237,8 +244,11 @@ impl<R: Net> Pool<R> {
                 }
             }
         }
-        let mut s = self.lock();
-        self.wait(&mut s, cx)
+        // Still no decision after several new pickers (states changing
+        // fast): try again on the next poll rather than park with no rebuild
+        // to come.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// The current picker's decision for `call`, and the picker's number.
@@ -299,7 +309,7 @@ impl<R: Net> Pool<R> {
             return snapshot(
                 Pick::Fail,
                 Status::new(Code::Unavailable, "name resolution gave no address"),
-                false,
+                true,
             );
         }
         let balancer = self.cfg.live.current().balancer.clone();
@@ -504,14 +514,18 @@ impl<R: Net> Pool<R> {
                     due = now + timeout;
                     continue;
                 }
-                let last_call = pool.epoch + Duration::from_nanos(pool.last_call.load(Ordering::Relaxed));
+                // Inactive before reading the last call's time: a call
+                // either stored its time before (seen here) or sees the
+                // flag after (and wakes the channel itself).
+                pool.active.store(false, Ordering::SeqCst);
+                let last_call = pool.epoch + Duration::from_nanos(pool.last_call.load(Ordering::SeqCst));
                 if last_call + timeout > now {
+                    pool.active.store(true, Ordering::SeqCst);
                     due = last_call + timeout;
                     continue;
                 }
                 s.idle_timer = false;
                 s.active = false;
-                pool.active.store(false, Ordering::Release);
                 // The resolver stops too (gRPC-Go closes it); the next call
                 // starts it again and uses the last list meanwhile.
                 s.started = false;

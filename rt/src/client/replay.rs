@@ -63,8 +63,11 @@ struct Inner<S> {
     kept: VecDeque<OutMessage>,
     first: usize,
     bytes: usize,
-    /// No more attempts: nothing is kept.
+    /// No more attempts: nothing new is kept, and what is kept goes as the
+    /// committed attempt sends it.
     committed: bool,
+    /// The attempt whose sender reads now (earlier ones get nothing more).
+    attempt: u32,
 }
 
 /// One call's request messages, read from the application's stream once
@@ -84,6 +87,7 @@ impl<S> Replay<S> {
                 first: 0,
                 bytes: 0,
                 committed: false,
+                attempt: 0,
             }),
             limits,
             channel,
@@ -100,7 +104,17 @@ impl<S> Replay<S> {
         self.lock().committed
     }
 
-    /// Commits the call: the kept messages are released.
+    /// A new attempt starts: its sender reads from message 0, and the
+    /// previous attempts' senders get no more messages.
+    pub fn begin_attempt(&self) -> u32 {
+        let mut g = self.lock();
+        g.attempt += 1;
+        g.attempt
+    }
+
+    /// Commits the call to its current attempt: no more retries. Messages
+    /// that attempt has not sent yet stay until it sends them, no longer
+    /// counted in the channel's buffer.
     pub fn commit(&self) {
         let mut g = self.lock();
         self.commit_locked(&mut g);
@@ -109,8 +123,6 @@ impl<S> Replay<S> {
     fn commit_locked(&self, g: &mut Inner<S>) {
         if !g.committed {
             g.committed = true;
-            g.first += g.kept.len();
-            g.kept.clear();
             self.channel.release(std::mem::take(&mut g.bytes));
         }
     }
@@ -125,13 +137,22 @@ where
     /// application's stream (kept while the limits allow). `None` at the
     /// end, and for an index no longer kept (a committed call has no
     /// further attempt that would ask).
-    pub fn poll_message(&self, cx: &mut Context<'_>, index: usize) -> Poll<Option<OutMessage>> {
+    pub fn poll_message(&self, cx: &mut Context<'_>, attempt: u32, index: usize) -> Poll<Option<OutMessage>> {
         let mut g = self.lock();
-        if index < g.first {
+        // A superseded attempt's sender must not poll the source (it would
+        // take the source's waker from the current one).
+        if attempt != g.attempt || index < g.first {
             return Poll::Ready(None);
         }
         if let Some(m) = g.kept.get(index - g.first) {
-            return Poll::Ready(Some(m.clone()));
+            let m = m.clone();
+            if g.committed {
+                // Only the committed attempt reads on: drop what it sent.
+                let sent = index + 1 - g.first;
+                g.kept.drain(..sent);
+                g.first = index + 1;
+            }
+            return Poll::Ready(Some(m));
         }
         let Some(source) = g.source.as_mut() else { return Poll::Ready(None) };
         match source.as_mut().poll_next(cx) {
@@ -142,16 +163,19 @@ where
             }
             Poll::Ready(Some(item)) => {
                 let msg: OutMessage = item.into();
-                if g.committed {
-                    g.first += 1;
-                } else if g.bytes + msg.len() <= self.limits.per_call
+                if !g.committed
+                    && g.bytes + msg.len() <= self.limits.per_call
                     && self.channel.reserve(msg.len(), self.limits.per_channel)
                 {
                     g.bytes += msg.len();
                     g.kept.push_back(msg.clone());
                 } else {
+                    // Past a limit (or committed): this attempt is the last,
+                    // and it has sent everything kept (it reads the source
+                    // only at the end of the kept messages).
                     self.commit_locked(&mut g);
-                    g.first += 1;
+                    g.first = index + 1;
+                    g.kept.clear();
                 }
                 Poll::Ready(Some(msg))
             }
@@ -175,8 +199,9 @@ mod tests {
     use bytes::Bytes;
 
     fn next<S: Stream<Item = Bytes> + Unpin>(r: &Replay<S>, index: usize) -> Option<usize> {
+        let attempt = r.lock().attempt;
         let waker = std::task::Waker::noop();
-        match r.poll_message(&mut Context::from_waker(waker), index) {
+        match r.poll_message(&mut Context::from_waker(waker), attempt, index) {
             Poll::Ready(m) => m.map(|m| m.len()),
             Poll::Pending => panic!("pending"),
         }
@@ -202,17 +227,21 @@ mod tests {
     fn a_retry_replays_every_message_and_the_buffer_is_released() {
         let channel = Arc::new(ChannelBuffer::default());
         let r = Replay::new(messages(&[10, 20, 30]), RetryBufferLimits::default(), channel.clone());
+        let first = r.begin_attempt();
         assert_eq!((next(&r, 0), next(&r, 1)), (Some(10), Some(20)));
         assert_eq!(channel.used(), 30);
-        // The second attempt starts over, then reads on.
-        assert_eq!(
-            (next(&r, 0), next(&r, 1), next(&r, 2), next(&r, 3)),
-            (Some(10), Some(20), Some(30), None)
-        );
-        assert!(!r.committed());
+        // The second attempt starts over; the first gets nothing more.
+        r.begin_attempt();
+        let waker = std::task::Waker::noop();
+        let stale = r.poll_message(&mut Context::from_waker(waker), first, 2);
+        assert_eq!(stale, Poll::Ready(None), "a superseded sender stops");
+        assert_eq!(next(&r, 0), Some(10));
+        // Headers commit the call before it resent everything: what it has
+        // not sent yet is still sent, and released as it goes.
         r.commit();
-        assert_eq!(channel.used(), 0);
-        assert_eq!(next(&r, 0), None, "nothing is kept after the commit");
+        assert_eq!(channel.used(), 0, "committed: no longer counted");
+        assert_eq!((next(&r, 1), next(&r, 2), next(&r, 3)), (Some(20), Some(30), None));
+        assert!(r.lock().kept.is_empty(), "sent messages are dropped after the commit");
     }
 
     #[test]
@@ -220,6 +249,7 @@ mod tests {
         let channel = Arc::new(ChannelBuffer::default());
         let limits = RetryBufferLimits { per_call: 25, per_channel: 1000 };
         let r = Replay::new(messages(&[10, 10, 10, 10]), limits, channel.clone());
+        r.begin_attempt();
         assert_eq!((next(&r, 0), next(&r, 1)), (Some(10), Some(10)));
         assert!(!r.committed());
         assert_eq!(next(&r, 2), Some(10), "the third passes 25 bytes: still sent");
@@ -231,6 +261,8 @@ mod tests {
         let limits = RetryBufferLimits { per_call: 100, per_channel: 15 };
         let a = Replay::new(messages(&[10]), limits, channel.clone());
         let b = Replay::new(messages(&[10]), limits, channel.clone());
+        a.begin_attempt();
+        b.begin_attempt();
         assert_eq!(next(&a, 0), Some(10));
         assert_eq!(next(&b, 0), Some(10));
         assert!(!a.committed() && b.committed(), "b found the channel's buffer full");
