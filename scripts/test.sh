@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The Python grpcio peer the interop tests call (installed once into .venv).
 ./scripts/setup-python.sh > /dev/null
+# The real etcd weir-etcd's tests start and stop (Debian's etcd-server).
+./scripts/setup-etcd.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The adapters also build without TLS.
@@ -17,6 +19,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # Every publishable crate packages: metadata, license, readme, versioned
 # dependencies (what crates.io checks before building anything).
 cargo package --no-verify --allow-dirty -p weir-core -p weir-rt -p weir-tokio -p weir-smol \
-    -p weir-build -p weir-services -p weir-types
+    -p weir-build -p weir-services -p weir-types -p weir-etcd
 # Interop matrix against grpcio (Python, C core) and h2load; prints a table.
 ./scripts/interop.sh

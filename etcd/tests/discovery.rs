@@ -1,0 +1,323 @@
+//! Service discovery against a real etcd (Debian's etcd 3.4, a gRPC-Go
+//! server), on tokio and on smol: registration under leases, the watching
+//! resolver, a killed instance's lease expiry, a new instance joining, an
+//! etcd restart, and a compaction that forces the resolver to read again.
+
+mod support;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::channel::oneshot;
+use weir_etcd::{EtcdClient, EtcdResolver, Registration, ResolverView};
+use weir_rt::client::RoundRobin;
+use weir_rt::runtime::{Net, Runtime};
+use weir_rt::{Channel, Endpoint, Method, Request, Response, Server};
+
+use support::{Etcd, Proxy};
+
+const WHO: &str = "/lb.Test/Who";
+const PREFIX: &str = "/services/greeter/";
+
+/// A backend answering `Who` with its number.
+struct Backend {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: oneshot::Receiver<()>,
+}
+
+impl Backend {
+    async fn start<R: Net>(rt: &R, id: u8) -> Backend {
+        let server = Server::new(rt.clone())
+            .route(WHO, Method::unary(move |_req| async move { Ok(Response::new(Bytes::from(vec![id]))) }));
+        let bound = server.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = bound.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (finished, done) = oneshot::channel();
+        rt.spawn(async move {
+            let _ = bound
+                .serve_with_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+            let _ = finished.send(());
+        });
+        Backend { addr, stop: Some(stop), done }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let _ = (&mut self.done).await;
+    }
+}
+
+fn register<R: Runtime>(rt: &R, etcd: &EtcdClient, id: u8, addr: SocketAddr, ttl: u64) -> Registration {
+    Registration::start(
+        rt.clone(),
+        etcd.clone(),
+        format!("{PREFIX}{id}"),
+        addr.to_string(),
+        Duration::from_secs(ttl),
+    )
+}
+
+/// A round_robin channel resolving through etcd, and the resolver's view.
+fn channel<R: Net + Default>(rt: &R, etcd: EtcdClient) -> (Channel, ResolverView) {
+    let resolver = EtcdResolver::new(rt.clone(), etcd, PREFIX);
+    let view = resolver.view();
+    let ch = Endpoint::<R>::new("http://greeter")
+        .unwrap()
+        .resolver(resolver)
+        .balancer(RoundRobin::default())
+        .connect_lazy()
+        .unwrap();
+    (ch, view)
+}
+
+async fn who(ch: &Channel) -> Result<u8, weir_rt::Status> {
+    let mut req = Request::new(Bytes::new());
+    req.set_timeout(Duration::from_secs(5));
+    Ok(ch.unary(WHO, req).await?.into_inner()[0])
+}
+
+/// Calls until each of `ids` answered; fails after `within`.
+async fn until_answered(ch: &Channel, ids: &[u8], within: Duration) -> Duration {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    while !ids.iter().all(|i| seen.contains(i)) {
+        assert!(start.elapsed() < within, "{ids:?} did not all answer within {within:?}; saw {seen:?}");
+        if let Ok(id) = who(ch).await {
+            seen.push(id);
+        }
+    }
+    start.elapsed()
+}
+
+async fn sleep<R: Runtime>(rt: &R, d: Duration) {
+    rt.sleep_until(rt.now() + d).await;
+}
+
+/// Runs blocking work (starting or restarting etcd) on its own thread, so
+/// the runtime's threads keep serving.
+async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.await.expect("blocking work panicked")
+}
+
+/// Waits until `cond` holds, polling every 20 ms; fails after `within`.
+async fn wait_for<R: Runtime>(rt: &R, within: Duration, what: &str, cond: impl Fn() -> bool) -> Duration {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        sleep(rt, Duration::from_millis(20)).await;
+    }
+    start.elapsed()
+}
+
+async fn instances_register_and_the_channel_balances_over_them<R: Net + Default>(rt: R) {
+    let etcd = off_thread(Etcd::start).await;
+    let client = EtcdClient::connect::<R>(&etcd.url()).await.unwrap();
+    let backends = [Backend::start(&rt, 0).await, Backend::start(&rt, 1).await, Backend::start(&rt, 2).await];
+    let regs: Vec<Registration> =
+        (0..3).map(|i| register(&rt, &client, i as u8, backends[i].addr, 5)).collect();
+    wait_for(&rt, Duration::from_secs(5), "registered", || regs.iter().all(|r| r.lease().is_some())).await;
+    let (ch, view) = channel(&rt, client.clone());
+    until_answered(&ch, &[0, 1, 2], Duration::from_secs(5)).await;
+    assert_eq!(view.addresses().len(), 3);
+    let mut counts = [0usize; 3];
+    for _ in 0..30 {
+        counts[usize::from(who(&ch).await.unwrap())] += 1;
+    }
+    assert_eq!(counts, [10, 10, 10], "round robin over the registered instances");
+    // A graceful deregistration deletes the key at once.
+    let mut regs = regs;
+    let gone = backends[1].addr;
+    regs.remove(1).deregister().await;
+    let (keys, _) = client.get_prefix(PREFIX.as_bytes()).await.unwrap();
+    assert_eq!(keys.len(), 2, "the key is deleted at deregistration");
+    wait_for(&rt, Duration::from_secs(1), "the resolver drops it", || !view.addresses().contains(&gone))
+        .await;
+    for _ in 0..10 {
+        assert_ne!(who(&ch).await.unwrap(), 1);
+    }
+    for b in backends {
+        b.stop().await;
+    }
+}
+
+/// An instance that dies without deregistering (its keep-alives stop, its
+/// server goes away) leaves the list when its 2 s lease expires, within
+/// TTL + 1 s; every call meanwhile succeeds on the others. A new instance
+/// gets calls within a second of registering.
+async fn a_killed_instance_expires_and_a_new_one_joins<R: Net + Default>(rt: R) {
+    let etcd = off_thread(Etcd::start).await;
+    let client = EtcdClient::connect::<R>(&etcd.url()).await.unwrap();
+    let mut backends = vec![Backend::start(&rt, 0).await, Backend::start(&rt, 1).await];
+    let mut regs: Vec<Registration> =
+        (0..2).map(|i| register(&rt, &client, i as u8, backends[i].addr, 2)).collect();
+    wait_for(&rt, Duration::from_secs(5), "registered", || regs.iter().all(|r| r.lease().is_some())).await;
+    let (ch, view) = channel(&rt, client.clone());
+    until_answered(&ch, &[0, 1], Duration::from_secs(5)).await;
+    // "SIGKILL" instance 1: no deregistration, the server gone.
+    let killed = backends[1].addr;
+    let killed_at = Instant::now();
+    regs.remove(1).abandon().await;
+    backends.remove(1).stop().await;
+    let calls = async {
+        let (mut ok, mut failed) = (0, 0);
+        while view.addresses().contains(&killed) && killed_at.elapsed() < Duration::from_secs(5) {
+            match who(&ch).await {
+                Ok(id) => {
+                    assert_eq!(id, 0);
+                    ok += 1;
+                }
+                Err(status) => {
+                    println!("call failed: {status}");
+                    failed += 1;
+                }
+            }
+            sleep(&rt, Duration::from_millis(10)).await;
+        }
+        (ok, failed)
+    };
+    let (ok, failed) = calls.await;
+    let expired_after = killed_at.elapsed();
+    println!("killed instance left the list after {expired_after:?}; {ok} calls succeeded meanwhile");
+    assert!(!view.addresses().contains(&killed), "still listed after 5 s");
+    assert!(expired_after <= Duration::from_secs(3), "TTL 2 s + 1 s, took {expired_after:?}");
+    assert_eq!(failed, 0, "calls kept succeeding on the other instance");
+    assert!(ok > 0);
+    // A new instance joins.
+    backends.push(Backend::start(&rt, 2).await);
+    let joined = Instant::now();
+    let reg = register(&rt, &client, 2, backends[1].addr, 2);
+    let took = until_answered(&ch, &[2], Duration::from_secs(1)).await;
+    println!("the new instance answered {took:?} after registering ({:?} since start)", joined.elapsed());
+    drop((reg, regs));
+    for b in backends {
+        b.stop().await;
+    }
+}
+
+/// etcd killed and started again on its data directory: the registrations
+/// keep their keys (alive past the TTL), and the resolver follows changes
+/// made after the restart.
+async fn registration_and_resolver_survive_an_etcd_restart<R: Net + Default>(rt: R) {
+    let etcd = Arc::new(Mutex::new(off_thread(Etcd::start).await));
+    let url = etcd.lock().unwrap().url();
+    let client = EtcdClient::connect::<R>(&url).await.unwrap();
+    let backends = [Backend::start(&rt, 0).await, Backend::start(&rt, 1).await, Backend::start(&rt, 2).await];
+    let regs: Vec<Registration> =
+        (0..2).map(|i| register(&rt, &client, i as u8, backends[i].addr, 4)).collect();
+    wait_for(&rt, Duration::from_secs(5), "registered", || regs.iter().all(|r| r.lease().is_some())).await;
+    let (ch, view) = channel(&rt, client.clone());
+    until_answered(&ch, &[0, 1], Duration::from_secs(5)).await;
+    let restarting = etcd.clone();
+    off_thread(move || restarting.lock().unwrap().restart()).await;
+    // Past the TTL: the leases were kept alive through the restart.
+    sleep(&rt, Duration::from_secs(5)).await;
+    let fresh = EtcdClient::connect::<R>(&url).await.unwrap();
+    let (keys, _) = fresh.get_prefix(PREFIX.as_bytes()).await.unwrap();
+    assert_eq!(keys.len(), 2, "both instances are still registered: {keys:?}");
+    println!(
+        "registrations after the restart: {:?}",
+        regs.iter().map(|r| r.registrations()).collect::<Vec<_>>()
+    );
+    // The resolver watches again: a third instance shows up.
+    let third = register(&rt, &client, 2, backends[2].addr, 4);
+    let took = until_answered(&ch, &[2], Duration::from_secs(3)).await;
+    println!("after the restart, a new instance answered within {took:?}");
+    assert_eq!(view.addresses().len(), 3);
+    until_answered(&ch, &[0, 1, 2], Duration::from_secs(2)).await;
+    drop((third, regs));
+    for b in backends {
+        b.stop().await;
+    }
+}
+
+/// The resolver is cut off etcd (a proxy between them) while instances
+/// change and etcd compacts its history: when it reconnects, the watch it
+/// resumes is refused as compacted, and it reads the prefix again instead
+/// of missing the changes.
+async fn a_compaction_forces_a_clean_resync<R: Net + Default>(rt: R) {
+    let etcd = off_thread(Etcd::start).await;
+    let direct = EtcdClient::connect::<R>(&etcd.url()).await.unwrap();
+    let proxy = Proxy::start(etcd.addr());
+    let proxied = EtcdClient::connect::<R>(&format!("http://{}", proxy.addr)).await.unwrap();
+    let addr = |i: u16| SocketAddr::from(([127, 0, 0, 1], 40_000 + i));
+    for i in 0..2u16 {
+        direct.put(format!("{PREFIX}{i}").as_bytes(), addr(i).to_string().as_bytes(), 0).await.unwrap();
+    }
+    let resolver = EtcdResolver::new(rt.clone(), proxied, PREFIX);
+    let view = resolver.view();
+    let ch = Endpoint::<R>::new("http://greeter").unwrap().resolver(resolver).connect_lazy().unwrap();
+    // Any call starts the resolver; nothing listens on these addresses.
+    let _ = ch.state(true);
+    wait_for(&rt, Duration::from_secs(5), "first read", || view.addresses() == [addr(0), addr(1)]).await;
+    assert_eq!(view.syncs(), 1);
+    proxy.cut();
+    direct.delete(format!("{PREFIX}0").as_bytes()).await.unwrap();
+    direct.put(format!("{PREFIX}2").as_bytes(), addr(2).to_string().as_bytes(), 0).await.unwrap();
+    let mut revision = 0;
+    for n in 0..5 {
+        revision = direct.put(b"/other/noise", format!("{n}").as_bytes(), 0).await.unwrap();
+    }
+    direct.compact(revision).await.unwrap();
+    proxy.resume();
+    let took = wait_for(&rt, Duration::from_secs(10), "re-sync after compaction", || {
+        view.addresses() == [addr(1), addr(2)]
+    })
+    .await;
+    println!("re-synced {took:?} after reconnecting; reads of the prefix: {}", view.syncs());
+    assert_eq!(view.syncs(), 2, "the compacted watch made it read the prefix again");
+    drop(ch);
+}
+
+// ----- runners ------------------------------------------------------------------
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn on_tokio<F: Future<Output = ()>>(scenario: impl FnOnce(weir_tokio::Tokio) -> F) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(LIMIT, scenario(weir_tokio::Tokio)).await.expect("scenario timed out");
+    });
+}
+
+fn on_smol<F: Future<Output = ()>>(scenario: impl FnOnce(weir_smol::Smol) -> F) {
+    let ex = Arc::new(smol::Executor::new());
+    let (stop, stopped) = smol::channel::bounded::<()>(1);
+    std::thread::scope(|s| {
+        let _stop = stop;
+        s.spawn(|| smol::block_on(ex.run(stopped.recv())));
+        let timeout = async {
+            smol::Timer::after(LIMIT).await;
+            panic!("scenario timed out");
+        };
+        smol::block_on(ex.run(smol::future::or(scenario(weir_smol::Smol::new(ex.clone())), timeout)));
+    });
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod tokio_runtime {
+            $(#[test] fn $name() { super::on_tokio(super::$name); })*
+        }
+        mod smol_runtime {
+            $(#[test] fn $name() { super::on_smol(super::$name); })*
+        }
+    };
+}
+
+on_both!(
+    instances_register_and_the_channel_balances_over_them,
+    a_killed_instance_expires_and_a_new_one_joins,
+    registration_and_resolver_survive_an_etcd_restart,
+    a_compaction_forces_a_clean_resync,
+);
