@@ -102,10 +102,14 @@ impl EtcdClient {
 
     /// Authenticates as `user` (etcd's user/password auth): every later
     /// call carries the token, which is renewed when etcd says it expired.
+    /// A failed attempt changes nothing.
     pub async fn authenticate(&self, user: &str, password: &str) -> Result<(), Status> {
-        self.credentials.lock().unwrap_or_else(|e| e.into_inner()).user =
-            Some((user.to_owned(), password.to_owned()));
-        self.renew_token().await
+        let login = AuthenticateRequest { name: user.to_owned(), password: password.to_owned() };
+        let token = self.auth.authenticate(login).await?.into_inner().token;
+        let mut c = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
+        c.user = Some((user.to_owned(), password.to_owned()));
+        c.token = Some(token);
+        Ok(())
     }
 
     async fn renew_token(&self) -> Result<(), Status> {

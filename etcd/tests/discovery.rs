@@ -279,6 +279,88 @@ async fn a_compaction_forces_a_clean_resync<R: Net + Default>(rt: R) {
     drop(ch);
 }
 
+/// etcd loses the lease (revoked from outside, as after an expiry the
+/// instance did not see): the registration writes its key again under a
+/// new lease at its next keep-alive.
+async fn a_lost_lease_is_registered_again<R: Net + Default>(rt: R) {
+    let etcd = off_thread(Etcd::start).await;
+    let client = EtcdClient::connect::<R>(&etcd.url()).await.unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], 40_001));
+    let reg = register(&rt, &client, 0, addr, 3);
+    wait_for(&rt, Duration::from_secs(5), "registered", || reg.lease().is_some()).await;
+    let first = reg.lease().unwrap();
+    client.revoke(first).await.unwrap();
+    assert!(client.get_prefix(PREFIX.as_bytes()).await.unwrap().0.is_empty(), "revoked: key gone");
+    let took = wait_for(&rt, Duration::from_secs(3), "registered again", || reg.registrations() == 2).await;
+    let (keys, _) = client.get_prefix(PREFIX.as_bytes()).await.unwrap();
+    assert_eq!(keys.len(), 1, "the key is back");
+    assert_ne!(keys[0].lease, first, "under a new lease");
+    assert_eq!(keys[0].value, addr.to_string().as_bytes());
+    println!("registered again {took:?} after the lease was revoked");
+    reg.deregister().await;
+}
+
+/// `deregister_on` as the server's shutdown signal: the key is gone by the
+/// time the server stopped.
+async fn graceful_shutdown_deletes_the_key<R: Net + Default>(rt: R) {
+    let etcd = off_thread(Etcd::start).await;
+    let client = EtcdClient::connect::<R>(&etcd.url()).await.unwrap();
+    let server = Server::new(rt.clone())
+        .route(WHO, Method::unary(|_req| async move { Ok(Response::new(Bytes::from_static(&[7]))) }));
+    let bound = server.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let reg = register(&rt, &client, 7, bound.local_addr().unwrap(), 30);
+    wait_for(&rt, Duration::from_secs(5), "registered", || reg.lease().is_some()).await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (finished, done) = oneshot::channel();
+    rt.spawn(async move {
+        let signal = async move {
+            let _ = stopped.await;
+        };
+        let _ = bound.serve_with_shutdown(reg.deregister_on(signal)).await;
+        let _ = finished.send(());
+    });
+    assert_eq!(client.get_prefix(PREFIX.as_bytes()).await.unwrap().0.len(), 1);
+    stop.send(()).unwrap();
+    done.await.unwrap();
+    assert!(
+        client.get_prefix(PREFIX.as_bytes()).await.unwrap().0.is_empty(),
+        "deleted, not left to its 30 s lease"
+    );
+}
+
+/// etcd with authentication on: a client that authenticated registers,
+/// resolves and watches; one that did not is refused.
+async fn an_authenticated_client_registers_and_resolves<R: Net + Default>(rt: R) {
+    use weir_etcd::pb::etcdserverpb::auth_client::AuthClient;
+    use weir_etcd::pb::etcdserverpb::{
+        AuthEnableRequest, AuthRoleAddRequest, AuthUserAddRequest, AuthUserGrantRoleRequest,
+    };
+    let etcd = off_thread(Etcd::start).await;
+    let admin = EtcdClient::connect::<R>(&etcd.url()).await.unwrap();
+    let auth = AuthClient::new(admin.channel().clone());
+    auth.user_add(AuthUserAddRequest { name: "root".into(), password: "s3cret".into() }).await.unwrap();
+    // etcd 3.4 creates the root role on first use; adding it may say it exists.
+    let _ = auth.role_add(AuthRoleAddRequest { name: "root".into() }).await;
+    auth.user_grant_role(AuthUserGrantRoleRequest { user: "root".into(), role: "root".into() })
+        .await
+        .unwrap();
+    auth.auth_enable(AuthEnableRequest {}).await.unwrap();
+
+    let anonymous = EtcdClient::connect::<R>(&etcd.url()).await.unwrap();
+    let refused = anonymous.get_prefix(PREFIX.as_bytes()).await.unwrap_err();
+    println!("without a token: {refused}");
+    let client = EtcdClient::connect::<R>(&etcd.url()).await.unwrap();
+    client.authenticate("root", "s3cret").await.unwrap();
+    let backend = Backend::start(&rt, 4).await;
+    let reg = register(&rt, &client, 4, backend.addr, 5);
+    wait_for(&rt, Duration::from_secs(5), "registered", || reg.lease().is_some()).await;
+    let (ch, _) = channel(&rt, client.clone());
+    until_answered(&ch, &[4], Duration::from_secs(5)).await;
+    assert!(client.authenticate("root", "wrong").await.is_err(), "a wrong password is refused");
+    reg.deregister().await;
+    backend.stop().await;
+}
+
 // ----- runners ------------------------------------------------------------------
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -320,4 +402,7 @@ on_both!(
     a_killed_instance_expires_and_a_new_one_joins,
     registration_and_resolver_survive_an_etcd_restart,
     a_compaction_forces_a_clean_resync,
+    a_lost_lease_is_registered_again,
+    graceful_shutdown_deletes_the_key,
+    an_authenticated_client_registers_and_resolves,
 );
