@@ -59,6 +59,7 @@ impl<R: Runtime> EtcdResolver<R> {
 pub struct ResolverView {
     syncs: Arc<AtomicU64>,
     addresses: Arc<Mutex<Vec<SocketAddr>>>,
+    skipped: Arc<Mutex<Vec<Bytes>>>,
 }
 
 impl ResolverView {
@@ -71,6 +72,11 @@ impl ResolverView {
     /// The addresses last pushed to the channel, in key order.
     pub fn addresses(&self) -> Vec<SocketAddr> {
         self.addresses.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The keys whose values are not addresses (skipped, with a warning).
+    pub fn skipped(&self) -> Vec<Bytes> {
+        self.skipped.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -105,7 +111,9 @@ impl<R: Runtime> EtcdResolver<R> {
             let (kvs, revision) = match self.client.get_prefix(&self.prefix).await {
                 Ok(read) => read,
                 Err(status) => {
-                    updates.error(status);
+                    let prefix = String::from_utf8_lossy(&self.prefix);
+                    let why = format!("etcd resolver: cannot read {prefix:?} from etcd: {}", status.message);
+                    updates.error(Status::new(Code::Unavailable, why).with_source(status));
                     self.pause(&mut backoff).await;
                     continue;
                 }
@@ -204,13 +212,26 @@ impl Pusher {
     fn push(&mut self, updates: &ResolverUpdates, keys: &BTreeMap<Bytes, Bytes>) -> bool {
         let mut addresses = Vec::new();
         let mut config = None;
+        let mut skipped = Vec::new();
         for (key, value) in keys {
             if key.rsplit(|&b| b == b'/').next() == Some(CONFIG_KEY.as_bytes()) {
                 config = Some(value.clone());
             } else if let Some(addr) = parse_address(value) {
                 addresses.push(addr);
+            } else {
+                skipped.push(key.clone());
             }
         }
+        let mut seen = self.view.skipped.lock().unwrap_or_else(|e| e.into_inner());
+        for key in skipped.iter().filter(|k| !seen.contains(k)) {
+            tracing::warn!(
+                key = %String::from_utf8_lossy(key),
+                value = %String::from_utf8_lossy(&keys[key]),
+                "etcd resolver: skipping a value that is not an IP address and port"
+            );
+        }
+        *seen = skipped;
+        drop(seen);
         if config.is_some() && config != self.config {
             self.config = config.clone();
             let json = config.as_deref().and_then(|c| std::str::from_utf8(c).ok()).unwrap_or("");

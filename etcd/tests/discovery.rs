@@ -361,6 +361,63 @@ async fn an_authenticated_client_registers_and_resolves<R: Net + Default>(rt: R)
     backend.stop().await;
 }
 
+/// Values that are not `ip:port` are skipped (with a warning, and listed by
+/// the view); the others are used.
+async fn values_that_are_not_addresses_are_skipped<R: Net + Default>(rt: R) {
+    let etcd = off_thread(Etcd::start).await;
+    let client = EtcdClient::connect::<R>(&etcd.url()).await.unwrap();
+    let backend = Backend::start(&rt, 5).await;
+    for (key, value) in [("a", "not an address"), ("b", "greeter.internal:50051"), ("c", "")] {
+        client.put(format!("{PREFIX}{key}").as_bytes(), value.as_bytes(), 0).await.unwrap();
+    }
+    client.put(format!("{PREFIX}d").as_bytes(), backend.addr.to_string().as_bytes(), 0).await.unwrap();
+    let (ch, view) = channel(&rt, client.clone());
+    until_answered(&ch, &[5], Duration::from_secs(5)).await;
+    assert_eq!(view.addresses(), [backend.addr]);
+    let skipped: Vec<String> =
+        view.skipped().iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect();
+    assert_eq!(skipped, [format!("{PREFIX}a"), format!("{PREFIX}b"), format!("{PREFIX}c")]);
+    backend.stop().await;
+}
+
+/// etcd unreachable when the channel starts: a call fails at once with
+/// UNAVAILABLE saying etcd could not be read; a wait-for-ready call waits,
+/// until its deadline, or until etcd comes up and lists a backend.
+async fn unreachable_etcd_fails_calls_or_lets_them_wait<R: Net + Default>(rt: R) {
+    let port = support::free_port();
+    let client = EtcdClient::connect::<R>(&format!("http://{port}")).await.unwrap();
+    let (ch, _view) = channel(&rt, client.clone());
+    let status = who(&ch).await.unwrap_err();
+    assert_eq!(status.code, weir_rt::Code::Unavailable, "{status}");
+    assert!(status.message.contains("etcd resolver: cannot read"), "a clear error: {status}");
+    println!("etcd down: {status}");
+    let waiting = |timeout: Duration| {
+        let mut req = Request::new(Bytes::new());
+        req.set_timeout(timeout);
+        req.set_wait_for_ready(true);
+        ch.unary(WHO, req)
+    };
+    let status = waiting(Duration::from_millis(300)).await.unwrap_err();
+    assert_eq!(
+        status.code,
+        weir_rt::Code::DeadlineExceeded,
+        "wait-for-ready waits until its deadline: {status}"
+    );
+    // etcd comes up on that port and an instance registers: a waiting call
+    // goes through.
+    let backend = Backend::start(&rt, 6).await;
+    let call = waiting(Duration::from_secs(20));
+    let start = async {
+        let etcd = off_thread(move || Etcd::start_on(port)).await;
+        let reg = register(&rt, &client, 6, backend.addr, 5);
+        (etcd, reg)
+    };
+    let (answer, (etcd, reg)) = futures::join!(call, start);
+    assert_eq!(&answer.expect("answered once etcd listed the backend").into_inner()[..], &[6]);
+    drop((reg, etcd));
+    backend.stop().await;
+}
+
 // ----- runners ------------------------------------------------------------------
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -405,4 +462,6 @@ on_both!(
     a_lost_lease_is_registered_again,
     graceful_shutdown_deletes_the_key,
     an_authenticated_client_registers_and_resolves,
+    values_that_are_not_addresses_are_skipped,
+    unreachable_etcd_fails_calls_or_lets_them_wait,
 );

@@ -20,7 +20,8 @@ pub struct Etcd {
     peer: SocketAddr,
 }
 
-fn free_port() -> SocketAddr {
+/// A loopback address nothing listens on (yet).
+pub fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
@@ -36,10 +37,15 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 impl Etcd {
     /// Starts a fresh etcd and waits until it answers.
     pub fn start() -> Etcd {
+        Etcd::start_on(free_port())
+    }
+
+    /// Starts a fresh etcd serving clients on `client`.
+    pub fn start_on(client: SocketAddr) -> Etcd {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("weir-etcd-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut etcd = Etcd { child: None, dir, client: free_port(), peer: free_port() };
+        let mut etcd = Etcd { child: None, dir, client, peer: free_port() };
         etcd.spawn();
         etcd
     }
