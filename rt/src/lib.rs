@@ -16,6 +16,7 @@ pub mod codec;
 mod extensions;
 mod include_proto;
 pub mod interceptor;
+pub mod memory;
 mod queue;
 pub mod request;
 pub mod runtime;

@@ -432,6 +432,16 @@ impl<R: Net> Endpoint<R> {
         self
     }
 
+    /// Connects in memory to the server serving `connector`'s listener
+    /// ([`crate::memory::channel`]), with no port: gRPC-Go's bufconn, for
+    /// tests of services.
+    pub fn in_memory(self, connector: crate::memory::MemoryConnector) -> Self {
+        self.connector(move || {
+            let connector = connector.clone();
+            async move { connector.connect() }
+        })
+    }
+
     /// The gRPC and HTTP/2 configuration, for settings without a shortcut.
     pub fn config_mut(&mut self) -> &mut grpc::ClientConfig {
         &mut self.config

@@ -8,6 +8,7 @@ pub mod certs;
 pub mod churning;
 pub mod compressing;
 pub mod connectivity;
+pub mod in_memory;
 pub mod intercepting;
 pub mod limits;
 pub mod picking;
@@ -19,8 +20,8 @@ pub mod waiting;
 
 #[allow(unused_imports)]
 pub use {
-    balancing::*, churning::*, compressing::*, connectivity::*, intercepting::*, limits::*, picking::*,
-    refusing::*, replaying::*, retrying::*, waiting::*,
+    balancing::*, churning::*, compressing::*, connectivity::*, in_memory::*, intercepting::*, limits::*,
+    picking::*, refusing::*, replaying::*, retrying::*, waiting::*,
 };
 
 use std::net::SocketAddr;
@@ -99,6 +100,7 @@ macro_rules! scenario_tests {
             client_streaming_retry_replays_every_message,
             bidi_retry_replays_every_message,
             streaming_call_past_the_replay_buffer_is_not_retried,
+            in_memory_transport_serves_every_kind,
         );
     };
     (@each $run:path; $($name:ident),* $(,)?) => {
