@@ -535,11 +535,23 @@ impl<R: Runtime> ClientDriver<R> {
         }
         self.keys.clear();
         // Calls still waiting for a stream never left: retried transparently.
+        let not_sent = self.not_sent();
         for cmd in self.waiting.drain(..) {
             if let ClientCmd::Start { shared, .. } = cmd {
-                shared.finish(Status::new(Code::Unavailable, super::retry::NOT_SENT), Metadata::new());
+                shared.finish(not_sent.clone(), Metadata::new());
             }
         }
+    }
+
+    /// The status of a call the connection ended before sending: retried
+    /// transparently, and saying why the connection ended (the reason a
+    /// caller sees if the retry meets the same fate).
+    fn not_sent(&self) -> Status {
+        let message = match self.core.h2().error() {
+            Some(e) => format!("{} ({e})", super::retry::NOT_SENT),
+            None => super::retry::NOT_SENT.to_owned(),
+        };
+        Status::new(Code::Unavailable, message)
     }
 }
 
@@ -567,10 +579,10 @@ impl<R: Runtime> Future for ClientDriver<R> {
                 this.fail_all();
                 let h2 = this.core.h2();
                 this.obs.close(h2.stats(), h2.error().copied(), this.rt.now());
+                let not_sent = this.not_sent();
                 for cmd in this.handle.cmds.close() {
                     if let ClientCmd::Start { shared, .. } = cmd {
-                        shared
-                            .finish(Status::new(Code::Unavailable, super::retry::NOT_SENT), Metadata::new());
+                        shared.finish(not_sent.clone(), Metadata::new());
                     }
                 }
                 return Poll::Ready(());
