@@ -191,18 +191,6 @@ pub struct RoundRobin {
     next: Arc<AtomicUsize>,
 }
 
-struct RoundRobinPicker {
-    ready: Vec<usize>,
-    next: Arc<AtomicUsize>,
-}
-
-impl Picker for RoundRobinPicker {
-    fn pick(&self, _: &PickInfo<'_>) -> Pick {
-        let nth = self.next.fetch_add(1, Ordering::Relaxed) % self.ready.len();
-        Pick::Ready(self.ready[nth])
-    }
-}
-
 impl Balancer for RoundRobin {
     fn update(&self, subchannels: &[Subchannel<'_>]) -> Update {
         let connect = all_idle(subchannels);
@@ -210,7 +198,8 @@ impl Balancer for RoundRobin {
         if ready.is_empty() {
             return not_ready(subchannels, connect);
         }
-        Update { picker: Box::new(RoundRobinPicker { ready, next: self.next.clone() }), connect }
+        // Round robin is a schedule of every READY address once.
+        Update { picker: Box::new(ScheduledPicker { schedule: ready, next: self.next.clone() }), connect }
     }
 }
 
@@ -305,6 +294,8 @@ pub struct WeightedRoundRobin {
 /// The longest schedule a picker holds; larger weight sums are scaled down.
 const MAX_SCHEDULE: u64 = 4096;
 
+/// Walks one period of picks over and over (round robin, and weighted
+/// round robin's smooth schedule).
 struct ScheduledPicker {
     /// One period of picks (subchannel indices).
     schedule: Vec<usize>,

@@ -871,6 +871,24 @@ impl Channel {
         RetryCtx { clock: self.clock(), policy: Some(policy), throttle, deadline }
     }
 
+    /// Starts one attempt of a retried streaming call and its sender of the
+    /// kept and further request messages; a start that failed is the
+    /// attempt's outcome.
+    async fn start_replaying<S, I, T>(
+        &self,
+        call: impl Future<Output = Result<Call, Status>>,
+        replay: &Arc<Replay<S>>,
+    ) -> Result<(Call, CancelOnDrop), Attempt<T>>
+    where
+        S: Stream<Item = I> + Send + 'static,
+        I: Into<OutMessage> + Send + 'static,
+    {
+        let call = call.await.map_err(|status| replay_failure(replay, status))?;
+        let guard = call.finish_guard();
+        self.send_replayed(&call, replay.clone());
+        Ok((call, guard))
+    }
+
     /// Starts sending the kept and further request messages on `call`.
     fn send_replayed<S, I>(&self, call: &Call, replay: Arc<Replay<S>>)
     where
@@ -899,12 +917,10 @@ impl Channel {
         S: Stream<Item = I> + Send + 'static,
         I: Into<OutMessage> + Send + 'static,
     {
-        let call = match call.await {
-            Ok(call) => call,
-            Err(status) => return replay_failure(&replay, status),
+        let (call, mut guard) = match self.start_replaying(call, &replay).await {
+            Ok(started) => started,
+            Err(failed) => return failed,
         };
-        let mut guard = call.finish_guard();
-        self.send_replayed(&call, replay.clone());
         let result = receive_unary(&call.shared, &call.link).await;
         guard.armed = false;
         if result.is_ok() || call.shared.headers_received() {
@@ -927,12 +943,10 @@ impl Channel {
         S: Stream<Item = I> + Send + 'static,
         I: Into<OutMessage> + Send + 'static,
     {
-        let call = match call.await {
-            Ok(call) => call,
-            Err(status) => return replay_failure(&replay, status),
+        let (call, mut guard) = match self.start_replaying(call, &replay).await {
+            Ok(started) => started,
+            Err(failed) => return failed,
         };
-        let mut guard = call.finish_guard();
-        self.send_replayed(&call, replay.clone());
         let headers = std::future::poll_fn(|cx| call.shared.poll_headers(cx)).await;
         // A trailers-only answer ends the attempt without headers.
         let headers = match headers {

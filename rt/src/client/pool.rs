@@ -93,9 +93,8 @@ struct Snapshot {
     re_resolve: bool,
 }
 
-/// What a pick came to.
+/// What a pick came to when it gave no usable connection.
 enum Verdict {
-    Conn(Arc<ConnHandle>),
     /// Picked a connection that closed since the picker was built.
     Stale,
     Wait(Option<Arc<AddressConn>>),
@@ -208,10 +207,10 @@ impl<R: Net> Pool<R> {
         // A few rounds: each ends with a new picker (a closed connection
         // seen, a connection started) or a decision.
         for _ in 0..4 {
-            let (generation, verdict) = self.pick_now(call);
-            if let Verdict::Conn(conn) = verdict {
-                return Poll::Ready(Ok(conn));
-            }
+            let (generation, verdict) = match self.pick_now(call) {
+                Ok(conn) => return Poll::Ready(Ok(conn)),
+                Err(slow) => slow,
+            };
             self.locked_picks.fetch_add(1, Ordering::Relaxed);
             let mut s = self.lock();
             if s.generation != generation {
@@ -223,7 +222,6 @@ impl<R: Net> Pool<R> {
                 continue;
             }
             match verdict {
-                Verdict::Conn(_) => unreachable!("returned above"),
                 Verdict::Stale => self.rebuild(&mut s),
                 Verdict::Wait(Some(sub)) if sub.peek() == ConnectivityState::Idle => {
                     if let Some(failures) = sub.begin_connect() {
@@ -251,18 +249,19 @@ impl<R: Net> Pool<R> {
         Poll::Pending
     }
 
-    /// The current picker's decision for `call`, and the picker's number.
-    fn pick_now(&self, call: &PickInfo<'_>) -> (u64, Verdict) {
+    /// The current picker's connection for `call`, or what it decided
+    /// instead and the picker's number.
+    fn pick_now(&self, call: &PickInfo<'_>) -> Result<Arc<ConnHandle>, (u64, Verdict)> {
         let snap = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
         let verdict = match snap.picker.pick(call) {
             Pick::Ready(i) => match snap.conns.get(i).and_then(Option::as_ref) {
-                Some(conn) if conn.usable() => Verdict::Conn(conn.clone()),
+                Some(conn) if conn.usable() => return Ok(conn.clone()),
                 _ => Verdict::Stale,
             },
             Pick::Wait(connect) => Verdict::Wait(connect.and_then(|i| snap.subchannels.get(i).cloned())),
             Pick::Fail => Verdict::Fail(snap.failure.clone(), snap.re_resolve),
         };
-        (snap.generation, verdict)
+        Err((snap.generation, verdict))
     }
 
     fn wait(
