@@ -541,20 +541,19 @@ impl<R: Net> Pool<R> {
     /// Runs outlier detection's sweeps (gRFC A50) while the channel is
     /// active and its config asks for them.
     fn start_outlier_detection(self: &Arc<Self>, s: &mut LbState) {
-        if s.outlier_timer || !s.active || self.cfg.live.current().outlier_detection.is_none() {
+        if s.outlier_timer || !s.active {
             return;
         }
+        let Some(first) = self.cfg.live.current().outlier_detection.clone() else { return };
         s.outlier_timer = true;
         let pool = Arc::downgrade(self);
         let rt = self.rt.clone();
         self.rt.spawn(async move {
+            // The config is read under the lock only, so the task ends in
+            // one place: resetting its flag and the ejections.
+            let mut interval = first.interval;
             loop {
-                let Some(interval) =
-                    pool.upgrade().and_then(|p| p.cfg.live.current().outlier_detection.clone())
-                else {
-                    return;
-                };
-                rt.sleep_until(rt.now() + interval.interval).await;
+                rt.sleep_until(rt.now() + interval).await;
                 let Some(pool) = pool.upgrade() else { return };
                 let mut s = pool.lock();
                 let config = pool.cfg.live.current().outlier_detection.clone();
@@ -581,6 +580,7 @@ impl<R: Net> Pool<R> {
                 if changed {
                     pool.rebuild(&mut s);
                 }
+                interval = od.interval;
             }
         });
     }
