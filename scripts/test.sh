@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-python.sh > /dev/null
 # The real etcd weir-etcd's tests start and stop (Debian's etcd-server).
 ./scripts/setup-etcd.sh
+# Prometheus and promtool, which scrape and lint the metrics example.
+./scripts/setup-prometheus.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The adapters also build without TLS.
@@ -19,6 +21,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # Every publishable crate packages: metadata, license, readme, versioned
 # dependencies (what crates.io checks before building anything).
 cargo package --no-verify --allow-dirty -p weir-core -p weir-rt -p weir-tokio -p weir-smol \
-    -p weir-build -p weir-services -p weir-types -p weir-etcd
+    -p weir-build -p weir-services -p weir-types -p weir-etcd -p weir-otel
 # Interop matrix against grpcio (Python, C core) and h2load; prints a table.
 ./scripts/interop.sh

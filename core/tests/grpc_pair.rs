@@ -50,7 +50,7 @@ fn client_recv_all(p: &mut GrpcPair, call: CallId) -> (Vec<Bytes>, bool) {
 
 fn finished(events: &[ClientEvent], call: CallId) -> Option<(Status, Metadata)> {
     events.iter().find_map(|e| match e {
-        ClientEvent::Finished { call: c, status, trailers } if *c == call => {
+        ClientEvent::Finished { call: c, status, trailers, .. } if *c == call => {
             Some((status.clone(), trailers.clone()))
         }
         _ => None,

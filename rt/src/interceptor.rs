@@ -13,11 +13,14 @@
 //! cancelled (client cancel, deadline, lost connection).
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use bytes::Bytes;
 use weir_core::grpc::{Metadata, Status};
 
 use crate::request::{CallInfo, RequestHead};
 use crate::runtime::BoxFuture;
+use crate::stats::{ClientCall, ClientCallEnd, StatsHandler};
 
 /// An async hook around calls.
 pub trait Interceptor: Send + Sync + 'static {
@@ -108,33 +111,71 @@ impl AfterOnce {
 /// Spawns a detached task (the client's runtime).
 pub(crate) type Spawn = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 
-/// The `after` hooks a client call owes its caller. Run them on the final
-/// status with [`Owed::settle`]; if the caller drops the call first, the
-/// owed hooks run on a task of their own with CANCELLED (the value's `Drop`).
+/// The `after` hooks a client call owes its caller, and its report to the
+/// stats handler ([`CallTiming`]). Run them on the final status with
+/// [`Owed::settle`]; if the caller drops the call first, the owed hooks run
+/// on a task of their own with CANCELLED (the value's `Drop`).
 pub(crate) struct Owed {
     hooks: Option<OwedHooks>,
+    timing: Option<CallTiming>,
 }
 
 /// The chain, the call, and where to run them if the call is dropped.
 type OwedHooks = (Arc<[Arc<dyn Interceptor>]>, Arc<CallInfo>, Spawn);
 
+/// A client call's start, for [`StatsHandler::client_call_end`].
+pub(crate) struct CallTiming {
+    pub handler: Arc<dyn StatsHandler>,
+    pub method: Bytes,
+    pub target: Arc<str>,
+    pub started: Instant,
+    /// The channel's clock.
+    pub now: Arc<dyn Fn() -> Instant + Send + Sync>,
+}
+
+impl CallTiming {
+    /// Tells the handler the call started; the value reports its end.
+    pub fn start(self) -> Self {
+        self.handler.client_call_start(&self.call());
+        self
+    }
+
+    fn call(&self) -> ClientCall<'_> {
+        ClientCall {
+            method: std::str::from_utf8(&self.method).unwrap_or("<invalid UTF-8>"),
+            target: &self.target,
+        }
+    }
+
+    /// Reports the end with the status the caller gets.
+    pub fn end(self, code: weir_core::grpc::Code) {
+        let duration = (self.now)().saturating_duration_since(self.started);
+        self.handler.client_call_end(&self.call(), &ClientCallEnd { code, duration });
+    }
+}
+
 impl Owed {
-    /// `None`-like (owes nothing) when there are no interceptors.
+    /// Owes nothing when there are no interceptors and no stats handler.
     pub fn new(
         chain: &Arc<[Arc<dyn Interceptor>]>,
         info: &Arc<CallInfo>,
         spawn: impl FnOnce() -> Spawn,
+        timing: Option<CallTiming>,
     ) -> Self {
-        Owed { hooks: (!chain.is_empty()).then(|| (chain.clone(), info.clone(), spawn())) }
+        Owed { hooks: (!chain.is_empty()).then(|| (chain.clone(), info.clone(), spawn())), timing }
     }
 
     /// Runs the hooks on `status` (which they may change).
     pub fn settle(mut self, status: Status) -> BoxFuture<'static, Status> {
         let hooks = self.hooks.take();
+        let timing = self.timing.take();
         Box::pin(async move {
             let mut status = status;
             if let Some((chain, info, _)) = hooks {
                 run_after(&chain, &info, &mut status).await;
+            }
+            if let Some(t) = timing {
+                t.end(status.code);
             }
             status
         })
@@ -142,24 +183,33 @@ impl Owed {
 
     /// Runs the hooks on `status` on a task of their own.
     pub fn settle_detached(mut self, status: Status) {
-        if let Some((chain, info, spawn)) = self.hooks.take() {
-            spawn(Box::pin(async move {
+        let timing = self.timing.take();
+        match self.hooks.take() {
+            Some((chain, info, spawn)) => spawn(Box::pin(async move {
                 let mut status = status;
                 run_after(&chain, &info, &mut status).await;
-            }));
+                if let Some(t) = timing {
+                    t.end(status.code);
+                }
+            })),
+            None => {
+                if let Some(t) = timing {
+                    t.end(status.code);
+                }
+            }
         }
     }
 
-    /// True when hooks are owed.
+    /// True when hooks or a report are owed.
     pub fn is_owed(&self) -> bool {
-        self.hooks.is_some()
+        self.hooks.is_some() || self.timing.is_some()
     }
 }
 
 impl Drop for Owed {
     fn drop(&mut self) {
-        if self.hooks.is_some() {
-            let owed = Owed { hooks: self.hooks.take() };
+        if self.is_owed() {
+            let owed = Owed { hooks: self.hooks.take(), timing: self.timing.take() };
             owed.settle_detached(Status::new(
                 weir_core::grpc::Code::Cancelled,
                 "call cancelled by the caller",

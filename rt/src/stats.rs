@@ -1,16 +1,24 @@
 //! The stats hook: a [`StatsHandler`] registered on a server
 //! ([`crate::Server::stats_handler`]) or a channel
 //! ([`crate::Endpoint::stats_handler`]) hears about every connection and
-//! call: start, end, status, message and byte counts, latency. A Prometheus
-//! or OpenTelemetry exporter implements it; [`CallCounters`] is a small
-//! built-in one. With no handler registered nothing is measured.
+//! call: start, end, status, message and byte counts (as the application
+//! sees them and as they crossed the wire, compressed), latency. On a
+//! client it hears twice: once per *attempt* (each stream the call opened
+//! on a connection: retries, hedges and transparent retries are attempts of
+//! their own), through [`StatsHandler::call_start`] and
+//! [`StatsHandler::call_end`], and once per *call* as the application sees
+//! it (all its attempts, from the call's start to the moment the caller
+//! learns its status), through [`StatsHandler::client_call_start`] and
+//! [`StatsHandler::client_call_end`]. gRFC A66's instruments need exactly
+//! this split; `weir-otel` records them. [`CallCounters`] is a small
+//! built-in handler. With no handler registered nothing is measured.
 //!
 //! Callbacks run on the connection's driver task: they must be quick and must
 //! not block (update counters, send to a channel).
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use weir_core::grpc::Code;
@@ -41,6 +49,12 @@ pub struct ConnInfo {
     pub side: Side,
     /// The remote address (TCP), when known.
     pub peer: Option<SocketAddr>,
+    /// The local address (TCP), when known: on a server, the address its
+    /// listener is bound to.
+    pub local: Option<SocketAddr>,
+    /// Identifies the connection within the process (never reused): the
+    /// calls it carries name it in [`CallMeta::conn`].
+    pub id: u64,
 }
 
 /// How a connection ended.
@@ -73,10 +87,17 @@ pub struct CallMeta<'a> {
     pub method: &'a str,
     /// The remote address (TCP), when known.
     pub peer: Option<SocketAddr>,
+    /// The connection carrying it ([`ConnInfo::id`]).
+    pub conn: u64,
+    /// Client: the channel's target, as given to the endpoint.
+    pub target: Option<&'a str>,
 }
 
-/// How a call ended. Byte counts are message payloads as the application
-/// sees them (uncompressed, without the 5-byte gRPC prefix).
+/// How a call ended (on a client: one attempt). `*_bytes` count message
+/// payloads as the application sees them (uncompressed, without the 5-byte
+/// gRPC prefix); `*_wire_bytes` count them as they crossed the wire
+/// (compressed when they were, still without prefixes, HTTP/2 framing or
+/// metadata: gRFC A66's "total compressed message size").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallEnd {
     /// The final status code.
@@ -89,8 +110,32 @@ pub struct CallEnd {
     pub response_messages: u64,
     /// Bytes of those response messages.
     pub response_bytes: u64,
+    /// Payload bytes of the request messages on the wire.
+    pub request_wire_bytes: u64,
+    /// Payload bytes of the response messages on the wire.
+    pub response_wire_bytes: u64,
     /// From the call's start on its connection to its end.
     pub latency: Duration,
+}
+
+/// A client call as the application made it (all of its attempts).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientCall<'a> {
+    /// `/package.Service/Method`.
+    pub method: &'a str,
+    /// The channel's target, as given to the endpoint.
+    pub target: &'a str,
+}
+
+/// How a client call ended, as its caller learnt it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCallEnd {
+    /// The status the caller got (after the interceptors' `after` hooks).
+    pub code: Code,
+    /// From the call's start (before its interceptors, name resolution and
+    /// the first attempt) until the caller got its status: every attempt
+    /// and every backoff in between.
+    pub duration: Duration,
 }
 
 /// Receives connection and call events. Every method has an empty default:
@@ -111,6 +156,52 @@ pub trait StatsHandler: Send + Sync + 'static {
     /// A call ended (every started call ends exactly once).
     fn call_end(&self, call: &CallMeta<'_>, end: &CallEnd) {
         let _ = (call, end);
+    }
+    /// Client: the application started a call (its attempts are reported
+    /// with [`Self::call_start`] as they reach a connection).
+    fn client_call_start(&self, call: &ClientCall<'_>) {
+        let _ = call;
+    }
+    /// Client: the caller learnt how its call ended (exactly once per
+    /// started call; CANCELLED when the caller dropped it).
+    fn client_call_end(&self, call: &ClientCall<'_>, end: &ClientCallEnd) {
+        let _ = (call, end);
+    }
+}
+
+/// Several handlers heard as one, in the order they were added: what a
+/// server or channel with more than one [`StatsHandler`] registered calls.
+pub(crate) struct Fanout(Vec<Arc<dyn StatsHandler>>);
+
+impl Fanout {
+    /// The handler a server or channel calls: none, the one, or all of them.
+    pub fn of(mut handlers: Vec<Arc<dyn StatsHandler>>) -> Option<Arc<dyn StatsHandler>> {
+        match handlers.len() {
+            0 => None,
+            1 => handlers.pop(),
+            _ => Some(Arc::new(Fanout(handlers))),
+        }
+    }
+}
+
+impl StatsHandler for Fanout {
+    fn conn_open(&self, conn: &ConnInfo) {
+        self.0.iter().for_each(|h| h.conn_open(conn));
+    }
+    fn conn_close(&self, conn: &ConnInfo, end: &ConnEnd) {
+        self.0.iter().for_each(|h| h.conn_close(conn, end));
+    }
+    fn call_start(&self, call: &CallMeta<'_>) {
+        self.0.iter().for_each(|h| h.call_start(call));
+    }
+    fn call_end(&self, call: &CallMeta<'_>, end: &CallEnd) {
+        self.0.iter().for_each(|h| h.call_end(call, end));
+    }
+    fn client_call_start(&self, call: &ClientCall<'_>) {
+        self.0.iter().for_each(|h| h.client_call_start(call));
+    }
+    fn client_call_end(&self, call: &ClientCall<'_>, end: &ClientCallEnd) {
+        self.0.iter().for_each(|h| h.client_call_end(call, end));
     }
 }
 
@@ -218,13 +309,15 @@ mod tests {
     #[test]
     fn counters_add_up_per_method_and_code() {
         let c = CallCounters::new();
-        let call = CallMeta { side: Side::Server, method: "/a.B/C", peer: None };
+        let call = CallMeta { side: Side::Server, method: "/a.B/C", peer: None, conn: 1, target: None };
         let end = |code, n| CallEnd {
             code,
             request_messages: n,
             request_bytes: 10 * n,
             response_messages: 1,
             response_bytes: 5,
+            request_wire_bytes: 10 * n,
+            response_wire_bytes: 5,
             latency: Duration::from_millis(2),
         };
         c.call_start(&call);

@@ -9,11 +9,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
 use weir_core::conn::{ConnectionError, Stats};
-use weir_core::grpc::Code;
+use weir_core::grpc::{Code, WireBytes};
 
 use crate::runtime::BoxFuture;
 use crate::stats::{CallEnd, CallMeta, ConnEnd, ConnInfo, Side, StatsHandler};
@@ -21,10 +22,15 @@ use crate::stats::{CallEnd, CallMeta, ConnEnd, ConnInfo, Side, StatsHandler};
 /// The method reported for a path that is not UTF-8.
 const INVALID_METHOD: &str = "<invalid UTF-8>";
 
+/// The next connection id ([`ConnInfo::id`]).
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
 /// One connection's observer.
 pub(crate) struct ConnObserver {
     stats: Option<Arc<dyn StatsHandler>>,
     info: ConnInfo,
+    /// Client: the channel's target.
+    target: Option<Arc<str>>,
     opened_at: Instant,
     calls: u64,
     closed: bool,
@@ -36,11 +42,13 @@ impl ConnObserver {
     /// Reports the connection open.
     pub fn open(
         side: Side,
-        peer: Option<SocketAddr>,
+        (peer, local): (Option<SocketAddr>, Option<SocketAddr>),
+        target: Option<Arc<str>>,
         stats: Option<Arc<dyn StatsHandler>>,
         now: Instant,
     ) -> Self {
-        let info = ConnInfo { side, peer };
+        let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+        let info = ConnInfo { side, peer, local, id };
         if let Some(s) = &stats {
             s.conn_open(&info);
         }
@@ -49,6 +57,7 @@ impl ConnObserver {
             span: tracing::info_span!("grpc.conn", side = side.as_str(), peer = ?peer),
             stats,
             info,
+            target,
             opened_at: now,
             calls: 0,
             closed: false,
@@ -60,7 +69,10 @@ impl ConnObserver {
     /// [`crate::stats::UNREGISTERED_METHOD`] for methods it does not serve).
     pub fn call(&mut self, path: &Bytes, reported: &Bytes, now: Instant) -> Option<Box<CallObserver>> {
         self.calls += 1;
+        #[cfg(feature = "tracing")]
         let method = std::str::from_utf8(path).unwrap_or(INVALID_METHOD);
+        #[cfg(not(feature = "tracing"))]
+        let _ = path;
         #[cfg(feature = "tracing")]
         let span = tracing::debug_span!(
             parent: &self.span,
@@ -81,12 +93,20 @@ impl ConnObserver {
         let stats = self.stats.clone();
         if let Some(s) = &stats {
             let method = std::str::from_utf8(reported).unwrap_or(INVALID_METHOD);
-            s.call_start(&CallMeta { side: self.info.side, method, peer: self.info.peer });
+            s.call_start(&CallMeta {
+                side: self.info.side,
+                method,
+                peer: self.info.peer,
+                conn: self.info.id,
+                target: self.target.as_deref(),
+            });
         }
         Some(Box::new(CallObserver {
             stats,
             side: self.info.side,
             peer: self.info.peer,
+            conn: self.info.id,
+            target: self.target.clone(),
             path: reported.clone(),
             started: now,
             sent: (0, 0),
@@ -123,6 +143,8 @@ pub(crate) struct CallObserver {
     stats: Option<Arc<dyn StatsHandler>>,
     side: Side,
     peer: Option<SocketAddr>,
+    conn: u64,
+    target: Option<Arc<str>>,
     /// The method stats report (UTF-8 checked when the call started).
     path: Bytes,
     started: Instant,
@@ -153,8 +175,9 @@ impl CallObserver {
         self.received.1 += len as u64;
     }
 
-    /// The call ended with `code` (`message` is the status message).
-    pub fn end(self, code: Code, message: &str, now: Instant) {
+    /// The call ended with `code` (`message` is the status message);
+    /// `wire`: what its messages took on the wire.
+    pub fn end(self, code: Code, message: &str, wire: WireBytes, now: Instant) {
         #[cfg(feature = "tracing")]
         {
             self.span.record("code", code as i32);
@@ -165,9 +188,9 @@ impl CallObserver {
         }
         let _ = message;
         let Some(stats) = &self.stats else { return };
-        let (request, response) = match self.side {
-            Side::Client => (self.sent, self.received),
-            Side::Server => (self.received, self.sent),
+        let (request, response, request_wire, response_wire) = match self.side {
+            Side::Client => (self.sent, self.received, wire.sent, wire.received),
+            Side::Server => (self.received, self.sent, wire.received, wire.sent),
         };
         let end = CallEnd {
             code,
@@ -175,10 +198,19 @@ impl CallObserver {
             request_bytes: request.1,
             response_messages: response.0,
             response_bytes: response.1,
+            request_wire_bytes: request_wire,
+            response_wire_bytes: response_wire,
             latency: now.saturating_duration_since(self.started),
         };
         let method = std::str::from_utf8(&self.path).unwrap_or(INVALID_METHOD);
-        stats.call_end(&CallMeta { side: self.side, method, peer: self.peer }, &end);
+        let meta = CallMeta {
+            side: self.side,
+            method,
+            peer: self.peer,
+            conn: self.conn,
+            target: self.target.as_deref(),
+        };
+        stats.call_end(&meta, &end);
     }
 }
 

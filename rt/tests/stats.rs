@@ -29,12 +29,18 @@ fn totals(c: &CallCounters, method: &str) -> ((u64, u64), (u64, u64), u64, u64) 
 
 async fn stats_hook_counts_calls<R: Net + Default>(rt: R) {
     let server_stats = Arc::new(CallCounters::new());
-    let server = suite::test_server(rt.clone(), Default::default()).stats_handler(server_stats.clone());
+    // A second handler hears everything the first does.
+    let server_second = Arc::new(CallCounters::new());
+    let server = suite::test_server(rt.clone(), Default::default())
+        .stats_handler(server_stats.clone())
+        .stats_handler(server_second.clone());
     let server = suite::start(&rt, server).await;
     let client_stats = Arc::new(CallCounters::new());
+    let client_second = Arc::new(CallCounters::new());
     let ch = Endpoint::<R>::new(server.url())
         .unwrap()
         .stats_handler(client_stats.clone())
+        .stats_handler(client_second.clone())
         .connect()
         .await
         .unwrap();
@@ -82,6 +88,10 @@ async fn stats_hook_counts_calls<R: Net + Default>(rt: R) {
         assert_eq!((nope.started, nope.ended_with(Code::Unimplemented)), (1, 1), "{side} unimplemented");
     }
     assert_eq!(server_stats.method("/test.Test/Nope").started, 0, "no entry per unknown path");
+    for method in ["/test.Test/Unary", "/test.Test/ServerStream", "/test.Test/Bidi"] {
+        assert_eq!(server_second.method(method), server_stats.method(method), "second server handler");
+        assert_eq!(client_second.method(method), client_stats.method(method), "second client handler");
+    }
     assert_eq!(client_stats.connections_opened(), 1);
     assert_eq!(server_stats.connections_opened(), 1);
     drop(ch);

@@ -183,6 +183,58 @@ fn many_streams_latency_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
     ])
 }
 
+/// The cost of gRFC A66's metrics (`bench-server --metrics on`: weir-otel
+/// into an OpenTelemetry SDK meter provider): `h2load -c 10 -m 10`, one
+/// server thread, three runs alternating Weir without metrics, Weir with
+/// them and tonic; medians. The overhead is the ratio of the two Weir rows.
+fn metrics_overhead_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
+    const RUNS: usize = 3;
+    let load = Load { connections: 10, streams: 10, seconds: ctx.seconds };
+    let configs: [(&str, &str, &[&str]); 3] =
+        [("off", "weir", &[]), ("on", "weir", &["--metrics", "on"]), ("tonic", "tonic", &[])];
+    let mut rps: HashMap<&str, Vec<f64>> = HashMap::new();
+    for run in 0..RUNS {
+        for (name, stack, extra) in configs {
+            let (_server, addr) = start_server(ctx, stack, "tokio", 1, extra)?;
+            let url = format!("http://{addr}/helloworld.Greeter/SayHello");
+            let log = ctx.work.join(format!("h2load-metrics-{name}-{run}.log"));
+            let o = h2load::run(&url, &ctx.body, load, &log)?;
+            if o.failed > 0 || o.succeeded == 0 {
+                return Err(format!("{name}: h2load: {} failed, {} succeeded", o.failed, o.succeeded));
+            }
+            eprintln!("   metrics run {run}, {name}: {:.0} req/s", o.rps);
+            rps.entry(name).or_default().push(o.rps);
+        }
+    }
+    let mut median = |k: &str| -> Result<f64, String> {
+        let v = rps.get_mut(k).ok_or("no figure")?;
+        v.sort_by(f64::total_cmp);
+        Ok(v[v.len() / 2])
+    };
+    let (off, on, tonic) = (median("off")?, median("on")?, median("tonic")?);
+    let scenario = |what: &str| {
+        format!(
+            "unary, h2load -c 10 -m 10, 1 server thread, 3 runs alternating, Weir {what} gRFC A66 metrics"
+        )
+    };
+    Ok(vec![
+        Row {
+            scenario: scenario("without"),
+            metric: "req/s (median of 3)".into(),
+            weir: off,
+            tonic,
+            better: Better::Higher,
+        },
+        Row {
+            scenario: scenario("with"),
+            metric: "req/s (median of 3)".into(),
+            weir: on,
+            tonic,
+            better: Better::Higher,
+        },
+    ])
+}
+
 /// The small-message streaming scenarios: (size, mode, concurrent calls).
 fn small_scenarios() -> Vec<(u32, &'static str, u32)> {
     let mut v = Vec::new();
@@ -438,6 +490,10 @@ setting (`bench-server --send-buffer BYTES`).\n\
 - Many streams: `h2load -c 1 -m 1000` also runs three times alternating the \
 stacks (a fresh server each time, one thread); its rows give the median of the \
 three, because one run's p50 moves by a quarter on a shared machine.\n\
+- Metrics: `h2load -c 10 -m 10` runs three times alternating Weir without metrics, \
+Weir with gRFC A66's metrics (`bench-server --metrics on`: weir-otel recording into an \
+OpenTelemetry SDK meter provider read by the Prometheus exporter) and tonic; the two \
+Weir rows' ratio is what the metrics cost.\n\
 - Small messages: each stack's own client streams 64 B and 1 KiB messages \
 (`bench.Bench/Download`, `Upload` and `Hold` for server streaming, client \
 streaming and bidi echo; 20,000 per call, calls one after another) with 1 and \
@@ -492,6 +548,7 @@ fn main() -> Result<(), String> {
         rows.extend(rows_for(threads, &figures[0], &figures[1]));
     }
     rows.extend(many_streams_latency_rows(&ctx)?);
+    rows.extend(metrics_overhead_rows(&ctx)?);
     rows.extend(small_message_rows(&ctx)?);
     rows.extend(instruction_rows(&ctx)?);
     rows.extend(send_buffer_rows(&ctx)?);

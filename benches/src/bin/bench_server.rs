@@ -1,6 +1,11 @@
 //! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol] [--impl weir|tonic]
-//! [--send-buffer BYTES]`: serves helloworld.Greeter/SayHello (reply "Hello " + name) and
-//! bench.Bench until killed. tonic runs on tokio only.
+//! [--send-buffer BYTES] [--metrics on]`: serves helloworld.Greeter/SayHello (reply "Hello " +
+//! name) and bench.Bench until killed. tonic runs on tokio only.
+//!
+//! `--metrics on` records gRFC A66's metrics (weir-otel) into an
+//! OpenTelemetry SDK meter provider, read every 10 s by the Prometheus
+//! exporter: what a production server pays for them. `--metrics null`
+//! registers a stats handler that does nothing (the hook's own cost).
 //!
 //! `--send-buffer` sets `SO_SNDBUF` on accepted loopback connections: Weir's
 //! `loopback_send_buffer` (0: the kernel's autotuning), and the same option
@@ -19,6 +24,21 @@ fn main() -> Result<(), Error> {
     let addr: SocketAddr = args.get("addr", "127.0.0.1:50051").parse()?;
     let threads: usize = args.num("threads", 1).max(1);
     let send_buffer = args.send_buffer();
+    let metrics = (args.get("metrics", "off") == "on").then(|| {
+        let exporter = weir_otel::prometheus::PrometheusExporter::new();
+        let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
+            .with_interval(std::time::Duration::from_secs(10))
+            .build();
+        let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().with_reader(reader).build();
+        (weir_otel::GrpcMetrics::new(&provider), provider)
+    });
+    /// Hears every event and does nothing: what the stats hook itself costs.
+    struct Nothing;
+    impl weir_rt::StatsHandler for Nothing {}
+    let stats = match args.get("metrics", "off") {
+        "null" => Some(Arc::new(Nothing) as Arc<dyn weir_rt::StatsHandler>),
+        _ => metrics.as_ref().map(|(m, _)| m.clone() as Arc<dyn weir_rt::StatsHandler>),
+    };
     match (args.get("runtime", "tokio"), args.get("impl", "weir")) {
         ("tokio", stack) => {
             let rt =
@@ -26,7 +46,8 @@ fn main() -> Result<(), Error> {
             rt.block_on(async move {
                 match stack {
                     "weir" => {
-                        let bound = configured(weir_tokio::Server::builder(), send_buffer).bind(addr).await?;
+                        let bound =
+                            configured(weir_tokio::Server::builder(), send_buffer, stats).bind(addr).await?;
                         eprintln!("weir bench server (tokio) listening on {addr}");
                         bound.serve().await?;
                     }
@@ -51,7 +72,7 @@ fn main() -> Result<(), Error> {
             }
             smol::block_on(ex.run(async {
                 let server =
-                    configured(weir_smol::Server::new(weir_smol::Smol::new(ex.clone())), send_buffer);
+                    configured(weir_smol::Server::new(weir_smol::Smol::new(ex.clone())), send_buffer, stats);
                 let bound = server.bind(addr).await?;
                 eprintln!("weir bench server (smol) listening on {addr}");
                 bound.serve().await?;
@@ -62,13 +83,18 @@ fn main() -> Result<(), Error> {
     }
 }
 
-/// The bench server with `--send-buffer` applied.
+/// The bench server with `--send-buffer` and `--metrics` applied.
 fn configured<R: weir_rt::runtime::Net>(
     server: weir_rt::Server<R>,
     send_buffer: Option<Option<usize>>,
+    stats: Option<Arc<dyn weir_rt::StatsHandler>>,
 ) -> weir_rt::Server<R> {
-    match send_buffer {
-        Some(bytes) => weir_server(server).loopback_send_buffer(bytes),
+    let server = match stats {
+        Some(stats) => weir_server(server).stats_handler(stats),
         None => weir_server(server),
+    };
+    match send_buffer {
+        Some(bytes) => server.loopback_send_buffer(bytes),
+        None => server,
     }
 }

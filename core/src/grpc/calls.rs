@@ -69,18 +69,38 @@ pub(crate) struct Call<S> {
     /// The final status is known (a client that saw it, a server that sent
     /// it): a stream with nothing more is over.
     pub finished: bool,
+    /// Payload octets of the messages queued, as framed (compressed when
+    /// compressed, prefixes not counted).
+    pub wire_sent: u64,
     /// The role's own part.
     pub side: S,
 }
 
+/// A call's message payload octets as they crossed the wire: after
+/// compression when a message was compressed, without the 5-octet gRPC
+/// prefixes, HTTP/2 framing or metadata (what gRFC A66's
+/// `*_total_compressed_message_size` instruments count).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WireBytes {
+    /// Of the messages this side queued.
+    pub sent: u64,
+    /// Of the messages this side received whole.
+    pub received: u64,
+}
+
 impl<S> Call<S> {
+    /// What crossed the wire so far.
+    pub fn wire(&self) -> WireBytes {
+        WireBytes { sent: self.wire_sent, received: self.inbound.wire_received() }
+    }
+
     pub fn new(
         inbound: Inbound,
         send_compression: Option<Arc<dyn Compression>>,
         deadline: Option<Instant>,
         side: S,
     ) -> Self {
-        Call { inbound, send_compression, deadline, finished: false, side }
+        Call { inbound, send_compression, deadline, finished: false, wire_sent: 0, side }
     }
 }
 
@@ -148,7 +168,16 @@ impl<S, E> Calls<S, E> {
     ) -> Result<(), Status> {
         let c = self.map.get(&call.0).ok_or_else(super::gone)?;
         let algo = c.send_compression.clone();
-        super::send_batch(&mut self.h2, call.0, framed, algo.as_deref(), max_send, end)
+        let wire = super::send_batch(&mut self.h2, call.0, framed, algo.as_deref(), max_send, end)?;
+        if let Some(c) = self.map.get_mut(&call.0) {
+            c.wire_sent += wire;
+        }
+        Ok(())
+    }
+
+    /// What crossed the wire on a call so far (`None`: no such call).
+    pub fn wire(&self, call: CallId) -> Option<WireBytes> {
+        self.map.get(&call.0).map(Call::wire)
     }
 
     /// Runs the connection's timers; the calls whose deadline passed.
@@ -309,6 +338,12 @@ pub(crate) fn push_call_fields(
 /// stream does to the call) and `on_data`.
 macro_rules! recv_methods {
     () => {
+        /// What crossed the wire on a live call so far: payload octets of
+        /// its messages, compressed when they were (`None`: no such call).
+        pub fn wire_bytes(&self, call: CallId) -> Option<WireBytes> {
+            self.calls.wire(call)
+        }
+
         /// The next message of a call.
         pub fn recv_message(&mut self, call: CallId) -> Result<RecvMessage, Status> {
             self.recv_message_flagged(call).map(|(m, _)| m)

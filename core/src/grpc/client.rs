@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::calls::{Call, Calls, MessageConfig, Report, push_call_fields, recv_methods};
+use super::calls::{Call, Calls, MessageConfig, Report, WireBytes, push_call_fields, recv_methods};
 use super::inbound::{Received, RecvBatch, RecvMessage, Room};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::format_timeout;
 use super::{
-    CallId, Payload, frame_message, gone, is_grpc_content_type, parse_status, send_framed, stream_status,
+    CallId, Payload, frame_message, framed_len, gone, is_grpc_content_type, parse_status, send_framed,
+    stream_status,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, OpenError, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
@@ -119,6 +120,9 @@ pub enum ClientEvent {
         status: Status,
         /// Trailing metadata.
         trailers: Metadata,
+        /// What the call's messages took on the wire (all of them: every
+        /// response message was received by now).
+        wire: WireBytes,
     },
     /// More request data can be queued.
     Writable {
@@ -270,6 +274,7 @@ impl Client {
         }
         let framed = frame_message(Payload::One(msg), algo, c.side.max_send)?;
         c.side.half_closed = end;
+        c.wire_sent += framed_len(&framed);
         send_framed(&mut self.calls.h2, call.0, framed, end).map_err(stream_status)
     }
 
@@ -517,8 +522,9 @@ impl Client {
         }
         c.finished = true;
         let deadline = c.deadline.take();
+        let wire = c.wire();
         self.calls.deadlines.remove(deadline, call);
-        self.calls.events.push_back(ClientEvent::Finished { call, status, trailers });
+        self.calls.events.push_back(ClientEvent::Finished { call, status, trailers, wire });
         self.forget_if_done(call);
     }
 }

@@ -52,12 +52,15 @@ pub struct MessageDecoder {
     max_len: usize,
     /// The current message's prefix once read: (compressed, length).
     pending: Option<(bool, usize)>,
+    /// Payload octets of the messages returned so far (as received:
+    /// compressed when they were, without their prefixes).
+    decoded: u64,
 }
 
 impl MessageDecoder {
     /// A decoder rejecting messages over `max_len` octets.
     pub fn new(max_len: usize) -> Self {
-        MessageDecoder { chunks: VecDeque::new(), buffered: 0, max_len, pending: None }
+        MessageDecoder { chunks: VecDeque::new(), buffered: 0, max_len, pending: None, decoded: 0 }
     }
 
     /// Empties the decoder for reuse by another call.
@@ -66,6 +69,13 @@ impl MessageDecoder {
         self.buffered = 0;
         self.max_len = max_len;
         self.pending = None;
+        self.decoded = 0;
+    }
+
+    /// Payload octets of every message returned so far, as they arrived
+    /// (compressed when they were; prefixes not counted).
+    pub fn decoded(&self) -> u64 {
+        self.decoded
     }
 
     /// Adds received octets.
@@ -95,6 +105,7 @@ impl MessageDecoder {
                 return Err(DecodeError::TooLarge { len, max: self.max_len });
             }
             chunk.advance(PREFIX_LEN);
+            self.decoded += len as u64;
             return Ok(Some(RawMessage { compressed, data: chunk }));
         }
         self.push(chunk);
@@ -144,6 +155,7 @@ impl MessageDecoder {
                     self.chunks.pop_front();
                 }
                 self.buffered -= PREFIX_LEN + len;
+                self.decoded += len as u64;
                 return Ok(Some(RawMessage { compressed, data }));
             }
         }
@@ -171,6 +183,7 @@ impl MessageDecoder {
             return Ok(None);
         }
         self.pending = None;
+        self.decoded += len as u64;
         Ok(Some(RawMessage { compressed, data: self.take(len) }))
     }
 

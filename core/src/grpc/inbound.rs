@@ -251,6 +251,12 @@ impl Inbound {
         self.decoder.buffered() + self.ready_bytes
     }
 
+    /// Payload octets of the messages received whole so far, as they
+    /// arrived (compressed when they were).
+    pub fn wire_received(&self) -> u64 {
+        self.decoder.decoded()
+    }
+
     fn push_ready(&mut self, m: RawMessage) {
         self.ready_bytes += m.data.len();
         self.ready.push_back(m);

@@ -18,7 +18,7 @@ mod server;
 pub mod status;
 pub mod timeout;
 
-pub use calls::{DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION, MessageConfig};
+pub use calls::{DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION, MessageConfig, WireBytes};
 pub use client::{
     CallRequest, Client, ClientConfig, ClientEvent, DEFAULT_CLIENT_MAX_FRAME_SIZE, UNPROCESSED,
 };
@@ -151,7 +151,8 @@ pub(crate) fn frame_message(
 /// Queues messages the owner framed into one buffer, each behind its
 /// 5-octet prefix with the compressed flag clear: checked whole and within
 /// `max_send` each, then queued as one piece, or one by one compressed when
-/// the call compresses (`compress`).
+/// the call compresses (`compress`). Gives the payload octets queued, as
+/// framed (compressed when compressed).
 pub(crate) fn send_batch(
     h2: &mut Connection,
     id: StreamId,
@@ -159,25 +160,34 @@ pub(crate) fn send_batch(
     compress: Option<&dyn Compression>,
     max_send: usize,
     end: bool,
-) -> Result<(), Status> {
+) -> Result<u64, Status> {
     match compress {
         // The usual case: checked in place, queued as one piece.
         None => {
-            check_batch(&batch, max_send, |_, _| {})?;
-            h2.send_data(id, batch, end).map_err(stream_status)
+            let mut payload = 0u64;
+            check_batch(&batch, max_send, |_, len| payload += len as u64)?;
+            h2.send_data(id, batch, end).map_err(stream_status)?;
+            Ok(payload)
         }
         Some(algo) => {
             let mut messages = Vec::new();
             check_batch(&batch, max_send, |start, len| messages.push((start, len)))?;
             let count = messages.len();
+            let mut payload = 0u64;
             for (i, (start, len)) in messages.into_iter().enumerate() {
                 let msg = Payload::One(batch.slice(start..start + len));
                 let framed = frame_message(msg, Some(algo), max_send)?;
+                payload += framed_len(&framed);
                 send_framed(h2, id, framed, end && i + 1 == count).map_err(stream_status)?;
             }
-            Ok(())
+            Ok(payload)
         }
     }
+}
+
+/// The payload length a framed message's prefix announces.
+pub(crate) fn framed_len((prefix, _): &Framed) -> u64 {
+    u64::from(u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]))
 }
 
 /// Checks every message of a batch, telling `each` where its payload lies

@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::calls::{Call, Calls, MessageConfig, Report, push_call_fields, recv_methods};
+use super::calls::{Call, Calls, MessageConfig, Report, WireBytes, push_call_fields, recv_methods};
 use super::compression::Compression;
 use super::inbound::{Received, RecvBatch, RecvMessage, Room};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::parse_timeout;
 use super::{
-    CONTENT_TYPE, CallId, Payload, frame_message, gone, is_grpc_content_type, send_framed, status_fields,
-    stream_status,
+    CONTENT_TYPE, CallId, Payload, frame_message, framed_len, gone, is_grpc_content_type, send_framed,
+    status_fields, stream_status,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
@@ -83,6 +83,8 @@ pub enum ServerEvent {
         call: CallId,
         /// Why (CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ...).
         reason: Status,
+        /// What the call's messages took on the wire until then.
+        wire: WireBytes,
     },
     /// The client sent GOAWAY.
     GoAway {
@@ -243,7 +245,12 @@ impl Server {
         let c = self.calls.get(call).ok_or_else(gone)?;
         let algo = if compress { c.send_compression.clone() } else { None };
         let framed = frame_message(msg, algo.as_deref(), self.config.messages.max_send_message_size)?;
-        send_framed(&mut self.calls.h2, call.0, framed, false).map_err(stream_status)
+        let wire = framed_len(&framed);
+        send_framed(&mut self.calls.h2, call.0, framed, false).map_err(stream_status)?;
+        if let Some(c) = self.calls.get_mut(call) {
+            c.wire_sent += wire;
+        }
+        Ok(())
     }
 
     /// Queues response messages the owner framed into one buffer: whole
@@ -513,13 +520,15 @@ impl Server {
         }
         let now = self.calls.h2.last_input_at();
         self.calls.h2.record_peer_fault(now);
+        let wire = self.calls.wire(call).unwrap_or_default();
         let _ = self.finish(call, &status, &Metadata::new());
-        self.calls.events.push_back(ServerEvent::Cancelled { call, reason: status });
+        self.calls.events.push_back(ServerEvent::Cancelled { call, reason: status, wire });
     }
 
     fn end_call(&mut self, call: CallId, reason: Status) {
-        if self.calls.remove(call) {
-            self.calls.events.push_back(ServerEvent::Cancelled { call, reason });
+        if let Some(wire) = self.calls.wire(call) {
+            self.calls.remove(call);
+            self.calls.events.push_back(ServerEvent::Cancelled { call, reason, wire });
         }
     }
 }

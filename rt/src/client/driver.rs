@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvBatch, Room, Status};
+use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvBatch, Room, Status, WireBytes};
 
 use super::outlier::Outcomes;
 use crate::call::{CallShared, MESSAGE_COST, queue_room};
@@ -26,6 +26,8 @@ use crate::util::IdMap;
 pub(crate) struct ChannelCtx {
     /// Reports connections and calls.
     pub stats: Option<Arc<dyn StatsHandler>>,
+    /// The channel's target, as given to its endpoint (for stats).
+    pub target: Arc<str>,
     /// The keepalive time of new connections: the configured one, doubled
     /// each time a server closes a connection for `too_many_pings` (gRPC-Go).
     keepalive: Mutex<Option<Duration>>,
@@ -33,8 +35,12 @@ pub(crate) struct ChannelCtx {
 
 impl ChannelCtx {
     /// The context of a channel with these settings.
-    pub fn new(stats: Option<Arc<dyn StatsHandler>>, keepalive: Option<Duration>) -> Arc<Self> {
-        Arc::new(ChannelCtx { stats, keepalive: Mutex::new(keepalive) })
+    pub fn new(
+        stats: Option<Arc<dyn StatsHandler>>,
+        target: Arc<str>,
+        keepalive: Option<Duration>,
+    ) -> Arc<Self> {
+        Arc::new(ChannelCtx { stats, target, keepalive: Mutex::new(keepalive) })
     }
 
     /// The keepalive time new connections use.
@@ -231,6 +237,7 @@ impl<R: Runtime> ClientDriver<R> {
         mut config: grpc::ClientConfig,
         handle: Arc<ConnHandle>,
         ctx: Arc<ChannelCtx>,
+        peer: Option<std::net::SocketAddr>,
     ) -> Self {
         let now = rt.now();
         let keepalive = ctx.keepalive();
@@ -238,7 +245,13 @@ impl<R: Runtime> ClientDriver<R> {
         ClientDriver {
             transport: Transport::new(rt.clone(), io),
             core: grpc::Client::new(config, now),
-            obs: ConnObserver::open(Side::Client, None, ctx.stats.clone(), now),
+            obs: ConnObserver::open(
+                Side::Client,
+                (peer, None),
+                Some(ctx.target.clone()),
+                ctx.stats.clone(),
+                now,
+            ),
             ctx,
             keepalive,
             told_too_many_pings: false,
@@ -309,11 +322,12 @@ impl<R: Runtime> ClientDriver<R> {
             }
             ClientCmd::Cancel { key } => {
                 if let Some(call) = self.keys.remove(&key) {
+                    let wire = self.core.wire_bytes(call).unwrap_or_default();
                     self.core.cancel(call);
                     if let Some(e) = self.calls.remove(&call) {
                         let status = Status::new(Code::Cancelled, "call cancelled");
                         if let Some(obs) = e.obs {
-                            obs.end(status.code, &status.message, self.rt.now());
+                            obs.end(status.code, &status.message, wire, self.rt.now());
                         }
                         e.shared.finish(status, Metadata::new());
                     }
@@ -372,7 +386,7 @@ impl<R: Runtime> ClientDriver<R> {
             }
             Err(status) => {
                 if let Some(obs) = obs {
-                    obs.end(status.code, &status.message, now);
+                    obs.end(status.code, &status.message, WireBytes::default(), now);
                 }
                 shared.finish(status, Metadata::new())
             }
@@ -425,8 +439,9 @@ impl<R: Runtime> ClientDriver<R> {
                 shared.credit(len, count);
             }
             if let Err(status) = sent {
+                let wire = self.core.wire_bytes(call).unwrap_or_default();
                 self.core.cancel(call);
-                return self.finish(call, status, Metadata::new());
+                return self.finish(call, status, Metadata::new(), wire);
             }
         }
         if let Some(entry) = self.calls.get_mut(&call)
@@ -438,11 +453,11 @@ impl<R: Runtime> ClientDriver<R> {
         }
     }
 
-    fn finish(&mut self, call: CallId, status: Status, trailers: Metadata) {
+    fn finish(&mut self, call: CallId, status: Status, trailers: Metadata, wire: WireBytes) {
         if let Some(entry) = self.calls.remove(&call) {
             self.keys.remove(&entry.key);
             if let Some(obs) = entry.obs {
-                obs.end(status.code, &status.message, self.rt.now());
+                obs.end(status.code, &status.message, wire, self.rt.now());
             }
             entry.shared.finish(status, trailers);
         }
@@ -493,9 +508,9 @@ impl<R: Runtime> ClientDriver<R> {
                     }
                 }
                 ClientEvent::Message { call } => self.pump(call, false),
-                ClientEvent::Finished { call, status, trailers } => {
+                ClientEvent::Finished { call, status, trailers, wire } => {
                     self.pump(call, true);
-                    self.finish(call, status, trailers);
+                    self.finish(call, status, trailers, wire);
                     self.start_waiting();
                 }
                 ClientEvent::Writable { call } => {
@@ -527,9 +542,10 @@ impl<R: Runtime> ClientDriver<R> {
                 .with_source(std::io::Error::new(e.kind(), e.to_string()));
         }
         let now = self.rt.now();
-        for (_, entry) in self.calls.drain() {
+        for (call, entry) in self.calls.drain() {
             if let Some(obs) = entry.obs {
-                obs.end(status.code, &status.message, now);
+                let wire = self.core.wire_bytes(call).unwrap_or_default();
+                obs.end(status.code, &status.message, wire, now);
             }
             entry.shared.finish(status.clone(), Metadata::new());
         }

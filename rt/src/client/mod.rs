@@ -48,7 +48,7 @@ use futures_core::Stream;
 use weir_core::grpc::{self, Code, Metadata, Status};
 
 use crate::call::CallShared;
-use crate::interceptor::{Interceptor, Owed, Spawn, run_before};
+use crate::interceptor::{CallTiming, Interceptor, Owed, Spawn, run_before};
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Io, Net, Runtime};
 use crate::tcp::TcpOptions;
@@ -142,6 +142,10 @@ struct Shared {
     /// What retried streaming calls may keep for replay, and what they keep.
     retry_buffer: RetryBufferLimits,
     retry_buffered: Arc<ChannelBuffer>,
+    /// Hears about every call (and, through the connections, its attempts).
+    stats: Option<Arc<dyn crate::stats::StatsHandler>>,
+    /// The target as given to the endpoint.
+    target: Arc<str>,
 }
 
 /// A client channel to one target. Cheap to clone; clones share the
@@ -162,6 +166,8 @@ impl std::fmt::Debug for Channel {
 pub struct Endpoint<R: Net> {
     rt: R,
     target: ParsedTarget,
+    /// The target as given.
+    uri: Arc<str>,
     resolver: Option<Arc<dyn Resolver>>,
     balancer: Arc<dyn Balancer>,
     dns_refresh: Duration,
@@ -177,7 +183,7 @@ pub struct Endpoint<R: Net> {
     default_timeout: Option<Duration>,
     policies: MethodPolicies,
     throttling: Option<RetryThrottling>,
-    stats: Option<Arc<dyn crate::stats::StatsHandler>>,
+    stats: Vec<Arc<dyn crate::stats::StatsHandler>>,
     health_service: Option<String>,
     outlier_detection: Option<OutlierDetection>,
     idle_timeout: Option<Duration>,
@@ -205,6 +211,7 @@ impl<R: Net> Endpoint<R> {
         }
         Ok(Endpoint {
             rt,
+            uri: uri.as_ref().into(),
             authority: target.authority.clone(),
             tls: target.tls,
             target,
@@ -221,7 +228,7 @@ impl<R: Net> Endpoint<R> {
             default_timeout: None,
             policies: MethodPolicies::default(),
             throttling: None,
-            stats: None,
+            stats: Vec::new(),
             health_service: None,
             outlier_detection: None,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
@@ -394,9 +401,11 @@ impl<R: Net> Endpoint<R> {
         self
     }
 
-    /// Reports this channel's connections and calls to `handler` (metrics exporters).
+    /// Reports this channel's connections, calls and attempts to `handler`
+    /// (metrics exporters, channelz). Several handlers may be added: each
+    /// hears every event, in the order they were added.
     pub fn stats_handler(mut self, handler: Arc<dyn crate::stats::StatsHandler>) -> Self {
-        self.stats = Some(handler);
+        self.stats.push(handler);
         self
     }
 
@@ -512,8 +521,13 @@ impl<R: Net> Endpoint<R> {
             },
             authority.clone(),
         );
+        let stats = crate::stats::Fanout::of(self.stats);
         let cfg = PoolConfig {
-            channel: driver::ChannelCtx::new(self.stats, self.config.h2.keepalive_interval),
+            channel: driver::ChannelCtx::new(
+                stats.clone(),
+                self.uri.clone(),
+                self.config.h2.keepalive_interval,
+            ),
             config: self.config,
             connect_timeout: self.connect_timeout,
             backoff: self.backoff,
@@ -531,6 +545,8 @@ impl<R: Net> Endpoint<R> {
                 config: live,
                 retry_buffer: self.retry_buffer,
                 retry_buffered: Arc::default(),
+                stats,
+                target: self.uri,
             }),
         })
     }
@@ -602,6 +618,23 @@ impl Channel {
     /// default timeout) and the `after` hooks it now owes; when a `before`
     /// hook rejects the call, the `after` hooks see that status here.
     async fn prepare<T>(&self, path: &Bytes, req: Request<T>) -> Result<Prepared<T>, Status> {
+        let timing = self.shared.stats.as_ref().map(|handler| {
+            let channel = self.clone();
+            CallTiming {
+                handler: handler.clone(),
+                method: path.clone(),
+                target: self.shared.target.clone(),
+                started: self.clock().now(),
+                now: Arc::new(move || channel.clock().now()),
+            }
+            .start()
+        });
+        let failed = |timing: Option<CallTiming>, status: Status| {
+            if let Some(t) = timing {
+                t.end(status.code);
+            }
+            Err(status)
+        };
         let info = Arc::new(CallInfo {
             path: path.clone(),
             authority: Some(self.shared.authority.clone()),
@@ -617,10 +650,10 @@ impl Channel {
         match asked {
             Some(at) => {
                 if let Either::Right(()) = select(resolved, self.clock().sleep_until(at)).await {
-                    return Err(Status::new(
-                        Code::DeadlineExceeded,
-                        "deadline exceeded while resolving the name",
-                    ));
+                    return failed(
+                        timing,
+                        Status::new(Code::DeadlineExceeded, "deadline exceeded while resolving the name"),
+                    );
                 }
             }
             None => resolved.await,
@@ -636,7 +669,7 @@ impl Channel {
         let opts = CallOpts { deadline, compression: req.compression, wait_for_ready };
         let (mut head, message) = req.into_head();
         let before = run_before(&self.shared.interceptors, &info, &mut head).await;
-        let owed = Owed::new(&self.shared.interceptors, &info, || self.spawner());
+        let owed = Owed::new(&self.shared.interceptors, &info, || self.spawner(), timing);
         match before {
             Ok(()) => Ok(Prepared { owed, opts, metadata: head.metadata, message }),
             Err(status) => Err(owed.settle(status).await),

@@ -606,8 +606,19 @@ impl<R: Net> Pool<R> {
             Ok(io) => {
                 let handle = ConnHandle::new(sub.outcomes.clone());
                 let channel = self.cfg.channel.clone();
-                let driver =
-                    ClientDriver::new(self.rt.clone(), io, self.cfg.config.clone(), handle.clone(), channel);
+                let peer = match &sub.address {
+                    Address::Tcp(a) => Some(*a),
+                    #[cfg(unix)]
+                    Address::Unix(_) => None,
+                };
+                let driver = ClientDriver::new(
+                    self.rt.clone(),
+                    io,
+                    self.cfg.config.clone(),
+                    handle.clone(),
+                    channel,
+                    peer,
+                );
                 let pool = Arc::downgrade(&self);
                 // Weak: an address dropped from the list must drop (which
                 // shuts its connection down) while the connection runs.

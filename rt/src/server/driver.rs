@@ -58,6 +58,8 @@ pub(crate) struct ServerCtx {
     pub interceptors: Arc<[Arc<dyn Interceptor>]>,
     pub config: grpc::ServerConfig,
     pub stats: Option<Arc<dyn StatsHandler>>,
+    /// The listener's address.
+    pub local: Option<std::net::SocketAddr>,
     /// Every connection's memory counts here too.
     pub budget: Arc<ServerBudget>,
     /// The memory budget of each connection.
@@ -150,7 +152,7 @@ impl<R: Runtime> ServerDriver<R> {
         let now = rt.now();
         let mut config = ctx.config.clone();
         config.h2.max_connection_age = config.h2.max_connection_age.map(jittered);
-        let obs = ConnObserver::open(Side::Server, peer.addr, ctx.stats.clone(), now);
+        let obs = ConnObserver::open(Side::Server, (peer.addr, ctx.local), None, ctx.stats.clone(), now);
         ServerDriver {
             transport: Transport::new(rt.clone(), io),
             core: grpc::Server::new(config, now),
@@ -198,10 +200,10 @@ impl<R: Runtime> ServerDriver<R> {
             match e {
                 ServerEvent::Call { call, start } => self.on_call(cx, call, start),
                 ServerEvent::Message { call } | ServerEvent::HalfClosed { call } => self.pump(cx, call),
-                ServerEvent::Cancelled { call, reason } => {
+                ServerEvent::Cancelled { call, reason, wire } => {
                     if let Some(mut entry) = self.calls.remove(&call) {
                         if let Some(obs) = entry.obs.take() {
-                            obs.end(reason.code, &reason.message, self.rt.now());
+                            obs.end(reason.code, &reason.message, wire, self.rt.now());
                         }
                         entry.shared.close_send(reason.clone());
                         entry.shared.end_messages(Err(reason));
@@ -219,9 +221,10 @@ impl<R: Runtime> ServerDriver<R> {
         self.starved.clear();
         let reason = Status::new(Code::Unavailable, "connection closed");
         let now = self.rt.now();
-        for (_, mut entry) in self.calls.drain() {
+        for (call, mut entry) in self.calls.drain() {
             if let Some(obs) = entry.obs.take() {
-                obs.end(reason.code, &reason.message, now);
+                let wire = self.core.wire_bytes(call).unwrap_or_default();
+                obs.end(reason.code, &reason.message, wire, now);
             }
             entry.shared.close_send(reason.clone());
             entry.shared.end_messages(Err(reason.clone()));
@@ -247,9 +250,10 @@ impl<R: Runtime> ServerDriver<R> {
         let method = match refused {
             Ok(m) => m,
             Err(status) => {
+                let wire = self.core.wire_bytes(call).unwrap_or_default();
                 let _ = self.core.finish(call, &status, &Metadata::new());
                 if let Some(obs) = obs {
-                    obs.end(status.code, &status.message, now);
+                    obs.end(status.code, &status.message, wire, now);
                 }
                 return;
             }
@@ -606,9 +610,10 @@ impl<R: Runtime> ServerDriver<R> {
 
     fn finish_now(&mut self, call: CallId, status: Status, trailers: Metadata) {
         if let Some(mut entry) = self.calls.remove(&call) {
+            let wire = self.core.wire_bytes(call).unwrap_or_default();
             let _ = self.core.finish(call, &status, &trailers);
             if let Some(obs) = entry.obs.take() {
-                obs.end(status.code, &status.message, self.rt.now());
+                obs.end(status.code, &status.message, wire, self.rt.now());
             }
             entry.shared.close_send(Status::new(Code::Cancelled, "call already finished"));
         }

@@ -42,7 +42,7 @@ pub struct Server<R: Net> {
     config: grpc::ServerConfig,
     max_connections: usize,
     handshake_timeout: Duration,
-    stats: Option<Arc<dyn StatsHandler>>,
+    stats: Vec<Arc<dyn StatsHandler>>,
     tcp: TcpOptions,
     connection_budget: usize,
     server_budget: usize,
@@ -70,7 +70,7 @@ impl<R: Net> Server<R> {
             config,
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
-            stats: None,
+            stats: Vec::new(),
             tcp: TcpOptions::default(),
             connection_budget: DEFAULT_CONNECTION_BUDGET,
             server_budget: DEFAULT_SERVER_BUDGET,
@@ -156,9 +156,11 @@ impl<R: Net> Server<R> {
         self
     }
 
-    /// Reports connections and calls to `handler` (metrics exporters).
+    /// Reports connections and calls to `handler` (metrics exporters,
+    /// channelz). Several handlers may be added: each hears every event, in
+    /// the order they were added.
     pub fn stats_handler(mut self, handler: Arc<dyn StatsHandler>) -> Self {
-        self.stats = Some(handler);
+        self.stats.push(handler);
         self
     }
 
@@ -296,7 +298,8 @@ impl<R: Net> BoundServer<R> {
             router: server.router,
             interceptors: server.interceptors.into(),
             config: server.config,
-            stats: server.stats,
+            stats: crate::stats::Fanout::of(server.stats),
+            local: listener.local_addr(),
             budget: ServerBudget::new(server.server_budget),
             connection_budget: server.connection_budget,
         });
