@@ -1,4 +1,5 @@
-//! Generates the health and reflection services with weir-build (no protoc).
+//! Generates the health, reflection and channelz services with weir-build
+//! (no protoc; channelz's well-known types are prost-types').
 //! `grpc.reflection.v1alpha` is the same protocol as `v1` under another
 //! package: its .proto is derived from v1's here rather than kept twice.
 fn main() -> std::io::Result<()> {
@@ -16,6 +17,7 @@ fn main() -> std::io::Result<()> {
         &[
             std::path::Path::new("proto/grpc/health/v1/health.proto"),
             std::path::Path::new("proto/grpc/reflection/v1/reflection.proto"),
+            std::path::Path::new("proto/grpc/channelz/v1/channelz.proto"),
             &generated.join("grpc/reflection/v1alpha/reflection.proto"),
         ],
         &[std::path::Path::new("proto"), &generated],

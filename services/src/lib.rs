@@ -8,7 +8,11 @@
 //!   [`health::HealthClient`] for health-aware callers;
 //! - [`reflection`]: `grpc.reflection.v1` and `grpc.reflection.v1alpha`
 //!   (list services, file by filename, file containing a symbol), serving the
-//!   descriptors `weir-build` writes with `file_descriptor_set_path`.
+//!   descriptors `weir-build` writes with `file_descriptor_set_path`;
+//! - [`channelz`]: `grpc.channelz.v1.Channelz` (servers, their sockets,
+//!   channels and subchannels, with call counts and timestamps), fed by
+//!   Weir's stats hook;
+//! - [`admin`]: all three on a server in one call ([`admin::Admin`]).
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -19,6 +23,8 @@
 //! # }
 //! ```
 
+pub mod admin;
+pub mod channelz;
 pub mod health;
 pub mod reflection;
 
@@ -39,8 +45,14 @@ pub mod pb {
         #![allow(missing_docs, clippy::all)]
         include!(concat!(env!("OUT_DIR"), "/grpc.reflection.v1alpha.rs"));
     }
+    /// `grpc.channelz.v1`.
+    pub mod channelz_v1 {
+        #![allow(missing_docs, clippy::all)]
+        include!(concat!(env!("OUT_DIR"), "/grpc.channelz.v1.rs"));
+    }
 }
 
-/// The encoded `FileDescriptorSet` of this crate's own protos (health and
-/// reflection), so a reflection service can describe them too.
+/// The encoded `FileDescriptorSet` of this crate's own protos (health,
+/// reflection and channelz, with the well-known types channelz imports), so
+/// a reflection service can describe them too.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/services.bin"));

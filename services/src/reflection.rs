@@ -61,8 +61,8 @@ impl Default for ReflectionBuilder {
 }
 
 impl ReflectionBuilder {
-    /// A builder that already knows this crate's own services (health and
-    /// reflection).
+    /// A builder that already knows this crate's own services (health,
+    /// reflection and channelz).
     pub fn new() -> Self {
         ReflectionBuilder { sets: vec![Bytes::from_static(crate::FILE_DESCRIPTOR_SET)], only: None }
     }
@@ -405,6 +405,7 @@ mod tests {
         assert_eq!(
             index.services,
             [
+                "grpc.channelz.v1.Channelz",
                 "grpc.health.v1.Health",
                 "grpc.reflection.v1.ServerReflection",
                 "grpc.reflection.v1alpha.ServerReflection"

@@ -68,6 +68,7 @@ fn check(answers: &[v1::ServerReflectionResponse]) {
     assert_eq!(
         names,
         [
+            "grpc.channelz.v1.Channelz",
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection"
