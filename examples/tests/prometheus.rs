@@ -66,19 +66,18 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-#[test]
-fn prometheus_scrapes_the_metrics_example() {
-    let promtool = tool("promtool");
-    let prometheus = tool("prometheus");
-
+/// The example started with `source`, after three SayHello calls: its
+/// guard and the address of its `/metrics`, whose text was checked (the
+/// series' values, and `promtool check metrics`).
+fn example_after_three_calls(source: &str, promtool: &str) -> (Killed, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_metrics_server"))
-        .args(["127.0.0.1:0", "127.0.0.1:0"])
+        .args(["127.0.0.1:0", "127.0.0.1:0", source])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
     BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let _server = Killed(server);
+    let server = Killed(server);
     let words: Vec<&str> = line.split_whitespace().collect();
     let (grpc, url) = (words[3].to_owned(), words[6].to_owned());
     let metrics_addr = url.trim_start_matches("http://").trim_end_matches("/metrics").to_owned();
@@ -94,13 +93,19 @@ fn prometheus_scrapes_the_metrics_example() {
     let (code, text) = get(&metrics_addr, "/metrics").unwrap();
     assert_eq!(code, 200);
     let ok = "{grpc_method=\"helloworld.Greeter/SayHello\",grpc_status=\"OK\",";
-    assert_eq!(sample(&text, &format!("grpc_server_call_duration_seconds_count{ok}")), Some(3.0), "{text}");
+    assert_eq!(
+        sample(&text, &format!("grpc_server_call_duration_seconds_count{ok}")),
+        Some(3.0),
+        "{source}: {text}"
+    );
     let started = "grpc_server_call_started_total{grpc_method=\"helloworld.Greeter/SayHello\",";
-    assert_eq!(sample(&text, started), Some(3.0), "{text}");
+    assert_eq!(sample(&text, started), Some(3.0), "{source}: {text}");
+    let received = format!("grpc_server_call_rcvd_total_compressed_message_size_bytes_sum{ok}");
+    assert_eq!(sample(&text, &received), Some(21.0), "{source}: 3 requests of 7 bytes: {text}");
     assert_eq!(get(&metrics_addr, "/nope").unwrap().0, 404);
 
     // promtool's exposition-format checks and lints.
-    let mut check = Command::new(&promtool)
+    let mut check = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -111,10 +116,26 @@ fn prometheus_scrapes_the_metrics_example() {
     let checked = check.wait_with_output().unwrap();
     assert!(
         checked.status.success(),
-        "promtool check metrics: {}{}",
+        "{source}: promtool check metrics: {}{}",
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
+    (server, metrics_addr)
+}
+
+#[test]
+fn promtool_accepts_both_metrics_sources() {
+    let promtool = tool("promtool");
+    for source in ["sdk", "native"] {
+        example_after_three_calls(source, &promtool);
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_metrics_example() {
+    let promtool = tool("promtool");
+    let prometheus = tool("prometheus");
+    let (_server, metrics_addr) = example_after_three_calls("sdk", &promtool);
 
     // A real Prometheus scraping the example every second.
     let dir = TempDir::new("prometheus");

@@ -71,6 +71,21 @@ pub mod names {
     pub const SERVER_CALL_RCVD_SIZE: &str = "grpc.server.call.rcvd_total_compressed_message_size";
 }
 
+/// Instrument descriptions (gRPC-Go's wording).
+pub(crate) mod descriptions {
+    pub const CLIENT_ATTEMPT_STARTED: &str = "Number of client call attempts started.";
+    pub const CLIENT_ATTEMPT_DURATION: &str = "End-to-end time taken to complete a client call attempt.";
+    pub const CLIENT_ATTEMPT_SENT_SIZE: &str = "Compressed message bytes sent per client call attempt.";
+    pub const CLIENT_ATTEMPT_RCVD_SIZE: &str = "Compressed message bytes received per call attempt.";
+    pub const CLIENT_CALL_DURATION: &str =
+        "Time taken by gRPC to complete an RPC from application's perspective.";
+    pub const SERVER_CALL_STARTED: &str = "Number of server calls started.";
+    pub const SERVER_CALL_DURATION: &str =
+        "End-to-end time taken to complete a call from server transport's perspective.";
+    pub const SERVER_CALL_SENT_SIZE: &str = "Compressed message bytes sent per server call.";
+    pub const SERVER_CALL_RCVD_SIZE: &str = "Compressed message bytes received per server call.";
+}
+
 /// Attribute keys (gRFC A66).
 pub mod keys {
     /// The full method name, without its leading slash, or `other`.
@@ -117,24 +132,24 @@ const OVERFLOW: &str = "other";
 /// A method or target name, interned: attribute values built from it cost
 /// no allocation and no reference count.
 #[derive(Debug)]
-struct Name {
-    text: &'static str,
+pub(crate) struct Name {
+    pub text: &'static str,
     /// Server calls started for this method.
-    server_started: AtomicU64,
+    pub server_started: AtomicU64,
 }
 
 /// Client attempts started for one (method, target).
 #[derive(Debug)]
-struct Attempts {
-    method: &'static Name,
-    target: &'static Name,
-    started: AtomicU64,
+pub(crate) struct Attempts {
+    pub method: &'static Name,
+    pub target: &'static Name,
+    pub started: AtomicU64,
 }
 
 /// rustc's FxHash: the tables are small and bounded ([`MAX_NAMES`]), so a
 /// fast hash is enough.
 #[derive(Default)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl FxHasher {
     fn add(&mut self, word: u64) {
@@ -163,20 +178,20 @@ impl Hasher for FxHasher {
     }
 }
 
-type Fx = BuildHasherDefault<FxHasher>;
+pub(crate) type Fx = BuildHasherDefault<FxHasher>;
 
 /// The interned names, and the `started` counters (observable: a call adds
 /// to an atomic, the SDK reads them when it collects).
 #[derive(Debug, Default)]
-struct Names {
-    names: RwLock<HashMap<&'static str, &'static Name, Fx>>,
+pub(crate) struct Names {
+    pub names: RwLock<HashMap<&'static str, &'static Name, Fx>>,
     /// By the addresses of the interned method and target.
-    attempts: RwLock<HashMap<(usize, usize), &'static Attempts, Fx>>,
+    pub attempts: RwLock<HashMap<(usize, usize), &'static Attempts, Fx>>,
 }
 
 impl Names {
     /// `text` interned (`other` once [`MAX_NAMES`] are kept).
-    fn get(&self, text: &str) -> &'static Name {
+    pub fn get(&self, text: &str) -> &'static Name {
         if let Some(n) = self.names.read().unwrap_or_else(|e| e.into_inner()).get(text) {
             return n;
         }
@@ -191,7 +206,7 @@ impl Names {
         name
     }
 
-    fn attempts(&self, method: &'static Name, target: &'static Name) -> &'static Attempts {
+    pub fn attempts(&self, method: &'static Name, target: &'static Name) -> &'static Attempts {
         let key = (std::ptr::from_ref(method) as usize, std::ptr::from_ref(target) as usize);
         if let Some(a) = self.attempts.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return a;
@@ -256,7 +271,7 @@ impl GrpcMetrics {
         let attempt_started = meter
             .u64_observable_counter(names::CLIENT_ATTEMPT_STARTED)
             .with_unit("{attempt}")
-            .with_description("Number of client call attempts started.")
+            .with_description(descriptions::CLIENT_ATTEMPT_STARTED)
             .with_callback(move |observer| {
                 let attempts = attempts.attempts.read().unwrap_or_else(|e| e.into_inner());
                 for a in attempts.values() {
@@ -272,7 +287,7 @@ impl GrpcMetrics {
         let server_started = meter
             .u64_observable_counter(names::SERVER_CALL_STARTED)
             .with_unit("{call}")
-            .with_description("Number of server calls started.")
+            .with_description(descriptions::SERVER_CALL_STARTED)
             .with_callback(move |observer| {
                 let names = calls.names.read().unwrap_or_else(|e| e.into_inner());
                 for n in names.values() {
@@ -284,48 +299,30 @@ impl GrpcMetrics {
             })
             .build();
         Arc::new(GrpcMetrics {
-            attempt_duration: seconds(
-                names::CLIENT_ATTEMPT_DURATION,
-                "End-to-end time taken to complete a client call attempt.",
-            ),
-            attempt_sent: bytes(
-                names::CLIENT_ATTEMPT_SENT_SIZE,
-                "Compressed message bytes sent per client call attempt.",
-            ),
-            attempt_rcvd: bytes(
-                names::CLIENT_ATTEMPT_RCVD_SIZE,
-                "Compressed message bytes received per call attempt.",
-            ),
-            call_duration: seconds(
-                names::CLIENT_CALL_DURATION,
-                "Time taken by gRPC to complete an RPC from application's perspective.",
-            ),
-            server_duration: seconds(
-                names::SERVER_CALL_DURATION,
-                "End-to-end time taken to complete a call from server transport's perspective.",
-            ),
-            server_sent: bytes(
-                names::SERVER_CALL_SENT_SIZE,
-                "Compressed message bytes sent per server call.",
-            ),
-            server_rcvd: bytes(
-                names::SERVER_CALL_RCVD_SIZE,
-                "Compressed message bytes received per server call.",
-            ),
+            attempt_duration: seconds(names::CLIENT_ATTEMPT_DURATION, descriptions::CLIENT_ATTEMPT_DURATION),
+            attempt_sent: bytes(names::CLIENT_ATTEMPT_SENT_SIZE, descriptions::CLIENT_ATTEMPT_SENT_SIZE),
+            attempt_rcvd: bytes(names::CLIENT_ATTEMPT_RCVD_SIZE, descriptions::CLIENT_ATTEMPT_RCVD_SIZE),
+            call_duration: seconds(names::CLIENT_CALL_DURATION, descriptions::CLIENT_CALL_DURATION),
+            server_duration: seconds(names::SERVER_CALL_DURATION, descriptions::SERVER_CALL_DURATION),
+            server_sent: bytes(names::SERVER_CALL_SENT_SIZE, descriptions::SERVER_CALL_SENT_SIZE),
+            server_rcvd: bytes(names::SERVER_CALL_RCVD_SIZE, descriptions::SERVER_CALL_RCVD_SIZE),
             names,
             _started: (attempt_started, server_started),
         })
     }
 
-    /// The interned `grpc.method` of a path (`/pkg.Svc/M` → `pkg.Svc/M`).
     fn method(&self, path: &str) -> &'static Name {
-        let name = if path == UNREGISTERED_METHOD { path } else { path.strip_prefix('/').unwrap_or(path) };
-        self.names.get(name)
+        self.names.get(method_name(path))
     }
 
     fn target(&self, target: Option<&str>) -> &'static Name {
         self.names.get(target.unwrap_or(""))
     }
+}
+
+/// The `grpc.method` of a path (`/pkg.Svc/M` → `pkg.Svc/M`; `other` stays).
+pub(crate) fn method_name(path: &str) -> &str {
+    if path == UNREGISTERED_METHOD { path } else { path.strip_prefix('/').unwrap_or(path) }
 }
 
 fn status(code: weir_rt::Code) -> KeyValue {

@@ -170,6 +170,8 @@ fn add_data<T: Number>(
     let labels = |attrs: &mut dyn Iterator<Item = &KeyValue>| {
         let mut l: Vec<(String, String)> =
             attrs.map(|kv| (label_name(kv.key.as_str()), kv.value.to_string())).collect();
+        // The SDK keeps a series under the order its first measurement gave.
+        l.sort();
         l.extend(scope.iter().cloned());
         l
     };

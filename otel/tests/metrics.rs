@@ -10,8 +10,9 @@ use bytes::Bytes;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use weir_otel::GrpcMetrics;
 use weir_otel::metrics::{LATENCY_BUCKETS, SIZE_BUCKETS, names};
+use weir_otel::prometheus::PrometheusExporter;
+use weir_otel::{GrpcMetrics, NativeMetrics};
 use weir_rt::server::ResponseStream;
 use weir_rt::{Code, Method, Request, Response, Status};
 
@@ -130,14 +131,19 @@ fn value(all: &[ResourceMetrics], name: &str, attrs: &[(&str, &str)]) -> Option<
 struct Collector {
     provider: SdkMeterProvider,
     exporter: InMemoryMetricExporter,
+    prometheus: PrometheusExporter,
 }
 
 impl Collector {
     fn new() -> Self {
         let exporter = InMemoryMetricExporter::default();
-        let reader =
-            PeriodicReader::builder(exporter.clone()).with_interval(Duration::from_secs(3600)).build();
-        Collector { provider: SdkMeterProvider::builder().with_reader(reader).build(), exporter }
+        let prometheus = PrometheusExporter::new();
+        let hour = Duration::from_secs(3600);
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).with_interval(hour).build())
+            .with_reader(PeriodicReader::builder(prometheus.clone()).with_interval(hour).build())
+            .build();
+        Collector { provider, exporter, prometheus }
     }
 
     fn collect(&self) -> Vec<ResourceMetrics> {
@@ -164,7 +170,14 @@ impl Collector {
 async fn a66_instruments_for_a_scripted_run() {
     let collector = Collector::new();
     let metrics = GrpcMetrics::new(&collector.provider);
-    let bound = server().stats_handler(metrics.clone()).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    // The SDK-free recorder hears the same run: its text must match.
+    let native = NativeMetrics::new();
+    let bound = server()
+        .stats_handler(metrics.clone())
+        .stats_handler(native.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let addr = bound.local_addr().unwrap();
     let (stop, stopped) = futures::channel::oneshot::channel::<()>();
     let serving = tokio::spawn(bound.serve_with_shutdown(async move {
@@ -176,6 +189,7 @@ async fn a66_instruments_for_a_scripted_run() {
         .default_service_config(SERVICE_CONFIG)
         .unwrap()
         .stats_handler(metrics.clone())
+        .stats_handler(native.clone())
         .connect()
         .await
         .unwrap();
@@ -375,9 +389,41 @@ async fn a66_instruments_for_a_scripted_run() {
     let (n, streamed) = server_size(names::SERVER_CALL_SENT_SIZE, "Stream", "CANCELLED").unwrap();
     assert!(n == 1 && streamed >= 10.0 && (streamed as u64).is_multiple_of(10), "stream sent {streamed} B");
 
+    // The SDK's text through PrometheusExporter and NativeMetrics' text
+    // agree line for line (sums to rounding: they add in other orders).
+    let sdk = collector.prometheus.render(&collector.provider).unwrap();
+    let direct = native.render();
+    assert_same_exposition(&sdk, &direct);
+    assert!(
+        direct.contains("grpc_client_attempt_started_total{grpc_method=\"test.Echo/Flaky\",grpc_target=")
+    );
+
     drop(ch);
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
+}
+
+/// Both texts hold the same families and series with the same values.
+fn assert_same_exposition(sdk: &str, direct: &str) {
+    let parse = |text: &str| -> BTreeMap<String, String> {
+        text.lines()
+            .map(|l| match l.rsplit_once(' ') {
+                Some((series, value)) if !l.starts_with('#') => (series.to_owned(), value.to_owned()),
+                _ => (l.to_owned(), String::new()),
+            })
+            .collect()
+    };
+    let (a, b) = (parse(sdk), parse(direct));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "SDK:\n{sdk}\nnative:\n{direct}");
+    for (series, value) in &a {
+        let other = &b[series];
+        if series.contains("_sum{") {
+            let (x, y): (f64, f64) = (value.parse().unwrap(), other.parse().unwrap());
+            assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{series}: {x} vs {y}");
+        } else {
+            assert_eq!(value, other, "{series}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -190,8 +190,12 @@ fn many_streams_latency_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
 fn metrics_overhead_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
     const RUNS: usize = 3;
     let load = Load { connections: 10, streams: 10, seconds: ctx.seconds };
-    let configs: [(&str, &str, &[&str]); 3] =
-        [("off", "weir", &[]), ("on", "weir", &["--metrics", "on"]), ("tonic", "tonic", &[])];
+    let configs: [(&str, &str, &[&str]); 4] = [
+        ("off", "weir", &[]),
+        ("on", "weir", &["--metrics", "on"]),
+        ("native", "weir", &["--metrics", "native"]),
+        ("tonic", "tonic", &[]),
+    ];
     let mut rps: HashMap<&str, Vec<f64>> = HashMap::new();
     for run in 0..RUNS {
         for (name, stack, extra) in configs {
@@ -491,9 +495,10 @@ setting (`bench-server --send-buffer BYTES`).\n\
 stacks (a fresh server each time, one thread); its rows give the median of the \
 three, because one run's p50 moves by a quarter on a shared machine.\n\
 - Metrics: `h2load -c 10 -m 10` runs three times alternating Weir without metrics, \
-Weir with gRFC A66's metrics (`bench-server --metrics on`: weir-otel recording into an \
-OpenTelemetry SDK meter provider read by the Prometheus exporter) and tonic; the two \
-Weir rows' ratio is what the metrics cost.\n\
+Weir with gRFC A66's metrics through the OpenTelemetry SDK (`bench-server --metrics on`: \
+weir-otel's `GrpcMetrics` into an SDK meter provider read by the Prometheus exporter), \
+Weir with weir-otel's SDK-free `NativeMetrics` (`--metrics native`) and tonic; the ratio \
+of a metrics row to the row without is what those metrics cost.\n\
 - Small messages: each stack's own client streams 64 B and 1 KiB messages \
 (`bench.Bench/Download`, `Upload` and `Hold` for server streaming, client \
 streaming and bidi echo; 20,000 per call, calls one after another) with 1 and \

@@ -1,11 +1,13 @@
 //! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol] [--impl weir|tonic]
-//! [--send-buffer BYTES] [--metrics on]`: serves helloworld.Greeter/SayHello (reply "Hello " +
+//! [--send-buffer BYTES] [--metrics on|native|null]`: serves helloworld.Greeter/SayHello (reply "Hello " +
 //! name) and bench.Bench until killed. tonic runs on tokio only.
 //!
 //! `--metrics on` records gRFC A66's metrics (weir-otel) into an
 //! OpenTelemetry SDK meter provider, read every 10 s by the Prometheus
-//! exporter: what a production server pays for them. `--metrics null`
-//! registers a stats handler that does nothing (the hook's own cost).
+//! exporter: what a production server pays for them. `--metrics native`
+//! records the same instruments with weir-otel's SDK-free `NativeMetrics`;
+//! `--metrics null` registers a stats handler that does nothing (the hook's
+//! own cost).
 //!
 //! `--send-buffer` sets `SO_SNDBUF` on accepted loopback connections: Weir's
 //! `loopback_send_buffer` (0: the kernel's autotuning), and the same option
@@ -37,6 +39,7 @@ fn main() -> Result<(), Error> {
     impl weir_rt::StatsHandler for Nothing {}
     let stats = match args.get("metrics", "off") {
         "null" => Some(Arc::new(Nothing) as Arc<dyn weir_rt::StatsHandler>),
+        "native" => Some(weir_otel::NativeMetrics::new() as Arc<dyn weir_rt::StatsHandler>),
         _ => metrics.as_ref().map(|(m, _)| m.clone() as Arc<dyn weir_rt::StatsHandler>),
     };
     match (args.get("runtime", "tokio"), args.get("impl", "weir")) {
