@@ -10,7 +10,11 @@
 //! response stream's end) reaches the caller, or with CANCELLED on a task of
 //! its own when the caller drops the call first; on a server, before the
 //! status is sent, or with the cancellation's status when the call is
-//! cancelled (client cancel, deadline, lost connection).
+//! cancelled (client cancel, deadline, lost connection). On a client, only
+//! interceptors whose `before` returned are owed an `after`: a rejection
+//! stops the chain (the rejecting hook's `after` sees its status), and a
+//! call dropped during a `before` hook owes nothing to that hook or the
+//! ones after it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -117,6 +121,10 @@ pub(crate) type Spawn = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 /// on a task of their own with CANCELLED (the value's `Drop`).
 pub(crate) struct Owed {
     hooks: Option<OwedHooks>,
+    /// How many interceptors' `before` hooks completed: only their `after`
+    /// hooks are owed (a call dropped during a `before` hook owes the
+    /// earlier ones theirs, and nothing to the later ones).
+    ran: usize,
     timing: Option<CallTiming>,
 }
 
@@ -162,17 +170,32 @@ impl Owed {
         spawn: impl FnOnce() -> Spawn,
         timing: Option<CallTiming>,
     ) -> Self {
-        Owed { hooks: (!chain.is_empty()).then(|| (chain.clone(), info.clone(), spawn())), timing }
+        Owed { hooks: (!chain.is_empty()).then(|| (chain.clone(), info.clone(), spawn())), ran: 0, timing }
+    }
+
+    /// Runs the `before` hooks in order on `head`, stopping at the first
+    /// rejection, and counts those that returned (the rejecting one too: its
+    /// `after` sees the rejection).
+    pub async fn run_before(&mut self, head: &mut RequestHead) -> Result<(), Status> {
+        let Some((chain, info, _)) = &self.hooks else { return Ok(()) };
+        let (chain, info) = (chain.clone(), info.clone());
+        for i in chain.iter() {
+            let verdict = i.before(&info, head).await;
+            self.ran += 1;
+            verdict?;
+        }
+        Ok(())
     }
 
     /// Runs the hooks on `status` (which they may change).
     pub fn settle(mut self, status: Status) -> BoxFuture<'static, Status> {
         let hooks = self.hooks.take();
+        let ran = self.ran;
         let timing = self.timing.take();
         Box::pin(async move {
             let mut status = status;
             if let Some((chain, info, _)) = hooks {
-                run_after(&chain, &info, &mut status).await;
+                run_after(&chain[..ran], &info, &mut status).await;
             }
             if let Some(t) = timing {
                 t.end(status.code);
@@ -184,10 +207,11 @@ impl Owed {
     /// Runs the hooks on `status` on a task of their own.
     pub fn settle_detached(mut self, status: Status) {
         let timing = self.timing.take();
-        match self.hooks.take() {
+        let ran = self.ran;
+        match self.hooks.take().filter(|_| ran > 0) {
             Some((chain, info, spawn)) => spawn(Box::pin(async move {
                 let mut status = status;
-                run_after(&chain, &info, &mut status).await;
+                run_after(&chain[..ran], &info, &mut status).await;
                 if let Some(t) = timing {
                     t.end(status.code);
                 }
@@ -209,7 +233,7 @@ impl Owed {
 impl Drop for Owed {
     fn drop(&mut self) {
         if self.is_owed() {
-            let owed = Owed { hooks: self.hooks.take(), timing: self.timing.take() };
+            let owed = Owed { hooks: self.hooks.take(), ran: self.ran, timing: self.timing.take() };
             owed.settle_detached(Status::new(
                 weir_core::grpc::Code::Cancelled,
                 "call cancelled by the caller",

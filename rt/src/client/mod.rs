@@ -48,7 +48,7 @@ use futures_core::Stream;
 use weir_core::grpc::{self, Code, Metadata, Status};
 
 use crate::call::CallShared;
-use crate::interceptor::{CallTiming, Interceptor, Owed, Spawn, run_before};
+use crate::interceptor::{CallTiming, Interceptor, Owed, Spawn};
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, Io, Net, Runtime};
 use crate::tcp::TcpOptions;
@@ -668,9 +668,10 @@ impl Channel {
         let wait_for_ready = req.wait_for_ready.or(settings.wait_for_ready).unwrap_or(false);
         let opts = CallOpts { deadline, compression: req.compression, wait_for_ready };
         let (mut head, message) = req.into_head();
-        let before = run_before(&self.shared.interceptors, &info, &mut head).await;
-        let owed = Owed::new(&self.shared.interceptors, &info, || self.spawner(), timing);
-        match before {
+        // Owed before the hooks run: a call dropped during one still gets
+        // the `after` hooks of those that ran.
+        let mut owed = Owed::new(&self.shared.interceptors, &info, || self.spawner(), timing);
+        match owed.run_before(&mut head).await {
             Ok(()) => Ok(Prepared { owed, opts, metadata: head.metadata, message }),
             Err(status) => Err(owed.settle(status).await),
         }

@@ -250,6 +250,51 @@ pub async fn interceptors_run_once_per_call<R: Net + Default>(rt: R) {
     running.stop().await;
 }
 
+/// A `before` hook that never finishes (an auth lookup that hangs).
+struct Stuck(Arc<Recorder>);
+
+impl Interceptor for Stuck {
+    fn before<'a>(&'a self, _: &'a CallInfo, _: &'a mut RequestHead) -> BoxFuture<'a, Result<(), Status>> {
+        self.0.before.fetch_add(1, Ordering::SeqCst);
+        Box::pin(std::future::pending())
+    }
+
+    fn after<'a>(&'a self, _: &'a CallInfo, status: &'a mut Status) -> BoxFuture<'a, ()> {
+        self.0.after.lock().unwrap().push(status.code);
+        Box::pin(async {})
+    }
+}
+
+/// A client call dropped while a `before` hook is still running: the hooks
+/// whose `before` returned get their `after` (CANCELLED), the one still
+/// running and those after it get none, and a rejection's `after` sees it.
+pub async fn a_call_dropped_during_a_before_hook_owes_only_the_hooks_that_ran<R: Net + Default>(rt: R) {
+    let (first, stuck, last) =
+        (Arc::new(Recorder::default()), Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+    let running = start(
+        &rt,
+        Server::new(rt.clone()).route(
+            "/i.I/Echo",
+            Method::unary(|r: Request<Bytes>| async move { Ok(Response::new(r.into_inner())) }),
+        ),
+    )
+    .await;
+    let ch = Endpoint::<R>::with_runtime(rt.clone(), running.url())
+        .unwrap()
+        .interceptor(Arc::new(Hooks(first.clone())))
+        .interceptor(Arc::new(Stuck(stuck.clone())))
+        .interceptor(Arc::new(Hooks(last.clone())))
+        .connect()
+        .await
+        .unwrap();
+    let the_call = Box::pin(ch.unary("/i.I/Echo", req(&b"x"[..])));
+    let _ = select(the_call, rt.sleep_until(rt.now() + Duration::from_millis(50))).await;
+    assert_eq!(settled(&rt, &first).await, (1, vec![Code::Cancelled]), "the hook that ran");
+    assert_eq!(stuck.take(), (1, vec![]), "the hook still running when the call was dropped");
+    assert_eq!(last.take(), (0, vec![]), "the hook after it never ran");
+    running.stop().await;
+}
+
 /// What a server interceptor stores in the request's extensions reaches the
 /// handler, typed.
 pub async fn extensions_reach_the_handler<R: Net + Default>(rt: R) {

@@ -85,6 +85,7 @@ macro_rules! scenario_tests {
             abrupt_close_errors_say_what_happened,
             interceptors_run_once_per_call,
             extensions_reach_the_handler,
+            a_call_dropped_during_a_before_hook_owes_only_the_hooks_that_ran,
             deadlines_carry_over_to_downstream_calls,
             endpoint_message_size_limits,
             service_config_json_sets_timeouts_and_limits,
