@@ -14,7 +14,9 @@
 //!   HTTP message rules;
 //! * [`conn`]: the HTTP/2 connection for both roles;
 //! * [`grpc`]: gRPC calls over a connection (message framing, status,
-//!   metadata, deadlines, compression);
+//!   metadata, deadlines, compression), and gRPC-Web framing ([`grpc::web`]);
+//! * [`http1`]: an HTTP/1.1 server connection and protocol detection for a
+//!   port shared with HTTP/2;
 //! * [`sim`]: an in-memory harness that wires two endpoints together;
 //! * [`Endpoint`]: the input/output/event/timer shape all of them share.
 //!
@@ -101,6 +103,7 @@ pub mod flow;
 pub mod grpc;
 pub mod hash;
 pub mod headers;
+pub mod http1;
 pub mod sim;
 pub mod stream;
 

@@ -17,6 +17,7 @@ pub mod metadata;
 mod server;
 pub mod status;
 pub mod timeout;
+pub mod web;
 
 pub use calls::{DEFAULT_MAX_RECV_BUFFER_PER_CONNECTION, MessageConfig, WireBytes};
 pub use client::{

@@ -15,8 +15,10 @@
 pub mod client_connection;
 pub mod frame_decoder;
 pub mod grpc_message_decoder;
+pub mod grpc_web_decoder;
 pub mod hpack_decoder;
 pub mod hpack_roundtrip;
+pub mod http1_server;
 pub mod pair_operations;
 pub mod seeds;
 pub mod server_connection;
@@ -43,6 +45,8 @@ pub const TARGETS: &[Target] = &[
     Target { name: "client_connection", run: client_connection::run },
     Target { name: "grpc_message_decoder", run: grpc_message_decoder::run },
     Target { name: "pair_operations", run: pair_operations::run },
+    Target { name: "http1_server", run: http1_server::run },
+    Target { name: "grpc_web_decoder", run: grpc_web_decoder::run },
 ];
 
 /// The target called `name`.

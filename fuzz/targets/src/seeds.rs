@@ -49,6 +49,8 @@ pub fn all() -> Vec<Seed> {
     add("client_connection", client_connection());
     add("grpc_message_decoder", grpc_message_decoder());
     add("pair_operations", pair_operations());
+    add("http1_server", http1_server());
+    add("grpc_web_decoder", grpc_web_decoder());
     out
 }
 
@@ -700,5 +702,71 @@ fn grpc_message_decoder() -> Vec<(String, Vec<u8>)> {
     bomb.extend_from_slice(&(20_000u16).to_be_bytes());
     bomb.extend_from_slice(&[0u8; 20_000]);
     out.push(("gzip-over-limit".to_string(), bomb));
+    out
+}
+
+/// HTTP/1.1 requests: pipelined, chunked with extensions and trailers, the
+/// smuggling shapes the server refuses, at the small profile's limits.
+fn http1_server() -> Vec<(String, Vec<u8>)> {
+    let chunked = "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let cases: [(&str, u8, String); 8] = [
+        ("pipelined", 0, "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.0\r\n\r\n".into()),
+        (
+            "chunked-trailers",
+            0,
+            format!("{chunked}5;ext=\"v\"\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-T: 1\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ),
+        ("content-length-early", 4, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloPOST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc".into()),
+        ("cl-te", 0, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n".into()),
+        ("te-not-last", 0, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n".into()),
+        ("small-limits", 1, format!("{chunked}1;abcdefgh\r\nx\r\n28\r\n{}\r\n0\r\n\r\n", "y".repeat(40))),
+        ("obs-fold-bare-lf", 2, "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\nGET / HTTP/1.1\nHost: a\n\n".into()),
+        ("expect-continue", 3, "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok".into()),
+    ];
+    cases
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, mode, wire))| {
+            let mut seed = vec![mode];
+            seed.extend_from_slice(&(0x5eed_0000 + i as u64).to_le_bytes());
+            seed.extend_from_slice(wire.as_bytes());
+            (name.to_string(), seed)
+        })
+        .collect()
+}
+
+/// gRPC-Web bodies: structured (binary and text, flushed anywhere), raw
+/// ones with padding between frames, and malformed ones.
+fn grpc_web_decoder() -> Vec<(String, Vec<u8>)> {
+    use weir_core::grpc::web::{WebEncoder, WebEncoding};
+    let head = |mode: u8, max: u16| {
+        let mut v = vec![mode];
+        v.extend_from_slice(&max.to_be_bytes());
+        v.extend_from_slice(&0x0bad_cafe_u64.to_le_bytes());
+        v
+    };
+    let records = [&[1u8, 5][..], b"hello", &[0, 0], &[1, 3], b"abc", b"not found"].concat();
+    let mut out = Vec::new();
+    for (name, mode) in [("structured-binary", 0x80u8), ("structured-text", 0x81)] {
+        let mut seed = head(mode, 1024);
+        seed.extend_from_slice(&records);
+        out.push((name.to_string(), seed));
+    }
+    let mut over = head(0x80, 4);
+    over.extend_from_slice(&records);
+    out.push(("structured-too-large".to_string(), over));
+    let text = WebEncoder::new(WebEncoding::Text);
+    let mut padded = head(1, 1024);
+    for m in [&b"x"[..], b"yz", b""] {
+        padded.extend_from_slice(&text.message(m));
+    }
+    padded.extend_from_slice(&text.trailers(&weir_core::grpc::Status::ok()));
+    out.push(("text-padded-frames".to_string(), padded));
+    let mut bad = head(0, 1024);
+    bad.extend_from_slice(b"\x80\x00\x00\x00\x05a: b\n\x00\x00\x00\x00\x00");
+    out.push(("data-after-trailers".to_string(), bad));
+    let mut bad = head(1, 1024);
+    bad.extend_from_slice(b"AAAA=AAA");
+    out.push(("bad-base64".to_string(), bad));
     out
 }
