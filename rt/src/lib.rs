@@ -36,7 +36,7 @@ pub use request::{
     CallInfo, Cancellation, Extensions, IntoRequest, IntoStreamingRequest, OutMessage, Request, RequestHead,
     Response, Streaming,
 };
-pub use server::{BoundServer, Method, Router, Server, Service};
+pub use server::{BoundServer, GrpcWeb, Method, Router, Server, Service};
 pub use stats::{CallCounters, StatsHandler};
 pub use tcp::TcpOptions;
 pub use weir_core::grpc::{Code, Metadata, MetadataError, Status};

@@ -64,8 +64,19 @@ fn zz_summary() {
 /// in-process, or `WEIR_SPEC_TCP_SERVER`): every one passes.
 #[test]
 fn zz_tokio_server_passes_every_case() {
-    use weir_spec_tests::TcpServer;
     let addr = weir_spec_tests::target::tcp_target_addr().unwrap_or_else(tokio_server::start);
+    hpack_cases_pass_against(addr);
+}
+
+/// The same cases against a server with gRPC-Web on (HTTP/1.1 sharing the
+/// port): the HTTP/2 side is unchanged.
+#[test]
+fn zz_tokio_server_with_grpc_web_passes_every_case() {
+    hpack_cases_pass_against(tokio_server::start_with_grpc_web());
+}
+
+fn hpack_cases_pass_against(addr: std::net::SocketAddr) {
+    use weir_spec_tests::TcpServer;
     let connect = || {
         let mut t = TcpServer::connect(addr).expect("connect");
         t.timeout = std::time::Duration::from_secs(1);

@@ -218,3 +218,17 @@ fn zz_tokio_server_passes_every_case() {
     });
     assert!(tcp.is_empty(), "server cases failing against the tokio server at {addr}: {tcp:?}");
 }
+
+/// Every server case against the tokio server with gRPC-Web on, where
+/// HTTP/1.1 shares the port: each connection's first octets choose the
+/// driver, and HTTP/2 keeps every verdict (h2spec's 146 included).
+#[test]
+fn zz_tokio_server_with_grpc_web_passes_every_case() {
+    let addr = tokio_server::start_with_grpc_web();
+    let tcp = failures(&|| {
+        let mut t = TcpServer::connect(addr).expect("connect");
+        t.timeout = std::time::Duration::from_secs(1);
+        t
+    });
+    assert!(tcp.is_empty(), "server cases failing on a port shared with gRPC-Web at {addr}: {tcp:?}");
+}

@@ -40,10 +40,10 @@ struct Handler<T> {
 }
 
 /// The path reported for calls to methods nobody serves.
-static UNREGISTERED: Bytes = Bytes::from_static(UNREGISTERED_METHOD.as_bytes());
+pub(crate) static UNREGISTERED: Bytes = Bytes::from_static(UNREGISTERED_METHOD.as_bytes());
 
 /// The next item of a stream, as a future that can be polled repeatedly.
-struct StreamNext(ResponseStream);
+pub(crate) struct StreamNext(pub(crate) ResponseStream);
 
 impl Future for StreamNext {
     type Output = Option<Result<OutMessage, Status>>;
@@ -621,7 +621,7 @@ impl<R: Runtime> ServerDriver<R> {
 }
 
 /// Runs the `before` interceptors, the handler, and the `after` interceptors.
-fn with_interceptors<T, F>(
+pub(crate) fn with_interceptors<T, F>(
     chain: Arc<[Arc<dyn Interceptor>]>,
     info: Arc<CallInfo>,
     after: Option<Arc<AfterOnce>>,
@@ -653,7 +653,7 @@ where
 /// Runs the `before` interceptors and the handler of a streaming response;
 /// the `after` ones run when the stream ends, or here when the handler
 /// fails before returning one.
-fn with_interceptors_before<T, F>(
+pub(crate) fn with_interceptors_before<T, F>(
     chain: Arc<[Arc<dyn Interceptor>]>,
     info: Arc<CallInfo>,
     after: Option<Arc<AfterOnce>>,
@@ -681,7 +681,7 @@ where
 }
 
 /// Runs the `after` hooks a call owes, if any, on its final status.
-async fn settle(after: Option<Arc<AfterOnce>>, mut status: Status) -> Status {
+pub(crate) async fn settle(after: Option<Arc<AfterOnce>>, mut status: Status) -> Status {
     if let Some(after) = after {
         after.run(&mut status).await;
     }
@@ -719,7 +719,7 @@ fn jittered(age: std::time::Duration) -> std::time::Duration {
 }
 
 /// The status of a call whose handler panicked.
-fn panicked(msg: String) -> Status {
+pub(crate) fn panicked(msg: String) -> Status {
     Status::new(Code::Internal, format!("handler panicked: {msg}"))
 }
 

@@ -1,16 +1,19 @@
 //! The gRPC server: a router of services, interceptors, limits, and serving
 //! over TCP (h2c prior knowledge), TLS (ALPN `h2`, optional mTLS) or a Unix
-//! socket, with graceful shutdown.
+//! socket, with graceful shutdown; optionally gRPC-Web over HTTP/1.1 on the
+//! same port ([`Server::grpc_web`]).
 
 mod driver;
 mod router;
 mod shutdown;
 pub mod typed;
+pub mod web;
 
 pub use router::{
     BidiHandler, BoxStream, ClientStreamingHandler, Method, ResponseStream, Router, ServerStreamingHandler,
     Service, UnaryHandler,
 };
+pub use web::GrpcWeb;
 
 use std::future::Future;
 use std::io;
@@ -46,6 +49,7 @@ pub struct Server<R: Net> {
     tcp: TcpOptions,
     connection_budget: usize,
     server_budget: usize,
+    web: Option<Arc<GrpcWeb>>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -74,6 +78,7 @@ impl<R: Net> Server<R> {
             tcp: TcpOptions::default(),
             connection_budget: DEFAULT_CONNECTION_BUDGET,
             server_budget: DEFAULT_SERVER_BUDGET,
+            web: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -105,6 +110,24 @@ impl<R: Net> Server<R> {
     pub fn tls_config(mut self, tls: crate::tls::ServerTlsConfig) -> Result<Self, crate::tls::TlsError> {
         self.tls = Some(tls.build()?);
         Ok(self)
+    }
+
+    /// Also serves every method to gRPC-Web clients (browsers) over HTTP/1.1
+    /// on the same port: `POST /package.Service/Method` with
+    /// `content-type: application/grpc-web[+proto]` or
+    /// `application/grpc-web-text[+proto]`, CORS as `web` allows. Each
+    /// connection's first octets (or, on TLS, ALPN: `http/1.1` is then
+    /// offered besides `h2`) choose HTTP/2 or HTTP/1.1; gRPC clients and
+    /// HTTP/2 behave as without it. Off by default.
+    ///
+    /// ```no_run
+    /// # fn f(server: weir_rt::Server<weir_tokio::Tokio>) -> weir_rt::Server<weir_tokio::Tokio> {
+    /// server.grpc_web(weir_rt::GrpcWeb::new().allow_origin("https://app.example"))
+    /// # }
+    /// ```
+    pub fn grpc_web(mut self, web: GrpcWeb) -> Self {
+        self.web = Some(Arc::new(web));
+        self
     }
 
     /// The gRPC and HTTP/2 configuration, for settings without a shortcut.
@@ -303,6 +326,11 @@ impl<R: Net> BoundServer<R> {
             budget: ServerBudget::new(server.server_budget),
             connection_budget: server.connection_budget,
         });
+        #[cfg(feature = "tls")]
+        let tls = match (&server.web, server.tls) {
+            (Some(_), Some(tls)) => Some(crate::tls::with_http11(&tls)),
+            (_, tls) => tls,
+        };
         let shutdown = Shutdown::default();
         let tracker = Tracker::default();
         let mut signal = std::pin::pin!(signal);
@@ -320,10 +348,10 @@ impl<R: Net> BoundServer<R> {
                         rt: rt.clone(),
                         ctx: ctx.clone(),
                         shutdown: shutdown.clone(),
-                        #[cfg(feature = "tls")]
                         handshake_timeout: server.handshake_timeout,
+                        web: server.web.clone(),
                         #[cfg(feature = "tls")]
-                        tls: server.tls.clone(),
+                        tls: tls.clone(),
                     };
                     let guard = tracker.enter();
                     rt.spawn(async move {
@@ -356,8 +384,9 @@ struct Connection<R: Net> {
     rt: R,
     ctx: Arc<ServerCtx>,
     shutdown: Shutdown,
-    #[cfg(feature = "tls")]
     handshake_timeout: Duration,
+    /// gRPC-Web on: HTTP/1.1 connections are served too.
+    web: Option<Arc<GrpcWeb>>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -365,12 +394,14 @@ struct Connection<R: Net> {
 impl<R: Net> Connection<R> {
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
     async fn run(self, io: Box<dyn Io>, mut peer: PeerInfo) {
+        // Time left for the handshake and the first octets.
+        let deadline = self.rt.now() + self.handshake_timeout;
         #[cfg(feature = "tls")]
         let io = match &self.tls {
             None => io,
             Some(tls) => {
                 let handshake: BoxFuture<'static, io::Result<_>> = self.rt.tls_accept(io, tls.clone());
-                let timeout = self.rt.sleep_until(self.rt.now() + self.handshake_timeout);
+                let timeout = self.rt.sleep_until(deadline);
                 match select(handshake, timeout).await {
                     Either::Left(Ok((io, info))) => {
                         peer.alpn = info.alpn;
@@ -382,6 +413,31 @@ impl<R: Net> Connection<R> {
                 }
             }
         };
-        ServerDriver::new(self.rt, io, peer, self.ctx, self.shutdown.listener()).await;
+        let Some(web) = self.web.clone() else {
+            return ServerDriver::new(self.rt, io, peer, self.ctx, self.shutdown.listener()).await;
+        };
+        let (protocol, io, sniffed) = match peer.alpn.as_deref() {
+            Some(web::ALPN_HTTP11) => (web::Protocol::Http1, io, Default::default()),
+            Some(_) => (web::Protocol::Http2, io, Default::default()),
+            None => {
+                let mut io = io;
+                let wait = deadline.saturating_duration_since(self.rt.now());
+                let Some((protocol, sniffed)) = web::sniff(&self.rt, &mut io, wait).await else { return };
+                (protocol, io, sniffed)
+            }
+        };
+        let listener = self.shutdown.listener();
+        match protocol {
+            web::Protocol::Http1 => {
+                web::WebDriver::new(self.rt, io, sniffed, peer, self.ctx, web, listener).await;
+            }
+            web::Protocol::Http2 if sniffed.is_empty() => {
+                ServerDriver::new(self.rt, io, peer, self.ctx, listener).await;
+            }
+            web::Protocol::Http2 => {
+                let io: Box<dyn Io> = Box::new(web::Replay::new(sniffed, io));
+                ServerDriver::new(self.rt, io, peer, self.ctx, listener).await;
+            }
+        }
     }
 }

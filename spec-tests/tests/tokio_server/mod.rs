@@ -3,20 +3,30 @@
 /// A weir-tokio server on 127.0.0.1 with one unary echo method, served by a
 /// runtime on a background thread for the rest of the test process.
 pub fn start() -> std::net::SocketAddr {
+    start_server(false)
+}
+
+/// The same server with gRPC-Web on: HTTP/2 and HTTP/1.1 share its port
+/// (each connection's first octets choose the driver).
+pub fn start_with_grpc_web() -> std::net::SocketAddr {
+    start_server(true)
+}
+
+fn start_server(grpc_web: bool) -> std::net::SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async move {
-            let bound = weir_tokio::Server::builder()
-                .route(
-                    "/spec.Echo/Say",
-                    weir_tokio::Method::unary(|req| async move {
-                        Ok(weir_tokio::Response::new(req.into_inner()))
-                    }),
-                )
-                .bind("127.0.0.1:0".parse().expect("addr"))
-                .await
-                .expect("bind");
+            let mut server = weir_tokio::Server::builder().route(
+                "/spec.Echo/Say",
+                weir_tokio::Method::unary(
+                    |req| async move { Ok(weir_tokio::Response::new(req.into_inner())) },
+                ),
+            );
+            if grpc_web {
+                server = server.grpc_web(weir_tokio::GrpcWeb::new());
+            }
+            let bound = server.bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
             tx.send(bound.local_addr().expect("tcp address")).expect("report address");
             bound.serve().await.expect("serve");
         });
