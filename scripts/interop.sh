@@ -2,7 +2,9 @@
 # gRPC interop matrix: Weir's interop-server/-client against three other
 # implementations, both directions, both runtimes, h2c and TLS: grpcio
 # (Python, C core; interop/python), gRPC-Go (Debian's golang-google-grpc-dev;
-# interop/go) and grpc-js (Node; interop/node); Weir against itself; and an
+# interop/go) and grpc-js (Node; interop/node); Weir against itself; a
+# gRPC-Web client (@connectrpc/connect-node over HTTP/1.1,
+# interop/node/web_client.js) against the Weir server with --grpc_web; and an
 # h2load run against the Weir interop server. Against gRPC-Go and grpc-js,
 # every row also repeats large_unary and server_streaming_4mib (four 1 MiB
 # responses) REPEAT times: responses written over several flow-control
@@ -52,6 +54,9 @@ echo "gRPC-Go $(sed -n 's/^const Version = "\(.*\)"/\1/p' /usr/share/gocode/src/
 echo "== grpc-js peer"
 NODE_DIR=$(timeout 900 ./scripts/setup-node.sh | tail -n 1)
 (cd "$NODE_DIR" && node -e 'console.log("grpc-js", require("@grpc/grpc-js/package.json").version)')
+for pkg in @connectrpc/connect-node @bufbuild/protobuf; do # no ./package.json in their exports
+    echo "$pkg $(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$NODE_DIR/node_modules/$pkg/package.json")"
+done
 
 RUNTIMES=(tokio smol)
 
@@ -194,6 +199,29 @@ peer_rows python "$PY interop/python/interop_server.py" "$PY interop/python/inte
 peer_rows go "$GO_SERVER" "$GO_CLIENT" "all,$REPEATS" "$PEER_SERVER_CASES,$REPEATS"
 peer_rows grpc-js "node $NODE_DIR/server.js" "node $NODE_DIR/client.js" "all,$REPEATS" "$PEER_SERVER_CASES,$REPEATS"
 
+# --- gRPC-Web client (connect-node) -> Weir server ---------------------------------
+# The cases gRPC-Web carries over HTTP/1.1 (no client streaming or bidi), on
+# the server's one port with --grpc_web; TLS offers http/1.1 by ALPN.
+dir="connect-web client -> weir server"
+WEB_CASES="all,$REPEATS"
+for rt in "${RUNTIMES[@]}"; do
+    for tr in h2c tls; do
+        label="web-h1" # cleartext: HTTP/1.1 told from HTTP/2 by its first octets
+        if [ "$tr" = tls ]; then label="web-h1-tls"; fi
+        # shellcheck disable=SC2046
+        if ! start_server "$LOGS/weir-server-web-$rt-$tr.log" "$SERVER_BIN" --runtime "$rt" --grpc_web $(server_tls_flag "$tr"); then
+            record "$dir" "$rt" "$label" 0 "server did not start"
+            stop_server
+            continue
+        fi
+        # shellcheck disable=SC2046
+        run_client "$dir" "$rt" "$label" "$LOGS/connect-web-client-weir-$rt-$tr.log" \
+            node "$NODE_DIR/web_client.js" --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
+            --test_case "$WEB_CASES" $(tls_flags "$tr")
+        stop_server
+    done
+done
+
 # --- Weir client -> Weir server, across runtimes ---------------------------------
 dir="weir client -> weir server"
 for srt in "${RUNTIMES[@]}"; do
@@ -259,10 +287,10 @@ stop_server
 # --- table ----------------------------------------------------------------------
 mkdir -p target
 {
-    printf '%-32s %-12s %-10s %8s %8s\n' direction runtime transport passed failed
+    printf '%-34s %-12s %-10s %8s %8s\n' direction runtime transport passed failed
     for row in "${ROWS[@]}"; do
         IFS='|' read -r d r t p f <<<"$row"
-        printf '%-32s %-12s %-10s %8s %8s\n' "$d" "$r" "$t" "$p" "$f"
+        printf '%-34s %-12s %-10s %8s %8s\n' "$d" "$r" "$t" "$p" "$f"
     done
 } >target/interop-results.txt
 echo

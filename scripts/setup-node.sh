@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Node.js interop peer's packages (@grpc/grpc-js, @grpc/proto-loader,
-# pinned in interop/node/package-lock.json) with `npm ci`, when node_modules is
+# Installs the Node.js interop peers' packages (@grpc/grpc-js, @grpc/proto-loader;
+# @connectrpc/connect, @connectrpc/connect-node, @bufbuild/protobuf for the
+# gRPC-Web client; pinned in interop/node/package-lock.json) with `npm ci`, when node_modules is
 # missing or older than package-lock.json. Idempotent. Diagnostics go to
 # stderr; the last stdout line is the absolute path of interop/node.
 set -euo pipefail
@@ -23,5 +24,7 @@ else
 fi
 
 # A last check that the packages load.
-(cd "$DIR" && node -e 'require("@grpc/grpc-js"); require("@grpc/proto-loader")') >&2
+(cd "$DIR" && node -e '
+for (const p of ["@grpc/grpc-js", "@grpc/proto-loader", "@connectrpc/connect", "@connectrpc/connect-node",
+                 "@bufbuild/protobuf", "@bufbuild/protobuf/wkt"]) require(p);') >&2
 echo "$DIR"

@@ -187,6 +187,22 @@ pub async fn tonic_serve_with_send_buffer(
     Ok(tonic_router().serve_with_incoming(incoming).await?)
 }
 
+/// tonic serving both bench services on `addr` to gRPC-Web clients over
+/// HTTP/1.1 (and gRPC over HTTP/2) until the future is dropped: tonic-web's
+/// `GrpcWebLayer` with `accept_http1(true)`, as tonic-web's docs set it up.
+/// tonic-web has no CORS of its own (a separate CORS layer would add it);
+/// the bench's requests carry no `Origin`, so none is needed.
+pub async fn tonic_serve_grpc_web(addr: std::net::SocketAddr) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .accept_http1(true)
+        .max_concurrent_streams(10_000)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .add_service(tonic_gen::helloworld::greeter_server::GreeterServer::new(TonicGreeter))
+        .add_service(tonic_gen::bench::bench_server::BenchServer::new(TonicBench))
+        .serve(addr)
+        .await
+}
+
 fn tonic_router() -> tonic::transport::server::Router {
     tonic::transport::Server::builder()
         .max_concurrent_streams(10_000)

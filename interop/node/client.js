@@ -15,7 +15,9 @@
 
 const fs = require('fs');
 const path = require('path');
-const { grpc, CERT_DIR, parseFlags, isTrue, loadTesting, compressedFlag, zeros } = require('./common');
+const common = require('./common');
+const { grpc, CERT_DIR, parseFlags, isTrue, loadTesting, compressedFlag, zeros } = common;
+const { caseNames, runAll, CaseError, ensure, runCaseWithin, callError } = common;
 
 const CASE_LIMIT_MS = 30000;
 const NO_COMPRESS = 2; // grpc-js WriteFlags.NoCompress, passed as write()'s encoding
@@ -43,12 +45,6 @@ const ALL = [
 ];
 
 const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([name, code]) => [code, name]));
-
-class CaseError extends Error {}
-
-function ensure(cond, reason) {
-  if (!cond) throw new CaseError(reason);
-}
 
 function describe(err) {
   return err && typeof err.code === 'number' ? `${CODE_NAMES[err.code] ?? err.code}: ${err.details}` : String(err);
@@ -134,17 +130,6 @@ class Incoming {
     const out = [];
     for (let m = await this.next(); m !== null; m = await this.next()) out.push(m);
     return out;
-  }
-}
-
-/** Runs `fn`, turning a thrown call error into its status error (or null for OK). */
-async function callError(fn) {
-  try {
-    await fn();
-    return null;
-  } catch (e) {
-    if (e instanceof CaseError) throw e;
-    return e;
   }
 }
 
@@ -353,31 +338,13 @@ async function statusEcho({ stub, opts }, message) {
 }
 
 /** Runs one case under CASE_LIMIT_MS; resolves with null (pass) or a reason. */
-async function runCase(name, ctx) {
-  const run = CASES[name];
-  if (!run) return `unknown test case ${name}`;
-  const deadline = Date.now() + CASE_LIMIT_MS;
-  let timer;
-  const limit = new Promise((resolve) => {
-    timer = setTimeout(() => resolve(`timed out after ${CASE_LIMIT_MS / 1000} s`), CASE_LIMIT_MS + 1000);
-  });
-  const outcome = run({ ...ctx, opts: () => ({ deadline }) }).then(
-    () => null,
-    (e) => (e instanceof CaseError ? e.message : `unexpected status ${describe(e)}`),
-  );
-  try {
-    return await Promise.race([outcome, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
+function runCase(name, ctx) {
+  return runCaseWithin(CASES, name, ctx, CASE_LIMIT_MS, (deadline) => ({ deadline }), (e) => `unexpected status ${describe(e)}`);
 }
 
 async function main() {
   const flags = parseFlags(process.argv.slice(2));
-  const host = flags.server_host ?? 'localhost';
-  const port = Number(flags.server_port);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('--server_port is required');
-  const names = (flags.test_case ?? 'all').split(',').flatMap((n) => (n === 'all' ? ALL : [n.trim()]));
+  const { authority: target, names } = common.target(flags, ALL);
 
   let creds = grpc.credentials.createInsecure();
   const options = {};
@@ -388,7 +355,6 @@ async function main() {
       options['grpc.default_authority'] = flags.server_host_override;
     }
   }
-  const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   const testing = loadTesting();
   const stub = new testing.TestService(target, creds, options);
   const unimpl = new testing.UnimplementedService(target, creds, { channelOverride: stub.getChannel() });
@@ -396,19 +362,7 @@ async function main() {
   const gzipStub = () =>
     (gzip ??= new testing.TestService(target, creds, { ...options, 'grpc.default_compression_algorithm': GZIP }));
 
-  let passed = 0;
-  let failed = 0;
-  for (const name of names) {
-    const reason = await runCase(name, { stub, unimpl, gzipStub });
-    if (reason === null) {
-      passed++;
-      console.log(`PASS ${name}`);
-    } else {
-      failed++;
-      console.log(`FAIL ${name}: ${reason}`);
-    }
-  }
-  console.log(`${passed} passed, ${failed} failed`);
+  const failed = await runAll(names, runCase, { stub, unimpl, gzipStub });
   stub.close();
   if (gzip) gzip.close();
   process.exit(failed === 0 ? 0 : 1);

@@ -1,4 +1,5 @@
-// Shared pieces of the grpc-js interop peer (client.js, server.js):
+// Shared pieces of the grpc-js interop peer (client.js, server.js; the gRPC-Web
+// client web_client.js takes parseFlags, isTrue and CERT_DIR from here too):
 // flag parsing, loading interop/proto at run time with proto-loader, and
 // observing the per-message "compressed" flag of received messages.
 //
@@ -108,4 +109,100 @@ function zeros(n) {
   return { type: 0, body: Buffer.alloc(Math.max(0, n)) }; // COMPRESSABLE
 }
 
-module.exports = { grpc, CERT_DIR, parseFlags, isTrue, loadTesting, compressedFlag, zeros };
+/** A case's failed check (anything else a case throws is an unexpected status). */
+class CaseError extends Error {}
+
+function ensure(cond, reason) {
+  if (!cond) throw new CaseError(reason);
+}
+
+/**
+ * Runs `fn`; resolves with the call error it threw (through `wrap`), or
+ * null if it returned. A failed check (CaseError) passes through.
+ */
+async function callError(fn, wrap = (e) => e) {
+  try {
+    await fn();
+    return null;
+  } catch (e) {
+    if (e instanceof CaseError) throw e;
+    return wrap(e);
+  }
+}
+
+/**
+ * Runs case `name` of `cases` under `limitMs`: each gets `ctx` and
+ * `opts()`, the call options for the time left (`opts(deadline)`); resolves
+ * with null (pass) or the reason (`unexpected(e)` describes a non-check error).
+ */
+async function runCaseWithin(cases, name, ctx, limitMs, opts, unexpected) {
+  const run = cases[name];
+  if (!run) return `unknown test case ${name}`;
+  const deadline = Date.now() + limitMs;
+  let timer;
+  const limit = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(`timed out after ${limitMs / 1000} s`), limitMs + 1000);
+  });
+  const outcome = run({ ...ctx, opts: () => opts(deadline) }).then(
+    () => null,
+    (e) => (e instanceof CaseError ? e.message : unexpected(e)),
+  );
+  try {
+    return await Promise.race([outcome, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The cases `--test_case` names (`all` expands to `all`), in order. */
+function caseNames(flags, all) {
+  return (flags.test_case ?? 'all').split(',').flatMap((n) => (n === 'all' ? all : [n.trim()]));
+}
+
+/** The server to call (`--server_host`, `--server_port`) and the cases to run. */
+function target(flags, all) {
+  const host = flags.server_host ?? 'localhost';
+  const port = Number(flags.server_port);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('--server_port is required');
+  const authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return { host, port, authority, names: caseNames(flags, all) };
+}
+
+/**
+ * Runs each case (`runCase(name, ctx)` resolves to null on success, else
+ * the reason), prints PASS/FAIL lines and a summary; resolves to the number
+ * of failures.
+ */
+async function runAll(names, runCase, ctx) {
+  let passed = 0;
+  let failed = 0;
+  for (const name of names) {
+    const reason = await runCase(name, ctx);
+    if (reason === null) {
+      passed++;
+      console.log(`PASS ${name}`);
+    } else {
+      failed++;
+      console.log(`FAIL ${name}: ${reason}`);
+    }
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed;
+}
+
+module.exports = {
+  grpc,
+  CERT_DIR,
+  parseFlags,
+  isTrue,
+  loadTesting,
+  compressedFlag,
+  zeros,
+  caseNames,
+  target,
+  runAll,
+  CaseError,
+  ensure,
+  runCaseWithin,
+  callError,
+};

@@ -7,6 +7,12 @@ pub mod testing {
     include!(concat!(env!("OUT_DIR"), "/grpc.testing.rs"));
 }
 
+/// The encoded `google.protobuf.FileDescriptorSet` of interop/proto
+/// (test.proto and its imports, with source info), as `weir-build` wrote it.
+/// interop/node/grpc_testing.binpb is a copy for the Node gRPC-Web client
+/// (`tests/descriptor_set.rs` checks it is current).
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/grpc_testing.binpb"));
+
 pub mod args;
 pub mod client;
 pub mod server;

@@ -1,7 +1,9 @@
-//! `bench-harness [--seconds N] [--out BENCHMARKS.md]`: the end-to-end
-//! comparison behind `benches/run.sh`. Runs every scenario against Weir's and
-//! tonic's bench servers in the same run, on one and on two server threads,
-//! and writes BENCHMARKS.md (method, commands, machine, table of ratios).
+//! `bench-harness [--seconds N] [--out BENCHMARKS.md] [--only grpc-web]`: the
+//! end-to-end comparison behind `benches/run.sh`. Runs every scenario against
+//! Weir's and tonic's bench servers in the same run, on one and on two server
+//! threads, and writes BENCHMARKS.md (method, commands, machine, table of
+//! ratios). `--only grpc-web` runs only the gRPC-Web rows and prints them
+//! without writing the file.
 //! Expects `bench-server`, `bench-client` and `mem-probe` next to itself and
 //! `h2load` on PATH.
 
@@ -11,9 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use weir_benches::args::Args;
-use weir_benches::harness::h2load::{self, Load, SAY_HELLO_BODY};
+use weir_benches::harness::h2load::{self, GRPC_WEB_SAY_HELLO_BODY, Load, SAY_HELLO_BODY};
 use weir_benches::harness::report::{Better, Row, table};
-use weir_benches::harness::{parse_kv, process};
+use weir_benches::harness::{grpc_web, parse_kv, process};
 
 const STACKS: [&str; 2] = ["weir", "tonic"];
 /// `weir_rt::tcp::DEFAULT_LOOPBACK_SEND_BUFFER`.
@@ -159,27 +161,10 @@ fn many_streams_latency_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
             rps.entry(stack).or_default().push(o.rps);
         }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let scenario =
-        "unary, h2load -c 1 -m 1000 (many streams), 1 server thread, 3 runs alternating".to_string();
+    let scenario = "unary, h2load -c 1 -m 1000 (many streams), 1 server thread, 3 runs alternating";
     Ok(vec![
-        Row {
-            scenario: scenario.clone(),
-            metric: "req/s (median of 3)".into(),
-            weir: median(rps.get_mut("weir").ok_or("no figure")?),
-            tonic: median(rps.get_mut("tonic").ok_or("no figure")?),
-            better: Better::Higher,
-        },
-        Row {
-            scenario,
-            metric: "p50 latency µs (median of 3)".into(),
-            weir: median(p50.get_mut("weir").ok_or("no figure")?),
-            tonic: median(p50.get_mut("tonic").ok_or("no figure")?),
-            better: Better::Lower,
-        },
+        median_row(scenario, "req/s (median of 3)", &mut rps, Better::Higher)?,
+        median_row(scenario, "p50 latency µs (median of 3)", &mut p50, Better::Lower)?,
     ])
 }
 
@@ -228,6 +213,100 @@ fn metrics_overhead_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
         row("with gRFC A66 metrics through the OpenTelemetry SDK", on),
         row("with gRFC A66 metrics, NativeMetrics (no SDK)", native),
     ])
+}
+
+/// gRPC-Web unary over HTTP/1.1: `h2load --h1 -c 10` (keep-alive, one
+/// request at a time per connection) posting a binary gRPC-Web SayHello to
+/// `bench-server --grpc-web on` (Weir's `Server::grpc_web`, tonic with
+/// tonic-web's `GrpcWebLayer`), one server thread, three runs alternating
+/// the stacks on a fresh server each; medians. Every response must be a
+/// 2xx, and one call per server is checked by hand down to its trailers
+/// frame (`grpc-status: 0`), which h2load does not read. Besides req/s and
+/// p50, the server's CPU time (`/proc/PID/stat`, from the end of h2load's
+/// warm-up to its exit) per measured request: with one request in flight
+/// per connection the request rate is mostly round trips through a
+/// shared machine, the CPU time is what the stack itself spends.
+fn grpc_web_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
+    const RUNS: usize = 3;
+    let load = Load { connections: 10, streams: 1, seconds: ctx.seconds };
+    let body = ctx.work.join("say-hello-grpc-web.bin");
+    std::fs::write(&body, GRPC_WEB_SAY_HELLO_BODY).map_err(|e| e.to_string())?;
+    let mut p50: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut rps: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut cpu: HashMap<&str, Vec<f64>> = HashMap::new();
+    for run in 0..RUNS {
+        for stack in STACKS {
+            let (server, addr) = start_server(ctx, stack, "tokio", 1, &["--grpc-web", "on"])?;
+            grpc_web::check_say_hello(&addr, GRPC_WEB_SAY_HELLO_BODY).map_err(|e| format!("{stack}: {e}"))?;
+            let url = format!("http://{addr}/helloworld.Greeter/SayHello");
+            let log = ctx.work.join(format!("h2load-grpc-web-{stack}-{run}.log"));
+            let pid = server.0.id();
+            let warmed_up = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(1));
+                process::cpu_seconds(pid)
+            });
+            let o = h2load::run_grpc_web_h1(&url, &body, load, &log)?;
+            let cpu_end = process::cpu_seconds(pid);
+            let cpu_start = warmed_up.join().map_err(|_| "CPU sampler panicked")?;
+            let cpu_us = match (cpu_start, cpu_end) {
+                (Some(a), Some(b)) => (b - a) * 1e6 / o.succeeded.max(1) as f64,
+                _ => f64::NAN,
+            };
+            if o.failed > 0 || o.succeeded == 0 || o.status_2xx != o.succeeded {
+                return Err(format!(
+                    "{stack}: h2load --h1: {} failed, {} succeeded, {} 2xx",
+                    o.failed, o.succeeded, o.status_2xx
+                ));
+            }
+            eprintln!(
+                "   gRPC-Web run {run}, {stack}: {:.0} req/s p50 {} µs p99 {} µs, server CPU {cpu_us:.2} µs/req",
+                o.rps, o.p50_us, o.p99_us
+            );
+            p50.entry(stack).or_default().push(o.p50_us as f64);
+            rps.entry(stack).or_default().push(o.rps);
+            cpu.entry(stack).or_default().push(cpu_us);
+        }
+    }
+    for stack in STACKS {
+        let spread = |v: &[f64]| {
+            let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            (lo, hi, (hi - lo) / lo * 100.0)
+        };
+        let (lo, hi, pct) = spread(&rps[stack]);
+        let (plo, phi, ppct) = spread(&p50[stack]);
+        let (clo, chi, cpct) = spread(&cpu[stack]);
+        eprintln!(
+            "   gRPC-Web {stack}: req/s {lo:.0}..{hi:.0} (spread {pct:.1}%), p50 {plo:.0}..{phi:.0} µs \
+             (spread {ppct:.1}%), server CPU {clo:.2}..{chi:.2} µs/req (spread {cpct:.1}%)"
+        );
+    }
+    let scenario = "gRPC-Web unary over HTTP/1.1, h2load --h1 -c 10, 1 server thread, 3 runs alternating";
+    Ok(vec![
+        median_row(scenario, "req/s (median of 3)", &mut rps, Better::Higher)?,
+        median_row(scenario, "p50 latency µs (median of 3)", &mut p50, Better::Lower)?,
+        median_row(scenario, "server CPU µs per request (median of 3)", &mut cpu, Better::Lower)?,
+    ])
+}
+
+/// A row of the medians of each stack's runs of one figure.
+fn median_row(
+    scenario: &str,
+    metric: &str,
+    runs: &mut HashMap<&str, Vec<f64>>,
+    better: Better,
+) -> Result<Row, String> {
+    let mut median = |stack: &str| -> Result<f64, String> {
+        let v = runs.get_mut(stack).filter(|v| !v.is_empty()).ok_or_else(|| format!("no {stack} figure"))?;
+        v.sort_by(f64::total_cmp);
+        Ok(v[v.len() / 2])
+    };
+    Ok(Row {
+        scenario: scenario.to_owned(),
+        metric: metric.to_owned(),
+        weir: median("weir")?,
+        tonic: median("tonic")?,
+        better,
+    })
 }
 
 /// The small-message streaming scenarios: (size, mode, concurrent calls).
@@ -490,6 +569,16 @@ Weir with gRFC A66's metrics through the OpenTelemetry SDK (`bench-server --metr
 weir-otel's `GrpcMetrics` into an SDK meter provider read by the Prometheus exporter), \
 Weir with weir-otel's SDK-free `NativeMetrics` (`--metrics native`) and tonic; the ratio \
 of a metrics row to the row without is what those metrics cost.\n\
+- gRPC-Web: `h2load --h1 -c 10 -m 1` posts the same SayHello as a binary gRPC-Web \
+body (`content-type: application/grpc-web+proto`) over HTTP/1.1 keep-alive connections \
+(one request at a time on each: HTTP/1.1 has no multiplexing) to `bench-server --grpc-web on` \
+(Weir's `Server::grpc_web(GrpcWeb::new().allow_any_origin())`; tonic with tonic-web's \
+`GrpcWebLayer` and `accept_http1(true)`), one server thread, three runs alternating the \
+stacks; medians. Every response must be a 2xx, and before each run one call is checked \
+by hand down to its trailers frame (`grpc-status: 0`). With one request in flight per \
+connection the request rate is mostly round trips through a shared machine, so the rows \
+also give the server's CPU time (user + system, `/proc/PID/stat`, from the end of the \
+warm-up to h2load's exit) per request.\n\
 - Small messages: each stack's own client streams 64 B and 1 KiB messages \
 (`bench.Bench/Download`, `Upload` and `Hold` for server streaming, client \
 streaming and bidi echo; 20,000 per call, calls one after another) with 1 and \
@@ -535,6 +624,15 @@ fn main() -> Result<(), String> {
     std::fs::write(&body, SAY_HELLO_BODY).map_err(|e| e.to_string())?;
     let ctx = Ctx { bins, work, body, seconds };
 
+    match args.get("only", "") {
+        "" => {}
+        "grpc-web" => {
+            println!("{}", table(&grpc_web_rows(&ctx)?));
+            return Ok(());
+        }
+        other => return Err(format!("unknown --only {other} (grpc-web)")),
+    }
+
     let mut rows = Vec::new();
     for threads in [1, 2] {
         let mut figures = Vec::new();
@@ -545,6 +643,7 @@ fn main() -> Result<(), String> {
     }
     rows.extend(many_streams_latency_rows(&ctx)?);
     rows.extend(metrics_overhead_rows(&ctx)?);
+    rows.extend(grpc_web_rows(&ctx)?);
     rows.extend(small_message_rows(&ctx)?);
     rows.extend(instruction_rows(&ctx)?);
     rows.extend(send_buffer_rows(&ctx)?);

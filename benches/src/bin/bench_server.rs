@@ -1,6 +1,6 @@
 //! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol] [--impl weir|tonic]
-//! [--send-buffer BYTES] [--metrics on|native|null]`: serves helloworld.Greeter/SayHello (reply "Hello " +
-//! name) and bench.Bench until killed. tonic runs on tokio only.
+//! [--send-buffer BYTES] [--metrics on|native|null] [--grpc-web on]`: serves helloworld.Greeter/SayHello
+//! (reply "Hello " + name) and bench.Bench until killed. tonic runs on tokio only.
 //!
 //! `--metrics on` records gRFC A66's metrics (weir-otel) into an
 //! OpenTelemetry SDK meter provider, read every 10 s by the Prometheus
@@ -12,12 +12,16 @@
 //! `--send-buffer` sets `SO_SNDBUF` on accepted loopback connections: Weir's
 //! `loopback_send_buffer` (0: the kernel's autotuning), and the same option
 //! on tonic's sockets (which it otherwise leaves to autotuning).
+//!
+//! `--grpc-web on` also serves gRPC-Web over HTTP/1.1 on the same port:
+//! Weir with `Server::grpc_web(GrpcWeb::new().allow_any_origin())`, tonic
+//! with tonic-web's `GrpcWebLayer` and `accept_http1(true)`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use weir_benches::args::Args;
-use weir_benches::services::{tonic_serve, tonic_serve_with_send_buffer, weir_server};
+use weir_benches::services::{tonic_serve, tonic_serve_grpc_web, tonic_serve_with_send_buffer, weir_server};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -26,6 +30,11 @@ fn main() -> Result<(), Error> {
     let addr: SocketAddr = args.get("addr", "127.0.0.1:50051").parse()?;
     let threads: usize = args.num("threads", 1).max(1);
     let send_buffer = args.send_buffer();
+    let grpc_web = match args.get("grpc-web", "off") {
+        "on" | "true" => true,
+        "off" => false,
+        other => return Err(format!("unknown --grpc-web {other} (on|off)").into()),
+    };
     let metrics = (args.get("metrics", "off") == "on").then(|| {
         let exporter = weir_otel::prometheus::PrometheusExporter::new();
         let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
@@ -49,14 +58,19 @@ fn main() -> Result<(), Error> {
             rt.block_on(async move {
                 match stack {
                     "weir" => {
-                        let bound =
-                            configured(weir_tokio::Server::builder(), send_buffer, stats).bind(addr).await?;
+                        let bound = configured(weir_tokio::Server::builder(), send_buffer, stats, grpc_web)
+                            .bind(addr)
+                            .await?;
                         eprintln!("weir bench server (tokio) listening on {addr}");
                         bound.serve().await?;
                     }
                     "tonic" => {
                         eprintln!("tonic bench server listening on {addr}");
                         match send_buffer {
+                            Some(Some(_)) if grpc_web => {
+                                return Err("tonic: --send-buffer with --grpc-web on is not supported".into());
+                            }
+                            _ if grpc_web => tonic_serve_grpc_web(addr).await?,
                             Some(Some(bytes)) => tonic_serve_with_send_buffer(addr, bytes).await?,
                             _ => tonic_serve(addr).await?,
                         }
@@ -74,8 +88,12 @@ fn main() -> Result<(), Error> {
                 std::thread::spawn(move || smol::block_on(ex.run(smol::future::pending::<()>())));
             }
             smol::block_on(ex.run(async {
-                let server =
-                    configured(weir_smol::Server::new(weir_smol::Smol::new(ex.clone())), send_buffer, stats);
+                let server = configured(
+                    weir_smol::Server::new(weir_smol::Smol::new(ex.clone())),
+                    send_buffer,
+                    stats,
+                    grpc_web,
+                );
                 let bound = server.bind(addr).await?;
                 eprintln!("weir bench server (smol) listening on {addr}");
                 bound.serve().await?;
@@ -86,16 +104,18 @@ fn main() -> Result<(), Error> {
     }
 }
 
-/// The bench server with `--send-buffer` and `--metrics` applied.
+/// The bench server with `--send-buffer`, `--metrics` and `--grpc-web` applied.
 fn configured<R: weir_rt::runtime::Net>(
     server: weir_rt::Server<R>,
     send_buffer: Option<Option<usize>>,
     stats: Option<Arc<dyn weir_rt::StatsHandler>>,
+    grpc_web: bool,
 ) -> weir_rt::Server<R> {
     let server = match stats {
         Some(stats) => weir_server(server).stats_handler(stats),
         None => weir_server(server),
     };
+    let server = if grpc_web { server.grpc_web(weir_rt::GrpcWeb::new().allow_any_origin()) } else { server };
     match send_buffer {
         Some(bytes) => server.loopback_send_buffer(bytes),
         None => server,

@@ -9,6 +9,10 @@ use super::{percentile, process};
 /// The framed gRPC request body for `SayHello { name: "world" }`.
 pub const SAY_HELLO_BODY: &[u8] = b"\x00\x00\x00\x00\x07\x0a\x05world";
 
+/// The same call as a binary gRPC-Web body (`application/grpc-web+proto`):
+/// gRPC-Web frames a request message exactly as gRPC does.
+pub const GRPC_WEB_SAY_HELLO_BODY: &[u8] = SAY_HELLO_BODY;
+
 /// One h2load run's load shape.
 #[derive(Clone, Copy, Debug)]
 pub struct Load {
@@ -29,6 +33,8 @@ pub struct Outcome {
     pub succeeded: u64,
     /// Requests that failed or errored.
     pub failed: u64,
+    /// Responses with a 2xx status (h2load's `status codes:` line).
+    pub status_2xx: u64,
     /// Median latency, µs.
     pub p50_us: u64,
     /// 99th percentile latency, µs.
@@ -41,9 +47,25 @@ pub struct Outcome {
 /// Runs h2load against `url` (a gRPC method) with `body` as each request.
 pub fn run(url: &str, body: &Path, load: Load, log: &Path) -> Result<Outcome, String> {
     let mut cmd = Command::new("h2load");
+    cmd.args(["-H", "content-type: application/grpc", "-H", "te: trailers"]);
+    finish(cmd, url, body, load, log)
+}
+
+/// Runs `h2load --h1` against `url` (a gRPC method) with `body` (a binary
+/// gRPC-Web request) as each request: gRPC-Web over HTTP/1.1 on keep-alive
+/// connections. HTTP/1.1 has no multiplexing, so `load.streams` above 1
+/// would pipeline; the bench keeps it at 1.
+pub fn run_grpc_web_h1(url: &str, body: &Path, load: Load, log: &Path) -> Result<Outcome, String> {
+    let mut cmd = Command::new("h2load");
+    cmd.arg("--h1").args(["-H", "content-type: application/grpc-web+proto", "-H", "x-grpc-web: 1"]);
+    finish(cmd, url, body, load, log)
+}
+
+/// Adds the load shape, body, log and URL to an h2load command, runs it and
+/// reads its summary and per-request latencies.
+fn finish(mut cmd: Command, url: &str, body: &Path, load: Load, log: &Path) -> Result<Outcome, String> {
     cmd.args(["-c", &load.connections.to_string(), "-m", &load.streams.to_string()])
         .args(["-D", &load.seconds.to_string(), "--warm-up-time", "1"])
-        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
         .arg("-d")
         .arg(body)
         .arg("--log-file")
@@ -71,6 +93,15 @@ pub fn parse_summary(out: &str) -> Option<Outcome> {
     };
     o.succeeded = count(" succeeded")?;
     o.failed = count(" failed")? + count(" errored")?;
+    let statuses = out.lines().find(|l| l.starts_with("status codes: "))?;
+    o.status_2xx = statuses
+        .trim_start_matches("status codes: ")
+        .split(", ")
+        .find(|p| p.ends_with(" 2xx"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
     Some(o)
 }
 
@@ -97,6 +128,7 @@ status codes: 906172 2xx, 0 3xx, 0 4xx, 0 5xx
         assert_eq!(o.rps, 181234.5);
         assert_eq!(o.succeeded, 906100);
         assert_eq!(o.failed, 75);
+        assert_eq!(o.status_2xx, 906172);
         assert!(parse_summary("no output").is_none());
     }
 }

@@ -2,6 +2,7 @@
 //! server, drives it with h2load and with each stack's own client, probes
 //! memory, and renders the results as the BENCHMARKS.md table.
 
+pub mod grpc_web;
 pub mod h2load;
 pub mod process;
 pub mod report;

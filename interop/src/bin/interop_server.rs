@@ -1,16 +1,19 @@
-//! `interop-server --port N [--use_tls] [--runtime tokio|smol]`: grpc.testing.TestService,
-//! until SIGTERM or SIGINT, then a graceful shutdown (calls in flight finish).
+//! `interop-server --port N [--use_tls] [--runtime tokio|smol] [--grpc_web]`:
+//! grpc.testing.TestService, until SIGTERM or SIGINT, then a graceful shutdown
+//! (calls in flight finish). `--grpc_web` also serves gRPC-Web over HTTP/1.1
+//! on the same port, to any origin (off by default).
 
 use std::future::Future;
 use std::time::Duration;
 
 use weir_interop::args::Args;
 use weir_interop::{certs, server::test_service};
-use weir_rt::Server;
 use weir_rt::runtime::Net;
 use weir_rt::tls::{Identity, ServerTlsConfig};
+use weir_rt::{GrpcWeb, Server};
 
-const HELP: &str = "interop-server --port N [--use_tls[=true|false]] [--runtime tokio|smol]";
+const HELP: &str =
+    "interop-server --port N [--use_tls[=true|false]] [--runtime tokio|smol] [--grpc_web[=true|false]]";
 
 type Error = Box<dyn std::error::Error>;
 
@@ -22,6 +25,7 @@ fn main() -> Result<(), Error> {
     }
     let port: u16 = args.get("port").unwrap_or("0").parse()?;
     let tls = args.flag("use_tls");
+    let web = args.flag("grpc_web");
     match args.get("runtime").unwrap_or("tokio") {
         "tokio" => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -30,9 +34,11 @@ fn main() -> Result<(), Error> {
                 let _context = rt.enter();
                 weir_tokio::shutdown_signal()
             };
-            rt.block_on(serve(weir_tokio::Tokio, port, tls, stop))
+            rt.block_on(serve(weir_tokio::Tokio, port, tls, web, stop))
         }
-        "smol" => smol::block_on(serve(weir_smol::Smol::default(), port, tls, weir_smol::shutdown_signal())),
+        "smol" => {
+            smol::block_on(serve(weir_smol::Smol::default(), port, tls, web, weir_smol::shutdown_signal()))
+        }
         other => Err(format!("unsupported --runtime {other}: {HELP}").into()),
     }
 }
@@ -44,9 +50,13 @@ async fn serve<R: Net>(
     rt: R,
     port: u16,
     tls: bool,
+    web: bool,
     stop: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
     let mut server = test_service(Server::new(rt.clone()), rt).shutdown_grace(SHUTDOWN_GRACE);
+    if web {
+        server = server.grpc_web(GrpcWeb::new().allow_any_origin());
+    }
     if tls {
         let id = Identity::from_pem(certs::SERVER_CERT, certs::SERVER_KEY)?;
         server = server.tls_config(ServerTlsConfig::new(id))?;

@@ -3,10 +3,10 @@
 //!
 //! With [`Server::grpc_web`](crate::Server::grpc_web) on, each accepted
 //! connection is classified before a driver runs: on TLS by ALPN (`h2` or
-//! `http/1.1`), otherwise by its first octets ([`sniff`]: the HTTP/2 client
+//! `http/1.1`), otherwise by its first octets (`sniff`: the HTTP/2 client
 //! preface or an HTTP/1.1 request line). HTTP/2 connections get the usual
 //! driver, with the octets looked at replayed first; HTTP/1.1 ones get
-//! [`WebDriver`], which drives a Sans-IO `weir_core::http1::ServerConnection`
+//! `WebDriver`, which drives a Sans-IO `weir_core::http1::ServerConnection`
 //! and bridges each `POST /package.Service/Method` with a gRPC-Web content
 //! type to the same router, interceptors and stats hook.
 
