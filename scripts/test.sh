@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-etcd.sh
 # Prometheus and promtool, which scrape and lint the metrics example.
 ./scripts/setup-prometheus.sh
+# Debian's chromium and examples/web's npm packages and bundle, for the browser test.
+./scripts/setup-browser.sh > /dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The adapters also build without TLS.

@@ -39,3 +39,4 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 pub mod chat_room;
 pub mod greeter;
 pub mod route_guide;
+pub mod tiny_http;

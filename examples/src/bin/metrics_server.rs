@@ -21,17 +21,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use weir_examples::greeter::MyGreeter;
 use weir_examples::helloworld::greeter_server::GreeterServer;
+use weir_examples::tiny_http::{self, Reply};
 use weir_otel::prometheus::{CONTENT_TYPE, PrometheusExporter};
 use weir_otel::{GrpcMetrics, NativeMetrics};
 use weir_rt::StatsHandler;
 use weir_tokio::Server;
-
-/// The largest request head the metrics listener reads.
-const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -68,7 +65,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bound.local_addr().expect("tcp"),
         listener.local_addr()?
     );
-    tokio::spawn(serve_metrics(listener, source.clone()));
+    let scrape = source.clone();
+    tokio::spawn(tiny_http::serve(listener, move |path| {
+        let source = scrape.clone();
+        async move {
+            match path.as_str() {
+                "/metrics" => match source.render().await {
+                    Some(text) => Reply::ok(CONTENT_TYPE, text),
+                    None => Reply::text("500 Internal Server Error", "collection failed\n"),
+                },
+                _ => Reply::text("404 Not Found", "try /metrics\n"),
+            }
+        }
+    }));
     bound.serve_with_shutdown(stop).await?;
     if let Source::Sdk(_, provider) = source {
         provider.shutdown()?;
@@ -94,49 +103,4 @@ impl Source {
             Source::Native(metrics) => Some(metrics.render()),
         }
     }
-}
-
-/// A minimal HTTP/1.1 listener: `GET /metrics` gives the text exposition,
-/// anything else 404; one request per connection.
-async fn serve_metrics(listener: TcpListener, source: Source) {
-    loop {
-        let Ok((socket, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let source = source.clone();
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(10), answer(socket, source)).await;
-        });
-    }
-}
-
-async fn answer(mut socket: TcpStream, source: Source) -> std::io::Result<()> {
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = socket.read(&mut buf).await?;
-        if n == 0 || head.len() + n > MAX_REQUEST_HEAD {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-    let mut words = line.split(|&b| b == b' ');
-    let (method, target) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
-    let path = target.split(|&b| b == b'?').next().unwrap_or_default();
-    let (status, content_type, body) = if method == b"GET" && path == b"/metrics" {
-        match source.render().await {
-            Some(text) => ("200 OK", CONTENT_TYPE, text),
-            None => ("500 Internal Server Error", "text/plain", "collection failed\n".to_owned()),
-        }
-    } else {
-        ("404 Not Found", "text/plain", "try /metrics\n".to_owned())
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    socket.write_all(response.as_bytes()).await?;
-    socket.shutdown().await
 }
