@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -420,28 +419,10 @@ async fn unreachable_etcd_fails_calls_or_lets_them_wait<R: Net + Default>(rt: R)
 
 // ----- runners ------------------------------------------------------------------
 
-const LIMIT: Duration = Duration::from_secs(60);
-
-fn on_tokio<F: Future<Output = ()>>(scenario: impl FnOnce(weir_tokio::Tokio) -> F) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async {
-        tokio::time::timeout(LIMIT, scenario(weir_tokio::Tokio)).await.expect("scenario timed out");
-    });
-}
-
-fn on_smol<F: Future<Output = ()>>(scenario: impl FnOnce(weir_smol::Smol) -> F) {
-    let ex = Arc::new(smol::Executor::new());
-    let (stop, stopped) = smol::channel::bounded::<()>(1);
-    std::thread::scope(|s| {
-        let _stop = stop;
-        s.spawn(|| smol::block_on(ex.run(stopped.recv())));
-        let timeout = async {
-            smol::Timer::after(LIMIT).await;
-            panic!("scenario timed out");
-        };
-        smol::block_on(ex.run(smol::future::or(scenario(weir_smol::Smol::new(ex.clone())), timeout)));
-    });
-}
+// The rt suite's runners: two threads driving tasks, 60 s at most.
+#[path = "../../rt/tests/suite/runners.rs"]
+mod runners;
+use runners::{run_on_smol as on_smol, run_on_tokio as on_tokio};
 
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {

@@ -76,21 +76,46 @@ fn describe(prefix: &str, path: &[u8]) -> (String, Vec<KeyValue>) {
     (format!("{prefix}.{}", method.replace('/', ".")), attributes)
 }
 
-/// The client interceptor: a span per call, its context sent along.
-pub struct ClientTracing<T> {
+/// A tracer and the spans of its calls in flight: what both interceptors keep.
+struct Spans<T> {
     tracer: T,
     live: Live,
 }
 
+impl<T> Spans<T>
+where
+    T: Tracer,
+    T::Span: Send + Sync + 'static,
+{
+    /// Opens `call`'s span (`Sent.`/`Recv.` + method) as a child of
+    /// `parent`, and keeps it until [`Live::end`]; its context.
+    fn start(&self, call: &CallInfo, kind: SpanKind, parent: &Context) -> Context {
+        let prefix = if kind == SpanKind::Client { "Sent" } else { "Recv" };
+        let (name, attributes) = describe(prefix, &call.path);
+        let span = self
+            .tracer
+            .span_builder(name)
+            .with_kind(kind)
+            .with_attributes(attributes)
+            .start_with_context(&self.tracer, parent);
+        let cx = parent.with_span(span);
+        self.live.insert(call, cx.clone());
+        cx
+    }
+}
+
+/// The client interceptor: a span per call, its context sent along.
+pub struct ClientTracing<T>(Spans<T>);
+
 impl<T> ClientTracing<T> {
     /// Spans from `tracer` (e.g. `provider.tracer("my-client")`).
     pub fn new(tracer: T) -> Self {
-        ClientTracing { tracer, live: Live::default() }
+        ClientTracing(Spans { tracer, live: Live::default() })
     }
 
     /// Calls whose span is still open.
     pub fn in_flight(&self) -> usize {
-        self.live.len()
+        self.0.live.len()
     }
 }
 
@@ -105,40 +130,29 @@ where
         head: &'a mut RequestHead,
     ) -> BoxFuture<'a, Result<(), Status>> {
         let parent = head.extensions.get::<Context>().cloned().unwrap_or_else(Context::current);
-        let (name, attributes) = describe("Sent", &call.path);
-        let span = self
-            .tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Client)
-            .with_attributes(attributes)
-            .start_with_context(&self.tracer, &parent);
-        let cx = parent.with_span(span);
+        let cx = self.0.start(call, SpanKind::Client, &parent);
         propagation::inject(&cx, &mut head.metadata);
-        self.live.insert(call, cx);
         Box::pin(async { Ok(()) })
     }
 
     fn after<'a>(&'a self, call: &'a CallInfo, status: &'a mut Status) -> BoxFuture<'a, ()> {
-        self.live.end(call, status);
+        self.0.live.end(call, status);
         Box::pin(async {})
     }
 }
 
 /// The server interceptor: a span per call, parented on the client's.
-pub struct ServerTracing<T> {
-    tracer: T,
-    live: Live,
-}
+pub struct ServerTracing<T>(Spans<T>);
 
 impl<T> ServerTracing<T> {
     /// Spans from `tracer` (e.g. `provider.tracer("my-server")`).
     pub fn new(tracer: T) -> Self {
-        ServerTracing { tracer, live: Live::default() }
+        ServerTracing(Spans { tracer, live: Live::default() })
     }
 
     /// Calls whose span is still open.
     pub fn in_flight(&self) -> usize {
-        self.live.len()
+        self.0.live.len()
     }
 }
 
@@ -153,21 +167,13 @@ where
         head: &'a mut RequestHead,
     ) -> BoxFuture<'a, Result<(), Status>> {
         let parent = propagation::extract_context(&head.metadata);
-        let (name, attributes) = describe("Recv", &call.path);
-        let span = self
-            .tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Server)
-            .with_attributes(attributes)
-            .start_with_context(&self.tracer, &parent);
-        let cx = parent.with_span(span);
-        head.extensions.insert(cx.clone());
-        self.live.insert(call, cx);
+        let cx = self.0.start(call, SpanKind::Server, &parent);
+        head.extensions.insert(cx);
         Box::pin(async { Ok(()) })
     }
 
     fn after<'a>(&'a self, call: &'a CallInfo, status: &'a mut Status) -> BoxFuture<'a, ()> {
-        self.live.end(call, status);
+        self.0.live.end(call, status);
         Box::pin(async {})
     }
 }

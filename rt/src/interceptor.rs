@@ -24,7 +24,7 @@ use weir_core::grpc::{Metadata, Status};
 
 use crate::request::{CallInfo, RequestHead};
 use crate::runtime::BoxFuture;
-use crate::stats::{ClientCall, ClientCallEnd, StatsHandler};
+use crate::stats::{ClientCall, ClientCallEnd};
 
 /// An async hook around calls.
 pub trait Interceptor: Send + Sync + 'static {
@@ -131,34 +131,37 @@ pub(crate) struct Owed {
 /// The chain, the call, and where to run them if the call is dropped.
 type OwedHooks = (Arc<[Arc<dyn Interceptor>]>, Arc<CallInfo>, Spawn);
 
-/// A client call's start, for [`StatsHandler::client_call_end`].
+/// A client call's start, for [`StatsHandler::client_call_end`]: the
+/// channel holds the handler, the target and the clock.
 pub(crate) struct CallTiming {
-    pub handler: Arc<dyn StatsHandler>,
+    pub channel: crate::Channel,
     pub method: Bytes,
-    pub target: Arc<str>,
     pub started: Instant,
-    /// The channel's clock.
-    pub now: Arc<dyn Fn() -> Instant + Send + Sync>,
 }
 
 impl CallTiming {
-    /// Tells the handler the call started; the value reports its end.
-    pub fn start(self) -> Self {
-        self.handler.client_call_start(&self.call());
-        self
+    /// Tells the channel's handler the call started (when it has one); the
+    /// value reports its end.
+    pub fn start(channel: &crate::Channel, method: &Bytes) -> Option<Self> {
+        let handler = channel.stats()?;
+        let timing = CallTiming { channel: channel.clone(), method: method.clone(), started: channel.now() };
+        handler.client_call_start(&timing.call());
+        Some(timing)
     }
 
     fn call(&self) -> ClientCall<'_> {
         ClientCall {
             method: std::str::from_utf8(&self.method).unwrap_or("<invalid UTF-8>"),
-            target: &self.target,
+            target: self.channel.target(),
         }
     }
 
     /// Reports the end with the status the caller gets.
     pub fn end(self, code: weir_core::grpc::Code) {
-        let duration = (self.now)().saturating_duration_since(self.started);
-        self.handler.client_call_end(&self.call(), &ClientCallEnd { code, duration });
+        let duration = self.channel.now().saturating_duration_since(self.started);
+        if let Some(handler) = self.channel.stats() {
+            handler.client_call_end(&self.call(), &ClientCallEnd { code, duration });
+        }
     }
 }
 

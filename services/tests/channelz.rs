@@ -6,6 +6,8 @@
 //! answers are checked. Then the registered channel is dropped and its
 //! sockets disappear.
 
+mod runners;
+use runners::{on_smol, on_tokio};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -236,22 +238,6 @@ async fn servers_page_and_go<R: Net + Default>(rt: R) {
     assert_eq!(err.code, Code::NotFound, "{err}");
     let all = client.get_servers(page(0, 0)).await.unwrap().into_inner();
     assert_eq!(all.server.len(), 1);
-}
-
-fn on_tokio<F: std::future::Future<Output = ()>>(f: impl FnOnce(weir_tokio::Tokio) -> F) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), f(weir_tokio::Tokio)).await })
-        .expect("test timed out");
-}
-
-fn on_smol<F: std::future::Future<Output = ()>>(f: impl FnOnce(weir_smol::Smol) -> F) {
-    smol::block_on(async {
-        let timeout = async {
-            smol::Timer::after(Duration::from_secs(30)).await;
-            panic!("test timed out");
-        };
-        smol::future::race(f(weir_smol::Smol::default()), timeout).await
-    });
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! on tokio and smol, and the health-aware channel (`Endpoint::health_check`)
 //! steering round-robin traffic away from a NOT_SERVING backend.
 
+mod runners;
+use runners::{on_smol, on_tokio};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -142,22 +144,6 @@ async fn server_without_health_is_healthy<R: Net + Default>(rt: R) {
     let ch = Endpoint::<R>::new(format!("http://{addr}")).unwrap().health_check("").connect().await.unwrap();
     let r = ch.unary(WHO, Request::new(Bytes::new())).await.unwrap();
     assert_eq!(&r.into_inner()[..], &[7]);
-}
-
-fn on_tokio<F: std::future::Future<Output = ()>>(f: impl FnOnce(weir_tokio::Tokio) -> F) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(30), f(weir_tokio::Tokio)).await })
-        .expect("test timed out");
-}
-
-fn on_smol<F: std::future::Future<Output = ()>>(f: impl FnOnce(weir_smol::Smol) -> F) {
-    smol::block_on(async {
-        let timeout = async {
-            smol::Timer::after(Duration::from_secs(30)).await;
-            panic!("test timed out");
-        };
-        smol::future::race(f(weir_smol::Smol::default()), timeout).await
-    });
 }
 
 #[test]

@@ -479,17 +479,24 @@ impl WebEncoder {
         self.finish(frame)
     }
 
-    fn finish(&self, frame: Vec<u8>) -> Bytes {
+    /// Octets that already are whole frames (several messages framed back
+    /// to back), as the body carries them: as they are in binary mode (no
+    /// copy), base64 in one padded group in text mode.
+    pub fn frames(&self, frames: Bytes) -> Bytes {
         match self.encoding {
-            WebEncoding::Binary => Bytes::from(frame),
+            WebEncoding::Binary => frames,
             WebEncoding::Text => {
-                let mut text = Vec::with_capacity(frame.len().div_ceil(3) * 4);
+                let mut text = Vec::with_capacity(frames.len().div_ceil(3) * 4);
                 let mut enc = TextEncoder::new();
-                enc.push(&frame, &mut text);
+                enc.push(&frames, &mut text);
                 enc.flush(&mut text);
                 Bytes::from(text)
             }
         }
+    }
+
+    fn finish(&self, frame: Vec<u8>) -> Bytes {
+        self.frames(Bytes::from(frame))
     }
 }
 

@@ -618,17 +618,7 @@ impl Channel {
     /// default timeout) and the `after` hooks it now owes; when a `before`
     /// hook rejects the call, the `after` hooks see that status here.
     async fn prepare<T>(&self, path: &Bytes, req: Request<T>) -> Result<Prepared<T>, Status> {
-        let timing = self.shared.stats.as_ref().map(|handler| {
-            let channel = self.clone();
-            CallTiming {
-                handler: handler.clone(),
-                method: path.clone(),
-                target: self.shared.target.clone(),
-                started: self.clock().now(),
-                now: Arc::new(move || channel.clock().now()),
-            }
-            .start()
-        });
+        let timing = CallTiming::start(self, path);
         let failed = |timing: Option<CallTiming>, status: Status| {
             if let Some(t) = timing {
                 t.end(status.code);
@@ -685,6 +675,21 @@ impl Channel {
 
     fn clock(&self) -> &dyn Clock {
         self.shared.backend.clock()
+    }
+
+    /// The channel's clock, read.
+    pub(crate) fn now(&self) -> Instant {
+        self.clock().now()
+    }
+
+    /// The stats handler calls are reported to, if any.
+    pub(crate) fn stats(&self) -> Option<&Arc<dyn crate::stats::StatsHandler>> {
+        self.shared.stats.as_ref()
+    }
+
+    /// The target as given to the endpoint.
+    pub(crate) fn target(&self) -> &str {
+        &self.shared.target
     }
 
     /// Starts one attempt of a call on the connection the balancer picks.

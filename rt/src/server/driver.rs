@@ -610,7 +610,8 @@ impl<R: Runtime> ServerDriver<R> {
 
     fn finish_now(&mut self, call: CallId, status: Status, trailers: Metadata) {
         if let Some(mut entry) = self.calls.remove(&call) {
-            let wire = self.core.wire_bytes(call).unwrap_or_default();
+            // Read before `finish` drops the call's record; only when observed.
+            let wire = entry.obs.as_ref().and_then(|_| self.core.wire_bytes(call)).unwrap_or_default();
             let _ = self.core.finish(call, &status, &trailers);
             if let Some(obs) = entry.obs.take() {
                 obs.end(status.code, &status.message, wire, self.rt.now());

@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::channel::oneshot;
 use weir_rt::interceptor::Interceptor;
 use weir_rt::runtime::{BoxFuture, Net};
 use weir_rt::{CallInfo, Code, Endpoint, RequestHead, Status};
 
-use super::{Observed, call_kinds_against_any_server, ms, req, test_server, wait_until};
+use super::{Observed, call_kinds_against_any_server, ms, req, spawn_bound, test_server, wait_until};
 
 /// Counts the calls it sees, before and after.
 #[derive(Default)]
@@ -42,16 +41,7 @@ pub async fn in_memory_transport_serves_every_kind<R: Net + Default>(rt: R) {
         .interceptor(Arc::new(Hooks(server_hooks.clone())))
         .with_listener(Box::new(listener));
     assert_eq!(bound.local_addr(), None, "no port");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (finished, done) = oneshot::channel();
-    rt.spawn(async move {
-        let _ = bound
-            .serve_with_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
-        let _ = finished.send(());
-    });
+    let running = spawn_bound(&rt, bound);
     let ch = Endpoint::<R>::with_runtime(rt.clone(), "http://in-memory")
         .unwrap()
         .in_memory(connector)
@@ -77,8 +67,7 @@ pub async fn in_memory_transport_serves_every_kind<R: Net + Default>(rt: R) {
     wait_until(&rt, || obs.cancelled.load(Ordering::SeqCst) == 1).await;
 
     // The server stops: calls fail UNAVAILABLE, no connection can be made.
-    stop.send(()).unwrap();
-    done.await.unwrap();
+    running.stop().await;
     let err = ch.unary("/test.Test/Unary", req(&b"late"[..])).await.unwrap_err();
     assert_eq!(err.code, Code::Unavailable, "{err}");
 }

@@ -56,6 +56,11 @@ fn not_found(what: &str, id: i64) -> Status {
     Status::new(Code::NotFound, format!("no {what} with id {id}"))
 }
 
+/// The entity `id` of one table (`what` names its kind for NOT_FOUND).
+fn find<T>(table: &BTreeMap<i64, Arc<T>>, what: &str, id: i64) -> Result<Arc<T>, Status> {
+    table.get(&id).cloned().ok_or_else(|| not_found(what, id))
+}
+
 fn trace(created: i64) -> Option<pb::ChannelTrace> {
     Some(pb::ChannelTrace { creation_timestamp: timestamp(created), ..Default::default() })
 }
@@ -226,7 +231,7 @@ impl pb::channelz_server::Channelz for ChannelzService {
         request: Request<pb::GetServerRequest>,
     ) -> Result<Response<pb::GetServerResponse>, Status> {
         let id = request.into_inner().server_id;
-        let node = self.tables().servers.get(&id).cloned().ok_or_else(|| not_found("server", id))?;
+        let node = find(&self.tables().servers, "server", id)?;
         Ok(Response::new(pb::GetServerResponse { server: Some(server(&node)) }))
     }
 
@@ -235,12 +240,7 @@ impl pb::channelz_server::Channelz for ChannelzService {
         request: Request<pb::GetServerSocketsRequest>,
     ) -> Result<Response<pb::GetServerSocketsResponse>, Status> {
         let r = request.into_inner();
-        let node = self
-            .tables()
-            .servers
-            .get(&r.server_id)
-            .cloned()
-            .ok_or_else(|| not_found("server", r.server_id))?;
+        let node = find(&self.tables().servers, "server", r.server_id)?;
         let sockets: BTreeMap<i64, Arc<SocketNode>> =
             read(&node.sockets).by_conn.values().map(|s| (s.id, s.clone())).collect();
         let (sockets, end) = page(&sockets, r.start_socket_id, r.max_results)?;
@@ -255,7 +255,7 @@ impl pb::channelz_server::Channelz for ChannelzService {
         request: Request<pb::GetChannelRequest>,
     ) -> Result<Response<pb::GetChannelResponse>, Status> {
         let id = request.into_inner().channel_id;
-        let node = self.tables().channels.get(&id).cloned().ok_or_else(|| not_found("channel", id))?;
+        let node = find(&self.tables().channels, "channel", id)?;
         Ok(Response::new(pb::GetChannelResponse { channel: Some(channel(&node)) }))
     }
 
@@ -264,7 +264,7 @@ impl pb::channelz_server::Channelz for ChannelzService {
         request: Request<pb::GetSubchannelRequest>,
     ) -> Result<Response<pb::GetSubchannelResponse>, Status> {
         let id = request.into_inner().subchannel_id;
-        let node = self.tables().subchannels.get(&id).cloned().ok_or_else(|| not_found("subchannel", id))?;
+        let node = find(&self.tables().subchannels, "subchannel", id)?;
         Ok(Response::new(pb::GetSubchannelResponse { subchannel: Some(subchannel(&node)) }))
     }
 
@@ -273,7 +273,7 @@ impl pb::channelz_server::Channelz for ChannelzService {
         request: Request<pb::GetSocketRequest>,
     ) -> Result<Response<pb::GetSocketResponse>, Status> {
         let id = request.into_inner().socket_id;
-        let node = self.tables().sockets.get(&id).cloned().ok_or_else(|| not_found("socket", id))?;
+        let node = find(&self.tables().sockets, "socket", id)?;
         Ok(Response::new(pb::GetSocketResponse { socket: Some(socket(&node)) }))
     }
 }

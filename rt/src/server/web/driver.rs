@@ -26,7 +26,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use weir_core::conn::{ChunkedBuf, Stats, TransmitBuf};
 use weir_core::grpc::timeout::parse_timeout;
-use weir_core::grpc::web::{self, TextEncoder, WebDecoder, WebEncoder, WebEncoding, WebError, WebFrame};
+use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebError, WebFrame};
 use weir_core::grpc::{Code, Compression, Metadata, Status, WireBytes};
 use weir_core::hpack::HeaderField;
 use weir_core::http1::{Event, Field, RequestError, RequestHead, RequestId, ResponseHead, ServerConnection};
@@ -677,7 +677,7 @@ impl<R: Runtime> WebDriver<R> {
             return Err(Status::new(Code::ResourceExhausted, text));
         }
         let frames = match msg.batch {
-            Some(_) => encode_framed(call.encoding, msg.data),
+            Some(_) => call.encoder.frames(msg.data),
             None => call.encoder.message(&msg.into_contiguous()),
         };
         call.wire.sent += payload as u64;
@@ -803,21 +803,6 @@ impl WebCall {
         }
         if let Some(obs) = self.obs.take() {
             obs.end(Code::Cancelled, "connection closed", Default::default(), rt.now());
-        }
-    }
-}
-
-/// Response octets that are already message frames (a batch), as the
-/// body carries them.
-fn encode_framed(encoding: WebEncoding, frames: Bytes) -> Bytes {
-    match encoding {
-        WebEncoding::Binary => frames,
-        WebEncoding::Text => {
-            let mut text = Vec::with_capacity(frames.len().div_ceil(3) * 4);
-            let mut enc = TextEncoder::new();
-            enc.push(&frames, &mut text);
-            enc.flush(&mut text);
-            Bytes::from(text)
         }
     }
 }
