@@ -211,6 +211,28 @@ fn the_readme_quick_start_is_the_quickstart_example() {
     );
 }
 
+/// The README's axum section is an excerpt of `examples/src/bin/axum_app.rs`
+/// (its `main`, one indent less), so what it shows builds and runs.
+#[test]
+fn the_readme_axum_excerpt_is_in_the_axum_example() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let marker = "<!-- axum: an excerpt of examples/src/bin/axum_app.rs, checked by a test -->\n```rust\n";
+    let start = readme.find(marker).expect("the axum marker in README.md") + marker.len();
+    let block = &readme[start..start + readme[start..].find("\n```").expect("the end of the block")];
+    let indented: Vec<String> = block.lines().map(|l| format!("    {l}")).collect();
+    let file = std::fs::read_to_string(root.join("examples/src/bin/axum_app.rs")).unwrap();
+    assert!(file.contains(&indented.join("\n")), "README.md's axum excerpt is not in axum_app.rs");
+}
+
+#[test]
+fn the_axum_example_answers_rest_and_grpc_on_one_port() {
+    let out = stdout_of(&run(env!("CARGO_BIN_EXE_axum_app"), &[]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("serving REST and gRPC on 127.0.0.1:"), "{out}");
+    assert_eq!(lines[1..], ["gRPC: Hello gRPC", "REST: Hello REST"], "{out}");
+}
+
 #[test]
 fn the_quick_start_runs() {
     let out = stdout_of(&run(env!("CARGO_BIN_EXE_quickstart"), &[]));

@@ -1,8 +1,8 @@
-//! `bench-harness [--seconds N] [--out BENCHMARKS.md] [--only grpc-web]`: the
+//! `bench-harness [--seconds N] [--out BENCHMARKS.md] [--only grpc-web|axum]`: the
 //! end-to-end comparison behind `benches/run.sh`. Runs every scenario against
 //! Weir's and tonic's bench servers in the same run, on one and on two server
 //! threads, and writes BENCHMARKS.md (method, commands, machine, table of
-//! ratios). `--only grpc-web` runs only the gRPC-Web rows and prints them
+//! ratios). `--only grpc-web` (or `axum`) runs only those rows and prints them
 //! without writing the file.
 //! Expects `bench-server`, `bench-client` and `mem-probe` next to itself and
 //! `h2load` on PATH.
@@ -213,6 +213,43 @@ fn metrics_overhead_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
         row("with gRFC A66 metrics through the OpenTelemetry SDK", on),
         row("with gRFC A66 metrics, NativeMetrics (no SDK)", native),
     ])
+}
+
+/// Weir's services on its own server against the same services mounted in
+/// an axum `Router` (`Server::into_service`, served by axum and hyper):
+/// unary `h2load -c 10 -m 10`, one server thread, three runs alternating
+/// Weir, Weir in axum and tonic; medians.
+fn axum_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
+    const RUNS: usize = 3;
+    let load = Load { connections: 10, streams: 10, seconds: ctx.seconds };
+    let mut rps: HashMap<&str, Vec<f64>> = HashMap::new();
+    for run in 0..RUNS {
+        for stack in ["weir", "weir-axum", "tonic"] {
+            let (_server, addr) = start_server(ctx, stack, "tokio", 1, &[])?;
+            let url = format!("http://{addr}/helloworld.Greeter/SayHello");
+            let log = ctx.work.join(format!("h2load-axum-{stack}-{run}.log"));
+            let o = h2load::run(&url, &ctx.body, load, &log)?;
+            if o.failed > 0 || o.succeeded == 0 {
+                return Err(format!("{stack}: h2load: {} failed, {} succeeded", o.failed, o.succeeded));
+            }
+            eprintln!("   axum run {run}, {stack}: {:.0} req/s", o.rps);
+            rps.entry(stack).or_default().push(o.rps);
+        }
+    }
+    let mut median = |k: &str| -> Result<f64, String> {
+        let v = rps.get_mut(k).ok_or("no figure")?;
+        v.sort_by(f64::total_cmp);
+        Ok(v[v.len() / 2])
+    };
+    let (own, axum, tonic) = (median("weir")?, median("weir-axum")?, median("tonic")?);
+    let row = |what: &str, weir: f64| Row {
+        scenario: format!("unary, h2load -c 10 -m 10, 1 server thread, 3 runs alternating, Weir {what}"),
+        metric: "req/s (median of 3)".into(),
+        weir,
+        tonic,
+        better: Better::Higher,
+    };
+    Ok(vec![row("on its own server", own), row("mounted in axum (Server::into_service)", axum)])
 }
 
 /// gRPC-Web unary over HTTP/1.1: `h2load --h1 -c 10` (keep-alive, one
@@ -630,7 +667,11 @@ fn main() -> Result<(), String> {
             println!("{}", table(&grpc_web_rows(&ctx)?));
             return Ok(());
         }
-        other => return Err(format!("unknown --only {other} (grpc-web)")),
+        "axum" => {
+            println!("{}", table(&axum_rows(&ctx)?));
+            return Ok(());
+        }
+        other => return Err(format!("unknown --only {other} (grpc-web|axum)")),
     }
 
     let mut rows = Vec::new();
@@ -644,6 +685,7 @@ fn main() -> Result<(), String> {
     rows.extend(many_streams_latency_rows(&ctx)?);
     rows.extend(metrics_overhead_rows(&ctx)?);
     rows.extend(grpc_web_rows(&ctx)?);
+    rows.extend(axum_rows(&ctx)?);
     rows.extend(small_message_rows(&ctx)?);
     rows.extend(instruction_rows(&ctx)?);
     rows.extend(send_buffer_rows(&ctx)?);

@@ -1,4 +1,4 @@
-//! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol] [--impl weir|tonic]
+//! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol] [--impl weir|weir-axum|tonic]
 //! [--send-buffer BYTES] [--metrics on|native|null] [--grpc-web on]`: serves helloworld.Greeter/SayHello
 //! (reply "Hello " + name) and bench.Bench until killed. tonic runs on tokio only.
 //!
@@ -16,6 +16,10 @@
 //! `--grpc-web on` also serves gRPC-Web over HTTP/1.1 on the same port:
 //! Weir with `Server::grpc_web(GrpcWeb::new().allow_any_origin())`, tonic
 //! with tonic-web's `GrpcWebLayer` and `accept_http1(true)`.
+//!
+//! `--impl weir-axum` mounts the same Weir services in an axum `Router`
+//! (`Server::into_service` as its fallback, beside a REST route) served by
+//! axum on tokio: hyper's HTTP/2 instead of Weir's own connection driver.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,6 +67,16 @@ fn main() -> Result<(), Error> {
                             .await?;
                         eprintln!("weir bench server (tokio) listening on {addr}");
                         bound.serve().await?;
+                    }
+                    "weir-axum" => {
+                        let grpc =
+                            configured(weir_tokio::Server::builder(), None, stats, false).into_service();
+                        let app = axum::Router::new()
+                            .route("/healthz", axum::routing::get(|| async { "ok" }))
+                            .fallback_service(grpc);
+                        let listener = tokio::net::TcpListener::bind(addr).await?;
+                        eprintln!("weir-axum bench server listening on {addr}");
+                        axum::serve(listener, app).await?;
                     }
                     "tonic" => {
                         eprintln!("tonic bench server listening on {addr}");

@@ -1,7 +1,10 @@
-//! `interop-server --port N [--use_tls] [--runtime tokio|smol] [--grpc_web]`:
+//! `interop-server --port N [--use_tls] [--runtime tokio|smol|axum] [--grpc_web]`:
 //! grpc.testing.TestService, until SIGTERM or SIGINT, then a graceful shutdown
 //! (calls in flight finish). `--grpc_web` also serves gRPC-Web over HTTP/1.1
-//! on the same port, to any origin (off by default).
+//! on the same port, to any origin (off by default). `--runtime axum`
+//! mounts the service in an axum `Router` (beside a REST route, `GET
+//! /healthz`) served by axum on tokio: Weir's `Server::into_service` behind
+//! hyper (cleartext only).
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,7 +16,7 @@ use weir_rt::tls::{Identity, ServerTlsConfig};
 use weir_rt::{GrpcWeb, Server};
 
 const HELP: &str =
-    "interop-server --port N [--use_tls[=true|false]] [--runtime tokio|smol] [--grpc_web[=true|false]]";
+    "interop-server --port N [--use_tls[=true|false]] [--runtime tokio|smol|axum] [--grpc_web[=true|false]]";
 
 type Error = Box<dyn std::error::Error>;
 
@@ -36,11 +39,32 @@ fn main() -> Result<(), Error> {
             };
             rt.block_on(serve(weir_tokio::Tokio, port, tls, web, stop))
         }
+        "axum" if tls || web => Err("--runtime axum serves cleartext gRPC only".into()),
+        "axum" => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let stop = {
+                let _context = rt.enter();
+                weir_tokio::shutdown_signal()
+            };
+            rt.block_on(serve_axum(port, stop))
+        }
         "smol" => {
             smol::block_on(serve(weir_smol::Smol::default(), port, tls, web, weir_smol::shutdown_signal()))
         }
         other => Err(format!("unsupported --runtime {other}: {HELP}").into()),
     }
+}
+
+/// The service in an axum app, beside a REST route, on one port.
+async fn serve_axum(port: u16, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+    let grpc = test_service(Server::new(weir_tokio::Tokio), weir_tokio::Tokio).into_service();
+    let app =
+        axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" })).fallback_service(grpc);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    eprintln!("interop server listening on {} (axum)", listener.local_addr()?);
+    axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+    eprintln!("interop server stopped");
+    Ok(())
 }
 
 /// How long calls in flight may finish after SIGTERM.

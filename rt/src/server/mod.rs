@@ -6,6 +6,8 @@
 mod driver;
 mod router;
 mod shutdown;
+#[cfg(feature = "tower")]
+pub mod tower;
 pub mod typed;
 pub mod web;
 
@@ -128,6 +130,32 @@ impl<R: Net> Server<R> {
     pub fn grpc_web(mut self, web: GrpcWeb) -> Self {
         self.web = Some(Arc::new(web));
         self
+    }
+
+    /// This server's services as a `tower::Service<http::Request<B>>`, for
+    /// an HTTP server that owns the connections: mounted in an axum
+    /// `Router` beside REST routes, or served by hyper. Routes, interceptors,
+    /// stats handlers, message limits and memory budgets apply; settings of
+    /// connections (HTTP/2, keepalive, TLS, gRPC-Web's CORS) are the host's.
+    /// See [`tower::GrpcService`].
+    #[cfg(feature = "tower")]
+    pub fn into_service(mut self) -> tower::GrpcService<R> {
+        let ctx = self.take_ctx(None);
+        tower::GrpcService::new(self.rt.clone(), ctx)
+    }
+
+    /// What the connections of this server share; the router, interceptors
+    /// and stats handlers move into it.
+    fn take_ctx(&mut self, local: Option<SocketAddr>) -> Arc<ServerCtx> {
+        Arc::new(ServerCtx {
+            router: std::mem::take(&mut self.router),
+            interceptors: std::mem::take(&mut self.interceptors).into(),
+            config: self.config.clone(),
+            stats: crate::stats::Fanout::of(std::mem::take(&mut self.stats)),
+            local,
+            budget: ServerBudget::new(self.server_budget),
+            connection_budget: self.connection_budget,
+        })
     }
 
     /// The gRPC and HTTP/2 configuration, for settings without a shortcut.
@@ -314,18 +342,10 @@ impl<R: Net> BoundServer<R> {
     /// Serves until `signal` completes; then stops accepting, sends GOAWAY on
     /// every connection and waits for in-flight calls (up to the grace period).
     pub async fn serve_with_shutdown(self, signal: impl Future<Output = ()> + Send) -> io::Result<()> {
-        let BoundServer { server, mut listener } = self;
+        let BoundServer { mut server, mut listener } = self;
         let rt = server.rt.clone();
         let grace = server.config.h2.shutdown_grace;
-        let ctx = Arc::new(ServerCtx {
-            router: server.router,
-            interceptors: server.interceptors.into(),
-            config: server.config,
-            stats: crate::stats::Fanout::of(server.stats),
-            local: listener.local_addr(),
-            budget: ServerBudget::new(server.server_budget),
-            connection_budget: server.connection_budget,
-        });
+        let ctx = server.take_ctx(listener.local_addr());
         #[cfg(feature = "tls")]
         let tls = match (&server.web, server.tls) {
             (Some(_), Some(tls)) => Some(crate::tls::with_http11(&tls)),

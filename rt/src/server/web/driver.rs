@@ -697,7 +697,9 @@ impl<R: Runtime> WebDriver<R> {
         let Some(call) = ex.call.as_deref_mut() else { return };
         call.phase = Phase::Done;
         call.shared.close_send(Status::new(Code::Cancelled, "call already finished"));
-        let status = status.with_metadata(trailers);
+        // A handler's error status keeps its own trailing metadata.
+        let mut status = status;
+        status.metadata.extend(trailers);
         let frame = call.encoder.trailers(&status);
         let _ = self.conn.send_data(ex.id, frame);
         let _ = self.conn.send_end(ex.id, &[]);
@@ -764,23 +766,7 @@ impl WebCall {
     /// Keeps a request message, decompressed; the messages of one call
     /// together are bounded by `max`.
     fn open(&mut self, data: Bytes, compressed: bool, max: usize) -> Result<(), Status> {
-        let data = match (compressed, &self.compression) {
-            (false, _) => data,
-            (true, None) => {
-                return Err(Status::new(Code::Internal, "compressed flag set without grpc-encoding"));
-            }
-            (true, Some(algo)) => {
-                let mut out = Vec::new();
-                algo.decompress(&data, &mut out, max).map_err(|e| match e {
-                    weir_core::grpc::CompressionError::TooLarge { max } => Status::new(
-                        Code::ResourceExhausted,
-                        format!("decompressed message larger than max ({max})"),
-                    ),
-                    e => Status::new(Code::Internal, format!("failed to decompress message: {e}")),
-                })?;
-                Bytes::from(out)
-            }
-        };
+        let data = decompress_request(data, compressed, self.compression.as_deref(), max)?;
         if self.held + data.len() > max {
             let text = format!("request messages larger than max together ({max}) over gRPC-Web");
             return Err(Status::new(Code::ResourceExhausted, text));
@@ -803,6 +789,31 @@ impl WebCall {
         }
         if let Some(obs) = self.obs.take() {
             obs.end(Code::Cancelled, "connection closed", Default::default(), rt.now());
+        }
+    }
+}
+
+/// A request message as the handler gets it: decompressed with the call's
+/// `grpc-encoding` when its compressed flag is set, at most `max` octets.
+pub(crate) fn decompress_request(
+    data: Bytes,
+    compressed: bool,
+    compression: Option<&dyn Compression>,
+    max: usize,
+) -> Result<Bytes, Status> {
+    match (compressed, compression) {
+        (false, _) => Ok(data),
+        (true, None) => Err(Status::new(Code::Internal, "compressed flag set without grpc-encoding")),
+        (true, Some(algo)) => {
+            let mut out = Vec::new();
+            algo.decompress(&data, &mut out, max).map_err(|e| match e {
+                weir_core::grpc::CompressionError::TooLarge { max } => Status::new(
+                    Code::ResourceExhausted,
+                    format!("decompressed message larger than max ({max})"),
+                ),
+                e => Status::new(Code::Internal, format!("failed to decompress message: {e}")),
+            })?;
+            Ok(Bytes::from(out))
         }
     }
 }

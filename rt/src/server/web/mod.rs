@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use weir_core::http1;
 
-pub(crate) use driver::WebDriver;
+pub(crate) use driver::{WebDriver, decompress_request};
 pub(crate) use sniff::{Protocol, Replay, sniff};
 
 /// The ALPN protocol name of HTTP/1.1, offered besides `h2` when gRPC-Web
