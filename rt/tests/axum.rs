@@ -306,3 +306,160 @@ fn a_small_per_call_budget_still_lets_a_large_upload_through() {
         assert_eq!(u64::from_be_bytes(r.into_inner()[..].try_into().unwrap()), 64 * (64 << 10));
     });
 }
+
+// ----- the other way round: axum as the fallback of a Weir server ----------------
+
+/// REST routes for a Weir server's fallback: a plain GET, an echo of the
+/// request body, and a streamed (chunked) response.
+fn rest_routes() -> axum::Router {
+    use axum::body::Body;
+    axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/echo", axum::routing::post(|body: Bytes| async move { body }))
+        .route(
+            "/stream",
+            get(|| async {
+                let chunks = (0..5).map(|i| Ok::<_, std::io::Error>(Bytes::from(format!("chunk {i}\n"))));
+                Body::from_stream(futures::stream::iter(chunks))
+            }),
+        )
+        // Bodies of any size (axum refuses more than 2 MB by default).
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// Weir's own server with the test service and `rest_routes` as fallback.
+async fn weir_with_fallback(server: Server<Tokio>) -> suite::Running {
+    suite::start(&Tokio, server.fallback(rest_routes())).await
+}
+
+/// Sends raw HTTP/1.1 requests on one connection and reads until `until`
+/// responses' worth of text arrived (the connection is closed by the last
+/// request's `connection: close`).
+async fn http1_exchange(addr: SocketAddr, requests: Vec<u8>) -> String {
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&requests).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    })
+    .await
+    .unwrap()
+}
+
+#[test]
+fn an_axum_router_as_the_fallback_of_a_weir_server() {
+    run(async {
+        let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
+        let addr = server.addr.unwrap();
+        // gRPC on Weir's own driver, HTTP/2.
+        suite::four_call_kinds(&channel(addr).await).await;
+        // REST over HTTP/1.1 on the same port, three requests on one connection.
+        let raw = http1_exchange(
+            addr,
+            b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n\
+              POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: 5\r\n\r\nhello\
+              GET /nope HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
+                .to_vec(),
+        )
+        .await;
+        assert_eq!(raw.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{raw}");
+        assert_eq!(raw.matches("HTTP/1.1 404 Not Found\r\n").count(), 1, "{raw}");
+        assert!(raw.contains("\r\n\r\nok"), "{raw}");
+        assert!(raw.contains("\r\n\r\nhello"), "{raw}");
+        // A streamed response goes out chunked, as it comes.
+        let raw =
+            http1_exchange(addr, b"GET /stream HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n".to_vec())
+                .await;
+        assert!(raw.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{raw}");
+        for i in 0..5 {
+            assert!(raw.contains(&format!("chunk {i}\n")), "{raw}");
+        }
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_large_request_body_reaches_the_fallback_through_its_bounded_queue() {
+    run(async {
+        let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
+        let addr = server.addr.unwrap();
+        // 8 MiB, far above the 64 KiB the driver queues for the service: it
+        // arrives whole, in order, with the connection read as it is taken.
+        let body: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+        let mut req = format!(
+            "POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&body);
+        let raw = tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut w = s.try_clone().unwrap();
+            let writer = std::thread::spawn(move || w.write_all(&req).unwrap());
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).unwrap();
+            writer.join().unwrap();
+            out
+        })
+        .await
+        .unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+        assert!(raw.starts_with(b"HTTP/1.1 200 OK"));
+        assert_eq!(raw[split..].len(), body.len());
+        assert!(raw[split..] == body[..], "the echoed body differs");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn grpc_web_and_the_fallback_share_http1() {
+    run(async {
+        let server = test_server(Tokio, Default::default()).grpc_web(weir_rt::GrpcWeb::new());
+        let server = weir_with_fallback(server).await;
+        let addr = server.addr.unwrap();
+        let body = tokio::task::spawn_blocking(move || curl_grpc_web(addr, "--http1.1")).await.unwrap();
+        assert!(body.starts_with(&frame(b"from curl")), "{body:?}");
+        assert_eq!(http1_get(addr, "/healthz").await, ("HTTP/1.1 200 OK".into(), "ok".into()));
+        suite::call_kinds_against_any_server(&channel(addr).await).await;
+        server.stop().await;
+    });
+}
+
+/// PROTOCOL-WEB: the trailers frame carries the status and the trailing
+/// metadata; a handler's error status keeps the metadata it was given, on
+/// Weir's own HTTP/1.1 driver as through `into_service`.
+#[test]
+fn grpc_web_error_statuses_keep_their_trailing_metadata() {
+    run(async {
+        let fail = || {
+            Server::new(Tokio).grpc_web(weir_rt::GrpcWeb::new()).route(
+                "/test.Test/Fail",
+                Method::unary(|_| async move {
+                    let mut md = Metadata::new();
+                    md.insert("x-why", "because").unwrap();
+                    Err(Status::new(Code::FailedPrecondition, "not now").with_metadata(md))
+                }),
+            )
+        };
+        let own = suite::start(&Tokio, fail()).await;
+        let mounted = serve(app(fail())).await;
+        for addr in [own.addr.unwrap(), mounted] {
+            let body = frame(b"");
+            let mut req = format!(
+                "POST /test.Test/Fail HTTP/1.1\r\nhost: t\r\ncontent-type: application/grpc-web+proto\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            req.extend_from_slice(&body);
+            let raw = http1_exchange(addr, req).await;
+            assert!(raw.contains("grpc-status: 9\r\n"), "{raw}");
+            assert!(raw.contains("grpc-message: not now\r\n"), "{raw}");
+            assert!(raw.contains("x-why: because\r\n"), "{addr}: {raw}");
+        }
+        own.stop().await;
+    });
+}

@@ -4,6 +4,8 @@
 //! same port ([`Server::grpc_web`]).
 
 mod driver;
+#[cfg(feature = "tower")]
+pub mod fallback;
 mod router;
 mod shutdown;
 #[cfg(feature = "tower")]
@@ -52,6 +54,8 @@ pub struct Server<R: Net> {
     connection_budget: usize,
     server_budget: usize,
     web: Option<Arc<GrpcWeb>>,
+    #[cfg(feature = "tower")]
+    fallback: Option<Arc<dyn fallback::Fallback>>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -81,6 +85,8 @@ impl<R: Net> Server<R> {
             connection_budget: DEFAULT_CONNECTION_BUDGET,
             server_budget: DEFAULT_SERVER_BUDGET,
             web: None,
+            #[cfg(feature = "tower")]
+            fallback: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -156,6 +162,49 @@ impl<R: Net> Server<R> {
             budget: ServerBudget::new(self.server_budget),
             connection_budget: self.connection_budget,
         })
+    }
+
+    /// Serves the requests that are not gRPC with `service` (an axum
+    /// `Router`, any `tower::Service`), on the server's own port: REST
+    /// routes beside gRPC, with gRPC calls on Weir's own connection driver.
+    /// HTTP/1.1 requests (told from HTTP/2 by their first octets, or by
+    /// ALPN on TLS, which then offers `http/1.1` too) go to `service`
+    /// unless they are gRPC-Web calls this server serves
+    /// ([`Server::grpc_web`]). The request body is an
+    /// [`Incoming`](fallback::Incoming) fed as the client sends it.
+    ///
+    /// ```no_run
+    /// # fn f(server: weir_rt::Server<weir_tokio::Tokio>) -> weir_rt::Server<weir_tokio::Tokio> {
+    /// let rest = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    /// server.fallback(rest)
+    /// # }
+    /// ```
+    #[cfg(feature = "tower")]
+    pub fn fallback<S, B>(mut self, service: S) -> Self
+    where
+        S: tower_service::Service<
+                http::Request<fallback::Incoming>,
+                Response = http::Response<B>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<fallback::BoxError>,
+    {
+        self.fallback = Some(Arc::new(fallback::TowerFallback(service)));
+        self
+    }
+
+    /// HTTP/1.1 is served besides HTTP/2 (gRPC-Web or a fallback).
+    fn serves_http1(&self) -> bool {
+        #[cfg(feature = "tower")]
+        if self.fallback.is_some() {
+            return true;
+        }
+        self.web.is_some()
     }
 
     /// The gRPC and HTTP/2 configuration, for settings without a shortcut.
@@ -347,8 +396,8 @@ impl<R: Net> BoundServer<R> {
         let grace = server.config.h2.shutdown_grace;
         let ctx = server.take_ctx(listener.local_addr());
         #[cfg(feature = "tls")]
-        let tls = match (&server.web, server.tls) {
-            (Some(_), Some(tls)) => Some(crate::tls::with_http11(&tls)),
+        let tls = match (server.serves_http1(), server.tls.take()) {
+            (true, Some(tls)) => Some(crate::tls::with_http11(&tls)),
             (_, tls) => tls,
         };
         let shutdown = Shutdown::default();
@@ -370,6 +419,9 @@ impl<R: Net> BoundServer<R> {
                         shutdown: shutdown.clone(),
                         handshake_timeout: server.handshake_timeout,
                         web: server.web.clone(),
+                        http1: server.serves_http1(),
+                        #[cfg(feature = "tower")]
+                        fallback: server.fallback.clone(),
                         #[cfg(feature = "tls")]
                         tls: tls.clone(),
                     };
@@ -407,6 +459,10 @@ struct Connection<R: Net> {
     handshake_timeout: Duration,
     /// gRPC-Web on: HTTP/1.1 connections are served too.
     web: Option<Arc<GrpcWeb>>,
+    /// HTTP/1.1 connections are served (gRPC-Web or a fallback).
+    http1: bool,
+    #[cfg(feature = "tower")]
+    fallback: Option<Arc<dyn fallback::Fallback>>,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -433,9 +489,9 @@ impl<R: Net> Connection<R> {
                 }
             }
         };
-        let Some(web) = self.web.clone() else {
+        if !self.http1 {
             return ServerDriver::new(self.rt, io, peer, self.ctx, self.shutdown.listener()).await;
-        };
+        }
         let (protocol, io, sniffed) = match peer.alpn.as_deref() {
             Some(web::ALPN_HTTP11) => (web::Protocol::Http1, io, Default::default()),
             Some(_) => (web::Protocol::Http2, io, Default::default()),
@@ -449,6 +505,10 @@ impl<R: Net> Connection<R> {
         let listener = self.shutdown.listener();
         match protocol {
             web::Protocol::Http1 => {
+                let web = self.web.clone();
+                #[cfg(feature = "tower")]
+                web::WebDriver::new(self.rt, io, sniffed, peer, self.ctx, web, self.fallback, listener).await;
+                #[cfg(not(feature = "tower"))]
                 web::WebDriver::new(self.rt, io, sniffed, peer, self.ctx, web, listener).await;
             }
             web::Protocol::Http2 if sniffed.is_empty() => {

@@ -40,6 +40,8 @@ use crate::runtime::{BoxFuture, Io, PeerInfo, Runtime, Timer};
 use crate::server::driver::{
     ServerCtx, StreamNext, UNREGISTERED, panicked, settle, with_interceptors, with_interceptors_before,
 };
+#[cfg(feature = "tower")]
+use crate::server::fallback::{self, Fallback, FallbackExchange};
 use crate::server::router::{Method, ResponseStream};
 use crate::server::shutdown::Listener;
 use crate::stats::Side;
@@ -116,6 +118,30 @@ struct Exchange {
     request_done: bool,
     /// The gRPC-Web call, when the request is one that is being served.
     call: Option<Box<WebCall>>,
+    /// The request the fallback service serves.
+    #[cfg(feature = "tower")]
+    fallback: Option<Box<FallbackExchange>>,
+}
+
+impl Exchange {
+    fn new(id: RequestId) -> Self {
+        Exchange {
+            id,
+            request_done: false,
+            call: None,
+            #[cfg(feature = "tower")]
+            fallback: None,
+        }
+    }
+
+    /// Answered, as far as the server goes.
+    fn answered(&self) -> bool {
+        #[cfg(feature = "tower")]
+        if self.fallback.as_ref().is_some_and(|f| !f.is_done()) {
+            return false;
+        }
+        self.call.as_ref().is_none_or(|c| matches!(c.phase, Phase::Done))
+    }
 }
 
 /// The link of a client-streaming request whose messages were all queued
@@ -133,7 +159,13 @@ pub(crate) struct WebDriver<R: Runtime> {
     io: Box<dyn Io>,
     conn: ServerConnection,
     ctx: Arc<ServerCtx>,
+    /// gRPC-Web settings (the defaults when only a fallback is served).
     web: Arc<GrpcWeb>,
+    /// gRPC-Web calls are served (not only the fallback).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    serves_web: bool,
+    #[cfg(feature = "tower")]
+    fallback: Option<Arc<dyn Fallback>>,
     peer: Arc<PeerInfo>,
     out: ChunkedBuf,
     timer: Option<R::Timer>,
@@ -156,15 +188,21 @@ pub(crate) struct WebDriver<R: Runtime> {
 
 impl<R: Runtime> WebDriver<R> {
     /// A driver for `io`, whose first octets `sniffed` were already read.
+    /// `web`: gRPC-Web is served (else only the fallback, with default
+    /// HTTP/1.1 limits).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         rt: R,
         io: Box<dyn Io>,
         sniffed: BytesMut,
         peer: PeerInfo,
         ctx: Arc<ServerCtx>,
-        web: Arc<GrpcWeb>,
+        web: Option<Arc<GrpcWeb>>,
+        #[cfg(feature = "tower")] fallback: Option<Arc<dyn Fallback>>,
         shutdown: Listener,
     ) -> Self {
+        let serves_web = web.is_some();
+        let web = web.unwrap_or_default();
         let now = rt.now();
         let mut conn = ServerConnection::new(web.http1.clone(), now);
         if !sniffed.is_empty() {
@@ -179,6 +217,9 @@ impl<R: Runtime> WebDriver<R> {
             conn,
             ctx,
             web,
+            serves_web,
+            #[cfg(feature = "tower")]
+            fallback,
             peer: Arc::new(peer),
             out: ChunkedBuf::new(),
             timer: None,
@@ -315,11 +356,17 @@ impl<R: Runtime> WebDriver<R> {
                 self.budget.register(cx);
                 return progress;
             }
+            #[cfg(feature = "tower")]
+            if let Some(f) = self.exchange.as_ref().and_then(|e| e.fallback.as_ref())
+                && !f.has_room(cx)
+            {
+                return progress;
+            }
             let Some(event) = self.conn.poll_event() else { return progress };
             progress = true;
             match event {
                 Event::Request(head) => self.on_request(head),
-                Event::Data { data, .. } => self.on_data(&data),
+                Event::Data { data, .. } => self.on_data(data),
                 Event::End { .. } => self.on_end(),
                 Event::Error(e) => self.on_error(e),
             }
@@ -329,7 +376,24 @@ impl<R: Runtime> WebDriver<R> {
 
     fn on_request(&mut self, head: RequestHead) {
         let id = head.id;
-        self.exchange = Some(Exchange { id, request_done: false, call: None });
+        self.exchange = Some(Exchange::new(id));
+        #[cfg(feature = "tower")]
+        if let Some(fallback) = self.fallback.clone()
+            && !self.is_grpc_web(&head)
+        {
+            match FallbackExchange::start(&*fallback, &head) {
+                Some(f) => {
+                    if let Some(ex) = &mut self.exchange {
+                        ex.fallback = Some(Box::new(f));
+                    }
+                    if head.expects_continue {
+                        let _ = self.conn.send_continue(id);
+                    }
+                }
+                None => self.respond_empty(id, ResponseHead::new(400).with_content_length(0).with_close()),
+            }
+            return;
+        }
         match &head.method[..] {
             b"OPTIONS" => {
                 let resp = cors::preflight(&self.web, &head);
@@ -340,6 +404,24 @@ impl<R: Runtime> WebDriver<R> {
                 None => self.respond_empty(id, ResponseHead::new(415).with_content_length(0)),
             },
             _ => self.respond_empty(id, ResponseHead::new(404).with_content_length(0)),
+        }
+    }
+
+    /// True for the requests gRPC-Web serves: calls with a gRPC-Web content
+    /// type, and CORS preflights for the methods the router serves.
+    #[cfg(feature = "tower")]
+    fn is_grpc_web(&self, head: &RequestHead) -> bool {
+        if !self.serves_web {
+            return false;
+        }
+        let path = match head.target.iter().position(|&b| b == b'?') {
+            Some(q) => &head.target[..q],
+            None => &head.target[..],
+        };
+        match &head.method[..] {
+            b"POST" => head.header("content-type").and_then(|v| web::parse_content_type(v)).is_some(),
+            b"OPTIONS" => self.ctx.router.lookup(path).is_ok(),
+            _ => false,
         }
     }
 
@@ -436,7 +518,12 @@ impl<R: Runtime> WebDriver<R> {
         Ok((metadata_of(head)?, deadline, compression))
     }
 
-    fn on_data(&mut self, data: &[u8]) {
+    fn on_data(&mut self, data: Bytes) {
+        #[cfg(feature = "tower")]
+        if let Some(f) = self.exchange.as_mut().and_then(|e| e.fallback.as_mut()) {
+            return f.on_data(data);
+        }
+        let data = &data[..];
         let max = self.ctx.config.messages.max_recv_message_size;
         let Some(call) = self.reading_call() else { return };
         call.decoder.push(data);
@@ -461,6 +548,10 @@ impl<R: Runtime> WebDriver<R> {
     fn on_end(&mut self) {
         let Some(ex) = &mut self.exchange else { return };
         ex.request_done = true;
+        #[cfg(feature = "tower")]
+        if let Some(f) = &mut ex.fallback {
+            return f.on_end(Ok(()));
+        }
         let Some(call) = self.reading_call() else { return };
         if let Err(e) = call.decoder.finish() {
             return self.finish(web_error_status(e), Metadata::new());
@@ -471,6 +562,10 @@ impl<R: Runtime> WebDriver<R> {
     /// The client sent something the connection refused (it answered, or
     /// finishes the response begun, and closes).
     fn on_error(&mut self, _: RequestError) {
+        #[cfg(feature = "tower")]
+        if let Some(f) = self.exchange.as_mut().and_then(|e| e.fallback.as_mut()) {
+            f.on_end(Err("malformed HTTP/1.1 request".into()));
+        }
         if let Some(mut call) = self.exchange.take().and_then(|e| e.call) {
             call.cancel(&self.rt, Status::new(Code::Internal, "malformed HTTP/1.1 request"));
         }
@@ -484,6 +579,8 @@ impl<R: Runtime> WebDriver<R> {
     /// Keeps the budget's count of request octets equal to what is held.
     fn sync_budget(&mut self) {
         let held = self.exchange.as_ref().and_then(|e| e.call.as_ref()).map_or(0, |c| c.held_inbound());
+        #[cfg(feature = "tower")]
+        let held = held + self.exchange.as_ref().and_then(|e| e.fallback.as_ref()).map_or(0, |f| f.held());
         if held > self.charged {
             self.budget.charge_inbound(held - self.charged);
         } else {
@@ -554,8 +651,26 @@ impl<R: Runtime> WebDriver<R> {
         };
     }
 
+    /// Polls the fallback service's response and writes it.
+    #[cfg(feature = "tower")]
+    fn drive_fallback(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(ex) = &mut self.exchange else { return false };
+        let Some(f) = &mut ex.fallback else { return false };
+        let out = self.out.len();
+        match f.drive(&mut self.conn, ex.id, cx, |conn| out + conn.send_buffered() < OUT_HIGH) {
+            fallback::Drive::Progress(p) => p,
+            fallback::Drive::Abort => {
+                self.fail();
+                true
+            }
+        }
+    }
+
     /// Polls the call's handler, response stream or `after` hooks.
     fn drive_call(&mut self, cx: &mut Context<'_>) -> bool {
+        #[cfg(feature = "tower")]
+        let mut progress = self.drive_fallback(cx);
+        #[cfg(not(feature = "tower"))]
         let mut progress = false;
         loop {
             let room = self.out.len() + self.conn.send_buffered() < OUT_HIGH;
@@ -713,9 +828,8 @@ impl<R: Runtime> WebDriver<R> {
 
     /// The exchange is over once its request was read and its call answered.
     fn retire_exchange(&mut self) {
-        let over = self.exchange.as_ref().is_some_and(|e| {
-            e.request_done && e.call.as_ref().is_none_or(|c| matches!(c.phase, Phase::Done))
-        }) && self.conn.current_request().is_none();
+        let over = self.exchange.as_ref().is_some_and(|e| e.request_done && e.answered())
+            && self.conn.current_request().is_none();
         if over {
             self.exchange = None;
             self.sync_budget();
