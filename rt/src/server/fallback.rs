@@ -407,3 +407,60 @@ impl FallbackExchange {
         Drive::Progress(progress)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The driver may queue at most `BODY_HIGH` octets ahead of the service;
+    /// it is woken when the service reads, and the body ends as sent.
+    #[test]
+    fn the_request_body_queue_is_bounded_and_wakes_the_driver() {
+        let (tx, mut rx) = body(Some(2 * BODY_HIGH as u64));
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let chunk = Bytes::from(vec![7u8; BODY_HIGH / 4]);
+        let mut pushed = 0;
+        while tx.has_room(&cx) {
+            tx.push(chunk.clone());
+            pushed += chunk.len();
+            assert!(pushed <= BODY_HIGH + chunk.len(), "queued past the bound");
+        }
+        assert_eq!(tx.queued(), BODY_HIGH);
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut rx).poll_frame(&mut cx) else { panic!("a frame") };
+        assert_eq!(frame.into_data().unwrap(), chunk);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "reading woke the driver");
+        assert!(tx.has_room(&cx));
+        tx.end(Ok(()));
+        let mut total = chunk.len();
+        while let Poll::Ready(Some(Ok(f))) = Pin::new(&mut rx).poll_frame(&mut cx) {
+            total += f.into_data().unwrap().len();
+        }
+        assert_eq!(total, BODY_HIGH);
+        assert!(rx.is_end_stream());
+        assert_eq!(rx.size_hint().exact(), Some(2 * BODY_HIGH as u64));
+    }
+
+    /// A connection that ends before the body does makes the body an error.
+    #[test]
+    fn a_body_cut_short_is_an_error() {
+        let (tx, mut rx) = body(None);
+        tx.push(Bytes::from_static(b"part"));
+        drop(tx);
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let mut cx = Context::from_waker(&waker);
+        assert!(matches!(Pin::new(&mut rx).poll_frame(&mut cx), Poll::Ready(Some(Ok(_)))));
+        assert!(matches!(Pin::new(&mut rx).poll_frame(&mut cx), Poll::Ready(Some(Err(_)))));
+    }
+}
