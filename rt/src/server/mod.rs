@@ -113,12 +113,13 @@ impl<R: Net> Server<R> {
     }
 
     /// Also serves every method to gRPC-Web clients (browsers) over HTTP/1.1
-    /// on the same port: `POST /package.Service/Method` with
+    /// and HTTP/2 on the same port: `POST /package.Service/Method` with
     /// `content-type: application/grpc-web[+proto]` or
     /// `application/grpc-web-text[+proto]`, CORS as `web` allows. Each
     /// connection's first octets (or, on TLS, ALPN: `http/1.1` is then
-    /// offered besides `h2`) choose HTTP/2 or HTTP/1.1; gRPC clients and
-    /// HTTP/2 behave as without it. Off by default.
+    /// offered after `h2`) choose HTTP/2 or HTTP/1.1; on HTTP/2 the content
+    /// type tells gRPC-Web calls from gRPC ones, which behave as without it.
+    /// Off by default.
     ///
     /// ```no_run
     /// # fn f(server: weir_rt::Server<weir_tokio::Tokio>) -> weir_rt::Server<weir_tokio::Tokio> {
@@ -325,6 +326,7 @@ impl<R: Net> BoundServer<R> {
             local: listener.local_addr(),
             budget: ServerBudget::new(server.server_budget),
             connection_budget: server.connection_budget,
+            web: server.web.clone(),
         });
         #[cfg(feature = "tls")]
         let tls = match (&server.web, server.tls) {
