@@ -132,6 +132,10 @@ pub enum ServerEvent {
 pub struct Server {
     calls: Calls<ServerSide, ServerEvent>,
     config: ServerConfig,
+    /// gRPC-Web calls' trailers frames the stream's full send buffer did
+    /// not take yet (one small frame per stream at most), sent with
+    /// END_STREAM when the stream is writable again.
+    web_tails: std::collections::HashMap<StreamId, Bytes>,
 }
 
 /// The server's own part of a call record.
@@ -151,7 +155,7 @@ impl Server {
     /// A server connection, created when the transport was accepted.
     pub fn new(config: ServerConfig, now: Instant) -> Self {
         let calls = Calls::new(Role::Server, &config.h2, &config.messages, now);
-        Server { calls, config }
+        Server { calls, config, web_tails: Default::default() }
     }
 
     crate::endpoint::forward_io_to_h2!(ServerEvent);
@@ -446,7 +450,20 @@ impl Server {
             WebEncoding::Binary => Bytes::from(frame),
             WebEncoding::Text => web::WebEncoder::new(web).frames(Bytes::from(frame)),
         };
-        self.calls.h2.send_data(call.0, body, true).map_err(stream_status)
+        self.send_web_tail(call.0, body).map_err(stream_status)
+    }
+
+    /// Queues a web call's trailers frame with END_STREAM, or keeps it until
+    /// the stream is writable when its send buffer is full (HTTP/2 trailers
+    /// are never refused for that; this frame must not be either).
+    fn send_web_tail(&mut self, id: StreamId, body: Bytes) -> Result<(), conn::StreamError> {
+        match self.calls.h2.send_data(id, body.clone(), true) {
+            Err(conn::StreamError::BufferFull) => {
+                self.web_tails.insert(id, body);
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Cancels a call: RST_STREAM(CANCEL) (PROTOCOL-HTTP2: servers use this
@@ -480,6 +497,14 @@ impl Server {
                         self.end_call(CallId(stream), reason);
                     }
                 }
+                Event::Writable { stream } if self.web_tails.contains_key(&stream) => {
+                    if let Some(tail) = self.web_tails.remove(&stream) {
+                        let _ = self.send_web_tail(stream, tail);
+                    }
+                }
+                Event::StreamClosed { stream } if !self.web_tails.is_empty() => {
+                    self.web_tails.remove(&stream);
+                }
                 Event::Writable { stream } => {
                     if self.calls.contains(CallId(stream)) {
                         self.calls.events.push_back(ServerEvent::Writable { call: CallId(stream) });
@@ -487,6 +512,7 @@ impl Server {
                 }
                 Event::GoAway { code, .. } => self.calls.events.push_back(ServerEvent::GoAway { code }),
                 Event::Closed { error } => {
+                    self.web_tails.clear();
                     let ids: Vec<StreamId> = self.calls.map.keys().copied().collect();
                     for id in ids {
                         self.end_call(CallId(id), Status::new(Code::Unavailable, "connection closed"));
