@@ -3,7 +3,7 @@
 # implementations, both directions, both runtimes, h2c and TLS: grpcio
 # (Python, C core; interop/python), gRPC-Go (Debian's golang-google-grpc-dev;
 # interop/go) and grpc-js (Node; interop/node); Weir against itself; a
-# gRPC-Web client (@connectrpc/connect-node over HTTP/1.1,
+# gRPC-Web client (@connectrpc/connect-node over HTTP/1.1 and HTTP/2,
 # interop/node/web_client.js) against the Weir server with --grpc_web; and an
 # h2load run against the Weir interop server. Against gRPC-Go and grpc-js,
 # every row also repeats large_unary and server_streaming_4mib (four 1 MiB
@@ -200,27 +200,53 @@ peer_rows go "$GO_SERVER" "$GO_CLIENT" "all,$REPEATS" "$PEER_SERVER_CASES,$REPEA
 peer_rows grpc-js "node $NODE_DIR/server.js" "node $NODE_DIR/client.js" "all,$REPEATS" "$PEER_SERVER_CASES,$REPEATS"
 
 # --- gRPC-Web client (connect-node) -> Weir server ---------------------------------
-# The cases gRPC-Web carries over HTTP/1.1 (no client streaming or bidi), on
-# the server's one port with --grpc_web; TLS offers http/1.1 by ALPN.
+# The cases gRPC-Web carries (no client streaming or bidi), on the server's
+# one port with --grpc_web, over HTTP/1.1 (web-h1: cleartext told from HTTP/2
+# by its first octets; web-h1-tls: the client offers http/1.1 alone by ALPN)
+# and over HTTP/2 (web-h2: h2c with prior knowledge; web-h2-tls: the client
+# offers h2 and http/1.1, as browsers do, and the server must choose h2).
 dir="connect-web client -> weir server"
 WEB_CASES="all,$REPEATS"
 for rt in "${RUNTIMES[@]}"; do
-    for tr in h2c tls; do
-        label="web-h1" # cleartext: HTTP/1.1 told from HTTP/2 by its first octets
-        if [ "$tr" = tls ]; then label="web-h1-tls"; fi
-        # shellcheck disable=SC2046
-        if ! start_server "$LOGS/weir-server-web-$rt-$tr.log" "$SERVER_BIN" --runtime "$rt" --grpc_web $(server_tls_flag "$tr"); then
-            record "$dir" "$rt" "$label" 0 "server did not start"
+    for hv in 1.1 2; do
+        for tr in h2c tls; do
+            label="web-h${hv%%.*}"
+            if [ "$tr" = tls ]; then label="$label-tls"; fi
+            # shellcheck disable=SC2046
+            if ! start_server "$LOGS/weir-server-$label-$rt.log" "$SERVER_BIN" --runtime "$rt" --grpc_web $(server_tls_flag "$tr"); then
+                record "$dir" "$rt" "$label" 0 "server did not start"
+                stop_server
+                continue
+            fi
+            # shellcheck disable=SC2046
+            run_client "$dir" "$rt" "$label" "$LOGS/connect-web-client-weir-$label-$rt.log" \
+                node "$NODE_DIR/web_client.js" --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
+                --test_case "$WEB_CASES" --http_version "$hv" $(tls_flags "$tr")
             stop_server
-            continue
-        fi
-        # shellcheck disable=SC2046
-        run_client "$dir" "$rt" "$label" "$LOGS/connect-web-client-weir-$rt-$tr.log" \
-            node "$NODE_DIR/web_client.js" --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
-            --test_case "$WEB_CASES" $(tls_flags "$tr")
-        stop_server
+        done
     done
 done
+
+# --- every gRPC client -> Weir's services mounted in axum -----------------------
+# `interop-server --runtime axum`: Server::into_service as the fallback of an
+# axum Router beside a REST route, served by axum (hyper's HTTP/2), cleartext.
+if start_server "$LOGS/weir-server-axum.log" "$SERVER_BIN" --runtime axum; then
+    for peer in python go grpc-js weir; do
+        case $peer in
+            python) cmd="$PY interop/python/interop_client.py" cases=all ;;
+            go) cmd="$GO_CLIENT" cases="all,$REPEATS" ;;
+            grpc-js) cmd="node $NODE_DIR/client.js" cases="all,$REPEATS" ;;
+            weir) cmd="$CLIENT_BIN --runtime tokio" cases="all,$REPEATS" ;;
+        esac
+        # shellcheck disable=SC2086
+        run_client "$peer client -> weir in axum" axum h2c "$LOGS/$peer-client-weir-axum.log" \
+            $cmd --server_host 127.0.0.1 --server_port "$SERVER_PORT" --test_case "$cases" --use_tls=false
+    done
+    stop_server
+else
+    for peer in python go grpc-js weir; do record "$peer client -> weir in axum" axum h2c 0 "server did not start"; done
+    stop_server
+fi
 
 # --- Weir client -> Weir server, across runtimes ---------------------------------
 dir="weir client -> weir server"

@@ -2,11 +2,16 @@
 // The interop client cases that gRPC-Web carries (grpc/grpc
 // doc/interop-test-descriptions.md; no client streaming or bidi from a
 // browser-style client), on @connectrpc/connect-node's gRPC-Web transport
-// over HTTP/1.1: a second, independent gRPC-Web client for Weir's server.
+// over HTTP/1.1 or HTTP/2: a second, independent gRPC-Web client for Weir's
+// server.
 //
 //   node web_client.js --server_host H --server_port P --test_case NAME[,NAME...]|all
 //       [--use_tls=true|false] [--server_host_override NAME] [--ca_file PATH]
-//       [--descriptor_set PATH]
+//       [--descriptor_set PATH] [--http_version 1.1|2]
+//
+// --http_version 2: h2c with prior knowledge in cleartext; on TLS, ALPN
+// offers h2 and http/1.1 as browsers do, and the server must choose h2 (the
+// transport fails otherwise). Default 1.1 (TLS offers http/1.1 only).
 //
 // No protoc and no generated code: grpc.testing's services and messages come
 // from grpc_testing.binpb beside this file, the FileDescriptorSet weir-build
@@ -232,15 +237,19 @@ async function main() {
   const { authority, names } = common.target(flags, ALL);
 
   const tls = isTrue(flags.use_tls);
+  const httpVersion = flags.http_version ?? '1.1';
+  if (httpVersion !== '1.1' && httpVersion !== '2') {
+    throw new Error(`--http_version ${httpVersion}: 1.1 or 2`);
+  }
   const nodeOptions = {};
   if (tls) {
     nodeOptions.ca = fs.readFileSync(flags.ca_file ?? path.join(CERT_DIR, 'ca.pem'));
-    nodeOptions.ALPNProtocols = ['http/1.1'];
+    nodeOptions.ALPNProtocols = httpVersion === '2' ? ['h2', 'http/1.1'] : ['http/1.1'];
     if (flags.server_host_override) nodeOptions.servername = flags.server_host_override;
   }
   const transport = createGrpcWebTransport({
     baseUrl: `${tls ? 'https' : 'http'}://${authority}`,
-    httpVersion: '1.1',
+    httpVersion,
     nodeOptions,
   });
   const testing = loadTesting(flags.descriptor_set ?? DESCRIPTOR_SET);

@@ -463,3 +463,47 @@ fn grpc_web_error_statuses_keep_their_trailing_metadata() {
         own.stop().await;
     });
 }
+
+/// With a fallback, TLS offers `http/1.1` before `h2`: a browser-like
+/// client offering both gets HTTP/1.1 and the REST route, while a gRPC
+/// client (only `h2`) keeps HTTP/2.
+#[test]
+fn on_tls_a_fallback_makes_browsers_use_http1() {
+    use weir_rt::tls::{ClientTlsConfig, Identity, ServerTlsConfig, rustls};
+    run(async {
+        let pki = suite::certs::generate();
+        let tls = ServerTlsConfig::new(Identity::from_pem(&pki.server_cert, &pki.server_key).unwrap());
+        let server = test_server(Tokio, Default::default()).tls_config(tls).unwrap();
+        let server = weir_with_fallback(server).await;
+        let addr = server.addr.unwrap();
+        let ca = pki.ca.clone();
+        let (alpn, raw) = tokio::task::spawn_blocking(move || {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in weir_rt::tls::certificates_from_pem(ca.as_bytes()).unwrap() {
+                roots.add(c).unwrap();
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            let conn =
+                rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
+            tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").unwrap();
+            let mut out = Vec::new();
+            let _ = tls.read_to_end(&mut out);
+            (tls.conn.alpn_protocol().map(<[u8]>::to_vec), String::from_utf8_lossy(&out).into_owned())
+        })
+        .await
+        .unwrap();
+        assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+        assert!(raw.starts_with("HTTP/1.1 200 OK") && raw.ends_with("ok"), "{raw}");
+        let tls = ClientTlsConfig::new().ca_pem(&pki.ca).unwrap();
+        let ch = Endpoint::<Tokio>::new(server.tls_url()).unwrap().tls_config(tls).connect().await.unwrap();
+        suite::call_kinds_against_any_server(&ch).await;
+        server.stop().await;
+    });
+}

@@ -1,9 +1,13 @@
-//! gRPC-Web over HTTP/1.1 on the server's own port (issue 24), on tokio
-//! and smol: a raw HTTP/1.1 client (a blocking `std::net::TcpStream` on a
-//! thread of its own) calls the suite's test service in binary and text
-//! mode, CORS preflights are allowed or refused, HTTP/2 clients share the
-//! port, TLS picks the driver by ALPN, and `curl --http1.1` gets a valid
-//! response.
+//! gRPC-Web (grpc/doc/PROTOCOL-WEB.md) on the server's own port, on tokio
+//! and smol. Over HTTP/1.1 (issue 24): a raw HTTP/1.1 client (a blocking
+//! `std::net::TcpStream` on a thread of its own) calls the suite's test
+//! service in binary and text mode, CORS preflights are allowed or refused,
+//! HTTP/2 clients share the port, and `curl --http1.1` gets a valid
+//! response. Over HTTP/2: `curl --http2-prior-knowledge` makes the same
+//! calls (unary in both modes, server streaming, error statuses, CORS
+//! preflights) and gets the same answers; with TLS, ALPN offers `h2` first,
+//! so a client offering both (curl, browsers) gets HTTP/2 and one offering
+//! only `http/1.1` the HTTP/1.1 driver.
 
 mod suite;
 
@@ -438,7 +442,7 @@ async fn tls_alpn_chooses_the_driver<R: Net + Default>(rt: R) {
     // gRPC clients (ALPN h2 only) get HTTP/2.
     let ch = suite::tls_channel::<R>(&server, &pki).await;
     suite::four_call_kinds(&ch).await;
-    // A browser-like client offering both gets HTTP/1.1 and gRPC-Web.
+    // A client offering only http/1.1 gets HTTP/1.1 and gRPC-Web.
     let (a, ca) = (addr(&server), pki.ca.clone());
     let (alpn, raw) = blocking(move || {
         let mut roots = rustls::RootCertStore::empty();
@@ -451,7 +455,7 @@ async fn tls_alpn_chooses_the_driver<R: Net + Default>(rt: R) {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let name = "localhost".try_into().unwrap();
         let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
         let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(a).unwrap());
@@ -465,6 +469,217 @@ async fn tls_alpn_chooses_the_driver<R: Net + Default>(rt: R) {
     assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
     let (resp, _) = parse_response(&raw);
     assert_eq!(frames(&resp.body)[0], Frame::Message(b"over tls".to_vec()));
+    // A client offering both (curl, as browsers) gets HTTP/2, h2 being the
+    // server's first choice, and gRPC-Web over it.
+    let ca_file = temp_file("ca.pem", pki.ca.as_bytes());
+    let port = a.port();
+    let resp = curl(vec![
+        "--cacert".into(),
+        ca_file.display().to_string(),
+        "--resolve".into(),
+        format!("localhost:{port}:127.0.0.1"),
+        "--data-binary".into(),
+        format!("@{}", temp_file("tls-body", &frame(b"h2 over tls")).display()),
+        "-H".into(),
+        "content-type: application/grpc-web+proto".into(),
+        format!("https://localhost:{port}/test.Test/Unary"),
+    ])
+    .await;
+    assert_eq!(resp.version, "HTTP/2");
+    assert_eq!(resp.status, 200);
+    let f = frames(&resp.body);
+    assert_eq!(f[0], Frame::Message(b"h2 over tls".to_vec()));
+    assert_eq!(grpc_status(&f).0, "0");
+    server.stop().await;
+}
+
+// ----- gRPC-Web over HTTP/2 ------------------------------------------------------
+
+/// A response as `curl -i` prints it.
+#[derive(Debug)]
+struct CurlResponse {
+    version: String,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl CurlResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A file under the temporary directory, unique to this process and call.
+fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("weir-grpc-web-h2-{}-{n}-{name}", std::process::id()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// Runs `curl -s -i` with `args` (URL last) and parses what it printed.
+async fn curl(args: Vec<String>) -> CurlResponse {
+    let out = blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-sS", "-i", "--max-time", "10"])
+            .args(&args)
+            .output()
+            .expect("run curl (apt-get install curl)")
+    })
+    .await;
+    assert!(out.status.success(), "curl failed: {}", String::from_utf8_lossy(&out.stderr));
+    let buf = &out.stdout;
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
+    let head = std::str::from_utf8(&buf[..end]).unwrap();
+    let mut lines = head.split("\r\n");
+    let mut status_line = lines.next().unwrap().split_whitespace();
+    let version = status_line.next().unwrap().to_owned();
+    let status = status_line.next().unwrap().parse().unwrap();
+    let headers = lines
+        .map(|l| {
+            let (n, v) = l.split_once(':').expect("field line");
+            (n.to_ascii_lowercase(), v.trim().to_owned())
+        })
+        .collect();
+    CurlResponse { version, status, headers, body: buf[end + 4..].to_vec() }
+}
+
+/// A gRPC-Web POST over h2c (`--http2-prior-knowledge`).
+async fn post_h2(
+    server: &Running,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+) -> CurlResponse {
+    let mut args: Vec<String> = vec!["--http2-prior-knowledge".into()];
+    args.push("--data-binary".into());
+    args.push(format!("@{}", temp_file("body", body).display()));
+    for (n, v) in [("content-type", content_type), ("x-grpc-web", "1")].iter().chain(extra) {
+        args.push("-H".into());
+        args.push(format!("{n}: {v}"));
+    }
+    args.push(format!("http://{}{path}", addr(server)));
+    let resp = curl(args).await;
+    assert_eq!(resp.version, "HTTP/2", "h2c");
+    resp
+}
+
+/// PROTOCOL-WEB over HTTP/2: unary calls in binary and text mode; the
+/// response's content type is the request's variant, its body the message
+/// frame and the trailers frame; a call from an allowed origin gets the
+/// CORS headers.
+async fn h2_unary_in_both_modes<R: Net + Default>(rt: R) {
+    let server = start(&rt, web_server(rt.clone())).await;
+    let resp = post_h2(
+        &server,
+        "/test.Test/Unary",
+        "application/grpc-web+proto",
+        &frame(b"hello h2"),
+        &[("origin", APP)],
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-type"), Some("application/grpc-web+proto"));
+    assert_eq!(resp.header("access-control-allow-origin"), Some(APP));
+    let expose = resp.header("access-control-expose-headers").expect("exposed headers");
+    assert!(expose.contains("grpc-status") && expose.contains("x-echo"), "{expose}");
+    assert_eq!(resp.header("grpc-status"), None, "the status is in the body");
+    let f = frames(&resp.body);
+    assert_eq!(
+        f,
+        vec![Frame::Message(b"hello h2".to_vec()), Frame::Trailers(vec![("grpc-status".into(), "0".into())])]
+    );
+    // Text mode: base64 both ways.
+    let body = base64(&frame(b"text over h2"));
+    let resp = post_h2(&server, "/test.Test/Unary", "application/grpc-web-text", &body, &[]).await;
+    assert_eq!(resp.header("content-type"), Some("application/grpc-web-text+proto"));
+    assert_eq!(resp.header("access-control-allow-origin"), None, "no origin, no CORS headers");
+    let mut decoded = Vec::new();
+    let mut d = TextDecoder::new();
+    d.push(&resp.body, &mut decoded).unwrap();
+    d.finish(&mut decoded).unwrap();
+    let f = frames(&decoded);
+    assert_eq!(f[0], Frame::Message(b"text over h2".to_vec()));
+    assert_eq!(grpc_status(&f).0, "0");
+    server.stop().await;
+}
+
+/// Server streaming over HTTP/2: each message a frame, then the trailers
+/// frame; a handler's error status in the trailers frame.
+async fn h2_server_streaming<R: Net + Default>(rt: R) {
+    let server = start(&rt, web_server(rt.clone())).await;
+    let mut req = 4u32.to_be_bytes().to_vec();
+    req.extend_from_slice(&100u32.to_be_bytes());
+    let resp = post_h2(&server, "/test.Test/ServerStream", "application/grpc-web", &frame(&req), &[]).await;
+    let f = frames(&resp.body);
+    assert_eq!(f.len(), 5);
+    for m in &f[..4] {
+        assert_eq!(*m, Frame::Message(vec![0xab; 100]));
+    }
+    assert_eq!(grpc_status(&f).0, "0");
+    let resp = post_h2(&server, "/test.Test/ServerStream", "application/grpc-web", &frame(b"bad"), &[]).await;
+    assert_eq!(grpc_status(&frames(&resp.body)), ("3".into(), Some("need count and size".into())));
+    server.stop().await;
+}
+
+/// Error statuses over HTTP/2: an unknown method (refused before any
+/// handler) answers 200 with the status in the trailers frame, CORS headers
+/// included for an allowed origin; a message over the limit is
+/// RESOURCE_EXHAUSTED.
+async fn h2_error_statuses<R: Net + Default>(rt: R) {
+    let server = start(&rt, web_server(rt.clone())).await;
+    let resp =
+        post_h2(&server, "/test.Test/Nope", "application/grpc-web+proto", &frame(b""), &[("origin", APP)])
+            .await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("access-control-allow-origin"), Some(APP));
+    let f = frames(&resp.body);
+    assert_eq!(f.len(), 1, "the trailers frame alone");
+    assert_eq!(grpc_status(&f), ("12".into(), Some("unknown method Nope for service test.Test".into())));
+    let resp = post_h2(&server, "/test.Test/Unary", "application/grpc-web", &[0, 0x7f, 0, 0, 0], &[]).await;
+    assert_eq!(grpc_status(&frames(&resp.body)).0, "8");
+    let resp = post_h2(&server, "/test.Test/Unary", "application/grpc-web-text", b"AAAA!!!=", &[]).await;
+    let mut decoded = Vec::new();
+    TextDecoder::new().push(&resp.body, &mut decoded).unwrap();
+    assert_eq!(grpc_status(&frames(&decoded)).0, "13");
+    server.stop().await;
+}
+
+/// A CORS preflight on an h2 stream gets the HTTP/1.1 driver's answer:
+/// 204 with the CORS headers for an allowed origin, 403 without them
+/// otherwise.
+async fn h2_preflights_follow_the_allowed_origins<R: Net + Default>(rt: R) {
+    let server = start(&rt, web_server(rt.clone())).await;
+    let preflight = |origin: &str| {
+        vec![
+            "--http2-prior-knowledge".to_string(),
+            "-X".into(),
+            "OPTIONS".into(),
+            "-H".into(),
+            format!("origin: {origin}"),
+            "-H".into(),
+            "access-control-request-method: POST".into(),
+            "-H".into(),
+            "access-control-request-headers: content-type,x-grpc-web,x-user-agent,x-custom".into(),
+            format!("http://{}/test.Test/Unary", addr(&server)),
+        ]
+    };
+    let resp = curl(preflight(APP)).await;
+    assert_eq!(resp.version, "HTTP/2");
+    assert_eq!(resp.status, 204);
+    assert_eq!(resp.header("access-control-allow-origin"), Some(APP));
+    assert_eq!(resp.header("access-control-allow-methods"), Some("POST"));
+    let headers = resp.header("access-control-allow-headers").unwrap();
+    for h in ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "x-custom"] {
+        assert!(headers.split(", ").any(|x| x == h), "{h} allowed: {headers}");
+    }
+    assert_eq!(resp.header("access-control-max-age"), Some("86400"));
+    let resp = curl(preflight("https://evil.example")).await;
+    assert_eq!(resp.status, 403);
+    assert!(resp.headers.iter().all(|(n, _)| !n.starts_with("access-control")), "{:?}", resp.headers);
     server.stop().await;
 }
 
@@ -528,4 +743,8 @@ on_each_runtime!(
     without_grpc_web_http1_is_refused_as_before,
     tls_alpn_chooses_the_driver,
     curl_gets_a_valid_response,
+    h2_unary_in_both_modes,
+    h2_server_streaming,
+    h2_error_statuses,
+    h2_preflights_follow_the_allowed_origins,
 );

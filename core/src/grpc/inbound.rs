@@ -16,6 +16,7 @@ use bytes::Bytes;
 use super::codec::{DecodeError, MessageDecoder, RawMessage};
 use super::compression::{Compression, CompressionError};
 use super::status::{Code, Status};
+use super::web::{TextDecoder, WebError};
 use crate::conn::{Connection, Read};
 use crate::frame::StreamId;
 
@@ -200,6 +201,9 @@ pub(crate) struct Inbound {
     pub end_reported: bool,
     encoding: Option<Arc<dyn Compression>>,
     max_len: usize,
+    /// A gRPC-Web text call (PROTOCOL-WEB `application/grpc-web-text`): its
+    /// DATA is base64, split anywhere, decoded before the message decoder.
+    text: Option<TextDecoder>,
 }
 
 /// What a pump found.
@@ -228,7 +232,40 @@ impl Inbound {
             end_reported: false,
             encoding,
             max_len,
+            text: None,
         }
+    }
+
+    /// Makes this a gRPC-Web text call's receive state: its DATA is base64
+    /// (padding allowed after any group, groups split anywhere) holding the
+    /// length-prefixed messages.
+    pub fn set_base64(&mut self) {
+        self.text = Some(TextDecoder::new());
+    }
+
+    /// `data` as the message decoder takes it: as it came, or decoded from
+    /// base64 on a text call (`fin`: the body ends with it, so an unpadded
+    /// last group is decoded now). At most three characters wait in the
+    /// text decoder; what comes out is shorter than what went in.
+    fn unwrap_data(&mut self, data: Bytes, fin: bool) -> Result<Bytes, Status> {
+        let Some(text) = &mut self.text else { return Ok(data) };
+        let mut out = Vec::with_capacity(data.len() / 4 * 3 + 3);
+        let decoded = text.push(&data, &mut out).and_then(|()| match fin {
+            true => text.finish(&mut out),
+            false => Ok(()),
+        });
+        decoded.map_err(web_status)?;
+        Ok(Bytes::from(out))
+    }
+
+    /// The peer ended the stream without data: on a text call, the last
+    /// group it left unpadded goes to the decoder.
+    fn end_text(&mut self) -> Result<(), Status> {
+        if self.text.is_some() {
+            let tail = self.unwrap_data(Bytes::new(), true)?;
+            self.decoder.push(tail);
+        }
+        Ok(())
     }
 
     /// Reuses this state for a new call (keeps the queues' allocations).
@@ -243,6 +280,7 @@ impl Inbound {
         self.end_reported = false;
         self.encoding = encoding;
         self.max_len = max_len;
+        self.text = None;
     }
 
     /// Received bytes this call holds: its partial message and the whole
@@ -310,13 +348,22 @@ impl Inbound {
                 Ok(Read::Data { data, fin }) => {
                     self.peer_ended = fin;
                     pulled += data.len();
+                    let data = match self.unwrap_data(data, fin) {
+                        Ok(data) => data,
+                        Err(status) => break Err(status),
+                    };
                     match self.decoder.push_whole(data) {
                         Ok(Some(m)) => self.push_ready(m),
                         Ok(None) => {}
                         Err(e) => break Err(decode_status(e)),
                     }
                 }
-                Ok(Read::Finished) => self.peer_ended = true,
+                Ok(Read::Finished) => {
+                    self.peer_ended = true;
+                    if let Err(status) = self.end_text() {
+                        break Err(status);
+                    }
+                }
                 Ok(Read::Pending) => break Ok(Pumped::Waiting),
                 // The stream is gone (reset or closed and dropped): the owner
                 // learns why from the reset event.
@@ -429,9 +476,13 @@ impl Inbound {
         match h2.read(id, usize::MAX) {
             Ok(Read::Data { data, fin }) => {
                 self.peer_ended = fin;
+                let data = self.unwrap_data(data, fin)?;
                 self.decoder.push(data);
             }
-            Ok(Read::Finished) => self.peer_ended = true,
+            Ok(Read::Finished) => {
+                self.peer_ended = true;
+                self.end_text()?;
+            }
             Ok(Read::Pending) | Err(_) => return Ok(Pumped::Waiting),
         }
         if let Some(m) = self.decoder.next_message().map_err(decode_status)? {
@@ -450,8 +501,10 @@ impl Inbound {
     /// is already in memory, and checks that it ended on a message boundary.
     pub fn finish_stream(&mut self, h2: &mut Connection, id: StreamId) -> Result<(), Status> {
         while let Ok(Read::Data { data, .. }) = h2.read(id, usize::MAX) {
+            let data = self.unwrap_data(data, false)?;
             self.decoder.push(data);
         }
+        self.end_text()?;
         self.peer_ended = true;
         self.partial_since = None;
         while let Some(m) = self.decoder.next_message().map_err(decode_status)? {
@@ -498,6 +551,11 @@ impl Inbound {
             }
         }
     }
+}
+
+/// The status of a gRPC-Web text body that is not base64.
+fn web_status(e: WebError) -> Status {
+    Status::new(Code::Internal, format!("malformed gRPC-Web request body: {e}"))
 }
 
 fn decode_status(e: DecodeError) -> Status {

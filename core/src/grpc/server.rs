@@ -12,9 +12,10 @@ use super::inbound::{Received, RecvBatch, RecvMessage, Room};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::parse_timeout;
+use super::web::{self, TextEncoder, WebEncoding};
 use super::{
-    CONTENT_TYPE, CallId, Payload, frame_message, framed_len, gone, is_grpc_content_type, send_framed,
-    status_fields, stream_status,
+    CONTENT_TYPE, CallId, Framed, Payload, check_batch, frame_message, framed_len, gone,
+    is_grpc_content_type, send_framed, status_fields, stream_status,
 };
 use crate::conn::{self, Connection, ConnectionError, Event, HeadersKind, Role, TransmitBuf};
 use crate::error_code::ErrorCode;
@@ -29,6 +30,22 @@ pub struct ServerConfig {
     pub h2: conn::Config,
     /// Message limits and compression (requests received, responses sent).
     pub messages: MessageConfig,
+    /// Serves gRPC-Web (grpc/doc/PROTOCOL-WEB.md) on HTTP/2 streams too
+    /// (default off: such requests get 415 like any other content type).
+    ///
+    /// When on, requests with `content-type: application/grpc-web[+proto]`
+    /// or `application/grpc-web-text[+proto]` are calls like gRPC ones
+    /// ([`CallStart::web`] tells which): their bodies are decoded with the
+    /// gRPC-Web framing (base64 in text mode, split anywhere), responses
+    /// carry the same variant's content type and gRPC-Web frames, and the
+    /// status with the trailing metadata goes as the body's last frame
+    /// (flag `0x80`), never as HTTP/2 trailers. A request refused before a
+    /// call starts (bad `grpc-timeout`, unknown `grpc-encoding`...) is
+    /// answered trailers-only, the status in the response headers, which
+    /// gRPC-Web clients accept. An `OPTIONS` request is reported as
+    /// [`ServerEvent::Preflight`] for the owner to answer with
+    /// [`Server::respond`] (CORS is the owner's policy).
+    pub grpc_web: bool,
 }
 
 /// A new call as the server sees it.
@@ -48,6 +65,9 @@ pub struct CallStart {
     pub encoding: Option<&'static str>,
     /// The request's `grpc-accept-encoding` (encodings the client can read).
     pub accept_encoding: Bytes,
+    /// A gRPC-Web call ([`ServerConfig::grpc_web`]): how its bodies are
+    /// carried. `None` for gRPC.
+    pub web: Option<WebEncoding>,
 }
 
 /// What happened, from the server's point of view.
@@ -86,6 +106,15 @@ pub enum ServerEvent {
         /// What the call's messages took on the wire until then.
         wire: WireBytes,
     },
+    /// An `OPTIONS` request, with [`ServerConfig::grpc_web`] on (a
+    /// browser's CORS preflight): no call; answer it with
+    /// [`Server::respond`]. Its body, if any, is read and dropped.
+    Preflight {
+        /// Its stream.
+        call: CallId,
+        /// Its request headers.
+        headers: Arc<Headers>,
+    },
     /// The client sent GOAWAY.
     GoAway {
         /// Its error code.
@@ -103,6 +132,10 @@ pub enum ServerEvent {
 pub struct Server {
     calls: Calls<ServerSide, ServerEvent>,
     config: ServerConfig,
+    /// gRPC-Web calls' trailers frames the stream's full send buffer did
+    /// not take yet (one small frame per stream at most), sent with
+    /// END_STREAM when the stream is writable again.
+    web_tails: std::collections::HashMap<StreamId, Bytes>,
 }
 
 /// The server's own part of a call record.
@@ -111,13 +144,18 @@ struct ServerSide {
     /// The client's `grpc-accept-encoding`: response encodings it can read.
     accepts: Bytes,
     headers_sent: bool,
+    /// A gRPC-Web call: how its bodies are carried.
+    web: Option<WebEncoding>,
+    /// Header fields the owner added to the response headers
+    /// ([`Server::add_response_headers`]).
+    extra: Vec<HeaderField>,
 }
 
 impl Server {
     /// A server connection, created when the transport was accepted.
     pub fn new(config: ServerConfig, now: Instant) -> Self {
         let calls = Calls::new(Role::Server, &config.h2, &config.messages, now);
-        Server { calls, config }
+        Server { calls, config, web_tails: Default::default() }
     }
 
     crate::endpoint::forward_io_to_h2!(ServerEvent);
@@ -135,10 +173,11 @@ impl Server {
             // one right after the trailers. Otherwise RST_STREAM(CANCEL), as
             // the protocol document says.
             let status = Status::new(Code::DeadlineExceeded, "Deadline Exceeded");
+            let web = self.calls.get(call).is_some_and(|c| c.side.web.is_some());
             let clean = self.calls.h2.send_buffered(call.0) == 0
                 && self.send_status(call, &status, &Metadata::new()).is_ok();
             let _ = if clean {
-                self.calls.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR)
+                self.reset_after_status(call.0, web)
             } else {
                 self.calls.h2.reset_stream(call.0, ErrorCode::CANCEL)
             };
@@ -183,10 +222,42 @@ impl Server {
         c.side.headers_sent = true;
         let mut h = self.calls.h2.take_headers();
         h.pseudo.status = Some(200);
-        h.fields.reserve(3 + metadata.len());
+        h.fields.reserve(3 + c.side.extra.len() + metadata.len());
         push_call_fields(&mut h.fields, None, c.send_compression.as_ref(), &self.config.messages.compressors);
+        if let Some(web) = c.side.web {
+            // The first field is the content type: the request's variant.
+            h.fields[0].value = Bytes::from_static(web.content_type().as_bytes());
+        }
+        h.fields.extend(c.side.extra.iter().cloned());
         metadata.to_fields(&mut h.fields);
         self.calls.h2.send_headers(call.0, h, false).map_err(stream_status)
+    }
+
+    /// Adds header fields to a call's response headers (or trailers-only
+    /// response), after its own and before the handler's metadata: what a
+    /// gRPC-Web call's CORS policy answers (`access-control-allow-origin`...).
+    /// Call before the headers go out; names must be lower-case.
+    pub fn add_response_headers(&mut self, call: CallId, fields: Vec<HeaderField>) -> Result<(), Status> {
+        let c = self.calls.get_mut(call).ok_or_else(gone)?;
+        if c.side.headers_sent {
+            return Err(Status::new(Code::Internal, "response headers already sent"));
+        }
+        c.side.extra.extend(fields);
+        Ok(())
+    }
+
+    /// Answers a request that is not a call ([`ServerEvent::Preflight`]):
+    /// a header-only response with `status` and `fields`, ending the stream;
+    /// whatever body the client still sends is read and dropped.
+    pub fn respond(&mut self, stream: CallId, status: u16, fields: Vec<HeaderField>) -> Result<(), Status> {
+        if self.calls.contains(stream) {
+            return Err(Status::new(Code::Internal, "a call is answered with finish"));
+        }
+        let mut h = Headers::response(status);
+        h.fields = fields;
+        self.calls.h2.send_headers(stream.0, h, true).map_err(stream_status)?;
+        self.calls.discard(stream.0);
+        Ok(())
     }
 
     /// Chooses the response compression (must be one the client accepts and
@@ -244,9 +315,20 @@ impl Server {
         }
         let c = self.calls.get(call).ok_or_else(gone)?;
         let algo = if compress { c.send_compression.clone() } else { None };
+        let text = c.side.web == Some(WebEncoding::Text);
         let framed = frame_message(msg, algo.as_deref(), self.config.messages.max_send_message_size)?;
         let wire = framed_len(&framed);
-        send_framed(&mut self.calls.h2, call.0, framed, false).map_err(stream_status)?;
+        if text {
+            // PROTOCOL-WEB: "the server runtime will always base64-encode and
+            // flush gRPC messages atomically": one padded run per message.
+            let mut out = Vec::new();
+            let mut enc = TextEncoder::new();
+            push_framed_text(&mut enc, &framed, &mut out);
+            enc.flush(&mut out);
+            self.calls.h2.send_data(call.0, Bytes::from(out), false).map_err(stream_status)?;
+        } else {
+            send_framed(&mut self.calls.h2, call.0, framed, false).map_err(stream_status)?;
+        }
         if let Some(c) = self.calls.get_mut(call) {
             c.wire_sent += wire;
         }
@@ -264,19 +346,56 @@ impl Server {
         if !c.side.headers_sent {
             self.send_headers(call, &Metadata::new())?;
         }
-        self.calls.send_batch(call, framed, self.config.messages.max_send_message_size, false)
+        let max = self.config.messages.max_send_message_size;
+        let Some(c) = self.calls.get(call).filter(|c| c.side.web == Some(WebEncoding::Text)) else {
+            return self.calls.send_batch(call, framed, max, false);
+        };
+        // Text mode: the batch as one padded base64 run, each message
+        // compressed first when the call compresses.
+        let algo = c.send_compression.clone();
+        let mut spans = Vec::new();
+        check_batch(&framed, max, |start, len| spans.push((start, len)))?;
+        let (mut out, mut enc, mut wire) =
+            (Vec::with_capacity(framed.len().div_ceil(3) * 4), TextEncoder::new(), 0);
+        for (start, len) in spans {
+            let msg = Payload::One(framed.slice(start..start + len));
+            let one = frame_message(msg, algo.as_deref(), max)?;
+            wire += framed_len(&one);
+            push_framed_text(&mut enc, &one, &mut out);
+        }
+        enc.flush(&mut out);
+        self.calls.h2.send_data(call.0, Bytes::from(out), false).map_err(stream_status)?;
+        if let Some(c) = self.calls.get_mut(call) {
+            c.wire_sent += wire;
+        }
+        Ok(())
     }
 
     /// Ends the call with `status` and trailing metadata (trailers-only when no
     /// headers were sent).
     pub fn finish(&mut self, call: CallId, status: &Status, trailers: &Metadata) -> Result<(), Status> {
         self.send_status(call, status, trailers)?;
-        // PROTOCOL-HTTP2 "Early Server Closure": RST_STREAM(NO_ERROR) after the
-        // trailers if the client is still sending.
-        let _ = self.calls.h2.reset_when_sent(call.0, ErrorCode::NO_ERROR);
+        let web = self.calls.get(call).is_some_and(|c| c.side.web.is_some());
+        let _ = self.reset_after_status(call.0, web);
         self.calls.remove(call);
+        if web {
+            // What the client sent and nobody will read: dropped now.
+            self.calls.discard(call.0);
+        }
         self.wake_starved();
         Ok(())
+    }
+
+    /// PROTOCOL-HTTP2 "Early Server Closure": RST_STREAM(NO_ERROR) after the
+    /// status if the client is still sending. Not on a gRPC-Web call: what
+    /// the client still sends is read and dropped instead (its stream's
+    /// credit returns), since HTTP clients such as curl fail a request whose
+    /// upload a reset cut short, even after a complete response.
+    fn reset_after_status(&mut self, id: StreamId, web: bool) -> Result<(), conn::StreamError> {
+        match web {
+            false => self.calls.h2.reset_when_sent(id, ErrorCode::NO_ERROR),
+            true => Ok(()),
+        }
     }
 
     /// Queues the status (trailers, or a trailers-only response) with END_STREAM.
@@ -286,6 +405,9 @@ impl Server {
             return Err(Status::new(Code::Internal, "call already finished"));
         }
         c.finished = true;
+        if let Some(web) = c.side.web {
+            return self.send_web_status(call, web, status, trailers);
+        }
         let mut h = self.calls.h2.take_headers();
         if !c.side.headers_sent {
             c.side.headers_sent = true;
@@ -294,12 +416,54 @@ impl Server {
                 Bytes::from_static(b"content-type"),
                 Bytes::from_static(CONTENT_TYPE),
             ));
+            h.fields.extend(c.side.extra.iter().cloned());
         }
         h.fields.reserve(3 + status.metadata.len() + trailers.len());
         status_fields(status, &mut h.fields);
         status.metadata.to_fields(&mut h.fields);
         trailers.to_fields(&mut h.fields);
         self.calls.h2.send_headers(call.0, h, true).map_err(stream_status)
+    }
+
+    /// A gRPC-Web call's end (PROTOCOL-WEB): the response headers if none
+    /// went out, then the trailers frame (flag 0x80: `grpc-status`,
+    /// `grpc-message`, `grpc-status-details-bin`, then the trailing
+    /// metadata, as `name: value` lines) as the body's last DATA, with
+    /// END_STREAM. No HTTP/2 trailers.
+    fn send_web_status(
+        &mut self,
+        call: CallId,
+        web: WebEncoding,
+        status: &Status,
+        trailers: &Metadata,
+    ) -> Result<(), Status> {
+        if self.calls.get(call).is_some_and(|c| !c.side.headers_sent) {
+            self.send_headers(call, &Metadata::new())?;
+        }
+        let mut fields = Vec::with_capacity(3 + status.metadata.len() + trailers.len());
+        status_fields(status, &mut fields);
+        status.metadata.to_fields(&mut fields);
+        trailers.to_fields(&mut fields);
+        let mut frame = Vec::new();
+        web::encode_trailer_fields(&fields, &mut frame);
+        let body = match web {
+            WebEncoding::Binary => Bytes::from(frame),
+            WebEncoding::Text => web::WebEncoder::new(web).frames(Bytes::from(frame)),
+        };
+        self.send_web_tail(call.0, body).map_err(stream_status)
+    }
+
+    /// Queues a web call's trailers frame with END_STREAM, or keeps it until
+    /// the stream is writable when its send buffer is full (HTTP/2 trailers
+    /// are never refused for that; this frame must not be either).
+    fn send_web_tail(&mut self, id: StreamId, body: Bytes) -> Result<(), conn::StreamError> {
+        match self.calls.h2.send_data(id, body.clone(), true) {
+            Err(conn::StreamError::BufferFull) => {
+                self.web_tails.insert(id, body);
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Cancels a call: RST_STREAM(CANCEL) (PROTOCOL-HTTP2: servers use this
@@ -333,6 +497,14 @@ impl Server {
                         self.end_call(CallId(stream), reason);
                     }
                 }
+                Event::Writable { stream } if self.web_tails.contains_key(&stream) => {
+                    if let Some(tail) = self.web_tails.remove(&stream) {
+                        let _ = self.send_web_tail(stream, tail);
+                    }
+                }
+                Event::StreamClosed { stream } if !self.web_tails.is_empty() => {
+                    self.web_tails.remove(&stream);
+                }
                 Event::Writable { stream } => {
                     if self.calls.contains(CallId(stream)) {
                         self.calls.events.push_back(ServerEvent::Writable { call: CallId(stream) });
@@ -340,6 +512,7 @@ impl Server {
                 }
                 Event::GoAway { code, .. } => self.calls.events.push_back(ServerEvent::GoAway { code }),
                 Event::Closed { error } => {
+                    self.web_tails.clear();
                     let ids: Vec<StreamId> = self.calls.map.keys().copied().collect();
                     for id in ids {
                         self.end_call(CallId(id), Status::new(Code::Unavailable, "connection closed"));
@@ -353,7 +526,16 @@ impl Server {
     }
 
     fn on_request(&mut self, now: Instant, id: StreamId, h: Arc<Headers>, end_stream: bool) {
-        let validated = self.validate(now, &h).and_then(|(mut start, algo)| {
+        let web = match self.config.grpc_web {
+            false => None,
+            // A CORS preflight: the owner's policy answers it.
+            true if h.pseudo.method.as_deref() == Some(b"OPTIONS") => {
+                self.calls.events.push_back(ServerEvent::Preflight { call: CallId(id), headers: h });
+                return;
+            }
+            true => h.get(b"content-type").and_then(|v| web::parse_content_type(v)),
+        };
+        let validated = self.validate(now, &h, web).and_then(|(mut start, algo)| {
             start.authority = h.pseudo.authority.clone();
             // The decoded header list becomes the metadata in place.
             start.metadata = Metadata::from_received(&h.fields).map_err(|e| {
@@ -370,7 +552,7 @@ impl Server {
             // began, so no handler runs (gRPC-Go and grpcio answer the same).
             Ok((start, _)) if start.deadline.is_some_and(|d| d <= now) => {
                 let status = Status::new(Code::DeadlineExceeded, "Deadline Exceeded");
-                self.reject_trailers_only(id, &status, None);
+                self.reject_trailers_only(id, &status, None, web);
             }
             Ok((start, recv_algo)) => {
                 let deadline = start.deadline;
@@ -379,10 +561,11 @@ impl Server {
                 if end_stream {
                     inbound.set_peer_ended();
                 }
-                self.calls.insert(
-                    CallId(id),
-                    Call::new(inbound, None, deadline, ServerSide { accepts, headers_sent: false }),
-                );
+                if web == Some(WebEncoding::Text) {
+                    inbound.set_base64();
+                }
+                let side = ServerSide { accepts, headers_sent: false, web, extra: Vec::new() };
+                self.calls.insert(CallId(id), Call::new(inbound, None, deadline, side));
                 self.calls.events.push_back(ServerEvent::Call { call: CallId(id), start });
                 self.on_data(id);
             }
@@ -397,21 +580,24 @@ impl Server {
             }
             Err(Rejection::Grpc(status, extra)) => {
                 if self.calls.h2.record_peer_fault(now) {
-                    self.reject_trailers_only(id, &status, extra)
+                    self.reject_trailers_only(id, &status, extra, web)
                 }
             }
         }
     }
 
+    /// Checks a request's headers; `web`: its gRPC-Web content type, when
+    /// gRPC-Web is on and it has one.
     fn validate(
         &self,
         now: Instant,
         h: &Headers,
+        web: Option<WebEncoding>,
     ) -> Result<(CallStart, Option<Arc<dyn Compression>>), Rejection> {
         // PROTOCOL-HTTP2: "If Content-Type does not begin with "application/grpc",
         // gRPC servers SHOULD respond with HTTP status of 415".
         let ct = h.get(b"content-type").map(|v| &v[..]).unwrap_or_default();
-        if !is_grpc_content_type(ct) {
+        if web.is_none() && !is_grpc_content_type(ct) {
             return Err(Rejection::Http {
                 status: 415,
                 grpc: Code::InvalidArgument,
@@ -468,6 +654,7 @@ impl Server {
                 deadline: timeout.map(|t| now + t),
                 timeout,
                 encoding,
+                web,
             },
             algo,
         ))
@@ -486,17 +673,25 @@ impl Server {
         self.calls.discard(id);
     }
 
-    /// A gRPC request refused before it reaches a handler: trailers-only.
-    fn reject_trailers_only(&mut self, id: StreamId, status: &Status, accept: Option<Bytes>) {
+    /// A gRPC request refused before it reaches a handler: trailers-only (a
+    /// gRPC-Web one too, with its own content type: gRPC-Web clients take
+    /// the status from the headers when the body has no trailers frame).
+    fn reject_trailers_only(
+        &mut self,
+        id: StreamId,
+        status: &Status,
+        accept: Option<Bytes>,
+        web: Option<WebEncoding>,
+    ) {
         let mut h = Headers::response(200);
-        h.fields
-            .push(HeaderField::new(Bytes::from_static(b"content-type"), Bytes::from_static(CONTENT_TYPE)));
+        let ct = web.map_or(CONTENT_TYPE, |w| w.content_type().as_bytes());
+        h.fields.push(HeaderField::new(Bytes::from_static(b"content-type"), Bytes::from_static(ct)));
         if let Some(a) = accept {
             h.fields.push(HeaderField::new(Bytes::from_static(b"grpc-accept-encoding"), a));
         }
         status_fields(status, &mut h.fields);
         let _ = self.calls.h2.send_headers(id, h, true);
-        let _ = self.calls.h2.reset_when_sent(id, ErrorCode::NO_ERROR);
+        let _ = self.reset_after_status(id, web.is_some());
         self.calls.discard(id);
     }
 
@@ -530,6 +725,15 @@ impl Server {
             self.calls.remove(call);
             self.calls.events.push_back(ServerEvent::Cancelled { call, reason, wire });
         }
+    }
+}
+
+/// Feeds one framed message (prefix, then payload) to a text encoder.
+fn push_framed_text(enc: &mut TextEncoder, (prefix, payload): &Framed, out: &mut Vec<u8>) {
+    enc.push(prefix, out);
+    match payload {
+        Payload::One(data) => enc.push(data, out),
+        Payload::Chunks(chunks) => chunks.iter().for_each(|c| enc.push(c, out)),
     }
 }
 

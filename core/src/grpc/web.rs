@@ -126,9 +126,15 @@ pub fn encode_trailers(status: &Status, out: &mut Vec<u8>) {
     let mut fields = Vec::new();
     status_fields(status, &mut fields);
     status.metadata.to_fields(&mut fields);
+    encode_trailer_fields(&fields, out);
+}
+
+/// Appends a trailers frame holding `fields` as they are (the status ones
+/// first, as [`encode_trailers`] puts them), names lower-cased.
+pub(crate) fn encode_trailer_fields(fields: &[HeaderField], out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[TRAILERS_FLAG, 0, 0, 0, 0]);
-    for f in &fields {
+    for f in fields {
         out.extend(f.name.iter().map(u8::to_ascii_lowercase));
         out.extend_from_slice(b": ");
         if f.name.as_ref() == b"grpc-message" {

@@ -100,7 +100,10 @@ fn serve(mut stream: TcpStream, stop: &AtomicBool) -> std::io::Result<()> {
                 ServerEvent::Cancelled { call, .. } => {
                     calls.remove(&call);
                 }
-                ServerEvent::Writable { .. } | ServerEvent::GoAway { .. } | ServerEvent::Closed { .. } => {}
+                ServerEvent::Writable { .. }
+                | ServerEvent::Preflight { .. }
+                | ServerEvent::GoAway { .. }
+                | ServerEvent::Closed { .. } => {}
             }
         }
         // 2. Output: everything ready, in as few writes as possible.

@@ -564,6 +564,54 @@ fn server_connection() -> Vec<(String, Vec<u8>)> {
         .headers(5, &[(":method", "POST"), (":path", "/x")], true, 16384)
         .seed(true, 1, 8);
     out.push(("grpc-malformed".to_string(), bad));
+
+    // gRPC-Web on HTTP/2 (the seed's top bit): a text call whose base64 is
+    // split mid-group across DATA frames, a binary one, a preflight, and a
+    // text body that is not base64.
+    let web = |ct: &'static str| {
+        let mut h: Vec<(&str, &str)> =
+            GRPC_REQUEST.iter().copied().filter(|(n, _)| *n != "content-type" && *n != "te").collect();
+        h.push(("content-type", ct));
+        h.push(("x-grpc-web", "1"));
+        h
+    };
+    let text = base64_padded(&grpc_message(b"\x0a\x05world", false));
+    let options = [
+        (":method", "OPTIONS"),
+        (":scheme", "https"),
+        (":path", "/helloworld.Greeter/SayHello"),
+        (":authority", "localhost"),
+        ("origin", "https://app.example"),
+        ("access-control-request-method", "POST"),
+    ];
+    let w = Wire::new(true)
+        .ack()
+        .headers(1, &web("application/grpc-web-text"), false, 16384)
+        .data(1, &text[..3], false)
+        .data(1, &text[3..10], false)
+        .data(1, &text[10..], true)
+        .headers(3, &web("application/grpc-web+proto"), false, 16384)
+        .data(3, &grpc_message(b"\x0a\x02hi", false), true)
+        .headers(5, &options, true, 16384)
+        .headers(7, &web("application/grpc-web-text+proto"), false, 16384)
+        .data(7, b"AAAA!!!=", true)
+        .seed(true, 0, (1 << 63) | 9);
+    out.push(("grpc-web".to_string(), w));
+    out
+}
+
+/// Standard base64 with padding, for gRPC-Web text bodies.
+fn base64_padded(data: &[u8]) -> Vec<u8> {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] } else { b'=' });
+        }
+    }
     out
 }
 

@@ -2,7 +2,8 @@
 //! empty SETTINGS, then arbitrary octets from the client.
 //!
 //! Input: a 9-octet header (mode octet: bit 0 selects the gRPC `Server`
-//! layer, the rest a configuration profile; then an 8-octet seed), then the
+//! layer, the rest a configuration profile; then an 8-octet seed, whose top
+//! bit turns on `ServerConfig::grpc_web` for the gRPC layer), then the
 //! octets the client sends after its preface and SETTINGS. The seed drives
 //! chunk sizes, time steps (random amounts or up to the next deadline) and
 //! the application: responding, sending data and trailers, reading,
@@ -49,6 +50,8 @@ pub fn run(data: &[u8]) {
         let cfg = ServerConfig {
             h2: config,
             messages: MessageConfig { max_recv_message_size: max_recv, ..MessageConfig::default() },
+            // gRPC-Web requests (binary and base64 bodies) and preflights.
+            grpc_web: header.seed >> 63 == 1,
         };
         let mut app = GrpcServer { server: grpc::Server::new(cfg, clock.now), calls: Vec::new(), max_recv };
         app.input(clock.now, &hello);
@@ -257,6 +260,18 @@ impl App for GrpcServer {
                 }
                 ServerEvent::Cancelled { call, .. } => {
                     assert!(self.calls.contains(&call.0), "cancel of unknown {call}");
+                }
+                ServerEvent::Preflight { call, headers } => {
+                    assert!(!self.calls.contains(&call.0), "preflight on call {call}");
+                    assert_eq!(headers.pseudo.method.as_deref(), Some(&b"OPTIONS"[..]));
+                    if rng.below(4) != 0 {
+                        let status = [204, 403][rng.below(2)];
+                        let fields = vec![weir_core::hpack::HeaderField::new(
+                            Bytes::from_static(b"access-control-allow-origin"),
+                            Bytes::from_static(b"https://fuzz.example"),
+                        )];
+                        let _ = self.server.respond(call, status, fields);
+                    }
                 }
                 ServerEvent::Writable { .. } | ServerEvent::GoAway { .. } | ServerEvent::Closed { .. } => {}
             }

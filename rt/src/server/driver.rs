@@ -15,8 +15,12 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use weir_core::grpc::{self, CallId, Code, Metadata, RecvBatch, RecvMessage, Room, ServerEvent, Status};
 
+use weir_core::headers::Headers;
+use weir_core::hpack::HeaderField;
+
 use super::router::{Method, ResponseStream};
 use super::shutdown::Listener;
+use super::web::{self, GrpcWeb};
 use crate::batch::{FrameBuf, Held, batchable};
 use crate::budget::{ConnBudget, ServerBudget};
 use crate::call::{CallShared, MESSAGE_COST, queue_room};
@@ -64,6 +68,8 @@ pub(crate) struct ServerCtx {
     pub budget: Arc<ServerBudget>,
     /// The memory budget of each connection.
     pub connection_budget: usize,
+    /// gRPC-Web on: HTTP/2 streams carry it too, with this CORS policy.
+    pub web: Option<Arc<GrpcWeb>>,
 }
 
 /// Requests from handler tasks to their connection's driver.
@@ -151,6 +157,9 @@ impl<R: Runtime> ServerDriver<R> {
     pub fn new(rt: R, io: Box<dyn Io>, peer: PeerInfo, ctx: Arc<ServerCtx>, shutdown: Listener) -> Self {
         let now = rt.now();
         let mut config = ctx.config.clone();
+        // gRPC-Web (PROTOCOL-WEB) on HTTP/2 too: browsers that negotiate h2
+        // (ALPN offers it first) call over this driver.
+        config.grpc_web |= ctx.web.is_some();
         config.h2.max_connection_age = config.h2.max_connection_age.map(jittered);
         let obs = ConnObserver::open(Side::Server, (peer.addr, ctx.local), None, ctx.stats.clone(), now);
         ServerDriver {
@@ -210,6 +219,7 @@ impl<R: Runtime> ServerDriver<R> {
                     }
                 }
                 ServerEvent::Writable { call } => self.flush_out(call, None),
+                ServerEvent::Preflight { call, headers } => self.preflight(call, &headers),
                 ServerEvent::GoAway { .. } => {}
                 ServerEvent::Closed { .. } => self.fail_all(),
             }
@@ -231,8 +241,28 @@ impl<R: Runtime> ServerDriver<R> {
         }
     }
 
+    /// Answers a CORS preflight on an HTTP/2 stream as the HTTP/1.1 driver
+    /// does (with gRPC-Web on; otherwise the core reports none).
+    fn preflight(&mut self, call: CallId, headers: &Headers) {
+        let answer = match &self.ctx.web {
+            Some(web) => web::preflight_answer(web, headers),
+            None => web::preflight_answer(&GrpcWeb::new(), headers),
+        };
+        let status = answer.status;
+        let _ = self.core.respond(call, status, answer.into_h2_fields());
+    }
+
     fn on_call(&mut self, cx: &mut Context<'_>, call: CallId, start: grpc::CallStart) {
         let now = self.rt.now();
+        if start.web.is_some()
+            && let Some(web) = &self.ctx.web
+        {
+            // CORS response headers for a browser's call, by its origin.
+            let fields = web::response_fields(web, start.metadata.get("origin"));
+            let fields =
+                fields.into_iter().map(|(n, v)| HeaderField::new(Bytes::from_static(n.as_bytes()), v));
+            let _ = self.core.add_response_headers(call, fields.collect());
+        }
         let method = self.ctx.router.lookup(&start.path).cloned();
         // Stats report methods nobody serves under one name (gRFC A66): a
         // client must not be able to grow their label set. Spans keep the path.

@@ -121,12 +121,13 @@ impl<R: Net> Server<R> {
     }
 
     /// Also serves every method to gRPC-Web clients (browsers) over HTTP/1.1
-    /// on the same port: `POST /package.Service/Method` with
+    /// and HTTP/2 on the same port: `POST /package.Service/Method` with
     /// `content-type: application/grpc-web[+proto]` or
     /// `application/grpc-web-text[+proto]`, CORS as `web` allows. Each
     /// connection's first octets (or, on TLS, ALPN: `http/1.1` is then
-    /// offered besides `h2`) choose HTTP/2 or HTTP/1.1; gRPC clients and
-    /// HTTP/2 behave as without it. Off by default.
+    /// offered after `h2`) choose HTTP/2 or HTTP/1.1; on HTTP/2 the content
+    /// type tells gRPC-Web calls from gRPC ones, which behave as without it.
+    /// Off by default.
     ///
     /// ```no_run
     /// # fn f(server: weir_rt::Server<weir_tokio::Tokio>) -> weir_rt::Server<weir_tokio::Tokio> {
@@ -161,6 +162,7 @@ impl<R: Net> Server<R> {
             local,
             budget: ServerBudget::new(self.server_budget),
             connection_budget: self.connection_budget,
+            web: self.web.clone(),
         })
     }
 
@@ -168,9 +170,12 @@ impl<R: Net> Server<R> {
     /// `Router`, any `tower::Service`), on the server's own port: REST
     /// routes beside gRPC, with gRPC calls on Weir's own connection driver.
     /// HTTP/1.1 requests (told from HTTP/2 by their first octets, or by
-    /// ALPN on TLS, which then offers `http/1.1` too) go to `service`
-    /// unless they are gRPC-Web calls this server serves
-    /// ([`Server::grpc_web`]). The request body is an
+    /// ALPN on TLS) go to `service` unless they are gRPC-Web calls this
+    /// server serves ([`Server::grpc_web`]). The fallback is served over
+    /// HTTP/1.1 only: on TLS, `http/1.1` is then offered before `h2`, so
+    /// browsers (which offer both) use HTTP/1.1 while gRPC clients (which
+    /// offer only `h2`) keep HTTP/2; an HTTP/2 request that is not gRPC
+    /// gets 415 as without a fallback. The request body is an
     /// [`Incoming`](fallback::Incoming) fed as the client sends it.
     ///
     /// ```no_run
@@ -396,8 +401,12 @@ impl<R: Net> BoundServer<R> {
         let grace = server.config.h2.shutdown_grace;
         let ctx = server.take_ctx(listener.local_addr());
         #[cfg(feature = "tls")]
+        #[cfg(feature = "tower")]
+        let fallback = server.fallback.is_some();
+        #[cfg(not(feature = "tower"))]
+        let fallback = false;
         let tls = match (server.serves_http1(), server.tls.take()) {
-            (true, Some(tls)) => Some(crate::tls::with_http11(&tls)),
+            (true, Some(tls)) => Some(crate::tls::with_http11(&tls, fallback)),
             (_, tls) => tls,
         };
         let shutdown = Shutdown::default();

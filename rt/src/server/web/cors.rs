@@ -1,7 +1,14 @@
 //! CORS (the Fetch standard's CORS protocol) for gRPC-Web: preflight
 //! answers and the headers of actual responses, by the allowed origins.
+//!
+//! The same answers on both HTTP versions: the decisions work on any
+//! request's header fields ([`RequestFields`]: an HTTP/1.1 request head or
+//! an HTTP/2 header list) and give header fields ([`Answer`]), which each
+//! driver turns into its own response.
 
 use bytes::Bytes;
+use weir_core::headers::Headers;
+use weir_core::hpack::HeaderField;
 use weir_core::http1::{Field, RequestHead, ResponseHead};
 
 use super::{ALLOW_HEADERS, EXPOSE_HEADERS, GrpcWeb};
@@ -10,55 +17,127 @@ use super::{ALLOW_HEADERS, EXPOSE_HEADERS, GrpcWeb};
 /// one is refused (403).
 const MAX_REQUESTED_HEADERS: usize = 4 << 10;
 
+/// A request's header fields, whichever HTTP version carried them.
+pub(crate) trait RequestFields {
+    /// The first value of `name` (lower-case).
+    fn field(&self, name: &str) -> Option<&Bytes>;
+    /// Every value of `name` (lower-case), in order.
+    fn each_field<'a>(&'a self, name: &'a str, f: &mut dyn FnMut(&'a Bytes) -> bool) -> bool;
+}
+
+impl RequestFields for RequestHead {
+    fn field(&self, name: &str) -> Option<&Bytes> {
+        self.header(name)
+    }
+    fn each_field<'a>(&'a self, name: &'a str, f: &mut dyn FnMut(&'a Bytes) -> bool) -> bool {
+        self.headers_named(name).all(f)
+    }
+}
+
+/// HTTP/2 field names are lower-case on the wire (RFC 9113 §8.2.1).
+impl RequestFields for Headers {
+    fn field(&self, name: &str) -> Option<&Bytes> {
+        self.get(name.as_bytes())
+    }
+    fn each_field<'a>(&'a self, name: &'a str, f: &mut dyn FnMut(&'a Bytes) -> bool) -> bool {
+        self.get_all(name.as_bytes()).all(f)
+    }
+}
+
+/// A CORS answer: a status (for a preflight) and header fields, lower-case
+/// names.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Answer {
+    /// 204 for a preflight allowed, 403 refused.
+    pub status: u16,
+    /// The CORS header fields.
+    pub fields: Vec<(&'static str, Bytes)>,
+}
+
+impl Answer {
+    /// The answer as an HTTP/2 header list (the status goes apart).
+    pub fn into_h2_fields(self) -> Vec<HeaderField> {
+        self.fields.into_iter().map(|(n, v)| HeaderField::new(Bytes::from_static(n.as_bytes()), v)).collect()
+    }
+}
+
 /// The answer to an `OPTIONS` preflight: 204 with the CORS headers when the
 /// origin may call with `POST`, 403 (no CORS headers) otherwise.
-pub(super) fn preflight(web: &GrpcWeb, head: &RequestHead) -> ResponseHead {
-    let forbidden = ResponseHead::new(403).with_content_length(0);
-    let Some(origin) = head.header("origin").filter(|o| web.allows(o)) else { return forbidden };
-    let method = head.header("access-control-request-method").map(|m| &m[..]);
+pub(crate) fn preflight_answer(web: &GrpcWeb, req: &dyn RequestFields) -> Answer {
+    let forbidden = Answer { status: 403, fields: Vec::new() };
+    let Some(origin) = req.field("origin").filter(|o| web.allows(o)) else { return forbidden };
+    let method = req.field("access-control-request-method").map(|m| &m[..]);
     if method.is_some_and(|m| m != b"POST") {
         return forbidden;
     }
     let mut allow: Vec<String> = ALLOW_HEADERS.iter().map(|h| h.to_string()).collect();
     allow.extend(web.allow_headers.iter().cloned());
-    for value in head.headers_named("access-control-request-headers") {
+    let ok = req.each_field("access-control-request-headers", &mut |value| {
         if value.len() > MAX_REQUESTED_HEADERS {
-            return forbidden;
+            return false;
         }
         for name in value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|n| !n.is_empty()) {
             if !name.iter().all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
-                return forbidden;
+                return false;
             }
             let name = String::from_utf8_lossy(name).to_ascii_lowercase();
             if !allow.contains(&name) {
                 allow.push(name);
             }
         }
+        true
+    });
+    if !ok {
+        return forbidden;
     }
-    let mut resp = ResponseHead::new(204)
-        .with_header("access-control-allow-origin", origin.clone())
-        .with_header("access-control-allow-methods", "POST")
-        .with_header("access-control-allow-headers", allow.join(", "))
-        .with_header("access-control-max-age", web.max_age.as_secs().to_string())
-        .with_header("vary", "origin, access-control-request-method, access-control-request-headers");
+    let mut fields = vec![
+        ("access-control-allow-origin", origin.clone()),
+        ("access-control-allow-methods", Bytes::from_static(b"POST")),
+        ("access-control-allow-headers", Bytes::from(allow.join(", "))),
+        ("access-control-max-age", Bytes::from(web.max_age.as_secs().to_string())),
+        (
+            "vary",
+            Bytes::from_static(b"origin, access-control-request-method, access-control-request-headers"),
+        ),
+    ];
     if web.allow_credentials {
-        resp = resp.with_header("access-control-allow-credentials", "true");
+        fields.push(("access-control-allow-credentials", Bytes::from_static(b"true")));
+    }
+    Answer { status: 204, fields }
+}
+
+/// The answer to an `OPTIONS` preflight over HTTP/1.1 ([`preflight_answer`];
+/// a 403 says its empty body's length).
+pub(super) fn preflight(web: &GrpcWeb, head: &RequestHead) -> ResponseHead {
+    let answer = preflight_answer(web, head);
+    let mut resp = ResponseHead::new(answer.status);
+    if answer.status != 204 {
+        resp = resp.with_content_length(0);
+    }
+    for (name, value) in answer.fields {
+        resp = resp.with_header(name, value);
     }
     resp
 }
 
-/// The CORS headers of an actual response: none unless the request came
-/// from an allowed origin.
-pub(super) fn response_headers(web: &GrpcWeb, head: &RequestHead, out: &mut Vec<Field>) {
-    out.push(Field::new("vary", "origin"));
-    let Some(origin) = head.header("origin").filter(|o| web.allows(o)) else { return };
-    out.push(Field::new("access-control-allow-origin", origin.clone()));
+/// The CORS headers of an actual response: `vary: origin`, and the rest
+/// only if the request came from an allowed origin.
+pub(crate) fn response_fields(web: &GrpcWeb, origin: Option<&Bytes>) -> Vec<(&'static str, Bytes)> {
+    let mut out = vec![("vary", Bytes::from_static(b"origin"))];
+    let Some(origin) = origin.filter(|o| web.allows(o)) else { return out };
+    out.push(("access-control-allow-origin", origin.clone()));
     let mut expose: Vec<&str> = EXPOSE_HEADERS.to_vec();
     expose.extend(web.expose_headers.iter().map(String::as_str));
-    out.push(Field::new("access-control-expose-headers", Bytes::from(expose.join(", "))));
+    out.push(("access-control-expose-headers", Bytes::from(expose.join(", "))));
     if web.allow_credentials {
-        out.push(Field::new("access-control-allow-credentials", "true"));
+        out.push(("access-control-allow-credentials", Bytes::from_static(b"true")));
     }
+    out
+}
+
+/// The CORS headers of an actual HTTP/1.1 response ([`response_fields`]).
+pub(super) fn response_headers(web: &GrpcWeb, head: &RequestHead, out: &mut Vec<Field>) {
+    out.extend(response_fields(web, head.header("origin")).into_iter().map(|(n, v)| Field::new(n, v)));
 }
 
 #[cfg(test)]

@@ -1,14 +1,24 @@
-//! gRPC-Web (grpc/doc/PROTOCOL-WEB.md) over HTTP/1.1 on the server's own
-//! port: browsers (and `curl --http1.1`) call any service the router serves.
+//! gRPC-Web (grpc/doc/PROTOCOL-WEB.md) over HTTP/1.1 and HTTP/2 on the
+//! server's own port: browsers (and `curl`) call any service the router
+//! serves.
 //!
 //! With [`Server::grpc_web`](crate::Server::grpc_web) on, each accepted
-//! connection is classified before a driver runs: on TLS by ALPN (`h2` or
-//! `http/1.1`), otherwise by its first octets (`sniff`: the HTTP/2 client
-//! preface or an HTTP/1.1 request line). HTTP/2 connections get the usual
-//! driver, with the octets looked at replayed first; HTTP/1.1 ones get
-//! `WebDriver`, which drives a Sans-IO `weir_core::http1::ServerConnection`
-//! and bridges each `POST /package.Service/Method` with a gRPC-Web content
-//! type to the same router, interceptors and stats hook.
+//! connection is classified before a driver runs: on TLS by ALPN (`h2`,
+//! offered first, or `http/1.1`), otherwise by its first octets (`sniff`:
+//! the HTTP/2 client preface or an HTTP/1.1 request line).
+//!
+//! HTTP/2 connections get the usual driver, with the octets looked at
+//! replayed first and the core's `ServerConfig::grpc_web` on: the core takes
+//! gRPC-Web content types as calls (web framing, base64 text mode, the
+//! status as the body's trailers frame) and reports `OPTIONS` requests,
+//! which the driver answers with this module's CORS policy, as it adds the
+//! CORS response headers to calls from allowed origins.
+//!
+//! HTTP/1.1 ones get `WebDriver`, which drives a Sans-IO
+//! `weir_core::http1::ServerConnection` and bridges each
+//! `POST /package.Service/Method` with a gRPC-Web content type to the same
+//! router, interceptors and stats hook. CORS answers are the same on both
+//! (`cors`).
 
 mod cors;
 mod driver;
@@ -18,10 +28,11 @@ use std::time::Duration;
 
 use weir_core::http1;
 
+pub(crate) use cors::{preflight_answer, response_fields};
 pub(crate) use driver::{WebDriver, decompress_request};
 pub(crate) use sniff::{Protocol, Replay, sniff};
 
-/// The ALPN protocol name of HTTP/1.1, offered besides `h2` when gRPC-Web
+/// The ALPN protocol name of HTTP/1.1, offered after `h2` when gRPC-Web
 /// is on.
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 
@@ -35,7 +46,8 @@ enum Origins {
 }
 
 /// gRPC-Web settings: which browser origins may call (CORS), what the
-/// preflight answers, and the HTTP/1.1 connection limits.
+/// preflight answers (the same over HTTP/1.1 and HTTP/2), and the HTTP/1.1
+/// connection limits.
 ///
 /// ```
 /// # use std::time::Duration;
