@@ -343,3 +343,40 @@ fn off_by_default_answers_415() {
     assert_eq!(get(&blocks[0].0, "content-type"), Some("application/grpc"));
     assert_eq!(blocks.len(), 2, "HTTP/2 trailers for gRPC");
 }
+
+/// The trailers frame is not lost when the stream's send buffer is full
+/// (the client's windows hold the messages back): it waits for room and
+/// goes out last, with END_STREAM, once the client opens its windows —
+/// as HTTP/2 trailers, which are never refused for room, would.
+#[test]
+fn the_trailers_frame_waits_for_a_full_send_buffer() {
+    use weir_core::frame::{StreamId, WindowUpdate};
+    let mut config = ServerConfig { grpc_web: true, ..ServerConfig::default() };
+    config.h2.max_send_buffer_per_stream = 64 << 10;
+    let mut r = server_with(config);
+    r.headers(1, &web_request("application/grpc-web", &[]), true);
+    let (call, _) = started(&events(&mut r));
+    // More than the client's 65,535-octet window and the stream's buffer.
+    let msg = Bytes::from(vec![9u8; 100 << 10]);
+    r.core.send_message(call, msg.clone()).unwrap();
+    r.core.finish(call, &Status::ok(), &Metadata::new()).unwrap();
+    let (_, mut body, mut end) = response(&mut r);
+    assert!(!end, "held back by the window");
+    for _ in 0..8 {
+        if end {
+            break;
+        }
+        for id in [0, 1] {
+            r.send(Frame::WindowUpdate(WindowUpdate { stream_id: StreamId(id), increment: 64 << 10 }));
+        }
+        let _ = events(&mut r);
+        let (_, more, e) = response(&mut r);
+        body.extend(more);
+        end = e;
+    }
+    assert!(end, "END_STREAM after the window opened");
+    let mut want = framed(&msg);
+    want.extend(trailers_frame("grpc-status: 0\r\n"));
+    assert_eq!(body.len(), want.len());
+    assert!(body == want, "the messages, then the trailers frame");
+}
