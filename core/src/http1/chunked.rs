@@ -69,10 +69,8 @@ pub(crate) fn parse_chunk_line(buf: &[u8], max: usize) -> Result<Option<ChunkLin
     // The size.
     while i < limit && buf[i].is_ascii_hexdigit() {
         let d = (buf[i] as char).to_digit(16).unwrap_or(0);
-        size = size
-            .checked_mul(16)
-            .and_then(|s| s.checked_add(u64::from(d)))
-            .ok_or(ChunkError::InvalidSize)?;
+        size =
+            size.checked_mul(16).and_then(|s| s.checked_add(u64::from(d))).ok_or(ChunkError::InvalidSize)?;
         digits += 1;
         i += 1;
     }

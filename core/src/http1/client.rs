@@ -305,10 +305,17 @@ impl ClientConnection {
 
     /// True while the connection wants more input: it still reads (idle
     /// too: a server's close, or stray octets, must be noticed) and holds
-    /// less than [`ClientConfig::max_recv_buffer`] (or
-    /// [`ClientConfig::max_head_size`], when larger) unprocessed octets.
+    /// less than [`ClientConfig::max_recv_buffer`] unprocessed octets (or,
+    /// inside a head, trailer section or chunk-size line, less than its own
+    /// limit when that is larger).
     pub fn wants_input(&self) -> bool {
-        let limit = self.config.max_recv_buffer.max(self.config.max_head_size);
+        let c = &self.config;
+        let limit = match self.state {
+            // A head or trailer section up to its limit can always be read.
+            Recv::Head | Recv::Body(Body::Trailers) => c.max_recv_buffer.max(c.max_head_size),
+            Recv::Body(Body::ChunkLine) => c.max_recv_buffer.max(c.max_chunk_line),
+            _ => c.max_recv_buffer,
+        };
         self.state != Recv::Stop && !self.eof && !self.reset && self.recv.len() < limit
     }
 

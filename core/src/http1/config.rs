@@ -134,10 +134,11 @@ pub struct ClientConfig {
     /// [`wants_input`]: super::ClientConnection::wants_input
     pub max_body_buffer: usize,
     /// The most unprocessed input the connection asks for:
-    /// [`wants_input`] is false from this many octets (or from
-    /// `max_head_size`, when larger, so a head up to that limit can always
-    /// be read). A driver that reads only while it is true holds at most
-    /// this plus one read.
+    /// [`wants_input`] is false from this many octets (inside a head or
+    /// trailer section from `max_head_size`, inside a chunk-size line from
+    /// `max_chunk_line`, when larger: what fits a limit can always be read).
+    /// A driver that reads only while it is true holds at most this plus
+    /// one read.
     ///
     /// Default 64 KiB.
     ///

@@ -304,7 +304,8 @@ pub(crate) fn parse_response(head: Bytes, max_headers: usize) -> Result<ParsedRe
         if name.eq_ignore_ascii_case(b"content-length") {
             let mut any = false;
             for element in h.value.split(|&b| b == b',') {
-                let n = parse_content_length(element.trim_ascii()).ok_or(ResponseError::InvalidContentLength)?;
+                let n =
+                    parse_content_length(element.trim_ascii()).ok_or(ResponseError::InvalidContentLength)?;
                 any = true;
                 match content_length {
                     Some(m) if m != n => return Err(ResponseError::ConflictingContentLength),
