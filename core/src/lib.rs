@@ -15,8 +15,8 @@
 //! * [`conn`]: the HTTP/2 connection for both roles;
 //! * [`grpc`]: gRPC calls over a connection (message framing, status,
 //!   metadata, deadlines, compression), and gRPC-Web framing ([`grpc::web`]);
-//! * [`http1`]: an HTTP/1.1 server connection and protocol detection for a
-//!   port shared with HTTP/2;
+//! * [`http1`]: HTTP/1.1 server and client connections, and protocol
+//!   detection for a port shared with HTTP/2;
 //! * [`sim`]: an in-memory harness that wires two endpoints together;
 //! * [`Endpoint`]: the input/output/event/timer shape all of them share.
 //!

@@ -1,4 +1,5 @@
-//! Limits and timeouts of an HTTP/1.1 server connection, secure by default.
+//! Limits and timeouts of HTTP/1.1 server and client connections, secure by
+//! default.
 
 use std::time::Duration;
 
@@ -88,6 +89,103 @@ impl Default for Config {
             max_body_size: None,
             head_timeout: Some(Duration::from_secs(30)),
             idle_timeout: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// What one HTTP/1.1 client connection lets a server make it hold or wait
+/// for. Every size has a bounded default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// The most octets of one response head: status line, header field
+    /// lines and the empty line ending them (each interim `1xx` head is
+    /// bounded on its own). Past it: [`ResponseError::HeadTooLarge`]. The
+    /// same bound applies to the trailer section of a chunked body
+    /// ([`ResponseError::TrailersTooLarge`]).
+    ///
+    /// Default 64 KiB: responses carry more than requests (cookies, CORS,
+    /// long `grpc-message`s); hyper's client reads heads up to about 400 KiB,
+    /// Go's up to 10 MiB, but a gRPC-Web head is a few hundred octets.
+    ///
+    /// [`ResponseError::HeadTooLarge`]: super::ResponseError::HeadTooLarge
+    /// [`ResponseError::TrailersTooLarge`]: super::ResponseError::TrailersTooLarge
+    pub max_head_size: usize,
+    /// The most header field lines in one head (and trailer field lines in
+    /// one trailer section). Past it: [`ResponseError::TooManyHeaders`].
+    ///
+    /// Default 100, as [`Config::max_headers`].
+    ///
+    /// [`ResponseError::TooManyHeaders`]: super::ResponseError::TooManyHeaders
+    pub max_headers: usize,
+    /// The most octets of one chunk-size line, extensions included. Past it:
+    /// [`ResponseError::ChunkLineTooLong`].
+    ///
+    /// Default 1 KiB, as [`Config::max_chunk_line`].
+    ///
+    /// [`ResponseError::ChunkLineTooLong`]: super::ResponseError::ChunkLineTooLong
+    pub max_chunk_line: usize,
+    /// The most body octets delivered in events the application has not
+    /// polled yet. At the limit the connection stops processing input
+    /// (it waits in the input buffer and [`wants_input`] turns false) until
+    /// events are polled.
+    ///
+    /// Default 64 KiB: one socket read.
+    ///
+    /// [`wants_input`]: super::ClientConnection::wants_input
+    pub max_body_buffer: usize,
+    /// The most unprocessed input the connection asks for:
+    /// [`wants_input`] is false from this many octets (inside a head or
+    /// trailer section from `max_head_size`, inside a chunk-size line from
+    /// `max_chunk_line`, when larger: what fits a limit can always be read).
+    /// A driver that reads only while it is true holds at most this plus
+    /// one read.
+    ///
+    /// Default 64 KiB.
+    ///
+    /// [`wants_input`]: super::ClientConnection::wants_input
+    pub max_recv_buffer: usize,
+    /// The largest response body accepted (`Content-Length`, the sum of a
+    /// chunked body's chunks, or what a body delimited by the connection's
+    /// close carried). Past it: [`ResponseError::BodyTooLarge`]. `None`: no
+    /// limit.
+    ///
+    /// Default `None`: bodies pass through in events, never accumulated.
+    ///
+    /// [`ResponseError::BodyTooLarge`]: super::ResponseError::BodyTooLarge
+    pub max_body_size: Option<u64>,
+    /// How long the final response head may take, from the moment the last
+    /// octet of the request was handed to the transport
+    /// ([`poll_transmit`]) to the end of the head (interim `1xx` responses
+    /// do not stop it). Past it: [`ResponseError::HeadTimeout`]. `None`: no
+    /// limit.
+    ///
+    /// Default `None`, as hyper and Go's `http.Transport`: a server may
+    /// rightly think long before it answers (a unary gRPC call sends its
+    /// head with its reply); deadlines belong to the caller.
+    ///
+    /// [`poll_transmit`]: super::ClientConnection::poll_transmit
+    /// [`ResponseError::HeadTimeout`]: super::ResponseError::HeadTimeout
+    pub response_head_timeout: Option<Duration>,
+    /// How long the connection stays open without a request, when new and
+    /// between exchanges. Past it the connection closes (no error).
+    /// `None`: no limit.
+    ///
+    /// Default 90 s (hyper's pool and Go's `IdleConnTimeout`); keep it under
+    /// the server's own keep-alive timeout, so the client closes first.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            max_head_size: 64 << 10,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_chunk_line: 1 << 10,
+            max_body_buffer: 64 << 10,
+            max_recv_buffer: 64 << 10,
+            max_body_size: None,
+            response_head_timeout: None,
+            idle_timeout: Some(Duration::from_secs(90)),
         }
     }
 }

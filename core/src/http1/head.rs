@@ -1,11 +1,13 @@
-//! Request heads and trailer sections: finding where one ends (strictly:
-//! CRLF only, no folding, within the size limit) without rescanning, then
-//! parsing it with `httparse` and deciding the body's framing.
+//! Request heads, response heads and trailer sections: finding where one
+//! ends (strictly: CRLF only, no folding, within the size limit) without
+//! rescanning, then parsing it with `httparse` and deciding the body's
+//! framing.
 
 use bytes::Bytes;
 
 use super::{
-    BodyKind, Config, Field, RequestError, RequestHead, RequestId, Version, is_tchar, list_elements,
+    BodyKind, Config, Field, RequestError, RequestHead, RequestId, ResponseError, Version, is_tchar,
+    list_elements,
 };
 
 /// Up to this many fields are parsed into an array on the stack; a larger
@@ -108,6 +110,56 @@ impl ScanError {
             ScanError::FirstLineTooLong | ScanError::TooLong => RequestError::TrailersTooLarge { max },
         }
     }
+
+    /// As a response head's error.
+    pub(crate) fn in_response_head(self, max: usize) -> ResponseError {
+        match self {
+            ScanError::BareLf => ResponseError::BareLf,
+            ScanError::BareCr => ResponseError::BareCr,
+            ScanError::Fold => ResponseError::ObsFold,
+            ScanError::FirstLineTooLong | ScanError::TooLong => ResponseError::HeadTooLarge { max },
+        }
+    }
+
+    /// As a response's trailer section's error.
+    pub(crate) fn in_response_trailers(self, max: usize) -> ResponseError {
+        match self {
+            ScanError::BareLf => ResponseError::BareLf,
+            ScanError::BareCr => ResponseError::BareCr,
+            ScanError::Fold => ResponseError::ObsFold,
+            ScanError::FirstLineTooLong | ScanError::TooLong => ResponseError::TrailersTooLarge { max },
+        }
+    }
+}
+
+/// What [`parse_trailers`] can find wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TrailersError {
+    /// More than the field-line limit.
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
+    /// Not a valid field section.
+    Invalid,
+}
+
+impl TrailersError {
+    /// As a request's error.
+    pub(crate) fn in_request(self) -> RequestError {
+        match self {
+            TrailersError::TooMany { max } => RequestError::TooManyHeaders { max },
+            TrailersError::Invalid => RequestError::InvalidTrailers,
+        }
+    }
+
+    /// As a response's error.
+    pub(crate) fn in_response(self) -> ResponseError {
+        match self {
+            TrailersError::TooMany { max } => ResponseError::TooManyHeaders { max },
+            TrailersError::Invalid => ResponseError::InvalidTrailers,
+        }
+    }
 }
 
 /// Runs `f` with an array of `n` empty `httparse` headers (on the stack when
@@ -185,14 +237,133 @@ pub(crate) fn parse_request(
     })
 }
 
-/// Parses a complete trailer section (field lines and the empty line).
-pub(crate) fn parse_trailers(section: Bytes, config: &Config) -> Result<Vec<Field>, RequestError> {
-    let max = config.max_headers;
+/// Parses a complete trailer section (field lines and the empty line), with
+/// at most `max` fields.
+pub(crate) fn parse_trailers(section: Bytes, max: usize) -> Result<Vec<Field>, TrailersError> {
     with_header_array(max, |storage| match httparse::parse_headers(&section, storage) {
         Ok(httparse::Status::Complete((_, parsed))) => Ok(fields_of(&section, parsed)),
-        Err(httparse::Error::TooManyHeaders) => Err(RequestError::TooManyHeaders { max }),
-        Ok(httparse::Status::Partial) | Err(_) => Err(RequestError::InvalidTrailers),
+        Err(httparse::Error::TooManyHeaders) => Err(TrailersError::TooMany { max }),
+        Ok(httparse::Status::Partial) | Err(_) => Err(TrailersError::Invalid),
     })
+}
+
+/// A parsed response head, before the client decides its body's framing
+/// (which depends on the request).
+#[derive(Debug)]
+pub(crate) struct ParsedResponse {
+    pub(crate) status: u16,
+    pub(crate) reason: Bytes,
+    pub(crate) version: Version,
+    pub(crate) headers: Vec<Field>,
+    /// The `Content-Length` (all values equal).
+    pub(crate) content_length: Option<u64>,
+    /// `Transfer-Encoding: chunked` (the only coding accepted).
+    pub(crate) chunked: bool,
+    /// The response's persistence (RFC 9112 §9.3): HTTP/1.1 without
+    /// `close`, HTTP/1.0 with `keep-alive`.
+    pub(crate) keep_alive: bool,
+}
+
+/// Parses a complete response head (as found by [`SectionScanner`]) with at
+/// most `max_headers` fields, and checks its framing fields (RFC 9112 §6).
+pub(crate) fn parse_response(head: Bytes, max_headers: usize) -> Result<ParsedResponse, ResponseError> {
+    let max = max_headers;
+    let (status, reason, version, headers) = with_header_array(max, |storage| {
+        let mut res = httparse::Response::new(storage);
+        match res.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => return Err(ResponseError::MalformedStatusLine),
+            Err(httparse::Error::TooManyHeaders) => return Err(ResponseError::TooManyHeaders { max }),
+            Err(httparse::Error::HeaderName) => return Err(ResponseError::InvalidHeaderName),
+            Err(httparse::Error::HeaderValue) => return Err(ResponseError::InvalidHeaderValue),
+            Err(httparse::Error::Status) => return Err(ResponseError::InvalidStatus),
+            Err(httparse::Error::Version) if other_response_version(&head) => {
+                return Err(ResponseError::UnsupportedVersion);
+            }
+            Err(_) => return Err(ResponseError::MalformedStatusLine),
+        }
+        let (Some(code), Some(minor)) = (res.code, res.version) else {
+            return Err(ResponseError::MalformedStatusLine);
+        };
+        let reason = head.slice_ref(res.reason.unwrap_or_default().as_bytes());
+        let version = if minor == 0 { Version::Http10 } else { Version::Http11 };
+        Ok((code, reason, version, fields_of(&head, res.headers)))
+    })?;
+    if !(100..=599).contains(&status) {
+        return Err(ResponseError::InvalidStatus);
+    }
+    let mut content_length = None;
+    let mut transfer_encoding = false;
+    let mut codings = 0;
+    let mut chunked_count = 0;
+    let mut chunked_last = false;
+    let mut close = false;
+    let mut keep_alive = false;
+    for h in &headers {
+        let name = &h.name[..];
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let mut any = false;
+            for element in h.value.split(|&b| b == b',') {
+                let n =
+                    parse_content_length(element.trim_ascii()).ok_or(ResponseError::InvalidContentLength)?;
+                any = true;
+                match content_length {
+                    Some(m) if m != n => return Err(ResponseError::ConflictingContentLength),
+                    _ => content_length = Some(n),
+                }
+            }
+            if !any {
+                return Err(ResponseError::InvalidContentLength);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            transfer_encoding = true;
+            for coding in list_elements(&h.value) {
+                codings += 1;
+                chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+                if chunked_last {
+                    chunked_count += 1;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for option in list_elements(&h.value) {
+                close |= option.eq_ignore_ascii_case(b"close");
+                keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    if transfer_encoding {
+        if version == Version::Http10 {
+            return Err(ResponseError::TransferEncodingInHttp10);
+        }
+        if content_length.is_some() {
+            return Err(ResponseError::ContentLengthWithTransferEncoding);
+        }
+        if !chunked_last || chunked_count > 1 {
+            return Err(ResponseError::ChunkedNotLast);
+        }
+        if codings > 1 {
+            return Err(ResponseError::UnsupportedTransferEncoding);
+        }
+    }
+    let keep_alive = match version {
+        Version::Http11 => !close,
+        Version::Http10 => keep_alive && !close,
+    };
+    Ok(ParsedResponse {
+        status,
+        reason,
+        version,
+        headers,
+        content_length,
+        chunked: transfer_encoding,
+        keep_alive,
+    })
+}
+
+/// True when the status line starts with `HTTP/<digit>.<digit> `: a version
+/// we do not speak rather than garbage.
+fn other_response_version(head: &[u8]) -> bool {
+    matches!(head, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor, b' ', ..] if major.is_ascii_digit() && minor.is_ascii_digit())
 }
 
 /// True when the request line ends in `HTTP/<digit>.<digit>`: a version we
@@ -229,7 +400,8 @@ impl Framing {
                 // that value; different values cannot.
                 let mut any = false;
                 for element in h.value.split(|&b| b == b',') {
-                    let n = parse_content_length(element.trim_ascii())?;
+                    let n = parse_content_length(element.trim_ascii())
+                        .ok_or(RequestError::InvalidContentLength)?;
                     any = true;
                     match f.content_length {
                         Some(m) if m != n => return Err(RequestError::ConflictingContentLength),
@@ -300,16 +472,16 @@ impl Framing {
 
 /// `Content-Length = 1*DIGIT`, at most 19 digits (so it fits a u64 and
 /// leading zeros cannot make a line long).
-fn parse_content_length(v: &[u8]) -> Result<u64, RequestError> {
+fn parse_content_length(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return Err(RequestError::InvalidContentLength);
+        return None;
     }
-    Ok(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+    Some(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
 /// Octets of `Host = uri-host [ ":" port ]` (RFC 3986 reg-name, IP literal
 /// or IPv4, percent-encoded octets; RFC 9112 §3.2).
-fn is_host_char(b: u8) -> bool {
+pub(crate) fn is_host_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b)
 }
 
@@ -357,11 +529,11 @@ mod tests {
 
     #[test]
     fn content_length_is_strict_decimal() {
-        assert_eq!(parse_content_length(b"0"), Ok(0));
-        assert_eq!(parse_content_length(b"0000000000000000042"), Ok(42));
-        assert_eq!(parse_content_length(b"9999999999999999999"), Ok(9_999_999_999_999_999_999));
+        assert_eq!(parse_content_length(b"0"), Some(0));
+        assert_eq!(parse_content_length(b"0000000000000000042"), Some(42));
+        assert_eq!(parse_content_length(b"9999999999999999999"), Some(9_999_999_999_999_999_999));
         for bad in [&b""[..], b"-1", b"+1", b"1.0", b"0x10", b"1 2", b"18446744073709551616"] {
-            assert_eq!(parse_content_length(bad), Err(RequestError::InvalidContentLength), "{bad:?}");
+            assert_eq!(parse_content_length(bad), None, "{bad:?}");
         }
     }
 

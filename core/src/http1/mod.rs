@@ -10,15 +10,29 @@
 //!   knows it, chunked otherwise. Keep-alive and pipelining: requests are
 //!   answered in order, one at a time; the next pipelined request is parsed
 //!   once the current exchange is over.
+//! * [`ClientConnection`]: one client-side connection, one exchange at a
+//!   time (no pipelining), reused while both sides keep it alive. Requests
+//!   ([`ClientRequest`]) go out with `Content-Length` when the application
+//!   knows it, chunked otherwise; response heads are parsed by `httparse`
+//!   into zero-copy slices ([`ClientResponse`]), interim `1xx` responses are
+//!   skipped (`101` is refused), and bodies are framed per RFC 9112 §6.3:
+//!   none for `HEAD`, 204 and 304, chunked, `Content-Length`, or until the
+//!   server closes the connection (which is then not reused).
 //! * [`detect()`]: what a shared port needs to choose between this and HTTP/2
 //!   (the client preface against a plausible request line).
 //!
-//! Everything a peer can make the connection hold is bounded by
-//! [`Config`]; every malformed or ambiguous request (the request-smuggling
-//! patterns of RFC 9112 §11.2 among them) is a typed [`RequestError`] with
-//! the 4xx/5xx status the connection answers with before it closes.
+//! Everything a peer can make a connection hold is bounded by [`Config`]
+//! (server) or [`ClientConfig`] (client). Every malformed or ambiguous
+//! request (the request-smuggling patterns of RFC 9112 §11.2 among them) is
+//! a typed [`RequestError`] with the 4xx/5xx status the server connection
+//! answers with before it closes; every malformed, ambiguous or oversize
+//! response (the same patterns, seen from the client: `Content-Length` with
+//! `Transfer-Encoding`, differing lengths, bad chunk sizes, obs-fold, bare
+//! LF) is a typed [`ResponseError`], after which the client connection
+//! reads nothing more and closes.
 
 mod chunked;
+mod client;
 mod config;
 pub mod detect;
 mod error;
@@ -26,9 +40,10 @@ mod head;
 mod response;
 mod server;
 
-pub use config::Config;
+pub use client::{ClientConnection, ClientEvent, ClientRequest, ClientResponse, ResponseBody};
+pub use config::{ClientConfig, Config};
 pub use detect::{Detected, detect};
-pub use error::{RequestError, SendError};
+pub use error::{RequestError, ResponseError, SendError};
 pub use response::{ResponseHead, reason_phrase};
 pub use server::{Event, ServerConnection};
 
@@ -75,7 +90,8 @@ pub enum BodyKind {
 }
 
 /// A request's position on its connection: 0 for the first, then 1, 2...
-/// Responses go out in this order (RFC 9112 §9.3.2).
+/// Responses go out in this order (RFC 9112 §9.3.2). A client connection
+/// numbers the requests it sends the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 

@@ -690,7 +690,7 @@ impl ServerConnection {
             }
             Body::ChunkLine => match parse_chunk_line(&self.recv, self.config.max_chunk_line) {
                 Err(e) => {
-                    self.fail(e);
+                    self.fail(e.into());
                     Step::Blocked
                 }
                 Ok(None) => Step::NeedInput,
@@ -734,9 +734,9 @@ impl ServerConnection {
                     Ok(None) => Step::NeedInput,
                     Ok(Some(end)) => {
                         let section = self.recv.split_to(end).freeze();
-                        match parse_trailers(section, &self.config) {
+                        match parse_trailers(section, self.config.max_headers) {
                             Err(e) => {
-                                self.fail(e);
+                                self.fail(e.in_request());
                                 Step::Blocked
                             }
                             Ok(trailers) => {

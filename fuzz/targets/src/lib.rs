@@ -18,6 +18,7 @@ pub mod grpc_message_decoder;
 pub mod grpc_web_decoder;
 pub mod hpack_decoder;
 pub mod hpack_roundtrip;
+pub mod http1_client;
 pub mod http1_server;
 pub mod pair_operations;
 pub mod seeds;
@@ -46,6 +47,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "grpc_message_decoder", run: grpc_message_decoder::run },
     Target { name: "pair_operations", run: pair_operations::run },
     Target { name: "http1_server", run: http1_server::run },
+    Target { name: "http1_client", run: http1_client::run },
     Target { name: "grpc_web_decoder", run: grpc_web_decoder::run },
 ];
 

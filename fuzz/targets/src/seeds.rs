@@ -50,6 +50,7 @@ pub fn all() -> Vec<Seed> {
     add("grpc_message_decoder", grpc_message_decoder());
     add("pair_operations", pair_operations());
     add("http1_server", http1_server());
+    add("http1_client", http1_client());
     add("grpc_web_decoder", grpc_web_decoder());
     out
 }
@@ -777,6 +778,51 @@ fn http1_server() -> Vec<(String, Vec<u8>)> {
         .map(|(i, (name, mode, wire))| {
             let mut seed = vec![mode];
             seed.extend_from_slice(&(0x5eed_0000 + i as u64).to_le_bytes());
+            seed.extend_from_slice(wire.as_bytes());
+            (name.to_string(), seed)
+        })
+        .collect()
+}
+
+/// HTTP/1.1 responses: a keep-alive sequence of every framing, interim
+/// responses, a body delimited by the close, and the smuggling shapes the
+/// client refuses, some at the small profile's limits.
+fn http1_client() -> Vec<(String, Vec<u8>)> {
+    let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let cases: [(&str, u8, String); 8] = [
+        (
+            "keep-alive-framings",
+            0,
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello\
+                 {chunked}3;x=y\r\nabc\r\n0\r\ngrpc-status: 0\r\n\r\n\
+                 HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n\
+                 HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n\
+                 HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"
+            ),
+        ),
+        ("until-close", 4, "HTTP/1.1 200 OK\r\nX: y\r\n\r\nbody until the end".into()),
+        ("chunked-single", 4, format!("{chunked}5\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n")),
+        (
+            "cl-te",
+            0,
+            "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into(),
+        ),
+        (
+            "conflicting-lengths",
+            4,
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".into(),
+        ),
+        ("small-limits", 1, format!("{chunked}1;abcdefgh\r\nx\r\n28\r\n{}\r\n0\r\n\r\n", "y".repeat(40))),
+        ("obs-fold-bare-lf", 2, "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\nHTTP/1.1 200 OK\nA: b\n\n".into()),
+        ("switching-protocols", 3, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n".into()),
+    ];
+    cases
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, mode, wire))| {
+            let mut seed = vec![mode];
+            seed.extend_from_slice(&(0xc11e_0000 + i as u64).to_le_bytes());
             seed.extend_from_slice(wire.as_bytes());
             (name.to_string(), seed)
         })
