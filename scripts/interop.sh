@@ -227,6 +227,39 @@ for rt in "${RUNTIMES[@]}"; do
     done
 done
 
+# --- Weir's gRPC-Web client (HTTP/1.1) -> Weir's server and Weir in axum -----------
+# interop-client --grpc_web: every case but the two that need a full-duplex
+# stream; against Weir's own HTTP/1.1 driver (cleartext and TLS, both
+# runtimes each side) and against hyper's (Weir's services in axum).
+dir="weir web client -> weir server"
+for rt in "${RUNTIMES[@]}"; do
+    for tr in h2c tls; do
+        label="web-h1"
+        if [ "$tr" = tls ]; then label="web-h1-tls"; fi
+        # shellcheck disable=SC2046
+        if ! start_server "$LOGS/weir-server-webclient-$label-$rt.log" "$SERVER_BIN" --runtime "$rt" --grpc_web $(server_tls_flag "$tr"); then
+            for crt in "${RUNTIMES[@]}"; do record "$dir" "$crt->$rt" "$label" 0 "server did not start"; done
+            stop_server
+            continue
+        fi
+        for crt in "${RUNTIMES[@]}"; do
+            # shellcheck disable=SC2046
+            run_client "$dir" "$crt->$rt" "$label" "$LOGS/weir-web-client-$crt-weir-$label-$rt.log" \
+                "$CLIENT_BIN" --runtime "$crt" --grpc_web --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
+                --test_case "all,$REPEATS" $(tls_flags "$tr")
+        done
+        stop_server
+    done
+done
+if start_server "$LOGS/weir-server-axum-webclient.log" "$SERVER_BIN" --runtime axum; then
+    run_client "weir web client -> weir in axum" "tokio->axum" web-h1 "$LOGS/weir-web-client-axum.log" \
+        "$CLIENT_BIN" --runtime tokio --grpc_web --server_host 127.0.0.1 --server_port "$SERVER_PORT" \
+        --test_case "all,$REPEATS" --use_tls=false
+else
+    record "weir web client -> weir in axum" "tokio->axum" web-h1 0 "server did not start"
+fi
+stop_server
+
 # --- every gRPC client -> Weir's services mounted in axum -----------------------
 # `interop-server --runtime axum`: Server::into_service as the fallback of an
 # axum Router beside a REST route, served by axum (hyper's HTTP/2), cleartext.

@@ -238,8 +238,12 @@ fn request_commands_are_checked() {
 
 // ----- response framing ----------------------------------------------------
 
-/// (request, response octets, end of input after it, what is seen, reusable after).
-fn framing_cases() -> Vec<(&'static str, ClientRequest, &'static [u8], bool, Vec<Seen>, bool)> {
+/// What a case is about (its RFC section), the request, the response
+/// octets, end of input after them, what is seen, and whether the
+/// connection is reusable after.
+type FramingCase = (&'static str, ClientRequest, &'static [u8], bool, Vec<Seen>, bool);
+
+fn framing_cases() -> Vec<FramingCase> {
     use ResponseBody::*;
     use Version::*;
     let end = || Seen::End(Vec::new());

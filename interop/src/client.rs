@@ -36,6 +36,10 @@ pub const CASES: [&str; 18] = [
     "server_compressed_streaming",
 ];
 
+/// The standard cases that need a full-duplex stream (a reply before the
+/// request ends), which gRPC-Web over HTTP/1.1 cannot carry.
+pub const FULL_DUPLEX_CASES: [&str; 2] = ["ping_pong", "cancel_after_first_response"];
+
 /// Cases run only when named (not part of `all`).
 pub const EXTRA_CASES: [&str; 1] = [
     // Four 1 MiB responses (4 MiB in all): several flow-control windows, so

@@ -1,8 +1,11 @@
 //! `interop-client --server_host H --server_port P --test_case NAME[,NAME...]
-//! [--use_tls] [--server_host_override NAME] [--ca_file PATH] [--runtime tokio|smol]`:
+//! [--use_tls] [--server_host_override NAME] [--ca_file PATH] [--runtime tokio|smol] [--grpc_web]`:
 //! runs interop cases, one PASS/FAIL line each, then `N passed, M failed`.
 //! `all` stands for every standard case; a name may repeat; the extra case
-//! `server_streaming_4mib` runs only when named.
+//! `server_streaming_4mib` runs only when named. `--grpc_web` calls as
+//! gRPC-Web over HTTP/1.1 (`Endpoint::grpc_web`); `all` then leaves out the
+//! two cases that need a full-duplex stream (ping_pong,
+//! cancel_after_first_response), which HTTP/1.1 cannot carry.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +17,7 @@ use weir_rt::runtime::Net;
 use weir_rt::tls::ClientTlsConfig;
 
 const HELP: &str = "interop-client --server_host H --server_port P --test_case NAME[,NAME...|all] \
-[--use_tls] [--server_host_override NAME] [--ca_file PATH] [--runtime tokio|smol]";
+[--use_tls] [--server_host_override NAME] [--ca_file PATH] [--runtime tokio|smol] [--grpc_web]";
 
 /// How long one case may take before it counts as failed.
 const CASE_LIMIT: Duration = Duration::from_secs(30);
@@ -44,11 +47,15 @@ async fn run_cases<R: Net>(rt: R, args: &Args) -> Result<usize, Error> {
     let port: u16 = args.get("server_port").ok_or("--server_port is required")?.parse()?;
     // A comma-separated list; `all` stands for every standard case, and a
     // name may repeat (each occurrence runs).
+    let web = args.flag("grpc_web");
     let cases: Vec<String> = args
         .get("test_case")
         .unwrap_or("all")
         .split(',')
         .flat_map(|name| match name {
+            "all" if web => {
+                client::CASES.into_iter().filter(|c| !client::FULL_DUPLEX_CASES.contains(c)).collect()
+            }
             "all" => client::CASES.to_vec(),
             one => vec![one],
         })
@@ -56,7 +63,7 @@ async fn run_cases<R: Net>(rt: R, args: &Args) -> Result<usize, Error> {
         .collect();
     let tls = args.flag("use_tls");
     let scheme = if tls { "https" } else { "http" };
-    let mut endpoint = Endpoint::with_runtime(rt.clone(), format!("{scheme}://{host}:{port}"))?;
+    let mut endpoint = Endpoint::with_runtime(rt.clone(), format!("{scheme}://{host}:{port}"))?.grpc_web(web);
     if tls {
         let ca = match args.get("ca_file") {
             Some(path) => std::fs::read_to_string(path)?,

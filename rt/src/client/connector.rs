@@ -19,6 +19,8 @@ pub(crate) struct Connector<R: Net> {
     pub tcp: TcpOptions,
     #[cfg(feature = "tls")]
     pub tls: Option<(Arc<rustls::ClientConfig>, rustls_pki_types::ServerName<'static>)>,
+    /// Connections speak gRPC-Web over HTTP/1.1 (`Endpoint::grpc_web`).
+    pub grpc_web: bool,
 }
 
 impl<R: Net> Connector<R> {
@@ -29,6 +31,8 @@ impl<R: Net> Connector<R> {
         let tcp = self.tcp;
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
+        #[cfg(feature = "tls")]
+        let web = self.grpc_web;
         Box::pin(async move {
             let io = match (dial, address) {
                 (Some(dial), _) => dial().await?,
@@ -42,6 +46,20 @@ impl<R: Net> Connector<R> {
                 // are told in words, with what to do.
                 let (io, info) =
                     rt.tls_connect(io, config, name).await.map_err(crate::tls::explain_handshake_error)?;
+                // gRPC-Web goes over HTTP/1.1 (a server without ALPN is taken
+                // at its word).
+                if web {
+                    if info.alpn.as_deref().is_some_and(|a| a != crate::server::web::ALPN_HTTP11) {
+                        let got = info.alpn.map(|a| String::from_utf8_lossy(&a).into_owned());
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "ALPN mismatch: server negotiated {got:?}, gRPC-Web here needs \"http/1.1\""
+                            ),
+                        ));
+                    }
+                    return Ok(io);
+                }
                 // gRPC requires HTTP/2: a server that did not agree on h2 speaks
                 // something else.
                 if info.alpn.as_deref() != Some(crate::tls::ALPN_H2) {

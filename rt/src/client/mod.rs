@@ -21,6 +21,7 @@ mod retry;
 mod service_config;
 mod subchannel;
 pub mod typed;
+mod web_driver;
 mod xxhash;
 
 pub use address::Address;
@@ -189,6 +190,7 @@ pub struct Endpoint<R: Net> {
     idle_timeout: Option<Duration>,
     retry_buffer: RetryBufferLimits,
     tcp: TcpOptions,
+    grpc_web: bool,
 }
 
 impl<R: Net + Default> Endpoint<R> {
@@ -234,7 +236,21 @@ impl<R: Net> Endpoint<R> {
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             retry_buffer: RetryBufferLimits::default(),
             tcp: TcpOptions::default(),
+            grpc_web: false,
         })
+    }
+
+    /// Calls as gRPC-Web (grpc/doc/PROTOCOL-WEB.md) over HTTP/1.1 instead
+    /// of gRPC over HTTP/2: for networks whose proxies pass only HTTP/1.1,
+    /// to servers that serve gRPC-Web (Weir's with `Server::grpc_web`,
+    /// tonic-web, Envoy's grpc_web filter). HTTP/1.1 has no multiplexing:
+    /// each connection carries one call at a time (the others wait for it,
+    /// then reuse it), bidi calls are half duplex (the server answers once
+    /// the request ended), and cancelling a call under way closes its
+    /// connection. On TLS, ALPN offers `http/1.1`. Off by default.
+    pub fn grpc_web(mut self, on: bool) -> Self {
+        self.grpc_web = on;
+        self
     }
 
     /// Idle mode (gRPC-Go's `WithIdleTimeout`): after this long without
@@ -481,7 +497,12 @@ impl<R: Net> Endpoint<R> {
             };
             let name = rustls_pki_types::ServerName::try_from(host)
                 .map_err(|e| Status::new(Code::InvalidArgument, format!("invalid TLS server name: {e}")))?;
-            let config = cfg.build().map_err(|e| Status::new(Code::InvalidArgument, e.to_string()))?;
+            let mut config = cfg.build().map_err(|e| Status::new(Code::InvalidArgument, e.to_string()))?;
+            if self.grpc_web {
+                let mut web = (*config).clone();
+                web.alpn_protocols = vec![crate::server::web::ALPN_HTTP11.to_vec()];
+                config = Arc::new(web);
+            }
             Some((config, name))
         } else {
             None
@@ -507,6 +528,7 @@ impl<R: Net> Endpoint<R> {
             tcp: self.tcp,
             #[cfg(feature = "tls")]
             tls,
+            grpc_web: self.grpc_web,
         };
         let authority = Bytes::from(self.authority);
         let live = LiveConfig::new(

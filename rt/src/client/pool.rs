@@ -27,6 +27,7 @@ use super::live_config::LiveConfig;
 use super::outlier::Tracked;
 use super::resolver::{AddressSink, ResolveRequests, Resolver, ResolverUpdates};
 use super::subchannel::AddressConn;
+use super::web_driver::WebClientDriver;
 use crate::runtime::Net;
 use crate::util::{Either, select};
 
@@ -611,14 +612,18 @@ impl<R: Net> Pool<R> {
                     #[cfg(unix)]
                     Address::Unix(_) => None,
                 };
-                let driver = ClientDriver::new(
-                    self.rt.clone(),
-                    io,
-                    self.cfg.config.clone(),
-                    handle.clone(),
-                    channel,
-                    peer,
-                );
+                let (rt, config) = (self.rt.clone(), self.cfg.config.clone());
+                let driver: crate::runtime::BoxFuture<'static, ()> = if self.connector.grpc_web {
+                    // HTTP/1.1 connections come and go under one driver.
+                    let (pool, address) = (Arc::downgrade(&self), sub.address.clone());
+                    let redial: super::web_driver::Redial = Arc::new(move || match pool.upgrade() {
+                        Some(pool) => pool.connector.connect(&address),
+                        None => Box::pin(async { Err(std::io::ErrorKind::NotConnected.into()) }),
+                    });
+                    Box::pin(WebClientDriver::new(rt, io, redial, config, handle.clone(), channel, peer))
+                } else {
+                    Box::pin(ClientDriver::new(rt, io, config, handle.clone(), channel, peer))
+                };
                 let pool = Arc::downgrade(&self);
                 // Weak: an address dropped from the list must drop (which
                 // shuts its connection down) while the connection runs.

@@ -29,7 +29,6 @@ use std::time::Instant;
 use bytes::{Buf, Bytes};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
-use weir_core::grpc::codec::{PREFIX_LEN, prefix};
 use weir_core::grpc::metadata::is_reserved;
 use weir_core::grpc::timeout::parse_timeout;
 use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebError, WebFrame};
@@ -45,7 +44,7 @@ use crate::server::driver::{
     ServerCtx, StreamNext, UNREGISTERED, panicked, settle, with_interceptors, with_interceptors_before,
 };
 use crate::server::router::{Method, ResponseStream};
-use crate::server::web::decompress_request;
+use crate::server::web::{decompress_request, encode_messages, response_compression};
 use crate::stats::Side;
 use crate::trace::{CallObserver, ConnObserver, HandlerSpan};
 use crate::util::CatchUnwind;
@@ -824,19 +823,7 @@ impl<R: Runtime> Call<R> {
             Some(b) => (b.messages, b.payload),
             None => (1, msg.len()),
         };
-        if msg.batch.is_none() && msg.len() > max {
-            let text = format!("grpc: trying to send message larger than max ({} vs. {max})", msg.len());
-            return Err(Status::new(Code::ResourceExhausted, text));
-        }
-        let compress = msg.compress.unwrap_or(true);
-        let frames = match (self.send_compression.clone().filter(|_| compress), msg.batch) {
-            (None, Some(_)) => self.encoder.frames(msg.data),
-            (None, None) => self.encoder.message(&msg.into_contiguous()),
-            (Some(algo), Some(_)) => self.encoder.frames(compress_frames(&msg.data, &*algo, max)?),
-            (Some(algo), None) => {
-                self.encoder.frames(compress_frames(&framed(&msg.into_contiguous()), &*algo, max)?)
-            }
-        };
+        let frames = encode_messages(&self.encoder, msg, self.send_compression.as_ref(), max)?;
         self.wire.sent += payload as u64;
         if let Some(obs) = &mut self.obs {
             obs.sent_many(count, payload);
@@ -849,12 +836,8 @@ impl<R: Runtime> Call<R> {
     /// Compresses responses with the handler's choice when the client
     /// accepts it (compression is optional: otherwise identity).
     fn choose_compression(&mut self, name: Option<&'static str>) {
-        let Some(name) = name else { return };
-        let algo = self.ctx.config.messages.compressors.get(name.as_bytes()).cloned();
-        let accepted = |a: &Arc<dyn Compression>| {
-            self.accepts.split(|&b| b == b',').any(|t| t.trim_ascii() == a.name().as_bytes())
-        };
-        self.send_compression = algo.filter(accepted);
+        self.send_compression =
+            response_compression(&self.ctx.config.messages.compressors, name, &self.accepts);
     }
 
     /// Ends the call with `status`: trailers (or, before any head, a
@@ -931,39 +914,6 @@ impl<R: Runtime> Drop for Call<R> {
 enum Step {
     Finish(Status, Metadata),
     Settle(Status, Metadata),
-}
-
-/// One message behind its prefix, uncompressed.
-fn framed(msg: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(PREFIX_LEN + msg.len());
-    out.extend_from_slice(&prefix(false, msg.len() as u32));
-    out.extend_from_slice(msg);
-    Bytes::from(out)
-}
-
-/// Messages framed back to back (flag clear), each compressed with
-/// `algo` behind a prefix with the compressed flag set.
-fn compress_frames(frames: &[u8], algo: &dyn Compression, max: usize) -> Result<Bytes, Status> {
-    let mut out = Vec::with_capacity(frames.len() / 2 + 16);
-    let mut rest = frames;
-    let mut packed = Vec::new();
-    while rest.len() >= PREFIX_LEN {
-        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
-        let Some(msg) = rest.get(PREFIX_LEN..PREFIX_LEN + len) else {
-            return Err(Status::new(Code::Internal, "malformed message batch"));
-        };
-        packed.clear();
-        algo.compress(msg, &mut packed)
-            .map_err(|e| Status::new(Code::Internal, format!("compression failed: {e}")))?;
-        if packed.len() > max {
-            let text = format!("grpc: trying to send message larger than max ({} vs. {max})", packed.len());
-            return Err(Status::new(Code::ResourceExhausted, text));
-        }
-        out.extend_from_slice(&prefix(true, packed.len() as u32));
-        out.extend_from_slice(&packed);
-        rest = &rest[PREFIX_LEN + len..];
-    }
-    Ok(Bytes::from(out))
 }
 
 /// `grpc-status`, `grpc-message`, `grpc-status-details-bin` and the

@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use weir_core::conn::{ChunkedBuf, Stats, TransmitBuf};
+use weir_core::grpc::codec::{PREFIX_LEN, prefix};
 use weir_core::grpc::timeout::parse_timeout;
 use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebError, WebFrame};
 use weir_core::grpc::{Code, Compression, Metadata, Status, WireBytes};
@@ -98,6 +99,10 @@ struct WebCall {
     held: usize,
     /// `grpc-encoding` of compressed request messages.
     compression: Option<Arc<dyn Compression>>,
+    /// The client's `grpc-accept-encoding`.
+    accepts: Bytes,
+    /// The response compression the handler chose and the client accepts.
+    send_compression: Option<Arc<dyn Compression>>,
     /// The handler (`None` for a call refused before it).
     method: Option<Method>,
     metadata: Metadata,
@@ -246,6 +251,12 @@ impl<R: Runtime> WebDriver<R> {
                 Poll::Ready(Ok(0)) => {
                     self.read_eof = true;
                     self.conn.handle_eof(self.rt.now());
+                    // A client that closes while its call runs has gone (no
+                    // browser half-closes): the call is cancelled, as over
+                    // HTTP/2 by a reset, rather than left to run unread.
+                    if self.exchange.as_ref().is_some_and(|e| e.request_done && !e.answered()) {
+                        self.fail();
+                    }
                 }
                 Poll::Ready(Ok(n)) => {
                     self.stats.data_received += n as u64;
@@ -463,6 +474,8 @@ impl<R: Runtime> WebDriver<R> {
             messages: VecDeque::new(),
             held: 0,
             compression,
+            accepts: head.header("grpc-accept-encoding").cloned().unwrap_or_default(),
+            send_compression: None,
             method,
             metadata,
             wire: WireBytes::default(),
@@ -681,13 +694,21 @@ impl<R: Runtime> WebDriver<R> {
                 Phase::Reading | Phase::Done => return progress,
                 Phase::Unary(fut) => match Pin::new(fut).poll(cx) {
                     Poll::Pending => return progress,
-                    Poll::Ready(Ok(Ok(resp))) => Step::Respond(resp),
+                    Poll::Ready(Ok(Ok(resp))) => {
+                        let compressors = &self.ctx.config.messages.compressors;
+                        call.send_compression =
+                            response_compression(compressors, resp.compression, &call.accepts);
+                        Step::Respond(resp)
+                    }
                     Poll::Ready(Ok(Err(status))) => Step::Finish(status, Metadata::new()),
                     Poll::Ready(Err(p)) => Step::Settle(panicked(p), Metadata::new()),
                 },
                 Phase::Opening(fut) => match Pin::new(fut).poll(cx) {
                     Poll::Pending => return progress,
                     Poll::Ready(Ok(Ok(resp))) => {
+                        let compressors = &self.ctx.config.messages.compressors;
+                        call.send_compression =
+                            response_compression(compressors, resp.compression, &call.accepts);
                         let (md, stream, trailers) = resp.into_parts();
                         call.phase = Phase::Relaying { stream: CatchUnwind(StreamNext(stream)), trailers };
                         Step::Head(md)
@@ -767,13 +788,17 @@ impl<R: Runtime> WebDriver<R> {
         }
         let mut head = ResponseHead::new(200).with_header("content-type", call.encoding.content_type());
         head.headers.extend(call.cors.iter().cloned());
+        if let Some(algo) = &call.send_compression {
+            head.headers.push(Field::new(&b"grpc-encoding"[..], algo.name()));
+        }
+        let fixed = head.headers.len();
         let mut fields = Vec::new();
         md.to_fields(&mut fields);
         head.headers.extend(fields.into_iter().map(|f| Field::new(f.name, f.value)));
         if self.conn.send_response(ex.id, &head).is_err() {
             // Metadata the connection refuses (a value with CR or LF): the
             // head without it.
-            head.headers.truncate(1 + call.cors.len());
+            head.headers.truncate(fixed);
             let _ = self.conn.send_response(ex.id, &head);
         }
     }
@@ -787,14 +812,7 @@ impl<R: Runtime> WebDriver<R> {
             Some(b) => (b.messages, b.payload),
             None => (1, msg.len()),
         };
-        if msg.batch.is_none() && msg.len() > max {
-            let text = format!("grpc: trying to send message larger than max ({} vs. {max})", msg.len());
-            return Err(Status::new(Code::ResourceExhausted, text));
-        }
-        let frames = match msg.batch {
-            Some(_) => call.encoder.frames(msg.data),
-            None => call.encoder.message(&msg.into_contiguous()),
-        };
+        let frames = encode_messages(&call.encoder, msg, call.send_compression.as_ref(), max)?;
         call.wire.sent += payload as u64;
         if let Some(obs) = &mut call.obs {
             obs.sent_many(count, payload);
@@ -930,6 +948,69 @@ pub(crate) fn decompress_request(
             Ok(Bytes::from(out))
         }
     }
+}
+
+/// Messages as gRPC-Web frames: one message or a framed batch (each behind
+/// its prefix, flag clear), compressed one by one with `algo` unless the
+/// message opts out, each at most `max` octets as sent.
+pub(crate) fn encode_messages(
+    encoder: &WebEncoder,
+    msg: OutMessage,
+    algo: Option<&Arc<dyn Compression>>,
+    max: usize,
+) -> Result<Bytes, Status> {
+    let too_large = |len: usize| {
+        let text = format!("grpc: trying to send message larger than max ({len} vs. {max})");
+        Status::new(Code::ResourceExhausted, text)
+    };
+    let Some(algo) = algo.filter(|_| msg.compress.unwrap_or(true)) else {
+        return match msg.batch {
+            Some(_) => Ok(encoder.frames(msg.data)),
+            None if msg.len() > max => Err(too_large(msg.len())),
+            None => Ok(encoder.message(&msg.into_contiguous())),
+        };
+    };
+    let batch = msg.batch.is_some();
+    let data = msg.into_contiguous();
+    let mut out = Vec::with_capacity(data.len() / 2 + 16);
+    let mut packed = Vec::new();
+    let mut compress_one = |m: &[u8]| -> Result<(), Status> {
+        packed.clear();
+        algo.compress(m, &mut packed)
+            .map_err(|e| Status::new(Code::Internal, format!("compression failed: {e}")))?;
+        if packed.len() > max {
+            return Err(too_large(packed.len()));
+        }
+        out.extend_from_slice(&prefix(true, packed.len() as u32));
+        out.extend_from_slice(&packed);
+        Ok(())
+    };
+    if !batch {
+        compress_one(&data)?;
+    } else {
+        let mut rest = &data[..];
+        while rest.len() >= PREFIX_LEN {
+            let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+            let Some(m) = rest.get(PREFIX_LEN..PREFIX_LEN + len) else {
+                return Err(Status::new(Code::Internal, "malformed message batch"));
+            };
+            compress_one(m)?;
+            rest = &rest[PREFIX_LEN + len..];
+        }
+    }
+    Ok(encoder.frames(Bytes::from(out)))
+}
+
+/// The response compression a handler chose, when the client accepts it
+/// (`accepts`: its `grpc-accept-encoding`); otherwise none (compression is
+/// optional).
+pub(crate) fn response_compression(
+    compressors: &weir_core::grpc::Compressors,
+    name: Option<&'static str>,
+    accepts: &[u8],
+) -> Option<Arc<dyn Compression>> {
+    let algo = compressors.get(name?.as_bytes())?;
+    accepts.split(|&b| b == b',').any(|t| t.trim_ascii() == algo.name().as_bytes()).then(|| algo.clone())
 }
 
 /// The status of a request body that is not gRPC-Web.
