@@ -28,7 +28,8 @@ fn weir_grpc_web_client_calls_tonic_web() {
     rt.block_on(async {
         let ch = Endpoint::new(format!("http://{addr}")).unwrap().grpc_web(true).connect().await.unwrap();
         for name in ["web", "again"] {
-            let reply = ch.unary("/helloworld.Greeter/SayHello", Request::new(hello_request(name))).await.unwrap();
+            let reply =
+                ch.unary("/helloworld.Greeter/SayHello", Request::new(hello_request(name))).await.unwrap();
             let text = format!("Hello {name}");
             let mut want = vec![0x0a, text.len() as u8];
             want.extend_from_slice(text.as_bytes());

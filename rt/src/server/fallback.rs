@@ -4,7 +4,7 @@
 //! ([`Server::fallback`](crate::Server::fallback)).
 //!
 //! The connection driver hands the service an `http::Request<`[`Incoming`]`>`
-//! whose body it feeds as the client sends it, at most [`BODY_HIGH`]
+//! whose body it feeds as the client sends it, at most `BODY_HIGH` (64 KiB)
 //! octets ahead of the service (then it stops reading the connection), and
 //! writes the response the service returns.
 
