@@ -507,3 +507,36 @@ fn on_tls_a_fallback_makes_browsers_use_http1() {
         server.stop().await;
     });
 }
+
+/// A fallback route that never reads its request body (axum's 404 here)
+/// must not stall the connection behind it: the rest of the body is read
+/// and dropped, and the connection closes after the answer (RFC 9112 §9.6)
+/// instead of waiting for a body nobody takes.
+#[test]
+fn an_unread_fallback_body_does_not_stall_the_connection() {
+    run(async {
+        let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
+        let addr = server.addr.unwrap();
+        let body = vec![b'x'; 1 << 20];
+        let raw = tokio::task::spawn_blocking(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut w = s.try_clone().unwrap();
+            let writer = std::thread::spawn(move || {
+                let head =
+                    format!("POST /nope HTTP/1.1\r\nhost: t\r\ncontent-length: {}\r\n\r\n", body.len());
+                let _ = w.write_all(head.as_bytes());
+                let _ = w.write_all(&body);
+            });
+            let mut out = Vec::new();
+            let read = s.read_to_end(&mut out);
+            writer.join().unwrap();
+            (read.map_err(|e| e.kind()), String::from_utf8_lossy(&out).into_owned())
+        })
+        .await
+        .unwrap();
+        assert!(raw.0.is_ok(), "the connection stalled: {:?}", raw.0);
+        assert!(raw.1.starts_with("HTTP/1.1 404"), "{}", raw.1);
+        server.stop().await;
+    });
+}

@@ -617,7 +617,17 @@ impl<R: Net> Pool<R> {
                     // HTTP/1.1 connections come and go under one driver.
                     let (pool, address) = (Arc::downgrade(&self), sub.address.clone());
                     let redial: super::web_driver::Redial = Arc::new(move || match pool.upgrade() {
-                        Some(pool) => pool.connector.connect(&address),
+                        // Bounded like the pool's own attempts.
+                        Some(pool) => {
+                            let limit = pool.rt.sleep_until(pool.rt.now() + pool.cfg.connect_timeout);
+                            let connect = pool.connector.connect(&address);
+                            Box::pin(async move {
+                                match select(connect, limit).await {
+                                    Either::Left(result) => result,
+                                    Either::Right(()) => Err(std::io::ErrorKind::TimedOut.into()),
+                                }
+                            })
+                        }
                         None => Box::pin(async { Err(std::io::ErrorKind::NotConnected.into()) }),
                     });
                     Box::pin(WebClientDriver::new(rt, io, redial, config, handle.clone(), channel, peer))

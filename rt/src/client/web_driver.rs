@@ -49,6 +49,9 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
 /// Connections in a row that may close before answering anything before
 /// the driver gives the address up (to the channel's backoff).
 const MAX_FRUITLESS: u32 = 3;
+/// Request octets waiting to be written above which no more messages are
+/// taken from the application.
+const OUT_HIGH: usize = 64 << 10;
 /// Octets reserved in the input buffer before a read.
 const READ_RESERVE: usize = 16 << 10;
 /// Slices per vectored write.
@@ -69,6 +72,11 @@ struct WebCall {
     max_recv: usize,
     /// The request body was ended.
     request_done: bool,
+    /// Request messages not yet handed to the connection (and whether
+    /// their sender reserved credit for them).
+    outq: VecDeque<(OutMessage, bool)>,
+    /// The application finished sending: the body ends after `outq`.
+    half_close: bool,
     /// The response body's decoder, once the response head arrived.
     decoder: Option<WebDecoder>,
     recv_compression: Option<Arc<dyn Compression>>,
@@ -304,6 +312,8 @@ impl<R: Runtime> WebClientDriver<R> {
         }
         let mut fields = Vec::new();
         req.metadata.to_fields(&mut fields);
+        // Keys HTTP/1.1 itself owns are not metadata a server could read.
+        fields.retain(|f| !NOT_METADATA.contains(&&f.name[..]) && &f.name[..] != b"host");
         request.headers.extend(fields.into_iter().map(|f| Field::new(f.name, f.value)));
         let max_send = req.max_send_message_size.unwrap_or(messages.max_send_message_size);
         let mut call = Box::new(WebCall {
@@ -316,6 +326,8 @@ impl<R: Runtime> WebClientDriver<R> {
             max_send,
             max_recv: req.max_recv_message_size.unwrap_or(messages.max_recv_message_size),
             request_done: false,
+            outq: VecDeque::new(),
+            half_close: false,
             decoder: None,
             recv_compression: None,
             pending: VecDeque::new(),
@@ -377,48 +389,82 @@ impl<R: Runtime> WebClientDriver<R> {
     /// sender reserved credit for it.
     fn send(&mut self, msg: OutMessage, last: bool, credited: bool) {
         let Some(call) = &mut self.current else { return };
-        let (len, count) = (msg.len(), msg.messages());
-        let payload = msg.batch.as_ref().map_or(len, |b| b.payload);
-        if credited {
-            call.shared.credit(len, count);
-        }
-        if call.request_done {
-            return;
-        }
-        match encode(call, msg) {
-            Ok(frames) => {
-                call.note_sent(payload, count);
-                let id = call.id;
-                if self.conn.send_data(id, frames).is_err() {
-                    return self.finish(Status::new(Code::Unavailable, "connection closed"));
-                }
-            }
-            Err(status) => {
-                self.finish(status);
-                return self.close();
-            }
-        }
-        if last {
-            self.end_request();
-        }
+        call.outq.push_back((msg, credited));
+        call.half_close |= last;
+        self.flush();
     }
 
+    /// The application is done sending (after what it queued).
     fn end_request(&mut self) {
         let Some(call) = &mut self.current else { return };
-        if std::mem::replace(&mut call.request_done, true) {
-            return;
+        call.half_close = true;
+        self.flush();
+    }
+
+    /// Hands queued request messages to the connection while less than
+    /// [`OUT_HIGH`] octets wait to be written, crediting their senders then
+    /// (so a server that does not read holds the application back, not
+    /// memory); ends the body after the last one.
+    fn flush(&mut self) {
+        loop {
+            let room = self.out.len() + self.conn.send_buffered() < OUT_HIGH;
+            let Some(call) = &mut self.current else { return };
+            if call.request_done {
+                for (msg, credited) in call.outq.drain(..) {
+                    if credited {
+                        call.shared.credit(msg.len(), msg.messages());
+                    }
+                }
+                return;
+            }
+            if !room && !call.outq.is_empty() {
+                return;
+            }
+            let Some((msg, credited)) = call.outq.pop_front() else {
+                if call.half_close {
+                    call.request_done = true;
+                    let id = call.id;
+                    let _ = self.conn.send_end(id);
+                }
+                return;
+            };
+            let (len, count) = (msg.len(), msg.messages());
+            let payload = msg.batch.as_ref().map_or(len, |b| b.payload);
+            if credited {
+                call.shared.credit(len, count);
+            }
+            match encode(call, msg) {
+                Ok(frames) => {
+                    call.note_sent(payload, count);
+                    let id = call.id;
+                    if self.conn.send_data(id, frames).is_err() {
+                        // The server stopped reading (it answered, or the
+                        // connection ends): its response tells the status.
+                        call.request_done = true;
+                    }
+                }
+                Err(status) => {
+                    call.abort = true;
+                    return self.finish(status);
+                }
+            }
         }
-        let id = call.id;
-        let _ = self.conn.send_end(id);
     }
 
     // ----- responses -------------------------------------------------------
 
     /// Handles the connection's events while the current call can take them.
     fn dispatch(&mut self) -> bool {
+        self.dispatch_events(false)
+    }
+
+    /// `all`: take every event, whatever the call's queue holds (the
+    /// connection closed: what it still holds is bounded by its buffers,
+    /// and must not be lost).
+    fn dispatch_events(&mut self, all: bool) -> bool {
         let mut progress = false;
         loop {
-            if self.current.as_ref().is_some_and(|c| !c.pending.is_empty()) {
+            if !all && self.current.as_ref().is_some_and(|c| !c.pending.is_empty()) {
                 // The call's queue is full: leave the rest in the connection.
                 return progress;
             }
@@ -463,8 +509,12 @@ impl<R: Runtime> WebClientDriver<R> {
                 ),
                 None => Status::new(Code::Unknown, "the response is not gRPC-Web (content-type)"),
             };
+            // Trailers-only: the (empty) body ends the exchange. Anything else
+            // is not a gRPC-Web answer, whose body may never end: the call
+            // ends now, and the connection with it.
+            call.abort = grpc_status.is_none();
             call.status = Some(status);
-            return;
+            return self.deliver();
         }
         let compressors = &self.config.messages.compressors;
         call.recv_compression = match head.header("grpc-encoding").map(|v| &v[..]) {
@@ -477,7 +527,8 @@ impl<R: Runtime> WebClientDriver<R> {
                         String::from_utf8_lossy(name)
                     );
                     call.status = Some(Status::new(Code::Internal, msg));
-                    return;
+                    call.abort = true;
+                    return self.deliver();
                 }
             },
         };
@@ -492,7 +543,8 @@ impl<R: Runtime> WebClientDriver<R> {
             Ok(md) => call.shared.set_headers(md),
             Err(e) => {
                 call.status = Some(Status::new(Code::Internal, format!("malformed metadata: {e}")));
-                return;
+                call.abort = true;
+                return self.deliver();
             }
         }
         call.decoder = Some(WebDecoder::new(content_type.unwrap_or(WebEncoding::Binary), call.max_recv));
@@ -589,6 +641,15 @@ impl<R: Runtime> WebClientDriver<R> {
                 batch.extend(call.pending.pop_front());
             }
             let more = !call.pending.is_empty();
+            if batch.is_empty() {
+                // Nothing fitted beside what the application holds: it asks
+                // for more when it takes that, unless it already did.
+                self.batch = batch;
+                if call.shared.set_core_has_more() {
+                    return;
+                }
+                return self.deliver();
+            }
             call.shared.deliver(&mut batch, call.obs.as_deref_mut(), more);
             self.batch = batch;
             if more {
@@ -623,7 +684,9 @@ impl<R: Runtime> WebClientDriver<R> {
     fn finish(&mut self, status: Status) {
         self.report(status);
         let Some(call) = &mut self.current else { return };
-        if call.abort {
+        // A request cut short must not reach the server as a whole one (an
+        // unfinished body is only ended when the server already answered).
+        if call.abort || (!call.request_done && !call.response_done) {
             self.current = None;
             return self.close();
         }
@@ -747,7 +810,9 @@ impl<R: Runtime> WebClientDriver<R> {
     }
 
     /// The connection is over: with calls waiting, dial a new one (true once
-    /// it is up); without, or when dialing fails, the driver ends (false).
+    /// it is up); without, wait for the next call. When dialing fails, the
+    /// driver was shut down or connections keep answering nothing, the
+    /// driver ends (false).
     fn poll_redial(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
         if self.current.is_some() {
             let status = Status::new(Code::Unavailable, "connection closed");
@@ -761,9 +826,16 @@ impl<R: Runtime> WebClientDriver<R> {
         }
         // Starts that arrived meanwhile count as waiting.
         self.run_commands(cx);
-        let wanted = !self.shutdown && !self.waiting.is_empty() && self.fruitless < MAX_FRUITLESS;
-        if !wanted && self.dialing.is_none() {
-            return Poll::Ready(false);
+        let gave_up = self.shutdown || self.fruitless >= MAX_FRUITLESS;
+        if self.dialing.is_none() {
+            if gave_up {
+                return Poll::Ready(false);
+            }
+            if self.waiting.is_empty() {
+                // Closed while idle (the server's idle timeout): the next
+                // call dials again; woken by its command.
+                return Poll::Pending;
+            }
         }
         let redial = self.redial.clone();
         let dialing = self.dialing.get_or_insert_with(|| redial());
@@ -868,9 +940,24 @@ impl<R: Runtime> std::future::Future for WebClientDriver<R> {
             progress |= this.dispatch();
             progress |= this.start_next();
             progress |= this.poll_write(cx);
+            if this.current.as_ref().is_some_and(|c| !c.outq.is_empty() || (c.half_close && !c.request_done))
+            {
+                this.flush();
+                progress |= this.poll_write(cx);
+            }
             let busy = usize::from(this.current.is_some()) + this.waiting.len();
             this.handle.active_calls.store(busy, Ordering::Release);
             if this.done || (this.conn.is_closed() && this.out.is_empty()) {
+                // What the connection still holds of a response is the call's.
+                this.dispatch_events(true);
+                if this.current.as_ref().is_some_and(|c| c.response_done && !c.abort) {
+                    // The application still takes the last messages; woken by
+                    // its pull (a command).
+                    this.deliver();
+                    if this.current.is_some() {
+                        return Poll::Pending;
+                    }
+                }
                 match this.poll_redial(cx) {
                     Poll::Ready(true) => continue,
                     Poll::Ready(false) => {

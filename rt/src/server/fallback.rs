@@ -104,6 +104,9 @@ struct Shared {
     reader: Option<Waker>,
     /// The driver waits for room.
     writer: Option<Waker>,
+    /// The service dropped the body: what still comes is read and dropped
+    /// (never queued), so the connection does not stall on it.
+    dropped: bool,
 }
 
 /// The request body a fallback service reads: the octets the client sends,
@@ -143,6 +146,9 @@ impl BodySender {
         }
         let waker = {
             let mut s = lock(&self.shared);
+            if s.dropped {
+                return;
+            }
             s.queued += data.len();
             s.chunks.push_back(data);
             s.reader.take()
@@ -175,11 +181,37 @@ impl BodySender {
     /// when it has read some.
     pub fn has_room(&self, cx: &Context<'_>) -> bool {
         let mut s = lock(&self.shared);
-        if s.queued < BODY_HIGH {
+        if s.queued < BODY_HIGH || s.dropped {
             return true;
         }
         s.writer = Some(cx.waker().clone());
         false
+    }
+}
+
+impl BodySender {
+    /// The service dropped the body before its end: the connection cannot
+    /// be reused after this exchange without reading the rest.
+    pub fn abandoned(&self) -> bool {
+        let s = lock(&self.shared);
+        s.dropped && s.end.is_none()
+    }
+}
+
+impl Drop for Incoming {
+    /// The service will not read the rest: it is dropped as it comes, and
+    /// the driver, if it waited for room, goes on.
+    fn drop(&mut self) {
+        let writer = {
+            let mut s = lock(&self.shared);
+            s.dropped = true;
+            s.chunks.clear();
+            s.queued = 0;
+            s.writer.take()
+        };
+        if let Some(w) = writer {
+            w.wake();
+        }
     }
 }
 
@@ -358,11 +390,19 @@ impl FallbackExchange {
             progress = true;
             let (parts, body) = resp.into_parts();
             let mut head = ResponseHead::new(parts.status.as_u16());
-            head.content_length = body.size_hint().exact();
+            // An unread request body (a 404, a 413, a handler that ignores
+            // it): the connection closes after this response, rather than
+            // being reused behind the rest of that body (RFC 9112 §9.6).
+            head.close = self.body.as_ref().is_some_and(BodySender::abandoned);
+            // The service's own Content-Length first (a HEAD response's body
+            // is empty, its length the representation's).
+            head.content_length = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .or_else(|| body.size_hint().exact());
             for (name, value) in &parts.headers {
-                if name == http::header::CONTENT_LENGTH && head.content_length.is_none() {
-                    head.content_length = value.to_str().ok().and_then(|v| v.parse().ok());
-                }
                 if !CONNECTION_FIELDS.contains(&name.as_str()) {
                     let value = Bytes::copy_from_slice(value.as_bytes());
                     head.headers.push(Field::new(Bytes::copy_from_slice(name.as_str().as_bytes()), value));
