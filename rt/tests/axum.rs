@@ -656,6 +656,52 @@ fn grpc_web_and_the_fallback_share_http1() {
     });
 }
 
+/// gRPC-Web and the fallback on HTTP/2 (h2c, curl): a gRPC-Web call stays
+/// Weir's, a CORS preflight for a method the router serves is answered by
+/// Weir's policy, and every other request (an `OPTIONS` for a REST path
+/// too) goes to the fallback.
+#[test]
+fn grpc_web_preflights_and_the_fallback_share_http2() {
+    run(async {
+        let server = test_server(Tokio, Default::default())
+            .grpc_web(weir_rt::GrpcWeb::new().allow_origin("https://app.example"));
+        let server = weir_with_fallback(server).await;
+        let addr = server.addr.unwrap();
+        let body = tokio::task::spawn_blocking(move || curl_grpc_web(addr, "--http2-prior-knowledge"))
+            .await
+            .unwrap();
+        assert!(body.starts_with(&frame(b"from curl")), "{body:?}");
+        let out = tokio::task::spawn_blocking(move || {
+            let base = ["--http2-prior-knowledge", "-sS", "--max-time", "10"].map(String::from);
+            let with =
+                |more: &[&str]| [&base[..], &more.iter().map(|s| s.to_string()).collect::<Vec<_>>()].concat();
+            let preflight = ["-i", "-X", "OPTIONS", "-H", "origin: https://app.example"];
+            let preflight = [&preflight[..], &["-H", "access-control-request-method: POST"]].concat();
+            let grpc_path = format!("http://{addr}/test.Test/Unary");
+            let rest_path = format!("http://{addr}/healthz");
+            [
+                curl(&with(&["-w", " %{http_version}", &rest_path])),
+                curl(&with(&[&preflight[..], &[grpc_path.as_str()]].concat())),
+                curl(&with(&[&preflight[..], &[rest_path.as_str()]].concat())),
+            ]
+        })
+        .await
+        .unwrap();
+        assert_eq!(out[0], "ok 2");
+        let grpc_preflight = out[1].to_ascii_lowercase();
+        assert!(grpc_preflight.starts_with("http/2 20"), "{grpc_preflight}");
+        assert!(
+            grpc_preflight.contains("access-control-allow-origin"),
+            "Weir's CORS policy: {grpc_preflight}"
+        );
+        let rest_preflight = out[2].to_ascii_lowercase();
+        assert!(rest_preflight.starts_with("http/2 405"), "axum's answer: {rest_preflight}");
+        assert!(!rest_preflight.contains("access-control-allow-origin"), "{rest_preflight}");
+        suite::call_kinds_against_any_server(&channel(addr).await).await;
+        server.stop().await;
+    });
+}
+
 /// PROTOCOL-WEB: the trailers frame carries the status and the trailing
 /// metadata; a handler's error status keeps the metadata it was given, on
 /// Weir's own HTTP/1.1 driver as through `into_service`.
