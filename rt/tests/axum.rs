@@ -233,7 +233,10 @@ fn frame(msg: &[u8]) -> Vec<u8> {
 /// holds the echoed message, then the trailers frame (PROTOCOL-WEB: flag
 /// 0x80, `grpc-status: 0`).
 fn curl_grpc_web(addr: SocketAddr, http: &str) -> Vec<u8> {
-    let body_file = std::env::temp_dir().join(format!("weir-axum-{}-{http}.bin", std::process::id()));
+    // One file per call: tests run in parallel in one process.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let body_file = std::env::temp_dir().join(format!("weir-axum-{}-{n}{http}.bin", std::process::id()));
     std::fs::write(&body_file, frame(b"from curl")).unwrap();
     let out = std::process::Command::new("curl")
         .args([http, "-s", "--max-time", "10", "--data-binary", &format!("@{}", body_file.display())])
@@ -443,7 +446,9 @@ struct Scratch(std::path::PathBuf);
 
 impl Scratch {
     fn new(name: &str, contents: &[u8]) -> Self {
-        let path = std::env::temp_dir().join(format!("weir-axum-{}-{name}", std::process::id()));
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("weir-axum-{}-{n}-{name}", std::process::id()));
         std::fs::write(&path, contents).unwrap();
         Scratch(path)
     }
