@@ -158,6 +158,10 @@ pub(crate) struct ServerDriver<R: Runtime> {
     /// Requests the fallback service serves, by stream.
     #[cfg(feature = "tower")]
     fallbacks: IdMap<CallId, super::h2_fallback::H2Fallback>,
+    /// Request body octets of the fallback's requests charged to the
+    /// connection's budget.
+    #[cfg(feature = "tower")]
+    fallback_charged: usize,
 }
 
 impl<R: Runtime> ServerDriver<R> {
@@ -188,6 +192,8 @@ impl<R: Runtime> ServerDriver<R> {
             blocked_since: None,
             #[cfg(feature = "tower")]
             fallbacks: IdMap::default(),
+            #[cfg(feature = "tower")]
+            fallback_charged: 0,
             rt,
             ctx,
             obs,
@@ -265,7 +271,10 @@ impl<R: Runtime> ServerDriver<R> {
     fn fail_all(&mut self) {
         self.starved.clear();
         #[cfg(feature = "tower")]
-        self.fallbacks.clear();
+        {
+            self.fallbacks.clear();
+            self.sync_fallback_budget();
+        }
         let reason = Status::new(Code::Unavailable, "connection closed");
         let now = self.rt.now();
         for (call, mut entry) in self.calls.drain() {
@@ -322,6 +331,7 @@ impl<R: Runtime> ServerDriver<R> {
     fn drive_fallbacks(&mut self, cx: &mut Context<'_>) -> bool {
         use super::h2_fallback::Step;
         if self.fallbacks.is_empty() {
+            self.sync_fallback_budget();
             return false;
         }
         let mut progress = false;
@@ -339,7 +349,21 @@ impl<R: Runtime> ServerDriver<R> {
         for stream in done {
             self.fallbacks.remove(&stream);
         }
+        self.sync_fallback_budget();
         progress
+    }
+
+    /// Keeps the budget's count of the fallback's request octets equal to
+    /// what its bodies' queues hold (as the HTTP/1.1 driver counts them).
+    #[cfg(feature = "tower")]
+    fn sync_fallback_budget(&mut self) {
+        let held: usize = self.fallbacks.values().map(|f| f.held()).sum();
+        if held > self.fallback_charged {
+            self.budget.charge_inbound(held - self.fallback_charged);
+        } else if held < self.fallback_charged {
+            self.budget.release_inbound(self.fallback_charged - held);
+        }
+        self.fallback_charged = held;
     }
 
     fn on_call(&mut self, cx: &mut Context<'_>, call: CallId, start: grpc::CallStart) {

@@ -93,6 +93,11 @@ impl H2Fallback {
         Some(H2Fallback { body: (!end_stream).then_some(sender), fut: Some(fallback.call(req)), resp: None })
     }
 
+    /// Request body octets waiting for the service.
+    pub fn held(&self) -> usize {
+        self.body.as_ref().map_or(0, BodySender::queued)
+    }
+
     /// Moves request body octets from the core to the service while its
     /// queue has room (the driver is woken when the service reads).
     pub fn feed(&mut self, core: &mut grpc::Server, stream: CallId, cx: &Context<'_>) -> bool {
