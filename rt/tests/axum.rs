@@ -332,8 +332,20 @@ fn rest_routes() -> axum::Router {
             }),
         )
         .route("/hang", axum::routing::post(hang))
+        .route("/ignore", axum::routing::post(ignore_body))
         // Bodies of any size (axum refuses more than 2 MB by default).
         .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// Set by a test once its upload to `/ignore` went through.
+static IGNORE_RELEASE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Drops the request body unread, then answers once `IGNORE_RELEASE` is set.
+async fn ignore_body() -> &'static str {
+    while !IGNORE_RELEASE.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    "ignored"
 }
 
 /// `/hang` requests started, and their futures dropped.
@@ -601,6 +613,48 @@ fn a_reset_http2_stream_drops_the_fallback_future() {
         assert_eq!(HANG_DROPPED.load(Ordering::SeqCst), 0);
         stream.send_reset(h2::Reason::CANCEL);
         wait_until(&Tokio, || HANG_DROPPED.load(Ordering::SeqCst) == 1).await;
+        let (parts, body, _) = h2_request(&send, "GET", format!("http://{addr}/healthz"), &[], None).await;
+        assert_eq!((parts.status.as_u16(), &body[..]), (200, &b"ok"[..]));
+        server.stop().await;
+    });
+}
+
+/// A service that drops the request body unread and answers later: on
+/// HTTP/2 the rest of the body is read and dropped (credit returned), so a
+/// client sending 8 MiB only as its flow-control windows allow (far above
+/// the stream's 1 MiB window and the 64 KiB queue) gets it all out before
+/// the answer comes, and the connection serves on.
+#[test]
+fn an_http2_body_the_fallback_drops_unread_is_drained() {
+    run(async {
+        let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
+        let addr = server.addr.unwrap();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}/ignore"))
+            .body(())
+            .unwrap();
+        let mut ready = send.clone().ready().await.unwrap();
+        let (resp, mut stream) = ready.send_request(req, false).unwrap();
+        let mut left = Bytes::from(vec![3u8; 8 << 20]);
+        let upload = async {
+            while !left.is_empty() {
+                stream.reserve_capacity(left.len());
+                let n = std::future::poll_fn(|cx| stream.poll_capacity(cx)).await.unwrap().unwrap();
+                let chunk = left.split_to(n.min(left.len()));
+                stream.send_data(chunk, left.is_empty()).unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), upload).await.expect("the whole body went out");
+        IGNORE_RELEASE.store(true, Ordering::SeqCst);
+        let (parts, mut body) = resp.await.unwrap().into_parts();
+        assert_eq!(parts.status.as_u16(), 200);
+        assert_eq!(body.data().await.unwrap().unwrap(), "ignored");
         let (parts, body, _) = h2_request(&send, "GET", format!("http://{addr}/healthz"), &[], None).await;
         assert_eq!((parts.status.as_u16(), &body[..]), (200, &b"ok"[..]));
         server.stop().await;

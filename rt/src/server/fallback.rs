@@ -106,6 +106,8 @@ struct Shared {
     reader: Option<Waker>,
     /// The driver waits for room.
     writer: Option<Waker>,
+    /// The service dropped the body.
+    dropped: bool,
 }
 
 /// The request body a fallback service reads: the octets the client sends,
@@ -168,6 +170,11 @@ impl BodySender {
         }
     }
 
+    /// True when the service dropped the body (it will read no more).
+    pub fn is_abandoned(&self) -> bool {
+        lock(&self.shared).dropped
+    }
+
     /// Octets queued and not yet read by the service.
     pub fn queued(&self) -> usize {
         lock(&self.shared).queued
@@ -188,6 +195,20 @@ impl BodySender {
 impl Drop for BodySender {
     fn drop(&mut self) {
         self.end(Err("connection closed".into()));
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        // A driver waiting for room learns that nobody will read.
+        let writer = {
+            let mut s = lock(&self.shared);
+            s.dropped = true;
+            s.writer.take()
+        };
+        if let Some(w) = writer {
+            w.wake();
+        }
     }
 }
 

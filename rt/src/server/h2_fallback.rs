@@ -31,6 +31,10 @@ pub(crate) struct H2Fallback {
     body: Option<BodySender>,
     fut: Option<BoxFuture<'static, http::Response<BoxBody>>>,
     resp: Option<BoxBody>,
+    /// The service dropped the body unread: the rest is read and dropped,
+    /// so its credit returns (the client can finish sending, and other
+    /// streams keep the connection's window).
+    drain: bool,
 }
 
 /// What driving an exchange came to.
@@ -90,7 +94,12 @@ impl H2Fallback {
         if end_stream {
             sender.end(Ok(()));
         }
-        Some(H2Fallback { body: (!end_stream).then_some(sender), fut: Some(fallback.call(req)), resp: None })
+        Some(H2Fallback {
+            body: (!end_stream).then_some(sender),
+            fut: Some(fallback.call(req)),
+            resp: None,
+            drain: false,
+        })
     }
 
     /// Request body octets waiting for the service.
@@ -102,6 +111,16 @@ impl H2Fallback {
     /// queue has room (the driver is woken when the service reads).
     pub fn feed(&mut self, core: &mut grpc::Server, stream: CallId, cx: &Context<'_>) -> bool {
         let mut progress = false;
+        if self.body.as_ref().is_some_and(BodySender::is_abandoned) {
+            self.body = None;
+            self.drain = true;
+        }
+        if self.drain {
+            while let Ok(Read::Data { .. }) = core.read_body(stream, usize::MAX) {
+                progress = true;
+            }
+            return progress;
+        }
         while let Some(b) = &self.body {
             if !b.has_room(cx) {
                 break;
