@@ -326,24 +326,19 @@ impl ServerTlsConfig {
     }
 }
 
-/// The server configuration with `http/1.1` offered too (gRPC-Web on):
-/// after `h2` (rustls picks the first of the server's protocols the client
-/// offers), so browsers, which offer both, get HTTP/2, whose driver speaks
-/// gRPC-Web too, and clients offering only `http/1.1` get the HTTP/1.1
-/// driver. A copy; unchanged when it already has `http/1.1`.
-/// `first`: offered before `h2` (a server whose HTTP/1.1 side serves more
-/// than HTTP/2 does: a fallback service).
-pub(crate) fn with_http11(config: &Arc<rustls::ServerConfig>, first: bool) -> Arc<rustls::ServerConfig> {
+/// The server configuration with `http/1.1` offered too (gRPC-Web or a
+/// fallback service on): after `h2` (rustls picks the first of the server's
+/// protocols the client offers), so browsers, which offer both, get
+/// HTTP/2, whose driver speaks gRPC-Web and serves the fallback too, and
+/// clients offering only `http/1.1` get the HTTP/1.1 driver. A copy;
+/// unchanged when it already has `http/1.1`.
+pub(crate) fn with_http11(config: &Arc<rustls::ServerConfig>) -> Arc<rustls::ServerConfig> {
     let http11 = crate::server::web::ALPN_HTTP11;
     if config.alpn_protocols.iter().any(|p| p == http11) {
         return config.clone();
     }
     let mut config = (**config).clone();
-    if first {
-        config.alpn_protocols.insert(0, http11.to_vec());
-    } else {
-        config.alpn_protocols.push(http11.to_vec());
-    }
+    config.alpn_protocols.push(http11.to_vec());
     Arc::new(config)
 }
 

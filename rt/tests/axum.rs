@@ -6,6 +6,11 @@
 //! large streams with backpressure, deadlines and cancellation reaching the
 //! handler, interceptors, metadata both ways, and the PROTOCOL-HTTP2 answer
 //! to a request that is not gRPC (415).
+//!
+//! The other way round, an axum `Router` as the fallback of Weir's own
+//! server (`Server::fallback`): REST over HTTP/1.1 and over HTTP/2 (h2c,
+//! with a hand-driven `h2` client on the same connection as gRPC calls, and
+//! curl), large bodies through the bounded queue, resets, TLS ALPN.
 
 mod suite;
 
@@ -228,7 +233,10 @@ fn frame(msg: &[u8]) -> Vec<u8> {
 /// holds the echoed message, then the trailers frame (PROTOCOL-WEB: flag
 /// 0x80, `grpc-status: 0`).
 fn curl_grpc_web(addr: SocketAddr, http: &str) -> Vec<u8> {
-    let body_file = std::env::temp_dir().join(format!("weir-axum-{}-{http}.bin", std::process::id()));
+    // One file per call: tests run in parallel in one process.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    let body_file = std::env::temp_dir().join(format!("weir-axum-{}-{n}{http}.bin", std::process::id()));
     std::fs::write(&body_file, frame(b"from curl")).unwrap();
     let out = std::process::Command::new("curl")
         .args([http, "-s", "--max-time", "10", "--data-binary", &format!("@{}", body_file.display())])
@@ -323,8 +331,39 @@ fn rest_routes() -> axum::Router {
                 Body::from_stream(futures::stream::iter(chunks))
             }),
         )
+        .route("/hang", axum::routing::post(hang))
+        .route("/ignore", axum::routing::post(ignore_body))
         // Bodies of any size (axum refuses more than 2 MB by default).
         .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// Set by a test once its upload to `/ignore` went through.
+static IGNORE_RELEASE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Drops the request body unread, then answers once `IGNORE_RELEASE` is set.
+async fn ignore_body() -> &'static str {
+    while !IGNORE_RELEASE.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    "ignored"
+}
+
+/// `/hang` requests started, and their futures dropped.
+static HANG_STARTED: AtomicUsize = AtomicUsize::new(0);
+static HANG_DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Never answers; counts when its future is dropped (its body with it).
+async fn hang(_body: axum::body::Body) -> &'static str {
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            HANG_DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let _guard = Guard;
+    HANG_STARTED.fetch_add(1, Ordering::SeqCst);
+    std::future::pending::<()>().await;
+    "never"
 }
 
 /// Weir's own server with the test service and `rest_routes` as fallback.
@@ -414,6 +453,254 @@ fn a_large_request_body_reaches_the_fallback_through_its_bounded_queue() {
     });
 }
 
+/// A scratch file for curl, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str, contents: &[u8]) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("weir-axum-{}-{n}-{name}", std::process::id()));
+        std::fs::write(&path, contents).unwrap();
+        Scratch(path)
+    }
+
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+
+    fn read(&self) -> Vec<u8> {
+        std::fs::read(&self.0).unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs curl with `args`; its standard output.
+fn curl(args: &[String]) -> String {
+    let out =
+        std::process::Command::new("curl").args(args).output().expect("run curl (apt-get install curl)");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "curl {args:?} failed ({}): {stdout} {stderr}", out.status);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One request on a hand-driven HTTP/2 connection (the `h2` crate's
+/// client): the response head, its body (credit released as read) and
+/// trailers.
+async fn h2_request(
+    send: &h2::client::SendRequest<Bytes>,
+    method: &str,
+    uri: String,
+    headers: &[(&str, &str)],
+    body: Option<Bytes>,
+) -> (axum::http::response::Parts, Vec<u8>, Option<axum::http::HeaderMap>) {
+    let mut req = axum::http::Request::builder().method(method).uri(uri);
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    let req = req.body(()).unwrap();
+    let mut send = send.clone().ready().await.expect("connection ready");
+    let (resp, mut stream) = send.send_request(req, body.is_none()).expect("request sent");
+    if let Some(body) = body {
+        stream.send_data(body, true).unwrap();
+    }
+    let (parts, mut recv) = resp.await.expect("a response").into_parts();
+    let mut out = Vec::new();
+    while let Some(chunk) = recv.data().await {
+        let chunk = chunk.expect("body data");
+        recv.flow_control().release_capacity(chunk.len()).unwrap();
+        out.extend_from_slice(&chunk);
+    }
+    let trailers = recv.trailers().await.expect("trailers");
+    (parts, out, trailers)
+}
+
+/// Over h2c, on ONE connection (a hand-driven `h2` client; curl 7.88
+/// cannot reuse a prior-knowledge connection), concurrently: a REST GET,
+/// a POST echo of 200 KiB (above the 64 KiB queue and the client's 64 KiB
+/// stream window, so both sides' flow control takes turns), the streamed
+/// route, an unknown route (axum's 404), and gRPC calls (a framed message
+/// echoed by the test service, `grpc-status: 0` in the trailers) beside
+/// them. Then curl (h2c) gets the REST routes on a connection of its own,
+/// and Weir's client's calls work on the same port.
+#[test]
+fn the_fallback_serves_http2_requests_beside_grpc_calls() {
+    run(async {
+        let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
+        let addr = server.addr.unwrap();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let url = move |path: &str| format!("http://{addr}{path}");
+        let big: Bytes = (0..200u32 << 10).map(|i| (i % 253) as u8).collect::<Vec<u8>>().into();
+        let grpc = [("content-type", "application/grpc"), ("te", "trailers")];
+        let (healthz, echo, streamed, nope, call, call2) = tokio::join!(
+            h2_request(&send, "GET", url("/healthz"), &[], None),
+            h2_request(&send, "POST", url("/echo"), &[], Some(big.clone())),
+            h2_request(&send, "GET", url("/stream"), &[], None),
+            h2_request(&send, "DELETE", url("/nope"), &[], None),
+            h2_request(&send, "POST", url("/test.Test/Unary"), &grpc, Some(frame(b"over h2c").into())),
+            h2_request(&send, "POST", url("/test.Test/Unary"), &grpc, Some(frame(b"again").into())),
+        );
+        assert_eq!((healthz.0.status.as_u16(), &healthz.1[..]), (200, &b"ok"[..]));
+        assert_eq!(echo.0.status.as_u16(), 200);
+        assert_eq!(echo.1.len(), big.len());
+        assert!(echo.1 == big[..], "the echoed body differs");
+        let chunks: String = (0..5).map(|i| format!("chunk {i}\n")).collect();
+        assert_eq!((streamed.0.status.as_u16(), String::from_utf8_lossy(&streamed.1)), (200, chunks.into()));
+        assert_eq!(nope.0.status.as_u16(), 404);
+        for (c, msg) in [(call, &b"over h2c"[..]), (call2, b"again")] {
+            assert_eq!(c.0.headers["content-type"], "application/grpc");
+            assert_eq!(c.1, frame(msg));
+            assert_eq!(c.2.expect("gRPC trailers")["grpc-status"], "0");
+        }
+        // The connection is still fine for more after all that.
+        let again = h2_request(&send, "GET", url("/healthz"), &[], None).await;
+        assert_eq!(again.1, b"ok");
+        // curl over h2c, each request on its own connection.
+        let out = tokio::task::spawn_blocking(move || {
+            let echo = Scratch::new("h2-echo.txt", b"hello over h2");
+            let base =
+                ["--http2-prior-knowledge", "-sS", "--max-time", "10", "-w", " %{http_version} %{http_code}"];
+            let base = base.map(String::from);
+            let with = |more: &[String]| [&base[..], more].concat();
+            [
+                curl(&with(&[url("/healthz")])),
+                curl(&with(&["--data-binary".into(), format!("@{}", echo.path()), url("/echo")])),
+                curl(&with(&[url("/stream")])),
+            ]
+        })
+        .await
+        .unwrap();
+        assert_eq!(out[0], "ok 2 200");
+        assert_eq!(out[1], "hello over h2 2 200");
+        let chunks: String = (0..5).map(|i| format!("chunk {i}\n")).collect();
+        assert_eq!(out[2], format!("{chunks} 2 200"));
+        suite::four_call_kinds(&channel(addr).await).await;
+        server.stop().await;
+    });
+}
+
+/// A client that resets its HTTP/2 stream (RST_STREAM(CANCEL)) while the
+/// fallback service waits, its request body unfinished: the service's
+/// future and the body are dropped, and the connection serves on.
+#[test]
+fn a_reset_http2_stream_drops_the_fallback_future() {
+    run(async {
+        let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
+        let addr = server.addr.unwrap();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}/hang"))
+            .body(())
+            .unwrap();
+        let mut ready = send.clone().ready().await.unwrap();
+        let (_resp, mut stream) = ready.send_request(req, false).unwrap();
+        stream.send_data(Bytes::from_static(b"part of a body"), false).unwrap();
+        wait_until(&Tokio, || HANG_STARTED.load(Ordering::SeqCst) == 1).await;
+        assert_eq!(HANG_DROPPED.load(Ordering::SeqCst), 0);
+        stream.send_reset(h2::Reason::CANCEL);
+        wait_until(&Tokio, || HANG_DROPPED.load(Ordering::SeqCst) == 1).await;
+        let (parts, body, _) = h2_request(&send, "GET", format!("http://{addr}/healthz"), &[], None).await;
+        assert_eq!((parts.status.as_u16(), &body[..]), (200, &b"ok"[..]));
+        server.stop().await;
+    });
+}
+
+/// A service that drops the request body unread and answers later: on
+/// HTTP/2 the rest of the body is read and dropped (credit returned), so a
+/// client sending 8 MiB only as its flow-control windows allow (far above
+/// the stream's 1 MiB window and the 64 KiB queue) gets it all out before
+/// the answer comes, and the connection serves on.
+#[test]
+fn an_http2_body_the_fallback_drops_unread_is_drained() {
+    run(async {
+        let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
+        let addr = server.addr.unwrap();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}/ignore"))
+            .body(())
+            .unwrap();
+        let mut ready = send.clone().ready().await.unwrap();
+        let (resp, mut stream) = ready.send_request(req, false).unwrap();
+        let mut left = Bytes::from(vec![3u8; 8 << 20]);
+        let upload = async {
+            while !left.is_empty() {
+                stream.reserve_capacity(left.len());
+                let n = std::future::poll_fn(|cx| stream.poll_capacity(cx)).await.unwrap().unwrap();
+                let chunk = left.split_to(n.min(left.len()));
+                stream.send_data(chunk, left.is_empty()).unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), upload).await.expect("the whole body went out");
+        IGNORE_RELEASE.store(true, Ordering::SeqCst);
+        let (parts, mut body) = resp.await.unwrap().into_parts();
+        assert_eq!(parts.status.as_u16(), 200);
+        assert_eq!(body.data().await.unwrap().unwrap(), "ignored");
+        let (parts, body, _) = h2_request(&send, "GET", format!("http://{addr}/healthz"), &[], None).await;
+        assert_eq!((parts.status.as_u16(), &body[..]), (200, &b"ok"[..]));
+        server.stop().await;
+    });
+}
+
+/// An 8 MiB POST over h2c, far above the 64 KiB the driver queues for the
+/// service and above the stream's 1 MiB window: the driver reads the body
+/// from the core only as the service takes it (credit returned as read),
+/// and the echo goes back whole and in order through the stream's send
+/// buffer backpressure.
+#[test]
+fn a_large_request_body_reaches_the_fallback_over_http2() {
+    run(async {
+        let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
+        let addr = server.addr.unwrap();
+        let body: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+        let echoed = tokio::task::spawn_blocking(move || {
+            let input = Scratch::new("h2-large-in.bin", &body);
+            let output = Scratch::new("h2-large-out.bin", b"");
+            let args = [
+                "--http2-prior-knowledge".to_string(),
+                "-s".into(),
+                "--max-time".into(),
+                "30".into(),
+                "-w".into(),
+                "%{http_version} %{http_code}".into(),
+                "-o".into(),
+                output.path(),
+                "--data-binary".into(),
+                format!("@{}", input.path()),
+                format!("http://{addr}/echo"),
+            ];
+            let status = curl(&args);
+            (status, output.read() == body, output.read().len())
+        })
+        .await
+        .unwrap();
+        assert_eq!(echoed.0, "2 200");
+        assert_eq!(echoed.2, 8 << 20);
+        assert!(echoed.1, "the echoed body differs");
+        suite::call_kinds_against_any_server(&channel(addr).await).await;
+        server.stop().await;
+    });
+}
+
 #[test]
 fn grpc_web_and_the_fallback_share_http1() {
     run(async {
@@ -423,6 +710,52 @@ fn grpc_web_and_the_fallback_share_http1() {
         let body = tokio::task::spawn_blocking(move || curl_grpc_web(addr, "--http1.1")).await.unwrap();
         assert!(body.starts_with(&frame(b"from curl")), "{body:?}");
         assert_eq!(http1_get(addr, "/healthz").await, ("HTTP/1.1 200 OK".into(), "ok".into()));
+        suite::call_kinds_against_any_server(&channel(addr).await).await;
+        server.stop().await;
+    });
+}
+
+/// gRPC-Web and the fallback on HTTP/2 (h2c, curl): a gRPC-Web call stays
+/// Weir's, a CORS preflight for a method the router serves is answered by
+/// Weir's policy, and every other request (an `OPTIONS` for a REST path
+/// too) goes to the fallback.
+#[test]
+fn grpc_web_preflights_and_the_fallback_share_http2() {
+    run(async {
+        let server = test_server(Tokio, Default::default())
+            .grpc_web(weir_rt::GrpcWeb::new().allow_origin("https://app.example"));
+        let server = weir_with_fallback(server).await;
+        let addr = server.addr.unwrap();
+        let body = tokio::task::spawn_blocking(move || curl_grpc_web(addr, "--http2-prior-knowledge"))
+            .await
+            .unwrap();
+        assert!(body.starts_with(&frame(b"from curl")), "{body:?}");
+        let out = tokio::task::spawn_blocking(move || {
+            let base = ["--http2-prior-knowledge", "-sS", "--max-time", "10"].map(String::from);
+            let with =
+                |more: &[&str]| [&base[..], &more.iter().map(|s| s.to_string()).collect::<Vec<_>>()].concat();
+            let preflight = ["-i", "-X", "OPTIONS", "-H", "origin: https://app.example"];
+            let preflight = [&preflight[..], &["-H", "access-control-request-method: POST"]].concat();
+            let grpc_path = format!("http://{addr}/test.Test/Unary");
+            let rest_path = format!("http://{addr}/healthz");
+            [
+                curl(&with(&["-w", " %{http_version}", &rest_path])),
+                curl(&with(&[&preflight[..], &[grpc_path.as_str()]].concat())),
+                curl(&with(&[&preflight[..], &[rest_path.as_str()]].concat())),
+            ]
+        })
+        .await
+        .unwrap();
+        assert_eq!(out[0], "ok 2");
+        let grpc_preflight = out[1].to_ascii_lowercase();
+        assert!(grpc_preflight.starts_with("http/2 20"), "{grpc_preflight}");
+        assert!(
+            grpc_preflight.contains("access-control-allow-origin"),
+            "Weir's CORS policy: {grpc_preflight}"
+        );
+        let rest_preflight = out[2].to_ascii_lowercase();
+        assert!(rest_preflight.starts_with("http/2 405"), "axum's answer: {rest_preflight}");
+        assert!(!rest_preflight.contains("access-control-allow-origin"), "{rest_preflight}");
         suite::call_kinds_against_any_server(&channel(addr).await).await;
         server.stop().await;
     });
@@ -464,11 +797,12 @@ fn grpc_web_error_statuses_keep_their_trailing_metadata() {
     });
 }
 
-/// With a fallback, TLS offers `http/1.1` before `h2`: a browser-like
-/// client offering both gets HTTP/1.1 and the REST route, while a gRPC
-/// client (only `h2`) keeps HTTP/2.
+/// With a fallback, TLS still offers `h2` first: a browser-like client
+/// offering both gets HTTP/2, and the REST route over it (curl, ALPN h2);
+/// a client offering only `http/1.1` gets HTTP/1.1 and the route too; a
+/// gRPC client keeps HTTP/2.
 #[test]
-fn on_tls_a_fallback_makes_browsers_use_http1() {
+fn on_tls_a_fallback_keeps_h2_first() {
     use weir_rt::tls::{ClientTlsConfig, Identity, ServerTlsConfig, rustls};
     run(async {
         let pki = suite::certs::generate();
@@ -483,24 +817,48 @@ fn on_tls_a_fallback_makes_browsers_use_http1() {
                 roots.add(c).unwrap();
             }
             let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            let config = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .unwrap()
                 .with_root_certificates(roots)
                 .with_no_client_auth();
-            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-            let conn =
-                rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
-            let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
-            tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").unwrap();
-            let mut out = Vec::new();
-            let _ = tls.read_to_end(&mut out);
-            (tls.conn.alpn_protocol().map(<[u8]>::to_vec), String::from_utf8_lossy(&out).into_owned())
+            let config = Arc::new(config);
+            let negotiated = |offer: Vec<Vec<u8>>| {
+                let mut config = (*config).clone();
+                config.alpn_protocols = offer;
+                let conn =
+                    rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().unwrap()).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, TcpStream::connect(addr).unwrap());
+                tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n").unwrap();
+                let mut out = Vec::new();
+                let _ = tls.read_to_end(&mut out);
+                (tls.conn.alpn_protocol().map(<[u8]>::to_vec), String::from_utf8_lossy(&out).into_owned())
+            };
+            let (both, _) = negotiated(vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+            let (only_http1, raw) = negotiated(vec![b"http/1.1".to_vec()]);
+            assert_eq!(only_http1.as_deref(), Some(&b"http/1.1"[..]));
+            // The browser-like client's REST request, over h2 (curl offers both).
+            let ca_file = Scratch::new("tls-ca.pem", ca.as_bytes());
+            let args = [
+                "-s".to_string(),
+                "--max-time".into(),
+                "10".into(),
+                "--cacert".into(),
+                ca_file.path(),
+                "--resolve".into(),
+                format!("localhost:{}:127.0.0.1", addr.port()),
+                "-w".into(),
+                " %{http_version}".into(),
+                format!("https://localhost:{}/healthz", addr.port()),
+            ];
+            (both, (raw, curl(&args)))
         })
         .await
         .unwrap();
-        assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+        assert_eq!(alpn.as_deref(), Some(&b"h2"[..]), "h2 first for a client offering both");
+        let (raw, over_h2) = raw;
         assert!(raw.starts_with("HTTP/1.1 200 OK") && raw.ends_with("ok"), "{raw}");
+        assert_eq!(over_h2, "ok 2", "the REST route over h2");
         let tls = ClientTlsConfig::new().ca_pem(&pki.ca).unwrap();
         let ch = Endpoint::<Tokio>::new(server.tls_url()).unwrap().tls_config(tls).connect().await.unwrap();
         suite::call_kinds_against_any_server(&ch).await;

@@ -46,6 +46,22 @@ pub struct ServerConfig {
     /// [`ServerEvent::Preflight`] for the owner to answer with
     /// [`Server::respond`] (CORS is the owner's policy).
     pub grpc_web: bool,
+    /// Reports the requests that are not calls as [`ServerEvent::Request`]
+    /// for the owner to answer (default off: they get 415, or 405 for a
+    /// gRPC content type with another method than POST, as before).
+    ///
+    /// When on, a request whose `content-type` is not gRPC (nor gRPC-Web
+    /// when [`ServerConfig::grpc_web`] is on), whatever its method, is no
+    /// call: its body is read with [`Server::read_body`] (each read returns
+    /// its flow-control credit; unread, at most the stream's receive window
+    /// is buffered), its response goes out with [`Server::send_response`],
+    /// [`Server::send_body`] (backpressure by [`ServerEvent::Writable`], as
+    /// a call's messages) and [`Server::send_trailers`], and a reset or the
+    /// connection's end is reported as [`ServerEvent::Cancelled`]. With
+    /// `grpc_web` on too, an `OPTIONS` request is a `Request` as well: the
+    /// owner tells a CORS preflight it answers ([`Server::respond`]) from a
+    /// request it serves.
+    pub other_requests: bool,
 }
 
 /// A new call as the server sees it.
@@ -98,6 +114,8 @@ pub enum ServerEvent {
     },
     /// The call ended before the server finished it: client cancellation,
     /// deadline, a broken message stream, or the connection going away.
+    /// Also reported for a [`ServerEvent::Request`] whose stream was reset,
+    /// or whose connection ended, before its response did (`wire` zero).
     Cancelled {
         /// The call.
         call: CallId,
@@ -114,6 +132,24 @@ pub enum ServerEvent {
         call: CallId,
         /// Its request headers.
         headers: Arc<Headers>,
+    },
+    /// A request that is not a call ([`ServerConfig::other_requests`]):
+    /// read its body with [`Server::read_body`] and answer it with
+    /// [`Server::send_response`] (or [`Server::respond`]).
+    Request {
+        /// Its stream.
+        stream: CallId,
+        /// Its request headers (`:method`, `:path`... in `pseudo`).
+        headers: Arc<Headers>,
+        /// The client sent no body (END_STREAM on the headers).
+        end_stream: bool,
+    },
+    /// Body octets (or the body's end) of a [`ServerEvent::Request`] can be
+    /// read with [`Server::read_body`] (reported again once it returned
+    /// everything buffered).
+    RequestData {
+        /// Its stream.
+        stream: CallId,
     },
     /// The client sent GOAWAY.
     GoAway {
@@ -136,6 +172,9 @@ pub struct Server {
     /// not take yet (one small frame per stream at most), sent with
     /// END_STREAM when the stream is writable again.
     web_tails: std::collections::HashMap<StreamId, Bytes>,
+    /// Requests that are not calls ([`ServerConfig::other_requests`]) whose
+    /// response has not ended, each with whether its response head went.
+    requests: std::collections::HashMap<StreamId, bool>,
 }
 
 /// The server's own part of a call record.
@@ -155,7 +194,7 @@ impl Server {
     /// A server connection, created when the transport was accepted.
     pub fn new(config: ServerConfig, now: Instant) -> Self {
         let calls = Calls::new(Role::Server, &config.h2, &config.messages, now);
-        Server { calls, config, web_tails: Default::default() }
+        Server { calls, config, web_tails: Default::default(), requests: Default::default() }
     }
 
     crate::endpoint::forward_io_to_h2!(ServerEvent);
@@ -253,11 +292,91 @@ impl Server {
         if self.calls.contains(stream) {
             return Err(Status::new(Code::Internal, "a call is answered with finish"));
         }
+        if self.requests.get(&stream.0) == Some(&true) {
+            return Err(Status::new(Code::Internal, "response headers already sent"));
+        }
         let mut h = Headers::response(status);
         h.fields = fields;
         self.calls.h2.send_headers(stream.0, h, true).map_err(stream_status)?;
+        self.requests.remove(&stream.0);
         self.calls.discard(stream.0);
         Ok(())
+    }
+
+    // ----- requests that are not calls ------------------------------------------
+
+    /// Reads up to `max` octets of a [`ServerEvent::Request`]'s body
+    /// (zero-copy; reading returns their flow-control credit to the client).
+    /// `Pending`: a [`ServerEvent::RequestData`] follows when more comes;
+    /// `Finished`: the body ended. An error when the stream was reset.
+    pub fn read_body(&mut self, stream: CallId, max: usize) -> Result<conn::Read, Status> {
+        if !self.requests.contains_key(&stream.0) {
+            return Err(gone());
+        }
+        self.calls.h2.read(stream.0, max).map_err(stream_status)
+    }
+
+    /// Sends the response head of a [`ServerEvent::Request`]: `status` and
+    /// `fields` (lower-case names, no pseudo-headers), with END_STREAM when
+    /// `end_stream` (no body follows; the response is then over).
+    pub fn send_response(
+        &mut self,
+        stream: CallId,
+        status: u16,
+        fields: Vec<HeaderField>,
+        end_stream: bool,
+    ) -> Result<(), Status> {
+        match self.requests.get_mut(&stream.0) {
+            None => return Err(gone()),
+            Some(true) => return Err(Status::new(Code::Internal, "response headers already sent")),
+            Some(sent) => *sent = true,
+        }
+        let mut h = Headers::response(status);
+        h.fields = fields;
+        self.calls.h2.send_headers(stream.0, h, end_stream).map_err(stream_status)?;
+        if end_stream {
+            self.request_answered(stream.0);
+        }
+        Ok(())
+    }
+
+    /// Queues response body octets of a [`ServerEvent::Request`] (after
+    /// [`Server::send_response`]), with END_STREAM when `end_stream`.
+    /// Refused with RESOURCE_EXHAUSTED while the stream's send buffer is
+    /// full: wait for [`ServerEvent::Writable`] (ask with
+    /// [`Server::poll_writable`]). A bare end is always accepted.
+    pub fn send_body(&mut self, stream: CallId, data: Bytes, end_stream: bool) -> Result<(), Status> {
+        if !self.requests.contains_key(&stream.0) {
+            return Err(gone());
+        }
+        self.calls.h2.send_data(stream.0, data, end_stream).map_err(stream_status)?;
+        if end_stream {
+            self.request_answered(stream.0);
+        }
+        Ok(())
+    }
+
+    /// Ends a [`ServerEvent::Request`]'s response with trailers (`fields`,
+    /// lower-case names), after [`Server::send_response`].
+    pub fn send_trailers(&mut self, stream: CallId, fields: Vec<HeaderField>) -> Result<(), Status> {
+        match self.requests.get(&stream.0) {
+            None => return Err(gone()),
+            Some(false) => return Err(Status::new(Code::Internal, "trailers before the response head")),
+            Some(true) => {}
+        }
+        let mut h = Headers::trailers();
+        h.fields = fields;
+        self.calls.h2.send_headers(stream.0, h, true).map_err(stream_status)?;
+        self.request_answered(stream.0);
+        Ok(())
+    }
+
+    /// The response of a request that is not a call went out to its end:
+    /// whatever body the client still sends is read and dropped (a reset
+    /// would make HTTP clients such as curl fail the request).
+    fn request_answered(&mut self, id: StreamId) {
+        self.requests.remove(&id);
+        self.calls.discard(id);
     }
 
     /// Chooses the response compression (must be one the client accepts and
@@ -468,7 +587,12 @@ impl Server {
 
     /// Cancels a call: RST_STREAM(CANCEL) (PROTOCOL-HTTP2: servers use this
     /// "when they need to cancel a call but the payload byte sequence is incomplete").
+    /// A [`ServerEvent::Request`] is cancelled the same way.
     pub fn cancel(&mut self, call: CallId) {
+        if self.requests.remove(&call.0).is_some() {
+            let _ = self.calls.h2.reset_stream(call.0, ErrorCode::CANCEL);
+            return;
+        }
         if self.calls.contains(call) {
             let _ = self.calls.h2.reset_stream(call.0, ErrorCode::CANCEL);
             self.calls.remove(call);
@@ -484,12 +608,21 @@ impl Server {
                 Event::Headers { stream, kind: HeadersKind::Request, headers, end_stream } => {
                     self.on_request(now, stream, headers, end_stream)
                 }
+                Event::Headers { stream, end_stream: true, .. } | Event::Data { stream, .. }
+                    if self.requests.contains_key(&stream) =>
+                {
+                    self.calls.events.push_back(ServerEvent::RequestData { stream: CallId(stream) });
+                }
                 // Request trailers carry nothing gRPC uses; END_STREAM is what matters.
                 Event::Headers { stream, end_stream: true, .. } => self.on_data(stream),
                 Event::Headers { .. } => {}
                 Event::Data { stream, .. } => self.on_data(stream),
                 Event::Reset { stream, code, .. } => {
-                    if self.calls.contains(CallId(stream)) {
+                    if self.requests.remove(&stream).is_some() {
+                        let reason = Status::new(Code::from_h2_reset(code), format!("stream reset: {code}"));
+                        let (call, wire) = (CallId(stream), WireBytes::default());
+                        self.calls.events.push_back(ServerEvent::Cancelled { call, reason, wire });
+                    } else if self.calls.contains(CallId(stream)) {
                         let reason = match code {
                             ErrorCode::CANCEL => Status::new(Code::Cancelled, "call cancelled by the client"),
                             c => Status::new(Code::from_h2_reset(c), format!("stream reset: {c}")),
@@ -506,13 +639,18 @@ impl Server {
                     self.web_tails.remove(&stream);
                 }
                 Event::Writable { stream } => {
-                    if self.calls.contains(CallId(stream)) {
+                    if self.calls.contains(CallId(stream)) || self.requests.contains_key(&stream) {
                         self.calls.events.push_back(ServerEvent::Writable { call: CallId(stream) });
                     }
                 }
                 Event::GoAway { code, .. } => self.calls.events.push_back(ServerEvent::GoAway { code }),
                 Event::Closed { error } => {
                     self.web_tails.clear();
+                    for id in std::mem::take(&mut self.requests).into_keys() {
+                        let reason = Status::new(Code::Unavailable, "connection closed");
+                        let (call, wire) = (CallId(id), WireBytes::default());
+                        self.calls.events.push_back(ServerEvent::Cancelled { call, reason, wire });
+                    }
                     let ids: Vec<StreamId> = self.calls.map.keys().copied().collect();
                     for id in ids {
                         self.end_call(CallId(id), Status::new(Code::Unavailable, "connection closed"));
@@ -526,6 +664,12 @@ impl Server {
     }
 
     fn on_request(&mut self, now: Instant, id: StreamId, h: Arc<Headers>, end_stream: bool) {
+        if self.config.other_requests && !self.is_call(&h) {
+            self.requests.insert(id, false);
+            let stream = CallId(id);
+            self.calls.events.push_back(ServerEvent::Request { stream, headers: h, end_stream });
+            return;
+        }
         let web = match self.config.grpc_web {
             false => None,
             // A CORS preflight: the owner's policy answers it.
@@ -584,6 +728,13 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// True when a request's content type makes it a call: gRPC, or
+    /// gRPC-Web when that is on.
+    fn is_call(&self, h: &Headers) -> bool {
+        let ct = h.get(b"content-type").map(|v| &v[..]).unwrap_or_default();
+        is_grpc_content_type(ct) || (self.config.grpc_web && web::parse_content_type(ct).is_some())
     }
 
     /// Checks a request's headers; `web`: its gRPC-Web content type, when

@@ -102,6 +102,8 @@ fn serve(mut stream: TcpStream, stop: &AtomicBool) -> std::io::Result<()> {
                 }
                 ServerEvent::Writable { .. }
                 | ServerEvent::Preflight { .. }
+                | ServerEvent::Request { .. }
+                | ServerEvent::RequestData { .. }
                 | ServerEvent::GoAway { .. }
                 | ServerEvent::Closed { .. } => {}
             }

@@ -52,8 +52,15 @@ pub fn run(data: &[u8]) {
             messages: MessageConfig { max_recv_message_size: max_recv, ..MessageConfig::default() },
             // gRPC-Web requests (binary and base64 bodies) and preflights.
             grpc_web: header.seed >> 63 == 1,
+            // Requests that are not calls, answered by the target.
+            other_requests: header.seed >> 62 & 1 == 1,
         };
-        let mut app = GrpcServer { server: grpc::Server::new(cfg, clock.now), calls: Vec::new(), max_recv };
+        let mut app = GrpcServer {
+            server: grpc::Server::new(cfg, clock.now),
+            calls: Vec::new(),
+            requests: Vec::new(),
+            max_recv,
+        };
         app.input(clock.now, &hello);
         drive::run_loop(&mut app, &mut checker, &mut rng, &mut clock, wire);
     } else {
@@ -190,6 +197,8 @@ impl App for H2Server {
 struct GrpcServer {
     server: grpc::Server,
     calls: Vec<StreamId>,
+    /// Requests that are not calls (`other_requests`).
+    requests: Vec<StreamId>,
     max_recv: usize,
 }
 
@@ -259,7 +268,35 @@ impl App for GrpcServer {
                     }
                 }
                 ServerEvent::Cancelled { call, .. } => {
-                    assert!(self.calls.contains(&call.0), "cancel of unknown {call}");
+                    assert!(
+                        self.calls.contains(&call.0) || self.requests.contains(&call.0),
+                        "cancel of unknown {call}"
+                    );
+                }
+                ServerEvent::Request { stream, .. } => {
+                    assert!(!self.calls.contains(&stream.0), "request on call {stream}");
+                    self.requests.push(stream.0);
+                    match rng.below(4) {
+                        0 => {
+                            let _ = self.server.send_response(stream, 200, Vec::new(), true);
+                        }
+                        1 => {
+                            let _ = self.server.send_response(stream, 200, Vec::new(), false);
+                            let _ = self.server.send_body(stream, data(rng, stream.0), rng.below(2) == 0);
+                        }
+                        2 => self.server.cancel(stream),
+                        _ => {}
+                    }
+                }
+                ServerEvent::RequestData { stream } => {
+                    assert!(self.requests.contains(&stream.0), "body of unknown request {stream}");
+                    while let Ok(weir_core::conn::Read::Data { .. }) = self.server.read_body(stream, 1 << 10)
+                    {
+                    }
+                    if rng.below(2) == 0 {
+                        let _ = self.server.send_response(stream, 200, Vec::new(), false);
+                        let _ = self.server.send_trailers(stream, Vec::new());
+                    }
                 }
                 ServerEvent::Preflight { call, headers } => {
                     assert!(!self.calls.contains(&call.0), "preflight on call {call}");

@@ -70,6 +70,10 @@ pub(crate) struct ServerCtx {
     pub connection_budget: usize,
     /// gRPC-Web on: HTTP/2 streams carry it too, with this CORS policy.
     pub web: Option<Arc<GrpcWeb>>,
+    /// The service for the requests that are not gRPC, on HTTP/2 streams
+    /// too ([`super::h2_fallback`]).
+    #[cfg(feature = "tower")]
+    pub fallback: Option<Arc<dyn super::fallback::Fallback>>,
 }
 
 /// Requests from handler tasks to their connection's driver.
@@ -151,6 +155,13 @@ pub(crate) struct ServerDriver<R: Runtime> {
     /// Since when every response waiting in the core has been held back by
     /// the client's flow-control windows.
     blocked_since: Option<std::time::Instant>,
+    /// Requests the fallback service serves, by stream.
+    #[cfg(feature = "tower")]
+    fallbacks: IdMap<CallId, super::h2_fallback::H2Fallback>,
+    /// Request body octets of the fallback's requests charged to the
+    /// connection's budget.
+    #[cfg(feature = "tower")]
+    fallback_charged: usize,
 }
 
 impl<R: Runtime> ServerDriver<R> {
@@ -160,6 +171,16 @@ impl<R: Runtime> ServerDriver<R> {
         // gRPC-Web (PROTOCOL-WEB) on HTTP/2 too: browsers that negotiate h2
         // (ALPN offers it first) call over this driver.
         config.grpc_web |= ctx.web.is_some();
+        // Requests that are not calls are reported to this driver only when
+        // a fallback service answers them; otherwise the core answers 415.
+        #[cfg(feature = "tower")]
+        {
+            config.other_requests = ctx.fallback.is_some();
+        }
+        #[cfg(not(feature = "tower"))]
+        {
+            config.other_requests = false;
+        }
         config.h2.max_connection_age = config.h2.max_connection_age.map(jittered);
         let obs = ConnObserver::open(Side::Server, (peer.addr, ctx.local), None, ctx.stats.clone(), now);
         ServerDriver {
@@ -169,6 +190,10 @@ impl<R: Runtime> ServerDriver<R> {
             starved: Vec::new(),
             batch: VecDeque::new(),
             blocked_since: None,
+            #[cfg(feature = "tower")]
+            fallbacks: IdMap::default(),
+            #[cfg(feature = "tower")]
+            fallback_charged: 0,
             rt,
             ctx,
             obs,
@@ -210,6 +235,11 @@ impl<R: Runtime> ServerDriver<R> {
                 ServerEvent::Call { call, start } => self.on_call(cx, call, start),
                 ServerEvent::Message { call } | ServerEvent::HalfClosed { call } => self.pump(cx, call),
                 ServerEvent::Cancelled { call, reason, wire } => {
+                    // A fallback request: its future and body are dropped.
+                    #[cfg(feature = "tower")]
+                    if self.fallbacks.remove(&call).is_some() {
+                        continue;
+                    }
                     if let Some(mut entry) = self.calls.remove(&call) {
                         if let Some(obs) = entry.obs.take() {
                             obs.end(reason.code, &reason.message, wire, self.rt.now());
@@ -220,6 +250,17 @@ impl<R: Runtime> ServerDriver<R> {
                 }
                 ServerEvent::Writable { call } => self.flush_out(call, None),
                 ServerEvent::Preflight { call, headers } => self.preflight(call, &headers),
+                ServerEvent::Request { stream, headers, end_stream } => {
+                    self.on_request(cx, stream, &headers, end_stream)
+                }
+                #[cfg(feature = "tower")]
+                ServerEvent::RequestData { stream } => {
+                    if let Some(f) = self.fallbacks.get_mut(&stream) {
+                        f.feed(&mut self.core, stream, cx);
+                    }
+                }
+                #[cfg(not(feature = "tower"))]
+                ServerEvent::RequestData { .. } => {}
                 ServerEvent::GoAway { .. } => {}
                 ServerEvent::Closed { .. } => self.fail_all(),
             }
@@ -229,6 +270,11 @@ impl<R: Runtime> ServerDriver<R> {
 
     fn fail_all(&mut self) {
         self.starved.clear();
+        #[cfg(feature = "tower")]
+        {
+            self.fallbacks.clear();
+            self.sync_fallback_budget();
+        }
         let reason = Status::new(Code::Unavailable, "connection closed");
         let now = self.rt.now();
         for (call, mut entry) in self.calls.drain() {
@@ -250,6 +296,74 @@ impl<R: Runtime> ServerDriver<R> {
         };
         let status = answer.status;
         let _ = self.core.respond(call, status, answer.into_h2_fields());
+    }
+
+    /// A request that is not a call (reported only with a fallback): a CORS
+    /// preflight for a method the router serves when gRPC-Web is on (as the
+    /// HTTP/1.1 driver tells them apart), otherwise the fallback's.
+    fn on_request(&mut self, cx: &mut Context<'_>, stream: CallId, headers: &Headers, end_stream: bool) {
+        let method = headers.pseudo.method.as_deref().unwrap_or_default();
+        let path = headers.pseudo.path.as_deref().unwrap_or_default();
+        let path = path.split(|&b| b == b'?').next().unwrap_or_default();
+        if method == b"OPTIONS" && self.ctx.web.is_some() && self.ctx.router.lookup(path).is_ok() {
+            return self.preflight(stream, headers);
+        }
+        #[cfg(feature = "tower")]
+        if let Some(fallback) = &self.ctx.fallback {
+            match super::h2_fallback::H2Fallback::start(&**fallback, headers, end_stream) {
+                Some(mut f) => {
+                    f.feed(&mut self.core, stream, cx);
+                    self.fallbacks.insert(stream, f);
+                }
+                None => {
+                    let _ = self.core.respond(stream, 400, Vec::new());
+                }
+            }
+            return;
+        }
+        let _ = (cx, end_stream);
+        let _ = self.core.respond(stream, 415, Vec::new());
+    }
+
+    /// Polls the fallback service's requests: feeds their bodies, writes
+    /// their responses.
+    #[cfg(feature = "tower")]
+    fn drive_fallbacks(&mut self, cx: &mut Context<'_>) -> bool {
+        use super::h2_fallback::Step;
+        if self.fallbacks.is_empty() {
+            self.sync_fallback_budget();
+            return false;
+        }
+        let mut progress = false;
+        let mut done = Vec::new();
+        for (&stream, f) in self.fallbacks.iter_mut() {
+            progress |= f.feed(&mut self.core, stream, cx);
+            match f.drive(&mut self.core, stream, cx) {
+                Step::Progress(p) => progress |= p,
+                Step::Done => {
+                    progress = true;
+                    done.push(stream);
+                }
+            }
+        }
+        for stream in done {
+            self.fallbacks.remove(&stream);
+        }
+        self.sync_fallback_budget();
+        progress
+    }
+
+    /// Keeps the budget's count of the fallback's request octets equal to
+    /// what its bodies' queues hold (as the HTTP/1.1 driver counts them).
+    #[cfg(feature = "tower")]
+    fn sync_fallback_budget(&mut self) {
+        let held: usize = self.fallbacks.values().map(|f| f.held()).sum();
+        if held > self.fallback_charged {
+            self.budget.charge_inbound(held - self.fallback_charged);
+        } else if held < self.fallback_charged {
+            self.budget.release_inbound(self.fallback_charged - held);
+        }
+        self.fallback_charged = held;
     }
 
     fn on_call(&mut self, cx: &mut Context<'_>, call: CallId, start: grpc::CallStart) {
@@ -837,6 +951,10 @@ impl<R: Runtime> Future for ServerDriver<R> {
                 true => {}
             }
             progress |= this.pump_starved(cx);
+            #[cfg(feature = "tower")]
+            {
+                progress |= this.drive_fallbacks(cx);
+            }
             if this.transport.is_done() {
                 this.fail_all();
                 this.cmds.close();

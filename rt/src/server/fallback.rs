@@ -3,10 +3,12 @@
 //! one port, with gRPC on Weir's own connection driver
 //! ([`Server::fallback`](crate::Server::fallback)).
 //!
-//! The connection driver hands the service an `http::Request<`[`Incoming`]`>`
-//! whose body it feeds as the client sends it, at most `BODY_HIGH` (64 KiB)
-//! octets ahead of the service (then it stops reading the connection), and
-//! writes the response the service returns.
+//! The connection's driver, HTTP/1.1 or HTTP/2, hands the service an
+//! `http::Request<`[`Incoming`]`>` whose body it feeds as the client sends
+//! it, at most `BODY_HIGH` (64 KiB) octets ahead of the service (then the
+//! HTTP/1.1 driver stops reading the connection, and the HTTP/2 one leaves
+//! the stream's data unread, so its window pushes back), and writes the
+//! response the service returns.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -23,7 +25,7 @@ use weir_core::http1::{BodyKind, Field, RequestHead, RequestId, ResponseHead, Se
 use crate::runtime::BoxFuture;
 
 /// Request body octets queued for the fallback service above which the
-/// driver stops reading the connection.
+/// driver stops reading the connection (HTTP/1.1) or the stream (HTTP/2).
 pub(crate) const BODY_HIGH: usize = 64 << 10;
 
 /// The error of a response body, boxed.
@@ -170,6 +172,11 @@ impl BodySender {
         if let Some(w) = waker {
             w.wake();
         }
+    }
+
+    /// True when the service dropped the body (it will read no more).
+    pub fn is_abandoned(&self) -> bool {
+        lock(&self.shared).dropped
     }
 
     /// Octets queued and not yet read by the service.

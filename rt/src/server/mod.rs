@@ -6,6 +6,8 @@
 mod driver;
 #[cfg(feature = "tower")]
 pub mod fallback;
+#[cfg(feature = "tower")]
+mod h2_fallback;
 mod router;
 mod shutdown;
 #[cfg(feature = "tower")]
@@ -163,6 +165,8 @@ impl<R: Net> Server<R> {
             budget: ServerBudget::new(self.server_budget),
             connection_budget: self.connection_budget,
             web: self.web.clone(),
+            #[cfg(feature = "tower")]
+            fallback: self.fallback.clone(),
         })
     }
 
@@ -171,12 +175,15 @@ impl<R: Net> Server<R> {
     /// routes beside gRPC, with gRPC calls on Weir's own connection driver.
     /// HTTP/1.1 requests (told from HTTP/2 by their first octets, or by
     /// ALPN on TLS) go to `service` unless they are gRPC-Web calls this
-    /// server serves ([`Server::grpc_web`]). The fallback is served over
-    /// HTTP/1.1 only: on TLS, `http/1.1` is then offered before `h2`, so
-    /// browsers (which offer both) use HTTP/1.1 while gRPC clients (which
-    /// offer only `h2`) keep HTTP/2; an HTTP/2 request that is not gRPC
-    /// gets 415 as without a fallback. The request body is an
-    /// [`Incoming`](fallback::Incoming) fed as the client sends it.
+    /// server serves ([`Server::grpc_web`]); so do HTTP/2 requests whose
+    /// content type is not gRPC (nor gRPC-Web when it is served), whatever
+    /// their method, on the same connections as gRPC calls. On TLS, `h2`
+    /// is offered first and `http/1.1` after it: browsers (which offer
+    /// both) use HTTP/2, clients offering only `http/1.1` get HTTP/1.1. The
+    /// request body is an [`Incoming`](fallback::Incoming) fed as the
+    /// client sends it, at most 64 KiB ahead of the service on either
+    /// protocol (on HTTP/2, the stream's flow-control window holds back the
+    /// rest).
     ///
     /// ```no_run
     /// # fn f(server: weir_rt::Server<weir_tokio::Tokio>) -> weir_rt::Server<weir_tokio::Tokio> {
@@ -401,12 +408,8 @@ impl<R: Net> BoundServer<R> {
         let grace = server.config.h2.shutdown_grace;
         let ctx = server.take_ctx(listener.local_addr());
         #[cfg(feature = "tls")]
-        #[cfg(feature = "tower")]
-        let fallback = server.fallback.is_some();
-        #[cfg(not(feature = "tower"))]
-        let fallback = false;
         let tls = match (server.serves_http1(), server.tls.take()) {
-            (true, Some(tls)) => Some(crate::tls::with_http11(&tls, fallback)),
+            (true, Some(tls)) => Some(crate::tls::with_http11(&tls)),
             (_, tls) => tls,
         };
         let shutdown = Shutdown::default();
