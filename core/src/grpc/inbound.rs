@@ -203,7 +203,7 @@ pub(crate) struct Inbound {
     max_len: usize,
     /// A gRPC-Web text call (PROTOCOL-WEB `application/grpc-web-text`): its
     /// DATA is base64, split anywhere, decoded before the message decoder.
-    text: Option<TextDecoder>,
+    text: Option<Box<TextDecoder>>,
 }
 
 /// What a pump found.
@@ -240,7 +240,7 @@ impl Inbound {
     /// (padding allowed after any group, groups split anywhere) holding the
     /// length-prefixed messages.
     pub fn set_base64(&mut self) {
-        self.text = Some(TextDecoder::new());
+        self.text = Some(Box::new(TextDecoder::new()));
     }
 
     /// `data` as the message decoder takes it: as it came, or decoded from

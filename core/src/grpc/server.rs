@@ -187,7 +187,11 @@ struct ServerSide {
     web: Option<WebEncoding>,
     /// Header fields the owner added to the response headers
     /// ([`Server::add_response_headers`]).
-    extra: Vec<HeaderField>,
+    /// Boxed: rare (CORS headers of gRPC-Web calls), and a bare `Vec` made
+    /// every call record, and every slot of an idle connection's call map,
+    /// 16 octets larger (heap per idle connection measured by mem-probe).
+    #[allow(clippy::box_collection)]
+    extra: Option<Box<Vec<HeaderField>>>,
 }
 
 impl Server {
@@ -261,13 +265,13 @@ impl Server {
         c.side.headers_sent = true;
         let mut h = self.calls.h2.take_headers();
         h.pseudo.status = Some(200);
-        h.fields.reserve(3 + c.side.extra.len() + metadata.len());
+        h.fields.reserve(3 + c.side.extra.as_ref().map_or(0, |e| e.len()) + metadata.len());
         push_call_fields(&mut h.fields, None, c.send_compression.as_ref(), &self.config.messages.compressors);
         if let Some(web) = c.side.web {
             // The first field is the content type: the request's variant.
             h.fields[0].value = Bytes::from_static(web.content_type().as_bytes());
         }
-        h.fields.extend(c.side.extra.iter().cloned());
+        h.fields.extend(c.side.extra.iter().flat_map(|e| e.iter()).cloned());
         metadata.to_fields(&mut h.fields);
         self.calls.h2.send_headers(call.0, h, false).map_err(stream_status)
     }
@@ -281,7 +285,7 @@ impl Server {
         if c.side.headers_sent {
             return Err(Status::new(Code::Internal, "response headers already sent"));
         }
-        c.side.extra.extend(fields);
+        c.side.extra.get_or_insert_with(Default::default).extend(fields);
         Ok(())
     }
 
@@ -535,7 +539,7 @@ impl Server {
                 Bytes::from_static(b"content-type"),
                 Bytes::from_static(CONTENT_TYPE),
             ));
-            h.fields.extend(c.side.extra.iter().cloned());
+            h.fields.extend(c.side.extra.iter().flat_map(|e| e.iter()).cloned());
         }
         h.fields.reserve(3 + status.metadata.len() + trailers.len());
         status_fields(status, &mut h.fields);
@@ -708,7 +712,7 @@ impl Server {
                 if web == Some(WebEncoding::Text) {
                     inbound.set_base64();
                 }
-                let side = ServerSide { accepts, headers_sent: false, web, extra: Vec::new() };
+                let side = ServerSide { accepts, headers_sent: false, web, extra: None };
                 self.calls.insert(CallId(id), Call::new(inbound, None, deadline, side));
                 self.calls.events.push_back(ServerEvent::Call { call: CallId(id), start });
                 self.on_data(id);
