@@ -555,7 +555,7 @@ impl Inbound {
 
 /// The status of a gRPC-Web text body that is not base64.
 fn web_status(e: WebError) -> Status {
-    Status::new(Code::Internal, format!("malformed gRPC-Web request body: {e}"))
+    e.status("gRPC-Web request body")
 }
 
 fn decode_status(e: DecodeError) -> Status {

@@ -113,6 +113,21 @@ impl std::fmt::Display for WebError {
 
 impl std::error::Error for WebError {}
 
+impl WebError {
+    /// The call's status for a body that failed to decode: RESOURCE_EXHAUSTED
+    /// for a message over the limit, INTERNAL naming `what` (the request
+    /// body, the response) otherwise.
+    pub fn status(self, what: &str) -> Status {
+        match self {
+            WebError::TooLarge { len, max } => Status::new(
+                Code::ResourceExhausted,
+                format!("received message larger than max ({len} vs. {max})"),
+            ),
+            e => Status::new(Code::Internal, format!("malformed {what}: {e}")),
+        }
+    }
+}
+
 /// Appends a message frame: flag 0 (uncompressed), length, octets.
 pub fn encode_message(msg: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&prefix(false, msg.len() as u32));

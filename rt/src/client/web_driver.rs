@@ -30,7 +30,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use weir_core::conn::{ChunkedBuf, Stats, TransmitBuf};
 use weir_core::grpc::timeout::format_timeout;
-use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebError, WebFrame};
+use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebFrame};
 use weir_core::grpc::{self, Code, Compression, Metadata, Status, WireBytes};
 use weir_core::http1::{ClientConnection, ClientEvent, ClientRequest, ClientResponse, Field, RequestId};
 
@@ -562,7 +562,7 @@ impl<R: Runtime> WebClientDriver<R> {
                 Some(Ok(Some(frame))) => frame,
                 Some(Ok(None)) | None => break,
                 Some(Err(e)) => {
-                    call.status = Some(web_error_status(e));
+                    call.status = Some(e.status("gRPC-Web response"));
                     call.abort = true;
                     break;
                 }
@@ -601,7 +601,7 @@ impl<R: Runtime> WebClientDriver<R> {
         call.response_done = true;
         if call.status.is_none() {
             let status = match call.decoder.as_mut().map(WebDecoder::finish) {
-                Some(Err(e)) => web_error_status(e),
+                Some(Err(e)) => e.status("gRPC-Web response"),
                 _ => Status::new(Code::Internal, "server closed the stream without sending trailers"),
             };
             call.status = Some(status);
@@ -914,16 +914,6 @@ impl WebCall {
 /// the call compresses and the message does not opt out.
 fn encode(call: &WebCall, msg: OutMessage) -> Result<Bytes, Status> {
     encode_messages(&call.encoder, msg, call.send_compression.as_ref(), call.max_send)
-}
-
-fn web_error_status(e: WebError) -> Status {
-    match e {
-        WebError::TooLarge { len, max } => Status::new(
-            Code::ResourceExhausted,
-            format!("grpc: received message larger than max ({len} vs. {max})"),
-        ),
-        e => Status::new(Code::Internal, format!("malformed gRPC-Web response: {e}")),
-    }
 }
 
 impl<R: Runtime> std::future::Future for WebClientDriver<R> {

@@ -31,7 +31,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use weir_core::grpc::metadata::is_reserved;
 use weir_core::grpc::timeout::parse_timeout;
-use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebError, WebFrame};
+use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebFrame};
 use weir_core::grpc::{Code, Compression, Metadata, Status, WireBytes, base64, is_grpc_content_type, status};
 use weir_core::hpack::HeaderField;
 
@@ -619,7 +619,7 @@ impl<R: Runtime> Call<R> {
                 }
                 None => {
                     self.body = None;
-                    match self.decoder.finish().map_err(web_error_status) {
+                    match self.decoder.finish().map_err(|e| e.status("gRPC request body")) {
                         Err(status) => self.fail_request(status),
                         Ok(()) if streams => self.shared.end_messages(Ok(())),
                         Ok(()) => self.start_handler(),
@@ -635,7 +635,7 @@ impl<R: Runtime> Call<R> {
     fn decode(&mut self, max: usize) -> Result<(), Status> {
         let mut batch = VecDeque::new();
         loop {
-            match self.decoder.next_frame().map_err(web_error_status)? {
+            match self.decoder.next_frame().map_err(|e| e.status("gRPC request body"))? {
                 None => break,
                 Some(WebFrame::Trailers(_)) => {
                     return Err(Status::new(Code::Internal, "trailers frame in a request"));
@@ -970,15 +970,4 @@ fn plain(code: http::StatusCode, grpc: Code, message: &str) -> http::Response<Gr
     resp.headers_mut()
         .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
-}
-
-/// The status of a request body that is not gRPC framing.
-fn web_error_status(e: WebError) -> Status {
-    match e {
-        WebError::TooLarge { len, max } => Status::new(
-            Code::ResourceExhausted,
-            format!("received message larger than max ({len} vs. {max})"),
-        ),
-        e => Status::new(Code::Internal, format!("malformed gRPC request body: {e}")),
-    }
 }

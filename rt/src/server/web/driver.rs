@@ -27,7 +27,7 @@ use bytes::{Bytes, BytesMut};
 use weir_core::conn::{ChunkedBuf, Stats, TransmitBuf};
 use weir_core::grpc::codec::{PREFIX_LEN, prefix};
 use weir_core::grpc::timeout::parse_timeout;
-use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebError, WebFrame};
+use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebFrame};
 use weir_core::grpc::{Code, Compression, Metadata, Status, WireBytes};
 use weir_core::hpack::HeaderField;
 use weir_core::http1::{Event, Field, RequestError, RequestHead, RequestId, ResponseHead, ServerConnection};
@@ -550,7 +550,7 @@ impl<R: Runtime> WebDriver<R> {
                 Ok(Some(WebFrame::Trailers(_))) => {
                     break Some(Status::new(Code::Internal, "trailers frame in a request"));
                 }
-                Err(e) => break Some(web_error_status(e)),
+                Err(e) => break Some(e.status("gRPC-Web request body")),
             }
         };
         if let Some(status) = failed {
@@ -567,7 +567,7 @@ impl<R: Runtime> WebDriver<R> {
         }
         let Some(call) = self.reading_call() else { return };
         if let Err(e) = call.decoder.finish() {
-            return self.finish(web_error_status(e), Metadata::new());
+            return self.finish(e.status("gRPC-Web request body"), Metadata::new());
         }
         self.start_handler();
     }
@@ -1011,17 +1011,6 @@ pub(crate) fn response_compression(
 ) -> Option<Arc<dyn Compression>> {
     let algo = compressors.get(name?.as_bytes())?;
     accepts.split(|&b| b == b',').any(|t| t.trim_ascii() == algo.name().as_bytes()).then(|| algo.clone())
-}
-
-/// The status of a request body that is not gRPC-Web.
-fn web_error_status(e: WebError) -> Status {
-    match e {
-        WebError::TooLarge { len, max } => Status::new(
-            Code::ResourceExhausted,
-            format!("received message larger than max ({len} vs. {max})"),
-        ),
-        e => Status::new(Code::Internal, format!("malformed gRPC-Web request body: {e}")),
-    }
 }
 
 /// The request metadata: every header field but HTTP/1.1's own and gRPC's
