@@ -14,6 +14,7 @@ mod call;
 pub mod client;
 pub mod codec;
 mod extensions;
+mod http1_io;
 mod include_proto;
 pub mod interceptor;
 pub mod memory;

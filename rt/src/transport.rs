@@ -10,7 +10,8 @@ use bytes::BytesMut;
 use weir_core::Endpoint;
 use weir_core::conn::{ChunkedBuf, TransmitBuf};
 
-use crate::runtime::{Io, Runtime, Timer};
+use crate::runtime::{Io, Runtime};
+use crate::util::Alarm;
 
 /// Bytes reserved in the input buffer before a read, at first and at most:
 /// the reservation doubles while reads fill it (bulk transfers) and starts
@@ -42,8 +43,7 @@ pub(crate) struct Transport<R: Runtime> {
     rt: R,
     io: Box<dyn Io>,
     out: ChunkedBuf,
-    timer: Option<R::Timer>,
-    timer_at: Option<Instant>,
+    alarm: Alarm<R>,
     read_eof: bool,
     read_reserve: usize,
     /// Input read but not yet processed (the core stopped after a slice).
@@ -63,8 +63,7 @@ impl<R: Runtime> Transport<R> {
             rt,
             io,
             out: ChunkedBuf::new(),
-            timer: None,
-            timer_at: None,
+            alarm: Alarm::default(),
             read_eof: false,
             read_reserve: READ_RESERVE_MIN,
             input_left: false,
@@ -141,28 +140,11 @@ impl<R: Runtime> Transport<R> {
         {
             self.close_deadline = Some(self.rt.now() + timeout);
         }
-        let Some(at) = [core.poll_timeout(), self.close_deadline].into_iter().flatten().min() else {
-            self.timer_at = None;
+        let at = [core.poll_timeout(), self.close_deadline].into_iter().flatten().min();
+        if !self.alarm.poll(&self.rt, cx, at) {
             return false;
-        };
-        let now = self.rt.now();
-        if at <= now {
-            return self.fire(now, core);
         }
-        if self.timer_at != Some(at) {
-            match &mut self.timer {
-                Some(t) => t.reset(at),
-                None => self.timer = Some(self.rt.timer(at)),
-            }
-            self.timer_at = Some(at);
-        }
-        if let Some(t) = &mut self.timer
-            && std::pin::Pin::new(t).poll(cx).is_ready()
-        {
-            self.timer_at = None;
-            return self.fire(self.rt.now(), core);
-        }
-        false
+        self.fire(self.rt.now(), core)
     }
 
     /// The timer expired: give up on a closed connection's output, or run

@@ -1,7 +1,7 @@
-//! `stream-instr --impl weir|tonic --mode download|upload|echo --size BYTES --count N`:
+//! `stream-instr --impl weir|tonic --mode download|upload|echo --size BYTES --count N [--calls K]`:
 //! one process, one thread: a server and a client on a current-thread tokio
-//! runtime over loopback, a warm-up call, then one streaming call of `count`
-//! messages of `size` bytes. Run under callgrind with two counts, the
+//! runtime over loopback, a warm-up call, then `calls` streaming calls at once
+//! (default 1) on one connection, each of `count` messages of `size` bytes. Run under callgrind with two counts, the
 //! difference of the instruction totals over the difference of the counts is
 //! what one streamed message costs both sides together, without start-up
 //! costs and without timing noise (`benches/instr.sh` does exactly that).
@@ -22,6 +22,7 @@ fn main() -> Result<(), Error> {
     let mode = args.get("mode", "download").to_owned();
     let size: u32 = args.num("size", 1024);
     let count: u32 = args.num("count", 10_000);
+    let calls: u32 = args.num("calls", 1);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let got = rt.block_on(async move {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
@@ -32,22 +33,38 @@ fn main() -> Result<(), Error> {
                 let ch = weir_tokio::Endpoint::new(format!("http://{addr}"))?.connect().await?;
                 let mut c = weir_gen::bench::bench_client::BenchClient::new(ch);
                 weir_call(&mut c, &mode, size, 10).await?;
-                weir_call(&mut c, &mode, size, count).await
+                let all = (0..calls).map(|_| {
+                    let mut c = c.clone();
+                    let mode = mode.clone();
+                    async move { weir_call(&mut c, &mode, size, count).await }
+                });
+                sum(futures::future::join_all(all).await)
             }
             "tonic" => {
                 tokio::spawn(tonic_serve(addr));
                 let mut c = tonic_gen::bench::bench_client::BenchClient::new(tonic_channel(addr).await?);
                 tonic_call(&mut c, &mode, size, 10).await?;
-                tonic_call(&mut c, &mode, size, count).await
+                let all = (0..calls).map(|_| {
+                    let mut c = c.clone();
+                    let mode = mode.clone();
+                    async move { tonic_call(&mut c, &mode, size, count).await }
+                });
+                sum(futures::future::join_all(all).await)
             }
             other => Err(format!("unknown --impl {other}").into()),
         }
     })?;
-    if got != count as u64 {
-        return Err(format!("{got} messages of {count}").into());
+    let want = u64::from(count) * u64::from(calls);
+    if got != want {
+        return Err(format!("{got} messages of {want}").into());
     }
     println!("messages={got}");
     Ok(())
+}
+
+/// The messages of every call, or the first error.
+fn sum(results: Vec<Result<u64, Error>>) -> Result<u64, Error> {
+    results.into_iter().sum()
 }
 
 /// tonic's channel, once its server listens.

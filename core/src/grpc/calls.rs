@@ -218,6 +218,11 @@ impl<S, E> Calls<S, E> {
         if self.spare.len() < SPARE_INBOUND {
             self.spare.push(inbound);
         }
+        if self.map.is_empty() {
+            // An idle connection holds no call slots (heap per idle
+            // connection, mem-probe); the next call allocates them again.
+            self.map.shrink_to_fit();
+        }
         true
     }
 
@@ -385,3 +390,26 @@ macro_rules! recv_methods {
     };
 }
 pub(crate) use recv_methods;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grpc::ClientConfig;
+
+    #[test]
+    fn an_idle_connection_keeps_no_call_slots() {
+        let now = Instant::now();
+        let config = ClientConfig::default();
+        let mut calls: Calls<(), ()> = Calls::new(Role::Client, &config.h2, &config.messages, now);
+        for id in [1u32, 3, 5] {
+            let inbound = calls.new_inbound(None, 1024);
+            calls.insert(CallId(StreamId(id)), Call::new(inbound, None, None, ()));
+        }
+        assert!(calls.remove(CallId(StreamId(1))));
+        assert!(calls.map.capacity() > 0, "slots kept while calls run");
+        assert!(calls.remove(CallId(StreamId(3))) && calls.remove(CallId(StreamId(5))));
+        assert_eq!(calls.map.capacity(), 0, "the last call's end frees the slots");
+        // The receive states stay for the next calls.
+        assert_eq!(calls.spare.len(), 3);
+    }
+}

@@ -20,7 +20,7 @@ use crate::runtime::{Io, Runtime};
 use crate::stats::{Side, StatsHandler};
 use crate::trace::{CallObserver, ConnObserver};
 use crate::transport::Transport;
-use crate::util::IdMap;
+use crate::util::{IdMap, remove_id};
 
 /// What every connection of one channel shares.
 pub(crate) struct ChannelCtx {
@@ -108,6 +108,26 @@ impl ClientCmd {
 }
 
 /// What a channel holds of a live connection.
+/// A connection driver taking [`ClientCmd`]s (HTTP/2, and gRPC-Web over
+/// HTTP/1.1): drains its handle's queue into `on_cmd`, with one lock.
+pub(crate) trait TakesCommands {
+    /// The handle whose queue to drain, and the reused drain buffer.
+    fn queue(&mut self) -> (&ConnHandle, &mut Vec<ClientCmd>);
+    fn take_command(&mut self, cmd: ClientCmd);
+
+    /// Runs every queued command; false when none were queued.
+    fn run_commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let (handle, buf) = self.queue();
+        let mut cmds = std::mem::take(buf);
+        let ready = handle.cmds.poll_drain(cx, &mut cmds).is_ready();
+        for cmd in cmds.drain(..) {
+            self.take_command(cmd);
+        }
+        *self.queue().1 = cmds;
+        ready
+    }
+}
+
 pub(crate) struct ConnHandle {
     pub cmds: Arc<CommandQueue<ClientCmd>>,
     /// Set by the driver: the connection ended.
@@ -265,19 +285,6 @@ impl<R: Runtime> ClientDriver<R> {
         }
     }
 
-    fn run_commands(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut buf = std::mem::take(&mut self.cmd_buf);
-        if self.handle.cmds.poll_drain(cx, &mut buf).is_pending() {
-            self.cmd_buf = buf;
-            return false;
-        }
-        for cmd in buf.drain(..) {
-            self.on_cmd(cmd);
-        }
-        self.cmd_buf = buf;
-        true
-    }
-
     fn on_cmd(&mut self, cmd: ClientCmd) {
         if let ClientCmd::Shutdown = cmd {
             return self.core.shutdown(self.rt.now());
@@ -321,10 +328,10 @@ impl<R: Runtime> ClientDriver<R> {
                 }
             }
             ClientCmd::Cancel { key } => {
-                if let Some(call) = self.keys.remove(&key) {
+                if let Some(call) = remove_id(&mut self.keys, &key) {
                     let wire = self.core.wire_bytes(call).unwrap_or_default();
                     self.core.cancel(call);
-                    if let Some(e) = self.calls.remove(&call) {
+                    if let Some(e) = remove_id(&mut self.calls, &call) {
                         let status = Status::new(Code::Cancelled, "call cancelled");
                         if let Some(obs) = e.obs {
                             obs.end(status.code, &status.message, wire, self.rt.now());
@@ -454,8 +461,8 @@ impl<R: Runtime> ClientDriver<R> {
     }
 
     fn finish(&mut self, call: CallId, status: Status, trailers: Metadata, wire: WireBytes) {
-        if let Some(entry) = self.calls.remove(&call) {
-            self.keys.remove(&entry.key);
+        if let Some(entry) = remove_id(&mut self.calls, &call) {
+            remove_id(&mut self.keys, &entry.key);
             if let Some(obs) = entry.obs {
                 obs.end(status.code, &status.message, wire, self.rt.now());
             }
@@ -568,6 +575,16 @@ impl<R: Runtime> ClientDriver<R> {
             None => super::retry::NOT_SENT.to_owned(),
         };
         Status::new(Code::Unavailable, message)
+    }
+}
+
+impl<R: Runtime> TakesCommands for ClientDriver<R> {
+    fn queue(&mut self) -> (&ConnHandle, &mut Vec<ClientCmd>) {
+        (&self.handle, &mut self.cmd_buf)
+    }
+
+    fn take_command(&mut self, cmd: ClientCmd) {
+        self.on_cmd(cmd)
     }
 }
 

@@ -20,7 +20,6 @@
 //! nothing more); each message is at most `max_recv_message_size`.
 
 use std::collections::VecDeque;
-use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -28,16 +27,17 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use weir_core::conn::{ChunkedBuf, Stats, TransmitBuf};
+use weir_core::conn::TransmitBuf;
 use weir_core::grpc::timeout::format_timeout;
 use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebFrame};
 use weir_core::grpc::{self, Code, Compression, Metadata, Status, WireBytes};
 use weir_core::http1::{ClientConnection, ClientEvent, ClientRequest, ClientResponse, Field, RequestId};
 
-use super::driver::{ChannelCtx, ClientCmd, ConnHandle};
+use super::driver::{ChannelCtx, ClientCmd, ConnHandle, TakesCommands};
 use crate::call::{CallShared, MESSAGE_COST, queue_room};
+use crate::http1_io::Http1Io;
 use crate::request::OutMessage;
-use crate::runtime::{BoxFuture, Io, Runtime, Timer};
+use crate::runtime::{BoxFuture, Io, Runtime};
 use crate::server::web::{decompress_request, encode_messages};
 use crate::stats::Side;
 use crate::trace::{CallObserver, ConnObserver};
@@ -52,10 +52,6 @@ const MAX_FRUITLESS: u32 = 3;
 /// Request octets waiting to be written above which no more messages are
 /// taken from the application.
 const OUT_HIGH: usize = 64 << 10;
-/// Octets reserved in the input buffer before a read.
-const READ_RESERVE: usize = 16 << 10;
-/// Slices per vectored write.
-const MAX_IOVECS: usize = 64;
 /// The response headers of HTTP itself, never metadata.
 const NOT_METADATA: &[&[u8]] =
     &[b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"date"];
@@ -107,7 +103,8 @@ pub(crate) type Redial = Arc<dyn Fn() -> BoxFuture<'static, std::io::Result<Box<
 /// stays ready while the address answers.
 pub(crate) struct WebClientDriver<R: Runtime> {
     rt: R,
-    io: Box<dyn Io>,
+    /// Socket, output, timer and byte counts.
+    sock: Http1Io<R>,
     redial: Redial,
     /// A new connection being opened.
     dialing: Option<BoxFuture<'static, std::io::Result<Box<dyn Io>>>>,
@@ -118,11 +115,6 @@ pub(crate) struct WebClientDriver<R: Runtime> {
     config: grpc::ClientConfig,
     handle: Arc<ConnHandle>,
     obs: ConnObserver,
-    out: ChunkedBuf,
-    timer: Option<R::Timer>,
-    timer_at: Option<Instant>,
-    read_eof: bool,
-    done: bool,
     cmd_buf: Vec<ClientCmd>,
     /// Starts (and the commands of their calls) waiting for the connection.
     waiting: VecDeque<ClientCmd>,
@@ -131,7 +123,6 @@ pub(crate) struct WebClientDriver<R: Runtime> {
     current: Option<Box<WebCall>>,
     /// No new calls will come: close once the waiting ones are done.
     shutdown: bool,
-    stats: Stats,
     batch: VecDeque<(Bytes, bool)>,
 }
 
@@ -150,43 +141,24 @@ impl<R: Runtime> WebClientDriver<R> {
             ConnObserver::open(Side::Client, (peer, None), Some(ctx.target.clone()), ctx.stats.clone(), now);
         WebClientDriver {
             conn: ClientConnection::new(Default::default(), now),
+            sock: Http1Io::new(rt.clone(), io),
             rt,
-            io,
             redial,
             dialing: None,
             fruitless: 0,
             config,
             handle,
             obs,
-            out: ChunkedBuf::new(),
-            timer: None,
-            timer_at: None,
-            read_eof: false,
-            done: false,
             cmd_buf: Vec::new(),
             waiting: VecDeque::new(),
             waiting_deadlines: Vec::new(),
             current: None,
             shutdown: false,
-            stats: Stats::default(),
             batch: VecDeque::new(),
         }
     }
 
     // ----- commands --------------------------------------------------------
-
-    fn run_commands(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut buf = std::mem::take(&mut self.cmd_buf);
-        if self.handle.cmds.poll_drain(cx, &mut buf).is_pending() {
-            self.cmd_buf = buf;
-            return false;
-        }
-        for cmd in buf.drain(..) {
-            self.on_cmd(cmd);
-        }
-        self.cmd_buf = buf;
-        true
-    }
 
     fn on_cmd(&mut self, cmd: ClientCmd) {
         let Some(key) = cmd_key(&cmd) else {
@@ -249,7 +221,7 @@ impl<R: Runtime> WebClientDriver<R> {
     /// Starts the next waiting call when the connection is free.
     fn start_next(&mut self) -> bool {
         let mut progress = false;
-        while self.current.is_none() && self.conn.can_send() && !self.done {
+        while self.current.is_none() && self.conn.can_send() && !self.sock.done {
             let Some(cmd) = self.waiting.pop_front() else { break };
             progress = true;
             match cmd {
@@ -407,7 +379,7 @@ impl<R: Runtime> WebClientDriver<R> {
     /// memory); ends the body after the last one.
     fn flush(&mut self) {
         loop {
-            let room = self.out.len() + self.conn.send_buffered() < OUT_HIGH;
+            let room = self.sock.out.len() + self.conn.send_buffered() < OUT_HIGH;
             let Some(call) = &mut self.current else { return };
             if call.request_done {
                 for (msg, credited) in call.outq.drain(..) {
@@ -707,62 +679,12 @@ impl<R: Runtime> WebClientDriver<R> {
     // ----- I/O ---------------------------------------------------------------
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        while !self.read_eof && !self.done && self.conn.wants_input() {
-            let buf = self.conn.input_buffer();
-            buf.reserve(READ_RESERVE);
-            match self.io.poll_read_buf(cx, buf) {
-                Poll::Ready(Ok(0)) => {
-                    self.read_eof = true;
-                    self.conn.handle_eof(self.rt.now());
-                }
-                Poll::Ready(Ok(n)) => {
-                    self.stats.data_received += n as u64;
-                    self.conn.process_input(self.rt.now());
-                }
-                Poll::Ready(Err(_)) => self.fail(),
-                Poll::Pending => break,
-            }
-            progress = true;
-        }
-        progress
+        self.sock.poll_read(cx, &mut self.conn).progress
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        while !self.done {
-            if self.out.is_empty() && self.conn.poll_transmit(self.rt.now(), &mut self.out) == 0 {
-                self.out.release_if_idle(0);
-                break;
-            }
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let n = self.out.io_slices(&mut slices);
-            match self.io.poll_write_vectored(cx, &slices[..n]) {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                    self.fail();
-                    return true;
-                }
-                Poll::Ready(Ok(written)) => {
-                    self.out.advance(written);
-                    self.stats.data_sent += written as u64;
-                    progress = true;
-                }
-                Poll::Pending => return progress,
-            }
-        }
-        if self.done {
-            return progress;
-        }
-        if let Poll::Ready(Err(_)) = self.io.poll_flush(cx) {
-            self.fail();
-            return true;
-        }
         let idle = self.current.is_none() && self.waiting.is_empty();
-        if (self.conn.is_closed() || (self.shutdown && idle)) && self.io.poll_shutdown(cx).is_ready() {
-            self.done = true;
-            progress = true;
-        }
-        progress
+        self.sock.poll_write(cx, &mut self.conn, self.shutdown && idle)
     }
 
     /// Fires the connection's timers, the calls' deadlines and the end of
@@ -770,22 +692,9 @@ impl<R: Runtime> WebClientDriver<R> {
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let current = self.current.as_ref().and_then(|c| c.draining_until.or(c.deadline));
         let waiting = self.waiting_deadlines.iter().map(|(_, d)| *d).min();
-        let Some(at) = [self.conn.poll_timeout(), current, waiting].into_iter().flatten().min() else {
-            self.timer_at = None;
+        let at = [self.conn.poll_timeout(), current, waiting].into_iter().flatten().min();
+        if !self.sock.poll_alarm(cx, at) {
             return false;
-        };
-        if at > self.rt.now() {
-            if self.timer_at != Some(at) {
-                match &mut self.timer {
-                    Some(t) => t.reset(at),
-                    None => self.timer = Some(self.rt.timer(at)),
-                }
-                self.timer_at = Some(at);
-            }
-            if !self.timer.as_mut().is_some_and(|t| Pin::new(t).poll(cx).is_ready()) {
-                return false;
-            }
-            self.timer_at = None;
         }
         let now = self.rt.now();
         let expired: Vec<u64> =
@@ -848,27 +757,17 @@ impl<R: Runtime> WebClientDriver<R> {
             Poll::Ready(Ok(io)) => {
                 self.dialing = None;
                 self.fruitless += 1;
-                self.io = io;
+                self.sock.replace(io);
                 self.conn = ClientConnection::new(Default::default(), self.rt.now());
-                self.out = ChunkedBuf::new();
-                self.read_eof = false;
-                self.done = false;
                 Poll::Ready(true)
             }
         }
     }
 
-    /// The socket failed: the connection is over.
-    fn fail(&mut self) {
-        self.read_eof = true;
-        self.done = true;
-        self.conn.handle_reset(self.rt.now());
-    }
-
     /// Closes the connection (the next waiting call dials a new one).
     fn close(&mut self) {
         self.conn.handle_reset(self.rt.now());
-        self.done = true;
+        self.sock.done = true;
     }
 
     /// The connection ended: the current call fails, waiting ones never
@@ -885,7 +784,7 @@ impl<R: Runtime> WebClientDriver<R> {
                 shared.finish(not_sent.clone(), Metadata::new());
             }
         }
-        self.obs.close(self.stats, None, self.rt.now());
+        self.obs.close(self.sock.stats, None, self.rt.now());
     }
 }
 
@@ -916,6 +815,16 @@ fn encode(call: &WebCall, msg: OutMessage) -> Result<Bytes, Status> {
     encode_messages(&call.encoder, msg, call.send_compression.as_ref(), call.max_send)
 }
 
+impl<R: Runtime> TakesCommands for WebClientDriver<R> {
+    fn queue(&mut self) -> (&ConnHandle, &mut Vec<ClientCmd>) {
+        (&self.handle, &mut self.cmd_buf)
+    }
+
+    fn take_command(&mut self, cmd: ClientCmd) {
+        self.on_cmd(cmd)
+    }
+}
+
 impl<R: Runtime> std::future::Future for WebClientDriver<R> {
     type Output = ();
 
@@ -937,7 +846,7 @@ impl<R: Runtime> std::future::Future for WebClientDriver<R> {
             }
             let busy = usize::from(this.current.is_some()) + this.waiting.len();
             this.handle.active_calls.store(busy, Ordering::Release);
-            if this.done || (this.conn.is_closed() && this.out.is_empty()) {
+            if this.sock.done || (this.conn.is_closed() && this.sock.out.is_empty()) {
                 // What the connection still holds of a response is the call's.
                 this.dispatch_events(true);
                 if this.current.as_ref().is_some_and(|c| c.response_done && !c.abort) {

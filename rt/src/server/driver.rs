@@ -33,7 +33,7 @@ use crate::stats::{Side, StatsHandler, UNREGISTERED_METHOD};
 use crate::trace::{CallObserver, ConnObserver, HandlerSpan};
 use crate::transport::Transport;
 use crate::util::CatchUnwind;
-use crate::util::IdMap;
+use crate::util::{IdMap, remove_id};
 
 /// A started handler and what its call needs when it is done.
 struct Handler<T> {
@@ -240,7 +240,7 @@ impl<R: Runtime> ServerDriver<R> {
                     if self.fallbacks.remove(&call).is_some() {
                         continue;
                     }
-                    if let Some(mut entry) = self.calls.remove(&call) {
+                    if let Some(mut entry) = remove_id(&mut self.calls, &call) {
                         if let Some(obs) = entry.obs.take() {
                             obs.end(reason.code, &reason.message, wire, self.rt.now());
                         }
@@ -753,7 +753,7 @@ impl<R: Runtime> ServerDriver<R> {
     }
 
     fn finish_now(&mut self, call: CallId, status: Status, trailers: Metadata) {
-        if let Some(mut entry) = self.calls.remove(&call) {
+        if let Some(mut entry) = remove_id(&mut self.calls, &call) {
             // Read before `finish` drops the call's record; only when observed.
             let wire = entry.obs.as_ref().and_then(|_| self.core.wire_bytes(call)).unwrap_or_default();
             let _ = self.core.finish(call, &status, &trailers);

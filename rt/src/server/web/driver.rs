@@ -17,14 +17,13 @@
 //! connection's and the server's memory budgets.
 
 use std::collections::VecDeque;
-use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use weir_core::conn::{ChunkedBuf, Stats, TransmitBuf};
+use weir_core::conn::TransmitBuf;
 use weir_core::grpc::codec::{PREFIX_LEN, prefix};
 use weir_core::grpc::timeout::parse_timeout;
 use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebFrame};
@@ -35,9 +34,10 @@ use weir_core::http1::{Event, Field, RequestError, RequestHead, RequestId, Respo
 use super::{GrpcWeb, cors};
 use crate::budget::ConnBudget;
 use crate::call::CallShared;
+use crate::http1_io::Http1Io;
 use crate::interceptor::AfterOnce;
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
-use crate::runtime::{BoxFuture, Io, PeerInfo, Runtime, Timer};
+use crate::runtime::{BoxFuture, Io, PeerInfo, Runtime};
 use crate::server::driver::{
     ServerCtx, StreamNext, UNREGISTERED, panicked, settle, with_interceptors, with_interceptors_before,
 };
@@ -52,10 +52,6 @@ use crate::util::CatchUnwind;
 /// Response octets waiting to be written above which a handler's stream is
 /// not asked for more (backpressure toward the handler).
 pub(crate) const OUT_HIGH: usize = 64 << 10;
-/// Octets reserved in the input buffer before a read.
-const READ_RESERVE: usize = 16 << 10;
-/// Slices per vectored write.
-const MAX_IOVECS: usize = 64;
 /// Request headers of HTTP/1.1 itself, never passed on as metadata.
 const NOT_METADATA: &[&[u8]] = &[
     b"host",
@@ -161,7 +157,8 @@ impl CallLink for Prefilled {
 /// The per-connection HTTP/1.1 driver future.
 pub(crate) struct WebDriver<R: Runtime> {
     rt: R,
-    io: Box<dyn Io>,
+    /// Socket, output, timer and byte counts.
+    sock: Http1Io<R>,
     conn: ServerConnection,
     ctx: Arc<ServerCtx>,
     /// gRPC-Web settings (the defaults when only a fallback is served).
@@ -172,12 +169,6 @@ pub(crate) struct WebDriver<R: Runtime> {
     #[cfg(feature = "tower")]
     fallback: Option<Arc<dyn Fallback>>,
     peer: Arc<PeerInfo>,
-    out: ChunkedBuf,
-    timer: Option<R::Timer>,
-    timer_at: Option<Instant>,
-    read_eof: bool,
-    /// Writing is over: the socket is shut down (or failed).
-    done: bool,
     shutdown: Listener,
     /// Set once a graceful shutdown started: past it the connection ends
     /// whatever still runs.
@@ -187,8 +178,6 @@ pub(crate) struct WebDriver<R: Runtime> {
     /// Request octets charged to the budget (decoder and messages).
     charged: usize,
     exchange: Option<Exchange>,
-    /// Octets read and written, for the connection's stats.
-    stats: Stats,
 }
 
 impl<R: Runtime> WebDriver<R> {
@@ -214,11 +203,12 @@ impl<R: Runtime> WebDriver<R> {
             conn.handle_input(now, &sniffed);
         }
         let obs = ConnObserver::open(Side::Server, (peer.addr, ctx.local), None, ctx.stats.clone(), now);
+        let mut sock = Http1Io::new(rt.clone(), io);
+        sock.stats.data_received = sniffed.len() as u64;
         WebDriver {
             budget: ConnBudget::new(ctx.connection_budget, ctx.budget.clone()),
-            stats: Stats { data_received: sniffed.len() as u64, ..Stats::default() },
+            sock,
             rt,
-            io,
             conn,
             ctx,
             web,
@@ -226,11 +216,6 @@ impl<R: Runtime> WebDriver<R> {
             #[cfg(feature = "tower")]
             fallback,
             peer: Arc::new(peer),
-            out: ChunkedBuf::new(),
-            timer: None,
-            timer_at: None,
-            read_eof: false,
-            done: false,
             shutdown,
             grace_end: None,
             obs,
@@ -243,102 +228,36 @@ impl<R: Runtime> WebDriver<R> {
 
     /// Reads what is available into the connection, while it wants input.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        while !self.read_eof && !self.done && self.conn.wants_input() {
-            let buf = self.conn.input_buffer();
-            buf.reserve(READ_RESERVE);
-            match self.io.poll_read_buf(cx, buf) {
-                Poll::Ready(Ok(0)) => {
-                    self.read_eof = true;
-                    self.conn.handle_eof(self.rt.now());
-                    // A client that closes while its call runs has gone (no
-                    // browser half-closes): the call is cancelled, as over
-                    // HTTP/2 by a reset, rather than left to run unread.
-                    if self.exchange.as_ref().is_some_and(|e| e.request_done && !e.answered()) {
-                        self.fail();
-                    }
-                }
-                Poll::Ready(Ok(n)) => {
-                    self.stats.data_received += n as u64;
-                    self.conn.process_input(self.rt.now());
-                }
-                Poll::Ready(Err(_)) => self.fail(),
-                Poll::Pending => break,
-            }
-            progress = true;
+        let pass = self.sock.poll_read(cx, &mut self.conn);
+        // A client that closes while its call runs has gone (no browser
+        // half-closes): the call is cancelled, as over HTTP/2 by a reset,
+        // rather than left to run unread.
+        if pass.eof && self.exchange.as_ref().is_some_and(|e| e.request_done && !e.answered()) {
+            self.fail();
         }
-        progress
+        pass.progress
     }
 
     /// Writes what the connection produced until the socket pushes back;
-    /// shuts the socket down once the connection is closed.
+    /// shuts the socket down once the connection is closed (or idle in a
+    /// graceful shutdown).
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        while !self.done {
-            if self.out.is_empty() && self.conn.poll_transmit(self.rt.now(), &mut self.out) == 0 {
-                self.out.release_if_idle(0);
-                break;
-            }
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let n = self.out.io_slices(&mut slices);
-            match self.io.poll_write_vectored(cx, &slices[..n]) {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
-                    self.fail();
-                    return true;
-                }
-                Poll::Ready(Ok(written)) => {
-                    self.out.advance(written);
-                    self.stats.data_sent += written as u64;
-                    progress = true;
-                }
-                Poll::Pending => return progress,
-            }
-        }
-        if self.done {
-            return progress;
-        }
-        if let Poll::Ready(Err(_)) = self.io.poll_flush(cx) {
-            self.fail();
-            return true;
-        }
         let idle_shutdown = self.grace_end.is_some() && self.exchange.is_none();
-        if (self.conn.is_closed() || idle_shutdown) && self.io.poll_shutdown(cx).is_ready() {
-            self.done = true;
-            progress = true;
-        }
-        progress
+        self.sock.poll_write(cx, &mut self.conn, idle_shutdown)
     }
 
     /// The socket failed: the connection is over, whatever it held.
     fn fail(&mut self) {
-        self.read_eof = true;
-        self.done = true;
-        self.conn.handle_reset(self.rt.now());
+        self.sock.fail(&mut self.conn);
     }
 
     /// Fires the connection's timers, the call's deadline and the end of
     /// a shutdown's grace period.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let deadline = self.exchange.as_ref().and_then(|e| e.call.as_ref()).and_then(|c| c.deadline());
-        let Some(at) = [self.conn.poll_timeout(), deadline, self.grace_end].into_iter().flatten().min()
-        else {
-            self.timer_at = None;
+        let at = [self.conn.poll_timeout(), deadline, self.grace_end].into_iter().flatten().min();
+        if !self.sock.poll_alarm(cx, at) {
             return false;
-        };
-        let now = self.rt.now();
-        if at > now {
-            if self.timer_at != Some(at) {
-                match &mut self.timer {
-                    Some(t) => t.reset(at),
-                    None => self.timer = Some(self.rt.timer(at)),
-                }
-                self.timer_at = Some(at);
-            }
-            let fired = self.timer.as_mut().is_some_and(|t| Pin::new(t).poll(cx).is_ready());
-            if !fired {
-                return false;
-            }
-            self.timer_at = None;
         }
         let now = self.rt.now();
         if self.grace_end.is_some_and(|g| g <= now) {
@@ -358,7 +277,7 @@ impl<R: Runtime> WebDriver<R> {
     fn dispatch(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         loop {
-            if self.done || (self.grace_end.is_some() && self.exchange.is_none()) {
+            if self.sock.done || (self.grace_end.is_some() && self.exchange.is_none()) {
                 return progress;
             }
             let reading = self.exchange.as_ref().and_then(|e| e.call.as_ref()).is_some_and(|c| c.reading());
@@ -669,7 +588,7 @@ impl<R: Runtime> WebDriver<R> {
     fn drive_fallback(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(ex) = &mut self.exchange else { return false };
         let Some(f) = &mut ex.fallback else { return false };
-        let out = self.out.len();
+        let out = self.sock.out.len();
         match f.drive(&mut self.conn, ex.id, cx, |conn| out + conn.send_buffered() < OUT_HIGH) {
             fallback::Drive::Progress(p) => p,
             fallback::Drive::Abort => {
@@ -686,7 +605,7 @@ impl<R: Runtime> WebDriver<R> {
         #[cfg(not(feature = "tower"))]
         let mut progress = false;
         loop {
-            let room = self.out.len() + self.conn.send_buffered() < OUT_HIGH;
+            let room = self.sock.out.len() + self.conn.send_buffered() < OUT_HIGH;
             let Some(call) = self.exchange.as_mut().and_then(|e| e.call.as_deref_mut()) else {
                 return progress;
             };
@@ -861,7 +780,7 @@ impl<R: Runtime> WebDriver<R> {
         }
         self.sync_budget();
         self.budget.set_core_send(0);
-        self.obs.close(self.stats, None, self.rt.now());
+        self.obs.close(self.sock.stats, None, self.rt.now());
     }
 }
 
@@ -1047,8 +966,8 @@ impl<R: Runtime> std::future::Future for WebDriver<R> {
             progress |= this.drive_call(cx);
             progress |= this.poll_write(cx);
             this.retire_exchange();
-            this.budget.set_core_send(this.out.len() + this.conn.send_buffered());
-            if this.done {
+            this.budget.set_core_send(this.sock.out.len() + this.conn.send_buffered());
+            if this.sock.done {
                 this.close();
                 return Poll::Ready(());
             }

@@ -29,7 +29,9 @@ use std::time::Duration;
 use weir_core::http1;
 
 pub(crate) use cors::{preflight_answer, response_fields};
-pub(crate) use driver::{WebDriver, decompress_request, encode_messages, response_compression};
+#[cfg(feature = "tower")]
+pub(crate) use driver::response_compression;
+pub(crate) use driver::{WebDriver, decompress_request, encode_messages};
 pub(crate) use sniff::{Protocol, Replay, sniff};
 
 /// The ALPN protocol name of HTTP/1.1, offered after `h2` when gRPC-Web
