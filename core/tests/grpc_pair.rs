@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use weir_core::grpc::{
-    CallId, CallRequest, Client, ClientConfig, ClientEvent, Code, Metadata, RecvMessage, Server,
+    BatchCheck, CallId, CallRequest, Client, ClientConfig, ClientEvent, Code, Metadata, RecvMessage, Server,
     ServerConfig, ServerEvent, Status,
 };
 use weir_core::sim::Pair;
@@ -610,4 +610,44 @@ fn framed_batches_are_checked() {
     p.drive();
     client_events(&mut p);
     assert_eq!(client_recv_all(&mut p, call).0, vec![ok.clone(), ok], "nothing of the bad batches was sent");
+}
+
+/// A batch checked where it was framed (`BatchCheck::of`) is queued without
+/// being read again, still within `max_send_message_size`; a check made of
+/// other octets (even of the same length) is ignored and the batch read.
+#[test]
+fn checked_batches_keep_their_limits() {
+    let mut p = Pair::grpc(
+        ClientConfig::default(),
+        {
+            let mut c = ServerConfig::default();
+            c.messages.max_send_message_size = 100;
+            c
+        },
+        43,
+    );
+    let call = p.client.start_call(p.now, req("/s/Checked")).unwrap();
+    p.drive();
+    server_events(&mut p);
+    let ok = Bytes::from(vec![1u8; 100]);
+    let big = Bytes::from(vec![2u8; 101]);
+    let two = framed(&[ok.clone(), ok.clone()]);
+    let check = BatchCheck::of(&two).unwrap();
+    assert_eq!((check.messages(), check.payload()), (2, 200));
+    let large = framed(&[big]);
+    let err = p.server.send_framed_checked(call, large.clone(), BatchCheck::of(&large).ok()).unwrap_err();
+    assert_eq!(err.code, Code::ResourceExhausted, "{err:?}");
+    // The check of another buffer does not vouch for this one.
+    let mut flagged = framed(&[ok.clone(), ok.clone()]).to_vec();
+    flagged[0] = 1;
+    let err = p.server.send_framed_checked(call, flagged.into(), Some(check)).unwrap_err();
+    assert_eq!(err.code, Code::Internal, "{err:?}");
+    let odd = framed(std::slice::from_ref(&ok));
+    let err = p.server.send_framed_checked(call, odd.slice(..odd.len() - 1), Some(check)).unwrap_err();
+    assert_eq!(err.code, Code::Internal, "{err:?}");
+    p.server.send_framed_checked(call, two, Some(check)).unwrap();
+    assert_eq!(p.server.wire_bytes(call).unwrap().sent, 200);
+    p.drive();
+    client_events(&mut p);
+    assert_eq!(client_recv_all(&mut p, call).0, vec![ok.clone(), ok], "only the good batch was sent");
 }

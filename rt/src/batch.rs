@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use bytes::{BufMut, BytesMut};
 use futures_core::Stream;
+use weir_core::grpc::BatchCheck;
 use weir_core::grpc::codec::{PREFIX_LEN, prefix};
 use weir_core::grpc::{Code, Status};
 
@@ -28,6 +29,9 @@ pub(crate) struct BatchInfo {
     pub messages: usize,
     /// Their bytes without the prefixes.
     pub payload: usize,
+    /// What the core's check found, once the batch is whole (it is then
+    /// queued without being read again).
+    pub check: Option<BatchCheck>,
 }
 
 /// A batch being filled. Each batch is a buffer of its own, sized after
@@ -62,7 +66,7 @@ impl FrameBuf {
     }
 
     fn count(&mut self, len: usize) {
-        let info = self.info.get_or_insert(BatchInfo { messages: 0, payload: 0 });
+        let info = self.info.get_or_insert(BatchInfo { messages: 0, payload: 0, check: None });
         info.messages += 1;
         info.payload += len;
     }
@@ -107,9 +111,12 @@ impl FrameBuf {
 
     /// The batch filled so far, if any.
     pub fn take(&mut self) -> Option<OutMessage> {
-        let info = self.info.take()?;
+        let mut info = self.info.take()?;
         let batch = std::mem::take(&mut self.buf).freeze();
         self.last = batch.len();
+        // Checked now, while the batch is in this core's cache: the driver
+        // takes it much later (after other streams' batches).
+        info.check = BatchCheck::of(&batch).ok();
         Some(OutMessage::batch(batch, info))
     }
 }
@@ -248,7 +255,9 @@ mod tests {
             Poll::Pending => panic!("an iterator is always ready"),
         };
         let first = poll().unwrap().unwrap();
-        assert_eq!(first.batch, Some(BatchInfo { messages: 2, payload: 12 + 22 }));
+        let check = BatchCheck::of(&first.data).ok();
+        assert!(check.is_some_and(|c| c.messages() == 2 && c.payload() == 12 + 22));
+        assert_eq!(first.batch, Some(BatchInfo { messages: 2, payload: 12 + 22, check }));
         assert_eq!(messages(&first), vec![chunk(10), chunk(20)]);
         let large = poll().unwrap().unwrap();
         assert_eq!(large.batch, None, "sent as it is");
@@ -293,6 +302,8 @@ mod tests {
         buf.push_encoded::<C>(&chunk, C::size_hint(&chunk)).unwrap();
         let batch = buf.take().unwrap();
         assert_eq!(&batch.data[..], b"\0\0\0\0\x04\x0a\x02ab\0\0\0\0\x04\x0a\x02cd");
-        assert_eq!(batch.batch, Some(BatchInfo { messages: 2, payload: 8 }));
+        let check = BatchCheck::of(&batch.data).ok();
+        assert_eq!(batch.batch, Some(BatchInfo { messages: 2, payload: 8, check }));
+        assert!(check.is_some(), "the batch is checked when taken");
     }
 }

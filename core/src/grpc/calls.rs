@@ -14,7 +14,7 @@ use bytes::Bytes;
 use super::compression::{Compression, Compressors};
 use super::inbound::{Inbound, Pumped, Received, RecvBatch, RecvHold, RecvMessage, Room, first_partial};
 use super::status::Status;
-use super::{CONTENT_TYPE, CallId, Deadlines, codec};
+use super::{BatchCheck, CONTENT_TYPE, CallId, Deadlines, codec};
 use crate::conn::{self, Connection, Role};
 use crate::frame::StreamId;
 use crate::hash::FxBuild;
@@ -163,12 +163,13 @@ impl<S, E> Calls<S, E> {
         &mut self,
         call: CallId,
         framed: Bytes,
+        check: Option<BatchCheck>,
         max_send: usize,
         end: bool,
     ) -> Result<(), Status> {
         let c = self.map.get(&call.0).ok_or_else(super::gone)?;
         let algo = c.send_compression.clone();
-        let wire = super::send_batch(&mut self.h2, call.0, framed, algo.as_deref(), max_send, end)?;
+        let wire = super::send_batch(&mut self.h2, call.0, framed, check, algo.as_deref(), max_send, end)?;
         if let Some(c) = self.map.get_mut(&call.0) {
             c.wire_sent += wire;
         }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::BatchCheck;
 use super::calls::{Call, Calls, MessageConfig, Report, WireBytes, push_call_fields, recv_methods};
 use super::inbound::{Received, RecvBatch, RecvMessage, Room};
 use super::metadata::Metadata;
@@ -281,6 +282,18 @@ impl Client {
     /// Queues request messages the owner framed into one buffer (see
     /// [`super::Server::send_framed`]); `last` ends the request stream.
     pub fn send_framed(&mut self, call: CallId, framed: Bytes, last: bool) -> Result<(), Status> {
+        self.send_framed_checked(call, framed, None, last)
+    }
+
+    /// [`Client::send_framed`] for a batch already checked where it was
+    /// framed (see [`super::Server::send_framed_checked`]).
+    pub fn send_framed_checked(
+        &mut self,
+        call: CallId,
+        framed: Bytes,
+        check: Option<BatchCheck>,
+        last: bool,
+    ) -> Result<(), Status> {
         let c = self
             .calls
             .map
@@ -290,7 +303,7 @@ impl Client {
         // A batch refused before anything was queued leaves the stream open.
         c.side.half_closed = last;
         let max_send = c.side.max_send;
-        let sent = self.calls.send_batch(call, framed, max_send, last);
+        let sent = self.calls.send_batch(call, framed, check, max_send, last);
         if let (Err(_), Some(c)) = (&sent, self.calls.get_mut(call)) {
             c.side.half_closed = false;
         }

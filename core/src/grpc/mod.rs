@@ -141,37 +141,89 @@ pub(crate) fn frame_message(
     };
     let len = payload.len();
     if len > max_send || len > u32::MAX as usize {
-        return Err(Status::new(
-            Code::ResourceExhausted,
-            format!("trying to send message larger than max ({len} vs. {max_send})"),
-        ));
+        return Err(too_large(len, max_send));
     }
     Ok((codec::prefix(compressed, len as u32), payload))
 }
 
+/// What [`BatchCheck::of`] found in a buffer of framed messages: whole
+/// gRPC messages back to back, each behind its 5-octet prefix with the
+/// compressed flag clear.
+///
+/// Checked where the batch was framed (while it is still in the cache), it
+/// lets `send_framed_checked` queue the batch without reading it again: a
+/// connection driver serving many streams reads each batch long after it
+/// was written, and walking its prefixes then missed the cache once per
+/// message (a sixth of a 64-call server's time streaming 64 B messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchCheck {
+    /// Where the checked octets lie: a check vouches for them only.
+    addr: usize,
+    len: usize,
+    payload: u64,
+    largest: usize,
+    messages: usize,
+}
+
+impl BatchCheck {
+    /// Checks `batch`; a malformed batch is an INTERNAL status.
+    pub fn of(batch: &[u8]) -> Result<Self, Status> {
+        let mut check = BatchCheck {
+            addr: batch.as_ptr() as usize,
+            len: batch.len(),
+            payload: 0,
+            largest: 0,
+            messages: 0,
+        };
+        check_batch(batch, usize::MAX, |_, len| {
+            check.payload += len as u64;
+            check.largest = check.largest.max(len);
+            check.messages += 1;
+        })?;
+        Ok(check)
+    }
+
+    /// How many messages the batch holds.
+    pub fn messages(&self) -> usize {
+        self.messages
+    }
+
+    /// Their payload octets (prefixes not counted).
+    pub fn payload(&self) -> u64 {
+        self.payload
+    }
+}
+
 /// Queues messages the owner framed into one buffer, each behind its
-/// 5-octet prefix with the compressed flag clear: checked whole and within
-/// `max_send` each, then queued as one piece, or one by one compressed when
-/// the call compresses (`compress`). Gives the payload octets queued, as
-/// framed (compressed when compressed).
+/// 5-octet prefix with the compressed flag clear: checked whole (unless
+/// `check` is what [`BatchCheck::of`] found in these very octets) and within `max_send`
+/// each, then queued as one piece, or one by one compressed when the call
+/// compresses (`compress`). Gives the payload octets queued, as framed
+/// (compressed when compressed).
 pub(crate) fn send_batch(
     h2: &mut Connection,
     id: StreamId,
     batch: Bytes,
+    check: Option<BatchCheck>,
     compress: Option<&dyn Compression>,
     max_send: usize,
     end: bool,
 ) -> Result<u64, Status> {
+    let check = match check {
+        Some(c) if c.addr == batch.as_ptr() as usize && c.len == batch.len() => c,
+        _ => BatchCheck::of(&batch)?,
+    };
+    if check.largest > max_send {
+        return Err(too_large(check.largest, max_send));
+    }
     match compress {
-        // The usual case: checked in place, queued as one piece.
+        // The usual case: queued as one piece.
         None => {
-            let mut payload = 0u64;
-            check_batch(&batch, max_send, |_, len| payload += len as u64)?;
             h2.send_data(id, batch, end).map_err(stream_status)?;
-            Ok(payload)
+            Ok(check.payload)
         }
         Some(algo) => {
-            let mut messages = Vec::new();
+            let mut messages = Vec::with_capacity(check.messages);
             check_batch(&batch, max_send, |start, len| messages.push((start, len)))?;
             let count = messages.len();
             let mut payload = 0u64;
@@ -184,6 +236,14 @@ pub(crate) fn send_batch(
             Ok(payload)
         }
     }
+}
+
+/// A message over the sender's `max_send_message_size` (RESOURCE_EXHAUSTED).
+fn too_large(len: usize, max_send: usize) -> Status {
+    Status::new(
+        Code::ResourceExhausted,
+        format!("trying to send message larger than max ({len} vs. {max_send})"),
+    )
 }
 
 /// The payload length a framed message's prefix announces.
@@ -205,10 +265,7 @@ fn check_batch(batch: &[u8], max_send: usize, mut each: impl FnMut(usize, usize)
             return Err(Status::new(Code::Internal, "malformed message batch"));
         }
         if len > max_send {
-            return Err(Status::new(
-                Code::ResourceExhausted,
-                format!("trying to send message larger than max ({len} vs. {max_send})"),
-            ));
+            return Err(too_large(len, max_send));
         }
         each(start, len);
         at = start + len;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::BatchCheck;
 use super::calls::{Call, Calls, MessageConfig, Report, WireBytes, push_call_fields, recv_methods};
 use super::compression::Compression;
 use super::inbound::{Received, RecvBatch, RecvMessage, Room};
@@ -465,13 +466,25 @@ impl Server {
     /// messages then cost one queue entry and go out in as few DATA frames
     /// as the windows allow.
     pub fn send_framed(&mut self, call: CallId, framed: Bytes) -> Result<(), Status> {
+        self.send_framed_checked(call, framed, None)
+    }
+
+    /// [`Server::send_framed`] for a batch already checked where it was
+    /// framed: with `check` what [`BatchCheck::of`] found in `framed`, the
+    /// batch is not read again.
+    pub fn send_framed_checked(
+        &mut self,
+        call: CallId,
+        framed: Bytes,
+        check: Option<BatchCheck>,
+    ) -> Result<(), Status> {
         let c = self.calls.get(call).ok_or_else(gone)?;
         if !c.side.headers_sent {
             self.send_headers(call, &Metadata::new())?;
         }
         let max = self.config.messages.max_send_message_size;
         let Some(c) = self.calls.get(call).filter(|c| c.side.web == Some(WebEncoding::Text)) else {
-            return self.calls.send_batch(call, framed, max, false);
+            return self.calls.send_batch(call, framed, check, max, false);
         };
         // Text mode: the batch as one padded base64 run, each message
         // compressed first when the call compresses.

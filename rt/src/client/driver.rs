@@ -427,7 +427,7 @@ impl<R: Runtime> ClientDriver<R> {
             let compress = msg.compress;
             let batch = msg.batch;
             let sent = match batch {
-                Some(_) => self.core.send_framed(call, msg.data, last),
+                Some(info) => self.core.send_framed_checked(call, msg.data, info.check, last),
                 // The client core takes one buffer: a message in parts is joined.
                 None => self.core.send_message_with(call, msg.into_contiguous(), compress, last),
             };

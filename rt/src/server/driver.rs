@@ -715,7 +715,9 @@ impl<R: Runtime> ServerDriver<R> {
                     }
                     let batch = msg.batch;
                     let sent = match msg.compress {
-                        _ if batch.is_some() => self.core.send_framed(call, msg.data),
+                        _ if let Some(info) = batch => {
+                            self.core.send_framed_checked(call, msg.data, info.check)
+                        }
                         _ if !msg.more.is_empty() => {
                             let compress = msg.compress;
                             self.core.send_message_chunks(call, msg.into_parts(), compress)
