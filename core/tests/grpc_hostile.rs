@@ -146,6 +146,7 @@ fn held_limited_server() -> Raw<weir_core::grpc::Server> {
     let mut config = ServerConfig::default();
     config.messages.max_recv_buffer_per_connection = LIMIT;
     config.h2.initial_connection_window = 64 << 20;
+    config.h2.initial_stream_window = 1 << 20;
     config.h2.bdp_window_growth = false;
     server_with(config)
 }
