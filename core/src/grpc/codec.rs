@@ -55,12 +55,23 @@ pub struct MessageDecoder {
     /// Payload octets of the messages returned so far (as received:
     /// compressed when they were, without their prefixes).
     decoded: u64,
+    /// Once [`MessageDecoder::check_whole`] found the stream ended on a
+    /// message boundary: the payload octets of every message it holds,
+    /// taken or not.
+    whole_total: Option<u64>,
 }
 
 impl MessageDecoder {
     /// A decoder rejecting messages over `max_len` octets.
     pub fn new(max_len: usize) -> Self {
-        MessageDecoder { chunks: VecDeque::new(), buffered: 0, max_len, pending: None, decoded: 0 }
+        MessageDecoder {
+            chunks: VecDeque::new(),
+            buffered: 0,
+            max_len,
+            pending: None,
+            decoded: 0,
+            whole_total: None,
+        }
     }
 
     /// Empties the decoder for reuse by another call.
@@ -70,12 +81,14 @@ impl MessageDecoder {
         self.max_len = max_len;
         self.pending = None;
         self.decoded = 0;
+        self.whole_total = None;
     }
 
     /// Payload octets of every message returned so far, as they arrived
-    /// (compressed when they were; prefixes not counted).
+    /// (compressed when they were; prefixes not counted); after
+    /// [`MessageDecoder::check_whole`], of every message received.
     pub fn decoded(&self) -> u64 {
-        self.decoded
+        self.whole_total.unwrap_or(self.decoded)
     }
 
     /// Adds received octets.
@@ -187,6 +200,50 @@ impl MessageDecoder {
         Ok(Some(RawMessage { compressed, data: self.take(len) }))
     }
 
+    /// The stream ended with what is held: checks, without taking them,
+    /// that the held octets are whole messages within the limit (the errors
+    /// [`MessageDecoder::next_message`] would give), so that they can be
+    /// taken later, one batch at a time, while the end is already known.
+    pub fn check_whole(&mut self) -> Result<(), DecodeError> {
+        let mut total = self.decoded;
+        // Body octets of the message under way, then of each one found.
+        let mut body = self.pending.map_or(0, |(_, len)| len);
+        total += body as u64;
+        let mut prefix = [0u8; PREFIX_LEN];
+        let mut have = 0;
+        for chunk in &self.chunks {
+            let mut at = 0;
+            while at < chunk.len() {
+                if body > 0 {
+                    let n = body.min(chunk.len() - at);
+                    body -= n;
+                    at += n;
+                    continue;
+                }
+                let n = (PREFIX_LEN - have).min(chunk.len() - at);
+                prefix[have..have + n].copy_from_slice(&chunk[at..at + n]);
+                have += n;
+                at += n;
+                if have == PREFIX_LEN {
+                    have = 0;
+                    if prefix[0] > 1 {
+                        return Err(DecodeError::BadFlag(prefix[0]));
+                    }
+                    body = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+                    if body > self.max_len {
+                        return Err(DecodeError::TooLarge { len: body, max: self.max_len });
+                    }
+                    total += body as u64;
+                }
+            }
+        }
+        if body > 0 || have > 0 {
+            return Err(DecodeError::Truncated);
+        }
+        self.whole_total = Some(total);
+        Ok(())
+    }
+
     /// Checks what is left when the stream ends.
     pub fn finish(&self) -> Result<(), DecodeError> {
         if self.is_empty() { Ok(()) } else { Err(DecodeError::Truncated) }
@@ -250,6 +307,49 @@ mod tests {
             out.extend_from_slice(m);
         }
         out
+    }
+
+    /// `check_whole` finds, without taking anything, what taking every
+    /// message would: whole messages wherever the chunks are cut (one taken
+    /// first, leaving a prefix read), or the error the decoder would give.
+    #[test]
+    fn check_whole_agrees_with_taking_the_messages() {
+        let msgs: [&[u8]; 4] = [b"", b"a", b"hello world", &[7u8; 300]];
+        let wire = framed(&msgs);
+        let total: u64 = msgs.iter().map(|m| m.len() as u64).sum();
+        for cut in 0..=wire.len() {
+            for take_first in [false, true] {
+                let mut d = MessageDecoder::new(1024);
+                d.push(Bytes::copy_from_slice(&wire[..cut]));
+                if take_first {
+                    let _ = d.next_message().unwrap();
+                }
+                d.push(Bytes::copy_from_slice(&wire[cut..]));
+                assert_eq!(d.check_whole(), Ok(()), "cut {cut}");
+                assert_eq!(d.decoded(), total, "every message counted once the end is known");
+                let mut got = 0;
+                while d.next_message().unwrap().is_some() {
+                    got += 1;
+                }
+                assert!(got >= 3 && d.finish().is_ok(), "cut {cut}: the messages are still there");
+                assert_eq!(d.decoded(), total);
+            }
+            // Cut short: a truncated stream.
+            if cut < wire.len() {
+                let mut d = MessageDecoder::new(1024);
+                d.push(Bytes::copy_from_slice(&wire[..cut]));
+                let whole = [0, 5, 11, 27, wire.len()].contains(&cut);
+                assert_eq!(d.check_whole().is_ok(), whole, "cut {cut}");
+            }
+        }
+        let mut flagged = framed(&[b"x"]);
+        flagged[0] = 2;
+        let mut d = MessageDecoder::new(1024);
+        d.push(Bytes::from(flagged));
+        assert_eq!(d.check_whole(), Err(DecodeError::BadFlag(2)));
+        let mut d = MessageDecoder::new(10);
+        d.push(Bytes::from(framed(&[b"x", &[0u8; 11]])));
+        assert_eq!(d.check_whole(), Err(DecodeError::TooLarge { len: 11, max: 10 }));
     }
 
     #[test]

@@ -300,9 +300,10 @@ impl Inbound {
         self.ready.push_back(m);
     }
 
-    /// Notes when the partial message in the decoder began.
+    /// Notes when the partial message in the decoder began (none once the
+    /// peer ended: nothing more can complete it).
     fn track_partial(&mut self, seq: &mut u64) {
-        if self.decoder.is_empty() {
+        if self.decoder.is_empty() || self.peer_ended {
             self.partial_since = None;
         } else if self.partial_since.is_none() {
             *seq += 1;
@@ -497,8 +498,10 @@ impl Inbound {
         self.ready.is_empty() && self.decoder.is_empty()
     }
 
-    /// The peer ended the stream (trailers): decodes everything it sent, which
+    /// The peer ended the stream (trailers): takes everything it sent, which
     /// is already in memory, and checks that it ended on a message boundary.
+    /// The messages stay in the decoder, taken by the batches that follow
+    /// (decoded once, as they go, rather than queued first).
     pub fn finish_stream(&mut self, h2: &mut Connection, id: StreamId) -> Result<(), Status> {
         while let Ok(Read::Data { data, .. }) = h2.read(id, usize::MAX) {
             let data = self.unwrap_data(data, false)?;
@@ -507,10 +510,7 @@ impl Inbound {
         self.end_text()?;
         self.peer_ended = true;
         self.partial_since = None;
-        while let Some(m) = self.decoder.next_message().map_err(decode_status)? {
-            self.push_ready(m);
-        }
-        self.decoder.finish().map_err(decode_status)
+        self.decoder.check_whole().map_err(decode_status)
     }
 
     /// Marks the receive side finished without more data (trailers-only,
