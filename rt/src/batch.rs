@@ -22,18 +22,6 @@ pub(crate) const BATCH_MESSAGE_MAX: usize = 4 << 10;
 /// A batch closes at this size.
 pub(crate) const BATCH_BYTES: usize = 32 << 10;
 
-/// What a batch holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct BatchInfo {
-    /// How many messages.
-    pub messages: usize,
-    /// Their bytes without the prefixes.
-    pub payload: usize,
-    /// What the core's check found, once the batch is whole (it is then
-    /// queued without being read again).
-    pub check: Option<BatchCheck>,
-}
-
 /// A batch being filled. Each batch is a buffer of its own, sized after
 /// the previous one (a stream sending one message now and then holds a
 /// small buffer, and none once its batch is written; a busy one gets a
@@ -41,7 +29,8 @@ pub(crate) struct BatchInfo {
 #[derive(Default)]
 pub(crate) struct FrameBuf {
     buf: BytesMut,
-    info: Option<BatchInfo>,
+    /// Messages in `buf`.
+    messages: usize,
     /// The size of the last batch taken.
     last: usize,
 }
@@ -65,12 +54,6 @@ impl FrameBuf {
         }
     }
 
-    fn count(&mut self, len: usize) {
-        let info = self.info.get_or_insert(BatchInfo { messages: 0, payload: 0, check: None });
-        info.messages += 1;
-        info.payload += len;
-    }
-
     /// Encodes `item`, of about `size` bytes ([`Codec::size_hint`]), behind
     /// its prefix.
     pub fn push_encoded<C: Codec>(&mut self, item: &C::Encode, size: usize) -> Result<(), Status> {
@@ -82,7 +65,7 @@ impl FrameBuf {
         match encoded {
             Ok(()) if len <= u32::MAX as usize => {
                 self.buf[start..start + PREFIX_LEN].copy_from_slice(&prefix(false, len as u32));
-                self.count(len);
+                self.messages += 1;
                 Ok(())
             }
             other => {
@@ -101,7 +84,7 @@ impl FrameBuf {
         for part in &msg.more {
             self.buf.put_slice(part);
         }
-        self.count(len);
+        self.messages += 1;
     }
 
     /// True once the batch should go.
@@ -109,15 +92,16 @@ impl FrameBuf {
         self.buf.len() >= BATCH_BYTES
     }
 
-    /// The batch filled so far, if any.
-    pub fn take(&mut self) -> Option<OutMessage> {
-        let mut info = self.info.take()?;
+    /// The batch filled so far, if any, checked ([`BatchCheck`]) now, while
+    /// it is in this core's cache: the driver takes it much later (after
+    /// other streams' batches) and need not read it again.
+    pub fn take(&mut self) -> Option<Result<OutMessage, Status>> {
+        if std::mem::take(&mut self.messages) == 0 {
+            return None;
+        }
         let batch = std::mem::take(&mut self.buf).freeze();
         self.last = batch.len();
-        // Checked now, while the batch is in this core's cache: the driver
-        // takes it much later (after other streams' batches).
-        info.check = BatchCheck::of(&batch).ok();
-        Some(OutMessage::batch(batch, info))
+        Some(BatchCheck::of(&batch).map(|check| OutMessage::batch(batch, check)))
     }
 }
 
@@ -208,7 +192,7 @@ where
             break;
         }
         match this.buf.take() {
-            Some(batch) => Poll::Ready(Some(Ok(batch))),
+            Some(batch) => Poll::Ready(Some(batch)),
             None => this.held.take().map_or(Poll::Pending, Poll::Ready),
         }
     }
@@ -255,9 +239,9 @@ mod tests {
             Poll::Pending => panic!("an iterator is always ready"),
         };
         let first = poll().unwrap().unwrap();
-        let check = BatchCheck::of(&first.data).ok();
-        assert!(check.is_some_and(|c| c.messages() == 2 && c.payload() == 12 + 22));
-        assert_eq!(first.batch, Some(BatchInfo { messages: 2, payload: 12 + 22, check }));
+        let check = first.batch.expect("a batch");
+        assert_eq!((check.messages(), check.payload()), (2, 12 + 22));
+        assert_eq!(Some(check), BatchCheck::of(&first.data).ok(), "checked when taken");
         assert_eq!(messages(&first), vec![chunk(10), chunk(20)]);
         let large = poll().unwrap().unwrap();
         assert_eq!(large.batch, None, "sent as it is");
@@ -300,10 +284,10 @@ mod tests {
         ]));
         let chunk = Chunk { data: Bytes::from_static(b"cd") };
         buf.push_encoded::<C>(&chunk, C::size_hint(&chunk)).unwrap();
-        let batch = buf.take().unwrap();
+        let batch = buf.take().unwrap().unwrap();
         assert_eq!(&batch.data[..], b"\0\0\0\0\x04\x0a\x02ab\0\0\0\0\x04\x0a\x02cd");
-        let check = BatchCheck::of(&batch.data).ok();
-        assert_eq!(batch.batch, Some(BatchInfo { messages: 2, payload: 8, check }));
-        assert!(check.is_some(), "the batch is checked when taken");
+        let check = batch.batch.expect("a batch");
+        assert_eq!((check.messages(), check.payload()), (2, 8));
+        assert_eq!(Some(check), BatchCheck::of(&batch.data).ok(), "checked when taken");
     }
 }

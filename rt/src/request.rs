@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use weir_core::grpc::{Metadata, Status};
+use weir_core::grpc::{BatchCheck, Metadata, Status};
 
-use crate::batch::BatchInfo;
 use crate::call::CallShared;
 pub use crate::extensions::Extensions;
 use crate::interceptor::Owed;
@@ -387,13 +386,13 @@ pub struct OutMessage {
     /// Per-message compression override.
     pub compress: Option<bool>,
     /// Set when `data` holds several messages, each behind its prefix.
-    pub(crate) batch: Option<BatchInfo>,
+    pub(crate) batch: Option<BatchCheck>,
 }
 
 impl OutMessage {
     /// How many gRPC messages this is (a batch holds several).
     pub(crate) fn messages(&self) -> usize {
-        self.batch.as_ref().map_or(1, |b| b.messages)
+        self.batch.as_ref().map_or(1, BatchCheck::messages)
     }
 
     /// A message sent with an explicit compression choice.
@@ -402,8 +401,8 @@ impl OutMessage {
     }
 
     /// Messages framed into one buffer (see [`crate::batch`]).
-    pub(crate) fn batch(data: Bytes, info: BatchInfo) -> Self {
-        OutMessage { data, more: Vec::new(), compress: None, batch: Some(info) }
+    pub(crate) fn batch(data: Bytes, check: BatchCheck) -> Self {
+        OutMessage { data, more: Vec::new(), compress: None, batch: Some(check) }
     }
 
     /// A message in several parts, sent in order without being joined.

@@ -56,9 +56,9 @@ pub struct MessageDecoder {
     /// compressed when they were, without their prefixes).
     decoded: u64,
     /// Once [`MessageDecoder::check_whole`] found the stream ended on a
-    /// message boundary: the payload octets of every message it holds,
-    /// taken or not.
-    whole_total: Option<u64>,
+    /// message boundary: the payload octets of every message, taken or
+    /// not (0 before; never below `decoded`).
+    whole_total: u64,
 }
 
 impl MessageDecoder {
@@ -70,7 +70,7 @@ impl MessageDecoder {
             max_len,
             pending: None,
             decoded: 0,
-            whole_total: None,
+            whole_total: 0,
         }
     }
 
@@ -81,14 +81,14 @@ impl MessageDecoder {
         self.max_len = max_len;
         self.pending = None;
         self.decoded = 0;
-        self.whole_total = None;
+        self.whole_total = 0;
     }
 
     /// Payload octets of every message returned so far, as they arrived
     /// (compressed when they were; prefixes not counted); after
     /// [`MessageDecoder::check_whole`], of every message received.
     pub fn decoded(&self) -> u64 {
-        self.whole_total.unwrap_or(self.decoded)
+        self.decoded.max(self.whole_total)
     }
 
     /// Adds received octets.
@@ -240,7 +240,7 @@ impl MessageDecoder {
         if body > 0 || have > 0 {
             return Err(DecodeError::Truncated);
         }
-        self.whole_total = Some(total);
+        self.whole_total = total;
         Ok(())
     }
 

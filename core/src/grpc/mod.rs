@@ -157,35 +157,42 @@ pub(crate) fn frame_message(
 /// message (a sixth of a 64-call server's time streaming 64 B messages).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchCheck {
-    /// Where the checked octets lie: a check vouches for them only.
-    addr: usize,
-    len: usize,
+    /// Where the checked octets begin: a check vouches for them only (their
+    /// length is the payload plus a prefix per message).
+    addr: std::num::NonZeroUsize,
     payload: u64,
-    largest: usize,
-    messages: usize,
+    /// Message lengths are 32-bit (the prefix).
+    largest: u32,
+    /// Saturated past `u32::MAX` (then the length no longer matches, and a
+    /// batch that large is read again instead).
+    messages: u32,
 }
 
 impl BatchCheck {
     /// Checks `batch`; a malformed batch is an INTERNAL status.
     pub fn of(batch: &[u8]) -> Result<Self, Status> {
-        let mut check = BatchCheck {
-            addr: batch.as_ptr() as usize,
-            len: batch.len(),
-            payload: 0,
-            largest: 0,
-            messages: 0,
-        };
+        // A slice's address is never 0.
+        let addr =
+            std::num::NonZeroUsize::new(batch.as_ptr() as usize).unwrap_or(std::num::NonZeroUsize::MIN);
+        let mut check = BatchCheck { addr, payload: 0, largest: 0, messages: 0 };
         check_batch(batch, usize::MAX, |_, len| {
             check.payload += len as u64;
-            check.largest = check.largest.max(len);
-            check.messages += 1;
+            // `check_batch` read `len` from a 32-bit prefix.
+            check.largest = check.largest.max(len as u32);
+            check.messages = check.messages.saturating_add(1);
         })?;
         Ok(check)
     }
 
+    /// True when this check was made of `batch` (its address and length).
+    fn vouches_for(&self, batch: &[u8]) -> bool {
+        self.addr.get() == batch.as_ptr() as usize
+            && self.payload + u64::from(self.messages) * codec::PREFIX_LEN as u64 == batch.len() as u64
+    }
+
     /// How many messages the batch holds.
     pub fn messages(&self) -> usize {
-        self.messages
+        self.messages as usize
     }
 
     /// Their payload octets (prefixes not counted).
@@ -210,11 +217,11 @@ pub(crate) fn send_batch(
     end: bool,
 ) -> Result<u64, Status> {
     let check = match check {
-        Some(c) if c.addr == batch.as_ptr() as usize && c.len == batch.len() => c,
+        Some(c) if c.vouches_for(&batch) => c,
         _ => BatchCheck::of(&batch)?,
     };
-    if check.largest > max_send {
-        return Err(too_large(check.largest, max_send));
+    if check.largest as usize > max_send {
+        return Err(too_large(check.largest as usize, max_send));
     }
     match compress {
         // The usual case: queued as one piece.
@@ -223,7 +230,7 @@ pub(crate) fn send_batch(
             Ok(check.payload)
         }
         Some(algo) => {
-            let mut messages = Vec::with_capacity(check.messages);
+            let mut messages = Vec::with_capacity(check.messages());
             check_batch(&batch, max_send, |start, len| messages.push((start, len)))?;
             let count = messages.len();
             let mut payload = 0u64;

@@ -427,7 +427,7 @@ impl<R: Runtime> ClientDriver<R> {
             let compress = msg.compress;
             let batch = msg.batch;
             let sent = match batch {
-                Some(info) => self.core.send_framed_checked(call, msg.data, info.check, last),
+                Some(_) => self.core.send_framed_checked(call, msg.data, batch, last),
                 // The client core takes one buffer: a message in parts is joined.
                 None => self.core.send_message_with(call, msg.into_contiguous(), compress, last),
             };
@@ -438,7 +438,7 @@ impl<R: Runtime> ClientDriver<R> {
                 && sent.is_ok()
             {
                 match batch {
-                    Some(b) => obs.sent_many(b.messages, b.payload),
+                    Some(b) => obs.sent_many(b.messages(), b.payload() as usize),
                     None => obs.sent(len),
                 }
             }

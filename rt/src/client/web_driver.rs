@@ -401,7 +401,7 @@ impl<R: Runtime> WebClientDriver<R> {
                 return;
             };
             let (len, count) = (msg.len(), msg.messages());
-            let payload = msg.batch.as_ref().map_or(len, |b| b.payload);
+            let payload = msg.batch.as_ref().map_or(len, |b| b.payload() as usize);
             if credited {
                 call.shared.credit(len, count);
             }

@@ -715,9 +715,7 @@ impl<R: Runtime> ServerDriver<R> {
                     }
                     let batch = msg.batch;
                     let sent = match msg.compress {
-                        _ if let Some(info) = batch => {
-                            self.core.send_framed_checked(call, msg.data, info.check)
-                        }
+                        _ if batch.is_some() => self.core.send_framed_checked(call, msg.data, batch),
                         _ if !msg.more.is_empty() => {
                             let compress = msg.compress;
                             self.core.send_message_chunks(call, msg.into_parts(), compress)
@@ -732,7 +730,7 @@ impl<R: Runtime> ServerDriver<R> {
                     }
                     if let Some(obs) = &mut entry.obs {
                         match batch {
-                            Some(b) => obs.sent_many(b.messages, b.payload),
+                            Some(b) => obs.sent_many(b.messages(), b.payload() as usize),
                             None => obs.sent(len),
                         }
                     }
@@ -919,7 +917,10 @@ async fn relay_stream(
                         }
                     }
                 }
-                frames.take()?
+                match frames.take()? {
+                    Ok(batch) => batch,
+                    Err(status) => return Some(status),
+                }
             }
         };
         std::future::poll_fn(|cx| shared.poll_reserve(cx, msg.len(), msg.messages())).await.ok()?;

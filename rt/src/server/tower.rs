@@ -820,7 +820,7 @@ impl<R: Runtime> Call<R> {
     fn send_message(&mut self, msg: OutMessage) -> Result<(), Status> {
         let max = self.ctx.config.messages.max_send_message_size;
         let (count, payload) = match &msg.batch {
-            Some(b) => (b.messages, b.payload),
+            Some(b) => (b.messages(), b.payload() as usize),
             None => (1, msg.len()),
         };
         let frames = encode_messages(&self.encoder, msg, self.send_compression.as_ref(), max)?;

@@ -728,7 +728,7 @@ impl<R: Runtime> WebDriver<R> {
         let Some(ex) = &mut self.exchange else { return Ok(()) };
         let Some(call) = ex.call.as_deref_mut() else { return Ok(()) };
         let (count, payload) = match &msg.batch {
-            Some(b) => (b.messages, b.payload),
+            Some(b) => (b.messages(), b.payload() as usize),
             None => (1, msg.len()),
         };
         let frames = encode_messages(&call.encoder, msg, call.send_compression.as_ref(), max)?;
