@@ -31,14 +31,16 @@ pub struct Config {
     /// 100 (`defaultMaxStreamsClient`).
     pub assumed_peer_max_concurrent_streams: u32,
     /// SETTINGS_INITIAL_WINDOW_SIZE we advertise (per-stream receive window).
-    /// Default 256 KiB; with `bdp_window_growth` the windows grow to what
+    /// Default 512 KiB (256 KiB cost a 1 MiB message stream a sixth of its
+    /// rate on loopback); with `bdp_window_growth` the windows grow to what
     /// the link carries in a round trip (up to `max_bdp_window`).
     pub initial_stream_window: u32,
     /// Our connection receive window (announced with a WINDOW_UPDATE after
     /// the preface). Default 512 KiB: what a connection's streams have
     /// received and not yet handed over stays small enough to be decoded
-    /// from the cache (64 B messages on 64 streams: 10 % more throughput
-    /// than with 1 and 2 MiB windows; loopback, bench-client).
+    /// from the cache (64 B messages on 64 streams, loopback: with the
+    /// session's other changes, client streaming 8 % and bidi echo 20 %
+    /// faster than with 1 and 2 MiB windows).
     pub initial_connection_window: u32,
     /// SETTINGS_MAX_FRAME_SIZE we advertise (largest frame we accept).
     pub max_frame_size: u32,
@@ -108,7 +110,7 @@ impl Default for Config {
             max_encoder_table_size: 16 * 1024,
             max_concurrent_streams: 256,
             assumed_peer_max_concurrent_streams: 100,
-            initial_stream_window: 256 << 10,
+            initial_stream_window: 512 << 10,
             initial_connection_window: 512 << 10,
             max_frame_size: 1 << 14,
             max_header_list_size: 16 << 10,
