@@ -31,6 +31,7 @@
 //! LF) is a typed [`ResponseError`], after which the client connection
 //! reads nothing more and closes.
 
+mod body;
 mod chunked;
 mod client;
 mod config;

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::chunked::parse_chunk_line;
-use super::head::{SectionScanner, parse_request, parse_trailers};
+use super::body::{Body, Step, body_sink, read_body};
+use super::head::{SectionScanner, parse_request};
 use super::response::{check_fields, error_response, put_field, put_status_line};
 use super::{
     BodyKind, Config, Field, RequestError, RequestHead, RequestId, ResponseHead, SendError, Version,
@@ -51,33 +51,6 @@ enum Recv {
     Wait,
     /// Reading nothing more (closing, refused, end of input).
     Stop,
-}
-
-/// Why parsing stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Step {
-    /// Something was parsed; go on.
-    Advanced,
-    /// More input is needed.
-    NeedInput,
-    /// Waiting for the application (events to poll, a response to end),
-    /// or reading nothing more.
-    Blocked,
-}
-
-/// Where a body is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Body {
-    /// `Content-Length` octets left.
-    Length(u64),
-    /// Expecting a chunk-size line.
-    ChunkLine,
-    /// Chunk octets left.
-    ChunkData(u64),
-    /// Expecting the CRLF after a chunk's data.
-    ChunkEnd,
-    /// Expecting the trailer section.
-    Trailers,
 }
 
 /// How the response body is delimited.
@@ -654,99 +627,10 @@ impl ServerConnection {
         }
     }
 
-    /// Moves up to `left` body octets from the input to an event, within
-    /// the body buffer; returns how many.
-    fn deliver(&mut self, left: u64) -> u64 {
-        let room = self.config.max_body_buffer.saturating_sub(self.events_body);
-        let n = (self.recv.len() as u64).min(left).min(room as u64) as usize;
-        if n == 0 {
-            return 0;
-        }
-        let data = self.recv.split_to(n).freeze();
-        self.events_body += n;
-        let id = self.current.as_ref().map_or(RequestId(0), |e| e.id);
-        self.events.push_back(Event::Data { id, data });
-        n as u64
-    }
-
     /// One step of reading a body.
     fn process_body(&mut self, body: Body) -> Step {
-        match body {
-            Body::Length(left) | Body::ChunkData(left) => {
-                let rest = left - self.deliver(left);
-                match body {
-                    Body::Length(_) if rest == 0 => {
-                        self.end_request(Vec::new());
-                        return Step::Advanced;
-                    }
-                    Body::Length(_) => self.state = Recv::Body(Body::Length(rest)),
-                    _ if rest == 0 => {
-                        self.state = Recv::Body(Body::ChunkEnd);
-                        return Step::Advanced;
-                    }
-                    _ => self.state = Recv::Body(Body::ChunkData(rest)),
-                }
-                if self.events_body >= self.config.max_body_buffer { Step::Blocked } else { Step::NeedInput }
-            }
-            Body::ChunkLine => match parse_chunk_line(&self.recv, self.config.max_chunk_line) {
-                Err(e) => {
-                    self.fail(e.into());
-                    Step::Blocked
-                }
-                Ok(None) => Step::NeedInput,
-                Ok(Some(line)) => {
-                    self.recv.advance(line.len);
-                    if line.size == 0 {
-                        self.scanner.reset();
-                        self.state = Recv::Body(Body::Trailers);
-                        return Step::Advanced;
-                    }
-                    self.body_received = self.body_received.saturating_add(line.size);
-                    if let Some(max) = self.config.max_body_size
-                        && self.body_received > max
-                    {
-                        self.fail(RequestError::BodyTooLarge { max });
-                        return Step::Blocked;
-                    }
-                    self.state = Recv::Body(Body::ChunkData(line.size));
-                    Step::Advanced
-                }
-            },
-            Body::ChunkEnd => match self.recv.first_chunk::<2>() {
-                Some(b"\r\n") => {
-                    self.recv.advance(2);
-                    self.state = Recv::Body(Body::ChunkLine);
-                    Step::Advanced
-                }
-                None if self.recv.is_empty() || &self.recv[..] == b"\r" => Step::NeedInput,
-                _ => {
-                    self.fail(RequestError::MissingChunkCrlf);
-                    Step::Blocked
-                }
-            },
-            Body::Trailers => {
-                let max = self.config.max_head_size;
-                match self.scanner.scan(&self.recv, max, true) {
-                    Err(e) => {
-                        self.fail(e.in_trailers(max));
-                        Step::Blocked
-                    }
-                    Ok(None) => Step::NeedInput,
-                    Ok(Some(end)) => {
-                        let section = self.recv.split_to(end).freeze();
-                        match parse_trailers(section, self.config.max_headers) {
-                            Err(e) => {
-                                self.fail(e.in_request());
-                                Step::Blocked
-                            }
-                            Ok(trailers) => {
-                                self.end_request(trailers);
-                                Step::Advanced
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        read_body(self, body)
     }
 }
+
+body_sink!(ServerConnection, Event, RequestError, end_request);
