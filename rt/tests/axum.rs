@@ -622,7 +622,7 @@ fn a_reset_http2_stream_drops_the_fallback_future() {
 /// A service that drops the request body unread and answers later: on
 /// HTTP/2 the rest of the body is read and dropped (credit returned), so a
 /// client sending 8 MiB only as its flow-control windows allow (far above
-/// the stream's 1 MiB window and the 64 KiB queue) gets it all out before
+/// the stream's window and the 64 KiB queue) gets it all out before
 /// the answer comes, and the connection serves on.
 #[test]
 fn an_http2_body_the_fallback_drops_unread_is_drained() {
@@ -662,7 +662,7 @@ fn an_http2_body_the_fallback_drops_unread_is_drained() {
 }
 
 /// An 8 MiB POST over h2c, far above the 64 KiB the driver queues for the
-/// service and above the stream's 1 MiB window: the driver reads the body
+/// service and above the stream's window: the driver reads the body
 /// from the core only as the service takes it (credit returned as read),
 /// and the echo goes back whole and in order through the stream's send
 /// buffer backpressure.

@@ -271,6 +271,24 @@ async fn server_streaming_sends_each_message<R: Net + Default>(rt: R) {
     server.stop().await;
 }
 
+/// Every message a handler streams keeps the server's
+/// `max_send_message_size` over gRPC-Web too (RESOURCE_EXHAUSTED, nothing
+/// over the limit sent).
+async fn batched_messages_keep_the_send_limit<R: Net + Default>(rt: R) {
+    let server = start(&rt, web_server(rt.clone()).max_send_message_size(50)).await;
+    let mut req = 4u32.to_be_bytes().to_vec();
+    req.extend_from_slice(&100u32.to_be_bytes());
+    let (_, f) = call(addr(&server), "/test.Test/ServerStream", frame(&req), &[]).await;
+    assert_eq!(grpc_status(&f).0, "8", "{f:?}");
+    assert!(!f.iter().any(|m| matches!(m, Frame::Message(_))), "nothing over the limit went out");
+    // Within the limit, the same stream goes through.
+    let mut req = 4u32.to_be_bytes().to_vec();
+    req.extend_from_slice(&50u32.to_be_bytes());
+    let (_, f) = call(addr(&server), "/test.Test/ServerStream", frame(&req), &[]).await;
+    assert_eq!((f.len(), grpc_status(&f).0.as_str()), (5, "0"));
+    server.stop().await;
+}
+
 async fn client_streaming_takes_the_whole_body<R: Net + Default>(rt: R) {
     let server = start(&rt, web_server(rt.clone())).await;
     let mut body = Vec::new();
@@ -734,6 +752,7 @@ on_each_runtime!(
     unary_in_binary_mode,
     unary_in_text_mode,
     server_streaming_sends_each_message,
+    batched_messages_keep_the_send_limit,
     client_streaming_takes_the_whole_body,
     errors_before_the_handler_are_grpc_statuses,
     preflights_follow_the_allowed_origins,

@@ -184,7 +184,9 @@ pub(crate) fn first_partial<'a>(
 pub(crate) struct Inbound {
     decoder: MessageDecoder,
     /// Messages decoded and not yet taken: at most one while the stream
-    /// runs (so the window pushes back); all remaining ones once it ended.
+    /// runs (so the window pushes back). Once the stream ended (trailers),
+    /// the rest stay in the decoder, checked whole, and are decoded as
+    /// they are taken.
     ready: VecDeque<RawMessage>,
     /// Bytes in `ready`.
     ready_bytes: usize,

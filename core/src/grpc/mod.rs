@@ -155,6 +155,12 @@ pub(crate) fn frame_message(
 /// connection driver serving many streams reads each batch long after it
 /// was written, and walking its prefixes then missed the cache once per
 /// message (a sixth of a 64-call server's time streaming 64 B messages).
+///
+/// A check is bound to the buffer by its address and length, not by its
+/// contents: a buffer rewritten in place after it was checked (same
+/// memory, same length) must be checked again, or a malformed or oversized
+/// batch goes out as the caller wrote it. Only the caller's own output is
+/// at stake (peer input never reaches this path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchCheck {
     /// Where the checked octets begin: a check vouches for them only (their
@@ -198,6 +204,11 @@ impl BatchCheck {
     /// Their payload octets (prefixes not counted).
     pub fn payload(&self) -> u64 {
         self.payload
+    }
+
+    /// The length of the largest message.
+    pub fn largest(&self) -> usize {
+        self.largest as usize
     }
 }
 

@@ -107,7 +107,6 @@ impl ClientCmd {
     }
 }
 
-/// What a channel holds of a live connection.
 /// A connection driver taking [`ClientCmd`]s (HTTP/2, and gRPC-Web over
 /// HTTP/1.1): drains its handle's queue into `on_cmd`, with one lock.
 pub(crate) trait TakesCommands {
@@ -128,6 +127,7 @@ pub(crate) trait TakesCommands {
     }
 }
 
+/// What a channel holds of a live connection.
 pub(crate) struct ConnHandle {
     pub cmds: Arc<CommandQueue<ClientCmd>>,
     /// Set by the driver: the connection ended.

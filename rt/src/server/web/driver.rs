@@ -884,6 +884,7 @@ pub(crate) fn encode_messages(
     };
     let Some(algo) = algo.filter(|_| msg.compress.unwrap_or(true)) else {
         return match msg.batch {
+            Some(b) if b.largest() > max => Err(too_large(b.largest())),
             Some(_) => Ok(encoder.frames(msg.data)),
             None if msg.len() > max => Err(too_large(msg.len())),
             None => Ok(encoder.message(&msg.into_contiguous())),
