@@ -492,6 +492,26 @@ fn curl(args: &[String]) -> String {
 /// One request on a hand-driven HTTP/2 connection (the `h2` crate's
 /// client): the response head, its body (credit released as read) and
 /// trailers.
+/// An h2c connection to `addr` (prior knowledge), its driver spawned.
+async fn h2_connect(addr: std::net::SocketAddr) -> h2::client::SendRequest<Bytes> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    send
+}
+
+/// Opens a POST to `uri` whose body the caller sends.
+async fn h2_open(
+    send: &h2::client::SendRequest<Bytes>,
+    uri: String,
+) -> (h2::client::ResponseFuture, h2::SendStream<Bytes>) {
+    let req = axum::http::Request::builder().method("POST").uri(uri).body(()).unwrap();
+    let mut ready = send.clone().ready().await.expect("connection ready");
+    ready.send_request(req, false).expect("request sent")
+}
+
 async fn h2_request(
     send: &h2::client::SendRequest<Bytes>,
     method: &str,
@@ -533,11 +553,7 @@ fn the_fallback_serves_http2_requests_beside_grpc_calls() {
     run(async {
         let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
         let addr = server.addr.unwrap();
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let send = h2_connect(addr).await;
         let url = move |path: &str| format!("http://{addr}{path}");
         let big: Bytes = (0..200u32 << 10).map(|i| (i % 253) as u8).collect::<Vec<u8>>().into();
         let grpc = [("content-type", "application/grpc"), ("te", "trailers")];
@@ -596,18 +612,8 @@ fn a_reset_http2_stream_drops_the_fallback_future() {
     run(async {
         let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
         let addr = server.addr.unwrap();
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let req = axum::http::Request::builder()
-            .method("POST")
-            .uri(format!("http://{addr}/hang"))
-            .body(())
-            .unwrap();
-        let mut ready = send.clone().ready().await.unwrap();
-        let (_resp, mut stream) = ready.send_request(req, false).unwrap();
+        let send = h2_connect(addr).await;
+        let (_resp, mut stream) = h2_open(&send, format!("http://{addr}/hang")).await;
         stream.send_data(Bytes::from_static(b"part of a body"), false).unwrap();
         wait_until(&Tokio, || HANG_STARTED.load(Ordering::SeqCst) == 1).await;
         assert_eq!(HANG_DROPPED.load(Ordering::SeqCst), 0);
@@ -629,18 +635,8 @@ fn an_http2_body_the_fallback_drops_unread_is_drained() {
     run(async {
         let server = weir_with_fallback(test_server(Tokio, Default::default())).await;
         let addr = server.addr.unwrap();
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let req = axum::http::Request::builder()
-            .method("POST")
-            .uri(format!("http://{addr}/ignore"))
-            .body(())
-            .unwrap();
-        let mut ready = send.clone().ready().await.unwrap();
-        let (resp, mut stream) = ready.send_request(req, false).unwrap();
+        let send = h2_connect(addr).await;
+        let (resp, mut stream) = h2_open(&send, format!("http://{addr}/ignore")).await;
         let mut left = Bytes::from(vec![3u8; 8 << 20]);
         let upload = async {
             while !left.is_empty() {
