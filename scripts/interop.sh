@@ -34,12 +34,13 @@ echo "== Python peer"
 PY=$(timeout 900 ./scripts/setup-python.sh | tail -n 1)
 "$PY" -c "import grpc; print('grpcio', grpc.__version__)"
 
-echo "== cargo build --release -p weir-interop"
-cargo build --release -p weir-interop
+echo "== cargo build --release -p weir-interop -p weir-embed-mio"
+cargo build --release -p weir-interop -p weir-embed-mio
 BIN=${CARGO_TARGET_DIR:-target}/release
 SERVER_BIN=$BIN/interop-server
 CLIENT_BIN=$BIN/interop-client
-for b in "$SERVER_BIN" "$CLIENT_BIN"; do
+MIO_BIN=$BIN/mio-interop-server
+for b in "$SERVER_BIN" "$CLIENT_BIN" "$MIO_BIN"; do
     [ -x "$b" ] || { echo "error: $b was not built" >&2; exit 1; }
 done
 
@@ -280,6 +281,30 @@ else
     for peer in python go grpc-js weir; do record "$peer client -> weir in axum" axum h2c 0 "server did not start"; done
     stop_server
 fi
+
+# --- every gRPC client -> weir-core in a mio event loop -----------------------------
+# embed-mio's mio-interop-server: the Sans-IO core driven by one mio thread,
+# TLS through rustls's own ServerConnection, no async runtime.
+for tr in h2c tls; do
+    # shellcheck disable=SC2046
+    if ! start_server "$LOGS/mio-server-$tr.log" "$MIO_BIN" $(server_tls_flag "$tr"); then
+        for peer in python go grpc-js weir; do record "$peer client -> weir in mio" mio "$tr" 0 "server did not start"; done
+        stop_server
+        continue
+    fi
+    for peer in python go grpc-js weir; do
+        case $peer in
+            python) cmd="$PY interop/python/interop_client.py" cases=all ;;
+            go) cmd="$GO_CLIENT" cases="all,$REPEATS" ;;
+            grpc-js) cmd="node $NODE_DIR/client.js" cases="all,$REPEATS" ;;
+            weir) cmd="$CLIENT_BIN --runtime tokio" cases="all,$REPEATS" ;;
+        esac
+        # shellcheck disable=SC2046,SC2086
+        run_client "$peer client -> weir in mio" mio "$tr" "$LOGS/$peer-client-mio-$tr.log" \
+            $cmd --server_host 127.0.0.1 --server_port "$SERVER_PORT" --test_case "$cases" $(tls_flags "$tr")
+    done
+    stop_server
+done
 
 # --- Weir client -> Weir server, across runtimes ---------------------------------
 dir="weir client -> weir server"

@@ -1,4 +1,5 @@
-//! The real tokio server as a conformance target.
+//! Real servers as conformance targets: the tokio server, and weir-core in
+//! a mio event loop.
 
 /// A weir-tokio server on 127.0.0.1 with one unary echo method, served by a
 /// runtime on a background thread for the rest of the test process.
@@ -32,4 +33,15 @@ fn start_server(grpc_web: bool) -> std::net::SocketAddr {
         });
     });
     rx.recv().expect("server address")
+}
+
+/// weir-core in a mio event loop with no async runtime (`weir-embed-mio`,
+/// serving grpc.testing.TestService), on a thread of its own for the rest
+/// of the test process.
+pub fn start_mio() -> std::net::SocketAddr {
+    let addr = "127.0.0.1:0".parse().expect("addr");
+    let server = weir_embed_mio::EventLoop::bind(addr, Default::default()).expect("bind");
+    let addr = server.local_addr().expect("bound address");
+    std::thread::spawn(move || server.run());
+    addr
 }

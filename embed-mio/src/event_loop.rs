@@ -1,0 +1,303 @@
+//! The loop: one thread, one `mio::Poll`, a listener, every connection, and
+//! one timer wheel for all of them ([`Reactor`], which the client in
+//! [`crate::client`] uses too). Each turn waits for readiness or the wheel's
+//! next deadline, hands readiness to the connections it names, fires the
+//! timers that came, and re-arms each touched connection's one timer.
+
+use std::collections::HashMap;
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+use weir_core::grpc::{Server, ServerConfig};
+
+use crate::connection::{App, Connection};
+use crate::test_service::{QueueBudget, TestService};
+use crate::timer_wheel::TimerWheel;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// The wheel: 1 ms ticks, 1024 slots (a turn is about a second).
+const TICK: Duration = Duration::from_millis(1);
+const SLOTS: usize = 1024;
+/// A stop asked for by a signal flag is seen within this.
+const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// What the loop serves with.
+#[derive(Clone)]
+pub struct Options {
+    /// TLS (ALPN `h2`), or cleartext HTTP/2 with prior knowledge.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The core's limits and settings, for every connection.
+    pub core: ServerConfig,
+    /// Connections beyond this are accepted and closed at once.
+    pub max_connections: usize,
+    /// Responses asked for and not yet sent, across every call of every
+    /// connection ([`QueueBudget`]); each call also holds at most
+    /// [`crate::test_service::MAX_QUEUED_PER_CALL`].
+    pub max_queued_responses: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            tls: None,
+            core: ServerConfig::default(),
+            max_connections: 10_000,
+            max_queued_responses: 65_536,
+        }
+    }
+}
+
+/// Stops a running loop from another thread: every connection gets GOAWAY,
+/// calls in flight finish, and `run` returns once all are closed.
+#[derive(Clone)]
+pub struct StopHandle {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl StopHandle {
+    /// Asks the loop to stop.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+    }
+}
+
+/// A bound server, ready to `run`.
+pub struct EventLoop {
+    poll: Poll,
+    listener: TcpListener,
+    options: Options,
+    stop: StopHandle,
+}
+
+impl EventLoop {
+    /// Binds `addr`.
+    pub fn bind(addr: SocketAddr, options: Options) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(addr)?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let stop = StopHandle { flag: Arc::new(AtomicBool::new(false)), waker };
+        Ok(EventLoop { poll, listener, options, stop })
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that stops `run`.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Also stops when `flag` becomes true (a signal handler's flag).
+    pub fn stop_on(&mut self, flag: Arc<AtomicBool>) {
+        self.stop.flag = flag;
+    }
+
+    /// Serves until stopped, then until every connection has closed.
+    pub fn run(self) -> io::Result<()> {
+        let EventLoop { mut poll, listener, options, stop } = self;
+        let mut listener = Some(listener);
+        let mut reactor = Reactor::new(Instant::now());
+        let budget = QueueBudget::new(options.max_queued_responses);
+        let mut events = Events::with_capacity(1024);
+        let mut stopping = false;
+        loop {
+            reactor.wait(&mut poll, &mut events, STOP_CHECK)?;
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => accept(&mut reactor, &poll, listener.as_ref(), &options, &budget, now),
+                    WAKER => {}
+                    _ => reactor.dispatch(event, now),
+                }
+            }
+            reactor.fire_timers(now);
+            if !stopping && stop.flag.load(Ordering::Acquire) {
+                stopping = true;
+                if let Some(mut l) = listener.take() {
+                    let _ = poll.registry().deregister(&mut l);
+                }
+                reactor.shutdown_all(now);
+            }
+            reactor.settle(&poll, now, drop);
+            if stopping && reactor.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Accepts every pending connection (each starts a core and the service).
+fn accept(
+    reactor: &mut Reactor<TestService>,
+    poll: &Poll,
+    listener: Option<&TcpListener>,
+    options: &Options,
+    budget: &QueueBudget,
+    now: Instant,
+) {
+    let Some(listener) = listener else { return };
+    loop {
+        let socket = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            // Out of descriptors, say: try again at the next readiness.
+            Err(_) => return,
+        };
+        if reactor.len() >= options.max_connections {
+            continue; // dropped: closed at once
+        }
+        let tls = match &options.tls {
+            Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                Ok(c) => Some(c.into()),
+                Err(_) => continue,
+            },
+            None => None,
+        };
+        let core = Server::new(options.core.clone(), now);
+        if let Ok(c) = Connection::new(socket, tls, core, TestService::new(budget.clone())) {
+            let _ = reactor.add(poll, c, now);
+        }
+    }
+}
+
+/// Connections of one kind on one `Poll`, with one timer wheel for all.
+pub struct Reactor<A: App> {
+    conns: HashMap<Token, Connection<A>>,
+    next_token: usize,
+    wheel: TimerWheel<Token>,
+    /// One read buffer for every connection.
+    buf: Vec<u8>,
+    /// Connections that moved since the last `settle`.
+    touched: Vec<Token>,
+    fired: Vec<Token>,
+}
+
+impl<A: App> Reactor<A> {
+    /// An empty reactor; its tokens start after `LISTENER` and `WAKER`.
+    pub fn new(now: Instant) -> Self {
+        Reactor {
+            conns: HashMap::new(),
+            next_token: 2,
+            wheel: TimerWheel::new(now, TICK, SLOTS),
+            buf: vec![0; 64 << 10],
+            touched: Vec::new(),
+            fired: Vec::new(),
+        }
+    }
+
+    /// Connections open.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// No connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// The connections' applications.
+    pub fn apps(&self) -> impl Iterator<Item = &A> {
+        self.conns.values().map(|c| c.app())
+    }
+
+    /// Registers a connection and lets it write its first octets.
+    pub fn add(&mut self, poll: &Poll, mut c: Connection<A>, now: Instant) -> io::Result<Token> {
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        poll.registry().register(c.socket(), token, Interest::READABLE | Interest::WRITABLE)?;
+        c.wants_writable = true;
+        c.on_writable(now);
+        self.conns.insert(token, c);
+        self.touched.push(token);
+        Ok(token)
+    }
+
+    /// Waits for readiness, or the wheel's next deadline, or `at_most`.
+    pub fn wait(&self, poll: &mut Poll, events: &mut Events, at_most: Duration) -> io::Result<()> {
+        let now = Instant::now();
+        let timeout = self.wheel.next_deadline().map_or(at_most, |d| d.saturating_duration_since(now));
+        match poll.poll(events, Some(timeout.min(at_most))) {
+            Err(e) if e.kind() != ErrorKind::Interrupted => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Hands one readiness event to its connection.
+    pub fn dispatch(&mut self, event: &mio::event::Event, now: Instant) {
+        let token = event.token();
+        let Some(c) = self.conns.get_mut(&token) else { return };
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            c.on_readable(now, &mut self.buf);
+        }
+        if event.is_writable() {
+            c.on_writable(now);
+        }
+        self.touched.push(token);
+    }
+
+    /// Runs the timers that came.
+    pub fn fire_timers(&mut self, now: Instant) {
+        self.wheel.expire(now, &mut self.fired);
+        for token in self.fired.drain(..) {
+            if let Some(c) = self.conns.get_mut(&token) {
+                c.timer = None;
+                c.on_timer(now);
+                self.touched.push(token);
+            }
+        }
+    }
+
+    /// Starts every connection's graceful end.
+    pub fn shutdown_all(&mut self, now: Instant) {
+        for (&token, c) in self.conns.iter_mut() {
+            c.shutdown(now);
+            self.touched.push(token);
+        }
+    }
+
+    /// After connections moved: drops those done (handing their
+    /// applications to `on_done`); registers the others for writability
+    /// exactly while output waits, and re-arms their timers.
+    pub fn settle(&mut self, poll: &Poll, now: Instant, mut on_done: impl FnMut(A)) {
+        while let Some(token) = self.touched.pop() {
+            let Some(c) = self.conns.get_mut(&token) else { continue };
+            if c.is_done() {
+                let mut c = self.conns.remove(&token).expect("present");
+                if let Some((_, key)) = c.timer.take() {
+                    self.wheel.cancel(key, &token);
+                }
+                let _ = poll.registry().deregister(c.socket());
+                on_done(c.into_app());
+                continue;
+            }
+            let writable = c.pending() > 0;
+            if writable != c.wants_writable {
+                c.wants_writable = writable;
+                let interest =
+                    if writable { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+                let _ = poll.registry().reregister(c.socket(), token, interest);
+            }
+            let next = c.deadline();
+            if next != c.timer.map(|(at, _)| at) {
+                if let Some((_, key)) = c.timer.take() {
+                    self.wheel.cancel(key, &token);
+                }
+                if let Some(at) = next {
+                    c.timer = Some((at, self.wheel.insert(at.max(now), token)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The calling side of the mio loop: many connections from one thread,
+//! against the mio server itself and against grpcio's server, over h2c and
+//! TLS; refused and over-limit connections fail their calls as UNAVAILABLE
+//! instead of hanging.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use weir_core::grpc::Code;
+use weir_embed_mio::client::{LoadOptions, Report, run_unary_load, tls_client_config};
+use weir_embed_mio::{EventLoop, Options, StopHandle, TEST_CERT, TEST_KEY, tls_config};
+
+#[path = "../../rt/tests/python/interpreter.rs"]
+mod interpreter;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn mio_server(tls: bool, max_connections: usize) -> (SocketAddr, StopHandle) {
+    let mut options = Options { max_connections, ..Options::default() };
+    if tls {
+        options.tls = Some(Arc::new(tls_config(TEST_CERT, TEST_KEY).unwrap()));
+    }
+    let server = EventLoop::bind("127.0.0.1:0".parse().unwrap(), options).unwrap();
+    let (addr, stop) = (server.local_addr().unwrap(), server.stop_handle());
+    std::thread::spawn(move || server.run());
+    (addr, stop)
+}
+
+fn load(addr: SocketAddr, tls: bool, connections: usize, calls: usize) -> Report {
+    let mut options = LoadOptions::new(addr);
+    (options.connections, options.calls, options.concurrency) = (connections, calls, 16);
+    (options.request_size, options.response_size) = (300, 5000);
+    if tls {
+        let config = tls_client_config(&std::fs::read(root().join("interop/certs/ca.pem")).unwrap()).unwrap();
+        options.tls = Some((Arc::new(config), "foo.test.google.fr".try_into().unwrap()));
+    }
+    run_unary_load(&options).expect("the load ran to its end")
+}
+
+fn assert_all_ok(report: &Report, want: usize) {
+    assert_eq!((report.ok, report.failed), (want, 0), "{:?}", report.errors);
+}
+
+#[test]
+fn calls_the_mio_server_over_h2c_and_tls() {
+    for tls in [false, true] {
+        let (addr, stop) = mio_server(tls, 100);
+        assert_all_ok(&load(addr, tls, 8, 200), 1600);
+        stop.stop();
+    }
+}
+
+/// grpcio's interop server (`interop/python/interop_server.py`), stopped
+/// when dropped.
+struct GrpcioServer(Child, u16);
+
+impl GrpcioServer {
+    fn start(tls: bool) -> Self {
+        let mut child = Command::new(interpreter::python())
+            .arg(root().join("interop/python/interop_server.py"))
+            .arg(format!("--use_tls={tls}"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the grpcio server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().rsplit(':').next().and_then(|p| p.parse().ok());
+        GrpcioServer(child, port.unwrap_or_else(|| panic!("no port in {line:?}")))
+    }
+}
+
+impl Drop for GrpcioServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn calls_the_grpcio_server_over_h2c_and_tls() {
+    for tls in [false, true] {
+        let server = GrpcioServer::start(tls);
+        assert_all_ok(&load(([127, 0, 0, 1], server.1).into(), tls, 4, 100), 400);
+    }
+}
+
+#[test]
+fn a_refused_connection_fails_its_calls_as_unavailable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let report = load(([127, 0, 0, 1], port).into(), false, 2, 50);
+    assert_eq!((report.ok, report.failed), (0, 100));
+    assert!(report.errors.iter().all(|e| e.code == Code::Unavailable), "{:?}", report.errors);
+}
+
+#[test]
+fn connections_over_the_limit_are_closed_and_their_calls_fail() {
+    let (addr, stop) = mio_server(false, 2);
+    let report = load(addr, false, 5, 20);
+    // Two connections are served; the other three are closed at accept.
+    assert_eq!((report.ok, report.failed), (40, 60), "{:?}", report.errors);
+    assert!(report.errors.iter().all(|e| e.code == Code::Unavailable), "{:?}", report.errors);
+    stop.stop();
+}
+
+/// A connection that never speaks (no ClientHello over TLS, no preface over
+/// h2c) is closed by the core's `settings_ack_timeout`: the SETTINGS it sent
+/// at accept go unanswered. No separate handshake timer is needed.
+#[test]
+fn silent_connections_are_closed_by_the_settings_timeout() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    for tls in [false, true] {
+        let mut options = Options::default();
+        options.core.h2.settings_ack_timeout = Duration::from_millis(300);
+        if tls {
+            options.tls = Some(Arc::new(tls_config(TEST_CERT, TEST_KEY).unwrap()));
+        }
+        let server = EventLoop::bind("127.0.0.1:0".parse().unwrap(), options).unwrap();
+        let (addr, stop) = (server.local_addr().unwrap(), server.stop_handle());
+        std::thread::spawn(move || server.run());
+        let mut silent = std::net::TcpStream::connect(addr).unwrap();
+        silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let start = Instant::now();
+        let mut buf = [0; 4096];
+        // h2c: SETTINGS, then GOAWAY and the close; TLS: only the close.
+        while silent.read(&mut buf).is_ok_and(|n| n > 0) {}
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_secs(5),
+            "tls {tls}: closed after {took:?}"
+        );
+        stop.stop();
+    }
+}
