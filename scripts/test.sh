@@ -26,6 +26,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # Every publishable crate packages: metadata, license, readme, versioned
 # dependencies (what crates.io checks before building anything).
 cargo package --no-verify --allow-dirty -p weir-core -p weir-rt -p weir-tokio -p weir-smol \
-    -p weir-build -p weir-services -p weir-types -p weir-etcd -p weir-otel
+    -p weir-build -p weir-services -p weir-types -p weir-etcd -p weir-otel -p weir-sim
 # Interop matrix against grpcio (Python, C core) and h2load; prints a table.
 ./scripts/interop.sh

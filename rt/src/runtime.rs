@@ -77,6 +77,34 @@ impl Io for Box<dyn Io> {
     }
 }
 
+thread_local! {
+    /// SplitMix64 state of this thread's seeded randomness, when set.
+    static SEEDED: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes every random choice weir-rt draws on this thread (connection
+/// backoff jitter, retry backoff, `max_connection_age` jitter, the random
+/// picks of `LeastRequest` and `RingHash`, outlier-detection rolls) come
+/// from a SplitMix64 sequence seeded with `seed`, or, with `None`, from the
+/// OS-keyed hasher again. For deterministic simulation: a simulator that
+/// runs every task on one thread sets a seed, and the same seed gives the
+/// same choices.
+pub fn seed_thread_randomness(seed: Option<u64>) {
+    SEEDED.with(|s| s.set(seed));
+}
+
+/// The next value of this thread's seeded sequence, if one is set.
+pub(crate) fn seeded_u64() -> Option<u64> {
+    SEEDED.with(|s| {
+        let state = s.get()?.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        s.set(Some(state));
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Some(z ^ (z >> 31))
+    })
+}
+
 /// What is known about the other end of a connection.
 #[derive(Clone, Debug, Default)]
 pub struct PeerInfo {

@@ -45,15 +45,18 @@ impl Backoff {
     }
 }
 
-/// A number in [0, 1) from the standard library's randomly keyed hasher.
+/// A number in [0, 1) (see [`random_u64`]).
 pub(crate) fn random_unit() -> f64 {
     (random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// 64 random bits from the standard library's randomly keyed hasher.
+/// 64 random bits: from this thread's seeded sequence when a simulator set
+/// one ([`crate::runtime::seed_thread_randomness`]), else from the standard
+/// library's randomly keyed hasher.
 pub(crate) fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    std::collections::hash_map::RandomState::new().build_hasher().finish()
+    crate::runtime::seeded_u64()
+        .unwrap_or_else(|| std::collections::hash_map::RandomState::new().build_hasher().finish())
 }
 
 #[cfg(test)]
@@ -81,5 +84,18 @@ mod tests {
         let xs: Vec<f64> = (0..32).map(|_| random_unit()).collect();
         assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
         assert!(xs.iter().any(|&x| x != xs[0]));
+    }
+
+    #[test]
+    fn a_seeded_thread_repeats_its_jitter_and_another_seed_differs() {
+        let b = Backoff::default();
+        let run = |seed| {
+            crate::runtime::seed_thread_randomness(Some(seed));
+            let ds: Vec<Duration> = (0..8).map(|n| b.delay(n)).collect();
+            crate::runtime::seed_thread_randomness(None);
+            ds
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
     }
 }
