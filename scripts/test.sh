@@ -16,7 +16,7 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The adapters also build without TLS.
-cargo clippy -p weir-rt -p weir-tokio -p weir-smol --no-default-features -- -D warnings
+cargo clippy -p weir-rt -p weir-tokio -p weir-smol -p weir-compio --no-default-features -- -D warnings
 # Code generation needs no protoc: build the examples with PROTOC pointing
 # nowhere (prost-build would fail if anything tried to run it).
 PROTOC=/nonexistent/protoc cargo build -p weir-examples
@@ -26,6 +26,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # Every publishable crate packages: metadata, license, readme, versioned
 # dependencies (what crates.io checks before building anything).
 cargo package --no-verify --allow-dirty -p weir-core -p weir-rt -p weir-tokio -p weir-smol \
-    -p weir-build -p weir-services -p weir-types -p weir-etcd -p weir-otel -p weir-sim
+    -p weir-build -p weir-services -p weir-types -p weir-etcd -p weir-otel -p weir-sim -p weir-compio
 # Interop matrix against grpcio (Python, C core) and h2load; prints a table.
 ./scripts/interop.sh

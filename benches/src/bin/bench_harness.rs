@@ -135,6 +135,28 @@ fn measure_server(
     Ok(f)
 }
 
+/// Weir on compio (io_uring, one loop per core: `serve_per_core`) with 1 and
+/// 2 server threads, every figure of `measure_server` against tonic, and the
+/// throughput figures against Weir on tokio measured just before (the
+/// "tonic" column of those rows is Weir on tokio).
+fn compio_rows(ctx: &Ctx, on_tokio: &[(u32, Vec<Figures>)]) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    for (threads, figures) in on_tokio {
+        let compio = measure_server(ctx, "weir", "compio", *threads, true)?;
+        for mut r in rows_for(*threads, &compio, &figures[1]) {
+            r.scenario = format!("{} (Weir on compio)", r.scenario);
+            rows.push(r);
+        }
+        for mut r in rows_for(*threads, &compio, &figures[0]) {
+            if matches!(r.metric.as_str(), "req/s" | "calls/s" | "MB/s") {
+                r.scenario = format!("{} (Weir on compio; tonic column: Weir on tokio)", r.scenario);
+                rows.push(r);
+            }
+        }
+    }
+    Ok(rows)
+}
+
 /// `h2load -c 1 -m 1000` latency, three runs alternating the stacks on a
 /// fresh server each, one server thread: a single run's p50 moves by a
 /// quarter between runs on a shared machine, so this row takes the median,
@@ -675,13 +697,16 @@ fn main() -> Result<(), String> {
     }
 
     let mut rows = Vec::new();
+    let mut on_tokio = Vec::new();
     for threads in [1, 2] {
         let mut figures = Vec::new();
         for stack in STACKS {
             figures.push(measure_server(&ctx, stack, "tokio", threads, true)?);
         }
         rows.extend(rows_for(threads, &figures[0], &figures[1]));
+        on_tokio.push((threads, figures));
     }
+    rows.extend(compio_rows(&ctx, &on_tokio)?);
     rows.extend(many_streams_latency_rows(&ctx)?);
     rows.extend(metrics_overhead_rows(&ctx)?);
     rows.extend(grpc_web_rows(&ctx)?);

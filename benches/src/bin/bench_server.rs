@@ -1,4 +1,4 @@
-//! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol] [--impl weir|weir-axum|tonic]
+//! `bench-server --addr 127.0.0.1:PORT --threads N [--runtime tokio|smol|compio] [--impl weir|weir-axum|tonic]
 //! [--send-buffer BYTES] [--metrics on|native|null] [--grpc-web on]`: serves helloworld.Greeter/SayHello
 //! (reply "Hello " + name) and bench.Bench until killed. tonic runs on tokio only.
 //!
@@ -113,6 +113,19 @@ fn main() -> Result<(), Error> {
                 bound.serve().await?;
                 Ok(())
             }))
+        }
+        ("compio", "weir") => {
+            // Thread-per-core: `threads` io_uring loops, each with its own
+            // listener on the port (SO_REUSEPORT) and its own connections.
+            let shared = (send_buffer, stats, grpc_web);
+            eprintln!("weir bench server (compio, {threads} cores) listening on {addr}");
+            weir_compio::serve_per_core(threads, move |rt, _core| {
+                let (send_buffer, stats, grpc_web) = shared.clone();
+                async move {
+                    configured(weir_compio::Server::new(rt), send_buffer, stats, grpc_web).serve(addr).await
+                }
+            })?;
+            Ok(())
         }
         (runtime, stack) => Err(format!("unsupported --runtime {runtime} --impl {stack}").into()),
     }

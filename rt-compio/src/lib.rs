@@ -1,0 +1,496 @@
+//! # weir-compio
+//!
+//! Weir on [compio](https://github.com/compio-rs/compio): completion-based
+//! I/O, io_uring on Linux. Its runtime is one thread with its own ring, so
+//! the natural server is thread-per-core: [`serve_per_core`] starts one
+//! runtime per core, each with its own listening socket on the same port
+//! (`SO_REUSEPORT`: the kernel spreads connections), and nothing is shared
+//! between them; every connection, call and timer stays on the thread that
+//! accepted it.
+//!
+//! compio's sockets and futures are tied to their thread (they are not
+//! `Send`), while weir-rt's traits ask for `Send`. The adapter carries them
+//! in [`send_wrapper::SendWrapper`]: tasks never move between threads here,
+//! and the wrapper checks that at every use.
+//!
+//! ```no_run
+//! use weir_compio::{Compio, Method, Response, Server};
+//! weir_compio::serve_per_core(2, |rt: Compio, _core| async move {
+//!     Server::new(rt)
+//!         .route("/echo.Echo/Say", Method::unary(|req| async move { Ok(Response::new(req.into_inner())) }))
+//!         .serve("127.0.0.1:50051".parse().unwrap())
+//!         .await
+//! })
+//! .unwrap();
+//! ```
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::rc::Rc;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use send_wrapper::SendWrapper;
+use weir_rt::runtime::{BoxFuture, Io, Listener, Net, PeerInfo, Runtime, Timer};
+
+pub use weir_rt::adapter::FuturesIo;
+pub use weir_rt::*;
+
+/// The compio runtime handle: spawns on the compio runtime of the calling
+/// thread (every Weir task runs inside one). With [`Compio::per_core`] its
+/// listeners set `SO_REUSEPORT`, so one listener per thread can share a port.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Compio {
+    reuse_port: bool,
+}
+
+impl Compio {
+    /// A handle whose listeners share their port with the other threads'
+    /// (`SO_REUSEPORT`).
+    pub fn per_core() -> Self {
+        Compio { reuse_port: true }
+    }
+}
+
+/// A gRPC server on compio.
+pub type Server = weir_rt::Server<Compio>;
+/// A server bound to its address.
+pub type BoundServer = weir_rt::BoundServer<Compio>;
+/// A client endpoint on compio; `connect` gives a [`Channel`].
+pub type Endpoint = weir_rt::Endpoint<Compio>;
+
+/// A thread-bound future, pollable where `Send` is required (on its thread).
+struct Local<T>(SendWrapper<Pin<Box<dyn Future<Output = T>>>>);
+
+impl<T> Local<T> {
+    fn new(fut: impl Future<Output = T> + 'static) -> Self {
+        Local(SendWrapper::new(Box::pin(fut)))
+    }
+}
+
+impl<T> Future for Local<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+/// compio's timer, resettable, and ready whenever polled after its instant.
+pub struct CompioTimer {
+    at: Instant,
+    sleep: Option<Local<()>>,
+}
+
+impl Future for CompioTimer {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let now = Instant::now();
+        if now >= self.at {
+            self.sleep = None;
+            return Poll::Ready(());
+        }
+        let at = self.at;
+        let sleep = self.sleep.get_or_insert_with(|| Local::new(compio::time::sleep(at - now)));
+        Pin::new(sleep).poll(cx)
+    }
+}
+
+impl Timer for CompioTimer {
+    fn reset(&mut self, at: Instant) {
+        if at != self.at {
+            self.at = at;
+            self.sleep = None;
+        }
+    }
+}
+
+impl Runtime for Compio {
+    type Timer = CompioTimer;
+
+    fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        compio::runtime::spawn(fut).detach();
+    }
+
+    fn timer(&self, at: Instant) -> CompioTimer {
+        CompioTimer { at, sleep: None }
+    }
+}
+
+/// A compio socket as weir-rt's `Io`, on its own thread. Completion I/O
+/// lends buffers to the kernel, so each direction owns its buffers. Reads:
+/// one in flight, into a buffer handed over whole when the caller's is empty
+/// (else copied). Writes: one in flight, while what the caller writes next
+/// queues behind it (up to [`WRITE_QUEUE`], then writes wait: the
+/// backpressure), so producing output never waits for a completion. A
+/// socket dropped with output left (a TLS alert written as a handshake gives
+/// up) writes it in a last task of its own, for at most [`LAST_FLUSH`], on
+/// runtimes [`block_on`] and [`serve_per_core`] run.
+struct Socket(SendWrapper<Sock>);
+
+type Op<T> = Pin<Box<dyn Future<Output = compio::buf::BufResult<T, BytesMut>>>>;
+
+struct Sock {
+    /// The size of the next read: twice the last one, within
+    /// [`MIN_READ`]..=[`MAX_READ`] (an idle connection's read in flight
+    /// holds a small buffer, a busy one's a large buffer).
+    next_read: usize,
+    read_op: Option<Op<usize>>,
+    read_buf: Option<BytesMut>,
+    write: Writes,
+    reader: Box<dyn Fn(BytesMut) -> Op<usize>>,
+    shutdown: Box<dyn Fn() -> io::Result<()>>,
+}
+
+/// The write side: the write in flight and what queues behind it.
+struct Writes {
+    op: Option<Op<()>>,
+    queued: BytesMut,
+    /// A finished write's buffer, for the next.
+    spare: Option<BytesMut>,
+    writer: Box<dyn Fn(BytesMut) -> Op<()>>,
+}
+
+/// The largest read.
+const MAX_READ: usize = 256 << 10;
+/// The smallest read.
+const MIN_READ: usize = 4 << 10;
+/// Output queued behind the write in flight before writes wait.
+const WRITE_QUEUE: usize = 1 << 20;
+/// How long a dropped socket may take to write what it still holds.
+const LAST_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn socket<S>(s: S) -> Socket
+where
+    S: std::os::fd::AsFd + 'static,
+    for<'a> &'a S: compio::io::AsyncRead + compio::io::AsyncWrite,
+{
+    use compio::io::{AsyncRead, AsyncWriteExt};
+    let s = Rc::new(s);
+    let (r, w, d) = (s.clone(), s.clone(), s);
+    Socket(SendWrapper::new(Sock {
+        next_read: MIN_READ,
+        read_op: None,
+        read_buf: None,
+        write: Writes {
+            op: None,
+            queued: BytesMut::new(),
+            spare: None,
+            writer: Box::new(move |buf| {
+                let s = w.clone();
+                Box::pin(async move { (&*s).write_all(buf).await })
+            }),
+        },
+        reader: Box::new(move |buf| {
+            let s = r.clone();
+            Box::pin(async move { (&*s).read(buf).await })
+        }),
+        shutdown: Box::new(move || socket2::SockRef::from(&*d).shutdown(std::net::Shutdown::Write)),
+    }))
+}
+
+impl Writes {
+    /// Moves output along: finishes the write in flight and starts the next
+    /// with what queued. Ready once everything is written.
+    fn pump(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if let Some(op) = self.op.as_mut() {
+                let compio::buf::BufResult(result, mut buf) = std::task::ready!(op.as_mut().poll(cx));
+                self.op = None;
+                if buf.capacity() <= WRITE_QUEUE {
+                    buf.clear();
+                    self.spare = Some(buf);
+                }
+                result?;
+            }
+            if self.queued.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let next = self.spare.take().unwrap_or_default();
+            let data = std::mem::replace(&mut self.queued, next);
+            self.op = Some((self.writer)(data));
+        }
+    }
+}
+
+impl Io for Socket {
+    fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        let s = &mut *self.0;
+        if s.read_op.is_none() {
+            let mut mine = s.read_buf.take().unwrap_or_default();
+            mine.clear();
+            mine.reserve(s.next_read);
+            s.read_op = Some((s.reader)(mine));
+        }
+        let op = s.read_op.as_mut().expect("a read in flight");
+        let compio::buf::BufResult(result, mut mine) = std::task::ready!(op.as_mut().poll(cx));
+        s.read_op = None;
+        let n = match result {
+            Ok(n) => n,
+            Err(e) => {
+                s.read_buf = Some(mine);
+                return Poll::Ready(Err(e));
+            }
+        };
+        s.next_read = (n * 2).clamp(MIN_READ, MAX_READ);
+        if buf.is_empty() && n > 0 {
+            // The caller's empty buffer becomes the next read's.
+            std::mem::swap(buf, &mut mine);
+        } else {
+            buf.extend_from_slice(&mine);
+        }
+        if mine.capacity() <= MAX_READ {
+            s.read_buf = Some(mine);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let w = &mut self.0.write;
+        if let Poll::Ready(Err(e)) = w.pump(cx) {
+            return Poll::Ready(Err(e));
+        }
+        if w.queued.len() >= WRITE_QUEUE {
+            return Poll::Pending; // the write in flight wakes us
+        }
+        let n: usize = bufs.iter().map(|b| b.len()).sum();
+        w.queued.reserve(n);
+        bufs.iter().for_each(|b| w.queued.extend_from_slice(b));
+        if let Poll::Ready(Err(e)) = w.pump(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.write.pump(cx)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.0.write.pump(cx))?;
+        Poll::Ready((self.0.shutdown)())
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let w = &mut self.0.write;
+        // Not while a runtime is being torn down (its tasks dropping).
+        if !RUNNING.with(Cell::get) || (w.op.is_none() && w.queued.is_empty()) {
+            return;
+        }
+        let Some(rt) = compio::runtime::Runtime::try_current() else { return };
+        let mut rest = Writes {
+            op: w.op.take(),
+            queued: std::mem::take(&mut w.queued),
+            spare: None,
+            writer: std::mem::replace(&mut w.writer, Box::new(|_| unreachable!("moved to the last task"))),
+        };
+        rt.spawn(async move {
+            let _ = compio::time::timeout(LAST_FLUSH, std::future::poll_fn(|cx| rest.pump(cx))).await;
+        })
+        .detach();
+    }
+}
+
+/// A TCP listener, on the thread that bound it.
+struct TcpListener {
+    listener: SendWrapper<Rc<compio::net::TcpListener>>,
+    local: SocketAddr,
+    options: TcpOptions,
+}
+
+impl Listener for TcpListener {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(Box<dyn Io>, PeerInfo)>> {
+        let (listener, options) = (Rc::clone(&self.listener), self.options);
+        Box::pin(Local::new(async move {
+            let (s, addr) = listener.accept().await?;
+            options.apply(socket2::SockRef::from(&s), addr)?;
+            let io = Box::new(socket(s)) as Box<dyn Io>;
+            Ok((io, PeerInfo { addr: Some(addr), ..PeerInfo::default() }))
+        }))
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        Some(self.local)
+    }
+}
+
+/// A Unix domain socket listener, on the thread that bound it.
+#[cfg(unix)]
+struct UnixListener(SendWrapper<Rc<compio::net::UnixListener>>);
+
+#[cfg(unix)]
+impl Listener for UnixListener {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<(Box<dyn Io>, PeerInfo)>> {
+        let listener = Rc::clone(&self.0);
+        Box::pin(Local::new(async move {
+            let (s, _) = listener.accept().await?;
+            Ok((Box::new(socket(s)) as Box<dyn Io>, PeerInfo::default()))
+        }))
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+}
+
+impl Compio {
+    fn listen(&self, addr: SocketAddr, options: &TcpOptions) -> io::Result<std::net::TcpListener> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(options.backlog().min(i32::MAX as u32) as i32)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket.into())
+    }
+}
+
+impl Net for Compio {
+    fn bind_tcp(
+        &self,
+        addr: SocketAddr,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Listener>>> {
+        let bound = self.listen(addr, &options).and_then(|l| {
+            let local = l.local_addr()?;
+            let listener = SendWrapper::new(Rc::new(compio::net::TcpListener::from_std(l)?));
+            Ok(Box::new(TcpListener { listener, local, options }) as Box<dyn Listener>)
+        });
+        Box::pin(async move { bound })
+    }
+
+    fn connect_tcp(
+        &self,
+        addr: SocketAddr,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn Io>>> {
+        Box::pin(Local::new(async move {
+            let s = compio::net::TcpStream::connect(addr).await?;
+            options.apply(socket2::SockRef::from(&s), addr)?;
+            Ok(Box::new(socket(s)) as Box<dyn Io>)
+        }))
+    }
+
+    #[cfg(unix)]
+    fn bind_unix(&self, path: &std::path::Path) -> io::Result<Box<dyn Listener>> {
+        let l = std::os::unix::net::UnixListener::bind(path)?;
+        l.set_nonblocking(true)?;
+        let listener = compio::net::UnixListener::from_std(l)?;
+        Ok(Box::new(UnixListener(SendWrapper::new(Rc::new(listener)))))
+    }
+
+    #[cfg(unix)]
+    fn connect_unix(&self, path: &std::path::Path) -> BoxFuture<'static, io::Result<Box<dyn Io>>> {
+        let path = path.to_owned();
+        Box::pin(Local::new(async move {
+            Ok(Box::new(socket(compio::net::UnixStream::connect(path).await?)) as Box<dyn Io>)
+        }))
+    }
+
+    fn resolve(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> {
+        Box::pin(Local::new(async move {
+            compio::runtime::spawn_blocking(move || Ok((host.as_str(), port).to_socket_addrs()?.collect()))
+                .await
+                .unwrap_or_else(|_| Err(io::Error::other("name resolution panicked")))
+        }))
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls_accept(
+        &self,
+        io: Box<dyn Io>,
+        config: Arc<futures_rustls::rustls::ServerConfig>,
+    ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, runtime::TlsInfo)>> {
+        let accept = futures_rustls::TlsAcceptor::from(config).accept(adapter::IoStream::new(io));
+        Box::pin(async move {
+            let stream = accept.await?;
+            let info = runtime::TlsInfo::from_rustls(stream.get_ref().1);
+            Ok((Box::new(FuturesIo(stream)) as Box<dyn Io>, info))
+        })
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls_connect(
+        &self,
+        io: Box<dyn Io>,
+        config: Arc<futures_rustls::rustls::ClientConfig>,
+        server_name: futures_rustls::rustls::pki_types::ServerName<'static>,
+    ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, runtime::TlsInfo)>> {
+        let connect =
+            futures_rustls::TlsConnector::from(config).connect(server_name, adapter::IoStream::new(io));
+        Box::pin(async move {
+            let stream = connect.await?;
+            let info = runtime::TlsInfo::from_rustls(stream.get_ref().1);
+            Ok((Box::new(FuturesIo(stream)) as Box<dyn Io>, info))
+        })
+    }
+}
+
+thread_local! {
+    /// A runtime of [`block_on`] runs its future on this thread (streams
+    /// dropped then may still flush; not once it is being torn down).
+    static RUNNING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `future` on a new compio runtime on the calling thread until it
+/// ends; then the runtime and every task left on it are dropped.
+pub fn block_on<T>(future: impl Future<Output = T>) -> io::Result<T> {
+    let mut ring = compio::driver::ProactorBuilder::new();
+    // One thread submits and reaps (SINGLE_ISSUER), completions are run when
+    // the loop asks for them (DEFER_TASKRUN) rather than by interrupting it
+    // (COOP_TASKRUN): without these, every completion an other core causes
+    // is an inter-processor interrupt into this loop.
+    ring.single_issuer(true).defer_taskrun(true).coop_taskrun(true);
+    let rt = compio::runtime::Runtime::builder().with_proactor(ring).build()?;
+    let before = RUNNING.with(|r| r.replace(true));
+    let out = rt.block_on(future);
+    RUNNING.with(|r| r.set(before));
+    drop(rt);
+    Ok(out)
+}
+
+/// Thread-per-core: runs `serve(Compio::per_core(), core)` on `threads`
+/// threads, each with its own compio runtime (its own io_uring), and returns
+/// once all have ended (the first error, if any). Servers bound inside share
+/// their port (`SO_REUSEPORT`), so the kernel spreads connections across the
+/// threads and each connection lives on one.
+pub fn serve_per_core<F, Fut>(threads: usize, serve: F) -> io::Result<()>
+where
+    F: Fn(Compio, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<()>> + 'static,
+{
+    let serve = std::sync::Arc::new(serve);
+    let handles: Vec<_> = (0..threads.max(1))
+        .map(|core| {
+            let serve = serve.clone();
+            std::thread::Builder::new()
+                .name(format!("weir-compio-{core}"))
+                .spawn(move || block_on(serve(Compio::per_core(), core)).and_then(|r| r))
+        })
+        .collect::<io::Result<_>>()?;
+    let mut first = Ok(());
+    for h in handles {
+        let r = h.join().unwrap_or_else(|_| Err(io::Error::other("a core's thread panicked")));
+        if first.is_ok() {
+            first = r;
+        }
+    }
+    first
+}
