@@ -158,10 +158,11 @@ impl App for UnaryLoad {
                     _ => self.report.fail(status),
                 }
             }
-            ClientEvent::Closed { error: Some(e) } => {
-                // Calls not yet started never will be.
+            ClientEvent::Closed { error } => {
+                // Calls not yet started never will be (on this connection).
+                let why = error.map_or_else(|| "connection closed".to_string(), |e| e.to_string());
                 for _ in 0..self.to_start {
-                    self.report.fail(Status::new(Code::Unavailable, e.to_string()));
+                    self.report.fail(Status::new(Code::Unavailable, why.clone()));
                 }
                 self.to_start = 0;
             }
@@ -173,12 +174,16 @@ impl App for UnaryLoad {
         while self.to_start > 0 && self.in_flight.len() < self.concurrency && core.can_start_call() {
             self.to_start -= 1;
             let req = CallRequest::new(UNARY_CALL, self.authority.clone());
-            let started = core.start_call(now, req).and_then(|call| {
-                self.in_flight.push((call, false));
-                core.send_last_message(call, self.request.clone())
-            });
-            if let Err(status) = started {
-                self.report.fail(status);
+            match core.start_call(now, req) {
+                Ok(call) => match core.send_last_message(call, self.request.clone()) {
+                    // Counted when it finishes.
+                    Ok(()) => self.in_flight.push((call, false)),
+                    Err(status) => {
+                        core.cancel(call);
+                        self.report.fail(status);
+                    }
+                },
+                Err(status) => self.report.fail(status),
             }
         }
         if self.to_start == 0 && self.in_flight.is_empty() && !self.closing {

@@ -36,6 +36,14 @@ pub trait App {
 /// Octets waiting for the socket above which the core is not asked for more.
 const HIGH_WATER: usize = 256 << 10;
 
+/// Octets read from the socket in one turn, before the other connections
+/// get theirs (the rest waits in the socket for the next turn).
+const READ_BUDGET: usize = 256 << 10;
+
+/// Output buffers larger than this are let go once drained on a
+/// connection with no call left.
+const KEEP_CAPACITY: usize = 64 << 10;
+
 /// One connection of the loop.
 pub struct Connection<A: App> {
     socket: TcpStream,
@@ -51,6 +59,9 @@ pub struct Connection<A: App> {
     dead: bool,
     /// TLS close_notify queued.
     close_notified: bool,
+    /// When a closing connection whose output the peer does not take is
+    /// dropped anyway (`close_flush_timeout`).
+    close_by: Option<Instant>,
     /// The timer set for this connection, and when.
     pub(crate) timer: Option<(Instant, TimerKey)>,
     /// Whether the socket is registered for writability.
@@ -81,6 +92,7 @@ impl<A: App> Connection<A> {
             plain: Vec::new(),
             dead: false,
             close_notified: false,
+            close_by: None,
             timer: None,
             wants_writable: false,
         })
@@ -114,23 +126,27 @@ impl<A: App> Connection<A> {
     /// When this connection must be woken: the core's timer or a response
     /// the service holds back.
     pub fn deadline(&self) -> Option<Instant> {
-        match (self.core.poll_timeout(), self.app.next_due()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.core.poll_timeout(), self.app.next_due(), self.close_by].into_iter().flatten().min()
     }
 
-    /// The socket is readable: read until it would block, feeding the core.
-    pub fn on_readable(&mut self, now: Instant, buf: &mut [u8]) {
+    /// The socket is readable: read until it would block or
+    /// its read budget (256 KiB) is spent, feeding the core. True when the budget
+    /// stopped it: input may wait that no new readiness will announce.
+    pub fn on_readable(&mut self, now: Instant, buf: &mut [u8]) -> bool {
         let result = match self.tls.is_some() {
             true => self.read_tls(now, buf),
             false => self.read_plain(now, buf),
         };
-        if result.is_err() {
-            // A reset or a broken TLS record: nothing more will come.
-            self.core.handle_reset(now);
-        }
+        let more = match result {
+            Ok(more) => more,
+            Err(_) => {
+                // A reset or a broken TLS record: nothing more will come.
+                self.core.handle_reset(now);
+                false
+            }
+        };
         self.step(now);
+        more && !self.is_done()
     }
 
     /// The socket is writable again.
@@ -141,6 +157,11 @@ impl<A: App> Connection<A> {
     /// The connection's timer came.
     pub fn on_timer(&mut self, now: Instant) {
         self.core.handle_timeout(now);
+        if self.close_by.is_some_and(|t| t <= now) {
+            // The peer did not take the last output in time.
+            self.dead = true;
+            return;
+        }
         self.step(now);
     }
 
@@ -150,19 +171,24 @@ impl<A: App> Connection<A> {
         self.step(now);
     }
 
-    fn read_plain(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<()> {
+    fn read_plain(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<bool> {
+        let mut budget = READ_BUDGET;
         loop {
+            if budget == 0 {
+                return Ok(true);
+            }
             match self.socket.read(buf) {
                 Ok(0) => {
                     self.core.handle_eof(now);
-                    return Ok(());
+                    return Ok(false);
                 }
                 Ok(n) => {
+                    budget = budget.saturating_sub(n);
                     self.core.handle_input(now, &buf[..n]);
                     self.drain_events(now);
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::NotConnected) => {
-                    return Ok(());
+                    return Ok(false);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -170,14 +196,21 @@ impl<A: App> Connection<A> {
         }
     }
 
-    fn read_tls(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<()> {
-        let Some(tls) = self.tls.as_mut() else { return Ok(()) };
+    fn read_tls(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<bool> {
+        let Some(tls) = self.tls.as_mut() else { return Ok(false) };
+        let mut budget = READ_BUDGET;
         loop {
+            if budget == 0 {
+                return Ok(true);
+            }
             let eof = match tls.read_tls(&mut self.socket) {
                 Ok(0) => true,
-                Ok(_) => false,
+                Ok(n) => {
+                    budget = budget.saturating_sub(n);
+                    false
+                }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::NotConnected) => {
-                    return Ok(());
+                    return Ok(false);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -192,7 +225,7 @@ impl<A: App> Connection<A> {
                     Ok(0) => {
                         // close_notify: the peer ended cleanly.
                         self.core.handle_eof(now);
-                        return Ok(());
+                        return Ok(false);
                     }
                     Ok(n) => {
                         self.core.handle_input(now, &buf[..n]);
@@ -206,7 +239,7 @@ impl<A: App> Connection<A> {
             }
             if eof {
                 self.core.handle_eof(now);
-                return Ok(());
+                return Ok(false);
             }
         }
     }
@@ -225,6 +258,11 @@ impl<A: App> Connection<A> {
     /// Events, then output, then the socket, until nothing moves or the
     /// socket is full (its writability resumes the step).
     fn step(&mut self, now: Instant) {
+        if self.close_by.is_none()
+            && let Some(d) = self.core.close_flush_timeout()
+        {
+            self.close_by = Some(now + d);
+        }
         loop {
             let moved = self.drain_events(now) | self.fill(now);
             match self.write_out() {
@@ -297,6 +335,10 @@ impl<A: App> Connection<A> {
         }
         self.out.clear();
         self.written = 0;
+        if self.out.capacity() > KEEP_CAPACITY && self.core.active_streams() == 0 {
+            self.out = Vec::new();
+            self.plain = Vec::new();
+        }
         Ok(())
     }
 }

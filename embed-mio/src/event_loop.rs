@@ -26,6 +26,8 @@ const TICK: Duration = Duration::from_millis(1);
 const SLOTS: usize = 1024;
 /// A stop asked for by a signal flag is seen within this.
 const STOP_CHECK: Duration = Duration::from_millis(100);
+/// A failed accept is tried again after this.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 
 /// What the loop serves with.
 #[derive(Clone)]
@@ -62,6 +64,12 @@ pub struct StopHandle {
 }
 
 impl StopHandle {
+    fn asked(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+}
+
+impl StopHandle {
     /// Asks the loop to stop.
     pub fn stop(&self) {
         self.flag.store(true, Ordering::Release);
@@ -75,6 +83,8 @@ pub struct EventLoop {
     listener: TcpListener,
     options: Options,
     stop: StopHandle,
+    /// Another flag that stops the loop (a signal handler's).
+    stop_flag: Option<Arc<AtomicBool>>,
 }
 
 impl EventLoop {
@@ -85,7 +95,7 @@ impl EventLoop {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let stop = StopHandle { flag: Arc::new(AtomicBool::new(false)), waker };
-        Ok(EventLoop { poll, listener, options, stop })
+        Ok(EventLoop { poll, listener, options, stop, stop_flag: None })
     }
 
     /// The address bound.
@@ -98,31 +108,41 @@ impl EventLoop {
         self.stop.clone()
     }
 
-    /// Also stops when `flag` becomes true (a signal handler's flag).
+    /// Also stops when `flag` becomes true (a signal handler's flag): seen
+    /// within 100 ms, as the loop looks at it at least that often.
     pub fn stop_on(&mut self, flag: Arc<AtomicBool>) {
-        self.stop.flag = flag;
+        self.stop_flag = Some(flag);
     }
 
     /// Serves until stopped, then until every connection has closed.
     pub fn run(self) -> io::Result<()> {
-        let EventLoop { mut poll, listener, options, stop } = self;
+        let EventLoop { mut poll, listener, options, stop, stop_flag } = self;
         let mut listener = Some(listener);
         let mut reactor = Reactor::new(Instant::now());
         let budget = QueueBudget::new(options.max_queued_responses);
         let mut events = Events::with_capacity(1024);
         let mut stopping = false;
+        // An accept failed (out of descriptors, say): the listener, edge
+        // triggered, may not be reported again, so it is retried soon.
+        let mut accept_again = false;
         loop {
-            reactor.wait(&mut poll, &mut events, STOP_CHECK)?;
+            let at_most = if accept_again { ACCEPT_RETRY } else { STOP_CHECK };
+            reactor.wait(&mut poll, &mut events, at_most)?;
             let now = Instant::now();
+            if accept_again {
+                accept_again = accept(&mut reactor, &poll, listener.as_ref(), &options, &budget, now);
+            }
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => accept(&mut reactor, &poll, listener.as_ref(), &options, &budget, now),
+                    LISTENER => {
+                        accept_again = accept(&mut reactor, &poll, listener.as_ref(), &options, &budget, now)
+                    }
                     WAKER => {}
                     _ => reactor.dispatch(event, now),
                 }
             }
             reactor.fire_timers(now);
-            if !stopping && stop.flag.load(Ordering::Acquire) {
+            if !stopping && (stop.asked() || stop_flag.as_ref().is_some_and(|f| f.load(Ordering::Acquire))) {
                 stopping = true;
                 if let Some(mut l) = listener.take() {
                     let _ = poll.registry().deregister(&mut l);
@@ -137,7 +157,8 @@ impl EventLoop {
     }
 }
 
-/// Accepts every pending connection (each starts a core and the service).
+/// Accepts every pending connection (each starts a core and the service);
+/// true when an error stopped it before the queue was empty.
 fn accept(
     reactor: &mut Reactor<TestService>,
     poll: &Poll,
@@ -145,15 +166,15 @@ fn accept(
     options: &Options,
     budget: &QueueBudget,
     now: Instant,
-) {
-    let Some(listener) = listener else { return };
+) -> bool {
+    let Some(listener) = listener else { return false };
     loop {
         let socket = match listener.accept() {
             Ok((s, _)) => s,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            // Out of descriptors, say: try again at the next readiness.
-            Err(_) => return,
+            // Out of descriptors, say.
+            Err(_) => return true,
         };
         if reactor.len() >= options.max_connections {
             continue; // dropped: closed at once
@@ -182,6 +203,10 @@ pub struct Reactor<A: App> {
     /// Connections that moved since the last `settle`.
     touched: Vec<Token>,
     fired: Vec<Token>,
+    /// Connections that stopped reading at their budget, with input
+    /// perhaps left: read again next turn (edge-triggered readiness will
+    /// not say so).
+    again: Vec<Token>,
 }
 
 impl<A: App> Reactor<A> {
@@ -194,6 +219,7 @@ impl<A: App> Reactor<A> {
             buf: vec![0; 64 << 10],
             touched: Vec::new(),
             fired: Vec::new(),
+            again: Vec::new(),
         }
     }
 
@@ -224,22 +250,38 @@ impl<A: App> Reactor<A> {
         Ok(token)
     }
 
-    /// Waits for readiness, or the wheel's next deadline, or `at_most`.
-    pub fn wait(&self, poll: &mut Poll, events: &mut Events, at_most: Duration) -> io::Result<()> {
+    /// Waits for readiness, or the wheel's next deadline, or `at_most`
+    /// (not at all while a connection has input left from its last turn),
+    /// then reads again what was left.
+    pub fn wait(&mut self, poll: &mut Poll, events: &mut Events, at_most: Duration) -> io::Result<()> {
         let now = Instant::now();
         let timeout = self.wheel.next_deadline().map_or(at_most, |d| d.saturating_duration_since(now));
-        match poll.poll(events, Some(timeout.min(at_most))) {
+        let timeout = if self.again.is_empty() { timeout.min(at_most) } else { Duration::ZERO };
+        let result = match poll.poll(events, Some(timeout)) {
             Err(e) if e.kind() != ErrorKind::Interrupted => Err(e),
             _ => Ok(()),
+        };
+        let now = Instant::now();
+        for token in std::mem::take(&mut self.again) {
+            if let Some(c) = self.conns.get_mut(&token) {
+                if c.on_readable(now, &mut self.buf) {
+                    self.again.push(token);
+                }
+                self.touched.push(token);
+            }
         }
+        result
     }
 
     /// Hands one readiness event to its connection.
     pub fn dispatch(&mut self, event: &mio::event::Event, now: Instant) {
         let token = event.token();
         let Some(c) = self.conns.get_mut(&token) else { return };
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
-            c.on_readable(now, &mut self.buf);
+        if (event.is_readable() || event.is_read_closed() || event.is_error())
+            && c.on_readable(now, &mut self.buf)
+            && !self.again.contains(&token)
+        {
+            self.again.push(token);
         }
         if event.is_writable() {
             c.on_writable(now);

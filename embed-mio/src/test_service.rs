@@ -56,6 +56,9 @@ struct Call {
     /// Responses still to send, and when the first of them is due.
     queue: VecDeque<ResponseParameters>,
     due: Option<Instant>,
+    /// The stream takes no more now: a `Writable` event, not the clock,
+    /// resumes it.
+    blocked: bool,
     /// Every request was read: the call ends once `queue` is empty.
     requests_done: bool,
     /// StreamingInputCall: payload octets so far. HalfDuplexCall: the
@@ -154,7 +157,12 @@ impl App for TestService {
                 }
                 call
             }
-            ServerEvent::Writable { call } => call,
+            ServerEvent::Writable { call } => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.blocked = false;
+                }
+                call
+            }
             ServerEvent::Cancelled { call, .. } => {
                 self.forget(call);
                 return;
@@ -168,8 +176,12 @@ impl App for TestService {
 
     /// Sends every response whose time has come.
     fn poll(&mut self, core: &mut Server, now: Instant) {
-        let due: Vec<CallId> =
-            self.calls.iter().filter(|(_, c)| c.due.is_some_and(|d| d <= now)).map(|(&id, _)| id).collect();
+        let due: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| !c.blocked && c.due.is_some_and(|d| d <= now))
+            .map(|(&id, _)| id)
+            .collect();
         for call in due {
             self.pump(core, call, now);
         }
@@ -177,7 +189,7 @@ impl App for TestService {
 
     /// When the next waiting response is due.
     fn next_due(&self) -> Option<Instant> {
-        self.calls.values().filter_map(|c| c.due).min()
+        self.calls.values().filter(|c| !c.blocked).filter_map(|c| c.due).min()
     }
 
     /// GOAWAY; the calls in flight finish.
@@ -246,6 +258,7 @@ impl TestService {
             trailing,
             queue: VecDeque::new(),
             due: None,
+            blocked: false,
             requests_done: false,
             total: 0,
             held: Vec::new(),
@@ -333,7 +346,11 @@ impl TestService {
             let Some(p) = c.queue.front() else { break Ok(()) };
             let due = *c.due.get_or_insert(now + Duration::from_micros(p.interval_us.max(0) as u64));
             // Not yet due (`poll` comes back), or no room (`Writable` follows).
-            if due > now || !core.poll_writable(call) {
+            if due > now {
+                return;
+            }
+            if !core.poll_writable(call) {
+                c.blocked = true;
                 return;
             }
             let (compress, size) = (p.compressed.is_some_and(|v| v.value), p.size);
@@ -359,8 +376,9 @@ impl TestService {
     /// Ends a call with its echoed metadata (its headers first, when OK).
     fn end(&mut self, core: &mut Server, call: CallId, status: &Status) {
         let Some(mut c) = self.forget(call) else { return };
-        if status.code == Code::Ok && send_headers(core, call, &mut c).is_err() {
-            return;
+        if status.code == Code::Ok {
+            // Without them, `finish` still ends the call (trailers only).
+            let _ = send_headers(core, call, &mut c);
         }
         let _ = core.finish(call, status, &c.trailing);
     }

@@ -121,7 +121,8 @@ impl<T: PartialEq> TimerWheel<T> {
         let due =
             (0..n).map(|i| self.next_tick + i).find(|&t| self.slots[self.slot(t)].iter().any(|e| e.0 == t));
         let tick = due.unwrap_or(self.next_tick + n);
-        Some(self.origin + self.tick.saturating_mul(u32::try_from(tick).unwrap_or(u32::MAX)))
+        let ns = u64::try_from(self.tick.as_nanos()).unwrap_or(u64::MAX).saturating_mul(tick);
+        Some(self.origin + Duration::from_nanos(ns))
     }
 }
 
@@ -181,6 +182,20 @@ mod tests {
         out.clear();
         w.expire(t0 + MS * 100, &mut out);
         assert_eq!(out, [100]);
+    }
+
+    /// Past 2³² ticks (49.7 days of 1 ms ticks) deadlines still come out
+    /// right, not clamped into the past (which would spin the loop).
+    #[test]
+    fn deadlines_stay_right_after_months_of_ticks() {
+        let (mut w, t0) = wheel();
+        let later = t0 + Duration::from_millis(5_000_000_000); // about 58 days
+        let mut out = Vec::new();
+        w.expire(later, &mut out);
+        w.insert(later + MS * 3, 1);
+        assert_eq!(w.next_deadline(), Some(later + MS * 3));
+        w.expire(later + MS * 3, &mut out);
+        assert_eq!(out, [1]);
     }
 
     #[test]

@@ -137,3 +137,45 @@ fn silent_connections_are_closed_by_the_settings_timeout() {
         stop.stop();
     }
 }
+
+/// A client that asks for 16 MiB of responses, grants the window for all of
+/// it and never reads its socket: once the server is stopped, its GOAWAY
+/// cannot be written either, and the connection is dropped after the
+/// core's `close_flush_timeout`; the loop ends instead of waiting forever.
+#[test]
+fn a_peer_that_never_reads_is_dropped_when_its_output_cannot_drain() {
+    use prost::Message;
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    use weir_core::grpc::{CallRequest, Client, ClientConfig};
+    use weir_embed_mio::testing::{ResponseParameters, StreamingOutputCallRequest};
+
+    let mut options = Options::default();
+    options.core.h2.close_flush_timeout = Duration::from_millis(300);
+    options.core.h2.shutdown_grace = Duration::from_millis(300);
+    let server = EventLoop::bind("127.0.0.1:0".parse().unwrap(), options).unwrap();
+    let (addr, stop) = (server.local_addr().unwrap(), server.stop_handle());
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done_tx.send(server.run().is_ok()));
+
+    let mut config = ClientConfig::default();
+    config.h2.initial_stream_window = 32 << 20;
+    config.h2.initial_connection_window = 32 << 20;
+    let now = Instant::now();
+    let mut client = Client::new(config, now);
+    let call =
+        client.start_call(now, CallRequest::new("/grpc.testing.TestService/FullDuplexCall", "test")).unwrap();
+    let params = vec![ResponseParameters { size: 1 << 20, ..Default::default() }; 16];
+    let msg = StreamingOutputCallRequest { response_parameters: params, ..Default::default() };
+    client.send_message(call, msg.encode_to_vec().into()).unwrap();
+    let mut out = Vec::new();
+    while client.poll_transmit(now, &mut out) > 0 {}
+    let mut socket = std::net::TcpStream::connect(addr).unwrap();
+    socket.write_all(&out).unwrap();
+    // The responses fill the socket buffers; then the server's own.
+    std::thread::sleep(Duration::from_millis(300));
+    stop.stop();
+    let ended = done_rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(ended, Ok(true), "the loop did not end: the stuck connection was kept");
+    drop(socket);
+}

@@ -11,7 +11,10 @@
 //! compio's sockets and futures are tied to their thread (they are not
 //! `Send`), while weir-rt's traits ask for `Send`. The adapter carries them
 //! in [`send_wrapper::SendWrapper`]: tasks never move between threads here,
-//! and the wrapper checks that at every use.
+//! and the wrapper checks that at every use (a misuse panics). Use servers,
+//! endpoints and channels from threads running a compio runtime
+//! ([`block_on`], [`serve_per_core`]); a channel's connections run on the
+//! thread whose call opened them.
 //!
 //! ```no_run
 //! use weir_compio::{Compio, Method, Response, Server};
@@ -24,7 +27,6 @@
 //! .unwrap();
 //! ```
 
-use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -117,6 +119,11 @@ impl Runtime for Compio {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        assert!(
+            compio::runtime::Runtime::try_current().is_some(),
+            "weir-compio: Weir's tasks run on compio runtimes: use servers, endpoints and channels \
+             from a thread inside `weir_compio::block_on` or `serve_per_core`"
+        );
         compio::runtime::spawn(fut).detach();
     }
 
@@ -286,23 +293,68 @@ impl Io for Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        let w = &mut self.0.write;
-        // Not while a runtime is being torn down (its tasks dropping).
-        if !RUNNING.with(Cell::get) || (w.op.is_none() && w.queued.is_empty()) {
+        // Dropped on another thread (a misuse), nothing here may be touched.
+        if !self.0.valid() {
             return;
         }
-        let Some(rt) = compio::runtime::Runtime::try_current() else { return };
-        let mut rest = Writes {
+        let w = &mut self.0.write;
+        if w.op.is_none() && w.queued.is_empty() {
+            return;
+        }
+        let rest = Writes {
             op: w.op.take(),
             queued: std::mem::take(&mut w.queued),
             spare: None,
-            writer: std::mem::replace(&mut w.writer, Box::new(|_| unreachable!("moved to the last task"))),
+            writer: std::mem::replace(&mut w.writer, Box::new(|_| unreachable!("moved to the last writes"))),
         };
-        rt.spawn(async move {
-            let _ = compio::time::timeout(LAST_FLUSH, std::future::poll_fn(|cx| rest.pump(cx))).await;
-        })
-        .detach();
+        // No spawning here (a drop may come while compio clears its tasks):
+        // the runtime's flusher, if this thread runs one, takes it.
+        LAST_WRITES.with(|l| {
+            let mut l = l.borrow_mut();
+            if let Some(last) = l.as_mut() {
+                last.pending.push((Instant::now() + LAST_FLUSH, rest));
+                if let Some(w) = last.waker.take() {
+                    w.wake();
+                }
+            }
+        });
     }
+}
+
+/// Writes of dropped sockets still finishing, for this thread's flusher.
+struct LastWrites {
+    pending: Vec<(Instant, Writes)>,
+    waker: Option<std::task::Waker>,
+}
+
+thread_local! {
+    /// Set while a runtime of [`block_on`] runs its future on this thread
+    /// (its flusher task takes them); `None` otherwise, and leftovers drop.
+    static LAST_WRITES: std::cell::RefCell<Option<LastWrites>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The task that finishes the writes of dropped sockets, each for at most
+/// [`LAST_FLUSH`]; it lives as long as its runtime.
+async fn flusher() {
+    let mut mine: Vec<(Instant, Writes)> = Vec::new();
+    let mut timer: Option<CompioTimer> = None;
+    std::future::poll_fn(|cx| {
+        LAST_WRITES.with(|l| {
+            if let Some(last) = l.borrow_mut().as_mut() {
+                mine.append(&mut last.pending);
+                last.waker = Some(cx.waker().clone());
+            }
+        });
+        let now = Instant::now();
+        mine.retain_mut(|(until, w)| *until > now && w.pump(cx).is_pending());
+        if let Some(first) = mine.iter().map(|(until, _)| *until).min() {
+            let t = timer.get_or_insert_with(|| CompioTimer { at: first, sleep: None });
+            t.reset(first);
+            let _ = Pin::new(t).poll(cx);
+        }
+        Poll::<()>::Pending
+    })
+    .await
 }
 
 /// A TCP listener, on the thread that bound it.
@@ -443,12 +495,6 @@ impl Net for Compio {
     }
 }
 
-thread_local! {
-    /// A runtime of [`block_on`] runs its future on this thread (streams
-    /// dropped then may still flush; not once it is being torn down).
-    static RUNNING: Cell<bool> = const { Cell::new(false) };
-}
-
 /// Runs `future` on a new compio runtime on the calling thread until it
 /// ends; then the runtime and every task left on it are dropped.
 pub fn block_on<T>(future: impl Future<Output = T>) -> io::Result<T> {
@@ -459,18 +505,41 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> io::Result<T> {
     // is an inter-processor interrupt into this loop.
     ring.single_issuer(true).defer_taskrun(true).coop_taskrun(true);
     let rt = compio::runtime::Runtime::builder().with_proactor(ring).build()?;
-    let before = RUNNING.with(|r| r.replace(true));
-    let out = rt.block_on(future);
-    RUNNING.with(|r| r.set(before));
+    let out = rt.block_on(async {
+        // Unset when this future ends or unwinds: before compio drops its
+        // tasks, so no socket dropped then hands anything over.
+        let _flushing = LastWritesGuard::install();
+        compio::runtime::spawn(flusher()).detach();
+        future.await
+    });
     drop(rt);
     Ok(out)
+}
+
+/// Installs this thread's [`LAST_WRITES`] for as long as it lives.
+struct LastWritesGuard;
+
+impl LastWritesGuard {
+    fn install() -> Self {
+        LAST_WRITES.with(|l| *l.borrow_mut() = Some(LastWrites { pending: Vec::new(), waker: None }));
+        LastWritesGuard
+    }
+}
+
+impl Drop for LastWritesGuard {
+    fn drop(&mut self) {
+        let left = LAST_WRITES.with(|l| l.borrow_mut().take());
+        drop(left);
+    }
 }
 
 /// Thread-per-core: runs `serve(Compio::per_core(), core)` on `threads`
 /// threads, each with its own compio runtime (its own io_uring), and returns
 /// once all have ended (the first error, if any). Servers bound inside share
 /// their port (`SO_REUSEPORT`), so the kernel spreads connections across the
-/// threads and each connection lives on one.
+/// threads and each connection lives on one. The cores are independent: one
+/// that fails (its bind, say) does not stop the others, so give every core's
+/// server the same shutdown signal.
 pub fn serve_per_core<F, Fut>(threads: usize, serve: F) -> io::Result<()>
 where
     F: Fn(Compio, usize) -> Fut + Send + Sync + 'static,

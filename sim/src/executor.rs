@@ -130,14 +130,20 @@ impl Executor {
                 })
                 .collect()
         };
-        drop(dropped);
+        as_host(host, || drop(dropped));
     }
 
-    /// Drops every task (the end of a run).
-    pub(crate) fn clear(&self) {
+    /// Drops every task (the end of a run), each as a task of its host, so
+    /// what a drop spawns lands there (and is dropped in the next round).
+    /// Returns how many were dropped.
+    pub(crate) fn clear(&self) -> usize {
         let all = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
         self.wakers.lock().unwrap_or_else(PoisonError::into_inner).clear();
-        drop(all);
+        let n = all.len();
+        for (_, slot) in all {
+            as_host(slot.host, || drop(slot));
+        }
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        n
     }
 }

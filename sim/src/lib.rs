@@ -65,6 +65,9 @@ pub struct HostId(pub(crate) usize);
 
 type Init = Arc<dyn Fn(SimRt) -> BoxFuture<'static, ()> + Send + Sync>;
 
+/// Polls at one virtual instant past which a run is a livelock.
+const MAX_POLLS_PER_INSTANT: u64 = 10_000_000;
+
 /// Changes the network while a simulation runs (cheap to clone, usable from
 /// any task).
 #[derive(Clone)]
@@ -232,7 +235,9 @@ impl Sim {
         self.started = true;
         let world = self.control.world.clone();
         let _report = PanicReport { world: world.clone(), seed: self.seed };
-        weir_rt::runtime::seed_thread_randomness(Some(self.seed));
+        // weir-rt's own choices come from a stream of their own, so they do
+        // not mirror the network's.
+        weir_rt::runtime::seed_thread_randomness(Some(self.seed ^ 0xA5A5_A5A5_5A5A_5A5A));
         let hosts: Vec<HostId> =
             self.control.inits.lock().unwrap_or_else(PoisonError::into_inner).keys().copied().collect();
         hosts.into_iter().for_each(|h| self.control.start(h));
@@ -246,7 +251,11 @@ impl Sim {
         let started = Instant::now();
         let done = || out.lock().unwrap_or_else(PoisonError::into_inner).is_some();
         while !done() {
+            // Tasks that keep waking each other without time moving.
+            let mut polls = 0u64;
             while world.executor.run_one() {
+                polls += 1;
+                assert!(polls < MAX_POLLS_PER_INSTANT, "livelock: {polls} polls without time moving");
                 if done() {
                     break;
                 }
@@ -263,7 +272,9 @@ impl Sim {
         // What is left (servers, drivers) is dropped, and so is whatever
         // dropping it spawned.
         for _ in 0..8 {
-            world.executor.clear();
+            if world.executor.clear() == 0 {
+                break;
+            }
         }
         let v = out.lock().unwrap_or_else(PoisonError::into_inner).take();
         v.expect("the body finished")

@@ -32,6 +32,15 @@ pub struct Link {
     pub bandwidth: Option<u64>,
 }
 
+impl Link {
+    fn check(&self) {
+        assert!(
+            (0.0..1.0).contains(&self.loss),
+            "loss must be in [0, 1): a link that loses everything is a partition"
+        );
+    }
+}
+
 impl Default for Link {
     /// 1 ms one way, no jitter, no loss, RTO 200 ms (Linux's minimum).
     fn default() -> Self {
@@ -77,10 +86,12 @@ impl Network {
     }
 
     pub(crate) fn set_default_link(&mut self, link: Link) {
+        link.check();
         self.default_link = link;
     }
 
     pub(crate) fn set_link(&mut self, a: HostId, b: HostId, link: Link) {
+        link.check();
         self.links.insert((a, b), link);
         self.links.insert((b, a), link);
     }
@@ -148,6 +159,15 @@ impl Network {
     }
 }
 
+/// What travels one direction of a connection.
+enum Segment {
+    Data(Bytes),
+    /// The writer closed its side.
+    Fin,
+    /// The reader's end is gone: the answer to data sent to it.
+    Rst,
+}
+
 /// One direction of a connection.
 pub(crate) struct Pipe {
     state: Mutex<PipeState>,
@@ -157,23 +177,27 @@ struct PipeState {
     from: HostId,
     to: HostId,
     /// Segments on the wire, with the time each arrives.
-    in_flight: VecDeque<(Duration, Bytes)>,
+    in_flight: VecDeque<(Duration, Segment)>,
     /// Arrived, not yet read.
     ready: BytesMut,
     /// When the last segment arrives (order is kept: a later segment never
     /// overtakes an earlier one), and when the link is free to send again.
     last_arrival: Duration,
     busy_until: Duration,
-    /// The writer closed (FIN after the last segment).
-    fin: bool,
-    /// The reader is gone: writes fail.
+    /// The writer closed its side (a FIN is on its way): no more writes.
+    fin_sent: bool,
+    /// The FIN arrived: reads end once `ready` is empty.
+    fin_received: bool,
+    /// The reader is gone: what is written here is answered by a RST.
     reader_gone: bool,
     /// The sending host crashed: nothing more arrives, no FIN either.
     frozen: bool,
     /// The receiving host crashed: writes are accepted and lost.
     black_hole: bool,
-    /// A crashed host came back: the connection is reset.
+    /// A crashed host came back, or a RST arrived: the connection is reset.
     reset: bool,
+    /// A RST answered data sent to a closed reader already.
+    rst_sent: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
     /// The timed wake set for the reader, if any.
@@ -193,11 +217,13 @@ impl Pipe {
                 ready: BytesMut::new(),
                 last_arrival: Duration::ZERO,
                 busy_until: Duration::ZERO,
-                fin: false,
+                fin_sent: false,
+                fin_received: false,
                 reader_gone: false,
                 frozen: false,
                 black_hole: false,
                 reset: false,
+                rst_sent: false,
                 reader: None,
                 writer: None,
                 timer: None,
@@ -265,11 +291,14 @@ impl Io for SimStream {
         }
         if !partitioned && !s.frozen {
             while s.in_flight.front().is_some_and(|(at, _)| *at <= now) {
-                let (_, seg) = s.in_flight.pop_front().expect("front");
-                s.ready.extend_from_slice(&seg);
+                match s.in_flight.pop_front().expect("front").1 {
+                    Segment::Data(seg) => s.ready.extend_from_slice(&seg),
+                    Segment::Fin => s.fin_received = true,
+                    Segment::Rst => s.reset = true,
+                }
             }
         }
-        if !s.ready.is_empty() {
+        if !s.ready.is_empty() && !s.reset {
             if buf.capacity() == buf.len() {
                 buf.reserve(8 << 10);
             }
@@ -283,7 +312,10 @@ impl Io for SimStream {
             }
             return Poll::Ready(Ok(n));
         }
-        if s.fin && s.in_flight.is_empty() && !s.frozen {
+        if s.reset {
+            return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
+        }
+        if s.fin_received {
             return Poll::Ready(Ok(0));
         }
         s.reader = Some(cx.waker().clone());
@@ -304,21 +336,37 @@ impl Io for SimStream {
             let s = self.tx.state();
             (s.from, s.to)
         };
-        let link = self.world.net().link(from, to);
+        let (link, back) = {
+            let net = self.world.net();
+            (net.link(from, to), net.link(to, from))
+        };
         let now = self.world.elapsed();
-        let mut s = self.tx.state();
-        if s.reset {
+        if self.rx.state().reset || self.tx.state().reset {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         }
-        if s.reader_gone || s.fin {
+        let mut s = self.tx.state();
+        if s.fin_sent {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if s.reader_gone {
+            // The data reaches a closed socket, whose RST comes back.
+            let rst_sent = std::mem::replace(&mut s.rst_sent, true);
+            drop(s);
+            if !rst_sent {
+                self.arrive(&self.rx, now + link.latency + back.latency, Segment::Rst);
+            }
+            return Poll::Ready(Ok(len));
         }
         if s.black_hole || s.frozen {
             drop(s);
             self.world.log(format_args!("{} {len} B, lost (host down)", self.label));
             return Poll::Ready(Ok(len));
         }
-        let held: usize = s.ready.len() + s.in_flight.iter().map(|(_, b)| b.len()).sum::<usize>();
+        let held: usize = s.ready.len()
+            + s.in_flight
+                .iter()
+                .map(|(_, seg)| if let Segment::Data(b) = seg { b.len() } else { 0 })
+                .sum::<usize>();
         if held >= PIPE_CAPACITY {
             s.writer = Some(cx.waker().clone());
             return Poll::Pending;
@@ -340,15 +388,20 @@ impl Io for SimStream {
             if !link.jitter.is_zero() {
                 delay += link.jitter.mul_f64(rng.unit());
             }
+            // Each loss costs a retransmission timeout, doubling up to
+            // Linux's 120 s, for at most 15 retransmissions (tcp_retries2).
             let mut rto = link.rto;
-            while link.loss > 0.0 && rng.unit() < link.loss {
+            for _ in 0..15 {
+                if rng.unit() >= link.loss {
+                    break;
+                }
                 delay += rto;
-                rto = rto.saturating_mul(2);
+                rto = rto.saturating_mul(2).min(Duration::from_secs(120));
             }
         }
         let arrival = (s.busy_until + delay).max(s.last_arrival);
         s.last_arrival = arrival;
-        s.in_flight.push_back((arrival, seg.freeze()));
+        s.in_flight.push_back((arrival, Segment::Data(seg.freeze())));
         let reader = s.reader.take();
         drop(s);
         self.world.log(format_args!("{} {n} B, arrives at {:.6}", self.label, arrival.as_secs_f64()));
@@ -369,19 +422,36 @@ impl Io for SimStream {
 }
 
 impl SimStream {
-    fn close_write(&self) {
+    /// Puts `segment` on `pipe`, arriving at `at` (never before what is
+    /// already on its way), and wakes its reader.
+    fn arrive(&self, pipe: &Pipe, at: Duration, segment: Segment) {
         let reader = {
-            let mut s = self.tx.state();
-            if s.fin || s.frozen {
+            let mut s = pipe.state();
+            if s.frozen {
                 return;
             }
-            s.fin = true;
+            let at = at.max(s.last_arrival);
+            s.last_arrival = at;
+            s.in_flight.push_back((at, segment));
             s.reader.take()
         };
-        self.world.log(format_args!("{} FIN", self.label));
         if let Some(r) = reader {
             r.wake();
         }
+    }
+
+    fn close_write(&self) {
+        let (from, to) = {
+            let mut s = self.tx.state();
+            if s.fin_sent || s.frozen {
+                return;
+            }
+            s.fin_sent = true;
+            (s.from, s.to)
+        };
+        let latency = self.world.net().link(from, to).latency;
+        self.world.log(format_args!("{} FIN", self.label));
+        self.arrive(&self.tx, self.world.elapsed() + latency, Segment::Fin);
     }
 }
 
@@ -505,7 +575,7 @@ pub(crate) async fn connect(world: Arc<World>, host: HostId, addr: SocketAddr) -
         if up && !partitioned {
             break backlog;
         }
-        if next_syn > first + Duration::from_secs((1 << (SYN_RETRIES + 1)) - 1) {
+        if next_syn >= first + Duration::from_secs((1 << (SYN_RETRIES + 1)) - 1) {
             world.log(format_args!("{local} connect {addr}: timed out"));
             return Err(io::ErrorKind::TimedOut.into());
         }

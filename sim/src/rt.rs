@@ -33,7 +33,7 @@ impl std::fmt::Debug for SimRt {
 impl SimRt {
     /// The host whose task is running (sockets are opened from it).
     fn host(&self) -> HostId {
-        current_host().expect("weir-sim: sockets are opened from a task of a host")
+        current_host().expect("weir-sim: tasks are spawned and sockets opened from a task of a host")
     }
 }
 

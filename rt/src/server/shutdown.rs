@@ -1,7 +1,7 @@
 //! Graceful shutdown signalling between a server and its connections, and
 //! the count of live connections it waits on.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -12,7 +12,9 @@ struct Signal {
     next_key: AtomicU64,
     /// The wakers of live listeners, by listener; a listener removes its own
     /// when its connection ends, so this holds one per live connection.
-    wakers: Mutex<HashMap<u64, Waker>>,
+    /// Ordered: connections are told in the order they came (a simulation
+    /// replaying a seed sees the same order every time).
+    wakers: Mutex<BTreeMap<u64, Waker>>,
 }
 
 /// A one-shot broadcast to every connection driver of a server.

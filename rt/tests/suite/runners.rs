@@ -38,24 +38,3 @@ pub fn run_on_smol<F: Future<Output = ()>>(scenario: impl FnOnce(Smol) -> F) {
         smol::block_on(ex.run(smol::future::or(scenario(Smol::new(ex.clone())), timeout)));
     });
 }
-
-/// On a compio runtime (io_uring) on the test thread alone, as one core of
-/// a thread-per-core server runs: every task of the scenario, its servers'
-/// and its channels', runs on that thread.
-pub fn run_on_compio<F: Future<Output = ()>>(scenario: impl FnOnce(weir_compio::Compio) -> F) {
-    weir_compio::block_on(async {
-        let timeout = async {
-            weir_compio::runtime::Runtime::sleep_until(
-                &weir_compio::Compio::default(),
-                std::time::Instant::now() + LIMIT,
-            )
-            .await;
-            panic!("scenario timed out");
-        };
-        futures::pin_mut!(timeout);
-        let scenario = scenario(weir_compio::Compio::default());
-        futures::pin_mut!(scenario);
-        futures::future::select(scenario, timeout).await;
-    })
-    .expect("a compio runtime");
-}
