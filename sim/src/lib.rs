@@ -39,9 +39,11 @@
 //! assert!(ok);
 //! ```
 //!
-//! What it does not model: packet reordering (streams are TCP: ordered, and
-//! loss shows as retransmission delay), clock steps (weir-rt reads only the
-//! monotonic clock), TLS, and Unix sockets.
+//! Clock steps move the one monotonic clock forward for every host at once
+//! ([`Control::step_clock`], a suspended machine resuming); weir-rt reads
+//! no wall clock, so there is no per-host skew to model. Not modelled:
+//! packet reordering (streams are TCP: ordered, and loss shows as
+//! retransmission delay), TLS, and Unix sockets.
 
 mod executor;
 mod net;
@@ -113,6 +115,15 @@ impl Control {
     /// Changes the link between `a` and `b` (both ways).
     pub fn set_link(&self, a: HostId, b: HostId, link: Link) {
         self.world.net().set_link(a, b, link);
+    }
+
+    /// Steps the clock forward by `d` at once, as a machine suspended and
+    /// resumed sees it: every timer that came due in between fires now, in
+    /// order (deadlines expire, keepalive pings go out). Segments in flight
+    /// arrive as they would have.
+    pub fn step_clock(&self, d: Duration) {
+        self.world.step(d);
+        self.world.log(format_args!("clock stepped by {d:?}"));
     }
 
     /// Virtual time since the simulation started.

@@ -82,3 +82,50 @@ fn a_body_that_can_never_finish_is_reported_as_a_deadlock() {
     let client = sim.client("client");
     sim.run(client, |_rt, _net| std::future::pending::<()>());
 }
+
+/// A clock step (a suspended machine resuming) expires what came due in
+/// between at once: a call with a 5 s deadline, waiting on a handler that
+/// answers after 60 s, fails DEADLINE_EXCEEDED at the step, 1 s in.
+#[test]
+fn a_clock_step_expires_the_deadlines_it_jumps_over() {
+    use weir_rt::runtime::Runtime;
+    use weir_rt::{Method, Response};
+    let mut sim = Sim::new(4);
+    let server = sim.host("server", |rt: SimRt| async move {
+        let sleeper = rt.clone();
+        let bound = Server::new(rt)
+            .route(
+                "/slow.Slow/Call",
+                Method::unary(move |req: Request<bytes::Bytes>| {
+                    let rt = sleeper.clone();
+                    async move {
+                        rt.sleep_until(rt.now() + Duration::from_secs(60)).await;
+                        Ok(Response::new(req.into_inner()))
+                    }
+                }),
+            )
+            .bind(([0, 0, 0, 0], 50051).into())
+            .await
+            .expect("bind");
+        let _ = bound.serve().await;
+    });
+    let client = sim.client("client");
+    let addr = sim.addr(server, 50051);
+    let (code, at) = sim.run(client, move |rt, net| async move {
+        let channel = Endpoint::with_runtime(rt.clone(), format!("http://{addr}"))
+            .expect("target")
+            .connect_lazy()
+            .expect("lazy");
+        let mut req = Request::new(bytes::Bytes::from_static(b"x"));
+        req.set_timeout(Duration::from_secs(5));
+        let call = channel.unary("/slow.Slow/Call", req);
+        let step = async {
+            rt.sleep_until(rt.now() + Duration::from_secs(1)).await;
+            net.step_clock(Duration::from_secs(30));
+        };
+        let (result, ()) = futures::join!(call, step);
+        (result.expect_err("the deadline passed").code, net.elapsed())
+    });
+    assert_eq!(code, Code::DeadlineExceeded);
+    assert_eq!(at, Duration::from_secs(31), "failed at the step, not later");
+}
