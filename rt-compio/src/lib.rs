@@ -37,9 +37,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use send_wrapper::SendWrapper;
-use weir_rt::runtime::{BoxFuture, Io, Listener, Net, PeerInfo, Runtime, Timer};
+use weir_rt::runtime::{BoxFuture, ChunkedBuf, Io, Listener, Net, PeerInfo, Runtime, Timer};
 
 pub use weir_rt::adapter::FuturesIo;
 pub use weir_rt::*;
@@ -135,15 +135,19 @@ impl Runtime for Compio {
 /// A compio socket as weir-rt's `Io`, on its own thread. Completion I/O
 /// lends buffers to the kernel, so each direction owns its buffers. Reads:
 /// one in flight, into a buffer handed over whole when the caller's is empty
-/// (else copied). Writes: one in flight, while what the caller writes next
-/// queues behind it (up to [`WRITE_QUEUE`], then writes wait: the
-/// backpressure), so producing output never waits for a completion. A
+/// (else copied). Writes: one vectored write in flight, of the transport's
+/// own chunks taken without a copy (`Io::poll_write_chunks`; borrowed slices,
+/// a TLS layer's, are copied once), while what comes next queues behind it
+/// (up to [`WRITE_QUEUE`], then writes wait: the backpressure), so producing
+/// output never waits for a completion. A
 /// socket dropped with output left (a TLS alert written as a handshake gives
 /// up) writes it in a last task of its own, for at most [`LAST_FLUSH`], on
 /// runtimes [`block_on`] and [`serve_per_core`] run.
 struct Socket(SendWrapper<Sock>);
 
-type Op<T> = Pin<Box<dyn Future<Output = compio::buf::BufResult<T, BytesMut>>>>;
+type Op<T, B = BytesMut> = Pin<Box<dyn Future<Output = compio::buf::BufResult<T, B>>>>;
+/// A vectored write of owned chunks, which gives them back.
+type WriteOp = Op<(), Vec<Bytes>>;
 
 struct Sock {
     /// The size of the next read: twice the last one, within
@@ -157,13 +161,16 @@ struct Sock {
     shutdown: Box<dyn Fn() -> io::Result<()>>,
 }
 
-/// The write side: the write in flight and what queues behind it.
+/// The write side: the write in flight and what queues behind it, as
+/// owned chunks (message payloads are taken, not copied).
 struct Writes {
-    op: Option<Op<()>>,
-    queued: BytesMut,
-    /// A finished write's buffer, for the next.
-    spare: Option<BytesMut>,
-    writer: Box<dyn Fn(BytesMut) -> Op<()>>,
+    op: Option<WriteOp>,
+    queued: std::collections::VecDeque<Bytes>,
+    /// Octets in `queued`.
+    queued_len: usize,
+    /// A finished write's chunk list, for the next.
+    spare: Vec<Bytes>,
+    writer: Box<dyn Fn(Vec<Bytes>) -> WriteOp>,
 }
 
 /// The largest read.
@@ -172,6 +179,8 @@ const MAX_READ: usize = 256 << 10;
 const MIN_READ: usize = 4 << 10;
 /// Output queued behind the write in flight before writes wait.
 const WRITE_QUEUE: usize = 1 << 20;
+/// Chunks one write takes at most (the kernel's IOV_MAX is 1024).
+const MAX_WRITE_CHUNKS: usize = 512;
 /// How long a dropped socket may take to write what it still holds.
 const LAST_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -189,11 +198,12 @@ where
         read_buf: None,
         write: Writes {
             op: None,
-            queued: BytesMut::new(),
-            spare: None,
-            writer: Box::new(move |buf| {
+            queued: std::collections::VecDeque::new(),
+            queued_len: 0,
+            spare: Vec::new(),
+            writer: Box::new(move |chunks| {
                 let s = w.clone();
-                Box::pin(async move { (&*s).write_all(buf).await })
+                Box::pin(async move { (&*s).write_vectored_all(chunks).await })
             }),
         },
         reader: Box::new(move |buf| {
@@ -205,25 +215,38 @@ where
 }
 
 impl Writes {
+    /// Ready when more output may queue (the write in flight wakes us).
+    fn room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Poll::Ready(Err(e)) = self.pump(cx) {
+            return Poll::Ready(Err(e));
+        }
+        if self.queued_len >= WRITE_QUEUE { Poll::Pending } else { Poll::Ready(Ok(())) }
+    }
+
+    fn queue(&mut self, chunk: Bytes) {
+        self.queued_len += chunk.len();
+        self.queued.push_back(chunk);
+    }
+
     /// Moves output along: finishes the write in flight and starts the next
     /// with what queued. Ready once everything is written.
     fn pump(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             if let Some(op) = self.op.as_mut() {
-                let compio::buf::BufResult(result, mut buf) = std::task::ready!(op.as_mut().poll(cx));
+                let compio::buf::BufResult(result, mut chunks) = std::task::ready!(op.as_mut().poll(cx));
                 self.op = None;
-                if buf.capacity() <= WRITE_QUEUE {
-                    buf.clear();
-                    self.spare = Some(buf);
-                }
+                chunks.clear();
+                self.spare = chunks;
                 result?;
             }
             if self.queued.is_empty() {
                 return Poll::Ready(Ok(()));
             }
-            let next = self.spare.take().unwrap_or_default();
-            let data = std::mem::replace(&mut self.queued, next);
-            self.op = Some((self.writer)(data));
+            let mut chunks = std::mem::take(&mut self.spare);
+            let n = self.queued.len().min(MAX_WRITE_CHUNKS);
+            chunks.extend(self.queued.drain(..n));
+            self.queued_len -= chunks.iter().map(Bytes::len).sum::<usize>();
+            self.op = Some((self.writer)(chunks));
         }
     }
 }
@@ -266,15 +289,24 @@ impl Io for Socket {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let w = &mut self.0.write;
+        std::task::ready!(w.room(cx))?;
+        // Borrowed slices (a TLS layer's records): copied once.
+        let n: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut copy = BytesMut::with_capacity(n);
+        bufs.iter().for_each(|b| copy.extend_from_slice(b));
+        w.queue(copy.freeze());
         if let Poll::Ready(Err(e)) = w.pump(cx) {
             return Poll::Ready(Err(e));
         }
-        if w.queued.len() >= WRITE_QUEUE {
-            return Poll::Pending; // the write in flight wakes us
-        }
-        let n: usize = bufs.iter().map(|b| b.len()).sum();
-        w.queued.reserve(n);
-        bufs.iter().for_each(|b| w.queued.extend_from_slice(b));
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_chunks(&mut self, cx: &mut Context<'_>, out: &mut ChunkedBuf) -> Poll<io::Result<usize>> {
+        let w = &mut self.0.write;
+        std::task::ready!(w.room(cx))?;
+        // The transport's own chunks: taken, not copied.
+        let n = out.take_chunks(&mut w.queued);
+        w.queued_len += n;
         if let Poll::Ready(Err(e)) = w.pump(cx) {
             return Poll::Ready(Err(e));
         }
@@ -304,7 +336,8 @@ impl Drop for Socket {
         let rest = Writes {
             op: w.op.take(),
             queued: std::mem::take(&mut w.queued),
-            spare: None,
+            queued_len: std::mem::take(&mut w.queued_len),
+            spare: Vec::new(),
             writer: std::mem::replace(&mut w.writer, Box::new(|_| unreachable!("moved to the last writes"))),
         };
         // No spawning here (a drop may come while compio clears its tasks):

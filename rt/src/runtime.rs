@@ -11,8 +11,13 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::BytesMut;
+/// The transport's pending output, as [`Io::poll_write_chunks`] receives it.
+pub use weir_core::conn::ChunkedBuf;
 
 use crate::tcp::TcpOptions;
+
+/// Slices one vectored write hands the kernel at most.
+pub(crate) const MAX_IOVECS: usize = 64;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -58,6 +63,19 @@ pub trait Io: Send + Unpin + 'static {
     /// Flushes buffered output (TLS records).
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
+    /// Writes from the front of `out` and advances it past what was written
+    /// (or taken). The default writes its chunks as slices through
+    /// [`Io::poll_write_vectored`]; a stream that must own what it writes
+    /// (completion-based I/O such as io_uring) can take the chunks
+    /// themselves instead of copying them.
+    fn poll_write_chunks(&mut self, cx: &mut Context<'_>, out: &mut ChunkedBuf) -> Poll<io::Result<usize>> {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let n = out.io_slices(&mut slices);
+        let written = std::task::ready!(self.poll_write_vectored(cx, &slices[..n]))?;
+        out.advance(written);
+        Poll::Ready(Ok(written))
+    }
+
     /// Closes the write side.
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
@@ -71,6 +89,9 @@ impl Io for Box<dyn Io> {
     }
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         (**self).poll_flush(cx)
+    }
+    fn poll_write_chunks(&mut self, cx: &mut Context<'_>, out: &mut ChunkedBuf) -> Poll<io::Result<usize>> {
+        (**self).poll_write_chunks(cx, out)
     }
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         (**self).poll_shutdown(cx)

@@ -2,7 +2,7 @@
 //! core's buffer, write what `poll_transmit` produced with one vectored write
 //! per batch, keep one timer armed at the core's deadline.
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -26,8 +26,6 @@ const MAX_READS_PER_POLL: usize = 32;
 /// small requests read at once is answered slice by slice, so the peer gets
 /// the first responses (and sends more requests) while the rest are handled.
 const INPUT_SLICE: usize = 4 << 10;
-/// Slices per vectored write.
-const MAX_IOVECS: usize = 64;
 
 /// Where the transport is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,17 +171,12 @@ impl<R: Runtime> Transport<R> {
                 self.out.release_if_idle(keep);
                 break;
             }
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let n = self.out.io_slices(&mut slices);
-            match self.io.poll_write_vectored(cx, &slices[..n]) {
+            match self.io.poll_write_chunks(cx, &mut self.out) {
                 Poll::Ready(Ok(0)) => {
                     self.fail(io::ErrorKind::WriteZero.into(), core);
                     return true;
                 }
-                Poll::Ready(Ok(written)) => {
-                    self.out.advance(written);
-                    progress = true;
-                }
+                Poll::Ready(Ok(_)) => progress = true,
                 Poll::Ready(Err(e)) => {
                     self.fail(e, core);
                     return true;

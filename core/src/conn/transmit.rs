@@ -82,6 +82,15 @@ impl ChunkedBuf {
         n
     }
 
+    /// Moves every pending chunk to `out`, in order, without copying (the
+    /// gathered small writes become one chunk); returns the octets moved.
+    /// For transports that must own what they write (completion I/O).
+    pub fn take_chunks(&mut self, out: &mut impl Extend<Bytes>) -> usize {
+        self.seal_tail();
+        out.extend(self.chunks.drain(..));
+        std::mem::take(&mut self.len)
+    }
+
     /// Drops the first `n` bytes (after a write of that many).
     pub fn advance(&mut self, mut n: usize) {
         self.len -= n.min(self.len);
@@ -162,6 +171,23 @@ impl TransmitBuf for ChunkedBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Taking the chunks gives the same octets in the same order, the
+    /// payloads themselves (not copies), and leaves the buffer empty.
+    #[test]
+    fn taken_chunks_are_the_pending_octets_and_share_the_payloads() {
+        let mut b = ChunkedBuf::new();
+        let payload = Bytes::from(vec![7u8; 4096]);
+        b.put_slice(b"head");
+        b.put_bytes(payload.clone());
+        b.put_slice(b"tail");
+        let expected = b.to_vec();
+        let mut out = Vec::new();
+        assert_eq!(b.take_chunks(&mut out), expected.len());
+        assert_eq!(out.concat(), expected);
+        assert!(out.iter().any(|c| c.as_ptr() == payload.as_ptr()), "the payload was copied");
+        assert_eq!((b.len(), b.chunk_count()), (0, 0));
+    }
 
     #[test]
     fn frame_headers_between_payloads_share_one_block() {
