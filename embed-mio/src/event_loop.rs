@@ -61,11 +61,18 @@ impl Default for Options {
 pub struct StopHandle {
     flag: Arc<AtomicBool>,
     waker: Arc<Waker>,
+    turns: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StopHandle {
     fn asked(&self) -> bool {
         self.flag.load(Ordering::Acquire)
+    }
+
+    /// How many times the loop has woken so far (a loop that is idle, or
+    /// only waiting on peers, should hardly move it).
+    pub fn turns(&self) -> u64 {
+        self.turns.load(Ordering::Relaxed)
     }
 }
 
@@ -94,7 +101,7 @@ impl EventLoop {
         let mut listener = TcpListener::bind(addr)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let stop = StopHandle { flag: Arc::new(AtomicBool::new(false)), waker };
+        let stop = StopHandle { flag: Arc::new(AtomicBool::new(false)), waker, turns: Arc::default() };
         Ok(EventLoop { poll, listener, options, stop, stop_flag: None })
     }
 
@@ -128,6 +135,7 @@ impl EventLoop {
         loop {
             let at_most = if accept_again { ACCEPT_RETRY } else { STOP_CHECK };
             reactor.wait(&mut poll, &mut events, at_most)?;
+            stop.turns.fetch_add(1, Ordering::Relaxed);
             let now = Instant::now();
             if accept_again {
                 accept_again = accept(&mut reactor, &poll, listener.as_ref(), &options, &budget, now);

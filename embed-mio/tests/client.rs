@@ -179,3 +179,37 @@ fn a_peer_that_never_reads_is_dropped_when_its_output_cannot_drain() {
     assert_eq!(ended, Ok(true), "the loop did not end: the stuck connection was kept");
     drop(socket);
 }
+
+/// A call whose responses wait for window (its client reads nothing) waits
+/// for the core's `Writable`, not for the clock: the loop stays asleep. A
+/// timer left in the past would wake it every 1 ms tick.
+#[test]
+fn a_call_waiting_for_window_does_not_wake_the_loop() {
+    use prost::Message;
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    use weir_core::grpc::{CallRequest, Client, ClientConfig};
+    use weir_embed_mio::testing::{ResponseParameters, StreamingOutputCallRequest};
+
+    let (addr, stop) = mio_server(false, 100);
+    let now = Instant::now();
+    let mut client = Client::new(ClientConfig::default(), now);
+    let call =
+        client.start_call(now, CallRequest::new("/grpc.testing.TestService/FullDuplexCall", "test")).unwrap();
+    let params = vec![ResponseParameters { size: 1 << 20, ..Default::default() }; 8];
+    let msg = StreamingOutputCallRequest { response_parameters: params, ..Default::default() };
+    client.send_message(call, msg.encode_to_vec().into()).unwrap();
+    let mut out = Vec::new();
+    while client.poll_transmit(now, &mut out) > 0 {}
+    let mut socket = std::net::TcpStream::connect(addr).unwrap();
+    socket.write_all(&out).unwrap();
+    // The window the client granted fills; then nothing can move.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = stop.turns();
+    std::thread::sleep(Duration::from_millis(500));
+    let woke = stop.turns() - before;
+    // The stop check alone wakes the loop every 100 ms.
+    assert!(woke <= 10, "the loop woke {woke} times in 500 ms with nothing to do");
+    stop.stop();
+    drop(socket);
+}
