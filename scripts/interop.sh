@@ -261,17 +261,23 @@ else
 fi
 stop_server
 
+# peer_client NAME: sets cmd and cases to run NAME's interop client (python,
+# go, grpc-js or weir) against a Weir server.
+peer_client() {
+    case $1 in
+        python) cmd="$PY interop/python/interop_client.py" cases=all ;;
+        go) cmd="$GO_CLIENT" cases="all,$REPEATS" ;;
+        grpc-js) cmd="node $NODE_DIR/client.js" cases="all,$REPEATS" ;;
+        weir) cmd="$CLIENT_BIN --runtime tokio" cases="all,$REPEATS" ;;
+    esac
+}
+
 # --- every gRPC client -> Weir's services mounted in axum -----------------------
 # `interop-server --runtime axum`: Server::into_service as the fallback of an
 # axum Router beside a REST route, served by axum (hyper's HTTP/2), cleartext.
 if start_server "$LOGS/weir-server-axum.log" "$SERVER_BIN" --runtime axum; then
     for peer in python go grpc-js weir; do
-        case $peer in
-            python) cmd="$PY interop/python/interop_client.py" cases=all ;;
-            go) cmd="$GO_CLIENT" cases="all,$REPEATS" ;;
-            grpc-js) cmd="node $NODE_DIR/client.js" cases="all,$REPEATS" ;;
-            weir) cmd="$CLIENT_BIN --runtime tokio" cases="all,$REPEATS" ;;
-        esac
+        peer_client "$peer"
         # shellcheck disable=SC2086
         run_client "$peer client -> weir in axum" axum h2c "$LOGS/$peer-client-weir-axum.log" \
             $cmd --server_host 127.0.0.1 --server_port "$SERVER_PORT" --test_case "$cases" --use_tls=false
@@ -293,12 +299,7 @@ for tr in h2c tls; do
         continue
     fi
     for peer in python go grpc-js weir; do
-        case $peer in
-            python) cmd="$PY interop/python/interop_client.py" cases=all ;;
-            go) cmd="$GO_CLIENT" cases="all,$REPEATS" ;;
-            grpc-js) cmd="node $NODE_DIR/client.js" cases="all,$REPEATS" ;;
-            weir) cmd="$CLIENT_BIN --runtime tokio" cases="all,$REPEATS" ;;
-        esac
+        peer_client "$peer"
         # shellcheck disable=SC2046,SC2086
         run_client "$peer client -> weir in mio" mio "$tr" "$LOGS/$peer-client-mio-$tr.log" \
             $cmd --server_host 127.0.0.1 --server_port "$SERVER_PORT" --test_case "$cases" $(tls_flags "$tr")

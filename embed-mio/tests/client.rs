@@ -138,17 +138,39 @@ fn silent_connections_are_closed_by_the_settings_timeout() {
     }
 }
 
+/// Connects, asks for `mebibytes` one-MiB responses on a FullDuplexCall,
+/// and returns the socket, which the caller never reads.
+fn ask_and_never_read(
+    addr: SocketAddr,
+    config: weir_core::grpc::ClientConfig,
+    mebibytes: usize,
+) -> std::net::TcpStream {
+    use prost::Message;
+    use std::io::Write;
+    use weir_core::grpc::{CallRequest, Client};
+    use weir_embed_mio::testing::{ResponseParameters, StreamingOutputCallRequest};
+    let now = std::time::Instant::now();
+    let mut client = Client::new(config, now);
+    let call =
+        client.start_call(now, CallRequest::new("/grpc.testing.TestService/FullDuplexCall", "test")).unwrap();
+    let params = vec![ResponseParameters { size: 1 << 20, ..Default::default() }; mebibytes];
+    let msg = StreamingOutputCallRequest { response_parameters: params, ..Default::default() };
+    client.send_message(call, msg.encode_to_vec().into()).unwrap();
+    let mut out = Vec::new();
+    while client.poll_transmit(now, &mut out) > 0 {}
+    let mut socket = std::net::TcpStream::connect(addr).unwrap();
+    socket.write_all(&out).unwrap();
+    socket
+}
+
 /// A client that asks for 16 MiB of responses, grants the window for all of
 /// it and never reads its socket: once the server is stopped, its GOAWAY
 /// cannot be written either, and the connection is dropped after the
 /// core's `close_flush_timeout`; the loop ends instead of waiting forever.
 #[test]
 fn a_peer_that_never_reads_is_dropped_when_its_output_cannot_drain() {
-    use prost::Message;
-    use std::io::Write;
-    use std::time::{Duration, Instant};
-    use weir_core::grpc::{CallRequest, Client, ClientConfig};
-    use weir_embed_mio::testing::{ResponseParameters, StreamingOutputCallRequest};
+    use std::time::Duration;
+    use weir_core::grpc::ClientConfig;
 
     let mut options = Options::default();
     options.core.h2.close_flush_timeout = Duration::from_millis(300);
@@ -161,17 +183,7 @@ fn a_peer_that_never_reads_is_dropped_when_its_output_cannot_drain() {
     let mut config = ClientConfig::default();
     config.h2.initial_stream_window = 32 << 20;
     config.h2.initial_connection_window = 32 << 20;
-    let now = Instant::now();
-    let mut client = Client::new(config, now);
-    let call =
-        client.start_call(now, CallRequest::new("/grpc.testing.TestService/FullDuplexCall", "test")).unwrap();
-    let params = vec![ResponseParameters { size: 1 << 20, ..Default::default() }; 16];
-    let msg = StreamingOutputCallRequest { response_parameters: params, ..Default::default() };
-    client.send_message(call, msg.encode_to_vec().into()).unwrap();
-    let mut out = Vec::new();
-    while client.poll_transmit(now, &mut out) > 0 {}
-    let mut socket = std::net::TcpStream::connect(addr).unwrap();
-    socket.write_all(&out).unwrap();
+    let socket = ask_and_never_read(addr, config, 16);
     // The responses fill the socket buffers; then the server's own.
     std::thread::sleep(Duration::from_millis(300));
     stop.stop();
@@ -185,24 +197,11 @@ fn a_peer_that_never_reads_is_dropped_when_its_output_cannot_drain() {
 /// timer left in the past would wake it every 1 ms tick.
 #[test]
 fn a_call_waiting_for_window_does_not_wake_the_loop() {
-    use prost::Message;
-    use std::io::Write;
-    use std::time::{Duration, Instant};
-    use weir_core::grpc::{CallRequest, Client, ClientConfig};
-    use weir_embed_mio::testing::{ResponseParameters, StreamingOutputCallRequest};
+    use std::time::Duration;
+    use weir_core::grpc::ClientConfig;
 
     let (addr, stop) = mio_server(false, 100);
-    let now = Instant::now();
-    let mut client = Client::new(ClientConfig::default(), now);
-    let call =
-        client.start_call(now, CallRequest::new("/grpc.testing.TestService/FullDuplexCall", "test")).unwrap();
-    let params = vec![ResponseParameters { size: 1 << 20, ..Default::default() }; 8];
-    let msg = StreamingOutputCallRequest { response_parameters: params, ..Default::default() };
-    client.send_message(call, msg.encode_to_vec().into()).unwrap();
-    let mut out = Vec::new();
-    while client.poll_transmit(now, &mut out) > 0 {}
-    let mut socket = std::net::TcpStream::connect(addr).unwrap();
-    socket.write_all(&out).unwrap();
+    let socket = ask_and_never_read(addr, ClientConfig::default(), 8);
     // The window the client granted fills; then nothing can move.
     std::thread::sleep(Duration::from_millis(300));
     let before = stop.turns();

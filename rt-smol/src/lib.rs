@@ -185,29 +185,18 @@ impl Net for Smol {
     fn tls_accept(
         &self,
         io: Box<dyn Io>,
-        config: Arc<futures_rustls::rustls::ServerConfig>,
+        config: Arc<tls::rustls::ServerConfig>,
     ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, runtime::TlsInfo)>> {
-        let accept = futures_rustls::TlsAcceptor::from(config).accept(adapter::IoStream::new(io));
-        Box::pin(async move {
-            let stream = accept.await?;
-            let info = runtime::TlsInfo::from_rustls(stream.get_ref().1);
-            Ok((Box::new(FuturesIo(stream)) as Box<dyn Io>, info))
-        })
+        adapter::tls_accept(io, config)
     }
 
     #[cfg(feature = "tls")]
     fn tls_connect(
         &self,
         io: Box<dyn Io>,
-        config: Arc<futures_rustls::rustls::ClientConfig>,
-        server_name: futures_rustls::rustls::pki_types::ServerName<'static>,
+        config: Arc<tls::rustls::ClientConfig>,
+        server_name: tls::rustls::pki_types::ServerName<'static>,
     ) -> BoxFuture<'static, io::Result<(Box<dyn Io>, runtime::TlsInfo)>> {
-        let connect =
-            futures_rustls::TlsConnector::from(config).connect(server_name, adapter::IoStream::new(io));
-        Box::pin(async move {
-            let stream = connect.await?;
-            let info = runtime::TlsInfo::from_rustls(stream.get_ref().1);
-            Ok((Box::new(FuturesIo(stream)) as Box<dyn Io>, info))
-        })
+        adapter::tls_connect(io, config, server_name)
     }
 }

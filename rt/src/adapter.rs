@@ -1,7 +1,8 @@
 //! Runtime-agnostic building blocks for adapters and applications: a
 //! connection seen as a `futures-io` byte stream (what TLS layers wrap), any
 //! `futures-io` byte stream seen as a connection, and a [`Listener`] over any
-//! stream of accepted connections.
+//! stream of accepted connections, and (feature `futures-tls`) TLS
+//! handshakes over any connection.
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -192,4 +193,35 @@ where
     fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
     }
+}
+
+/// The server side of a TLS handshake over any connection (futures-rustls
+/// over [`IoStream`]): an adapter's `Net::tls_accept`.
+#[cfg(feature = "futures-tls")]
+pub fn tls_accept(
+    io: Box<dyn Io>,
+    config: std::sync::Arc<rustls::ServerConfig>,
+) -> BoxFuture<'static, io::Result<(Box<dyn Io>, crate::runtime::TlsInfo)>> {
+    let accept = futures_rustls::TlsAcceptor::from(config).accept(IoStream::new(io));
+    Box::pin(async move {
+        let stream = accept.await?;
+        let info = crate::runtime::TlsInfo::from_rustls(stream.get_ref().1);
+        Ok((Box::new(FuturesIo(stream)) as Box<dyn Io>, info))
+    })
+}
+
+/// The client side of a TLS handshake over any connection (futures-rustls
+/// over [`IoStream`]): an adapter's `Net::tls_connect`.
+#[cfg(feature = "futures-tls")]
+pub fn tls_connect(
+    io: Box<dyn Io>,
+    config: std::sync::Arc<rustls::ClientConfig>,
+    server_name: rustls_pki_types::ServerName<'static>,
+) -> BoxFuture<'static, io::Result<(Box<dyn Io>, crate::runtime::TlsInfo)>> {
+    let connect = futures_rustls::TlsConnector::from(config).connect(server_name, IoStream::new(io));
+    Box::pin(async move {
+        let stream = connect.await?;
+        let info = crate::runtime::TlsInfo::from_rustls(stream.get_ref().1);
+        Ok((Box::new(FuturesIo(stream)) as Box<dyn Io>, info))
+    })
 }
