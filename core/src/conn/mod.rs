@@ -443,6 +443,12 @@ impl Connection {
         self.send_buffered > 0 && self.schedule.is_empty()
     }
 
+    /// DATA payload octets sent so far (what [`Stats::data_sent`] reports,
+    /// without building the whole record).
+    pub fn data_sent(&self) -> u64 {
+        self.stats.data_sent
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         Stats {

@@ -480,6 +480,12 @@ impl Raw {
         }
     }
 
+    /// Every frame the server sends within `wait`.
+    pub fn frames_for(&mut self, wait: Duration) -> Vec<Frame> {
+        let deadline = Instant::now() + wait;
+        std::iter::from_fn(|| self.next_frame_until(deadline)).collect()
+    }
+
     /// Reads until the server sends GOAWAY (returned) or `wait` passes.
     pub fn wait_goaway(&mut self, wait: Duration) -> Option<GoAway> {
         let deadline = Instant::now() + wait;

@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use weir_core::ErrorCode;
+use weir_core::frame::Frame;
 use weir_core::grpc::Compressors;
 use weir_tokio::server::{DEFAULT_CONNECTION_BUDGET, DEFAULT_SERVER_BUDGET};
 
@@ -156,6 +157,65 @@ fn zero_window_streams_on_four_connections_stay_within_the_budget() {
     assert!(bound < CONNS * CALLS as usize * (1 << 20), "far below what the calls could queue");
     meter.assert_below(bound, "zero-window streams on 4 connections");
     drop(conns);
+    server.assert_still_serving();
+}
+
+/// A client that reads, only slower than the handlers write, is not holding
+/// the connection's memory: its full connection gets backpressure, and new
+/// calls on it are served however long the responses have waited for window
+/// in all. The stall that leads to refusals is counted from the last DATA
+/// sent (the bug: from the first moment every response waited, so after
+/// 500 ms any slow reader, a gRPC-Go client with small windows among them,
+/// got RESOURCE_EXHAUSTED for every new call).
+#[test]
+fn a_slow_steady_reader_is_served_new_calls() {
+    let _serial = serial();
+    let server = TestServer::start(|s| s.connection_memory_budget(256 << 10));
+    let mut raw = Raw::open(server.addr, &[(frames::setting::INITIAL_WINDOW_SIZE, 16 << 10)]);
+    const STREAMS: u32 = 4;
+    let req = grpc_message(&streaming_request(4096, 16 << 10));
+    let mut calls = Vec::new();
+    for i in 0..STREAMS {
+        calls.extend(request(1 + 2 * i, path::SERVER_STREAM, false));
+        calls.extend(frames::data(1 + 2 * i, true, &req));
+    }
+    assert!(raw.send(&calls));
+    let started = Instant::now();
+    let (mut received, mut opened, mut next) = (0usize, Vec::new(), 1 + 2 * STREAMS);
+    let mut refused = Vec::new();
+    // Three times the stall the server tolerates, reading 8 KiB every 50 ms.
+    while started.elapsed() < Duration::from_millis(1500) {
+        for f in raw.frames_for(Duration::from_millis(50)) {
+            match f {
+                Frame::Data(d) => received += d.data.len(),
+                Frame::Headers(h) => {
+                    let id = h.stream_id.0;
+                    let fields = raw.decode_block(&h.fragment);
+                    let status = fields.iter().find(|(n, _)| &n[..] == b"grpc-status");
+                    if let Some((_, v)) = status
+                        && &v[..] == b"8"
+                    {
+                        refused.push(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut grant = frames::window_update(0, 8 << 10);
+        for i in 0..STREAMS {
+            grant.extend(frames::window_update(1 + 2 * i, 8 << 10));
+        }
+        assert!(raw.send(&grant));
+        if opened.len() < started.elapsed().as_millis() as usize / 250 {
+            assert!(raw.send(&request(next, path::HOLD, false)));
+            opened.push(next);
+            next += 2;
+        }
+    }
+    assert!(received > 16 << 10, "the responses moved ({received} octets)");
+    assert!(opened.len() >= 5, "calls opened while the reader was slow: {opened:?}");
+    assert!(refused.is_empty(), "calls {refused:?} of {opened:?} refused on a connection that reads");
+    assert!(raw.goaway.is_none() && raw.resets.is_empty(), "{:?} {:?}", raw.goaway, raw.resets);
     server.assert_still_serving();
 }
 

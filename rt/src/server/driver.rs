@@ -153,8 +153,10 @@ pub(crate) struct ServerDriver<R: Runtime> {
     /// A reused buffer for request messages on their way to a call.
     batch: VecDeque<(Bytes, bool)>,
     /// Since when every response waiting in the core has been held back by
-    /// the client's flow-control windows.
-    blocked_since: Option<std::time::Instant>,
+    /// the client's flow-control windows with no DATA sent (the count of
+    /// DATA octets sent then): a client that reads, however slowly, moves
+    /// the count and is not stalled.
+    blocked_since: Option<(std::time::Instant, u64)>,
     /// Requests the fallback service serves, by stream.
     #[cfg(feature = "tower")]
     fallbacks: IdMap<CallId, super::h2_fallback::H2Fallback>,
@@ -441,7 +443,7 @@ impl<R: Runtime> ServerDriver<R> {
         }
         // A client that reads, only slower than handlers write, gets
         // backpressure; one whose windows stay shut is holding the memory.
-        self.blocked_since.is_some_and(|t| now.saturating_duration_since(t) >= PEER_STALL) || {
+        self.blocked_since.is_some_and(|(t, _)| now.saturating_duration_since(t) >= PEER_STALL) || {
             // Summed only now (a full connection), not counted per message.
             let inbound: usize = self.calls.values().map(|e| e.shared.queued_bytes()).sum();
             inbound >= self.ctx.connection_budget / 2
@@ -948,11 +950,12 @@ impl<R: Runtime> Future for ServerDriver<R> {
             progress |= this.transport.poll_write(cx, &mut this.core);
             progress |= this.dispatch_events(cx);
             this.budget.set_core_send(this.core.h2().send_buffered_total());
-            match this.core.h2().send_blocked() {
-                false => this.blocked_since = None,
-                true if this.blocked_since.is_none() => this.blocked_since = Some(this.rt.now()),
-                true => {}
-            }
+            let h2 = this.core.h2();
+            this.blocked_since = match (h2.send_blocked(), this.blocked_since) {
+                (false, _) => None,
+                (true, Some((t, sent))) if sent == h2.data_sent() => Some((t, sent)),
+                (true, _) => Some((this.rt.now(), h2.data_sent())),
+            };
             progress |= this.pump_starved(cx);
             #[cfg(feature = "tower")]
             {
