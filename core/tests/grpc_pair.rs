@@ -651,3 +651,46 @@ fn checked_batches_keep_their_limits() {
     client_events(&mut p);
     assert_eq!(client_recv_all(&mut p, call).0, vec![ok.clone(), ok], "only the good batch was sent");
 }
+
+/// A finished call's messages taken out of the connection (`take_rest`):
+/// the same messages in the same order as taking them one by one, the
+/// connection forgets the call and its receive hold, and a single message
+/// or a compressed one is left to `recv_messages`.
+#[test]
+fn a_finished_calls_rest_leaves_the_connection() {
+    let mut p = pair(9);
+    let call = p.client.start_call(p.now, req("/s/Stream")).unwrap();
+    p.client.send_last_message(call, Bytes::from_static(b"go")).unwrap();
+    p.drive();
+    server_events(&mut p);
+    server_recv_all(&mut p, call);
+    assert!(p.client.take_rest(call).is_none(), "not finished yet");
+    for i in 0..300u32 {
+        p.server.send_message(call, Bytes::from(vec![i as u8; i as usize % 70])).unwrap();
+    }
+    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
+    p.drive();
+    assert_eq!(finished(&client_events(&mut p), call).unwrap().0.code, Code::Ok);
+    let mut rest = p.client.take_rest(call).expect("300 messages held");
+    let payload: u64 = (0..300u64).map(|i| i % 70).sum();
+    assert_eq!(rest.size(), (300, payload));
+    assert_eq!(p.client.h2().stats().recv_buffered, 0);
+    assert!(matches!(p.client.recv_message(call), Err(_) | Ok(RecvMessage::End)), "the call is forgotten");
+    for i in 0..300u32 {
+        assert_eq!(rest.next_message(), Some(Bytes::from(vec![i as u8; i as usize % 70])), "message {i}");
+    }
+    assert_eq!(rest.next_message(), None);
+
+    // One message (a unary response) stays with the connection.
+    let call = p.client.start_call(p.now, req("/s/Stream")).unwrap();
+    p.client.send_last_message(call, Bytes::from_static(b"go")).unwrap();
+    p.drive();
+    server_events(&mut p);
+    server_recv_all(&mut p, call);
+    p.server.send_message(call, Bytes::from_static(b"one")).unwrap();
+    p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
+    p.drive();
+    client_events(&mut p);
+    assert!(p.client.take_rest(call).is_none(), "one message is taken as before");
+    assert_eq!(client_recv_all(&mut p, call), (vec![Bytes::from_static(b"one")], true));
+}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use weir_core::grpc::{Metadata, Status};
+use weir_core::grpc::{Metadata, Rest, Status};
 
 use crate::budget::ConnBudget;
 use crate::trace::CallObserver;
@@ -54,6 +54,10 @@ struct State {
     handed: usize,
     /// The driver stopped pulling because the queue was full.
     core_has_more: bool,
+    /// Client: the messages the finished call still held, after `messages`
+    /// (cut from the received octets as the application takes them); their
+    /// cost is in `queued_bytes` until the application takes them.
+    rest: Option<(Rest, usize)>,
     /// The message stream ended: `Ok` after the peer's last message, `Err`
     /// when the call failed.
     end: Option<Result<(), Status>>,
@@ -159,6 +163,28 @@ impl CallShared {
             } else {
                 s.messages.append(batch);
             }
+            s.recv_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Client: hands over what the finished call still held, after the
+    /// messages queued (reported to `obs` at once, as the call is over).
+    pub fn deliver_rest(&self, rest: Rest, obs: Option<&mut CallObserver>) {
+        let (messages, payload) = rest.size();
+        if let Some(obs) = obs {
+            obs.received_many(messages, payload);
+        }
+        let cost = rest.held() + messages as usize * MESSAGE_COST;
+        if let Some(b) = &self.budget {
+            b.charge_inbound(cost);
+        }
+        let waker = {
+            let mut s = self.lock();
+            s.queued_bytes += cost;
+            s.rest = Some((rest, cost));
             s.recv_waker.take()
         };
         if let Some(w) = waker {
@@ -311,6 +337,17 @@ impl CallShared {
             }
             return Popped { item: Poll::Ready(Some(Ok(m))), pull };
         }
+        if let Some((rest, cost)) = &mut s.rest {
+            if let Some(m) = rest.next_message() {
+                return Popped { item: Poll::Ready(Some(Ok((m, false)))), pull: false };
+            }
+            let cost = *cost;
+            s.rest = None;
+            s.queued_bytes -= cost;
+            if let Some(b) = &self.budget {
+                b.release_inbound(cost);
+            }
+        }
         match &s.end {
             Some(Ok(())) => Popped { item: Poll::Ready(None), pull: false },
             Some(Err(status)) => Popped { item: Poll::Ready(Some(Err(status.clone()))), pull: false },
@@ -329,7 +366,12 @@ impl CallShared {
     /// call's failure once nothing is queued. The previous batch's cost
     /// leaves the budget now; this one's stays counted until the next call
     /// (or [`CallShared::release_handed`]).
-    pub fn poll_batch(&self, cx: &mut Context<'_>, out: &mut VecDeque<(Bytes, bool)>) -> Popped<()> {
+    pub fn poll_batch(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<(Bytes, bool)>,
+        rest: &mut Option<Rest>,
+    ) -> Popped<()> {
         let mut s = self.lock();
         let done = std::mem::take(&mut s.handed);
         if let Some(b) = &self.budget {
@@ -340,7 +382,15 @@ impl CallShared {
         let pull = std::mem::take(&mut s.core_has_more);
         if !s.messages.is_empty() {
             std::mem::swap(&mut s.messages, out);
-            s.handed = std::mem::take(&mut s.queued_bytes);
+            let rest_cost = s.rest.as_ref().map_or(0, |r| r.1);
+            s.handed = s.queued_bytes - rest_cost;
+            s.queued_bytes = rest_cost;
+            return Popped { item: Poll::Ready(Some(Ok(()))), pull };
+        }
+        if let Some((r, cost)) = s.rest.take() {
+            *rest = Some(r);
+            s.queued_bytes -= cost;
+            s.handed = cost;
             return Popped { item: Poll::Ready(Some(Ok(()))), pull };
         }
         let item = match &s.end {
@@ -523,7 +573,7 @@ mod tests {
         assert_eq!(budget.used(), cost);
         assert!(c.set_core_has_more(), "the queue holds messages");
         let mut taken = VecDeque::new();
-        let p = c.poll_batch(&mut cx, &mut taken);
+        let p = c.poll_batch(&mut cx, &mut taken, &mut None);
         assert!(matches!(p.item, Poll::Ready(Some(Ok(())))));
         assert!(p.pull, "the queue is empty again: the driver may refill it");
         assert_eq!(taken.len(), 3, "one lock for the whole batch");
@@ -532,18 +582,18 @@ mod tests {
         assert_eq!(budget.used(), cost, "and stays in the budget");
         taken.clear();
         assert!(!c.set_core_has_more(), "the application took the queue: the driver goes on itself");
-        assert!(c.poll_batch(&mut cx, &mut taken).item.is_pending());
+        assert!(c.poll_batch(&mut cx, &mut taken, &mut None).item.is_pending());
         assert_eq!(budget.used(), 0, "given back when the application came back");
         let mut more = VecDeque::from([(Bytes::from_static(b"x"), true)]);
         c.deliver(&mut more, None, true);
-        let p = c.poll_batch(&mut cx, &mut taken);
+        let p = c.poll_batch(&mut cx, &mut taken, &mut None);
         assert!(p.item.is_ready());
         assert!(p.pull, "more left in the core, told with the batch: asked for at once");
         c.release_handed();
         assert_eq!(budget.used(), 0, "a stream that lets go gives its batch back");
         taken.clear();
         c.end_messages(Err(Status::new(Code::Aborted, "stop")));
-        assert!(matches!(c.poll_batch(&mut cx, &mut taken).item, Poll::Ready(Some(Err(_)))));
+        assert!(matches!(c.poll_batch(&mut cx, &mut taken, &mut None).item, Poll::Ready(Some(Err(_)))));
         assert_eq!(server.used(), 0);
     }
 

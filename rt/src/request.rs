@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use weir_core::grpc::{BatchCheck, Metadata, Status};
+use weir_core::grpc::{BatchCheck, Metadata, Rest, Status};
 
 use crate::call::CallShared;
 pub use crate::extensions::Extensions;
@@ -462,6 +462,9 @@ pub struct Streaming<T> {
     call: Arc<CallShared>,
     /// The batch taken from the call's queue, worked through without locks.
     batch: VecDeque<(Bytes, bool)>,
+    /// Client: what the finished call still held, worked through after
+    /// `batch` (each message cut from the received octets as it is taken).
+    rest: Option<Rest>,
     /// This stream holds the batch last taken (and gives its cost back to
     /// the budget when dropped).
     holds_batch: bool,
@@ -486,6 +489,7 @@ impl<T> Streaming<T> {
         Streaming {
             call,
             batch: VecDeque::new(),
+            rest: None,
             holds_batch: true,
             link,
             decode,
@@ -516,6 +520,7 @@ impl<T> Streaming<T> {
         Streaming {
             call: self.call.clone(),
             batch: std::mem::take(&mut self.batch),
+            rest: self.rest.take(),
             holds_batch: true,
             link: self.link.clone(),
             decode,
@@ -546,7 +551,14 @@ impl<T> Streaming<T> {
             self.last_compressed = compressed;
             return Poll::Ready((self.decode)(bytes).map(Some));
         }
-        let popped = self.call.poll_batch(cx, &mut self.batch);
+        if let Some(rest) = &mut self.rest {
+            if let Some(bytes) = rest.next_message() {
+                self.last_compressed = false;
+                return Poll::Ready((self.decode)(bytes).map(Some));
+            }
+            self.rest = None;
+        }
+        let popped = self.call.poll_batch(cx, &mut self.batch, &mut self.rest);
         if popped.pull {
             self.link.pull();
         }

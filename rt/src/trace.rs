@@ -175,6 +175,12 @@ impl CallObserver {
         self.received.1 += len as u64;
     }
 
+    /// `messages` messages of `bytes` bytes in all were received.
+    pub fn received_many(&mut self, messages: u64, bytes: u64) {
+        self.received.0 += messages;
+        self.received.1 += bytes;
+    }
+
     /// The call ended with `code` (`message` is the status message);
     /// `wire`: what its messages took on the wire.
     pub fn end(self, code: Code, message: &str, wire: WireBytes, now: Instant) {

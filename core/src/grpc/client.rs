@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::BatchCheck;
 use super::calls::{Call, Calls, MessageConfig, Report, WireBytes, push_call_fields, recv_methods};
-use super::inbound::{Received, RecvBatch, RecvMessage, Room};
+use super::inbound::{Received, RecvBatch, RecvMessage, Rest, Room};
 use super::metadata::Metadata;
 use super::status::{Code, Status};
 use super::timeout::format_timeout;
@@ -329,6 +329,17 @@ impl Client {
     }
 
     recv_methods!();
+
+    /// A finished call's messages not yet taken, out of the connection (which
+    /// forgets the call): they are cut from the received octets as they are
+    /// taken from the [`Rest`], instead of being queued first. `None` when
+    /// the call is not finished, holds fewer than two messages, or holds a
+    /// compressed one (take those with [`Client::recv_messages`]).
+    pub fn take_rest(&mut self, call: CallId) -> Option<Rest> {
+        let rest = self.calls.take_rest(call)?;
+        self.wake_starved();
+        Some(rest)
+    }
 
     /// After taking messages: forgets a finished and drained call, or fails
     /// one whose response stream broke.

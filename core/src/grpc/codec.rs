@@ -59,6 +59,11 @@ pub struct MessageDecoder {
     /// message boundary: the payload octets of every message, taken or
     /// not (0 before; never below `decoded`).
     whole_total: u64,
+    /// Messages returned so far.
+    taken: u64,
+    /// What [`MessageDecoder::check_whole`] found: messages returned or
+    /// held (`taken` included), and whether any held one is compressed.
+    whole_messages: Option<(u64, bool)>,
 }
 
 impl MessageDecoder {
@@ -71,6 +76,8 @@ impl MessageDecoder {
             pending: None,
             decoded: 0,
             whole_total: 0,
+            taken: 0,
+            whole_messages: None,
         }
     }
 
@@ -82,6 +89,8 @@ impl MessageDecoder {
         self.pending = None;
         self.decoded = 0;
         self.whole_total = 0;
+        self.taken = 0;
+        self.whole_messages = None;
     }
 
     /// Payload octets of every message returned so far, as they arrived
@@ -119,6 +128,7 @@ impl MessageDecoder {
             }
             chunk.advance(PREFIX_LEN);
             self.decoded += len as u64;
+            self.taken += 1;
             return Ok(Some(RawMessage { compressed, data: chunk }));
         }
         self.push(chunk);
@@ -169,6 +179,7 @@ impl MessageDecoder {
                 }
                 self.buffered -= PREFIX_LEN + len;
                 self.decoded += len as u64;
+                self.taken += 1;
                 return Ok(Some(RawMessage { compressed, data }));
             }
         }
@@ -197,6 +208,7 @@ impl MessageDecoder {
         }
         self.pending = None;
         self.decoded += len as u64;
+        self.taken += 1;
         Ok(Some(RawMessage { compressed, data: self.take(len) }))
     }
 
@@ -209,6 +221,8 @@ impl MessageDecoder {
         // Body octets of the message under way, then of each one found.
         let mut body = self.pending.map_or(0, |(_, len)| len);
         total += body as u64;
+        let mut messages = self.taken + u64::from(self.pending.is_some());
+        let mut compressed = self.pending.is_some_and(|(c, _)| c);
         let mut prefix = [0u8; PREFIX_LEN];
         let mut have = 0;
         for chunk in &self.chunks {
@@ -220,10 +234,20 @@ impl MessageDecoder {
                     at += n;
                     continue;
                 }
-                let n = (PREFIX_LEN - have).min(chunk.len() - at);
-                prefix[have..have + n].copy_from_slice(&chunk[at..at + n]);
-                have += n;
-                at += n;
+                // The usual case: the whole prefix in this chunk, read at
+                // a fixed size (a copy of variable length is a libc call).
+                if have == 0
+                    && let Some(p) = chunk.get(at..).and_then(|c| c.first_chunk::<PREFIX_LEN>())
+                {
+                    prefix = *p;
+                    have = PREFIX_LEN;
+                    at += PREFIX_LEN;
+                } else {
+                    let n = (PREFIX_LEN - have).min(chunk.len() - at);
+                    prefix[have..have + n].copy_from_slice(&chunk[at..at + n]);
+                    have += n;
+                    at += n;
+                }
                 if have == PREFIX_LEN {
                     have = 0;
                     if prefix[0] > 1 {
@@ -234,6 +258,8 @@ impl MessageDecoder {
                         return Err(DecodeError::TooLarge { len: body, max: self.max_len });
                     }
                     total += body as u64;
+                    messages += 1;
+                    compressed |= prefix[0] == 1;
                 }
             }
         }
@@ -241,7 +267,16 @@ impl MessageDecoder {
             return Err(DecodeError::Truncated);
         }
         self.whole_total = total;
+        self.whole_messages = Some((messages, compressed));
         Ok(())
+    }
+
+    /// After [`MessageDecoder::check_whole`]: the messages held and not yet
+    /// returned, their payload octets, and whether any of them is
+    /// compressed (`None` before the check).
+    pub fn whole_rest(&self) -> Option<(u64, u64, bool)> {
+        let (messages, compressed) = self.whole_messages?;
+        Some((messages - self.taken, self.whole_total - self.decoded, compressed))
     }
 
     /// Checks what is left when the stream ends.
@@ -321,18 +356,24 @@ mod tests {
             for take_first in [false, true] {
                 let mut d = MessageDecoder::new(1024);
                 d.push(Bytes::copy_from_slice(&wire[..cut]));
-                if take_first {
-                    let _ = d.next_message().unwrap();
-                }
+                assert_eq!(d.whole_rest(), None, "nothing known before the check");
+                let first = match take_first {
+                    true => d.next_message().unwrap().map_or(0, |m| m.data.len() as u64 + 1),
+                    false => 0,
+                };
                 d.push(Bytes::copy_from_slice(&wire[cut..]));
                 assert_eq!(d.check_whole(), Ok(()), "cut {cut}");
                 assert_eq!(d.decoded(), total, "every message counted once the end is known");
+                let (took, took_len) = (u64::from(first > 0), first.saturating_sub(1));
+                let rest = Some((4 - took, total - took_len, false));
+                assert_eq!(d.whole_rest(), rest, "cut {cut}: what is held and not taken");
                 let mut got = 0;
                 while d.next_message().unwrap().is_some() {
                     got += 1;
                 }
                 assert!(got >= 3 && d.finish().is_ok(), "cut {cut}: the messages are still there");
                 assert_eq!(d.decoded(), total);
+                assert_eq!(d.whole_rest(), Some((0, 0, false)), "cut {cut}: all taken");
             }
             // Cut short: a truncated stream.
             if cut < wire.len() {
@@ -342,6 +383,12 @@ mod tests {
                 assert_eq!(d.check_whole().is_ok(), whole, "cut {cut}");
             }
         }
+        let mut compressed = framed(&[b"x", b"yz"]);
+        compressed[6] = 1;
+        let mut d = MessageDecoder::new(1024);
+        d.push(Bytes::from(compressed));
+        assert_eq!(d.check_whole(), Ok(()));
+        assert_eq!(d.whole_rest(), Some((2, 3, true)), "a compressed message is told");
         let mut flagged = framed(&[b"x"]);
         flagged[0] = 2;
         let mut d = MessageDecoder::new(1024);

@@ -46,6 +46,40 @@ pub enum RecvBatch {
 /// Messages taken from a call in one batch, each with its compressed flag.
 pub type Received = VecDeque<(Bytes, bool)>;
 
+/// The messages a finished call still held when the client took them out
+/// of its connection ([`super::Client::take_rest`]): checked whole when the
+/// trailers came, and cut from the received octets one at a time as they
+/// are taken, by whoever holds them (no queue of messages in between).
+#[derive(Debug)]
+pub struct Rest {
+    inbound: Inbound,
+    messages: u64,
+    payload: u64,
+}
+
+impl Rest {
+    /// Octets held (payloads and prefixes).
+    pub fn held(&self) -> usize {
+        self.inbound.held()
+    }
+
+    /// Messages held when taken out, and their payload octets.
+    pub fn size(&self) -> (u64, u64) {
+        (self.messages, self.payload)
+    }
+
+    /// The next message (a rest holds uncompressed messages only); `None`
+    /// after the last.
+    pub fn next_message(&mut self) -> Option<Bytes> {
+        if let Some(m) = self.inbound.ready.pop_front() {
+            self.inbound.ready_bytes -= m.data.len();
+            return Some(m.data);
+        }
+        // Checked whole: no error is left to find.
+        self.inbound.decoder.next_message().ok().flatten().map(|m| m.data)
+    }
+}
+
 /// Received bytes held by the calls of one connection, and the limit.
 #[derive(Debug)]
 pub(crate) struct RecvHold {
@@ -493,6 +527,23 @@ impl Inbound {
         }
         self.track_partial(seq);
         Ok(Pumped::Ready)
+    }
+
+    /// A finished call's receive state, as a [`Rest`]: when its messages
+    /// were checked whole, none is compressed (those are opened by the
+    /// connection's owner, as they are taken) and at least two are held
+    /// (one, a unary response, is cheaper taken at once).
+    pub fn into_rest(self) -> Result<Rest, Self> {
+        let ready = self.ready.len() as u64;
+        match self.decoder.whole_rest() {
+            Some((held, payload, false))
+                if held + ready > 1 && self.text.is_none() && self.ready.iter().all(|m| !m.compressed) =>
+            {
+                let payload = payload + self.ready_bytes as u64;
+                Ok(Rest { inbound: self, messages: held + ready, payload })
+            }
+            _ => Err(self),
+        }
     }
 
     /// True when no message, whole or partial, is held.

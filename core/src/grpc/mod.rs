@@ -24,7 +24,7 @@ pub use client::{
     CallRequest, Client, ClientConfig, ClientEvent, DEFAULT_CLIENT_MAX_FRAME_SIZE, UNPROCESSED,
 };
 pub use compression::{Compression, CompressionError, Compressors};
-pub use inbound::{Received, RecvBatch, RecvMessage, Room};
+pub use inbound::{Received, RecvBatch, RecvMessage, Rest, Room};
 pub use metadata::{Metadata, MetadataError};
 pub use server::{CallStart, Server, ServerConfig, ServerEvent};
 pub use status::{Code, Status};

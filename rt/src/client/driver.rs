@@ -516,7 +516,17 @@ impl<R: Runtime> ClientDriver<R> {
                 }
                 ClientEvent::Message { call } => self.pump(call, false),
                 ClientEvent::Finished { call, status, trailers, wire } => {
-                    self.pump(call, true);
+                    // What the call still holds goes over as it lies: cut into
+                    // messages as the application takes them. Compressed ones
+                    // are opened here, all at once.
+                    match self.core.take_rest(call) {
+                        Some(rest) => {
+                            if let Some(e) = self.calls.get_mut(&call) {
+                                e.shared.deliver_rest(rest, e.obs.as_deref_mut());
+                            }
+                        }
+                        None => self.pump(call, true),
+                    }
                     self.finish(call, status, trailers, wire);
                     self.start_waiting();
                 }
