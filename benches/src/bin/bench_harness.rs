@@ -1,8 +1,8 @@
-//! `bench-harness [--seconds N] [--out BENCHMARKS.md] [--only grpc-web|axum]`: the
+//! `bench-harness [--seconds N] [--out BENCHMARKS.md] [--only grpc-web|axum|small|latency]`: the
 //! end-to-end comparison behind `benches/run.sh`. Runs every scenario against
 //! Weir's and tonic's bench servers in the same run, on one and on two server
 //! threads, and writes BENCHMARKS.md (method, commands, machine, table of
-//! ratios). `--only grpc-web` (or `axum`) runs only those rows and prints them
+//! ratios). `--only grpc-web` (or `axum`, `small`, `latency`) runs only those rows and prints them
 //! without writing the file.
 //! Expects `bench-server`, `bench-client` and `mem-probe` next to itself and
 //! `h2load` on PATH.
@@ -693,7 +693,15 @@ fn main() -> Result<(), String> {
             println!("{}", table(&axum_rows(&ctx)?));
             return Ok(());
         }
-        other => return Err(format!("unknown --only {other} (grpc-web|axum)")),
+        "small" => {
+            println!("{}", table(&small_message_rows(&ctx)?));
+            return Ok(());
+        }
+        "latency" => {
+            println!("{}", table(&many_streams_latency_rows(&ctx)?));
+            return Ok(());
+        }
+        other => return Err(format!("unknown --only {other} (grpc-web|axum|small|latency)")),
     }
 
     let mut rows = Vec::new();
