@@ -165,6 +165,8 @@ fn many_streams_latency_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
     const RUNS: usize = 3;
     let load = Load { connections: 1, streams: 1000, seconds: ctx.seconds };
     let mut p50: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut mean: HashMap<&str, Vec<f64>> = HashMap::new();
+    let mut p99: HashMap<&str, Vec<f64>> = HashMap::new();
     let mut rps: HashMap<&str, Vec<f64>> = HashMap::new();
     for run in 0..RUNS {
         for stack in STACKS {
@@ -178,8 +180,13 @@ fn many_streams_latency_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
                     o.failed, o.succeeded
                 ));
             }
-            eprintln!("   -m 1000 run {run}, {stack}: {:.0} req/s p50 {} µs", o.rps, o.p50_us);
+            eprintln!(
+                "   -m 1000 run {run}, {stack}: {:.0} req/s p50 {} µs mean {} µs p99 {} µs",
+                o.rps, o.p50_us, o.mean_us, o.p99_us
+            );
             p50.entry(stack).or_default().push(o.p50_us as f64);
+            mean.entry(stack).or_default().push(o.mean_us as f64);
+            p99.entry(stack).or_default().push(o.p99_us as f64);
             rps.entry(stack).or_default().push(o.rps);
         }
     }
@@ -187,6 +194,8 @@ fn many_streams_latency_rows(ctx: &Ctx) -> Result<Vec<Row>, String> {
     Ok(vec![
         median_row(scenario, "req/s (median of 3)", &mut rps, Better::Higher)?,
         median_row(scenario, "p50 latency µs (median of 3)", &mut p50, Better::Lower)?,
+        median_row(scenario, "mean latency µs (median of 3)", &mut mean, Better::Lower)?,
+        median_row(scenario, "p99 latency µs (median of 3)", &mut p99, Better::Lower)?,
     ])
 }
 
@@ -622,7 +631,11 @@ the kernel's autotuning. Two extra 1 MiB streaming rows give both stacks the sam
 setting (`bench-server --send-buffer BYTES`).\n\
 - Many streams: `h2load -c 1 -m 1000` also runs three times alternating the \
 stacks (a fresh server each time, one thread); its rows give the median of the \
-three, because one run's p50 moves by a quarter on a shared machine.\n\
+three, because one run's p50 moves by a quarter on a shared machine. h2load keeps \
+1,000 calls in flight, so the mean latency is 1,000 over the request rate (Little's \
+law) whatever the server does; a server can bring its p50 below that mean only by \
+making other calls wait longer (tonic's p99 is far above its mean for that reason). \
+Read the p50 row with the mean and p99 rows.\n\
 - Metrics: `h2load -c 10 -m 10` runs three times alternating Weir without metrics, \
 Weir with gRFC A66's metrics through the OpenTelemetry SDK (`bench-server --metrics on`: \
 weir-otel's `GrpcMetrics` into an SDK meter provider read by the Prometheus exporter), \
