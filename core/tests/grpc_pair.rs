@@ -96,14 +96,20 @@ fn unary_call() {
     assert_eq!(p.server.active_calls(), 0);
 }
 
-#[test]
-fn server_streaming_call() {
-    let mut p = pair(2);
+/// A server-streaming call whose request the server has read.
+fn streaming_call(p: &mut GrpcPair) -> CallId {
     let call = p.client.start_call(p.now, req("/s/Stream")).unwrap();
     p.client.send_last_message(call, Bytes::from_static(b"go")).unwrap();
     p.drive();
-    server_events(&mut p);
-    server_recv_all(&mut p, call);
+    server_events(p);
+    server_recv_all(p, call);
+    call
+}
+
+#[test]
+fn server_streaming_call() {
+    let mut p = pair(2);
+    let call = streaming_call(&mut p);
     for i in 0..100u32 {
         p.server.send_message(call, Bytes::from(i.to_be_bytes().to_vec())).unwrap();
     }
@@ -659,11 +665,7 @@ fn checked_batches_keep_their_limits() {
 #[test]
 fn a_finished_calls_rest_leaves_the_connection() {
     let mut p = pair(9);
-    let call = p.client.start_call(p.now, req("/s/Stream")).unwrap();
-    p.client.send_last_message(call, Bytes::from_static(b"go")).unwrap();
-    p.drive();
-    server_events(&mut p);
-    server_recv_all(&mut p, call);
+    let call = streaming_call(&mut p);
     assert!(p.client.take_rest(call).is_none(), "not finished yet");
     for i in 0..300u32 {
         p.server.send_message(call, Bytes::from(vec![i as u8; i as usize % 70])).unwrap();
@@ -682,11 +684,7 @@ fn a_finished_calls_rest_leaves_the_connection() {
     assert_eq!(rest.next_message(), None);
 
     // One message (a unary response) stays with the connection.
-    let call = p.client.start_call(p.now, req("/s/Stream")).unwrap();
-    p.client.send_last_message(call, Bytes::from_static(b"go")).unwrap();
-    p.drive();
-    server_events(&mut p);
-    server_recv_all(&mut p, call);
+    let call = streaming_call(&mut p);
     p.server.send_message(call, Bytes::from_static(b"one")).unwrap();
     p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
     p.drive();

@@ -696,25 +696,17 @@ fn main() -> Result<(), String> {
     std::fs::write(&body, SAY_HELLO_BODY).map_err(|e| e.to_string())?;
     let ctx = Ctx { bins, work, body, seconds };
 
-    match args.get("only", "") {
-        "" => {}
-        "grpc-web" => {
-            println!("{}", table(&grpc_web_rows(&ctx)?));
-            return Ok(());
-        }
-        "axum" => {
-            println!("{}", table(&axum_rows(&ctx)?));
-            return Ok(());
-        }
-        "small" => {
-            println!("{}", table(&small_message_rows(&ctx)?));
-            return Ok(());
-        }
-        "latency" => {
-            println!("{}", table(&many_streams_latency_rows(&ctx)?));
-            return Ok(());
-        }
+    let only = match args.get("only", "") {
+        "" => None,
+        "grpc-web" => Some(grpc_web_rows(&ctx)?),
+        "axum" => Some(axum_rows(&ctx)?),
+        "small" => Some(small_message_rows(&ctx)?),
+        "latency" => Some(many_streams_latency_rows(&ctx)?),
         other => return Err(format!("unknown --only {other} (grpc-web|axum|small|latency)")),
+    };
+    if let Some(rows) = only {
+        println!("{}", table(&rows));
+        return Ok(());
     }
 
     let mut rows = Vec::new();
