@@ -212,25 +212,18 @@ impl<S, E> Calls<S, E> {
     /// Drops a call's record, its deadline and what it held; its receive
     /// state is kept for reuse. False when there was no such call.
     /// Removes a finished call whose receive state becomes a [`Rest`]
-    /// (see [`Inbound::into_rest`]); the call stays when it cannot.
+    /// (see [`Inbound::rest_size`]); the call stays when it cannot.
     pub fn take_rest(&mut self, call: CallId) -> Option<Rest> {
         let c = self.map.get_mut(&call.0)?;
         if !c.finished || self.h2.recv_buffered(call.0) > 0 {
             return None;
         }
-        let inbound = std::mem::replace(&mut c.inbound, Inbound::new(0, None));
-        match inbound.into_rest() {
-            Ok(rest) => {
-                // `remove` releases what the placeholder holds (nothing).
-                self.remove(call);
-                self.hold.adjust(rest.held(), 0);
-                Some(rest)
-            }
-            Err(inbound) => {
-                c.inbound = inbound;
-                None
-            }
-        }
+        let size = c.inbound.rest_size()?;
+        let rest = std::mem::replace(&mut c.inbound, Inbound::new(0, None)).into_rest(size);
+        // `remove` releases what the placeholder holds (nothing).
+        self.remove(call);
+        self.hold.adjust(rest.held(), 0);
+        Some(rest)
     }
 
     pub fn remove(&mut self, call: CallId) -> bool {

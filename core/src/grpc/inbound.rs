@@ -529,21 +529,26 @@ impl Inbound {
         Ok(Pumped::Ready)
     }
 
-    /// A finished call's receive state, as a [`Rest`]: when its messages
-    /// were checked whole, none is compressed (those are opened by the
-    /// connection's owner, as they are taken) and at least two are held
-    /// (one, a unary response, is cheaper taken at once).
-    pub fn into_rest(self) -> Result<Rest, Self> {
+    /// What a finished call's receive state holds, when it can become a
+    /// [`Rest`] ([`Inbound::into_rest`]): its messages were checked whole,
+    /// none is compressed (those are opened by the connection's owner, as
+    /// they are taken) and at least two are held (one, a unary response, is
+    /// cheaper taken at once). Messages and payload octets.
+    pub fn rest_size(&self) -> Option<(u64, u64)> {
         let ready = self.ready.len() as u64;
         match self.decoder.whole_rest() {
             Some((held, payload, false))
                 if held + ready > 1 && self.text.is_none() && self.ready.iter().all(|m| !m.compressed) =>
             {
-                let payload = payload + self.ready_bytes as u64;
-                Ok(Rest { inbound: self, messages: held + ready, payload })
+                Some((held + ready, payload + self.ready_bytes as u64))
             }
-            _ => Err(self),
+            _ => None,
         }
+    }
+
+    /// This receive state as a [`Rest`] of `size` ([`Inbound::rest_size`]).
+    pub fn into_rest(self, (messages, payload): (u64, u64)) -> Rest {
+        Rest { inbound: self, messages, payload }
     }
 
     /// True when no message, whole or partial, is held.
