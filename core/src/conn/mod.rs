@@ -863,7 +863,7 @@ impl Connection {
             };
         };
         s.data_event_armed = true;
-        let Some(front) = s.recv_queue.front_mut() else {
+        let Some(data) = s.recv_queue.take(max) else {
             return match s.state {
                 _ if s.recv_ended => Ok(Read::Finished),
                 State::Closed(Closed::RemoteReset) | State::Closed(Closed::LocalReset) => {
@@ -872,11 +872,6 @@ impl Connection {
                 st if st.can_recv() || st == State::Idle => Ok(Read::Pending),
                 _ => Ok(Read::Finished),
             };
-        };
-        let data = if front.len() <= max {
-            s.recv_queue.pop_front().unwrap_or_default()
-        } else {
-            front.split_to(max)
         };
         let n = data.len();
         s.recv_buffered -= n;

@@ -164,7 +164,7 @@ impl Connection {
         }
         let discard = !s.visible;
         if len > 0 && !discard {
-            s.recv_queue.push_back(d.data);
+            s.recv_queue.push(d.data);
             s.recv_buffered += len;
             self.recv_buffered += len;
         } else if discard {

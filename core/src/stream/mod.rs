@@ -1,9 +1,11 @@
 //! Per-stream state: the §5.1 lifecycle, windows, and the receive and send
 //! queues that data is pulled from and pushed into.
 
+mod recv_queue;
 mod state;
 mod store;
 
+pub(crate) use recv_queue::RecvQueue;
 pub use state::{Closed, Input, Outcome, State};
 pub(crate) use store::Store;
 
@@ -96,7 +98,7 @@ pub(crate) struct Stream {
     pub recv_window: RecvWindow,
     pub send_window: SendWindow,
     /// Received DATA payloads not yet read by the owner.
-    pub recv_queue: VecDeque<Bytes>,
+    pub recv_queue: RecvQueue,
     pub recv_buffered: usize,
     /// True when an `Event::Data` may be emitted at the next arrival.
     pub data_event_armed: bool,
@@ -161,7 +163,7 @@ impl Stream {
             recv_ended,
             visible,
         } = self;
-        recv_queue.clear();
+        recv_queue.clear(usize::MAX);
         send_queue.clear();
         *state = State::Idle;
         *rw = RecvWindow::new(recv_window);
@@ -214,7 +216,7 @@ impl Stream {
 
     /// Drops unread received data; returns the octets released.
     pub fn clear_recv_queue(&mut self) -> usize {
-        self.recv_queue.clear();
+        self.recv_queue.clear(usize::MAX);
         std::mem::take(&mut self.recv_buffered)
     }
 }

@@ -133,9 +133,7 @@ impl Store {
         let s = &mut entry.stream;
         let removed =
             Removed { state: s.state, send_buffered: s.send_buffered, recv_buffered: s.recv_buffered };
-        if s.recv_queue.capacity() > KEPT_QUEUE_CAPACITY {
-            s.recv_queue = VecDeque::new();
-        }
+        s.recv_queue.clear(KEPT_QUEUE_CAPACITY);
         if s.send_queue.capacity() > KEPT_QUEUE_CAPACITY {
             s.send_queue = VecDeque::new();
         }

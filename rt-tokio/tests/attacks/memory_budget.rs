@@ -219,6 +219,46 @@ fn a_slow_steady_reader_is_served_new_calls() {
     server.assert_still_serving();
 }
 
+/// Tiny DATA frames to calls whose handlers never read: one octet each,
+/// padded with 255 (padding's credit returns at once, RFC 9113 §6.1), for a
+/// message that never completes. Each octet was a slice of the read buffer
+/// it arrived in and kept that whole buffer alive, so the server held every
+/// octet the client sent (266 per octet counted) while its limits counted
+/// one. Limit: the core copies DATA payloads smaller than a full frame into
+/// the stream's own buffer (`stream::COPY_BELOW`), so what a stream holds
+/// is what its window counts, twice at most.
+#[test]
+fn tiny_padded_frames_hold_only_their_octets() {
+    let _serial = serial();
+    let server = TestServer::start(|s| s);
+    let mut raw = Raw::open(server.addr, &[]);
+    const STREAMS: u32 = 2;
+    const OCTETS: usize = 300 << 10;
+    let meter = Meter::start();
+    let mut open = Vec::new();
+    for i in 0..STREAMS {
+        open.extend(request(1 + 2 * i, path::HOLD, false));
+        // A message announced at 4 MiB, which never completes.
+        open.extend(frames::data(1 + 2 * i, false, &[0, 0, 0x40, 0, 0]));
+    }
+    assert!(raw.send(&open));
+    let mut batch = Vec::new();
+    for i in 0..STREAMS {
+        batch.extend(frames::data_padded(1 + 2 * i, false, b"x", &[0; 255]));
+    }
+    let batch = batch.repeat(64);
+    for _ in 0..OCTETS / 64 {
+        assert!(raw.send(&batch), "the server reads on (padding's credit returns at once)");
+    }
+    settle();
+    let sent = OCTETS * STREAMS as usize * (9 + 1 + 1 + 255);
+    let bound = per_connection(&server.config) + 4 * OCTETS * STREAMS as usize + SLACK;
+    assert!(bound < sent / 16, "the bound is far below what was sent ({sent} octets)");
+    meter.assert_below(bound, "tiny padded DATA frames");
+    assert!(raw.goaway.is_none(), "{:?}", raw.goaway);
+    server.assert_still_serving();
+}
+
 /// 256 unary calls per connection, each one 4 KiB gzip message that
 /// inflates to just under 4 MiB, never ending the stream (the finding:
 /// +1,025 MiB from 1.08 MB sent). A request is decompressed only once it is
