@@ -16,6 +16,8 @@ use bytes::{Bytes, BytesMut};
 /// Payloads shorter than this are copied (the default and least
 /// `SETTINGS_MAX_FRAME_SIZE`, RFC 9113 §6.5.2).
 pub(crate) const COPY_BELOW: usize = 1 << 14;
+/// Spare room in the copy buffer worth keeping after its octets were taken.
+const KEEP_ROOM: usize = 1 << 10;
 
 /// Received payloads in order: slices of full frames, and the small ones
 /// copied together.
@@ -37,10 +39,15 @@ impl RecvQueue {
         }
     }
 
-    /// The small payloads so far become one chunk.
+    /// The small payloads so far become one chunk. The buffer's spare room
+    /// stays for the next ones (reused in place once the chunks cut from it
+    /// are dropped), unless it is too little to matter.
     fn seal(&mut self) {
         if !self.small.is_empty() {
-            self.chunks.push_back(std::mem::take(&mut self.small).freeze());
+            self.chunks.push_back(self.small.split().freeze());
+            if self.small.capacity() < KEEP_ROOM {
+                self.small = BytesMut::new();
+            }
         }
     }
 
