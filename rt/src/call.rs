@@ -56,8 +56,9 @@ struct State {
     core_has_more: bool,
     /// Client: the messages the finished call still held, after `messages`
     /// (cut from the received octets as the application takes them); their
-    /// cost is in `queued_bytes` until the application takes them.
-    rest: Option<(Rest, usize)>,
+    /// cost ([`rest_cost`]) is in `queued_bytes` until the application takes
+    /// them.
+    rest: Option<Rest>,
     /// The message stream ended: `Ok` after the peer's last message, `Err`
     /// when the call failed.
     end: Option<Result<(), Status>>,
@@ -177,14 +178,14 @@ impl CallShared {
         if let Some(obs) = obs {
             obs.received_many(messages, payload);
         }
-        let cost = rest.held() + messages as usize * MESSAGE_COST;
+        let cost = rest_cost(&rest);
         if let Some(b) = &self.budget {
             b.charge_inbound(cost);
         }
         let waker = {
             let mut s = self.lock();
             s.queued_bytes += cost;
-            s.rest = Some((rest, cost));
+            s.rest = Some(rest);
             s.recv_waker.take()
         };
         if let Some(w) = waker {
@@ -337,11 +338,11 @@ impl CallShared {
             }
             return Popped { item: Poll::Ready(Some(Ok(m))), pull };
         }
-        if let Some((rest, cost)) = &mut s.rest {
+        if let Some(rest) = &mut s.rest {
             if let Some(m) = rest.next_message() {
                 return Popped { item: Poll::Ready(Some(Ok((m, false)))), pull: false };
             }
-            let cost = *cost;
+            let cost = rest_cost(rest);
             s.rest = None;
             s.queued_bytes -= cost;
             if let Some(b) = &self.budget {
@@ -382,12 +383,13 @@ impl CallShared {
         let pull = std::mem::take(&mut s.core_has_more);
         if !s.messages.is_empty() {
             std::mem::swap(&mut s.messages, out);
-            let rest_cost = s.rest.as_ref().map_or(0, |r| r.1);
+            let rest_cost = s.rest.as_ref().map_or(0, rest_cost);
             s.handed = s.queued_bytes - rest_cost;
             s.queued_bytes = rest_cost;
             return Popped { item: Poll::Ready(Some(Ok(()))), pull };
         }
-        if let Some((r, cost)) = s.rest.take() {
+        if let Some(r) = s.rest.take() {
+            let cost = rest_cost(&r);
             *rest = Some(r);
             s.queued_bytes -= cost;
             s.handed = cost;
@@ -507,6 +509,12 @@ fn msg_cost(batch: &[(Bytes, bool)]) -> usize {
 
 /// How many more bytes of messages a queue holding `messages` that cost
 /// `bytes` takes (at least one message's worth when it holds none).
+/// What a finished call's [`Rest`] costs: as it was handed over, whatever
+/// was taken from it since.
+fn rest_cost(rest: &Rest) -> usize {
+    rest.held_at_first() + rest.size().0 as usize * MESSAGE_COST
+}
+
 pub(crate) fn queue_room(messages: usize, bytes: usize) -> usize {
     if messages < QUEUE_MIN_MESSAGES {
         QUEUE_BYTES.saturating_sub(bytes).max(1)

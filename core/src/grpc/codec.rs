@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use crate::stream::append_small;
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Length of the message prefix.
@@ -12,10 +13,10 @@ pub const PREFIX_LEN: usize = 5;
 /// Default maximum received message size (4 MiB, as gRPC).
 pub const DEFAULT_MAX_RECV_MESSAGE: usize = 4 << 20;
 
-/// Chunks shorter than this are copied together while a message waits for
-/// its octets: a peer sending a large message one octet per DATA frame
-/// would otherwise make each octet cost a chunk's bookkeeping (some 64
-/// octets), which no limit counts.
+/// Chunks shorter than this are appended to the last one when that is a
+/// small copy ([`append_small`]): a peer sending a large message one octet
+/// per DATA frame would otherwise make each octet cost a chunk's
+/// bookkeeping (some 64 octets), which no limit counts.
 const COALESCE_BELOW: usize = 1 << 10;
 
 /// The 5-octet prefix for a message of `len` octets.
@@ -54,9 +55,6 @@ pub enum DecodeError {
 #[derive(Debug)]
 pub struct MessageDecoder {
     chunks: VecDeque<Bytes>,
-    /// Small chunks pushed after `chunks`, copied together (see
-    /// [`COALESCE_BELOW`]); sealed into `chunks` when their octets are read.
-    small: BytesMut,
     buffered: usize,
     max_len: usize,
     /// The current message's prefix once read: (compressed, length).
@@ -68,11 +66,9 @@ pub struct MessageDecoder {
     /// message boundary: the payload octets of every message, taken or
     /// not (0 before; never below `decoded`).
     whole_total: u64,
-    /// Messages returned so far.
-    taken: u64,
-    /// What [`MessageDecoder::check_whole`] found: messages returned or
-    /// held (`taken` included), and whether any held one is compressed.
-    whole_messages: Option<(u64, bool)>,
+    /// What [`MessageDecoder::check_whole`] found, until a message is
+    /// taken: the messages held, and whether any of them is compressed.
+    whole_messages: Option<(u32, bool)>,
 }
 
 impl MessageDecoder {
@@ -80,13 +76,11 @@ impl MessageDecoder {
     pub fn new(max_len: usize) -> Self {
         MessageDecoder {
             chunks: VecDeque::new(),
-            small: BytesMut::new(),
             buffered: 0,
             max_len,
             pending: None,
             decoded: 0,
             whole_total: 0,
-            taken: 0,
             whole_messages: None,
         }
     }
@@ -94,13 +88,11 @@ impl MessageDecoder {
     /// Empties the decoder for reuse by another call.
     pub fn reset(&mut self, max_len: usize) {
         self.chunks.clear();
-        self.small = BytesMut::new();
         self.buffered = 0;
         self.max_len = max_len;
         self.pending = None;
         self.decoded = 0;
         self.whole_total = 0;
-        self.taken = 0;
         self.whole_messages = None;
     }
 
@@ -117,18 +109,11 @@ impl MessageDecoder {
             return;
         }
         self.buffered += chunk.len();
-        if chunk.len() < COALESCE_BELOW {
-            self.small.extend_from_slice(&chunk);
-        } else {
-            self.seal();
-            self.chunks.push_back(chunk);
-        }
-    }
-
-    /// The small chunks so far become one chunk, before octets are read.
-    fn seal(&mut self) {
-        if !self.small.is_empty() {
-            self.chunks.push_back(std::mem::take(&mut self.small).freeze());
+        if chunk.len() >= COALESCE_BELOW || append_small(self.chunks.back_mut(), &chunk).is_err() {
+            // A small chunk stays as it is when nothing else refers to it
+            // (the next ones are appended to it), or is copied.
+            let own = chunk.len() >= COALESCE_BELOW || chunk.is_unique();
+            self.chunks.push_back(if own { chunk } else { Bytes::copy_from_slice(&chunk) });
         }
     }
 
@@ -152,7 +137,7 @@ impl MessageDecoder {
             }
             chunk.advance(PREFIX_LEN);
             self.decoded += len as u64;
-            self.taken += 1;
+            self.whole_messages = None;
             return Ok(Some(RawMessage { compressed, data: chunk }));
         }
         self.push(chunk);
@@ -181,10 +166,6 @@ impl MessageDecoder {
     /// The next complete message, if any. A length over the limit is reported
     /// as soon as the prefix is read, before the body is buffered.
     pub fn next_message(&mut self) -> Result<Option<RawMessage>, DecodeError> {
-        // What is held is read now (a partial message's octets wait, below).
-        if self.pending.is_none_or(|(_, len)| self.buffered >= len) {
-            self.seal();
-        }
         // The usual case first: prefix and message within the first chunk.
         if self.pending.is_none()
             && let Some(front) = self.chunks.front_mut()
@@ -207,7 +188,7 @@ impl MessageDecoder {
                 }
                 self.buffered -= PREFIX_LEN + len;
                 self.decoded += len as u64;
-                self.taken += 1;
+                self.whole_messages = None;
                 return Ok(Some(RawMessage { compressed, data }));
             }
         }
@@ -236,7 +217,7 @@ impl MessageDecoder {
         }
         self.pending = None;
         self.decoded += len as u64;
-        self.taken += 1;
+        self.whole_messages = None;
         Ok(Some(RawMessage { compressed, data: self.take(len) }))
     }
 
@@ -245,12 +226,11 @@ impl MessageDecoder {
     /// [`MessageDecoder::next_message`] would give), so that they can be
     /// taken later, one batch at a time, while the end is already known.
     pub fn check_whole(&mut self) -> Result<(), DecodeError> {
-        self.seal();
         let mut total = self.decoded;
         // Body octets of the message under way, then of each one found.
         let mut body = self.pending.map_or(0, |(_, len)| len);
         total += body as u64;
-        let mut messages = self.taken + u64::from(self.pending.is_some());
+        let mut messages = u64::from(self.pending.is_some());
         let mut compressed = self.pending.is_some_and(|(c, _)| c);
         let mut prefix = [0u8; PREFIX_LEN];
         let mut have = 0;
@@ -296,16 +276,16 @@ impl MessageDecoder {
             return Err(DecodeError::Truncated);
         }
         self.whole_total = total;
-        self.whole_messages = Some((messages, compressed));
+        self.whole_messages = u32::try_from(messages).ok().map(|m| (m, compressed));
         Ok(())
     }
 
-    /// After [`MessageDecoder::check_whole`]: the messages held and not yet
-    /// returned, their payload octets, and whether any of them is
-    /// compressed (`None` before the check).
+    /// After [`MessageDecoder::check_whole`], until a message is taken: the
+    /// messages held, their payload octets, and whether any of them is
+    /// compressed (`None` before the check, or once one was taken).
     pub fn whole_rest(&self) -> Option<(u64, u64, bool)> {
         let (messages, compressed) = self.whole_messages?;
-        Some((messages - self.taken, self.whole_total - self.decoded, compressed))
+        Some((u64::from(messages), self.whole_total - self.decoded, compressed))
     }
 
     /// Checks what is left when the stream ends.
@@ -402,7 +382,7 @@ mod tests {
                 }
                 assert!(got >= 3 && d.finish().is_ok(), "cut {cut}: the messages are still there");
                 assert_eq!(d.decoded(), total);
-                assert_eq!(d.whole_rest(), Some((0, 0, false)), "cut {cut}: all taken");
+                assert_eq!(d.whole_rest(), None, "cut {cut}: not known once one is taken");
             }
             // Cut short: a truncated stream.
             if cut < wire.len() {

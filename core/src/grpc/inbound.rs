@@ -51,32 +51,44 @@ pub type Received = VecDeque<(Bytes, bool)>;
 /// trailers came, and cut from the received octets one at a time as they
 /// are taken, by whoever holds them (no queue of messages in between).
 #[derive(Debug)]
-pub struct Rest {
+pub struct Rest(Box<RestInner>);
+
+/// A [`Rest`]'s state, boxed (a call keeps room for one all its life).
+#[derive(Debug)]
+struct RestInner {
     inbound: Inbound,
     messages: u64,
     payload: u64,
+    /// Octets held when taken out.
+    held: usize,
 }
 
 impl Rest {
     /// Octets held (payloads and prefixes).
     pub fn held(&self) -> usize {
-        self.inbound.held()
+        self.0.inbound.held()
     }
 
     /// Messages held when taken out, and their payload octets.
     pub fn size(&self) -> (u64, u64) {
-        (self.messages, self.payload)
+        (self.0.messages, self.0.payload)
+    }
+
+    /// Octets held when taken out (what [`Rest::held`] was then).
+    pub fn held_at_first(&self) -> usize {
+        self.0.held
     }
 
     /// The next message (a rest holds uncompressed messages only); `None`
     /// after the last.
     pub fn next_message(&mut self) -> Option<Bytes> {
-        if let Some(m) = self.inbound.ready.pop_front() {
-            self.inbound.ready_bytes -= m.data.len();
+        let inbound = &mut self.0.inbound;
+        if let Some(m) = inbound.ready.pop_front() {
+            inbound.ready_bytes -= m.data.len();
             return Some(m.data);
         }
         // Checked whole: no error is left to find.
-        self.inbound.decoder.next_message().ok().flatten().map(|m| m.data)
+        inbound.decoder.next_message().ok().flatten().map(|m| m.data)
     }
 }
 
@@ -548,7 +560,8 @@ impl Inbound {
 
     /// This receive state as a [`Rest`] of `size` ([`Inbound::rest_size`]).
     pub fn into_rest(self, (messages, payload): (u64, u64)) -> Rest {
-        Rest { inbound: self, messages, payload }
+        let held = self.held();
+        Rest(Box::new(RestInner { inbound: self, messages, payload, held }))
     }
 
     /// True when no message, whole or partial, is held.

@@ -5,7 +5,7 @@ mod recv_queue;
 mod state;
 mod store;
 
-pub(crate) use recv_queue::RecvQueue;
+pub(crate) use recv_queue::{RecvQueue, append_small};
 pub use state::{Closed, Input, Outcome, State};
 pub(crate) use store::Store;
 

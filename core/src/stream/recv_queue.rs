@@ -4,63 +4,44 @@
 //! whole buffer alive while it waits. A peer could make tiny payloads (one
 //! octet, padded, whose padding's credit returns at once, RFC 9113 §6.1)
 //! hold every buffer it filled while the limits counted one octet each, so
-//! payloads smaller than a full frame are copied into one buffer of the
-//! stream's own: what a stream holds is then what its window counts (twice
-//! at most, for the buffer's growth), and full frames (bulk transfers) are
-//! still kept without a copy (one read buffer holds a few of them).
+//! payloads smaller than a full frame are copied, each appended to the
+//! stream's last copy: what a stream holds is then what its window counts
+//! (twice at most, for the copies' growth), and full frames (bulk
+//! transfers) are still kept without a copy (a read buffer holds a few).
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// Payloads shorter than this are copied (the default and least
-/// `SETTINGS_MAX_FRAME_SIZE`, RFC 9113 §6.5.2).
+/// `SETTINGS_MAX_FRAME_SIZE`, RFC 9113 §6.5.2), appended to the last copy
+/// while that is shorter than this too.
 pub(crate) const COPY_BELOW: usize = 1 << 14;
-/// Spare room in the copy buffer worth keeping after its octets were taken.
-const KEEP_ROOM: usize = 1 << 10;
 
 /// Received payloads in order: slices of full frames, and the small ones
 /// copied together.
 #[derive(Debug, Default)]
 pub(crate) struct RecvQueue {
     chunks: VecDeque<Bytes>,
-    /// Small payloads that arrived after the last chunk, copied.
-    small: BytesMut,
 }
 
 impl RecvQueue {
     /// Queues a payload.
     pub fn push(&mut self, data: Bytes) {
-        if data.len() < COPY_BELOW {
-            self.small.extend_from_slice(&data);
-        } else {
-            self.seal();
+        if data.len() >= COPY_BELOW {
             self.chunks.push_back(data);
-        }
-    }
-
-    /// The small payloads so far become one chunk. The buffer's spare room
-    /// stays for the next ones (reused in place once the chunks cut from it
-    /// are dropped), unless it is too little to matter.
-    fn seal(&mut self) {
-        if !self.small.is_empty() {
-            self.chunks.push_back(self.small.split().freeze());
-            if self.small.capacity() < KEEP_ROOM {
-                self.small = BytesMut::new();
-            }
+        } else if let Err(data) = append_small(self.chunks.back_mut(), &data) {
+            self.chunks.push_back(Bytes::copy_from_slice(data));
         }
     }
 
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty() && self.small.is_empty()
+        self.chunks.is_empty()
     }
 
     /// Up to `max` octets from the front, if any.
     pub fn take(&mut self, max: usize) -> Option<Bytes> {
-        if self.chunks.is_empty() {
-            self.seal();
-        }
         let front = self.chunks.front_mut()?;
         Some(match front.len() <= max {
             true => self.chunks.pop_front().unwrap_or_default(),
@@ -75,7 +56,26 @@ impl RecvQueue {
             self.chunks = VecDeque::new();
         }
         self.chunks.clear();
-        self.small = BytesMut::new();
+    }
+}
+
+/// Appends `data` to `last` when that is a copy of small payloads (shorter
+/// than [`COPY_BELOW`] and referred to by nothing else), growing it in
+/// place; hands `data` back otherwise.
+pub(crate) fn append_small<'a>(last: Option<&mut Bytes>, data: &'a [u8]) -> Result<(), &'a [u8]> {
+    let Some(last) = last.filter(|l| l.len() < COPY_BELOW) else {
+        return Err(data);
+    };
+    match std::mem::take(last).try_into_mut() {
+        Ok(mut m) => {
+            m.extend_from_slice(data);
+            *last = m.freeze();
+            Ok(())
+        }
+        Err(shared) => {
+            *last = shared;
+            Err(data)
+        }
     }
 }
 
