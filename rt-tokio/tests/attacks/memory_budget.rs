@@ -224,9 +224,9 @@ fn a_slow_steady_reader_is_served_new_calls() {
 /// message that never completes. Each octet was a slice of the read buffer
 /// it arrived in and kept that whole buffer alive, so the server held every
 /// octet the client sent (266 per octet counted) while its limits counted
-/// one. Limit: the core copies DATA payloads smaller than a full frame into
-/// the stream's own buffer (`stream::COPY_BELOW`), so what a stream holds
-/// is what its window counts, twice at most.
+/// one. Limit: the core copies DATA payloads smaller than a full frame,
+/// appending each to the stream's last copy (`stream::recv_queue::COPY_BELOW`),
+/// so what a stream holds is about what its window counts.
 #[test]
 fn tiny_padded_frames_hold_only_their_octets() {
     let _serial = serial();
