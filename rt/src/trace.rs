@@ -171,8 +171,7 @@ impl CallObserver {
 
     /// A message of `len` bytes was received.
     pub fn received(&mut self, len: usize) {
-        self.received.0 += 1;
-        self.received.1 += len as u64;
+        self.received_many(1, len as u64);
     }
 
     /// `messages` messages of `bytes` bytes in all were received.

@@ -209,8 +209,6 @@ impl<S, E> Calls<S, E> {
         self.map.insert(call.0, record);
     }
 
-    /// Drops a call's record, its deadline and what it held; its receive
-    /// state is kept for reuse. False when there was no such call.
     /// Removes a finished call whose receive state becomes a [`Rest`]
     /// (see [`Inbound::rest_size`]); the call stays when it cannot.
     pub fn take_rest(&mut self, call: CallId) -> Option<Rest> {
@@ -226,6 +224,8 @@ impl<S, E> Calls<S, E> {
         Some(rest)
     }
 
+    /// Drops a call's record, its deadline and what it held; its receive
+    /// state is kept for reuse. False when there was no such call.
     pub fn remove(&mut self, call: CallId) -> bool {
         let Some(c) = self.map.remove(&call.0) else {
             return false;

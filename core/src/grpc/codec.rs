@@ -4,8 +4,9 @@
 
 use std::collections::VecDeque;
 
-use crate::stream::append_small;
 use bytes::{Buf, Bytes, BytesMut};
+
+use crate::stream::append_small;
 
 /// Length of the message prefix.
 pub const PREFIX_LEN: usize = 5;
@@ -109,11 +110,12 @@ impl MessageDecoder {
             return;
         }
         self.buffered += chunk.len();
-        if chunk.len() >= COALESCE_BELOW || append_small(self.chunks.back_mut(), &chunk).is_err() {
-            // A small chunk stays as it is when nothing else refers to it
-            // (the next ones are appended to it), or is copied.
-            let own = chunk.len() >= COALESCE_BELOW || chunk.is_unique();
-            self.chunks.push_back(if own { chunk } else { Bytes::copy_from_slice(&chunk) });
+        if chunk.len() >= COALESCE_BELOW {
+            self.chunks.push_back(chunk);
+        } else if append_small(self.chunks.back_mut(), &chunk).is_err() {
+            // A small chunk nothing else refers to is kept (the next ones are
+            // appended to it); one that shares a buffer is copied.
+            self.chunks.push_back(if chunk.is_unique() { chunk } else { Bytes::copy_from_slice(&chunk) });
         }
     }
 
