@@ -4,7 +4,7 @@
 
 use std::io;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use weir_core::Endpoint;
@@ -26,6 +26,14 @@ const MAX_READS_PER_POLL: usize = 32;
 /// small requests read at once is answered slice by slice, so the peer gets
 /// the first responses (and sends more requests) while the rest are handled.
 const INPUT_SLICE: usize = 4 << 10;
+/// How long a closed connection keeps reading (and discarding) after its
+/// write side is shut, so that closing with the peer's octets unread does
+/// not make the kernel answer with a TCP reset, which can destroy the
+/// GOAWAY still on its way to the peer. gRPC-Go's HTTP/2 server waits as
+/// long after a GOAWAY with an error (`goAwayTimeout`, x/net/http2).
+const DRAIN_AFTER_CLOSE: Duration = Duration::from_secs(1);
+/// Size of the scratch buffer that discarded input is read into.
+const DRAIN_BUF: usize = 16 << 10;
 
 /// Where the transport is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +41,9 @@ pub(crate) enum Phase {
     Running,
     /// The core is closed: flush what is left, then shut the write side.
     Flushing,
+    /// The write side is shut: read and discard until the peer closes too or
+    /// `DRAIN_AFTER_CLOSE` passes.
+    Draining,
     Done,
 }
 
@@ -51,6 +62,8 @@ pub(crate) struct Transport<R: Runtime> {
     /// transport is done whatever is left unwritten (a peer that does not
     /// read cannot hold a closed connection open).
     close_deadline: Option<Instant>,
+    /// Whether to drain the socket after shutting the write side.
+    drain_on_close: bool,
     /// The first I/O error, kept as the cause of the connection's end.
     pub error: Option<io::Error>,
 }
@@ -67,12 +80,55 @@ impl<R: Runtime> Transport<R> {
             input_left: false,
             phase: Phase::Running,
             close_deadline: None,
+            drain_on_close: false,
             error: None,
         }
     }
 
+    /// Once closed, reads and discards the peer's octets for up to
+    /// `DRAIN_AFTER_CLOSE` before the socket is dropped (see
+    /// [`Transport::poll_drain`]). A server wants this: its GOAWAY must reach
+    /// a client that is still sending. A client does not: it reconnects once
+    /// its driver ends, and a dead peer would hold that up.
+    pub fn drain_on_close(mut self) -> Self {
+        self.drain_on_close = true;
+        self
+    }
+
+    /// True once the connection is over for the core: every octet it had to
+    /// send is written (or given up on). The socket may still be draining
+    /// ([`Transport::poll_drain`]).
     pub fn is_done(&self) -> bool {
-        self.phase == Phase::Done
+        matches!(self.phase, Phase::Draining | Phase::Done)
+    }
+
+    /// After [`Transport::is_done`]: reads and discards what the peer still
+    /// sends until it closes its side, an error, or the drain deadline.
+    /// Ready when the socket can be dropped.
+    pub fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.phase != Phase::Draining {
+            return Poll::Ready(());
+        }
+        let mut scratch = BytesMut::with_capacity(DRAIN_BUF);
+        for _ in 0..MAX_READS_PER_POLL {
+            scratch.clear();
+            match self.io.poll_read_buf(cx, &mut scratch) {
+                Poll::Ready(Ok(0) | Err(_)) => {
+                    self.phase = Phase::Done;
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Pending => {
+                    if self.alarm.poll(&self.rt, cx, self.close_deadline) {
+                        self.phase = Phase::Done;
+                        return Poll::Ready(());
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// Reads whatever is available into the core. True when anything was read
@@ -195,7 +251,11 @@ impl<R: Runtime> Transport<R> {
         if self.phase == Phase::Flushing {
             match self.io.poll_shutdown(cx) {
                 Poll::Pending => {}
-                Poll::Ready(_) => self.phase = Phase::Done,
+                Poll::Ready(_) if self.read_eof || !self.drain_on_close => self.phase = Phase::Done,
+                Poll::Ready(_) => {
+                    self.phase = Phase::Draining;
+                    self.close_deadline = Some(self.rt.now() + DRAIN_AFTER_CLOSE);
+                }
             }
         }
         if self.read_eof && core.is_closed() && self.out.is_empty() {

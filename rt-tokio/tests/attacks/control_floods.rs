@@ -111,3 +111,25 @@ fn window_update_flood_and_overflow() {
     meter.assert_below(per_connection(&server.config) + 2 * PER_STREAM + SLACK, "WINDOW_UPDATE flood");
     server.assert_still_serving();
 }
+
+/// A connection error in the middle of what a client is still sending
+/// (RFC 9113 §5.4.1: send GOAWAY, then close). The server shuts its write
+/// side and reads on, discarding, before it closes the socket: closing with
+/// the client's octets unread makes the kernel send a TCP reset, which can
+/// destroy the GOAWAY before the client reads it. Here DATA on stream 0
+/// (§6.1, PROTOCOL_ERROR) comes first, then 4 MiB of PINGs the server no
+/// longer reads as frames; the GOAWAY must still arrive, and the server
+/// must close the connection once the client stops sending.
+#[test]
+fn a_connection_error_mid_flood_still_delivers_goaway() {
+    let _serial = serial();
+    let server = TestServer::start(|s| s.no_keepalive_policy());
+    let mut raw = Raw::open(server.addr, &[]);
+    let mut attack = frames::data(0, false, b"stream zero");
+    attack.extend(frames::ping(false, *b"trailing").repeat((4 << 20) / 17));
+    let sent = flood(&mut raw, &attack, 64 << 10);
+    assert_eq!(sent, attack.len(), "the server kept reading (discarding) after its GOAWAY");
+    expect_goaway(&mut raw, ErrorCode::PROTOCOL_ERROR, Duration::from_secs(5), "DATA on stream 0 mid-flood");
+    assert!(raw.wait_closed(Duration::from_secs(5)), "the server closes the connection after its GOAWAY");
+    server.assert_still_serving();
+}

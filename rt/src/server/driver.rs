@@ -138,6 +138,9 @@ impl CallLink for ServerLink {
 pub(crate) struct ServerDriver<R: Runtime> {
     rt: R,
     transport: Transport<R>,
+    /// The connection is over and its calls are ended; only the socket's
+    /// drain is left (`Transport::poll_drain`).
+    finished: bool,
     core: grpc::Server,
     ctx: Arc<ServerCtx>,
     peer: Arc<PeerInfo>,
@@ -186,7 +189,8 @@ impl<R: Runtime> ServerDriver<R> {
         config.h2.max_connection_age = config.h2.max_connection_age.map(jittered);
         let obs = ConnObserver::open(Side::Server, (peer.addr, ctx.local), None, ctx.stats.clone(), now);
         ServerDriver {
-            transport: Transport::new(rt.clone(), io),
+            transport: Transport::new(rt.clone(), io).drain_on_close(),
+            finished: false,
             core: grpc::Server::new(config, now),
             budget: ConnBudget::new(ctx.connection_budget, ctx.budget.clone()),
             starved: Vec::new(),
@@ -935,6 +939,9 @@ impl<R: Runtime> Future for ServerDriver<R> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        if this.finished {
+            return this.transport.poll_drain(cx);
+        }
         for _ in 0..64 {
             let mut progress = false;
             if !this.shutdown_started && this.shutdown.poll_triggered(cx).is_ready() {
@@ -966,7 +973,8 @@ impl<R: Runtime> Future for ServerDriver<R> {
                 this.cmds.close();
                 let h2 = this.core.h2();
                 this.obs.close(h2.stats(), h2.error().copied(), this.rt.now());
-                return Poll::Ready(());
+                this.finished = true;
+                return this.transport.poll_drain(cx);
             }
             if !progress {
                 return Poll::Pending;
