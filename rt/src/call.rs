@@ -512,14 +512,14 @@ fn msg_cost(batch: &[(Bytes, bool)]) -> usize {
     batch.iter().map(|(m, _)| m.len() + MESSAGE_COST).sum()
 }
 
-/// How many more bytes of messages a queue holding `messages` that cost
-/// `bytes` takes (at least one message's worth when it holds none).
 /// What a finished call's [`Rest`] costs: as it was handed over, whatever
 /// was taken from it since.
 fn rest_cost(rest: &Rest) -> usize {
     rest.held_at_first() + rest.size().0 as usize * MESSAGE_COST
 }
 
+/// How many more bytes of messages a queue holding `messages` that cost
+/// `bytes` takes (at least one message's worth when it holds none).
 pub(crate) fn queue_room(messages: usize, bytes: usize) -> usize {
     if messages < QUEUE_MIN_MESSAGES {
         QUEUE_BYTES.saturating_sub(bytes).max(1)
