@@ -12,7 +12,9 @@
 //! Enforcement is backpressure first: a handler's send waits while its
 //! connection is over budget (or the server is), and the driver stops
 //! pulling request messages, which leaves them compressed in the core where
-//! flow control pushes back on the client. A message is always let through
+//! flow control pushes back on the client. Requests are pulled ahead of the
+//! handlers only while those queued hold less than a quarter of the budget,
+//! so the rest is always there for responses. A message is always let through
 //! on a connection that holds nothing, so one larger than the budget still
 //! goes, one at a time, and a connection always makes progress whatever the
 //! others hold. Refusal comes second (the server driver refuses new calls on
@@ -107,6 +109,8 @@ pub(crate) struct ConnBudget {
     used: AtomicUsize,
     /// The core's send buffer, as last reported by the driver.
     core_send: AtomicUsize,
+    /// The queued requests among `used` ([`ConnBudget::charge_inbound`]).
+    inbound: AtomicUsize,
     server: Arc<ServerBudget>,
     waiters: Waiters,
 }
@@ -117,6 +121,7 @@ impl ConnBudget {
             limit,
             used: AtomicUsize::new(0),
             core_send: AtomicUsize::new(0),
+            inbound: AtomicUsize::new(0),
             server,
             waiters: Waiters::default(),
         })
@@ -187,15 +192,38 @@ impl ConnBudget {
     pub fn can_pull(&self) -> bool {
         self.fits(1)
     }
+    /// How many bytes of request messages the driver may pull out of the
+    /// core ahead of the handlers now (a batch may overshoot by one message):
+    /// none while [`ConnBudget::can_pull`] says no, and the queued requests
+    /// together stay under a quarter of the budget. Handlers that wait to
+    /// send their responses then always find the rest of it free: when
+    /// queued requests could fill it, 64 echo calls blocked on their
+    /// responses held the whole 32 MiB in requests they could not take
+    /// until they had sent, and the connection stopped for good.
+    #[inline]
+    pub fn pull_ahead_room(&self) -> usize {
+        if !self.can_pull() {
+            return 0;
+        }
+        let room = (self.limit / 4).saturating_sub(self.inbound.load(Ordering::SeqCst));
+        // A connection holding nothing still gets one message through.
+        if self.used() == 0 { room.max(1) } else { room }
+    }
+
     /// Counts a request message pulled out of the core.
     #[inline]
     pub fn charge_inbound(&self, n: usize) {
+        self.inbound.fetch_add(n, Ordering::SeqCst);
         self.add(n);
     }
 
     /// A handler took (or dropped) `n` bytes of queued request messages.
     #[inline]
     pub fn release_inbound(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.inbound.fetch_sub(n, Ordering::SeqCst);
         self.release(n);
     }
 
@@ -289,5 +317,23 @@ mod tests {
         conn.release_inbound(40);
         conn.set_core_send(0);
         assert_eq!((conn.used(), server.used()), (0, 0));
+    }
+
+    #[test]
+    fn requests_pulled_ahead_stay_under_a_quarter_of_the_budget() {
+        let server = ServerBudget::new(1 << 30);
+        let conn = ConnBudget::new(400, server.clone());
+        assert_eq!(conn.pull_ahead_room(), 100, "a quarter of the budget");
+        conn.charge_inbound(70);
+        assert_eq!(conn.pull_ahead_room(), 30);
+        conn.charge_inbound(50);
+        assert_eq!(conn.pull_ahead_room(), 0, "past the quarter (one message may overshoot it)");
+        assert!(conn.can_pull(), "while the budget itself has room for responses");
+        conn.release_inbound(120);
+        conn.set_core_send(400);
+        assert_eq!(conn.pull_ahead_room(), 0, "a full budget pulls nothing");
+        conn.set_core_send(0);
+        let tiny = ConnBudget::new(2, server);
+        assert_eq!(tiny.pull_ahead_room(), 1, "a connection holding nothing takes one message");
     }
 }

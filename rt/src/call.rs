@@ -25,6 +25,13 @@ use crate::trace::CallObserver;
 /// 503 MB/s, context switches halved) and one echo call 40 % faster with
 /// one (341 → 482 MB/s).
 pub(crate) const QUEUE_BYTES: usize = 256 << 10;
+/// The least a call's queue gets when many calls share one connection
+/// ([`queue_limit`]).
+pub(crate) const QUEUE_BYTES_MIN: usize = 32 << 10;
+/// What all the queues of one client connection pull ahead together, while
+/// each call still gets [`QUEUE_BYTES_MIN`] (a server uses an eighth of its
+/// connection budget, 4 MiB by default).
+pub(crate) const CLIENT_QUEUE_SHARE: usize = 4 << 20;
 /// The least number of messages queued ahead, whatever their size.
 pub(crate) const QUEUE_MIN_MESSAGES: usize = 1;
 
@@ -59,6 +66,9 @@ struct State {
     handed: usize,
     /// The driver stopped pulling because the queue was full.
     core_has_more: bool,
+    /// The queue's bound in bytes, as the driver last set it
+    /// ([`queue_limit`]); zero until then, read as [`QUEUE_BYTES`].
+    limit: usize,
     /// Client: the messages the finished call still held, after `messages`
     /// (cut from the received octets as the application takes them); their
     /// cost ([`rest_cost`]) is in `queued_bytes` until the application takes
@@ -218,13 +228,16 @@ impl CallShared {
     }
 
     /// What is queued now: messages and their cost. The driver pulls while
-    /// [`queue_room`] leaves room (the application only ever takes messages
-    /// away meanwhile).
-    pub fn queue_len(&self) -> (usize, usize) {
-        let s = self.lock();
+    /// [`queue_room`] leaves room under `limit`, the bound it gives the
+    /// queue from now on (the application only ever takes messages away
+    /// meanwhile).
+    pub fn queue_len(&self, limit: usize) -> (usize, usize) {
+        let mut s = self.lock();
+        s.limit = limit;
         (s.messages.len(), s.queued_bytes)
     }
 
+    #[cfg(test)]
     /// What the queued request messages cost (bytes and bookkeeping),
     /// with the batch the application is working through.
     pub fn queued_bytes(&self) -> usize {
@@ -235,8 +248,8 @@ impl CallShared {
     /// True when the queue has room for another message.
     #[cfg(test)]
     pub fn wants_messages(&self) -> bool {
-        let (messages, bytes) = self.queue_len();
-        queue_room(messages, bytes) > 0
+        let (messages, bytes) = self.queue_len(QUEUE_BYTES);
+        queue_room(messages, bytes, QUEUE_BYTES) > 0
     }
 
     /// The driver left messages in the core because the queue was full: the
@@ -336,7 +349,8 @@ impl CallShared {
                 b.release_inbound(cost);
             }
             // Ask for more once half the budget is free, not at every message.
-            let low = s.messages.len() < QUEUE_MIN_MESSAGES || s.queued_bytes < QUEUE_BYTES / 2;
+            let limit = if s.limit == 0 { QUEUE_BYTES } else { s.limit };
+            let low = s.messages.len() < QUEUE_MIN_MESSAGES || s.queued_bytes < limit / 2;
             let pull = s.core_has_more && low;
             if pull {
                 s.core_has_more = false;
@@ -519,13 +533,26 @@ fn rest_cost(rest: &Rest) -> usize {
 }
 
 /// How many more bytes of messages a queue holding `messages` that cost
-/// `bytes` takes (at least one message's worth when it holds none).
-pub(crate) fn queue_room(messages: usize, bytes: usize) -> usize {
+/// `bytes` takes under its bound `limit` (at least one message's worth when
+/// it holds none).
+pub(crate) fn queue_room(messages: usize, bytes: usize, limit: usize) -> usize {
     if messages < QUEUE_MIN_MESSAGES {
-        QUEUE_BYTES.saturating_sub(bytes).max(1)
+        limit.saturating_sub(bytes).max(1)
     } else {
-        QUEUE_BYTES.saturating_sub(bytes)
+        limit.saturating_sub(bytes)
     }
+}
+
+/// The bound of each call's queue when `calls` calls share one connection
+/// whose queues may pull ahead `share` bytes together: [`QUEUE_BYTES`] for
+/// a few calls, less for many, never under [`QUEUE_BYTES_MIN`]. A call
+/// holds at most twice its bound (the queue and the batch its application
+/// works through), so a server's calls hold at most a quarter of the
+/// connection's budget (up to `share / QUEUE_BYTES_MIN` calls): at 256 KiB
+/// each, 64 calls whose handlers were busy sending held the whole 32 MiB,
+/// and the server refused new calls as if the client were holding memory.
+pub(crate) fn queue_limit(calls: usize, share: usize) -> usize {
+    (share / calls.max(1)).clamp(QUEUE_BYTES_MIN, QUEUE_BYTES)
 }
 
 /// Registers a waker once: a task polled again and again while it waits
@@ -590,7 +617,7 @@ mod tests {
         assert!(matches!(p.item, Poll::Ready(Some(Ok(())))));
         assert!(p.pull, "the queue is empty again: the driver may refill it");
         assert_eq!(taken.len(), 3, "one lock for the whole batch");
-        assert_eq!(c.queue_len(), (0, 0), "the queue has room for the next batch");
+        assert_eq!(c.queue_len(QUEUE_BYTES), (0, 0), "the queue has room for the next batch");
         assert_eq!(c.queued_bytes(), cost, "the batch being worked through still counts");
         assert_eq!(budget.used(), cost, "and stays in the budget");
         taken.clear();

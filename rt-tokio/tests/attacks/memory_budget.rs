@@ -62,14 +62,6 @@ fn bomb() -> Vec<u8> {
     z
 }
 
-/// Opens one more HOLD call with a message; returns the server's answer.
-fn next_call_is_refused(raw: &mut Raw, id: u32, z: &[u8]) -> StreamEnd {
-    let mut call = gzip_call(id, path::HOLD);
-    call.extend(frames::data(id, false, &compressed_message(z)));
-    assert!(raw.send(&call));
-    raw.stream_end(id, Duration::from_secs(5)).expect("an answer to the new call")
-}
-
 /// Opens calls on a full connection, in batches well under the stream
 /// limit, until the refusals end it.
 /// `batch`: how many more streams the client may open.
@@ -296,21 +288,22 @@ fn held_gzip_unary_calls_are_never_inflated() {
 /// 64 calls per connection to a handler that never reads its requests,
 /// each sending four 4 KiB gzip messages that inflate to 4 MiB (without a
 /// budget: 1 GiB per connection). Request messages are pulled out of the
-/// core, decompressed, only while the connection's budget has room; then
-/// they stay compressed in the core and flow control stops the client;
-/// new calls on the full connection are refused, and a client that keeps
-/// opening them is cut off.
+/// core, decompressed, only while those queued hold less than a quarter of
+/// the connection's budget (`ConnBudget::pull_ahead_room`; one message may
+/// overshoot it); the rest stay compressed in the core, where flow control
+/// stops the client. The rest of the budget stays free for responses.
 #[test]
-fn gzip_requests_to_slow_handlers_get_backpressure_then_refusal() {
+fn gzip_requests_to_slow_handlers_are_held_to_a_quarter_of_the_budget() {
     let _serial = serial();
     let z = bomb();
     let budget = DEFAULT_CONNECTION_BUDGET;
+    let inflated = 4 << 20;
     const CALLS: u32 = 64;
     const MESSAGES: usize = 4;
     for conns in [1usize, 4] {
         let server = TestServer::start(|s| s);
         let meter = Meter::start();
-        let mut attackers: Vec<Raw> = (0..conns)
+        let attackers: Vec<Raw> = (0..conns)
             .map(|_| {
                 let mut raw = Raw::open(server.addr, &[]);
                 let mut attack = Vec::new();
@@ -326,26 +319,20 @@ fn gzip_requests_to_slow_handlers_get_backpressure_then_refusal() {
             .collect();
         settle();
         server.assert_still_serving();
-        assert!(meter.grown() > budget / 2, "requests were inflated up to the budget");
-        let next = 1 + 2 * CALLS;
-        for raw in &mut attackers {
-            let end = next_call_is_refused(raw, next, &z);
-            assert_eq!(end.grpc_status, Some(RESOURCE_EXHAUSTED), "refused on a full connection: {end:?}");
+        assert!(meter.grown() > conns * budget / 8, "requests were inflated up to their share");
+        for raw in &attackers {
+            assert!(raw.goaway.is_none() && raw.resets.is_empty(), "{:?} {:?}", raw.goaway, raw.resets);
         }
-        let resets = server.config.h2.max_resets_per_window;
-        let free = server.config.h2.max_concurrent_streams - CALLS;
-        refusals_end_with_enhance_your_calm(
-            &mut attackers[0],
-            next + 2,
-            free,
-            resets,
-            "slow-handler call flood",
-        );
         let compressed = CALLS as usize * MESSAGES * (z.len() + 5);
         let bound = conns
-            * (2 * budget + per_connection(&server.config) + CALLS as usize * PER_STREAM + compressed)
+            * (budget / 4
+                + inflated
+                + per_connection(&server.config)
+                + CALLS as usize * PER_STREAM
+                + compressed)
             + SLACK;
         assert!(bound <= DEFAULT_SERVER_BUDGET);
+        assert!(bound < conns * budget, "under the connection budget, which these requests used to fill");
         meter.assert_below(bound, &format!("gzip requests to slow handlers on {conns} connection(s)"));
         drop(attackers);
         server.assert_still_serving();

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvBatch, Room, Status, WireBytes};
 
 use super::outlier::Outcomes;
-use crate::call::{CallShared, MESSAGE_COST, queue_room};
+use crate::call::{CLIENT_QUEUE_SHARE, CallShared, MESSAGE_COST, queue_limit, queue_room};
 use crate::queue::CommandQueue;
 use crate::request::{CallLink, OutMessage};
 use crate::runtime::{Io, Runtime};
@@ -473,12 +473,13 @@ impl<R: Runtime> ClientDriver<R> {
     /// Moves response messages from the core toward the call; `all` ignores
     /// the queue target (the call finished: nothing is left to push back on).
     fn pump(&mut self, call: CallId, all: bool) {
+        let limit = queue_limit(self.calls.len(), CLIENT_QUEUE_SHARE);
         let Some(entry) = self.calls.get_mut(&call) else { return };
         let shared = entry.shared.clone();
         // Everything the queue has room for goes over in one batch: one
         // lock and one wake-up for many small messages.
-        let (mut count, mut cost) = shared.queue_len();
-        if !all && queue_room(count, cost) == 0 {
+        let (mut count, mut cost) = shared.queue_len(limit);
+        if !all && queue_room(count, cost, limit) == 0 {
             if shared.set_core_has_more() {
                 return;
             }
@@ -487,7 +488,7 @@ impl<R: Runtime> ClientDriver<R> {
         }
         let room = match all {
             true => Room::ALL,
-            false => Room { bytes: queue_room(count, cost), per_message: MESSAGE_COST },
+            false => Room { bytes: queue_room(count, cost, limit), per_message: MESSAGE_COST },
         };
         let mut batch = std::mem::take(&mut self.batch);
         let next = self.core.recv_messages(call, room, &mut batch);

@@ -34,7 +34,7 @@ use weir_core::grpc::{self, Code, Compression, Metadata, Status, WireBytes};
 use weir_core::http1::{ClientConnection, ClientEvent, ClientRequest, ClientResponse, Field, RequestId};
 
 use super::driver::{ChannelCtx, ClientCmd, ConnHandle, TakesCommands};
-use crate::call::{CallShared, MESSAGE_COST, queue_room};
+use crate::call::{CallShared, MESSAGE_COST, QUEUE_BYTES, queue_room};
 use crate::http1_io::Http1Io;
 use crate::request::OutMessage;
 use crate::runtime::{BoxFuture, Io, Runtime};
@@ -593,15 +593,16 @@ impl<R: Runtime> WebClientDriver<R> {
             return;
         }
         if !call.pending.is_empty() {
-            let (mut count, mut cost) = call.shared.queue_len();
-            if queue_room(count, cost) == 0 {
+            // One call at a time: it has the whole queue.
+            let (mut count, mut cost) = call.shared.queue_len(QUEUE_BYTES);
+            if queue_room(count, cost, QUEUE_BYTES) == 0 {
                 if call.shared.set_core_has_more() {
                     return;
                 }
                 // The application took the queue meanwhile.
                 (count, cost) = (0, 0);
             }
-            let mut room = queue_room(count, cost);
+            let mut room = queue_room(count, cost, QUEUE_BYTES);
             let mut batch = std::mem::take(&mut self.batch);
             while let Some((m, _)) = call.pending.front() {
                 let need = m.len() + MESSAGE_COST;

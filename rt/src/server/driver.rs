@@ -23,7 +23,7 @@ use super::shutdown::Listener;
 use super::web::{self, GrpcWeb};
 use crate::batch::{FrameBuf, Held, batchable};
 use crate::budget::{ConnBudget, ServerBudget};
-use crate::call::{CallShared, MESSAGE_COST, queue_room};
+use crate::call::{CallShared, MESSAGE_COST, queue_limit, queue_room};
 use crate::interceptor::{AfterOnce, Interceptor, run_before};
 use crate::queue::CommandQueue;
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
@@ -439,23 +439,20 @@ impl<R: Runtime> ServerDriver<R> {
 
     /// True when this connection is over its memory budget because of its
     /// client: it does not read what it asked for (the core's send buffer is
-    /// full and window-blocked), or it sends requests faster than handlers
-    /// take them.
+    /// full and window-blocked). Requests sent faster than handlers take
+    /// them cannot fill it: those pulled ahead stay under a quarter of it
+    /// ([`ConnBudget::pull_ahead_room`]), the rest wait in the core, where
+    /// flow control pushes back on the client.
     fn memory_held_by_peer(&self, now: std::time::Instant) -> bool {
-        if !self.budget.exhausted() {
-            return false;
-        }
         // A client that reads, only slower than handlers write, gets
         // backpressure; one whose windows stay shut is holding the memory.
-        self.blocked_since.is_some_and(|(t, _)| now.saturating_duration_since(t) >= PEER_STALL) || {
-            // Summed only now (a full connection), not counted per message.
-            let inbound: usize = self.calls.values().map(|e| e.shared.queued_bytes()).sum();
-            inbound >= self.ctx.connection_budget / 2
-        }
+        self.budget.exhausted()
+            && self.blocked_since.is_some_and(|(t, _)| now.saturating_duration_since(t) >= PEER_STALL)
     }
 
     /// Moves request messages from the core toward the call.
     fn pump(&mut self, cx: &mut Context<'_>, call: CallId) {
+        let limit = queue_limit(self.calls.len(), self.ctx.connection_budget / 8);
         let Some(entry) = self.calls.get_mut(&call) else { return };
         if entry.pending.is_some() {
             // One request message: taken (and decompressed) once the client
@@ -474,15 +471,16 @@ impl<R: Runtime> ServerDriver<R> {
         let shared = entry.shared.clone();
         // Everything the queue has room for goes over in one batch: one
         // lock, one budget charge and one wake-up for many small messages.
-        let (mut count, mut cost) = shared.queue_len();
-        if queue_room(count, cost) == 0 {
+        let (mut count, mut cost) = shared.queue_len(limit);
+        if queue_room(count, cost, limit) == 0 {
             if shared.set_core_has_more() {
                 return;
             }
             // The handler took the queue meanwhile.
             (count, cost) = (0, 0);
         }
-        if !self.budget.can_pull() {
+        let ahead = self.budget.pull_ahead_room();
+        if ahead == 0 {
             // Left in the core (compressed) until the budget has room.
             if !self.starved.contains(&call) {
                 self.starved.push(call);
@@ -491,7 +489,7 @@ impl<R: Runtime> ServerDriver<R> {
             return;
         }
         // The batch may overshoot the budget by itself, as one message may.
-        let room = Room { bytes: queue_room(count, cost), per_message: MESSAGE_COST };
+        let room = Room { bytes: queue_room(count, cost, limit).min(ahead), per_message: MESSAGE_COST };
         let mut batch = std::mem::take(&mut self.batch);
         let next = self.core.recv_messages(call, room, &mut batch);
         shared.deliver(&mut batch, entry.obs.as_deref_mut(), matches!(next, Ok(RecvBatch::Full)));
@@ -505,7 +503,7 @@ impl<R: Runtime> ServerDriver<R> {
 
     /// Pumps the calls that stopped at the budget, once it has room.
     fn pump_starved(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.starved.is_empty() || !self.budget.can_pull() {
+        if self.starved.is_empty() || self.budget.pull_ahead_room() == 0 {
             return false;
         }
         for call in std::mem::take(&mut self.starved) {

@@ -299,9 +299,10 @@ impl<R: Net> Server<R> {
     /// Memory one connection may hold for its calls (default 32 MiB):
     /// response messages handlers sent that are not written yet (queued, or
     /// in the HTTP/2 send buffer) and request messages, decompressed, that no
-    /// handler took yet. Past it handlers' sends wait and request messages
-    /// stay unread (compressed) in the core, where flow control stops the
-    /// client; a client that keeps the budget full and opens more calls has
+    /// handler took yet, which are pulled ahead only up to a quarter of it.
+    /// Past it handlers' sends wait and request messages stay unread
+    /// (compressed) in the core, where flow control stops the client; a
+    /// client that keeps the budget full and opens more calls has
     /// them refused with RESOURCE_EXHAUSTED, each refusal counted like a
     /// reset (`Config::max_resets_per_window`, then GOAWAY ENHANCE_YOUR_CALM).
     /// A connection holding nothing always gets one message through, however

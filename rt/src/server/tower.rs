@@ -36,7 +36,7 @@ use weir_core::grpc::{Code, Compression, Metadata, Status, WireBytes, base64, is
 use weir_core::hpack::HeaderField;
 
 use crate::budget::ConnBudget;
-use crate::call::{CallShared, queue_room};
+use crate::call::{CallShared, QUEUE_BYTES, queue_room};
 use crate::interceptor::AfterOnce;
 use crate::request::{CallInfo, CallLink, OutMessage, Request, Response, Streaming};
 use crate::runtime::{BoxFuture, PeerInfo, Runtime};
@@ -591,8 +591,9 @@ impl<R: Runtime> Call<R> {
                 return progress;
             }
             if streams {
-                let (messages, bytes) = self.shared.queue_len();
-                if queue_room(messages, bytes) == 0 && self.shared.set_core_has_more() {
+                // Each call has a budget of its own: the whole queue.
+                let (messages, bytes) = self.shared.queue_len(QUEUE_BYTES);
+                if queue_room(messages, bytes, QUEUE_BYTES) == 0 && self.shared.set_core_has_more() {
                     return progress;
                 }
             }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use weir_rt::runtime::Net;
-use weir_rt::{Code, Endpoint};
+use weir_rt::{Code, Endpoint, Request};
 
 use super::{req, start, test_server};
 
@@ -152,4 +152,83 @@ pub async fn resolver_service_config_applies_and_an_invalid_one_keeps_the_last<R
     assert_eq!(outcome, Ok(()), "the new config's 2 s timeout lets a 0.4 s call finish");
     assert!(took >= Duration::from_millis(350), "{took:?}");
     server.stop().await;
+}
+
+/// Bidi echo calls whose handlers wait to send, to a client that reads
+/// slowly but steadily (small windows, as gRPC-Go's and tonic's clients
+/// start with): the calls finish and the client's new calls are served.
+/// The requests the server pulls ahead of its handlers stay under a quarter
+/// of the connection's budget (`ConnBudget::pull_ahead_room`, divided among
+/// the calls by `call::queue_limit`), so handlers blocked on their
+/// responses find room for them. With 256 KiB pulled ahead per call
+/// whatever their number, 16 calls filled a 2 MiB budget with requests
+/// their handlers could not take before sending, and the connection hung
+/// (the same at the default 32 MiB with 64 calls); without the quarter, so
+/// did 64 calls at 32 KiB each.
+pub async fn busy_echo_handlers_neither_hang_nor_get_new_calls_refused<R: Net + Default>(rt: R) {
+    let server =
+        start(&rt, test_server(rt.clone(), Default::default()).connection_memory_budget(2 << 20)).await;
+    let mut endpoint = Endpoint::<R>::with_runtime(rt.clone(), server.url()).unwrap();
+    let h2 = &mut endpoint.config_mut().h2;
+    (h2.initial_stream_window, h2.initial_connection_window, h2.bdp_window_growth) =
+        (16 << 10, 64 << 10, false);
+    let ch = endpoint.connect().await.unwrap();
+    for (calls, messages) in [(16, 1024), (64, 512)] {
+        let run = Box::pin(slow_echoes_beside_new_calls(&rt, &ch, calls, messages));
+        let hung = Box::pin(rt.sleep_until(rt.now() + Duration::from_secs(20)));
+        if let futures::future::Either::Right(_) = futures::future::select(run, hung).await {
+            panic!("{calls} echo calls of {messages} messages hung");
+        }
+    }
+    server.stop().await;
+}
+
+/// `calls` echo calls of `messages` 4 KiB messages each, read 8 messages per
+/// 5 ms, while a unary call goes every 20 ms; all must succeed.
+async fn slow_echoes_beside_new_calls<R: Net>(rt: &R, ch: &weir_rt::Channel, calls: usize, messages: usize) {
+    const SIZE: usize = 4 << 10;
+    let echoes = (0..calls).map(|_| {
+        let (ch, rt) = (ch.clone(), rt.clone());
+        async move {
+            let msg = Bytes::from(vec![5u8; SIZE]);
+            let requests = futures::stream::iter((0..messages).map(move |_| msg.clone()));
+            let mut replies = ch.streaming("/test.Test/Bidi", Request::new(requests)).await?.into_inner();
+            let mut n = 0;
+            while let Some(m) = replies.message().await? {
+                assert_eq!(m.len(), SIZE);
+                n += 1;
+                if n % 8 == 0 {
+                    rt.sleep_until(rt.now() + Duration::from_millis(5)).await;
+                }
+            }
+            Ok::<usize, weir_rt::Status>(n)
+        }
+    });
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let probes = async {
+        let mut outcomes = Vec::new();
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            rt.sleep_until(rt.now() + Duration::from_millis(20)).await;
+            outcomes.push(ch.unary("/test.Test/Unary", req(vec![1u8; 10])).await.map(|_| ()));
+        }
+        outcomes
+    };
+    let echoed = async {
+        let all = futures::future::join_all(echoes).await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        all
+    };
+    let (echoed, probed) = futures::future::join(echoed, probes).await;
+    for e in echoed {
+        assert_eq!(e.expect("an echo call"), messages, "{calls} calls");
+    }
+    let refused: Vec<_> = probed.iter().filter_map(|p| p.as_ref().err()).collect();
+    assert!(probed.len() >= 10, "{calls} calls: calls made while the echoes ran: {}", probed.len());
+    assert!(
+        refused.is_empty(),
+        "{calls} calls: {} of {} new calls refused: {:?}",
+        refused.len(),
+        probed.len(),
+        refused.first()
+    );
 }

@@ -53,6 +53,7 @@ macro_rules! scenario_tests {
             thousand_concurrent_unary_calls,
             large_streams_both_ways,
             many_small_message_streams,
+            busy_echo_handlers_neither_hang_nor_get_new_calls_refused,
             deadline_exceeded,
             client_cancel_reaches_the_handler,
             graceful_shutdown_finishes_in_flight_calls,
