@@ -315,6 +315,39 @@ fn a_small_per_call_budget_still_lets_a_large_upload_through() {
     });
 }
 
+/// A bidi echo read slowly under a small per-call budget finishes: the
+/// handler takes no request until it has sent its echo, so requests queued
+/// ahead of it must leave it room to send (the hang the HTTP/2 driver had
+/// with many calls, `suite::limits::busy_echo_handlers_neither_hang_nor_get_new_calls_refused`);
+/// a message larger than a quarter of the budget still goes.
+#[test]
+fn an_echo_under_a_small_per_call_budget_does_not_hang() {
+    run(async {
+        let server = test_server(Tokio, Default::default()).connection_memory_budget(256 << 10);
+        let addr = serve(app(server)).await;
+        let ch = channel(addr).await;
+        for (count, size) in [(512usize, 4usize << 10), (8, 96 << 10)] {
+            let msg = Bytes::from(vec![3u8; size]);
+            let requests = futures::stream::iter((0..count).map(move |_| msg.clone()));
+            let echo = async {
+                let mut replies = ch.streaming("/test.Test/Bidi", Request::new(requests)).await?.into_inner();
+                let mut n = 0;
+                while let Some(m) = replies.message().await? {
+                    assert_eq!(m.len(), size);
+                    n += 1;
+                    if n % 8 == 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+                Ok::<usize, Status>(n)
+            };
+            let n = tokio::time::timeout(Duration::from_secs(20), echo).await;
+            let n = n.unwrap_or_else(|_| panic!("an echo of {count} messages of {size} B hung"));
+            assert_eq!(n.expect("the echo call"), count);
+        }
+    });
+}
+
 // ----- the other way round: axum as the fallback of a Weir server ----------------
 
 /// REST routes for a Weir server's fallback: a plain GET, an echo of the
