@@ -519,3 +519,58 @@ fn replayed_header_blocks_stay_in_step_with_the_peer_table() {
     }
     assert!(!p.client.is_closed() && !p.server.is_closed());
 }
+
+/// Connection-level credit returns on arrival for up to
+/// `Config::early_connection_credit` unread octets (RFC 9113 §6.9: the
+/// receiver decides when to send WINDOW_UPDATE; gRPC-Go returns connection
+/// credit on arrival): a stream whose reader stalls holds its own window,
+/// not the connection's, and a second stream still gets through. Past the
+/// allowance the credit waits for the reader, so the connection buffers at
+/// most the allowance plus one connection window; reading returns it.
+#[test]
+fn a_stalled_stream_holds_its_window_not_the_connection() {
+    let config = Config {
+        initial_stream_window: 64 << 10,
+        initial_connection_window: 128 << 10,
+        bdp_window_growth: false,
+        early_connection_credit: 256 << 10,
+        ..Config::default()
+    };
+    let mut p = Pair::new(config.clone(), config, 7);
+    // Fills one stream window on each of `n` streams nobody reads.
+    let stall = |p: &mut Pair, n: usize| -> Vec<StreamId> {
+        let ids: Vec<StreamId> =
+            (0..n).map(|_| p.client.open_stream(request_headers(), false).unwrap()).collect();
+        for &id in &ids {
+            p.client.send_data(id, pattern(64 << 10, 1), false).unwrap();
+        }
+        p.drive_rounds(20);
+        ids
+    };
+    // Sends 100 KiB on a new stream; true when all of it arrived.
+    let goes_through = |p: &mut Pair| -> bool {
+        let id = p.client.open_stream(request_headers(), false).unwrap();
+        p.client.send_data(id, pattern(100 << 10, 2), true).unwrap();
+        let mut got = 0;
+        for _ in 0..50 {
+            p.drive_rounds(1);
+            let (d, _) = read_all(&mut p.server, id);
+            got += d.len();
+        }
+        got == 100 << 10
+    };
+    let first = stall(&mut p, 2);
+    assert!(p.server.stats().recv_buffered >= 128 << 10, "both windows full and unread");
+    assert!(goes_through(&mut p), "unread streams do not hold the connection's window");
+    // 2 + 5 stalled streams: 448 KiB unread, past 256 KiB of early credit and
+    // the 128 KiB connection window.
+    let more = stall(&mut p, 5);
+    let held = p.server.stats().recv_buffered;
+    assert!(held <= (256 << 10) + (128 << 10), "buffered: allowance plus one window ({held})");
+    assert!(!goes_through(&mut p), "past the allowance the connection waits for readers");
+    for id in first.into_iter().chain(more) {
+        read_all(&mut p.server, id);
+    }
+    p.drive_rounds(20);
+    assert!(goes_through(&mut p), "reading returned the withheld credit");
+}

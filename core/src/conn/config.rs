@@ -50,6 +50,14 @@ pub struct Config {
     pub bdp_window_growth: bool,
     /// Upper bound for BDP-grown windows.
     pub max_bdp_window: u32,
+    /// Unread octets (queued on streams) whose connection-level credit
+    /// returns when they arrive, rather than when their stream reads them:
+    /// this many, or the connection window's target size if larger. A
+    /// stream whose reader stalls then holds its own window, not the
+    /// connection's, and the other streams go on; past it, credit returns
+    /// as streams read, so a connection buffers at most this plus one
+    /// connection window.
+    pub early_connection_credit: usize,
     /// How long the peer has to acknowledge our SETTINGS before SETTINGS_TIMEOUT.
     pub settings_ack_timeout: Duration,
     /// Maximum CONTINUATION frames in one header block (CONTINUATION flood).
@@ -116,6 +124,7 @@ impl Default for Config {
             max_header_list_size: 16 << 10,
             bdp_window_growth: true,
             max_bdp_window: 16 << 20,
+            early_connection_credit: 4 << 20,
             settings_ack_timeout: Duration::from_secs(10),
             max_continuation_frames: 32,
             max_resets_per_window: 1000,

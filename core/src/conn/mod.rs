@@ -192,6 +192,9 @@ pub struct Connection {
     recv_window: RecvWindow,
     send_buffered: usize,
     recv_buffered: usize,
+    /// Of `recv_buffered`, the octets whose connection-level credit is held
+    /// back until their stream reads them ([`Connection::rebalance_credit`]).
+    recv_withheld: usize,
     bdp: Option<BdpEstimator>,
     // ping, goaway, shutdown
     user_pings: VecDeque<([u8; 8], Instant)>,
@@ -269,6 +272,7 @@ impl Connection {
             },
             send_buffered: 0,
             recv_buffered: 0,
+            recv_withheld: 0,
             bdp,
             user_pings: VecDeque::new(),
             keepalive_sent: None,
@@ -830,8 +834,7 @@ impl Connection {
             if let Some(s) = self.streams.get_mut(id) {
                 s.reset_code = Some(code);
                 let unread = s.clear_recv_queue();
-                self.recv_buffered -= unread;
-                self.recv_window.release(unread as u32);
+                self.unbuffer(unread);
             }
             self.control
                 .push_back(Frame::RstStream(crate::frame::RstStream { stream_id: id, error_code: code }));
@@ -881,8 +884,7 @@ impl Connection {
         if s.recv_window.take_update_peek() {
             self.window_update_due.push(id);
         }
-        self.recv_buffered -= n;
-        self.recv_window.release(n as u32);
+        self.unbuffer(n);
         self.maybe_remove(id);
         Ok(Read::Data { data, fin })
     }
@@ -1104,6 +1106,38 @@ impl Connection {
     }
 
     /// Drops a finished stream's record.
+    /// `n` received octets were queued on a stream.
+    pub(super) fn buffer(&mut self, n: usize) {
+        self.recv_buffered += n;
+        self.recv_withheld += n;
+        self.rebalance_credit();
+    }
+
+    /// `n` queued octets were read, or dropped with their stream.
+    pub(super) fn unbuffer(&mut self, n: usize) {
+        self.recv_buffered -= n;
+        self.rebalance_credit();
+    }
+
+    /// Returns the connection-level credit of received octets early: up to a
+    /// connection window's worth of unread octets (its target size) count
+    /// against the streams' windows only, so a stream whose reader stalls
+    /// holds its own window, not everyone's. Credit for octets past that
+    /// returns as streams read them, which bounds what a connection buffers
+    /// at two connection windows. Holding all of it until read (as before)
+    /// let one stalled upload, its stream window grown by BDP estimation to
+    /// the connection's, stop every other call on the connection; gRPC-Go
+    /// returns connection credit on arrival (`inFlow.onData`).
+    pub(super) fn rebalance_credit(&mut self) {
+        let early = (self.recv_window.target() as usize).max(self.config.early_connection_credit);
+        let withheld = self.recv_buffered.saturating_sub(early).min(self.recv_withheld);
+        let freed = self.recv_withheld - withheld;
+        if freed > 0 {
+            self.recv_withheld = withheld;
+            self.recv_window.release(freed as u32);
+        }
+    }
+
     fn maybe_remove(&mut self, id: StreamId) {
         let done = self.streams.get(id).is_some_and(Stream::is_done);
         if done {
@@ -1123,8 +1157,7 @@ impl Connection {
             let sent = s.clear_send_queue();
             let unread = s.clear_recv_queue();
             self.send_buffered -= sent;
-            self.recv_buffered -= unread;
-            self.recv_window.release(unread as u32);
+            self.unbuffer(unread);
         }
         self.control.push_back(Frame::RstStream(crate::frame::RstStream { stream_id: id, error_code: code }));
         self.push_event(Event::Reset { stream: id, code, initiator: Initiator::Local, cause: Some(cause) });

@@ -166,7 +166,6 @@ impl Connection {
         if len > 0 && !discard {
             s.recv_queue.push(d.data);
             s.recv_buffered += len;
-            self.recv_buffered += len;
         } else if discard {
             s.recv_window.release(len as u32);
             self.recv_window.release(len as u32);
@@ -174,6 +173,9 @@ impl Connection {
         let notify = (len > 0 || d.end_stream) && s.data_event_armed && !discard;
         if notify {
             s.data_event_armed = false;
+        }
+        if len > 0 && !discard {
+            self.buffer(len);
         }
         if d.end_stream {
             self.transition(id, Input::RecvEndStream);
@@ -511,20 +513,20 @@ impl Connection {
         if self.resets.record(now) {
             return self.fail(ConnectionError::limit(Limit::Resets));
         }
-        let visible = if let Some(s) = self.streams.get_mut(id) {
+        let (visible, unread) = if let Some(s) = self.streams.get_mut(id) {
             let sent = s.clear_send_queue();
             self.send_buffered -= sent;
-            if response_complete {
+            let unread = if response_complete {
                 s.recv_ended = true;
+                0
             } else {
-                let unread = s.clear_recv_queue();
-                self.recv_buffered -= unread;
-                self.recv_window.release(unread as u32);
-            }
-            s.visible
+                s.clear_recv_queue()
+            };
+            (s.visible, unread)
         } else {
-            false
+            (false, 0)
         };
+        self.unbuffer(unread);
         if visible {
             self.push_event(Event::Reset {
                 stream: id,
@@ -646,9 +648,13 @@ impl Connection {
         let Some(grown) = self.bdp.as_mut().and_then(|b| b.on_ack(now)) else {
             return;
         };
-        // As gRPC-Go: the new estimate becomes both the stream window (a SETTINGS
-        // change) and the connection window (a WINDOW_UPDATE).
-        self.recv_window.grow_target(grown);
+        // As gRPC-Go: the new estimate becomes the stream window (a SETTINGS
+        // change) and grows the connection window (a WINDOW_UPDATE), which
+        // stays twice a stream's, as the configured ones: with both equal,
+        // a single stream whose reader stalled filled the connection's.
+        let connection = grown.saturating_mul(2).min(crate::frame::MAX_WINDOW_SIZE);
+        self.recv_window.grow_target(connection);
+        self.rebalance_credit();
         self.set_initial_window_size(now, grown);
     }
 
@@ -681,7 +687,7 @@ impl Connection {
         for id in unprocessed {
             if let Some(gone) = self.streams.remove(id) {
                 self.send_buffered -= gone.send_buffered;
-                self.recv_buffered -= gone.recv_buffered;
+                self.unbuffer(gone.recv_buffered);
                 if gone.state.is_active() {
                     self.active_local -= 1;
                 }

@@ -232,3 +232,74 @@ async fn slow_echoes_beside_new_calls<R: Net>(rt: &R, ch: &weir_rt::Channel, cal
         refused.first()
     );
 }
+
+/// Three 4 MiB uploads whose handlers do not read yet (busy elsewhere) do
+/// not hold up the connection's other calls: each holds its own stream
+/// window, and the connection's credit returns as their octets arrive, up
+/// to `conn::Config::early_connection_credit` (4 MiB) or the connection
+/// window if larger. Before, connection credit waited for the handlers too,
+/// and one such upload, its stream window grown by BDP estimation to the
+/// connection's, stopped every call on it (without the early credit, three
+/// still do).
+pub async fn stalled_uploads_do_not_hold_up_other_calls<R: Net + Default>(rt: R) {
+    use std::sync::{Arc, Mutex};
+    const UPLOADS: usize = 3;
+    let gates: Arc<Mutex<Vec<futures::channel::oneshot::Sender<()>>>> = Arc::default();
+    let handler_gates = gates.clone();
+    let server = weir_rt::Server::new(rt.clone())
+        .route(
+            "/t.T/Unary",
+            weir_rt::Method::unary(|req| async move { Ok(weir_rt::Response::new(req.into_inner())) }),
+        )
+        .route(
+            "/t.T/Later",
+            weir_rt::Method::client_streaming(move |req| {
+                let (open, gate) = futures::channel::oneshot::channel();
+                handler_gates.lock().unwrap().push(open);
+                async move {
+                    let _ = gate.await;
+                    let mut s = req.into_inner();
+                    let mut total = 0u64;
+                    while let Some(m) = s.message().await? {
+                        total += m.len() as u64;
+                    }
+                    Ok(weir_rt::Response::new(Bytes::copy_from_slice(&total.to_be_bytes())))
+                }
+            }),
+        );
+    let server = start(&rt, server).await;
+    let ch = Endpoint::<R>::with_runtime(rt.clone(), server.url()).unwrap().connect().await.unwrap();
+    let uploads: Vec<_> = (0..UPLOADS)
+        .map(|_| {
+            let ch = ch.clone();
+            let chunk = Bytes::from(vec![1u8; 16 << 10]);
+            let up = futures::stream::iter((0..256).map(move |_| chunk.clone()));
+            async move { ch.client_streaming("/t.T/Later", Request::new(up)).await }
+        })
+        .collect();
+    let uploads = futures::future::join_all(uploads);
+    let probe = async {
+        // Until both handlers started, then while their uploads fill windows.
+        while gates.lock().unwrap().len() < UPLOADS {
+            rt.sleep_until(rt.now() + Duration::from_millis(10)).await;
+        }
+        rt.sleep_until(rt.now() + Duration::from_millis(300)).await;
+        let unary = Box::pin(ch.unary("/t.T/Unary", req(vec![2u8; 100])));
+        let late = Box::pin(rt.sleep_until(rt.now() + Duration::from_secs(5)));
+        let answered = match futures::future::select(unary, late).await {
+            futures::future::Either::Left((r, _)) => Some(r.map(|r| r.into_inner().len())),
+            futures::future::Either::Right(_) => None,
+        };
+        for gate in gates.lock().unwrap().drain(..) {
+            let _ = gate.send(());
+        }
+        answered
+    };
+    let (uploaded, answered) = futures::future::join(uploads, probe).await;
+    assert_eq!(answered.expect("the unary call waited behind uploads nobody read").unwrap(), 100);
+    for r in uploaded {
+        let total = u64::from_be_bytes(r.expect("an upload").into_inner()[..].try_into().unwrap());
+        assert_eq!(total, 256 * (16 << 10));
+    }
+    server.stop().await;
+}

@@ -54,6 +54,7 @@ macro_rules! scenario_tests {
             large_streams_both_ways,
             many_small_message_streams,
             busy_echo_handlers_neither_hang_nor_get_new_calls_refused,
+            stalled_uploads_do_not_hold_up_other_calls,
             deadline_exceeded,
             client_cancel_reaches_the_handler,
             graceful_shutdown_finishes_in_flight_calls,
