@@ -13,6 +13,7 @@ use weir_core::grpc::BatchCheck;
 use weir_core::grpc::codec::{PREFIX_LEN, prefix};
 use weir_core::grpc::{Code, Status};
 
+use crate::buf_pool::BufPool;
 use crate::codec::{Codec, encode_message};
 use crate::request::OutMessage;
 
@@ -21,6 +22,12 @@ use crate::request::OutMessage;
 pub(crate) const BATCH_MESSAGE_MAX: usize = 4 << 10;
 /// A batch closes at this size.
 pub(crate) const BATCH_BYTES: usize = 32 << 10;
+/// A busy stream's batch buffer: a full batch and the message that
+/// overflows it.
+const ROOM: usize = BATCH_BYTES + BATCH_MESSAGE_MAX + PREFIX_LEN;
+/// Full-size batch buffers, reused once written ([`BufPool`]): 64 of them
+/// (2.3 MiB) for the whole process.
+static BATCHES: BufPool = BufPool::new(ROOM, 64);
 
 /// A batch being filled. Each batch is a buffer of its own, sized after
 /// the previous one (a stream sending one message now and then holds a
@@ -33,12 +40,13 @@ pub(crate) struct FrameBuf {
     messages: usize,
     /// The size of the last batch taken.
     last: usize,
+    /// `buf` came from [`BATCHES`] and goes back when taken.
+    pooled: bool,
 }
 
 impl FrameBuf {
     /// Room for a message of about `len` bytes.
     fn make_room(&mut self, len: usize) {
-        const ROOM: usize = BATCH_BYTES + BATCH_MESSAGE_MAX + PREFIX_LEN;
         let need = len + PREFIX_LEN;
         if self.buf.capacity() - self.buf.len() < need {
             let first = self.buf.capacity() == 0;
@@ -50,7 +58,12 @@ impl FrameBuf {
             } else {
                 2 * self.buf.capacity()
             };
-            self.buf.reserve(size.max(need));
+            if first && size == ROOM && need <= ROOM {
+                self.buf = BATCHES.take();
+                self.pooled = true;
+            } else {
+                self.buf.reserve(size.max(need));
+            }
         }
     }
 
@@ -99,7 +112,13 @@ impl FrameBuf {
         if std::mem::take(&mut self.messages) == 0 {
             return None;
         }
-        let batch = std::mem::take(&mut self.buf).freeze();
+        let batch = if std::mem::take(&mut self.pooled) {
+            let batch = self.buf.split().freeze();
+            BATCHES.put(std::mem::take(&mut self.buf));
+            batch
+        } else {
+            std::mem::take(&mut self.buf).freeze()
+        };
         self.last = batch.len();
         Some(BatchCheck::of(&batch).map(|check| OutMessage::batch(batch, check)))
     }

@@ -10,6 +10,7 @@
 pub mod adapter;
 mod batch;
 mod budget;
+mod buf_pool;
 mod call;
 pub mod client;
 pub mod codec;

@@ -10,6 +10,7 @@ use bytes::BytesMut;
 use weir_core::Endpoint;
 use weir_core::conn::{ChunkedBuf, TransmitBuf};
 
+use crate::buf_pool::BufPool;
 use crate::runtime::{Io, Runtime};
 use crate::util::Alarm;
 
@@ -20,6 +21,12 @@ const READ_RESERVE_MIN: usize = 4 << 10;
 const READ_RESERVE_MAX: usize = 64 << 10;
 /// Buffers larger than this are released when a connection goes quiet.
 const IDLE_KEEP: usize = 8 << 10;
+/// Full-size read buffers, reused once every frame cut from them is dropped
+/// ([`BufPool`]): 64 of them (4 MiB) for the whole process.
+static READS: BufPool = BufPool::new(READ_RESERVE_MAX, 64);
+/// A partial frame at most this long moves to a pooled buffer with a copy;
+/// a longer one stays where it is (the decoder grows its buffer to hold it).
+const CARRY_MAX: usize = 16 << 10;
 /// Reads per driver poll before yielding to other tasks.
 const MAX_READS_PER_POLL: usize = 32;
 /// Input processed before the driver dispatches events and writes: a burst of
@@ -145,6 +152,19 @@ impl<R: Runtime> Transport<R> {
         let mut progress = false;
         for _ in 0..MAX_READS_PER_POLL {
             let buf = core.input_buffer();
+            if buf.capacity() - buf.len() < self.read_reserve
+                && self.read_reserve == READS.size()
+                && buf.len() <= CARRY_MAX
+            {
+                // Bulk reads: the next buffer is a pooled one, with the
+                // partial frame (if any) carried over.
+                let mut next = READS.take();
+                next.extend_from_slice(buf);
+                let mut done = std::mem::replace(buf, next);
+                done.clear();
+                READS.put(done);
+            }
+            let buf = core.input_buffer();
             buf.reserve(self.read_reserve);
             let room = buf.capacity() - buf.len();
             match self.io.poll_read_buf(cx, buf) {
@@ -174,7 +194,10 @@ impl<R: Runtime> Transport<R> {
                     let idle = core.active_streams() == 0;
                     let buf = core.input_buffer();
                     if idle && buf.is_empty() && buf.capacity() > 0 {
-                        *buf = BytesMut::new();
+                        let done = std::mem::take(buf);
+                        if done.capacity() >= READS.size() {
+                            READS.put(done);
+                        }
                         self.read_reserve = READ_RESERVE_MIN;
                     }
                     return progress;
