@@ -21,12 +21,13 @@ const READ_RESERVE_MIN: usize = 4 << 10;
 const READ_RESERVE_MAX: usize = 64 << 10;
 /// Buffers larger than this are released when a connection goes quiet.
 const IDLE_KEEP: usize = 8 << 10;
-/// Full-size read buffers, reused once every frame cut from them is dropped
-/// ([`BufPool`]): 64 of them (4 MiB) for the whole process.
-static READS: BufPool = BufPool::new(READ_RESERVE_MAX, 64);
 /// A partial frame at most this long moves to a pooled buffer with a copy;
 /// a longer one stays where it is (the decoder grows its buffer to hold it).
 const CARRY_MAX: usize = 16 << 10;
+/// Full-size read buffers, reused once every frame cut from them is dropped
+/// ([`BufPool`]): 64 of them (5 MiB) for the whole process, each with room
+/// for a full read behind a carried partial frame.
+static READS: BufPool = BufPool::new(READ_RESERVE_MAX + CARRY_MAX, 64);
 /// Reads per driver poll before yielding to other tasks.
 const MAX_READS_PER_POLL: usize = 32;
 /// Input processed before the driver dispatches events and writes: a burst of
@@ -153,7 +154,7 @@ impl<R: Runtime> Transport<R> {
         for _ in 0..MAX_READS_PER_POLL {
             let buf = core.input_buffer();
             if buf.capacity() - buf.len() < self.read_reserve
-                && self.read_reserve == READS.size()
+                && self.read_reserve == READ_RESERVE_MAX
                 && buf.len() <= CARRY_MAX
             {
                 // Bulk reads: the next buffer is a pooled one, with the
