@@ -8,8 +8,9 @@
 //!
 //! The pool keeps handles to buffers still in use and reclaims one once its
 //! last slice is gone (`BytesMut::try_reclaim`). It is one per process and
-//! size class, and holds at most [`BufPool::max`] buffers, so what it keeps
-//! is a constant, whatever the number of connections and calls.
+//! size class, and holds at most `max` handles, so what it keeps does not
+//! grow with connections and calls; a buffer that was grown past twice its
+//! class is freed when it comes back, not handed out again.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -44,7 +45,11 @@ impl BufPool {
         for _ in 0..LOOK.min(handles.len()) {
             let Some(mut b) = handles.pop_front() else { break };
             if b.try_reclaim(self.size) {
-                return b;
+                if b.capacity() <= 2 * self.size {
+                    return b;
+                }
+                // Grown past its class since: freed, not kept.
+                continue;
             }
             // Still in use: it goes to the back.
             handles.push_back(b);
@@ -85,6 +90,15 @@ mod tests {
         let again = pool.take();
         assert_eq!(again.as_ptr(), at, "reclaimed once the slice was dropped");
         assert!(again.capacity() >= 1024 && again.is_empty());
+    }
+
+    #[test]
+    fn a_buffer_grown_past_its_class_is_not_handed_out() {
+        let pool = BufPool::new(1024, 4);
+        pool.put(BytesMut::with_capacity(64 << 10));
+        let b = pool.take();
+        assert!(b.capacity() >= 1024 && b.capacity() < 64 << 10, "the large buffer was let go");
+        assert!(pool.handles.lock().unwrap().is_empty());
     }
 
     #[test]

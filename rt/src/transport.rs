@@ -163,7 +163,7 @@ impl<R: Runtime> Transport<R> {
                 next.extend_from_slice(buf);
                 let mut done = std::mem::replace(buf, next);
                 done.clear();
-                READS.put(done);
+                retire(done);
             }
             let buf = core.input_buffer();
             buf.reserve(self.read_reserve);
@@ -195,10 +195,7 @@ impl<R: Runtime> Transport<R> {
                     let idle = core.active_streams() == 0;
                     let buf = core.input_buffer();
                     if idle && buf.is_empty() && buf.capacity() > 0 {
-                        let done = std::mem::take(buf);
-                        if done.capacity() >= READS.size() {
-                            READS.put(done);
-                        }
+                        retire(std::mem::take(buf));
                         self.read_reserve = READ_RESERVE_MIN;
                     }
                     return progress;
@@ -303,5 +300,16 @@ impl<R: Runtime> Transport<R> {
             core.handle_eof(self.rt.now());
         }
         self.phase = Phase::Done;
+    }
+}
+
+/// Gives an input buffer that is done with to [`READS`]: the one taken from
+/// there, or the one the frame decoder moved a partial frame into (read
+/// buffers either way). One it grew for a frame larger than the class
+/// holds no more than its own tail here, and is freed, not reused, once
+/// reclaimed ([`BufPool::take`]).
+fn retire(done: BytesMut) {
+    if done.capacity() <= READS.size() {
+        READS.put(done);
     }
 }
