@@ -237,9 +237,9 @@ impl CallShared {
         (s.messages.len(), s.queued_bytes)
     }
 
-    #[cfg(test)]
     /// What the queued request messages cost (bytes and bookkeeping),
     /// with the batch the application is working through.
+    #[cfg(test)]
     pub fn queued_bytes(&self) -> usize {
         let s = self.lock();
         s.queued_bytes + s.handed

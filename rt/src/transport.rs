@@ -304,9 +304,9 @@ impl<R: Runtime> Transport<R> {
 }
 
 /// Gives an input buffer that is done with to [`READS`]: the one taken from
-/// there, or the one the frame decoder moved a partial frame into (read
-/// buffers either way). One it grew for a frame larger than the class
-/// holds no more than its own tail here, and is freed, not reused, once
+/// there, or the one the frame decoder moved a partial frame into. Only its
+/// tail is seen here, so one the decoder grew for a larger frame may pass;
+/// the pool frees such a buffer, rather than handing it out, once it is
 /// reclaimed ([`BufPool::take`]).
 fn retire(done: BytesMut) {
     if done.capacity() <= READS.size() {

@@ -327,20 +327,7 @@ fn an_echo_under_a_small_per_call_budget_does_not_hang() {
         let addr = serve(app(server)).await;
         let ch = channel(addr).await;
         for (count, size) in [(512usize, 4usize << 10), (8, 96 << 10)] {
-            let msg = Bytes::from(vec![3u8; size]);
-            let requests = futures::stream::iter((0..count).map(move |_| msg.clone()));
-            let echo = async {
-                let mut replies = ch.streaming("/test.Test/Bidi", Request::new(requests)).await?.into_inner();
-                let mut n = 0;
-                while let Some(m) = replies.message().await? {
-                    assert_eq!(m.len(), size);
-                    n += 1;
-                    if n % 8 == 0 {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-                Ok::<usize, Status>(n)
-            };
+            let echo = suite::slow_echo(&Tokio, &ch, count, size);
             let n = tokio::time::timeout(Duration::from_secs(20), echo).await;
             let n = n.unwrap_or_else(|_| panic!("an echo of {count} messages of {size} B hung"));
             assert_eq!(n.expect("the echo call"), count);

@@ -1105,7 +1105,6 @@ impl Connection {
         }
     }
 
-    /// Drops a finished stream's record.
     /// `n` received octets were queued on a stream.
     pub(super) fn buffer(&mut self, n: usize) {
         self.recv_buffered += n;
@@ -1119,12 +1118,13 @@ impl Connection {
         self.rebalance_credit();
     }
 
-    /// Returns the connection-level credit of received octets early: up to a
-    /// connection window's worth of unread octets (its target size) count
-    /// against the streams' windows only, so a stream whose reader stalls
-    /// holds its own window, not everyone's. Credit for octets past that
-    /// returns as streams read them, which bounds what a connection buffers
-    /// at two connection windows. Holding all of it until read (as before)
+    /// Returns the connection-level credit of received octets early: up to
+    /// `Config::early_connection_credit` unread octets (or the connection
+    /// window's target size, if larger) count against the streams' windows
+    /// only, so a stream whose reader stalls holds its own window, not
+    /// everyone's. Credit for octets past that returns as streams read them,
+    /// which bounds what a connection buffers at that allowance plus one
+    /// connection window. Holding all of it until read (as before)
     /// let one stalled upload, its stream window grown by BDP estimation to
     /// the connection's, stop every other call on the connection; gRPC-Go
     /// returns connection credit on arrival (`inFlow.onData`).
@@ -1138,6 +1138,7 @@ impl Connection {
         }
     }
 
+    /// Drops a finished stream's record.
     fn maybe_remove(&mut self, id: StreamId) {
         let done = self.streams.get(id).is_some_and(Stream::is_done);
         if done {

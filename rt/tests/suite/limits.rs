@@ -183,26 +183,35 @@ pub async fn busy_echo_handlers_neither_hang_nor_get_new_calls_refused<R: Net + 
     server.stop().await;
 }
 
+/// One echo call (`/test.Test/Bidi`) of `messages` messages of `size` bytes,
+/// read 8 messages per 5 ms; returns how many came back.
+pub async fn slow_echo<R: Net>(
+    rt: &R,
+    ch: &weir_rt::Channel,
+    messages: usize,
+    size: usize,
+) -> Result<usize, weir_rt::Status> {
+    let msg = Bytes::from(vec![5u8; size]);
+    let requests = futures::stream::iter((0..messages).map(move |_| msg.clone()));
+    let mut replies = ch.streaming("/test.Test/Bidi", Request::new(requests)).await?.into_inner();
+    let mut n = 0;
+    while let Some(m) = replies.message().await? {
+        assert_eq!(m.len(), size);
+        n += 1;
+        if n % 8 == 0 {
+            rt.sleep_until(rt.now() + Duration::from_millis(5)).await;
+        }
+    }
+    Ok(n)
+}
+
 /// `calls` echo calls of `messages` 4 KiB messages each, read 8 messages per
 /// 5 ms, while a unary call goes every 20 ms; all must succeed.
 async fn slow_echoes_beside_new_calls<R: Net>(rt: &R, ch: &weir_rt::Channel, calls: usize, messages: usize) {
     const SIZE: usize = 4 << 10;
     let echoes = (0..calls).map(|_| {
         let (ch, rt) = (ch.clone(), rt.clone());
-        async move {
-            let msg = Bytes::from(vec![5u8; SIZE]);
-            let requests = futures::stream::iter((0..messages).map(move |_| msg.clone()));
-            let mut replies = ch.streaming("/test.Test/Bidi", Request::new(requests)).await?.into_inner();
-            let mut n = 0;
-            while let Some(m) = replies.message().await? {
-                assert_eq!(m.len(), SIZE);
-                n += 1;
-                if n % 8 == 0 {
-                    rt.sleep_until(rt.now() + Duration::from_millis(5)).await;
-                }
-            }
-            Ok::<usize, weir_rt::Status>(n)
-        }
+        async move { slow_echo(&rt, &ch, messages, SIZE).await }
     });
     let done = std::sync::atomic::AtomicBool::new(false);
     let probes = async {
