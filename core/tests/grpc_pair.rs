@@ -532,8 +532,7 @@ fn framed(messages: &[Bytes]) -> Bytes {
 /// batches bounded by their room; a compressing call compresses each one.
 #[test]
 fn framed_batches_both_ways_and_batched_receive() {
-    use std::collections::VecDeque;
-    use weir_core::grpc::{RecvBatch, Room};
+    use weir_core::grpc::{Received, RecvBatch, Room};
     for compress in [None, Some("gzip")] {
         let mut p = pair(40);
         let mut r = req("/s/Batch");
@@ -546,7 +545,7 @@ fn framed_batches_both_ways_and_batched_receive() {
         p.drive();
         server_events(&mut p);
         // Batches stop at their room: at least one message each time.
-        let mut got = VecDeque::new();
+        let mut got = Received::new();
         let room = Room { bytes: 1000, per_message: 64 };
         let mut batches = 0;
         let end = loop {
@@ -562,7 +561,7 @@ fn framed_batches_both_ways_and_batched_receive() {
         };
         assert_eq!(end, RecvBatch::End);
         assert!(batches > 10, "{batches} batches");
-        assert!(got.iter().all(|(_, flag)| *flag == compress.is_some()), "compressed per message");
+        assert!(got.iter().all(|(_, flag)| flag == compress.is_some()), "compressed per message");
         assert_eq!(got.into_iter().map(|(m, _)| m).collect::<Vec<_>>(), msgs);
         if let Some(algo) = compress {
             p.server.set_send_compression(call, Some(algo)).unwrap();
@@ -571,7 +570,7 @@ fn framed_batches_both_ways_and_batched_receive() {
         p.server.finish(call, &Status::ok(), &Metadata::new()).unwrap();
         p.drive();
         client_events(&mut p);
-        let mut back = VecDeque::new();
+        let mut back = Received::new();
         assert_eq!(p.client.recv_messages(call, Room::ALL, &mut back).unwrap(), RecvBatch::End);
         assert_eq!(back.into_iter().map(|(m, _)| m).collect::<Vec<_>>(), msgs);
     }

@@ -2,12 +2,11 @@
 //! connection driver. One small lock per call: calls never share a lock, and
 //! the lock is never held across I/O or an await.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use weir_core::grpc::{Metadata, Rest, Status};
+use weir_core::grpc::{Metadata, Received, Rest, Status};
 
 use crate::budget::ConnBudget;
 use crate::trace::CallObserver;
@@ -57,7 +56,7 @@ pub(crate) const MESSAGE_COST: usize = 64;
 #[derive(Default)]
 struct State {
     /// Received messages with their compressed flag.
-    messages: VecDeque<(Bytes, bool)>,
+    messages: Received,
     /// Bytes in `messages`.
     queued_bytes: usize,
     /// What the batch last taken by the application costs: counted in the
@@ -142,8 +141,8 @@ impl CallShared {
     /// Delivers a message; returns false once the queue is full (stop pulling).
     #[cfg(test)]
     pub fn push_message(&self, msg: Bytes, compressed: bool) -> bool {
-        let mut batch = VecDeque::from([(msg, compressed)]);
-        let cost = msg_cost(batch.make_contiguous());
+        let mut batch = Received::from_iter([(msg, compressed)]);
+        let cost = msg_cost(&batch);
         self.push_messages(&mut batch, cost);
         self.wants_messages()
     }
@@ -152,14 +151,14 @@ impl CallShared {
     /// with one lock and at most one wake-up; leaves `batch` empty. `cost`
     /// counts each message's bytes plus [`MESSAGE_COST`].
     #[cfg(test)]
-    pub fn push_messages(&self, batch: &mut VecDeque<(Bytes, bool)>, cost: usize) {
+    pub fn push_messages(&self, batch: &mut Received, cost: usize) {
         self.push_batch(batch, cost, false);
     }
 
     /// [`CallShared::push_messages`]; `more`: messages were left in the core,
     /// which the application asks for when it takes these (set under the
     /// same lock as the push, so that it cannot be missed).
-    fn push_batch(&self, batch: &mut VecDeque<(Bytes, bool)>, cost: usize, more: bool) {
+    fn push_batch(&self, batch: &mut Received, cost: usize, more: bool) {
         if batch.is_empty() {
             if more {
                 self.lock().core_has_more = true;
@@ -211,20 +210,11 @@ impl CallShared {
     /// Delivers a batch the core produced: each message reported to `obs`,
     /// then all of them charged and handed over at once; `more`: the core
     /// holds more (the batch filled the queue).
-    pub fn deliver(
-        &self,
-        batch: &mut VecDeque<(Bytes, bool)>,
-        mut obs: Option<&mut CallObserver>,
-        more: bool,
-    ) {
-        let mut cost = 0;
-        for (m, _) in batch.iter() {
-            if let Some(obs) = &mut obs {
-                obs.received(m.len());
-            }
-            cost += m.len() + MESSAGE_COST;
+    pub fn deliver(&self, batch: &mut Received, obs: Option<&mut CallObserver>, more: bool) {
+        if let Some(obs) = obs {
+            obs.received_many(batch.len() as u64, batch.payload() as u64);
         }
-        self.push_batch(batch, cost, more);
+        self.push_batch(batch, msg_cost(batch), more);
     }
 
     /// What is queued now: messages and their cost. The driver pulls while
@@ -389,7 +379,7 @@ impl CallShared {
     pub fn poll_batch(
         &self,
         cx: &mut Context<'_>,
-        out: &mut VecDeque<(Bytes, bool)>,
+        out: &mut Received,
         rest: &mut Option<Rest>,
     ) -> Popped<()> {
         let mut s = self.lock();
@@ -520,10 +510,10 @@ impl CallShared {
     }
 }
 
-/// What a batch of received messages costs in queue bounds and budgets.
-#[cfg(test)]
-fn msg_cost(batch: &[(Bytes, bool)]) -> usize {
-    batch.iter().map(|(m, _)| m.len() + MESSAGE_COST).sum()
+/// What a batch of received messages costs in queue bounds and budgets:
+/// their bytes plus [`MESSAGE_COST`] each.
+fn msg_cost(batch: &Received) -> usize {
+    batch.payload() + batch.len() * MESSAGE_COST
 }
 
 /// What a finished call's [`Rest`] costs: as it was handed over, whatever
@@ -606,13 +596,13 @@ mod tests {
         let budget = ConnBudget::new(1 << 20, server.clone());
         let c = CallShared::with_budget(budget.clone());
         let mut cx = Context::from_waker(Waker::noop());
-        let mut batch: VecDeque<(Bytes, bool)> = (0..3).map(|i| (Bytes::from(vec![i; 100]), false)).collect();
+        let mut batch: Received = (0..3).map(|i| (Bytes::from(vec![i; 100]), false)).collect();
         c.push_messages(&mut batch, 3 * (100 + MESSAGE_COST));
         assert!(batch.is_empty(), "handed over");
         let cost = 3 * (100 + MESSAGE_COST);
         assert_eq!(budget.used(), cost);
         assert!(c.set_core_has_more(), "the queue holds messages");
-        let mut taken = VecDeque::new();
+        let mut taken = Received::new();
         let p = c.poll_batch(&mut cx, &mut taken, &mut None);
         assert!(matches!(p.item, Poll::Ready(Some(Ok(())))));
         assert!(p.pull, "the queue is empty again: the driver may refill it");
@@ -624,7 +614,7 @@ mod tests {
         assert!(!c.set_core_has_more(), "the application took the queue: the driver goes on itself");
         assert!(c.poll_batch(&mut cx, &mut taken, &mut None).item.is_pending());
         assert_eq!(budget.used(), 0, "given back when the application came back");
-        let mut more = VecDeque::from([(Bytes::from_static(b"x"), true)]);
+        let mut more = Received::from_iter([(Bytes::from_static(b"x"), true)]);
         c.deliver(&mut more, None, true);
         let p = c.poll_batch(&mut cx, &mut taken, &mut None);
         assert!(p.item.is_ready());

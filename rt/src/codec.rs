@@ -1,7 +1,7 @@
 //! Message codecs: how typed messages become bytes. Prost is the default;
 //! anything else implements [`Codec`].
 
-use bytes::buf::UninitSlice;
+use bytes::buf::{Take, UninitSlice};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use weir_core::grpc::{Code, Status};
 
@@ -26,6 +26,13 @@ pub trait Codec: Send + Sync + 'static {
 
     /// Decodes one message.
     fn decode(buf: Bytes) -> Result<Self::Decode, Status>;
+
+    /// Decodes one message read in place from the received octets (`buf`
+    /// holds exactly the message): a codec that can read from a [`Buf`]
+    /// saves cutting each small message out on its own.
+    fn decode_in_place(buf: &mut Take<&mut Bytes>) -> Result<Self::Decode, Status> {
+        Self::decode(buf.copy_to_bytes(buf.remaining()))
+    }
 
     /// The encoded size of `item` if known cheaply (picks the buffer pool).
     fn size_hint(_item: &Self::Encode) -> usize {
@@ -60,7 +67,11 @@ where
     }
 
     fn decode(buf: Bytes) -> Result<D, Status> {
-        D::decode(buf).map_err(|e| Status::new(Code::Internal, format!("failed to decode message: {e}")))
+        D::decode(buf).map_err(decode_failed)
+    }
+
+    fn decode_in_place(buf: &mut Take<&mut Bytes>) -> Result<D, Status> {
+        D::decode(buf).map_err(decode_failed)
     }
 
     fn size_hint(item: &E) -> usize {
@@ -76,6 +87,10 @@ where
                 .map_err(|e| Status::new(Code::Internal, format!("encoding failed: {e}"))),
         )
     }
+}
+
+fn decode_failed(e: prost::DecodeError) -> Status {
+    Status::new(Code::Internal, format!("failed to decode message: {e}"))
 }
 
 /// Size of the per-thread arena messages are encoded into.
@@ -264,5 +279,43 @@ mod tests {
         assert_eq!(C::decode(b).unwrap().name, "world");
         let err = C::decode(Bytes::from_static(b"\x0a\x05wo")).unwrap_err();
         assert_eq!(err.code, Code::Internal);
+    }
+
+    /// Messages decoded in place from a run of received octets: a `bytes`
+    /// field is a slice of them, a malformed message fails alone (its
+    /// neighbours decode), and no decoder reads into the next message.
+    #[test]
+    fn messages_decode_in_place_from_a_run() {
+        use weir_core::grpc::Received;
+        use weir_core::grpc::codec::{MessageDecoder, prefix};
+        type C = ProstCodec<Blob, Blob>;
+        let blobs: Vec<Blob> = (0..3)
+            .map(|i| Blob { id: i, payload: Bytes::from(vec![i as u8; 40]), note: "n".into() })
+            .collect();
+        let mut wire = Vec::new();
+        for (i, b) in blobs.iter().enumerate() {
+            let mut m = prost::Message::encode_to_vec(b);
+            if i == 1 {
+                m.truncate(m.len() - 1); // cut inside the note: malformed
+            }
+            wire.extend_from_slice(&prefix(false, m.len() as u32));
+            wire.extend_from_slice(&m);
+        }
+        let wire = Bytes::from(wire);
+        let start = wire.as_ptr() as usize;
+        let mut d = MessageDecoder::new(1024);
+        d.push(wire);
+        let mut got = Received::new();
+        got.push_run(d.take_run(usize::MAX, 0).unwrap());
+        assert_eq!(got.len(), 3);
+        let (first, _) = got.pop_decoded(C::decode_in_place).unwrap();
+        let first = first.unwrap();
+        assert_eq!(first, blobs[0]);
+        let at = first.payload.as_ptr() as usize;
+        assert!((start..start + 60).contains(&at), "a slice of the received octets");
+        let (second, _) = got.pop_decoded(C::decode_in_place).unwrap();
+        assert_eq!(second.unwrap_err().code, Code::Internal);
+        assert_eq!(got.pop_decoded(C::decode_in_place).unwrap().0.unwrap(), blobs[2]);
+        assert!(got.is_empty());
     }
 }

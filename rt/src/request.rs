@@ -1,7 +1,6 @@
 //! What handlers and callers hold: requests and responses with their
 //! metadata, and message streams.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,10 +8,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use bytes::buf::Take;
 use futures_core::Stream;
-use weir_core::grpc::{BatchCheck, Metadata, Rest, Status};
+use weir_core::grpc::{BatchCheck, Metadata, Received, Rest, Status};
 
 use crate::call::CallShared;
+use crate::codec::Codec;
 pub use crate::extensions::Extensions;
 use crate::interceptor::Owed;
 use crate::runtime::{BoxFuture, PeerInfo};
@@ -461,7 +462,7 @@ pub(crate) trait CallLink: Send + Sync + 'static {
 pub struct Streaming<T> {
     call: Arc<CallShared>,
     /// The batch taken from the call's queue, worked through without locks.
-    batch: VecDeque<(Bytes, bool)>,
+    batch: Received,
     /// Client: what the finished call still held, worked through after
     /// `batch` (each message cut from the received octets as it is taken).
     rest: Option<Rest>,
@@ -469,7 +470,7 @@ pub struct Streaming<T> {
     /// the budget when dropped).
     holds_batch: bool,
     link: Arc<dyn CallLink>,
-    decode: fn(Bytes) -> Result<T, Status>,
+    decode: Decode<T>,
     done: bool,
     cancel_on_drop: bool,
     last_compressed: bool,
@@ -477,6 +478,32 @@ pub struct Streaming<T> {
     owed: Option<Owed>,
     /// Client: those hooks running on the final status.
     settling: Option<BoxFuture<'static, Status>>,
+}
+
+/// How a [`Streaming`] turns message octets into its items.
+enum Decode<T> {
+    /// From each message cut out on its own.
+    Whole(fn(Bytes) -> Result<T, Status>),
+    /// In place, from the received octets ([`Codec::decode_in_place`]),
+    /// and from a message cut out on its own.
+    InPlace(fn(&mut Take<&mut Bytes>) -> Result<T, Status>, fn(Bytes) -> Result<T, Status>),
+}
+
+impl<T> Clone for Decode<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Decode<T> {}
+
+impl<T> Decode<T> {
+    /// Decodes a message cut out on its own.
+    fn whole(self, message: Bytes) -> Result<T, Status> {
+        match self {
+            Decode::Whole(decode) | Decode::InPlace(_, decode) => decode(message),
+        }
+    }
 }
 
 impl<T> Streaming<T> {
@@ -488,11 +515,11 @@ impl<T> Streaming<T> {
     ) -> Self {
         Streaming {
             call,
-            batch: VecDeque::new(),
+            batch: Received::new(),
             rest: None,
             holds_batch: true,
             link,
-            decode,
+            decode: Decode::Whole(decode),
             done: false,
             cancel_on_drop,
             last_compressed: false,
@@ -513,7 +540,17 @@ impl<T> Streaming<T> {
     }
 
     /// The same stream, decoding each message with `decode`.
-    pub fn with_decoder<U>(mut self, decode: fn(Bytes) -> Result<U, Status>) -> Streaming<U> {
+    pub fn with_decoder<U>(self, decode: fn(Bytes) -> Result<U, Status>) -> Streaming<U> {
+        self.decoding(Decode::Whole(decode))
+    }
+
+    /// The same stream, decoding each message with codec `C` (in place,
+    /// when the codec can).
+    pub fn with_codec<C: Codec>(self) -> Streaming<C::Decode> {
+        self.decoding(Decode::InPlace(C::decode_in_place, C::decode))
+    }
+
+    fn decoding<U>(mut self, decode: Decode<U>) -> Streaming<U> {
         // The new stream takes over the cancel-on-drop duty.
         let cancel_on_drop = std::mem::replace(&mut self.cancel_on_drop, false);
         self.holds_batch = false;
@@ -547,14 +584,22 @@ impl<T> Streaming<T> {
         if self.done {
             return Poll::Ready(Ok(None));
         }
-        if let Some((bytes, compressed)) = self.batch.pop_front() {
+        let next = match self.decode {
+            Decode::InPlace(decode, _) => self.batch.pop_decoded(decode),
+            Decode::Whole(decode) => self.batch.pop_front().map(|(m, c)| (decode(m), c)),
+        };
+        if let Some((item, compressed)) = next {
             self.last_compressed = compressed;
-            return Poll::Ready((self.decode)(bytes).map(Some));
+            return Poll::Ready(item.map(Some));
         }
         if let Some(rest) = &mut self.rest {
+            if let Some(run) = rest.next_run() {
+                self.batch.push_run(run);
+                return self.poll_message(cx);
+            }
             if let Some(bytes) = rest.next_message() {
                 self.last_compressed = false;
-                return Poll::Ready((self.decode)(bytes).map(Some));
+                return Poll::Ready(self.decode.whole(bytes).map(Some));
             }
             self.rest = None;
         }
@@ -567,7 +612,7 @@ impl<T> Streaming<T> {
                 // A stream that went quiet after a message or two keeps no
                 // buffer (a busy one keeps its larger one between batches).
                 if self.batch.capacity() <= 8 {
-                    self.batch = VecDeque::new();
+                    self.batch = Received::new();
                 }
                 return Poll::Pending;
             }

@@ -12,9 +12,8 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::compression::{Compression, Compressors};
-use super::inbound::{
-    Inbound, Pumped, Received, RecvBatch, RecvHold, RecvMessage, Rest, Room, first_partial,
-};
+use super::inbound::{Inbound, Pumped, RecvBatch, RecvHold, RecvMessage, Rest, Room, first_partial};
+use super::received::Received;
 use super::status::Status;
 use super::{BatchCheck, CONTENT_TYPE, CallId, Deadlines, codec};
 use crate::conn::{self, Connection, Role};

@@ -8,8 +8,9 @@ use bytes::Bytes;
 
 use super::BatchCheck;
 use super::calls::{Call, Calls, MessageConfig, Report, WireBytes, push_call_fields, recv_methods};
-use super::inbound::{Received, RecvBatch, RecvMessage, Rest, Room};
+use super::inbound::{RecvBatch, RecvMessage, Rest, Room};
 use super::metadata::Metadata;
+use super::received::Received;
 use super::status::{Code, Status};
 use super::timeout::format_timeout;
 use super::{

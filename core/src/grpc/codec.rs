@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::received::Run;
 use crate::stream::append_small;
 
 /// Length of the message prefix.
@@ -221,6 +222,42 @@ impl MessageDecoder {
         self.decoded += len as u64;
         self.whole_messages = None;
         Ok(Some(RawMessage { compressed, data: self.take(len) }))
+    }
+
+    /// The whole uncompressed messages at the start of the first chunk, as
+    /// one [`Run`] (no copy): taken while their cost (length plus
+    /// `per_message` each) stays under `room`, at least one. `None` when
+    /// the next message is not such a one (partial, compressed, or one
+    /// [`MessageDecoder::next_message`] rejects, which then says why).
+    pub fn take_run(&mut self, room: usize, per_message: usize) -> Option<Run> {
+        if self.pending.is_some() {
+            return None;
+        }
+        let front = self.chunks.front_mut()?;
+        let (mut at, mut messages, mut payload, mut used) = (0, 0, 0, 0usize);
+        while used < room
+            && let Some(&[0, l0, l1, l2, l3]) = front.get(at..).and_then(|c| c.first_chunk::<PREFIX_LEN>())
+        {
+            let len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
+            if len > self.max_len || front.len() - at - PREFIX_LEN < len {
+                break;
+            }
+            at += PREFIX_LEN + len;
+            messages += 1;
+            payload += len;
+            used = used.saturating_add(len + per_message);
+        }
+        if messages == 0 {
+            return None;
+        }
+        let octets = front.split_to(at);
+        if front.is_empty() {
+            self.chunks.pop_front();
+        }
+        self.buffered -= at;
+        self.decoded += payload as u64;
+        self.whole_messages = None;
+        Some(Run::new(octets, messages, payload))
     }
 
     /// The stream ended with what is held: checks, without taking them,
@@ -470,6 +507,40 @@ mod tests {
         assert_eq!(d.push_whole(two), Ok(None));
         assert_eq!(d.next_message().unwrap().unwrap().data, Bytes::from_static(b"a"));
         assert_eq!(d.next_message().unwrap().unwrap().data, Bytes::from_static(b"b"));
+    }
+
+    /// A run takes the whole uncompressed messages at the front, in one
+    /// slice, and stops at its room, at a partial or compressed message and
+    /// at one over the limit (which `next_message` then reports).
+    #[test]
+    fn a_run_takes_the_whole_plain_messages_in_front() {
+        let mut wire = framed(&[b"a", b"bc", b"", b"def", b"gh"]);
+        wire.extend_from_slice(&prefix(true, 1));
+        wire.extend_from_slice(b"z");
+        wire.extend_from_slice(&framed(&[b"xyz"])[..6]);
+        let wire = Bytes::from(wire);
+        let first = wire[5..].as_ptr();
+        let mut d = MessageDecoder::new(1024);
+        // A chunk nothing else refers to is kept as it is.
+        d.push(wire);
+        let mut r = d.take_run(70, 32).unwrap();
+        assert_eq!((r.messages(), r.payload()), (3, 3), "stops once the room is reached");
+        assert_eq!(r.next_message().unwrap().as_ptr(), first, "no copy");
+        let r = d.take_run(usize::MAX, 0).unwrap();
+        assert_eq!((r.messages(), r.payload()), (2, 5), "up to the compressed one");
+        assert!(d.take_run(usize::MAX, 0).is_none());
+        assert!(d.next_message().unwrap().unwrap().compressed);
+        assert!(d.take_run(usize::MAX, 0).is_none(), "a partial message");
+        assert_eq!(d.decoded(), 9);
+        d.push(Bytes::from_static(b"yz"));
+        assert_eq!(d.next_message().unwrap().unwrap().data, Bytes::from_static(b"xyz"));
+        assert!(d.is_empty());
+
+        let mut d = MessageDecoder::new(2);
+        d.push(Bytes::from(framed(&[b"ab", b"cde"])));
+        assert_eq!(d.take_run(usize::MAX, 0).unwrap().messages(), 1);
+        assert!(d.take_run(usize::MAX, 0).is_none());
+        assert_eq!(d.next_message(), Err(DecodeError::TooLarge { len: 3, max: 2 }));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use bytes::Bytes;
 
 use super::codec::{DecodeError, MessageDecoder, RawMessage};
 use super::compression::{Compression, CompressionError};
+use super::received::{Received, Run};
 use super::status::{Code, Status};
 use super::web::{TextDecoder, WebError};
 use crate::conn::{Connection, Read};
@@ -42,9 +43,6 @@ pub enum RecvBatch {
     /// The peer finished sending: no messages after these.
     End,
 }
-
-/// Messages taken from a call in one batch, each with its compressed flag.
-pub type Received = VecDeque<(Bytes, bool)>;
 
 /// The messages a finished call still held when the client took them out
 /// of its connection ([`super::Client::take_rest`]): checked whole when the
@@ -77,6 +75,17 @@ impl Rest {
     /// Octets held when taken out (what [`Rest::held`] was then).
     pub fn held_at_first(&self) -> usize {
         self.0.held
+    }
+
+    /// The whole messages at the front of what is held, as one run, when
+    /// they can be taken so (none is left from before the check);
+    /// [`Rest::next_message`] takes the others.
+    pub fn next_run(&mut self) -> Option<Run> {
+        let inbound = &mut self.0.inbound;
+        if !inbound.ready.is_empty() {
+            return None;
+        }
+        inbound.decoder.take_run(usize::MAX, 0)
     }
 
     /// The next message (a rest holds uncompressed messages only); `None`
@@ -443,6 +452,13 @@ impl Inbound {
                     self.ready_bytes -= m.data.len();
                     m
                 }
+                // Whole plain messages stay in their octets, as one entry.
+                None if let Some(run) = self.decoder.take_run(room.bytes - used, room.per_message) => {
+                    self.delivered = true;
+                    used = used.saturating_add(run.payload() + run.messages() * room.per_message);
+                    out.push_run(run);
+                    continue;
+                }
                 None => match self.decoder.next_message() {
                     Ok(Some(m)) => m,
                     // Read more from the stream (what `pump` decides).
@@ -465,7 +481,7 @@ impl Inbound {
                 (raw.data, false)
             };
             used = used.saturating_add(m.0.len() + room.per_message);
-            out.push_back(m);
+            out.push_back(m.0, m.1);
         }
         self.track_partial(seq);
         Ok(Pumped::Ready)

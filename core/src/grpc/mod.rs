@@ -14,6 +14,7 @@ pub mod codec;
 pub mod compression;
 mod inbound;
 pub mod metadata;
+mod received;
 mod server;
 pub mod status;
 pub mod timeout;
@@ -24,8 +25,9 @@ pub use client::{
     CallRequest, Client, ClientConfig, ClientEvent, DEFAULT_CLIENT_MAX_FRAME_SIZE, UNPROCESSED,
 };
 pub use compression::{Compression, CompressionError, Compressors};
-pub use inbound::{Received, RecvBatch, RecvMessage, Rest, Room};
+pub use inbound::{RecvBatch, RecvMessage, Rest, Room};
 pub use metadata::{Metadata, MetadataError};
+pub use received::{Received, Run};
 pub use server::{CallStart, Server, ServerConfig, ServerEvent};
 pub use status::{Code, Status};
 

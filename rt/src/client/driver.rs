@@ -10,7 +10,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use weir_core::grpc::{self, CallId, ClientEvent, Code, Metadata, RecvBatch, Room, Status, WireBytes};
+use weir_core::grpc::{
+    self, CallId, ClientEvent, Code, Metadata, Received, RecvBatch, Room, Status, WireBytes,
+};
 
 use super::outlier::Outcomes;
 use crate::call::{CLIENT_QUEUE_SHARE, CallShared, MESSAGE_COST, queue_limit, queue_room};
@@ -247,7 +249,7 @@ pub(crate) struct ClientDriver<R: Runtime> {
     keepalive: Option<Duration>,
     told_too_many_pings: bool,
     /// A reused buffer for response messages on their way to a call.
-    batch: VecDeque<(Bytes, bool)>,
+    batch: Received,
 }
 
 impl<R: Runtime> ClientDriver<R> {
@@ -281,7 +283,7 @@ impl<R: Runtime> ClientDriver<R> {
             keys: IdMap::default(),
             calls: IdMap::default(),
             waiting: VecDeque::new(),
-            batch: VecDeque::new(),
+            batch: Received::new(),
         }
     }
 

@@ -72,7 +72,7 @@ pub async fn server_streaming<C: Codec>(
 ) -> Result<Response<Streaming<C::Decode>>, Status> {
     let bytes = encode_to_bytes::<C>(req.get_ref())?;
     let resp = channel.server_streaming(Bytes::from_static(path.as_bytes()), req.map(|_| bytes)).await?;
-    Ok(resp.map(|s| s.with_decoder(C::decode)))
+    Ok(resp.map(|s| s.with_codec::<C>()))
 }
 
 /// A typed client-streaming call.
@@ -101,5 +101,5 @@ where
     S: Stream<Item = C::Encode> + Send + 'static,
 {
     let resp = channel.streaming(Bytes::from_static(path.as_bytes()), encode_requests::<C, S>(req)).await?;
-    Ok(resp.map(|s| s.with_decoder(C::decode)))
+    Ok(resp.map(|s| s.with_codec::<C>()))
 }

@@ -30,7 +30,7 @@ use bytes::Bytes;
 use weir_core::conn::TransmitBuf;
 use weir_core::grpc::timeout::format_timeout;
 use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebFrame};
-use weir_core::grpc::{self, Code, Compression, Metadata, Status, WireBytes};
+use weir_core::grpc::{self, Code, Compression, Metadata, Received, Status, WireBytes};
 use weir_core::http1::{ClientConnection, ClientEvent, ClientRequest, ClientResponse, Field, RequestId};
 
 use super::driver::{ChannelCtx, ClientCmd, ConnHandle, TakesCommands};
@@ -123,7 +123,7 @@ pub(crate) struct WebClientDriver<R: Runtime> {
     current: Option<Box<WebCall>>,
     /// No new calls will come: close once the waiting ones are done.
     shutdown: bool,
-    batch: VecDeque<(Bytes, bool)>,
+    batch: Received,
 }
 
 impl<R: Runtime> WebClientDriver<R> {
@@ -154,7 +154,7 @@ impl<R: Runtime> WebClientDriver<R> {
             waiting_deadlines: Vec::new(),
             current: None,
             shutdown: false,
-            batch: VecDeque::new(),
+            batch: Received::new(),
         }
     }
 

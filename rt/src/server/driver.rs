@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use weir_core::grpc::{self, CallId, Code, Metadata, RecvBatch, RecvMessage, Room, ServerEvent, Status};
+use weir_core::grpc::{
+    self, CallId, Code, Metadata, Received, RecvBatch, RecvMessage, Room, ServerEvent, Status,
+};
 
 use weir_core::headers::Headers;
 use weir_core::hpack::HeaderField;
@@ -154,7 +156,7 @@ pub(crate) struct ServerDriver<R: Runtime> {
     /// Calls whose request messages stay in the core until the budget has room.
     starved: Vec<CallId>,
     /// A reused buffer for request messages on their way to a call.
-    batch: VecDeque<(Bytes, bool)>,
+    batch: Received,
     /// Since when every response waiting in the core has been held back by
     /// the client's flow-control windows with no DATA sent (the count of
     /// DATA octets sent then): a client that reads, however slowly, moves
@@ -194,7 +196,7 @@ impl<R: Runtime> ServerDriver<R> {
             core: grpc::Server::new(config, now),
             budget: ConnBudget::new(ctx.connection_budget, ctx.budget.clone()),
             starved: Vec::new(),
-            batch: VecDeque::new(),
+            batch: Received::new(),
             blocked_since: None,
             #[cfg(feature = "tower")]
             fallbacks: IdMap::default(),

@@ -32,7 +32,9 @@ use http_body::{Body, Frame, SizeHint};
 use weir_core::grpc::metadata::is_reserved;
 use weir_core::grpc::timeout::parse_timeout;
 use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebFrame};
-use weir_core::grpc::{Code, Compression, Metadata, Status, WireBytes, base64, is_grpc_content_type, status};
+use weir_core::grpc::{
+    Code, Compression, Metadata, Received, Status, WireBytes, base64, is_grpc_content_type, status,
+};
 use weir_core::hpack::HeaderField;
 
 use crate::budget::ConnBudget;
@@ -634,7 +636,7 @@ impl<R: Runtime> Call<R> {
     /// Takes the decoder's complete messages: the unary message kept, a
     /// stream's delivered to its queue.
     fn decode(&mut self, max: usize) -> Result<(), Status> {
-        let mut batch = VecDeque::new();
+        let mut batch = Received::new();
         loop {
             match self.decoder.next_frame().map_err(|e| e.status("gRPC request body"))? {
                 None => break,
@@ -645,7 +647,7 @@ impl<R: Runtime> Call<R> {
                     let data = decompress_request(m.data, m.compressed, self.compression.as_deref(), max)?;
                     self.wire.received += data.len() as u64;
                     if self.method.streams_requests() {
-                        batch.push_back((data, m.compressed));
+                        batch.push_back(data, m.compressed);
                     } else if self.single.is_some() {
                         return Err(Status::new(
                             Code::Internal,

@@ -75,7 +75,7 @@ where
     Fut: Future<Output = Result<Response<C::Encode>, Status>> + Send + 'static,
 {
     Method::client_streaming(move |req| {
-        let fut = f(req.map(|s| s.with_decoder(C::decode)));
+        let fut = f(req.map(|s| s.with_codec::<C>()));
         async move { encode_response::<C>(fut.await?) }
     })
 }
@@ -89,7 +89,7 @@ where
     S: Stream<Item = Result<C::Encode, Status>> + Send + 'static,
 {
     Method::bidi(move |req| {
-        let fut = f(req.map(|s| s.with_decoder(C::decode)));
+        let fut = f(req.map(|s| s.with_codec::<C>()));
         async move { Ok(encode_stream::<C, S>(fut.await?)) }
     })
 }

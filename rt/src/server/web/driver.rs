@@ -16,7 +16,6 @@
 //! [`OUT_HIGH`] octets wait to be written. Both count against the
 //! connection's and the server's memory budgets.
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -27,7 +26,7 @@ use weir_core::conn::TransmitBuf;
 use weir_core::grpc::codec::{PREFIX_LEN, prefix};
 use weir_core::grpc::timeout::parse_timeout;
 use weir_core::grpc::web::{self, WebDecoder, WebEncoder, WebEncoding, WebFrame};
-use weir_core::grpc::{Code, Compression, Metadata, Status, WireBytes};
+use weir_core::grpc::{Code, Compression, Metadata, Received, Status, WireBytes};
 use weir_core::hpack::HeaderField;
 use weir_core::http1::{Event, Field, RequestError, RequestHead, RequestId, ResponseHead, ServerConnection};
 
@@ -90,7 +89,7 @@ struct WebCall {
     cors: Vec<Field>,
     decoder: WebDecoder,
     /// Request messages (decompressed) with their compressed flag.
-    messages: VecDeque<(Bytes, bool)>,
+    messages: Received,
     /// Octets in `messages`.
     held: usize,
     /// `grpc-encoding` of compressed request messages.
@@ -390,7 +389,7 @@ impl<R: Runtime> WebDriver<R> {
             encoder: WebEncoder::new(encoding),
             cors,
             decoder: WebDecoder::new(encoding, max),
-            messages: VecDeque::new(),
+            messages: Received::new(),
             held: 0,
             compression,
             accepts: head.header("grpc-accept-encoding").cloned().unwrap_or_default(),
@@ -824,7 +823,7 @@ impl WebCall {
         }
         self.held += data.len();
         self.wire.received += data.len() as u64;
-        self.messages.push_back((data, compressed));
+        self.messages.push_back(data, compressed);
         Ok(())
     }
 
