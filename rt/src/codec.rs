@@ -34,6 +34,15 @@ pub trait Codec: Send + Sync + 'static {
         Self::decode(buf.copy_to_bytes(buf.remaining()))
     }
 
+    /// [`Codec::decode_in_place`] into `slot` (which holds `None`): a codec
+    /// that can fill a message where it lies saves moving each decoded
+    /// message on through its result. On an error, `slot` may hold part of
+    /// a message, which the caller drops.
+    fn decode_into(buf: &mut Take<&mut Bytes>, slot: &mut Option<Self::Decode>) -> Result<(), Status> {
+        *slot = Some(Self::decode_in_place(buf)?);
+        Ok(())
+    }
+
     /// The encoded size of `item` if known cheaply (picks the buffer pool).
     fn size_hint(_item: &Self::Encode) -> usize {
         0
@@ -72,6 +81,10 @@ where
 
     fn decode_in_place(buf: &mut Take<&mut Bytes>) -> Result<D, Status> {
         D::decode(buf).map_err(decode_failed)
+    }
+
+    fn decode_into(buf: &mut Take<&mut Bytes>, slot: &mut Option<D>) -> Result<(), Status> {
+        slot.insert(D::default()).merge(buf).map_err(decode_failed)
     }
 
     fn size_hint(item: &E) -> usize {
@@ -301,6 +314,7 @@ mod tests {
             wire.extend_from_slice(&prefix(false, m.len() as u32));
             wire.extend_from_slice(&m);
         }
+        let framed = wire.clone();
         let wire = Bytes::from(wire);
         let start = wire.as_ptr() as usize;
         let mut d = MessageDecoder::new(1024);
@@ -317,5 +331,18 @@ mod tests {
         assert_eq!(second.unwrap_err().code, Code::Internal);
         assert_eq!(got.pop_decoded(C::decode_in_place).unwrap().0.unwrap(), blobs[2]);
         assert!(got.is_empty());
+
+        // The same into a slot: the message is filled where it lies.
+        let mut d = MessageDecoder::new(1024);
+        d.push(Bytes::from(framed));
+        got.push_run(d.take_run(usize::MAX, 0).unwrap());
+        let mut slot = None;
+        assert!(got.pop_decoded(|b| C::decode_into(b, &mut slot)).unwrap().0.is_ok());
+        assert_eq!(slot.take(), Some(blobs[0].clone()));
+        let (failed, _) = got.pop_decoded(|b| C::decode_into(b, &mut slot)).unwrap();
+        assert_eq!(failed.unwrap_err().code, Code::Internal);
+        slot = None;
+        assert!(got.pop_decoded(|b| C::decode_into(b, &mut slot)).unwrap().0.is_ok());
+        assert_eq!(slot, Some(blobs[2].clone()));
     }
 }

@@ -486,15 +486,22 @@ enum Decode<T> {
     Whole(fn(Bytes) -> Result<T, Status>),
     /// In place, from the received octets ([`Codec::decode_in_place`]),
     /// and from a message cut out on its own.
-    InPlace(fn(&mut Take<&mut Bytes>) -> Result<T, Box<Status>>, fn(Bytes) -> Result<T, Status>),
+    InPlace(DecodeInto<T>, fn(Bytes) -> Result<T, Status>),
 }
 
-/// [`Codec::decode_in_place`] with its error boxed: the result then moves
-/// through the layers between the codec and the caller at the size of the
-/// item, not of a [`Status`] (about 100 bytes), and moving each small
-/// message's result was a good part of its cost.
-fn decode_in_place<C: Codec>(buf: &mut Take<&mut Bytes>) -> Result<C::Decode, Box<Status>> {
-    C::decode_in_place(buf).map_err(Box::new)
+/// Decodes one message in place into a slot ([`Codec::decode_into`]).
+type DecodeInto<T> = fn(&mut Take<&mut Bytes>, &mut Option<T>) -> Result<(), Box<Status>>;
+
+/// [`Codec::decode_into`] with its error boxed. Each small message's
+/// decoded value used to be moved on through a result at every layer
+/// between the codec and the caller, as large as a [`Status`] (about 100
+/// bytes), each move read right after the layer below wrote it (the
+/// processor stalls on that): a good part of each message's cost.
+fn decode_into<C: Codec>(
+    buf: &mut Take<&mut Bytes>,
+    slot: &mut Option<C::Decode>,
+) -> Result<(), Box<Status>> {
+    C::decode_into(buf, slot).map_err(Box::new)
 }
 
 impl<T> Clone for Decode<T> {
@@ -555,7 +562,7 @@ impl<T> Streaming<T> {
     /// The same stream, decoding each message with codec `C` (in place,
     /// when the codec can).
     pub fn with_codec<C: Codec>(self) -> Streaming<C::Decode> {
-        self.decoding(Decode::InPlace(decode_in_place::<C>, C::decode))
+        self.decoding(Decode::InPlace(decode_into::<C>, C::decode))
     }
 
     fn decoding<U>(mut self, decode: Decode<U>) -> Streaming<U> {
@@ -594,10 +601,11 @@ impl<T> Streaming<T> {
         }
         match self.decode {
             Decode::InPlace(decode, _) => {
-                if let Some((item, compressed)) = self.batch.pop_decoded(decode) {
+                let mut item = None;
+                if let Some((decoded, compressed)) = self.batch.pop_decoded(|buf| decode(buf, &mut item)) {
                     self.last_compressed = compressed;
-                    return Poll::Ready(match item {
-                        Ok(item) => Ok(Some(item)),
+                    return Poll::Ready(match decoded {
+                        Ok(()) => Ok(item),
                         Err(status) => Err(*status),
                     });
                 }
