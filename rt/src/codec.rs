@@ -1,9 +1,9 @@
 //! Message codecs: how typed messages become bytes. Prost is the default;
 //! anything else implements [`Codec`].
 
-use bytes::buf::{Take, UninitSlice};
+use bytes::buf::UninitSlice;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use weir_core::grpc::{Code, Status};
+use weir_core::grpc::{Code, MessageBuf, Status};
 
 use crate::request::OutMessage;
 
@@ -30,7 +30,7 @@ pub trait Codec: Send + Sync + 'static {
     /// Decodes one message read in place from the received octets (`buf`
     /// holds exactly the message): a codec that can read from a [`Buf`]
     /// saves cutting each small message out on its own.
-    fn decode_in_place(buf: &mut Take<&mut Bytes>) -> Result<Self::Decode, Status> {
+    fn decode_in_place(buf: &mut MessageBuf<'_>) -> Result<Self::Decode, Status> {
         Self::decode(buf.copy_to_bytes(buf.remaining()))
     }
 
@@ -38,7 +38,7 @@ pub trait Codec: Send + Sync + 'static {
     /// that can fill a message where it lies saves moving each decoded
     /// message on through its result. On an error, `slot` may hold part of
     /// a message, which the caller drops.
-    fn decode_into(buf: &mut Take<&mut Bytes>, slot: &mut Option<Self::Decode>) -> Result<(), Status> {
+    fn decode_into(buf: &mut MessageBuf<'_>, slot: &mut Option<Self::Decode>) -> Result<(), Status> {
         *slot = Some(Self::decode_in_place(buf)?);
         Ok(())
     }
@@ -79,11 +79,11 @@ where
         D::decode(buf).map_err(decode_failed)
     }
 
-    fn decode_in_place(buf: &mut Take<&mut Bytes>) -> Result<D, Status> {
+    fn decode_in_place(buf: &mut MessageBuf<'_>) -> Result<D, Status> {
         D::decode(buf).map_err(decode_failed)
     }
 
-    fn decode_into(buf: &mut Take<&mut Bytes>, slot: &mut Option<D>) -> Result<(), Status> {
+    fn decode_into(buf: &mut MessageBuf<'_>, slot: &mut Option<D>) -> Result<(), Status> {
         slot.insert(D::default()).merge(buf).map_err(decode_failed)
     }
 

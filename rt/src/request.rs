@@ -8,9 +8,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use bytes::buf::Take;
 use futures_core::Stream;
-use weir_core::grpc::{BatchCheck, Metadata, Received, Rest, Status};
+use weir_core::grpc::{BatchCheck, MessageBuf, Metadata, Received, Rest, Status};
 
 use crate::call::CallShared;
 use crate::codec::Codec;
@@ -490,17 +489,14 @@ enum Decode<T> {
 }
 
 /// Decodes one message in place into a slot ([`Codec::decode_into`]).
-type DecodeInto<T> = fn(&mut Take<&mut Bytes>, &mut Option<T>) -> Result<(), Box<Status>>;
+type DecodeInto<T> = fn(&mut MessageBuf<'_>, &mut Option<T>) -> Result<(), Box<Status>>;
 
 /// [`Codec::decode_into`] with its error boxed. Each small message's
 /// decoded value used to be moved on through a result at every layer
 /// between the codec and the caller, as large as a [`Status`] (about 100
 /// bytes), each move read right after the layer below wrote it (the
 /// processor stalls on that): a good part of each message's cost.
-fn decode_into<C: Codec>(
-    buf: &mut Take<&mut Bytes>,
-    slot: &mut Option<C::Decode>,
-) -> Result<(), Box<Status>> {
+fn decode_into<C: Codec>(buf: &mut MessageBuf<'_>, slot: &mut Option<C::Decode>) -> Result<(), Box<Status>> {
     C::decode_into(buf, slot).map_err(Box::new)
 }
 

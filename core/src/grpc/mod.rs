@@ -27,7 +27,7 @@ pub use client::{
 pub use compression::{Compression, CompressionError, Compressors};
 pub use inbound::{RecvBatch, RecvMessage, Rest, Room};
 pub use metadata::{Metadata, MetadataError};
-pub use received::{Received, Run};
+pub use received::{MessageBuf, Received, Run};
 pub use server::{CallStart, Server, ServerConfig, ServerEvent};
 pub use status::{Code, Status};
 

@@ -5,7 +5,6 @@
 
 use std::collections::VecDeque;
 
-use bytes::buf::Take;
 use bytes::{Buf, Bytes};
 
 use super::codec::PREFIX_LEN;
@@ -15,7 +14,9 @@ use super::codec::PREFIX_LEN;
 /// ([`super::codec::MessageDecoder::take_run`]).
 #[derive(Clone, Debug)]
 pub struct Run {
+    /// The framed messages; those before `at` were taken.
     octets: Bytes,
+    at: usize,
     messages: usize,
     payload: usize,
 }
@@ -24,7 +25,7 @@ impl Run {
     /// A run of `messages` messages with `payload` octets in all, framed in
     /// `octets`; the caller checked every prefix.
     pub(crate) fn new(octets: Bytes, messages: usize, payload: usize) -> Self {
-        Run { octets, messages, payload }
+        Run { octets, at: 0, messages, payload }
     }
 
     /// Messages left.
@@ -37,33 +38,75 @@ impl Run {
         self.payload
     }
 
-    /// Reads the next prefix and steps past it: the message's length.
+    /// Reads the next prefix and steps past it: where the message starts
+    /// and its length.
     #[inline]
-    fn next_len(&mut self) -> Option<usize> {
-        let &[_, l0, l1, l2, l3] = self.octets.first_chunk::<PREFIX_LEN>()?;
+    fn next_len(&mut self) -> Option<(usize, usize)> {
+        let &[_, l0, l1, l2, l3] = self.octets.get(self.at..)?.first_chunk::<PREFIX_LEN>()?;
         let len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
-        self.octets.advance(PREFIX_LEN);
+        let start = self.at + PREFIX_LEN;
+        self.at = start + len;
         self.messages -= 1;
         self.payload -= len;
-        Some(len)
+        Some((start, len))
     }
 
     /// The next message, cut from the run (no copy).
     pub fn next_message(&mut self) -> Option<Bytes> {
-        let len = self.next_len()?;
-        Some(self.octets.split_to(len))
+        let (start, len) = self.next_len()?;
+        Some(self.octets.slice(start..start + len))
     }
 
-    /// The next message, handed to `decode` in place: a reader limited to
-    /// the message. Whatever `decode` leaves unread is skipped.
+    /// The next message, handed to `decode` in place ([`MessageBuf`]).
     #[inline]
-    pub fn decode_next<T>(&mut self, decode: impl FnOnce(&mut Take<&mut Bytes>) -> T) -> Option<T> {
-        let len = self.next_len()?;
-        let mut part = (&mut self.octets).take(len);
-        let out = decode(&mut part);
-        let left = part.remaining();
-        part.advance(left);
-        Some(out)
+    pub fn decode_next<T>(&mut self, decode: impl FnOnce(&mut MessageBuf<'_>) -> T) -> Option<T> {
+        let (start, len) = self.next_len()?;
+        Some(decode(&mut MessageBuf { whole: &self.octets, pos: start, end: start + len }))
+    }
+}
+
+/// One received message, read where it lies: a [`Buf`] over part of the
+/// received octets, whose [`Buf::copy_to_bytes`] is a slice of them (no
+/// copy). The octets themselves are not touched while a message is read,
+/// only a position (advancing a `Bytes` for every field and then reading it
+/// whole to cut a slice made the processor wait on its own writes).
+#[derive(Debug)]
+pub struct MessageBuf<'a> {
+    whole: &'a Bytes,
+    pos: usize,
+    end: usize,
+}
+
+impl<'a> MessageBuf<'a> {
+    /// All of `message`.
+    pub fn new(message: &'a Bytes) -> Self {
+        MessageBuf { whole: message, pos: 0, end: message.len() }
+    }
+}
+
+impl Buf for MessageBuf<'_> {
+    #[inline]
+    fn remaining(&self) -> usize {
+        self.end - self.pos
+    }
+
+    #[inline]
+    fn chunk(&self) -> &[u8] {
+        &self.whole[self.pos..self.end]
+    }
+
+    #[inline]
+    fn advance(&mut self, cnt: usize) {
+        assert!(cnt <= self.remaining(), "advance past the end of the message");
+        self.pos += cnt;
+    }
+
+    #[inline]
+    fn copy_to_bytes(&mut self, len: usize) -> Bytes {
+        assert!(len <= self.remaining(), "copy past the end of the message");
+        let out = self.whole.slice(self.pos..self.pos + len);
+        self.pos += len;
+        out
     }
 }
 
@@ -166,7 +209,7 @@ impl Received {
     /// it: a message in a run is never cut out on its own), with its
     /// compressed flag.
     #[inline]
-    pub fn pop_decoded<T>(&mut self, decode: impl FnOnce(&mut Take<&mut Bytes>) -> T) -> Option<(T, bool)> {
+    pub fn pop_decoded<T>(&mut self, decode: impl FnOnce(&mut MessageBuf<'_>) -> T) -> Option<(T, bool)> {
         let (out, len, compressed) = match self.entries.front_mut()? {
             Entry::Run(run) => {
                 let before = run.payload;
@@ -178,9 +221,8 @@ impl Received {
                 (out, len, false)
             }
             Entry::One(..) => match self.entries.pop_front()? {
-                Entry::One(mut message, compressed) => {
-                    let len = message.len();
-                    (decode(&mut (&mut message).take(len)), len, compressed)
+                Entry::One(message, compressed) => {
+                    (decode(&mut MessageBuf::new(&message)), message.len(), compressed)
                 }
                 Entry::Run(_) => return None,
             },
@@ -272,7 +314,7 @@ mod tests {
         let all: Vec<_> = r.iter().collect();
         assert_eq!(all.len(), 5, "iter leaves them");
         assert_eq!(r.pop_front(), Some((Bytes::from_static(b"one"), true)));
-        let read = |b: &mut Take<&mut Bytes>| b.copy_to_bytes(b.remaining());
+        let read = |b: &mut MessageBuf<'_>| b.copy_to_bytes(b.remaining());
         assert_eq!(r.pop_decoded(read), Some((Bytes::from_static(b"two"), false)));
         assert_eq!(r.pop_front(), Some((Bytes::new(), false)));
         assert_eq!((r.len(), r.payload()), (2, 9));
