@@ -195,16 +195,22 @@ where
             return Poll::Ready(held);
         }
         while !this.buf.is_full() {
-            let item = match Pin::new(&mut this.inner).poll_next(cx) {
+            let polled = Pin::new(&mut this.inner).poll_next(cx);
+            // The item is encoded where the stream returned it, by
+            // reference: moving it out at once (a result as large as a
+            // `Status`) made the processor wait for the stream's writes.
+            let item = match &polled {
                 Poll::Pending => break,
-                Poll::Ready(None) => None,
-                Poll::Ready(Some(Err(status))) => Some(Err(status)),
-                Poll::Ready(Some(Ok(item))) => match C::size_hint(&item) {
-                    size if size <= BATCH_MESSAGE_MAX => match this.buf.push_encoded::<C>(&item, size) {
+                Poll::Ready(Some(Ok(item))) => match C::size_hint(item) {
+                    size if size <= BATCH_MESSAGE_MAX => match this.buf.push_encoded::<C>(item, size) {
                         Ok(()) => continue,
                         Err(status) => Some(Err(status)),
                     },
-                    _ => Some(encode_message::<C>(&item)),
+                    _ => Some(encode_message::<C>(item)),
+                },
+                Poll::Ready(_) => match polled {
+                    Poll::Ready(Some(Err(status))) => Some(Err(status)),
+                    _ => None,
                 },
             };
             this.held.put(item);

@@ -36,8 +36,9 @@ pub trait Codec: Send + Sync + 'static {
 
     /// [`Codec::decode_in_place`] into `slot` (which holds `None`): a codec
     /// that can fill a message where it lies saves moving each decoded
-    /// message on through its result. On an error, `slot` may hold part of
-    /// a message, which the caller drops.
+    /// message on through its result. On success `slot` must hold the
+    /// message (left empty, the call's stream fails with INTERNAL); on an
+    /// error it may hold part of one, which the caller drops.
     fn decode_into(buf: &mut MessageBuf<'_>, slot: &mut Option<Self::Decode>) -> Result<(), Status> {
         *slot = Some(Self::decode_in_place(buf)?);
         Ok(())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use weir_core::grpc::{BatchCheck, MessageBuf, Metadata, Received, Rest, Status};
+use weir_core::grpc::{BatchCheck, Code, MessageBuf, Metadata, Received, Rest, Status};
 
 use crate::call::CallShared;
 use crate::codec::Codec;
@@ -488,6 +488,13 @@ enum Decode<T> {
     InPlace(DecodeInto<T>, fn(Bytes) -> Result<T, Status>),
 }
 
+/// What a codec that decoded without filling its slot gets (rather than
+/// ending the stream early).
+#[cold]
+fn no_message() -> Status {
+    Status::new(Code::Internal, "the codec decoded no message")
+}
+
 /// Decodes one message in place into a slot ([`Codec::decode_into`]).
 type DecodeInto<T> = fn(&mut MessageBuf<'_>, &mut Option<T>) -> Result<(), Box<Status>>;
 
@@ -497,7 +504,11 @@ type DecodeInto<T> = fn(&mut MessageBuf<'_>, &mut Option<T>) -> Result<(), Box<S
 /// bytes), each move read right after the layer below wrote it (the
 /// processor stalls on that): a good part of each message's cost.
 fn decode_into<C: Codec>(buf: &mut MessageBuf<'_>, slot: &mut Option<C::Decode>) -> Result<(), Box<Status>> {
-    C::decode_into(buf, slot).map_err(Box::new)
+    C::decode_into(buf, slot).map_err(Box::new)?;
+    match slot {
+        Some(_) => Ok(()),
+        None => Err(Box::new(no_message())),
+    }
 }
 
 impl<T> Clone for Decode<T> {
@@ -705,5 +716,83 @@ impl<T> Drop for Streaming<T> {
 impl<T> std::fmt::Debug for Streaming<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Streaming").field("done", &self.done).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::codec::ProstCodec;
+
+    struct NoLink;
+
+    impl CallLink for NoLink {
+        fn pull(&self) {}
+        fn cancel(&self) {}
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Chunk {
+        #[prost(bytes = "bytes", tag = "1")]
+        data: Bytes,
+    }
+
+    /// A codec that reports success without filling its slot.
+    struct Hollow;
+
+    impl Codec for Hollow {
+        type Encode = ();
+        type Decode = ();
+
+        fn encode(_: &(), _: &mut BytesMut) -> Result<(), Status> {
+            Ok(())
+        }
+
+        fn decode(_: Bytes) -> Result<(), Status> {
+            Ok(())
+        }
+
+        fn decode_into(_: &mut MessageBuf<'_>, _: &mut Option<()>) -> Result<(), Status> {
+            Ok(())
+        }
+    }
+
+    fn stream_of(messages: &[Bytes]) -> Streaming<Bytes> {
+        let call = CallShared::new();
+        for m in messages {
+            call.push_message(m.clone(), false);
+        }
+        call.end_messages(Ok(()));
+        Streaming::new(call, Arc::new(NoLink), Ok, false)
+    }
+
+    fn next<T>(s: &mut Streaming<T>) -> Result<Option<T>, Status> {
+        match s.poll_message(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(r) => r,
+            Poll::Pending => panic!("every message is queued"),
+        }
+    }
+
+    /// A typed stream decodes each message in place, a malformed one fails
+    /// alone, and a codec that decodes nothing fails the message instead of
+    /// ending the stream.
+    #[test]
+    fn typed_streams_decode_in_place() {
+        let chunk = |n: u8| Chunk { data: Bytes::from(vec![n; 3]) };
+        let wire = |c: &Chunk| Bytes::from(prost::Message::encode_to_vec(c));
+        let msgs = [wire(&chunk(1)), Bytes::from_static(b"\x0a\x05ab"), wire(&chunk(2))];
+        let mut s = stream_of(&msgs).with_codec::<ProstCodec<Chunk, Chunk>>();
+        assert_eq!(next(&mut s).unwrap(), Some(chunk(1)));
+        assert_eq!(next(&mut s).unwrap_err().code, Code::Internal);
+        assert_eq!(next(&mut s).unwrap(), Some(chunk(2)));
+        assert_eq!(next(&mut s).unwrap(), None);
+
+        let mut hollow = stream_of(&msgs[..1]).with_codec::<Hollow>();
+        assert_eq!(next(&mut hollow).unwrap_err().code, Code::Internal);
+        assert_eq!(next(&mut hollow).unwrap(), None);
     }
 }
