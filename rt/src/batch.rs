@@ -160,18 +160,53 @@ pub(crate) fn batchable(msg: &OutMessage) -> bool {
     msg.compress.is_none() && msg.batch.is_none() && msg.len() <= BATCH_MESSAGE_MAX
 }
 
+/// What the items of a stream given to [`EncodeBatches`] are: messages, or
+/// results of messages (`K` of [`EncodeBatches`]).
+pub(crate) trait ItemKind<I, T> {
+    /// The message `item` holds, if any.
+    fn message(item: &I) -> Option<&T>;
+    /// The error `item` is, if it holds no message.
+    fn error(item: I) -> Option<Status>;
+}
+
+/// Items are `Result<T, Status>` (a handler's response stream).
+pub(crate) enum Fallible {}
+
+/// Items are messages (a client's request stream).
+pub(crate) enum Infallible {}
+
+impl<T> ItemKind<Result<T, Status>, T> for Fallible {
+    fn message(item: &Result<T, Status>) -> Option<&T> {
+        item.as_ref().ok()
+    }
+
+    fn error(item: Result<T, Status>) -> Option<Status> {
+        item.err()
+    }
+}
+
+impl<T> ItemKind<T, T> for Infallible {
+    fn message(item: &T) -> Option<&T> {
+        Some(item)
+    }
+
+    fn error(_: T) -> Option<Status> {
+        None
+    }
+}
+
 /// Encodes a typed message stream, every message that is ready at once
 /// into one batch (tonic's encoder does the same); a large message travels
 /// alone. An item's error ends the batch before it and is passed on.
-pub(crate) struct EncodeBatches<S, C> {
+pub(crate) struct EncodeBatches<S, C, K = Fallible> {
     inner: S,
     buf: FrameBuf,
     /// What came after the batch being returned: the next item or the end.
     held: Held,
-    _codec: std::marker::PhantomData<fn() -> C>,
+    _codec: std::marker::PhantomData<fn() -> (C, K)>,
 }
 
-impl<S, C> EncodeBatches<S, C> {
+impl<S, C, K> EncodeBatches<S, C, K> {
     pub fn new(inner: S) -> Self {
         EncodeBatches {
             inner,
@@ -182,10 +217,11 @@ impl<S, C> EncodeBatches<S, C> {
     }
 }
 
-impl<S, C> Stream for EncodeBatches<S, C>
+impl<S, C, K> Stream for EncodeBatches<S, C, K>
 where
-    S: Stream<Item = Result<C::Encode, Status>> + Unpin,
+    S: Stream + Unpin,
     C: Codec,
+    K: ItemKind<S::Item, C::Encode>,
 {
     type Item = Result<OutMessage, Status>;
 
@@ -196,22 +232,25 @@ where
         }
         while !this.buf.is_full() {
             let polled = Pin::new(&mut this.inner).poll_next(cx);
-            // The item is encoded where the stream returned it, by
-            // reference: moving it out at once (a result as large as a
+            // The message is encoded where the stream returned it, by
+            // reference: moving it out at once (in a result as large as a
             // `Status`) made the processor wait for the stream's writes.
             let item = match &polled {
                 Poll::Pending => break,
-                Poll::Ready(Some(Ok(item))) => match C::size_hint(item) {
-                    size if size <= BATCH_MESSAGE_MAX => match this.buf.push_encoded::<C>(item, size) {
-                        Ok(()) => continue,
-                        Err(status) => Some(Err(status)),
+                Poll::Ready(Some(item)) => match K::message(item) {
+                    Some(item) => match C::size_hint(item) {
+                        size if size <= BATCH_MESSAGE_MAX => match this.buf.push_encoded::<C>(item, size) {
+                            Ok(()) => continue,
+                            Err(status) => Some(Err(status)),
+                        },
+                        _ => Some(encode_message::<C>(item)),
                     },
-                    _ => Some(encode_message::<C>(item)),
+                    None => match polled {
+                        Poll::Ready(Some(item)) => K::error(item).map(Err),
+                        _ => None,
+                    },
                 },
-                Poll::Ready(_) => match polled {
-                    Poll::Ready(Some(Err(status))) => Some(Err(status)),
-                    _ => None,
-                },
+                Poll::Ready(None) => None,
             };
             this.held.put(item);
             break;

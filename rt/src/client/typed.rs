@@ -9,7 +9,7 @@ use futures_core::Stream;
 use weir_core::grpc::Status;
 
 use super::Channel;
-use crate::batch::EncodeBatches;
+use crate::batch::{EncodeBatches, Infallible};
 use crate::codec::{Codec, encode_to_bytes};
 use crate::request::{OutMessage, Request, Response, Streaming};
 
@@ -20,18 +20,7 @@ fn decode_response<C: Codec>(resp: Response<Bytes>) -> Result<Response<C::Decode
 
 /// Encodes a typed request stream in batches ([`EncodeBatches`]); an item
 /// that fails to encode ends it.
-struct EncodeRequests<S, C>(EncodeBatches<OkStream<S>, C>);
-
-/// A stream's items as `Ok`.
-struct OkStream<S>(S);
-
-impl<S: Stream + Unpin> Stream for OkStream<S> {
-    type Item = Result<S::Item, Status>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.0).poll_next(cx).map(|item| item.map(Ok))
-    }
-}
+struct EncodeRequests<S, C>(EncodeBatches<S, C, Infallible>);
 
 impl<S, C> Stream for EncodeRequests<S, C>
 where
@@ -50,7 +39,7 @@ where
     C: Codec,
     S: Stream<Item = C::Encode> + Send + 'static,
 {
-    req.map(|s| EncodeRequests(EncodeBatches::new(OkStream(Box::pin(s)))))
+    req.map(|s| EncodeRequests(EncodeBatches::new(Box::pin(s))))
 }
 
 /// A typed unary call.
