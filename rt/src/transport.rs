@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use weir_core::Endpoint;
 use weir_core::conn::{ChunkedBuf, TransmitBuf};
+use weir_core::frame::GROW_ABOVE;
 
 use crate::buf_pool::BufPool;
 use crate::runtime::{Io, Runtime};
@@ -22,8 +23,9 @@ const READ_RESERVE_MAX: usize = 64 << 10;
 /// Buffers larger than this are released when a connection goes quiet.
 const IDLE_KEEP: usize = 8 << 10;
 /// A partial frame at most this long moves to a pooled buffer with a copy;
-/// a longer one stays where it is (the decoder grows its buffer to hold it).
-const CARRY_MAX: usize = 16 << 10;
+/// a longer one stays where it is (the decoder grows its buffer to hold
+/// all of a frame longer than this).
+const CARRY_MAX: usize = GROW_ABOVE;
 /// Full-size read buffers, reused once every frame cut from them is dropped
 /// ([`BufPool`]): 64 of them (5 MiB) for the whole process, each with room
 /// for a full read behind a carried partial frame.

@@ -5,6 +5,14 @@ use bytes::{Bytes, BytesMut};
 
 use super::error::{FrameError, FrameErrorKind as Kind};
 use super::header::{FrameHeader, FrameType, HEADER_LEN, flags};
+
+/// Frames longer than this (a header and HTTP/2's default largest payload)
+/// get room for all of them as soon as their header is in, so that a large
+/// frame is read into one buffer grown once. A shorter one waiting at the
+/// end of a full buffer is left to the reader, which can move it to a
+/// buffer it reuses: grown here, it took a fresh allocation, and a reader
+/// that fills its buffer to the end met one after almost every read.
+pub const GROW_ABOVE: usize = HEADER_LEN + (16 << 10);
 use super::settings::{SettingId, Settings};
 use super::{
     Continuation, DEFAULT_MAX_FRAME_SIZE, Data, Frame, GoAway, Headers, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE,
@@ -57,7 +65,9 @@ impl FrameDecoder {
     /// Takes the next frame off the front of `buf`.
     ///
     /// * `Ok(None)`: no complete frame yet; nothing was consumed. Once the
-    ///   header is in, `buf` is grown to hold the whole frame.
+    ///   header of a frame larger than HTTP/2's default maximum (16 KiB) is
+    ///   in, `buf` is grown to hold the whole frame; room for a smaller one
+    ///   is the reader's to make ([`GROW_ABOVE`]).
     /// * `Ok(Some(frame))`: the frame's octets were split off `buf`; its
     ///   payload fields are slices of them (no copy).
     /// * `Err(e)`: a protocol violation. For [`FrameErrorKind::TooLarge`]
@@ -78,7 +88,9 @@ impl FrameDecoder {
         }
         let frame_len = HEADER_LEN + header.len as usize;
         if buf.len() < frame_len {
-            buf.reserve(frame_len - buf.len());
+            if frame_len > GROW_ABOVE {
+                buf.reserve(frame_len - buf.len());
+            }
             return Ok(None);
         }
         let payload = buf.split_to(frame_len).freeze().slice(HEADER_LEN..);

@@ -21,7 +21,7 @@ mod settings;
 #[cfg(test)]
 mod tests;
 
-pub use decode::{FrameDecoder, parse_frame};
+pub use decode::{FrameDecoder, GROW_ABOVE, parse_frame};
 pub use encode::{HeaderBlockKind, encode_data_header, encode_header_block};
 pub use error::{FrameError, FrameErrorKind, Scope};
 pub use header::{FrameHeader, FrameType, HEADER_LEN, flags};

@@ -156,13 +156,27 @@ fn set_max_frame_size_lets_larger_frames_through() {
     assert!(buf.is_empty());
 }
 
+/// A frame larger than HTTP/2's default maximum gets room for all of it
+/// once its header is in; room for a smaller one is left to the reader
+/// (which may move it to a buffer it reuses instead).
 #[test]
-fn waiting_for_payload_reserves_room() {
-    let wire = data_frame(1000);
-    let mut buf = BytesMut::from(&wire[..HEADER_LEN + 10]);
-    assert_eq!(FrameDecoder::default().decode(&mut buf), Ok(None));
-    assert!(buf.capacity() >= wire.len());
-    assert_eq!(&buf[..], &wire[..HEADER_LEN + 10]);
+fn waiting_for_a_large_payload_reserves_room() {
+    let mut decoder = FrameDecoder::default();
+    decoder.set_max_frame_size(1 << 20);
+    let large = data_frame(GROW_ABOVE);
+    let mut buf = BytesMut::from(&large[..HEADER_LEN + 10]);
+    assert_eq!(decoder.decode(&mut buf), Ok(None));
+    assert!(buf.capacity() >= large.len());
+    assert_eq!(&buf[..], &large[..HEADER_LEN + 10]);
+
+    let small = data_frame(GROW_ABOVE - HEADER_LEN);
+    let mut buf = BytesMut::from(&small[..HEADER_LEN + 10]);
+    assert_eq!(decoder.decode(&mut buf), Ok(None));
+    assert_eq!(buf.capacity(), HEADER_LEN + 10, "left to the reader");
+    buf.extend_from_slice(&small[HEADER_LEN + 10..]);
+    assert!(
+        matches!(decoder.decode(&mut buf), Ok(Some(Frame::Data(d))) if d.data.len() == GROW_ABOVE - HEADER_LEN)
+    );
 }
 
 #[test]
