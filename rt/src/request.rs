@@ -483,9 +483,8 @@ pub struct Streaming<T> {
 enum Decode<T> {
     /// From each message cut out on its own.
     Whole(fn(Bytes) -> Result<T, Status>),
-    /// In place, from the received octets ([`Codec::decode_in_place`]),
-    /// and from a message cut out on its own.
-    InPlace(DecodeInto<T>, fn(Bytes) -> Result<T, Status>),
+    /// In place, from the received octets ([`Codec::decode_into`]).
+    InPlace(DecodeInto<T>),
 }
 
 /// What a codec that decoded without filling its slot gets (rather than
@@ -523,7 +522,12 @@ impl<T> Decode<T> {
     /// Decodes a message cut out on its own.
     fn whole(self, message: Bytes) -> Result<T, Status> {
         match self {
-            Decode::Whole(decode) | Decode::InPlace(_, decode) => decode(message),
+            Decode::Whole(decode) => decode(message),
+            Decode::InPlace(decode) => {
+                let mut item = None;
+                decode(&mut MessageBuf::new(&message), &mut item).map_err(|status| *status)?;
+                item.ok_or_else(no_message)
+            }
         }
     }
 }
@@ -569,7 +573,7 @@ impl<T> Streaming<T> {
     /// The same stream, decoding each message with codec `C` (in place,
     /// when the codec can).
     pub fn with_codec<C: Codec>(self) -> Streaming<C::Decode> {
-        self.decoding(Decode::InPlace(decode_into::<C>, C::decode))
+        self.decoding(Decode::InPlace(decode_into::<C>))
     }
 
     fn decoding<U>(mut self, decode: Decode<U>) -> Streaming<U> {
@@ -607,7 +611,7 @@ impl<T> Streaming<T> {
             return Poll::Ready(Ok(None));
         }
         match self.decode {
-            Decode::InPlace(decode, _) => {
+            Decode::InPlace(decode) => {
                 let mut item = None;
                 if let Some((decoded, compressed)) = self.batch.pop_decoded(|buf| decode(buf, &mut item)) {
                     self.last_compressed = compressed;
