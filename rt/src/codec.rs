@@ -28,19 +28,14 @@ pub trait Codec: Send + Sync + 'static {
     fn decode(buf: Bytes) -> Result<Self::Decode, Status>;
 
     /// Decodes one message read in place from the received octets (`buf`
-    /// holds exactly the message): a codec that can read from a [`Buf`]
-    /// saves cutting each small message out on its own.
-    fn decode_in_place(buf: &mut MessageBuf<'_>) -> Result<Self::Decode, Status> {
-        Self::decode(buf.copy_to_bytes(buf.remaining()))
-    }
-
-    /// [`Codec::decode_in_place`] into `slot` (which holds `None`): a codec
-    /// that can fill a message where it lies saves moving each decoded
+    /// holds exactly the message) into `slot`, which holds `None`. A codec
+    /// that can read from a [`Buf`] and fill a message where it lies saves
+    /// cutting each small message out on its own and moving the decoded
     /// message on through its result. On success `slot` must hold the
     /// message (left empty, the call's stream fails with INTERNAL); on an
     /// error it may hold part of one, which the caller drops.
     fn decode_into(buf: &mut MessageBuf<'_>, slot: &mut Option<Self::Decode>) -> Result<(), Status> {
-        *slot = Some(Self::decode_in_place(buf)?);
+        *slot = Some(Self::decode(buf.copy_to_bytes(buf.remaining()))?);
         Ok(())
     }
 
@@ -77,10 +72,6 @@ where
     }
 
     fn decode(buf: Bytes) -> Result<D, Status> {
-        D::decode(buf).map_err(decode_failed)
-    }
-
-    fn decode_in_place(buf: &mut MessageBuf<'_>) -> Result<D, Status> {
         D::decode(buf).map_err(decode_failed)
     }
 
@@ -315,7 +306,6 @@ mod tests {
             wire.extend_from_slice(&prefix(false, m.len() as u32));
             wire.extend_from_slice(&m);
         }
-        let framed = wire.clone();
         let wire = Bytes::from(wire);
         let start = wire.as_ptr() as usize;
         let mut d = MessageDecoder::new(1024);
@@ -323,27 +313,17 @@ mod tests {
         let mut got = Received::new();
         got.push_run(d.take_run(usize::MAX, 0).unwrap());
         assert_eq!(got.len(), 3);
-        let (first, _) = got.pop_decoded(C::decode_in_place).unwrap();
-        let first = first.unwrap();
+        let mut slot = None;
+        assert!(got.pop_decoded(|b| C::decode_into(b, &mut slot)).unwrap().0.is_ok());
+        let first = slot.take().unwrap();
         assert_eq!(first, blobs[0]);
         let at = first.payload.as_ptr() as usize;
         assert!((start..start + 60).contains(&at), "a slice of the received octets");
-        let (second, _) = got.pop_decoded(C::decode_in_place).unwrap();
-        assert_eq!(second.unwrap_err().code, Code::Internal);
-        assert_eq!(got.pop_decoded(C::decode_in_place).unwrap().0.unwrap(), blobs[2]);
-        assert!(got.is_empty());
-
-        // The same into a slot: the message is filled where it lies.
-        let mut d = MessageDecoder::new(1024);
-        d.push(Bytes::from(framed));
-        got.push_run(d.take_run(usize::MAX, 0).unwrap());
-        let mut slot = None;
-        assert!(got.pop_decoded(|b| C::decode_into(b, &mut slot)).unwrap().0.is_ok());
-        assert_eq!(slot.take(), Some(blobs[0].clone()));
         let (failed, _) = got.pop_decoded(|b| C::decode_into(b, &mut slot)).unwrap();
         assert_eq!(failed.unwrap_err().code, Code::Internal);
         slot = None;
         assert!(got.pop_decoded(|b| C::decode_into(b, &mut slot)).unwrap().0.is_ok());
         assert_eq!(slot, Some(blobs[2].clone()));
+        assert!(got.is_empty());
     }
 }

@@ -463,7 +463,7 @@ pub struct Streaming<T> {
     /// The batch taken from the call's queue, worked through without locks.
     batch: Received,
     /// Client: what the finished call still held, worked through after
-    /// `batch` (each message cut from the received octets as it is taken).
+    /// `batch` (taken into it a run of messages at a time).
     rest: Option<Rest>,
     /// This stream holds the batch last taken (and gives its cost back to
     /// the budget when dropped).
@@ -517,20 +517,6 @@ impl<T> Clone for Decode<T> {
 }
 
 impl<T> Copy for Decode<T> {}
-
-impl<T> Decode<T> {
-    /// Decodes a message cut out on its own.
-    fn whole(self, message: Bytes) -> Result<T, Status> {
-        match self {
-            Decode::Whole(decode) => decode(message),
-            Decode::InPlace(decode) => {
-                let mut item = None;
-                decode(&mut MessageBuf::new(&message), &mut item).map_err(|status| *status)?;
-                item.ok_or_else(no_message)
-            }
-        }
-    }
-}
 
 impl<T> Streaming<T> {
     pub(crate) fn new(
@@ -629,13 +615,14 @@ impl<T> Streaming<T> {
             }
         }
         if let Some(rest) = &mut self.rest {
+            // Into the batch, decoded there like the others.
             if let Some(run) = rest.next_run() {
                 self.batch.push_run(run);
                 return self.poll_message(cx);
             }
-            if let Some(bytes) = rest.next_message() {
-                self.last_compressed = false;
-                return Poll::Ready(self.decode.whole(bytes).map(Some));
+            if let Some(message) = rest.next_message() {
+                self.batch.push_back(message, false);
+                return self.poll_message(cx);
             }
             self.rest = None;
         }

@@ -5,6 +5,12 @@ use bytes::{Bytes, BytesMut};
 
 use super::error::{FrameError, FrameErrorKind as Kind};
 use super::header::{FrameHeader, FrameType, HEADER_LEN, flags};
+use super::settings::{SettingId, Settings};
+use super::{
+    Continuation, DEFAULT_MAX_FRAME_SIZE, Data, Frame, GoAway, Headers, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE,
+    Ping, Priority, PriorityFrame, PushPromise, RstStream, SettingsFrame, StreamId, Unknown, WindowUpdate,
+};
+use crate::error_code::ErrorCode;
 
 /// Frames longer than this (a header and HTTP/2's default largest payload)
 /// get room for all of them as soon as their header is in, so that a large
@@ -13,12 +19,6 @@ use super::header::{FrameHeader, FrameType, HEADER_LEN, flags};
 /// buffer it reuses: grown here, it took a fresh allocation, and a reader
 /// that fills its buffer to the end met one after almost every read.
 pub const GROW_ABOVE: usize = HEADER_LEN + (16 << 10);
-use super::settings::{SettingId, Settings};
-use super::{
-    Continuation, DEFAULT_MAX_FRAME_SIZE, Data, Frame, GoAway, Headers, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE,
-    Ping, Priority, PriorityFrame, PushPromise, RstStream, SettingsFrame, StreamId, Unknown, WindowUpdate,
-};
-use crate::error_code::ErrorCode;
 
 /// Length of the priority fields: E bit + 31-bit dependency, weight (§6.2, §6.3).
 const PRIORITY_LEN: usize = 5;

@@ -90,8 +90,6 @@ struct WebCall {
     decoder: WebDecoder,
     /// Request messages (decompressed) with their compressed flag.
     messages: Received,
-    /// Octets in `messages`.
-    held: usize,
     /// `grpc-encoding` of compressed request messages.
     compression: Option<Arc<dyn Compression>>,
     /// The client's `grpc-accept-encoding`.
@@ -390,7 +388,6 @@ impl<R: Runtime> WebDriver<R> {
             cors,
             decoder: WebDecoder::new(encoding, max),
             messages: Received::new(),
-            held: 0,
             compression,
             accepts: head.header("grpc-accept-encoding").cloned().unwrap_or_default(),
             send_compression: None,
@@ -555,7 +552,6 @@ impl<R: Runtime> WebDriver<R> {
         });
         let many = streams.then(|| {
             let mut batch = std::mem::take(&mut call.messages);
-            call.held = 0;
             shared.deliver(&mut batch, call.obs.as_deref_mut(), false);
             shared.end_messages(Ok(()));
             let stream = Streaming::new(shared.clone(), Arc::new(Prefilled), Ok, false);
@@ -758,7 +754,6 @@ impl<R: Runtime> WebDriver<R> {
             obs.end(status.code, &status.message, call.wire, now);
         }
         call.messages.clear();
-        call.held = 0;
         self.sync_budget();
     }
 
@@ -804,7 +799,7 @@ impl WebCall {
 
     /// Request octets held: the decoder's and the messages'.
     fn held_inbound(&self) -> usize {
-        if self.reading() { self.decoder.buffered() + self.held } else { 0 }
+        if self.reading() { self.decoder.buffered() + self.messages.payload() } else { 0 }
     }
 
     /// When the client gives up, while the call is not answered nor settling.
@@ -817,11 +812,10 @@ impl WebCall {
     /// together are bounded by `max`.
     fn open(&mut self, data: Bytes, compressed: bool, max: usize) -> Result<(), Status> {
         let data = decompress_request(data, compressed, self.compression.as_deref(), max)?;
-        if self.held + data.len() > max {
+        if self.messages.payload() + data.len() > max {
             let text = format!("request messages larger than max together ({max}) over gRPC-Web");
             return Err(Status::new(Code::ResourceExhausted, text));
         }
-        self.held += data.len();
         self.wire.received += data.len() as u64;
         self.messages.push_back(data, compressed);
         Ok(())
